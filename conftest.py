@@ -1,0 +1,102 @@
+"""Shared fixtures: the organisation and the personas every test speaks of.
+
+- alice: village clerk in 市中街道's first community (滨城区)
+- bob: window clerk of 市中街道 (滨城区)
+- carol: window clerk of 三河湖镇 (another township of 滨城区)
+- dave: county reviewer at 滨城区's assistance centre
+- erin: 医保 approver of 滨城区; frank: 医保 approver of 惠民县 (another county)
+"""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.hashers import make_password
+
+from ejia.accounts.models import Division, OrgUnit, Role, User
+from ejia.accounts.services import departments_ensure, divisions_upsert, orgunits_ensure, read_base_divisions
+from ejia.demo.villages import villages_for_township
+
+TEST_PASSWORD = "correct-horse-battery"  # noqa: S105
+_HASH = None
+
+# A small slice of the city keeps the fixtures fast: two counties, three townships.
+TEST_TOWNSHIPS = ("371602001", "371602105", "371621101")
+
+
+def _org_rows():
+    base = read_base_divisions()
+    keep = []
+    for row in base:
+        if row.level in ("city", "county") or row.code in TEST_TOWNSHIPS:
+            keep.append(row)
+    for row in base:
+        if row.code in TEST_TOWNSHIPS:
+            keep.extend(villages_for_township(row.code, row.kind)[:3])
+    return keep
+
+
+@pytest.fixture(autouse=True)
+def _audit_anchor_in_tmp(settings, tmp_path):
+    """Each test has its own audit anchor file (the database rolls back between tests)."""
+    settings.EJIA_AUDIT_ANCHOR_FILE = tmp_path / "audit-anchor.json"
+
+
+@pytest.fixture
+def org(db):
+    divisions_upsert(_org_rows())
+    departments_ensure()
+    orgunits_ensure()
+    return Division.objects.get(code="371600")
+
+
+def make_staff(username: str, unit: OrgUnit, *roles: str, display_name: str = "") -> User:
+    global _HASH
+    if _HASH is None:
+        _HASH = make_password(TEST_PASSWORD)
+    user = User.objects.create(username=username, display_name=display_name or username, unit=unit, password=_HASH)
+    for role in roles:
+        user.roles.create(role=role)
+    return user
+
+
+def _unit(code: str, kind: str, dept: str | None = None) -> OrgUnit:
+    qs = OrgUnit.objects.filter(division__code=code, kind=kind)
+    if dept:
+        qs = qs.filter(department__code=dept)
+    return qs.get()
+
+
+def first_village(township_code: str) -> Division:
+    return Division.objects.filter(parent__code=township_code).order_by("code").first()
+
+
+@pytest.fixture
+def alice(org):
+    return make_staff(
+        "alice", _unit(first_village("371602001").code, "station"), Role.VILLAGE_CLERK, display_name="张小红"
+    )
+
+
+@pytest.fixture
+def bob(org):
+    return make_staff("bob", _unit("371602001", "window"), Role.WINDOW_CLERK, display_name="王丽")
+
+
+@pytest.fixture
+def carol(org):
+    return make_staff("carol", _unit("371602105", "window"), Role.WINDOW_CLERK, display_name="赵强")
+
+
+@pytest.fixture
+def dave(org):
+    return make_staff("dave", _unit("371602", "centre"), Role.COUNTY_REVIEWER, display_name="刘芳")
+
+
+@pytest.fixture
+def erin(org):
+    return make_staff("erin", _unit("371602", "department", "yb"), Role.DEPT_APPROVER, display_name="周敏")
+
+
+@pytest.fixture
+def frank(org):
+    return make_staff("frank", _unit("371621", "department", "yb"), Role.DEPT_APPROVER, display_name="钱进")

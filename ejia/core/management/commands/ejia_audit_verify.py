@@ -1,0 +1,16 @@
+from django.core.management.base import BaseCommand, CommandError
+
+from ejia.core.audit import audit_verify
+
+
+class Command(BaseCommand):
+    help = "Verify the hash chain of the audit event log and report the first broken link."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--no-anchor", action="store_true", help="skip the external head anchor check")
+
+    def handle(self, *args, **options):
+        result = audit_verify(check_anchor=not options["no_anchor"])
+        if not result.ok:
+            raise CommandError(str(result))
+        self.stdout.write(str(result))

@@ -1,0 +1,20 @@
+from django.core.management.base import BaseCommand
+
+from ejia.accounts.models import Role
+from ejia.demo.setup import organisation_ensure
+from ejia.demo.staff import DEMO_PASSWORD, demo_staff_ensure
+
+
+class Command(BaseCommand):
+    help = "Load the demo city (organisation, staff accounts) idempotently and print the demo logins."
+
+    def handle(self, *args, **options):
+        counts = organisation_ensure()
+        self.stdout.write(
+            f"organisation: +{counts['divisions']} divisions, +{counts['departments']} departments, +{counts['units']} units"
+        )
+        users = demo_staff_ensure()
+        self.stdout.write(f"\nDemo logins (password for all: {DEMO_PASSWORD})")
+        for user in users:
+            roles = "、".join(str(Role(r).label) for r in user.role_codes)
+            self.stdout.write(f"  {user.username:<20} {roles}（{user.unit.name}）")
