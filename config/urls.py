@@ -6,6 +6,9 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("staff/", include("ejia.accounts.urls")),
+    path("staff/catalogue/", include("ejia.catalogue.urls")),
+    path("staff/registry/", include("ejia.registry.urls")),
+    path("staff/cases/", include("ejia.cases.urls")),
     path("", include("ejia.portal.urls")),
 ]
 
