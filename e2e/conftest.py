@@ -1,0 +1,124 @@
+"""Browser fixtures for the e2e journeys (Playwright + Debian chromium).
+
+One chromium per test session; every test gets a fresh context (cookies, storage) so tests
+never leak state into each other. Tests use pytest-django's `live_server` (a transactional
+database), log in through the real login form with `login()`, and save screenshots with
+`screenshot()` into test-artifacts/screenshots/.
+
+    @pytest.mark.e2e
+    def test_something(page, live_server, bob):
+        login(page, live_server, bob)
+        page.goto(live_server.url + "/staff/")
+        screenshot(page, "staff-home")
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from conftest import TEST_PASSWORD
+
+CHROMIUM = os.environ.get("EJIA_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SCREENSHOT_DIR = Path(__file__).resolve().parent.parent / "test-artifacts" / "screenshots"
+DESKTOP = {"width": 1280, "height": 900}
+PHONE = {"width": 390, "height": 844}
+# Generous enough for a loaded CI machine, short enough that a broken page fails fast.
+TIMEOUT_MS = 10_000
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator:
+    sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"chromium not found at {CHROMIUM}")
+    playwright = sync_playwright().start()
+    try:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+    finally:
+        playwright.stop()
+
+
+def _new_page(browser, request, **context_options):
+    context = browser.new_context(locale="zh-CN", timezone_id="Asia/Shanghai", **context_options)
+    context.set_default_timeout(TIMEOUT_MS)
+    page = context.new_page()
+    request.node._ejia_page = page
+    return context, page
+
+
+@pytest.fixture
+def page(browser, request) -> Iterator:
+    """A desktop-sized page in a fresh browser context."""
+    context, pg = _new_page(browser, request, viewport=DESKTOP)
+    try:
+        yield pg
+    finally:
+        context.close()
+
+
+@pytest.fixture
+def phone_page(browser, request) -> Iterator:
+    """A phone-sized page (390×844, touch, mobile layout) in a fresh browser context."""
+    context, pg = _new_page(browser, request, viewport=PHONE, is_mobile=True, has_touch=True, device_scale_factor=2)
+    try:
+        yield pg
+    finally:
+        context.close()
+
+
+def _safe(name: str) -> str:
+    return re.sub(r"[^\w.-]+", "_", name).strip("_") or "page"
+
+
+def screenshot(page, name: str, *, full_page: bool = True) -> Path:
+    """Save a screenshot as test-artifacts/screenshots/<name>.png and return the path."""
+    SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOT_DIR / f"{_safe(name)}.png"
+    page.screenshot(path=str(path), full_page=full_page)
+    return path
+
+
+def login(page, live_server, user, *, password: str = TEST_PASSWORD, next_url: str = "") -> None:
+    """Log a staff member in through the real login form."""
+    url = f"{live_server.url}/staff/login/"
+    if next_url:
+        url += f"?next={next_url}"
+    page.goto(url)
+    page.fill("#id_username", user.username)
+    page.fill("#id_password", password)
+    page.click("button[type=submit]")
+    page.wait_for_load_state("domcontentloaded")
+    if "/staff/login/" in page.url:
+        raise AssertionError(f"login failed for {user.username}: {page.inner_text('main')[:200]}")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failing browser test leaves a screenshot named after it, to see what went wrong."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.when == "call" and report.failed:
+        pg = getattr(item, "_ejia_page", None)
+        if pg is not None and not pg.is_closed():
+            # A screenshot must never hide the real failure.
+            with contextlib.suppress(Exception):
+                screenshot(pg, f"FAILED-{item.name}")
