@@ -50,6 +50,12 @@ class Programme(BaseModel):
         SERVICE = "service", _("服务救助")
         LOAN_INTEREST = "loan_interest", _("贷款或贴息")
 
+    class AmountPeriod(models.TextChoices):
+        # What one `amount_fen` from the engine pays: per month, per year, or once.
+        MONTH = "month", _("每月")
+        YEAR = "year", _("每年")
+        ONCE = "once", _("一次性")
+
     code = models.SlugField(max_length=40, unique=True)
     name = models.CharField(max_length=80)
     department = models.ForeignKey(Department, on_delete=models.PROTECT, related_name="programmes")
@@ -58,6 +64,7 @@ class Programme(BaseModel):
     # Chinese labels the public catalogue filters on: 低保家庭, 残疾人, 老年人, 学生 …
     target_groups = models.JSONField(default=list, blank=True)
     benefit_form = models.CharField(max_length=20, choices=BenefitForm.choices)
+    amount_period = models.CharField(max_length=10, choices=AmountPeriod.choices, blank=True)
     summary = models.CharField(max_length=200, help_text="一句话说明，群众能看懂")
     description = models.TextField(blank=True)
     how_much = models.TextField(blank=True, help_text="救助标准或金额，用群众能看懂的话写")
