@@ -210,3 +210,24 @@ STANDARD_KINDS: dict[str, str] = {
     "rent_subsidy": "公租房租赁补贴（元/人·月）",
     "unemployment_benefit": "失业保险金（元/人·月）",
 }
+
+
+# Where a derived fact comes from, so that an unknown one can say what is missing
+# (“家庭人均月收入 未知（缺少：个人月收入）”).
+DERIVED_FROM: dict[str, tuple[str, ...]] = {
+    "size": (),
+    "income_total_month_fen": ("income_month_fen",),
+    "income_per_capita_month_fen": ("income_month_fen",),
+    "financial_assets_per_capita_fen": ("financial_assets_fen",),
+    "age": ("birth_date",),
+}
+
+
+def standard_label(kind: str) -> str:
+    """The short Chinese name of a standard, without its unit: “低保标准”."""
+    return STANDARD_KINDS.get(kind, kind).split("（", 1)[0]
+
+
+def is_money(fact: Fact) -> bool:
+    """Money facts and the per-capita ratios of money, all in fen."""
+    return fact.type == "money" or fact.name.endswith("_fen")

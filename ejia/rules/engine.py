@@ -1,0 +1,292 @@
+"""The engine: programmes checked once, then evaluated per household (explained) or in bulk (SQL)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from .checker import parse_expression
+from .errors import RuleError
+from .evaluator import Compiler, Env, Fn, kleene_and, kleene_any, to_fen
+from .explain import Explainer
+from .facts import DERIVED_FROM
+from .household import STD_PREFIX, prepare
+from .nodes import Aggregate, Eligible, FactRef, Known, Node, Standard
+from .spec import CriterionResult, HouseholdInput, MemberResult, Outcome, ProgrammeResult, ProgrammeSpec
+
+if TYPE_CHECKING:
+    import duckdb
+    import pyarrow
+
+CODE_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,49}$")
+_RESULT = {True: "pass", False: "fail", None: "unknown"}
+
+
+@dataclass
+class Ref:
+    kind: str  # fact | standard | eligible
+    name: str
+    scope: str  # household | member
+    in_aggregate: bool
+
+
+def collect_refs(node: Node) -> list[Ref]:
+    found: dict[tuple[str, str, bool], Ref] = {}
+
+    def visit(n: Node, in_agg: bool) -> None:
+        if isinstance(n, FactRef | Known):
+            found.setdefault(("fact", n.name, in_agg), Ref("fact", n.name, n.scope, in_agg))
+        elif isinstance(n, Standard):
+            found.setdefault(("standard", n.kind, False), Ref("standard", n.kind, "household", False))
+        elif isinstance(n, Eligible):
+            found.setdefault(("eligible", n.code, in_agg), Ref("eligible", n.code, "", in_agg))
+        for child in n.children():
+            visit(child, in_agg or isinstance(n, Aggregate))
+
+    visit(node, False)
+    return list(found.values())
+
+
+@dataclass
+class CompiledCriterion:
+    label: str
+    expr: str
+    node: Node
+    fn: Fn
+    refs: list[Ref]
+
+
+@dataclass
+class CompiledProgramme:
+    spec: ProgrammeSpec
+    criteria: list[CompiledCriterion]
+    amount: Node | None
+    amount_fn: Fn | None
+    deps: set[str] = field(default_factory=set)
+
+    @property
+    def code(self) -> str:
+        return self.spec.code
+
+    @property
+    def target(self) -> str:
+        return self.spec.target
+
+
+@dataclass
+class _Raw:
+    """One programme's values for one household, before explanations are written."""
+
+    ok: bool | None
+    amount: int | None
+    criteria: list[bool | None] = field(default_factory=list)
+    members: list[tuple[bool | None, int | None, list[bool | None]]] = field(default_factory=list)
+
+
+class Engine:
+    def __init__(self, programmes: Sequence[ProgrammeSpec]) -> None:
+        self.specs = list(programmes)
+        codes: dict[str, ProgrammeSpec] = {}
+        for spec in self.specs:
+            if not isinstance(spec.code, str) or not CODE_RE.match(spec.code):
+                raise RuleError(f"项目代码“{spec.code}”无效：只能用英文字母、数字和下划线，且不超过50个字符")
+            if spec.code in codes:
+                raise RuleError(f"项目代码“{spec.code}”重复", programme=spec.code)
+            if spec.target not in ("household", "member"):
+                raise RuleError(f"未知的项目对象“{spec.target}”，应为 household 或 member", programme=spec.code)
+            codes[spec.code] = spec
+        self.targets = {code: spec.target for code, spec in codes.items()}
+        self.names = {code: spec.name for code, spec in codes.items()}
+        self.programmes: dict[str, CompiledProgramme] = {}
+        for spec in self.specs:
+            self.programmes[spec.code] = self._compile(spec)
+        self.order = self._topological_order()
+
+    # ---- checking
+    def _compile(self, spec: ProgrammeSpec) -> CompiledProgramme:
+        compiler = Compiler(target=spec.target, targets=self.targets)
+        criteria = []
+        deps: set[str] = set()
+        for crit in spec.criteria:
+            try:
+                node = parse_expression(crit.expr, target=spec.target, kind="criterion", programme_codes=self.targets)
+            except RuleError as exc:
+                raise exc.where(programme=spec.code, criterion=crit.label) from None
+            refs = collect_refs(node)
+            deps |= {r.name for r in refs if r.kind == "eligible"}
+            criteria.append(CompiledCriterion(crit.label, crit.expr, node, compiler.compile(node), refs))
+        amount = amount_fn = None
+        if spec.amount is not None and spec.amount.strip():
+            try:
+                amount = parse_expression(spec.amount, target=spec.target, kind="amount", programme_codes=self.targets)
+            except RuleError as exc:
+                raise exc.where(programme=spec.code, criterion="金额") from None
+            deps |= {r.name for r in collect_refs(amount) if r.kind == "eligible"}
+            amount_fn = compiler.compile(amount)
+        return CompiledProgramme(spec, criteria, amount, amount_fn, deps)
+
+    def _topological_order(self) -> list[str]:
+        order: list[str] = []
+        state: dict[str, int] = {}  # 1 visiting, 2 done
+        stack: list[str] = []
+
+        def visit(code: str) -> None:
+            if state.get(code) == 2:
+                return
+            if state.get(code) == 1:
+                cycle = [*stack[stack.index(code) :], code]
+                raise RuleError(f"项目之间存在循环引用：{' → '.join(cycle)}", programme=code)
+            state[code] = 1
+            stack.append(code)
+            for dep in sorted(self.programmes[code].deps):
+                visit(dep)
+            stack.pop()
+            state[code] = 2
+            order.append(code)
+
+        for spec in self.specs:
+            visit(spec.code)
+        return order
+
+    # ---- per household, explained
+    def evaluate(self, household: HouseholdInput, *, on: dt.date) -> dict[str, ProgrammeResult]:
+        h, members = prepare(household, on)
+        env = Env(h, members)
+        raw: dict[str, _Raw] = {}
+        for code in self.order:
+            raw[code] = self._run(self.programmes[code], env)
+        explainer = Explainer(env, self.names)
+        return {
+            spec.code: self._result(self.programmes[spec.code], raw[spec.code], env, explainer) for spec in self.specs
+        }
+
+    def _run(self, prog: CompiledProgramme, env: Env) -> _Raw:
+        amount_type = prog.amount.type if prog.amount is not None else "int"
+        if prog.target == "household":
+            values = [c.fn(env) for c in prog.criteria]
+            ok = kleene_and(values)
+            amount = None
+            if ok is not False and prog.amount_fn is not None:
+                amount = to_fen(prog.amount_fn(env), amount_type)
+            env.elig_h[prog.code] = ok
+            return _Raw(ok, amount, values)
+        per_member = []
+        oks: list[bool | None] = []
+        saved = env.m, env.mi
+        try:
+            for i, member in enumerate(env.members):
+                env.m, env.mi = member, i
+                values = [c.fn(env) for c in prog.criteria]
+                ok = kleene_and(values)
+                amount = None
+                if ok is not False and prog.amount_fn is not None:
+                    amount = to_fen(prog.amount_fn(env), amount_type)
+                per_member.append((ok, amount, values))
+                oks.append(ok)
+        finally:
+            env.m, env.mi = saved
+        env.elig_m[prog.code] = oks
+        ok = kleene_any(oks)
+        amount = None
+        if prog.amount_fn is not None and ok is not False:
+            # Eligible members' amounts add up; a household that is only possibly eligible
+            # is shown what its possibly eligible members would receive.
+            counted = [a for o, a, _ in per_member if o is ok]
+            amount = None if any(a is None for a in counted) else sum(counted)
+        env.elig_h[prog.code] = ok
+        return _Raw(ok, amount, [], per_member)
+
+    def _result(self, prog: CompiledProgramme, raw: _Raw, env: Env, explainer: Explainer) -> ProgrammeResult:
+        unknown: list[str] = []
+        if prog.target == "household":
+            criteria = [
+                self._criterion(c, v, env, explainer, unknown) for c, v in zip(prog.criteria, raw.criteria, strict=True)
+            ]
+            members: list[MemberResult] = []
+        else:
+            members = []
+            saved = env.m, env.mi
+            try:
+                for i, (ok, amount, values) in enumerate(raw.members):
+                    env.m, env.mi = env.members[i], i
+                    crits = [
+                        self._criterion(c, v, env, explainer, unknown)
+                        for c, v in zip(prog.criteria, values, strict=True)
+                    ]
+                    members.append(MemberResult(i, Outcome.from_kleene(ok), amount, crits))
+            finally:
+                env.m, env.mi = saved
+            # The programme's own criteria are those of the member who comes closest.
+            best = next((m for m in members if m.outcome == Outcome.ELIGIBLE), None) or next(
+                (m for m in members if m.outcome == Outcome.POSSIBLY), None
+            )
+            criteria = best.criteria if best else (members[0].criteria if members else [])
+        return ProgrammeResult(
+            code=prog.code,
+            name=prog.spec.name,
+            target=prog.target,  # type: ignore[arg-type]
+            outcome=Outcome.from_kleene(raw.ok),
+            amount_fen=raw.amount,
+            criteria=criteria,
+            members=members,
+            unknown_facts=unknown,
+        )
+
+    def _criterion(
+        self, crit: CompiledCriterion, value: bool | None, env: Env, explainer: Explainer, unknown: list[str]
+    ) -> CriterionResult:
+        values: dict[str, Any] = {}
+        for ref in crit.refs:
+            if ref.kind == "standard":
+                v = env.h.get(STD_PREFIX + ref.name)
+                values[STD_PREFIX + ref.name] = v
+                missing = [STD_PREFIX + ref.name] if v is None else []
+            elif ref.kind == "eligible":
+                key = f"eligible:{ref.name}"
+                if ref.in_aggregate and self.targets.get(ref.name) == "member":
+                    values[key] = [str(Outcome.from_kleene(v)) for v in env.elig_m.get(ref.name, [])]
+                elif env.m is not None and self.targets.get(ref.name) == "member":
+                    values[key] = str(Outcome.from_kleene(env.elig_m[ref.name][env.mi]))
+                else:
+                    values[key] = str(Outcome.from_kleene(env.elig_h.get(ref.name)))
+                continue
+            elif ref.scope == "member" and (ref.in_aggregate or env.m is None):
+                vs = [m[ref.name] for m in env.members]
+                values[ref.name] = vs
+                missing = [ref.name] if any(v is None for v in vs) else []
+            else:
+                v = env.m[ref.name] if ref.scope == "member" else env.h[ref.name]
+                values[ref.name] = v
+                missing = [ref.name] if v is None else []
+            if value is None:
+                for name in missing:
+                    for source in DERIVED_FROM.get(name, (name,)):
+                        if source not in unknown:
+                            unknown.append(source)
+        return CriterionResult(crit.label, crit.expr, _RESULT[value], values, explainer.criterion(crit.node, value))
+
+    # ---- bulk
+    def compile_sql(
+        self,
+        *,
+        on: dt.date,
+        dialect: str = "duckdb",
+        household_columns: Sequence[str] | None = None,
+        member_columns: Sequence[str] | None = None,
+    ) -> str:
+        from .sql import SqlCompiler
+
+        return SqlCompiler(self, on=on, household_columns=household_columns, member_columns=member_columns).sql(dialect)
+
+    def evaluate_bulk(self, con: duckdb.DuckDBPyConnection, *, on: dt.date) -> pyarrow.Table:
+        from .sql import table_columns
+
+        sql = self.compile_sql(
+            on=on,
+            household_columns=table_columns(con, "households"),
+            member_columns=table_columns(con, "members"),
+        )
+        return con.execute(sql).fetch_arrow_table()
