@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ejia.accounts.services import departments_ensure, divisions_upsert, orgunits_ensure
+from ejia.core.workdays import calendar_seed
 from ejia.demo.villages import all_divisions
 
 
@@ -11,4 +12,5 @@ def organisation_ensure() -> dict[str, int]:
         "divisions": divisions_upsert(all_divisions()),
         "departments": departments_ensure(),
         "units": orgunits_ensure(),
+        "calendar_days": calendar_seed(),
     }
