@@ -1,6 +1,7 @@
 from django.core.management.base import BaseCommand
 
 from ejia.accounts.models import Role
+from ejia.catalogue.seed import catalogue_seed
 from ejia.demo.setup import organisation_ensure
 from ejia.demo.staff import DEMO_PASSWORD, demo_staff_ensure
 
@@ -13,6 +14,7 @@ class Command(BaseCommand):
         self.stdout.write(
             f"organisation: +{counts['divisions']} divisions, +{counts['departments']} departments, +{counts['units']} units"
         )
+        self.stdout.write("catalogue: " + ", ".join(f"+{n} {k}" for k, n in catalogue_seed().items()))
         users = demo_staff_ensure()
         self.stdout.write(f"\nDemo logins (password for all: {DEMO_PASSWORD})")
         for user in users:
