@@ -289,4 +289,4 @@ class Engine:
             household_columns=table_columns(con, "households"),
             member_columns=table_columns(con, "members"),
         )
-        return con.execute(sql).fetch_arrow_table()
+        return con.sql(sql).to_arrow_table()

@@ -1,0 +1,665 @@
+"""The bulk back-end: all programmes compiled to one SQL statement with sqlglot.
+
+Shape of the statement (k = 0 … K stages; a stage exists because a programme may depend on
+another programme's result, and a column cannot name another column of the same SELECT):
+
+    agg0 — members grouped once: size, income total and how many incomes are unknown
+    std  — the standards table pivoted to one row per (region_code, urban)
+    hb   — households with derived facts and their standards
+    mb   — members with derived facts (age)
+    m_k  — m_{k-1} ⋈ h_{k-1}: per-member criteria of member programmes of stage k, and the
+           per-member inputs of member aggregates of stage k
+    a_k  — m_k grouped by household: aggregate parts and member-programme roll-ups
+    h_k  — h_{k-1} ⟕ a_k: household programmes of stage k
+    final — one row per household: <code>__outcome, <code>__amount_fen
+
+Members are scanned once per stage (usually two), never once per programme, and never with a
+correlated subquery. NULL is unknown, so SQL's own three-valued logic is the language's.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from sqlglot import exp
+
+from .facts import HOUSEHOLD_FACTS, MEMBER_FACTS, STANDARD_KINDS
+from .nodes import (
+    Aggregate,
+    Arith,
+    BoolOp,
+    Compare,
+    Const,
+    Eligible,
+    FactRef,
+    IfElse,
+    InList,
+    Known,
+    MinMax,
+    Neg,
+    Node,
+    Not,
+    RoundYuan,
+    Standard,
+)
+
+if TYPE_CHECKING:
+    from .engine import CompiledProgramme, Engine
+
+SQL_TYPES = {
+    "int": "BIGINT",
+    "money": "BIGINT",
+    "float": "DOUBLE",
+    "bool": "BOOLEAN",
+    "str": "TEXT",
+    "enum": "TEXT",
+    "date": "DATE",
+}
+_CMP = {"<": exp.LT, "<=": exp.LTE, ">": exp.GT, ">=": exp.GTE, "==": exp.EQ, "!=": exp.NEQ}
+_ARITH = {"+": exp.Add, "-": exp.Sub, "*": exp.Mul}
+DIALECTS = {"duckdb": "duckdb", "postgres": "postgres", "postgresql": "postgres", "spark": "spark"}
+
+
+def table_columns(con: Any, table: str) -> list[str]:
+    return list(con.table(table).columns)
+
+
+def col(name: str, table: str | None = None) -> exp.Column:
+    return exp.column(name, table=table, quoted=True)
+
+
+def num(value: int | float) -> exp.Expression:
+    return exp.Literal.number(value)
+
+
+def cast(e: exp.Expression, to: str) -> exp.Expression:
+    return exp.Cast(this=e, to=exp.DataType.build(to))
+
+
+def paren(e: exp.Expression) -> exp.Expression:
+    if isinstance(e, exp.Column | exp.Literal | exp.Paren | exp.Boolean | exp.Null | exp.Cast):
+        return e
+    return exp.Paren(this=e)
+
+
+def is_null(e: exp.Expression) -> exp.Expression:
+    return exp.Is(this=paren(e), expression=exp.Null())
+
+
+def not_null(e: exp.Expression) -> exp.Expression:
+    return exp.Not(this=is_null(e))
+
+
+def case(*whens: tuple[exp.Expression, exp.Expression], default: exp.Expression | None = None) -> exp.Case:
+    node = exp.Case()
+    for cond, then in whens:
+        node = node.when(cond, then)
+    if default is not None:
+        node = node.else_(default)
+    return node
+
+
+def simple_case(
+    subject: exp.Expression, *whens: tuple[exp.Expression, exp.Expression], default: exp.Expression | None = None
+) -> exp.Case:
+    node = exp.Case(this=paren(subject))
+    for value, then in whens:
+        node = node.when(value, then)
+    if default is not None:
+        node = node.else_(default)
+    return node
+
+
+def and_all(items: Sequence[exp.Expression]) -> exp.Expression:
+    if not items:
+        return exp.true()
+    result = paren(items[0])
+    for item in items[1:]:
+        result = exp.And(this=result, expression=paren(item))
+    return result
+
+
+def zero_if_null(e: exp.Expression) -> exp.Expression:
+    return exp.Coalesce(this=e, expressions=[num(0)])
+
+
+def alias(e: exp.Expression, name: str) -> exp.Alias:
+    return exp.Alias(this=e, alias=exp.to_identifier(name, quoted=True))
+
+
+def ok_col(code: str) -> str:
+    return f"p__{code}__ok"
+
+
+def amt_col(code: str) -> str:
+    return f"p__{code}__amt"
+
+
+def eligibles(node: Node) -> set[str]:
+    return {n.code for n in node.walk() if isinstance(n, Eligible)}
+
+
+def aggregates(node: Node) -> list[Aggregate]:
+    return [n for n in node.walk() if isinstance(n, Aggregate)]
+
+
+@dataclass
+class AggInfo:
+    node: Aggregate
+    name: str
+    stage: int
+
+
+@dataclass
+class Stage:
+    member_programmes: list[str] = field(default_factory=list)
+    household_programmes: list[str] = field(default_factory=list)
+    aggregates: list[AggInfo] = field(default_factory=list)
+
+
+@dataclass
+class Ctx:
+    in_member: bool
+    where: str  # "m": building m_k (aliases m, h); "h": building h_k (aliases h, a)
+    stage: int
+
+
+class SqlCompiler:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        on: dt.date,
+        household_columns: Sequence[str] | None = None,
+        member_columns: Sequence[str] | None = None,
+    ) -> None:
+        self.engine = engine
+        self.on = on
+        self.hcols = None if household_columns is None else {c.lower() for c in household_columns}
+        self.mcols = None if member_columns is None else {c.lower() for c in member_columns}
+        self.stage_of: dict[str, int] = {}
+        self.aggs: dict[int, AggInfo] = {}
+        self._plan()
+
+    # ---- planning
+    def _roots(self, prog: CompiledProgramme) -> list[Node]:
+        roots = [c.node for c in prog.criteria]
+        if prog.amount is not None:
+            roots.append(prog.amount)
+        return roots
+
+    def _plan(self) -> None:
+        engine = self.engine
+        targets = engine.targets
+        for code in engine.order:
+            prog = engine.programmes[code]
+            stage = 0
+            outside: set[str] = set()
+            for root in self._roots(prog):
+                outside |= self._outside_eligibles(root)
+                for agg in aggregates(root):
+                    agg_stage = max([0, *(self.stage_of[c] + 1 for c in eligibles(agg))])
+                    self.aggs[id(agg)] = AggInfo(agg, f"g{len(self.aggs)}", agg_stage)
+                    stage = max(stage, agg_stage + (1 if prog.target == "member" else 0))
+            for dep in outside:
+                if prog.target == "household" and targets[dep] == "member":
+                    stage = max(stage, self.stage_of[dep])
+                else:
+                    stage = max(stage, self.stage_of[dep] + 1)
+            self.stage_of[code] = stage
+        self.n_stages = max([0, *self.stage_of.values(), *(a.stage for a in self.aggs.values())]) + 1
+        self.stages = [Stage() for _ in range(self.n_stages)]
+        for code in engine.order:
+            stage = self.stages[self.stage_of[code]]
+            if engine.targets[code] == "member":
+                stage.member_programmes.append(code)
+            else:
+                stage.household_programmes.append(code)
+        for info in self.aggs.values():
+            self.stages[info.stage].aggregates.append(info)
+
+    @staticmethod
+    def _outside_eligibles(node: Node) -> set[str]:
+        found: set[str] = set()
+
+        def visit(n: Node) -> None:
+            if isinstance(n, Aggregate):
+                return
+            if isinstance(n, Eligible):
+                found.add(n.code)
+            for child in n.children():
+                visit(child)
+
+        visit(node)
+        return found
+
+    # ---- the statement
+    def build(self) -> exp.Select:
+        engine = self.engine
+        referenced_h: set[str] = {"financial_assets_fen"}
+        referenced_m: set[str] = {"income_month_fen"}
+        kinds: set[str] = set()
+        for prog in engine.programmes.values():
+            for root in self._roots(prog):
+                for n in root.walk():
+                    if isinstance(n, FactRef | Known):
+                        (referenced_m if n.scope == "member" else referenced_h).add(n.name)
+                    elif isinstance(n, Standard):
+                        kinds.add(n.kind)
+        self._needs_age = "age" in referenced_m
+        if self._needs_age:
+            referenced_m.add("birth_date")
+        plain_h = sorted(n for n in referenced_h if not HOUSEHOLD_FACTS[n].derived)
+        plain_m = sorted(n for n in referenced_m if not MEMBER_FACTS[n].derived)
+        std_kinds = [k for k in STANDARD_KINDS if k in kinds]
+
+        ctes: list[tuple[str, exp.Expression]] = []
+        # agg0: size and income, the derived facts every household needs.
+        income = self._member_fact("income_month_fen", "mm")
+        agg0 = (
+            exp.select(
+                alias(col("household_id", "mm"), "household_id"),
+                alias(exp.Count(this=exp.Star()), "n"),
+                alias(cast(exp.Sum(this=income), "BIGINT"), "inc"),
+                alias(exp.Sum(this=case((is_null(income), num(1)), default=num(0))), "inc_null"),
+            )
+            .from_(exp.to_table("members").as_("mm"))
+            .group_by(col("household_id", "mm"))
+        )
+        ctes.append(("agg0", agg0))
+        std_select = exp.select(col("region_code", "s"), col("urban", "s"))
+        for kind in std_kinds:
+            std_select = std_select.select(
+                alias(
+                    cast(
+                        exp.Max(
+                            this=case(
+                                (
+                                    exp.EQ(this=col("kind", "s"), expression=exp.Literal.string(kind)),
+                                    col("amount_fen", "s"),
+                                )
+                            )
+                        ),
+                        "BIGINT",
+                    ),
+                    f"std__{kind}",
+                )
+            )
+        std_select = std_select.from_(exp.to_table("standards").as_("s")).group_by(
+            col("region_code", "s"), col("urban", "s")
+        )
+        ctes.append(("std", std_select))
+
+        size = zero_if_null(col("n", "g"))
+        total = case(
+            (exp.GT(this=zero_if_null(col("inc_null", "g")), expression=num(0)), exp.Null()),
+            default=zero_if_null(col("inc", "g")),
+        )
+        hb = exp.select(alias(col("household_id", "hh"), "household_id"))
+        for name in plain_h:
+            hb = hb.select(alias(self._household_fact(name, "hh"), name))
+        hb = hb.select(
+            alias(cast(size, "BIGINT"), "size"),
+            alias(cast(total, "BIGINT"), "income_total_month_fen"),
+            alias(self._div(total, size), "income_per_capita_month_fen"),
+            alias(
+                self._div(self._household_fact("financial_assets_fen", "hh"), size), "financial_assets_per_capita_fen"
+            ),
+        )
+        for kind in std_kinds:
+            hb = hb.select(col(f"std__{kind}", "st"))
+        hb = hb.from_(exp.to_table("households").as_("hh")).join(
+            exp.to_table("agg0").as_("g"),
+            on=exp.EQ(this=col("household_id", "g"), expression=col("household_id", "hh")),
+            join_type="left",
+        )
+        region = self._household_fact("region_code", "hh")
+        urban = self._household_fact("urban", "hh")
+        hb = hb.join(
+            exp.to_table("std").as_("st"),
+            on=exp.And(
+                this=exp.EQ(this=col("region_code", "st"), expression=region),
+                expression=exp.EQ(this=col("urban", "st"), expression=urban),
+            ),
+            join_type="left",
+        )
+        ctes.append(("hb", hb))
+
+        mb = exp.select(col("household_id", "mm"), col("member_index", "mm"))
+        for name in plain_m:
+            if name == "birth_date":
+                mb = mb.select(alias(self._birth_date(), "birth_date"))
+            else:
+                mb = mb.select(alias(self._member_fact(name, "mm"), name))
+        if self._needs_age:
+            mb = mb.select(alias(self._age(self._birth_date()), "age"))
+        mb = mb.from_(exp.to_table("members").as_("mm"))
+        ctes.append(("mb", mb))
+
+        m_prev, h_prev = "mb", "hb"
+        for k, stage in enumerate(self.stages):
+            member_work = bool(stage.member_programmes or stage.aggregates)
+            a_name = None
+            if member_work:
+                m_name, a_name = f"m{k}", f"a{k}"
+                ctes.append((m_name, self._member_pass(k, stage, m_prev, h_prev)))
+                ctes.append((a_name, self._aggregate_pass(k, stage, m_name)))
+                m_prev = m_name
+            h_name = f"h{k}"
+            ctes.append((h_name, self._household_pass(k, stage, h_prev, a_name)))
+            h_prev = h_name
+
+        final = exp.select(col("household_id", "h"))
+        for spec in engine.specs:
+            ok = col(ok_col(spec.code), "h")
+            outcome = simple_case(
+                ok,
+                (exp.true(), exp.Literal.string("eligible")),
+                (exp.false(), exp.Literal.string("not_eligible")),
+                default=exp.Literal.string("possibly_eligible"),
+            )
+            amount = case(
+                (exp.Is(this=ok, expression=exp.false()), cast(exp.Null(), "BIGINT")),
+                default=col(amt_col(spec.code), "h"),
+            )
+            final = final.select(
+                alias(outcome, f"{spec.code}__outcome"), alias(cast(amount, "BIGINT"), f"{spec.code}__amount_fen")
+            )
+        final = final.from_(exp.to_table(h_prev).as_("h"))
+        for name, body in ctes:
+            final = final.with_(name, as_=body)
+        return final
+
+    def sql(self, dialect: str = "duckdb") -> str:
+        target = DIALECTS.get(dialect)
+        if target is None:
+            raise ValueError(f"unsupported dialect {dialect!r}")
+        return self.build().sql(dialect=target)
+
+    # ---- passes
+    def _member_pass(self, k: int, stage: Stage, m_prev: str, h_prev: str) -> exp.Select:
+        select = exp.select(exp.Column(this=exp.Star(), table=exp.to_identifier("m")))
+        ctx = Ctx(in_member=True, where="m", stage=k)
+        for code in stage.member_programmes:
+            prog = self.engine.programmes[code]
+            ok = and_all([self.expr(c.node, ctx) for c in prog.criteria])
+            select = select.select(alias(ok, ok_col(code)), alias(self._amount(prog, ctx), amt_col(code)))
+        for info in stage.aggregates:
+            for part, value in self._agg_inputs(info, ctx):
+                select = select.select(alias(value, f"{info.name}__in_{part}"))
+        return select.from_(exp.to_table(m_prev).as_("m")).join(
+            exp.to_table(h_prev).as_("h"),
+            on=exp.EQ(this=col("household_id", "m"), expression=col("household_id", "h")),
+        )
+
+    def _agg_inputs(self, info: AggInfo, ctx: Ctx) -> list[tuple[str, exp.Expression]]:
+        node = info.node
+        one, zero = num(1), num(0)
+        if node.kind in ("any", "all"):
+            c = self.expr(node.expr, ctx)
+            return [("v", case((paren(c), num(2)), (is_null(c), one), default=zero))]
+        if node.kind == "count":
+            c = self.expr(node.expr, ctx)
+            return [("n", case((paren(c), one), default=zero)), ("u", case((is_null(c), one), default=zero))]
+        e = self.expr(node.expr, ctx)
+        if node.cond is None:
+            return [("s", e), ("u", case((is_null(e), one), default=zero))]
+        c = self.expr(node.cond, ctx)
+        unknown = exp.Or(this=is_null(c), expression=exp.And(this=paren(c), expression=is_null(e)))
+        return [("s", case((paren(c), e))), ("u", case((unknown, one), default=zero))]
+
+    def _aggregate_pass(self, k: int, stage: Stage, m_name: str) -> exp.Select:
+        select = exp.select(col("household_id", "m"))
+        for info in stage.aggregates:
+            node = info.node
+            if node.kind == "any":
+                select = select.select(alias(exp.Max(this=col(f"{info.name}__in_v", "m")), f"{info.name}__v"))
+            elif node.kind == "all":
+                select = select.select(alias(exp.Min(this=col(f"{info.name}__in_v", "m")), f"{info.name}__v"))
+            elif node.kind == "count":
+                select = select.select(
+                    alias(cast(exp.Sum(this=col(f"{info.name}__in_n", "m")), "BIGINT"), f"{info.name}__n"),
+                    alias(cast(exp.Sum(this=col(f"{info.name}__in_u", "m")), "BIGINT"), f"{info.name}__u"),
+                )
+            else:
+                total = exp.Sum(this=col(f"{info.name}__in_s", "m"))
+                select = select.select(
+                    alias(cast(total, SQL_TYPES[node.type]), f"{info.name}__s"),
+                    alias(cast(exp.Sum(this=col(f"{info.name}__in_u", "m")), "BIGINT"), f"{info.name}__u"),
+                )
+        for code in stage.member_programmes:
+            ok, amt = col(ok_col(code), "m"), col(amt_col(code), "m")
+            unknown = is_null(ok)
+            parts = {
+                "t": case((ok, num(1)), default=num(0)),
+                "u": case((unknown, num(1)), default=num(0)),
+                "ta": case((ok, amt)),
+                "tn": case((exp.And(this=ok, expression=is_null(amt)), num(1)), default=num(0)),
+                "ua": case((unknown, amt)),
+                "un": case((exp.And(this=unknown, expression=is_null(amt)), num(1)), default=num(0)),
+            }
+            for part, value in parts.items():
+                select = select.select(alias(cast(exp.Sum(this=value), "BIGINT"), f"r__{code}__{part}"))
+        return select.from_(exp.to_table(m_name).as_("m")).group_by(col("household_id", "m"))
+
+    def _household_pass(self, k: int, stage: Stage, h_prev: str, a_name: str | None) -> exp.Select:
+        select = exp.select(exp.Column(this=exp.Star(), table=exp.to_identifier("h")))
+        if a_name is not None:
+            for info in stage.aggregates:
+                for part in self._agg_parts(info):
+                    select = select.select(col(f"{info.name}__{part}", "a"))
+            for code in stage.member_programmes:
+                for part in ("t", "u", "ta", "tn", "ua", "un"):
+                    select = select.select(col(f"r__{code}__{part}", "a"))
+                select = select.select(
+                    alias(self._rollup_ok(code, "a"), ok_col(code)),
+                    alias(self._rollup_amount(code, "a"), amt_col(code)),
+                )
+        ctx = Ctx(in_member=False, where="h", stage=k)
+        for code in stage.household_programmes:
+            prog = self.engine.programmes[code]
+            ok = and_all([self.expr(c.node, ctx) for c in prog.criteria])
+            select = select.select(alias(ok, ok_col(code)), alias(self._amount(prog, ctx), amt_col(code)))
+        select = select.from_(exp.to_table(h_prev).as_("h"))
+        if a_name is not None:
+            select = select.join(
+                exp.to_table(a_name).as_("a"),
+                on=exp.EQ(this=col("household_id", "a"), expression=col("household_id", "h")),
+                join_type="left",
+            )
+        return select
+
+    @staticmethod
+    def _agg_parts(info: AggInfo) -> tuple[str, ...]:
+        return {"any": ("v",), "all": ("v",), "count": ("n", "u"), "sum": ("s", "u")}[info.node.kind]
+
+    def _rollup_ok(self, code: str, table: str) -> exp.Expression:
+        t, u = zero_if_null(col(f"r__{code}__t", table)), zero_if_null(col(f"r__{code}__u", table))
+        return case(
+            (exp.GT(this=t, expression=num(0)), exp.true()),
+            (exp.GT(this=u, expression=num(0)), exp.Null()),
+            default=exp.false(),
+        )
+
+    def _rollup_amount(self, code: str, table: str) -> exp.Expression:
+        if self.engine.programmes[code].amount is None:
+            return cast(exp.Null(), "BIGINT")
+
+        def part(name: str) -> exp.Expression:
+            return col(f"r__{code}__{name}", table)
+
+        def counted(a: str, n: str) -> exp.Expression:
+            return case((exp.GT(this=zero_if_null(part(n)), expression=num(0)), exp.Null()), default=part(a))
+
+        return cast(
+            case(
+                (exp.GT(this=zero_if_null(part("t")), expression=num(0)), counted("ta", "tn")),
+                (exp.GT(this=zero_if_null(part("u")), expression=num(0)), counted("ua", "un")),
+            ),
+            "BIGINT",
+        )
+
+    def _amount(self, prog: CompiledProgramme, ctx: Ctx) -> exp.Expression:
+        if prog.amount is None:
+            return cast(exp.Null(), "BIGINT")
+        value = self.expr(prog.amount, ctx)
+        if prog.amount.type == "float":
+            # Half up to whole fen, as the explained back-end does.
+            value = exp.Floor(this=exp.Add(this=paren(value), expression=num(0.5)))
+        return cast(value, "BIGINT")
+
+    # ---- facts
+    def _household_fact(self, name: str, table: str) -> exp.Expression:
+        if self.hcols is not None and name not in self.hcols:
+            return cast(exp.Null(), SQL_TYPES[HOUSEHOLD_FACTS[name].type])
+        return col(name, table)
+
+    def _member_fact(self, name: str, table: str) -> exp.Expression:
+        if self.mcols is not None and name not in self.mcols:
+            return cast(exp.Null(), SQL_TYPES[MEMBER_FACTS[name].type])
+        return col(name, table)
+
+    def _birth_date(self) -> exp.Expression:
+        has_birth = self.mcols is None or "birth_date" in self.mcols
+        has_id = self.mcols is not None and "id_number" in self.mcols
+        birth = col("birth_date", "mm") if has_birth else cast(exp.Null(), "DATE")
+        if not has_id:
+            return birth
+        ident = col("id_number", "mm")
+
+        def piece(start: int, length: int) -> exp.Expression:
+            return exp.Substring(this=ident, start=num(start), length=num(length))
+
+        text = exp.DPipe(
+            this=exp.DPipe(
+                this=exp.DPipe(
+                    this=exp.DPipe(this=piece(7, 4), expression=exp.Literal.string("-")), expression=piece(11, 2)
+                ),
+                expression=exp.Literal.string("-"),
+            ),
+            expression=piece(13, 2),
+        )
+        from_id = exp.TryCast(this=text, to=exp.DataType.build("DATE"))
+        return exp.Coalesce(this=birth, expressions=[from_id]) if has_birth else from_id
+
+    def _age(self, birth: exp.Expression) -> exp.Expression:
+        # Exact age on the day: a birthday on the evaluation day counts; (month, day) compared
+        # as month × 100 + day puts 29 February after 28 February, so leap-day babies come of
+        # age on 1 March in common years.
+        on_md = self.on.month * 100 + self.on.day
+        md = exp.Add(
+            this=exp.Mul(this=cast(exp.Month(this=birth), "BIGINT"), expression=num(100)),
+            expression=cast(exp.Day(this=birth), "BIGINT"),
+        )
+        before = case((exp.GT(this=paren(md), expression=num(on_md)), num(1)), default=num(0))
+        years = exp.Sub(this=num(self.on.year), expression=cast(exp.Year(this=birth), "BIGINT"))
+        return cast(exp.Sub(this=paren(years), expression=paren(before)), "BIGINT")
+
+    @staticmethod
+    def _div(a: exp.Expression, b: exp.Expression) -> exp.Expression:
+        return exp.Div(
+            this=cast(paren(a), "DOUBLE"),
+            expression=exp.Nullif(this=cast(paren(b), "DOUBLE"), expression=num(0)),
+        )
+
+    # ---- expressions
+    def expr(self, node: Node, ctx: Ctx) -> exp.Expression:
+        return getattr(self, f"_{type(node).__name__}")(node, ctx)
+
+    def _Const(self, node: Const, ctx: Ctx) -> exp.Expression:
+        v = node.value
+        if isinstance(v, bool):
+            return exp.true() if v else exp.false()
+        if isinstance(v, int):
+            return cast(num(v), "BIGINT")
+        if isinstance(v, float):
+            return cast(num(repr(v)), "DOUBLE")
+        return exp.Literal.string(v)
+
+    def _FactRef(self, node: FactRef, ctx: Ctx) -> exp.Expression:
+        return col(node.name, "m" if node.scope == "member" else "h")
+
+    def _Standard(self, node: Standard, ctx: Ctx) -> exp.Expression:
+        return col(f"std__{node.kind}", "h")
+
+    def _Known(self, node: Known, ctx: Ctx) -> exp.Expression:
+        return not_null(col(node.name, "m" if node.scope == "member" else "h"))
+
+    def _Eligible(self, node: Eligible, ctx: Ctx) -> exp.Expression:
+        code = node.code
+        target = self.engine.targets[code]
+        if target == "member" and ctx.in_member:
+            return col(ok_col(code), "m")
+        if target == "member" and ctx.where == "h" and self.stage_of[code] == ctx.stage:
+            return self._rollup_ok(code, "a")
+        return col(ok_col(code), "h")
+
+    def _Not(self, node: Not, ctx: Ctx) -> exp.Expression:
+        return exp.Not(this=paren(self.expr(node.operand, ctx)))
+
+    def _BoolOp(self, node: BoolOp, ctx: Ctx) -> exp.Expression:
+        klass = exp.And if node.op == "and" else exp.Or
+        items = [paren(self.expr(i, ctx)) for i in node.items]
+        result = items[0]
+        for item in items[1:]:
+            result = klass(this=result, expression=item)
+        return result
+
+    def _Compare(self, node: Compare, ctx: Ctx) -> exp.Expression:
+        return _CMP[node.op](this=paren(self.expr(node.left, ctx)), expression=paren(self.expr(node.right, ctx)))
+
+    def _InList(self, node: InList, ctx: Ctx) -> exp.Expression:
+        values = [exp.Literal.string(v) if isinstance(v, str) else num(v) for v in node.values]
+        test = exp.In(this=paren(self.expr(node.operand, ctx)), expressions=values)
+        return exp.Not(this=exp.Paren(this=test)) if node.negate else test
+
+    def _Arith(self, node: Arith, ctx: Ctx) -> exp.Expression:
+        left, right = self.expr(node.left, ctx), self.expr(node.right, ctx)
+        if node.op == "/":
+            return self._div(left, right)
+        if node.type == "float":
+            left, right = cast(paren(left), "DOUBLE"), cast(paren(right), "DOUBLE")
+        return _ARITH[node.op](this=paren(left), expression=paren(right))
+
+    def _Neg(self, node: Neg, ctx: Ctx) -> exp.Expression:
+        return exp.Neg(this=paren(self.expr(node.operand, ctx)))
+
+    def _IfElse(self, node: IfElse, ctx: Ctx) -> exp.Expression:
+        then, other = self.expr(node.then, ctx), self.expr(node.other, ctx)
+        if node.type == "float":
+            then, other = cast(paren(then), "DOUBLE"), cast(paren(other), "DOUBLE")
+        return simple_case(self.expr(node.cond, ctx), (exp.true(), then), (exp.false(), other))
+
+    def _MinMax(self, node: MinMax, ctx: Ctx) -> exp.Expression:
+        items = [self.expr(i, ctx) for i in node.items]
+        if node.type == "float":
+            items = [cast(paren(i), "DOUBLE") for i in items]
+        any_null = items and is_null(items[0])
+        for item in items[1:]:
+            any_null = exp.Or(this=any_null, expression=is_null(item))
+        klass = exp.Least if node.fn == "min" else exp.Greatest
+        return case((any_null, exp.Null()), default=klass(this=items[0], expressions=items[1:]))
+
+    def _RoundYuan(self, node: RoundYuan, ctx: Ctx) -> exp.Expression:
+        x = cast(paren(self.expr(node.operand, ctx)), "DOUBLE")
+        shifted = exp.Div(this=paren(exp.Add(this=x, expression=num(50))), expression=cast(num(100), "DOUBLE"))
+        return exp.Mul(this=cast(exp.Floor(this=shifted), "BIGINT"), expression=num(100))
+
+    def _Aggregate(self, node: Aggregate, ctx: Ctx) -> exp.Expression:
+        info = self.aggs[id(node)]
+        table = "a" if (ctx.where == "h" and info.stage == ctx.stage) else "h"
+
+        def part(name: str) -> exp.Expression:
+            return col(f"{info.name}__{name}", table)
+
+        if node.kind == "any":
+            return simple_case(part("v"), (num(2), exp.true()), (num(1), exp.Null()), default=exp.false())
+        if node.kind == "all":
+            return simple_case(part("v"), (num(0), exp.false()), (num(1), exp.Null()), default=exp.true())
+        unknown = exp.GT(this=zero_if_null(part("u")), expression=num(0))
+        value = part("n") if node.kind == "count" else part("s")
+        zero = num(0) if node.type != "float" else cast(num(0), "DOUBLE")
+        return case((unknown, exp.Null()), default=exp.Coalesce(this=value, expressions=[zero]))

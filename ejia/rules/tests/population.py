@@ -1,0 +1,124 @@
+"""Households for both back-ends: the same records as `HouseholdInput`s and as SQL tables."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from ejia.rules import HouseholdInput
+from ejia.rules.facts import HOUSEHOLD_FACTS, MEMBER_FACTS
+from ejia.rules.sql import SQL_TYPES
+
+H_COLUMNS = [n for n, f in HOUSEHOLD_FACTS.items() if not f.derived]
+M_COLUMNS = [n for n, f in MEMBER_FACTS.items() if not f.derived]
+
+
+@dataclass
+class Record:
+    facts: dict[str, Any]
+    members: list[dict[str, Any]]
+
+
+def standards_table(standards: dict[tuple[str, bool], dict[str, int]]) -> list[tuple[str, bool, str, int]]:
+    return [
+        (region, urban, kind, amount) for (region, urban), kinds in standards.items() for kind, amount in kinds.items()
+    ]
+
+
+def as_input(record: Record, standards: dict[tuple[str, bool], dict[str, int]]) -> HouseholdInput:
+    key = (record.facts.get("region_code"), record.facts.get("urban"))
+    return HouseholdInput(
+        facts=dict(record.facts), members=[dict(m) for m in record.members], standards=dict(standards.get(key, {}))
+    )
+
+
+def _ddl(name: str, columns: list[tuple[str, str]], *, temp: bool = False) -> str:
+    cols = ", ".join(f'"{c}" {t}' for c, t in columns)
+    return f"CREATE {'TEMP ' if temp else ''}TABLE {name} ({cols})"
+
+
+def _sql_type(name: str, *, postgres: bool) -> str:
+    fact = HOUSEHOLD_FACTS.get(name) or MEMBER_FACTS[name]
+    t = SQL_TYPES[fact.type]
+    return "DOUBLE PRECISION" if postgres and t == "DOUBLE" else t
+
+
+def rows(records: list[Record], h_columns=None, m_columns=None):
+    h_columns = H_COLUMNS if h_columns is None else h_columns
+    m_columns = M_COLUMNS if m_columns is None else m_columns
+    households = [(i, *(r.facts.get(c) for c in h_columns)) for i, r in enumerate(records)]
+    members = [(i, j, *(m.get(c) for c in m_columns)) for i, r in enumerate(records) for j, m in enumerate(r.members)]
+    return households, members
+
+
+def ddl(*, postgres: bool = False, temp: bool = False, h_columns=None, m_columns=None) -> list[str]:
+    h_columns = H_COLUMNS if h_columns is None else h_columns
+    m_columns = M_COLUMNS if m_columns is None else m_columns
+    return [
+        _ddl(
+            "households",
+            [("household_id", "BIGINT"), *((c, _sql_type(c, postgres=postgres)) for c in h_columns)],
+            temp=temp,
+        ),
+        _ddl(
+            "members",
+            [
+                ("household_id", "BIGINT"),
+                ("member_index", "BIGINT"),
+                *((c, _sql_type(c, postgres=postgres)) for c in m_columns),
+            ],
+            temp=temp,
+        ),
+        _ddl(
+            "standards",
+            [("region_code", "TEXT"), ("urban", "BOOLEAN"), ("kind", "TEXT"), ("amount_fen", "BIGINT")],
+            temp=temp,
+        ),
+    ]
+
+
+def load_duckdb(con, records: list[Record], standards, *, h_columns=None, m_columns=None) -> None:
+    for statement in ddl(h_columns=h_columns, m_columns=m_columns):
+        con.execute(statement)
+    households, members = rows(records, h_columns, m_columns)
+    if households:
+        con.executemany(f"INSERT INTO households VALUES ({', '.join('?' * len(households[0]))})", households)
+    if members:
+        con.executemany(f"INSERT INTO members VALUES ({', '.join('?' * len(members[0]))})", members)
+    std = standards_table(standards)
+    if std:
+        con.executemany("INSERT INTO standards VALUES (?, ?, ?, ?)", std)
+
+
+def load_postgres(cur, records: list[Record], standards) -> None:
+    for table in ("households", "members", "standards"):
+        cur.execute(f"DROP TABLE IF EXISTS pg_temp.{table}")
+    for statement in ddl(postgres=True, temp=True):
+        cur.execute(statement)
+    households, members = rows(records)
+    if households:
+        cur.executemany(f"INSERT INTO households VALUES ({', '.join(['%s'] * len(households[0]))})", households)
+    if members:
+        cur.executemany(f"INSERT INTO members VALUES ({', '.join(['%s'] * len(members[0]))})", members)
+    std = standards_table(standards)
+    if std:
+        cur.executemany("INSERT INTO standards VALUES (%s, %s, %s, %s)", std)
+
+
+def outcomes_by_household(
+    table_rows: list[dict[str, Any]], codes: list[str]
+) -> dict[int, dict[str, tuple[str, int | None]]]:
+    out = {}
+    for row in table_rows:
+        out[row["household_id"]] = {
+            code: (
+                row[f"{code}__outcome"],
+                None if row[f"{code}__amount_fen"] is None else int(row[f"{code}__amount_fen"]),
+            )
+            for code in codes
+        }
+    return out
+
+
+ON = dt.date(2026, 11, 28)
