@@ -173,3 +173,19 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("EJIA_LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# ---- registry & intake (ejia.registry, ejia.cases) ----
+# The local ID card reader service that certified readers ship (answers JSON with name,
+# id_number, sex, birth_date, address). The default is the app's own mock, served only
+# in DEBUG or when EJIA_ID_READER_MOCK is on.
+EJIA_ID_READER_URL = os.environ.get("EJIA_ID_READER_URL", "/staff/cases/id-reader/mock/")
+EJIA_ID_READER_MOCK = env_bool("EJIA_ID_READER_MOCK", False)
+# A synthetic card (valid check digit, no real person).
+EJIA_ID_READER_MOCK_CARD = {
+    "name": "王建国",
+    "id_number": "371602196203081232",
+    "sex": "男",
+    "birth_date": "1962-03-08",
+    "address": "山东省滨州市滨城区市中街道黄河二路1号",
+}
+# ---- end registry & intake ----

@@ -17,3 +17,7 @@ TEST_ARTIFACTS_DIR = BASE_DIR / "test-artifacts"
 # test are still synchronous and safe.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 LOGIN_FAILURE_LIMIT = 5
+# ---- registry & intake ----
+EJIA_ID_READER_MOCK = True
+MEDIA_ROOT = BASE_DIR / "test-artifacts" / "media"
+# ---- end registry & intake ----

@@ -1,0 +1,65 @@
+"""The intake form in progress: one encrypted JSON document per staff member.
+
+Shape of `data`:
+    {"channel": "window", "applicant": "<member key>", "household_id": "<uuid>"|None,
+     "division_code": "<village>", "address": "", "hukou_number": "", "phone": "",
+     "bank_name": "", "account_number": "",
+     "members": [{"key", "id_number", "name", "relation", "phone", "source", "facts": {...}}],
+     "household_facts": {...}, "needs": [...], "needs_note": "",
+     "plan": [...], "plan_date": "YYYY-MM-DD", "programmes": [...],
+     "auth": {"<member key>": {"method", "file", "signed_at"}},
+     "proxy_consent": bool, "proxy_signature": "<file>", "materials_received": [...]}
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+from django.db import transaction
+
+from ejia.cases.models import Channel, IntakeDraft
+from ejia.core import crypto
+
+PURPOSE = "cases.intake_draft"
+STEPS = ("start", "household", "needs", "plan", "authorise", "materials")
+
+
+def new_member_key() -> str:
+    return uuid.uuid4().hex[:12]
+
+
+def draft_get(*, user) -> IntakeDraft | None:
+    return IntakeDraft.objects.filter(user=user).first()
+
+
+def draft_data(draft: IntakeDraft | None) -> dict:
+    if draft is None or not draft.data_ciphertext:
+        return {}
+    return json.loads(crypto.decrypt(draft.data_ciphertext, purpose=PURPOSE))
+
+
+def draft_start(*, user, channel: str, data: dict) -> IntakeDraft:
+    """Begin a new application, replacing any unfinished one of this user."""
+    with transaction.atomic():
+        IntakeDraft.objects.filter(user=user).delete()
+        return IntakeDraft.objects.create(
+            user=user,
+            channel=channel or Channel.WINDOW,
+            step="household",
+            data_ciphertext=crypto.encrypt(json.dumps(data, ensure_ascii=False), purpose=PURPOSE),
+            idempotency_key=uuid.uuid4().hex,
+        )
+
+
+def draft_save(*, draft: IntakeDraft, data: dict, step: str | None = None) -> None:
+    draft.data_ciphertext = crypto.encrypt(json.dumps(data, ensure_ascii=False), purpose=PURPOSE)
+    fields = ["data_ciphertext", "updated_at"]
+    if step:
+        draft.step = step
+        fields.append("step")
+    draft.save(update_fields=fields)
+
+
+def draft_discard(*, user) -> None:
+    IntakeDraft.objects.filter(user=user).delete()

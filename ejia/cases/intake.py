@@ -1,0 +1,285 @@
+"""The window/station intake form: pre-fill from the registry or the population base, and the
+declared-fact fields (typed by the fact registry) that the household step shows and parses."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.utils import timezone
+
+from ejia.accounts.models import Division, Role
+from ejia.accounts.scope import can_see_division, divisions_in_scope
+from ejia.cases.drafts import new_member_key
+from ejia.cases.models import Channel
+from ejia.cases.services import CaseError
+from ejia.core import crypto, idnumber
+from ejia.core.money import InvalidAmount, format_fen_plain, yuan_to_fen
+from ejia.registry.models import ID_PURPOSE, Relation
+from ejia.registry.population import population_lookup
+from ejia.registry.selectors import current_membership, person_by_id_number
+from ejia.rules.facts import FACTS, Fact
+
+INTAKE_ROLES = (Role.WINDOW_CLERK, Role.VILLAGE_CLERK, Role.GRID_WORKER)
+
+MEMBER_FIELDS = (
+    "income_month_fen",
+    "employment",
+    "disability_grade",
+    "disability_kind",
+    "serious_illness",
+    "chronic_illness",
+    "self_care",
+    "school_stage",
+    "has_capable_supporter",
+)
+HOUSEHOLD_FIELDS = (
+    "financial_assets_fen",
+    "vehicles",
+    "housing_units",
+    "has_business",
+    "housing_condition",
+    "medical_oop_year_fen",
+    "education_oop_year_fen",
+    "sudden_hardship",
+    "disaster_loss_fen",
+    "house_damaged_by_disaster",
+)
+DISABILITY_GRADES = (("0", "无残疾证"), ("1", "一级"), ("2", "二级"), ("3", "三级"), ("4", "四级"))
+TRI = (("true", "是"), ("false", "否"))
+
+
+def channel_for(user) -> str:
+    return (
+        Channel.GRID_PROXY
+        if user.has_role(Role.GRID_WORKER) and not user.has_role(Role.WINDOW_CLERK)
+        else Channel.WINDOW
+    )
+
+
+def villages_for(user):
+    return divisions_in_scope(user).filter(level=Division.Level.VILLAGE).select_related("parent").order_by("code")
+
+
+def _member(number: str, name: str, relation: str, source: str, **extra) -> dict:
+    return {
+        "key": new_member_key(),
+        "id_number": number,
+        "name": name,
+        "relation": Relation.normalise(relation) if relation else Relation.OTHER_RELATIVE,
+        "phone": "",
+        "source": source,
+        "facts": {},
+        **extra,
+    }
+
+
+def intake_prefill(*, user, id_number: str, name: str = "", address: str = "") -> dict:
+    """The draft for a new application by this ID number, pre-filled from what we know.
+
+    Registry first (the household as registered, with its members), then the population
+    base (the person and those registered under the same 户号), else the number alone.
+    """
+    parsed = idnumber.parse(id_number)
+    data: dict = {
+        "channel": channel_for(user),
+        "household_id": None,
+        "division_code": "",
+        "address": address.strip(),
+        "hukou_number": "",
+        "phone": "",
+        "bank_name": "",
+        "account_number": "",
+        "household_facts": {},
+        "needs": [],
+        "needs_note": "",
+        "programmes": [],
+        "auth": {},
+        "source": "manual",
+    }
+    person = person_by_id_number(parsed.number)
+    membership = current_membership(person) if person else None
+    if membership is not None:
+        household = membership.household
+        if not can_see_division(user, household.division):
+            raise CaseError(
+                f"该申请人的家庭登记在{household.division.full_name}，不在您的辖区。"
+                "请引导申请人到户籍所在乡镇（街道）窗口或村（社区）工作站办理。"
+            )
+        data.update(
+            household_id=str(household.public_id),
+            division_code=household.division.code,
+            address=household.address,
+            hukou_number=household.hukou_number,
+            bank_name=household.bank_name,
+            household_facts=dict(household.facts or {}),
+            source="registry",
+        )
+        members = []
+        for m in household.current_memberships().order_by("relation", "person__birth_date"):
+            number = crypto.decrypt(m.person.id_number_ciphertext, purpose=ID_PURPOSE)
+            members.append(
+                _member(number, m.person.name, m.relation, "registry", facts=dict(m.facts or {}), phone=m.person.phone)
+            )
+        data["members"] = members
+        data["applicant"] = next(m["key"] for m in members if m["id_number"] == parsed.number)
+        return data
+    found, others = population_lookup(parsed.number)
+    if found is not None:
+        village = Division.objects.filter(code=found.division_code, level=Division.Level.VILLAGE).first()
+        data.update(
+            address=data["address"] or found.address,
+            hukou_number=found.hukou_number,
+            division_code=village.code if village and can_see_division(user, village) else "",
+            source="population",
+        )
+        applicant = _member(parsed.number, name.strip() or found.name, found.relation or "02", "population")
+        data["members"] = [applicant] + [_member(o.id_number, o.name, o.relation, "population") for o in others]
+        data["applicant"] = applicant["key"]
+    else:
+        applicant = _member(parsed.number, name.strip(), Relation.HEAD, "manual")
+        data["members"] = [applicant]
+        data["applicant"] = applicant["key"]
+    if person is not None:
+        data["members"][0]["name"] = data["members"][0]["name"] or person.name
+        data["members"][0]["phone"] = person.phone
+    if not data["division_code"]:
+        own = villages_for(user)
+        if own.count() == 1:
+            data["division_code"] = own.first().code
+    return data
+
+
+def add_member(data: dict, *, id_number: str, name: str, relation: str) -> dict:
+    """Add a member to the draft; refuse a number already listed or living in another household."""
+    parsed = idnumber.parse(id_number)
+    if any(m["id_number"] == parsed.number for m in data.get("members", [])):
+        raise CaseError(f"身份证号码 {parsed.masked} 已在家庭成员中。")
+    person = person_by_id_number(parsed.number)
+    membership = current_membership(person) if person else None
+    if membership is not None and str(membership.household.public_id) != (data.get("household_id") or ""):
+        raise CaseError(
+            f"{person.name}（{person.masked_id}）已是{membership.household.division.full_name}另一户家庭的成员，"
+            "一人同一时间只能属于一个家庭。请先在原家庭办理迁出，或核实身份证号码。"
+        )
+    if not name.strip():
+        found, _ = population_lookup(parsed.number)
+        name = (person.name if person else "") or (found.name if found else "")
+    if not name.strip():
+        raise CaseError("请填写新成员的姓名。")
+    member = _member(parsed.number, name.strip(), relation or Relation.OTHER_RELATIVE, "manual")
+    data.setdefault("members", []).append(member)
+    return member
+
+
+# ---- declared facts: rendering and parsing by fact type
+
+
+@dataclass
+class FieldView:
+    name: str  # input name
+    fact: Fact
+    value: str  # as shown in the input
+    error: str = ""
+
+    @property
+    def label(self) -> str:
+        return self.fact.label
+
+    @property
+    def unit(self) -> str:
+        return self.fact.unit
+
+    @property
+    def widget(self) -> str:
+        if self.fact.name == "disability_grade":
+            return "select"
+        return {"money": "money", "int": "number", "bool": "select", "enum": "select"}.get(self.fact.type, "text")
+
+    @property
+    def choices(self) -> tuple[tuple[str, str], ...]:
+        if self.fact.name == "disability_grade":
+            return DISABILITY_GRADES
+        if self.fact.type == "bool":
+            return TRI
+        return self.fact.choices
+
+
+def show_value(fact: Fact, value) -> str:
+    if value is None:
+        return ""
+    if fact.type == "money":
+        return format_fen_plain(value)
+    if fact.type == "bool":
+        return "true" if value else "false"
+    return str(value)
+
+
+def parse_value(fact: Fact, raw: str):
+    """The typed value of one input; '' means unknown (None), which the engine reports as such."""
+    raw = (raw or "").strip()
+    if raw == "":
+        return None
+    if fact.type == "money":
+        try:
+            fen = yuan_to_fen(raw)
+        except InvalidAmount as exc:
+            raise ValueError(str(exc)) from None
+        if fen < 0:
+            raise ValueError("金额不能为负数。")
+        return fen
+    if fact.type == "int":
+        if not raw.isdigit():
+            raise ValueError("请填写0或正整数。")
+        return int(raw)
+    if fact.type == "bool":
+        if raw not in ("true", "false"):
+            raise ValueError("请选择是或否。")
+        return raw == "true"
+    if fact.type == "enum":
+        if raw not in {code for code, _ in fact.choices}:
+            raise ValueError("请从列表中选择。")
+        return raw
+    return raw
+
+
+def field_views(prefix: str, names: tuple[str, ...], values: dict, posted=None, errors=None) -> list[FieldView]:
+    views = []
+    for name in names:
+        input_name = f"{prefix}{name}"
+        shown = posted.get(input_name, "") if posted is not None else show_value(FACTS[name], values.get(name))
+        views.append(FieldView(input_name, FACTS[name], shown, (errors or {}).get(input_name, "")))
+    return views
+
+
+def parse_facts(prefix: str, names: tuple[str, ...], posted, errors: dict) -> dict:
+    facts = {}
+    for name in names:
+        try:
+            value = parse_value(FACTS[name], posted.get(f"{prefix}{name}", ""))
+        except ValueError as exc:
+            errors[f"{prefix}{name}"] = str(exc)
+            continue
+        if value is not None:
+            facts[name] = value
+    return facts
+
+
+def adults(data: dict) -> list[dict]:
+    today = timezone.localdate()
+    out = []
+    for member in data.get("members", []):
+        parsed = idnumber.parse(member["id_number"])
+        if parsed.age_on(today) >= 18:
+            out.append(member)
+    return out
+
+
+def member_summary(member: dict) -> dict:
+    parsed = idnumber.parse(member["id_number"])
+    today = timezone.localdate()
+    return {
+        "masked_id": parsed.masked,
+        "sex": "男" if parsed.sex == "M" else "女",
+        "age": parsed.age_on(today),
+        "birth_date": parsed.birth_date,
+    }

@@ -1,0 +1,361 @@
+"""The intake steps: one page per step, the state in the server-side draft (IntakeDraft)."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from ejia.accounts.scope import require_role
+from ejia.cases import drafts
+from ejia.cases.intake import (
+    HOUSEHOLD_FIELDS,
+    INTAKE_ROLES,
+    MEMBER_FIELDS,
+    add_member,
+    adults,
+    channel_for,
+    field_views,
+    intake_prefill,
+    member_summary,
+    parse_facts,
+    villages_for,
+)
+from ejia.cases.matching import OUTCOME_LABELS, engine_input, materials_for, plan_evaluate
+from ejia.cases.models import Case, Channel, Need
+from ejia.cases.services import CaseError, adults_without_authorisation, case_submit
+from ejia.cases.uploads import UploadError, store_photo, store_signature
+from ejia.core import idnumber
+from ejia.registry.models import Relation
+
+STEP_TITLES = {
+    "start": "身份证",
+    "household": "家庭成员",
+    "needs": "困难情况",
+    "plan": "救助方案",
+    "authorise": "授权签字",
+    "materials": "材料与提交",
+}
+
+
+def _context(request, draft, data, step, **extra):
+    return {
+        "step": step,
+        "steps": [(key, STEP_TITLES[key]) for key in drafts.STEPS],
+        "step_index": drafts.STEPS.index(step),
+        "draft": draft,
+        "data": data,
+        "channel": (draft.channel if draft else channel_for(request.user)),
+        "is_proxy": (draft.channel if draft else channel_for(request.user)) == Channel.GRID_PROXY,
+        **extra,
+    }
+
+
+def _load(request):
+    require_role(request.user, *INTAKE_ROLES)
+    draft = drafts.draft_get(user=request.user)
+    if draft is None:
+        return None, None
+    return draft, drafts.draft_data(draft)
+
+
+def _no_draft(request):
+    messages.warning(request, "没有进行中的申请，请从身份证号码开始。")
+    return redirect("cases:intake_start")
+
+
+@login_required
+def intake_start(request):
+    require_role(request.user, *INTAKE_ROLES)
+    draft = drafts.draft_get(user=request.user)
+    error = ""
+    posted = {"id_number": "", "name": "", "address": ""}
+    if request.method == "POST":
+        posted = {k: request.POST.get(k, "").strip() for k in posted}
+        try:
+            data = intake_prefill(user=request.user, **posted)
+        except idnumber.InvalidIdNumber as exc:
+            error = exc.message
+        except CaseError as exc:
+            error = exc.message
+        else:
+            drafts.draft_start(user=request.user, channel=data["channel"], data=data)
+            return redirect("cases:intake_household")
+    return render(
+        request,
+        "cases/intake_start.html",
+        _context(
+            request,
+            None,
+            {},
+            "start",
+            unfinished=draft,
+            unfinished_title=STEP_TITLES.get(draft.step, "") if draft else "",
+            error=error,
+            posted=posted,
+            reader_url=settings.EJIA_ID_READER_URL,
+        ),
+    )
+
+
+@login_required
+@require_POST
+def intake_discard(request):
+    require_role(request.user, *INTAKE_ROLES)
+    drafts.draft_discard(user=request.user)
+    messages.info(request, "已放弃未完成的申请。")
+    return redirect("cases:intake_start")
+
+
+def _member_rows(data, posted=None, errors=None):
+    rows = []
+    for m in data["members"]:
+        prefix = f"m_{m['key']}_"
+        rows.append(
+            {
+                "m": m,
+                "prefix": prefix,
+                "info": member_summary(m),
+                "name": posted.get(prefix + "name", "") if posted is not None else m["name"],
+                "relation": posted.get(prefix + "relation", "") if posted is not None else m["relation"],
+                "fields": field_views(prefix, MEMBER_FIELDS, m.get("facts", {}), posted, errors),
+                "is_applicant": m["key"] == data.get("applicant"),
+            }
+        )
+    return rows
+
+
+@login_required
+def intake_household(request):
+    draft, data = _load(request)
+    if draft is None:
+        return _no_draft(request)
+    errors: dict[str, str] = {}
+    posted = None
+    if request.method == "POST":
+        posted = request.POST
+        removed = {m["key"] for m in data["members"] if posted.get(f"m_{m['key']}_remove")}
+        applicant = posted.get("applicant", data.get("applicant"))
+        if applicant in removed:
+            errors["members"] = "申请人不能移除；如需更换申请人，请先选择另一位成员为申请人。"
+        for m in data["members"]:
+            prefix = f"m_{m['key']}_"
+            name = posted.get(prefix + "name", "").strip()
+            if not name and m["key"] not in removed:
+                errors[prefix + "name"] = "请填写姓名。"
+            m["name"] = name or m["name"]
+            m["relation"] = Relation.normalise(posted.get(prefix + "relation", m["relation"]))
+            m["facts"] = parse_facts(prefix, MEMBER_FIELDS, posted, errors)
+        data["household_facts"] = parse_facts("h_", HOUSEHOLD_FIELDS, posted, errors)
+        for key in ("address", "phone", "bank_name", "account_number"):
+            data[key] = posted.get(key, "").strip()
+        village = posted.get("division_code", "")
+        if village and not villages_for(request.user).filter(code=village).exists():
+            errors["division_code"] = "请选择您辖区内的村（社区）。"
+        elif data.get("household_id") is None:
+            data["division_code"] = village
+        if not data.get("division_code"):
+            errors["division_code"] = "请选择家庭所在的村（社区）。"
+        if not errors:
+            data["applicant"] = applicant
+            data["members"] = [m for m in data["members"] if m["key"] not in removed]
+            for key in removed:
+                data.get("auth", {}).pop(key, None)
+        if posted.get("new_id_number", "").strip():
+            try:
+                add_member(
+                    data,
+                    id_number=posted["new_id_number"],
+                    name=posted.get("new_name", ""),
+                    relation=posted.get("new_relation", ""),
+                )
+            except (idnumber.InvalidIdNumber, CaseError) as exc:
+                errors["new_id_number"] = exc.message
+        if errors:
+            drafts.draft_save(draft=draft, data=data)
+        else:
+            adding = posted.get("action") == "add" or posted.get("new_id_number", "").strip()
+            drafts.draft_save(draft=draft, data=data, step="household" if adding else "needs")
+            return redirect("cases:intake_household" if adding else "cases:intake_needs")
+    return render(
+        request,
+        "cases/intake_household.html",
+        _context(
+            request,
+            draft,
+            data,
+            "household",
+            rows=_member_rows(data, posted if errors else None, errors),
+            household_fields=field_views(
+                "h_", HOUSEHOLD_FIELDS, data.get("household_facts", {}), posted if errors else None, errors
+            ),
+            villages=villages_for(request.user),
+            relations=Relation.choices,
+            errors=errors,
+            posted=posted if errors else {},
+        ),
+    )
+
+
+@login_required
+def intake_needs(request):
+    draft, data = _load(request)
+    if draft is None:
+        return _no_draft(request)
+    if request.method == "POST":
+        data["needs"] = [n for n in request.POST.getlist("needs") if n in Need.values]
+        data["needs_note"] = request.POST.get("needs_note", "").strip()[:2000]
+        drafts.draft_save(draft=draft, data=data, step="plan")
+        return redirect("cases:intake_plan")
+    return render(request, "cases/intake_needs.html", _context(request, draft, data, "needs", needs=Need.choices))
+
+
+def _plan(data):
+    from ejia.accounts.models import Division
+
+    division = Division.objects.get(code=data["division_code"])
+    household, members = engine_input(data, division)
+    today = timezone.localdate()
+    return plan_evaluate(division_code=division.code, household=household, members=members, on=today), today
+
+
+@login_required
+def intake_plan(request):
+    draft, data = _load(request)
+    if draft is None:
+        return _no_draft(request)
+    if not data.get("division_code"):
+        return redirect("cases:intake_household")
+    plan, today = _plan(data)
+    if request.method == "POST":
+        known = {entry["code"] for entry in plan}
+        data["programmes"] = [c for c in request.POST.getlist("programmes") if c in known]
+        data["plan_date"] = today.isoformat()
+        drafts.draft_save(draft=draft, data=data, step="authorise")
+        return redirect("cases:intake_authorise")
+    chosen = set(data.get("programmes") or [])
+    if not chosen and draft.step == "plan":
+        chosen = {e["code"] for e in plan if e["outcome"] == "eligible"}
+    groups = [
+        (outcome, OUTCOME_LABELS[outcome], [e for e in plan if e["outcome"] == outcome])
+        for outcome in ("eligible", "possibly_eligible", "not_eligible")
+    ]
+    return render(
+        request,
+        "cases/intake_plan.html",
+        _context(request, draft, data, "plan", groups=groups, chosen=chosen, plan_date=today),
+    )
+
+
+@login_required
+def intake_authorise(request):
+    draft, data = _load(request)
+    if draft is None:
+        return _no_draft(request)
+    errors: dict[str, str] = {}
+    data.setdefault("auth", {})
+    if request.method == "POST":
+        now = timezone.now().isoformat()
+        for member in adults(data):
+            key = member["key"]
+            signature = request.POST.get(f"sig_{key}", "")
+            photo = request.FILES.get(f"photo_{key}")
+            try:
+                if photo is not None:
+                    data["auth"][key] = {"method": "photo", "file": store_photo(photo), "signed_at": now}
+                elif signature:
+                    data["auth"][key] = {"method": "signature", "file": store_signature(signature), "signed_at": now}
+            except UploadError as exc:
+                errors[key] = f"{member['name']}：{exc.message}"
+        if draft.channel == Channel.GRID_PROXY:
+            data["proxy_consent"] = bool(request.POST.get("proxy_consent"))
+            proxy_sig = request.POST.get("sig_proxy", "")
+            if proxy_sig:
+                try:
+                    data["proxy_signature"] = store_signature(proxy_sig, what="申请人同意代办签名")
+                except UploadError as exc:
+                    errors["proxy"] = exc.message
+        missing = adults_without_authorisation(data, timezone.localdate())
+        if missing and not errors:
+            errors["missing"] = f"以下成年家庭成员尚未签署核对授权书：{'、'.join(missing)}。"
+        if (
+            draft.channel == Channel.GRID_PROXY
+            and not errors
+            and not (data.get("proxy_consent") and data.get("proxy_signature"))
+        ):
+            errors["proxy"] = "网格员代办须取得申请人同意：请勾选并由申请人签名确认。"
+        drafts.draft_save(draft=draft, data=data, step="authorise" if errors else "materials")
+        if not errors:
+            return redirect("cases:intake_materials")
+    rows = [{"m": m, "info": member_summary(m), "signed": data["auth"].get(m["key"])} for m in adults(data)]
+    return render(
+        request,
+        "cases/intake_authorise.html",
+        _context(request, draft, data, "authorise", rows=rows, errors=errors),
+        status=400 if errors else 200,
+    )
+
+
+@login_required
+def intake_materials(request):
+    draft, data = _load(request)
+    if draft is None:
+        return _no_draft(request)
+    plan, _ = _plan(data)
+    chosen = [e for e in plan if e["code"] in (data.get("programmes") or [])]
+    relations = dict(Relation.choices)
+    members = [
+        {
+            "m": m,
+            "info": member_summary(m),
+            "signed": data.get("auth", {}).get(m["key"]),
+            "relation_label": relations.get(m["relation"], m["relation"]),
+        }
+        for m in data["members"]
+    ]
+    needs = dict(Need.choices)
+    return render(
+        request,
+        "cases/intake_materials.html",
+        _context(
+            request,
+            draft,
+            data,
+            "materials",
+            materials=materials_for(plan, data.get("programmes") or []),
+            chosen=chosen,
+            members=members,
+            need_labels=[needs[n] for n in data.get("needs", []) if n in needs],
+        ),
+    )
+
+
+@login_required
+@require_POST
+def intake_submit(request):
+    require_role(request.user, *INTAKE_ROLES)
+    key = request.POST.get("idempotency_key", "")
+    done = Case.objects.filter(idempotency_key=key, submitted_by=request.user).first() if key else None
+    if done is not None:  # a double click or a resubmission: show the case already made
+        return redirect("cases:case_detail", public_id=done.public_id)
+    draft, data = _load(request)
+    if draft is None or draft.idempotency_key != key:
+        return _no_draft(request)
+    data["materials_received"] = request.POST.getlist("materials_received")
+    drafts.draft_save(draft=draft, data=data)
+    try:
+        case = case_submit(actor=request.user, channel=draft.channel, idempotency_key=key, data=data)
+    except CaseError as exc:
+        messages.error(request, exc.message)
+        target = {
+            "household": "cases:intake_household",
+            "plan": "cases:intake_plan",
+            "authorise": "cases:intake_authorise",
+        }.get(exc.step, "cases:intake_materials")
+        return redirect(target)
+    drafts.draft_discard(user=request.user)
+    messages.success(request, f"申请已受理，受理号 {case.reference}。请打印回执交给申请人。")
+    return redirect("cases:case_detail", public_id=case.public_id)

@@ -1,0 +1,115 @@
+"""综合救助方案: the engine's verdict on every programme, turned into a JSON-able plan.
+
+The plan is stored on the case as it was at submission (with the date the rules were
+evaluated on), so a later rule change never rewrites what the clerk and applicant saw.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import asdict, is_dataclass
+from typing import Any
+
+from ejia.rules.facts import FACTS
+
+OUTCOME_ORDER = {"eligible": 0, "possibly_eligible": 1, "not_eligible": 2}
+OUTCOME_LABELS = {"eligible": "可能符合", "possibly_eligible": "需要核实", "not_eligible": "暂不符合"}
+
+
+def _criterion(item: Any) -> dict:
+    if isinstance(item, dict):
+        data = item
+    elif is_dataclass(item):
+        data = asdict(item)
+    elif isinstance(item, (list, tuple)):
+        data = dict(zip(("label", "result", "explanation"), item, strict=False))
+    else:
+        data = {"label": str(item)}
+    result = data.get("result")
+    if isinstance(result, str):
+        result = {"pass": True, "true": True, "fail": False, "false": False}.get(result.lower())
+    return {
+        "label": str(data.get("label", "")),
+        "result": result if result in (True, False) else None,
+        "explanation": str(data.get("explanation", "") or ""),
+    }
+
+
+def _fact_label(name: str) -> str:
+    fact = FACTS.get(name)
+    return fact.label if fact else name
+
+
+def plan_evaluate(*, division_code: str, household: dict, members: list[dict], on: dt.date) -> list[dict]:
+    """Every active programme's outcome on the declared facts, best outcomes first."""
+    from ejia.catalogue.models import Programme
+    from ejia.catalogue.selectors import evaluate_household
+
+    results = evaluate_household(division_code=division_code, household=household, members=members, on=on)
+    programmes = {p.code: p for p in Programme.objects.filter(code__in=list(results)).select_related("department")}
+    plan = []
+    for code, result in results.items():
+        programme = programmes.get(code)
+        if programme is None:
+            continue
+        outcome = str(getattr(result, "outcome", "not_eligible"))
+        outcome = getattr(getattr(result, "outcome", None), "value", outcome)
+        unknown = sorted(set(getattr(result, "unknown_facts", None) or []))
+        plan.append(
+            {
+                "code": code,
+                "name": programme.name,
+                "department": programme.department.name,
+                "department_code": programme.department.code,
+                "outcome": outcome,
+                "outcome_label": OUTCOME_LABELS.get(outcome, outcome),
+                "amount_fen": getattr(result, "amount_fen", None),
+                "benefit_form": programme.get_benefit_form_display(),
+                "criteria": [_criterion(c) for c in (getattr(result, "criteria", None) or [])],
+                "unknown_facts": unknown,
+                "unknown_labels": [_fact_label(n) for n in unknown],
+                "members": [
+                    {
+                        "index": getattr(m, "index", i),
+                        "outcome": str(getattr(m, "outcome", "")),
+                        "amount_fen": getattr(m, "amount_fen", None),
+                    }
+                    for i, m in enumerate(getattr(result, "members", None) or [])
+                ],
+                "materials": [str(m) for m in (programme.materials or [])],
+            }
+        )
+    plan.sort(key=lambda p: (OUTCOME_ORDER.get(p["outcome"], 9), p["department_code"], p["code"]))
+    return plan
+
+
+def materials_for(plan: list[dict], codes: list[str]) -> list[dict]:
+    """The materials checklist for the chosen programmes, each item once, naming its programmes."""
+    items: dict[str, list[str]] = {}
+    for entry in plan:
+        if entry["code"] in codes:
+            for material in entry.get("materials", []):
+                items.setdefault(material, []).append(entry["name"])
+    return [{"name": name, "programmes": progs} for name, progs in items.items()]
+
+
+def engine_input(data: dict, division) -> tuple[dict, list[dict]]:
+    """The declared facts as the engine takes them; never an ID number (birth date and sex only)."""
+    from ejia.core import idnumber
+
+    household = {k: v for k, v in (data.get("household_facts") or {}).items() if v is not None}
+    household["region_code"] = division.code[:6]
+    household["urban"] = bool(division.urban)
+    members = []
+    for member in data.get("members", []):
+        facts = {k: v for k, v in (member.get("facts") or {}).items() if v is not None}
+        try:
+            parsed = idnumber.parse(member.get("id_number", ""))
+        except idnumber.InvalidIdNumber:
+            parsed = None
+        if parsed is not None:
+            facts["birth_date"] = parsed.birth_date.isoformat()
+            facts["sex"] = parsed.sex
+        facts["relation"] = member.get("relation", "")
+        members.append(facts)
+    return household, members

@@ -1,0 +1,283 @@
+"""Writes of the intake: reference numbers and case submission (one transaction, audited)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from ejia.accounts.models import Division, OrgUnit
+from ejia.accounts.scope import can_see_division
+from ejia.cases.matching import engine_input, materials_for, plan_evaluate
+from ejia.cases.models import Authorisation, Case, Channel, ProgrammeRequest, ReferenceCounter
+from ejia.core import idnumber
+from ejia.core.audit import audit_record
+from ejia.registry.models import Household, Membership
+from ejia.registry.services import (
+    RegistryError,
+    household_account_set,
+    household_create,
+    household_update,
+    membership_add,
+    membership_end,
+    person_ensure,
+)
+
+
+class CaseError(Exception):
+    """The application cannot be accepted as it stands; `message` is Chinese, for the user."""
+
+    def __init__(self, message: str, *, step: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.step = step
+
+
+def reference_allocate(*, county_code: str, day: dt.date) -> str:
+    """Next reference number of the county and day: 371602-20260501-0001.
+
+    The counter row is locked, so concurrent intakes in one county queue for a moment
+    instead of colliding; other counties and days are not blocked.
+    """
+    with transaction.atomic():
+        ReferenceCounter.objects.get_or_create(county_code=county_code, day=day)
+        counter = ReferenceCounter.objects.select_for_update().get(county_code=county_code, day=day)
+        if counter.last >= 9999:
+            raise CaseError("本县（市、区）今日受理号已用完，请联系系统管理员。")
+        counter.last += 1
+        counter.save(update_fields=["last"])
+        return f"{county_code}-{day:%Y%m%d}-{counter.last:04d}"
+
+
+def adults_without_authorisation(data: dict, on: dt.date) -> list[str]:
+    missing = []
+    for member in data.get("members", []):
+        try:
+            parsed = idnumber.parse(member["id_number"])
+        except idnumber.InvalidIdNumber:
+            continue
+        if parsed.age_on(on) >= 18 and not data.get("auth", {}).get(member["key"]):
+            missing.append(member.get("name") or parsed.masked)
+    return missing
+
+
+def _window_of(village: Division) -> OrgUnit | None:
+    township = village.parent
+    return OrgUnit.objects.filter(division=township, kind=OrgUnit.Kind.WINDOW).first() if township else None
+
+
+def _check(data: dict, *, actor, channel: str, on: dt.date) -> tuple[Division, list]:
+    members = data.get("members") or []
+    if not members:
+        raise CaseError("请至少登记申请人本人。", step="household")
+    numbers = []
+    for member in members:
+        try:
+            numbers.append(idnumber.parse(member.get("id_number", "")).number)
+        except idnumber.InvalidIdNumber as exc:
+            raise CaseError(
+                f"{member.get('name') or '家庭成员'}的身份证号码有误：{exc.message}", step="household"
+            ) from None
+        if not (member.get("name") or "").strip():
+            raise CaseError("请填写每位家庭成员的姓名。", step="household")
+    if len(set(numbers)) != len(numbers):
+        raise CaseError("同一身份证号码登记了两次，请检查家庭成员。", step="household")
+    if data.get("applicant") not in {m["key"] for m in members}:
+        raise CaseError("请确定申请人。", step="household")
+    division = Division.objects.filter(code=data.get("division_code") or "", level=Division.Level.VILLAGE).first()
+    if division is None:
+        raise CaseError("请选择家庭所在的村（社区）。", step="household")
+    if actor is not None and channel != Channel.SELF_SERVICE and not can_see_division(actor, division):
+        raise CaseError(
+            f"{division.full_name}不在您的辖区，请引导申请人到户籍所在乡镇（街道）窗口办理。", step="household"
+        )
+    missing = adults_without_authorisation(data, on)
+    if missing:
+        raise CaseError(f"以下成年家庭成员尚未签署核对授权书：{'、'.join(missing)}。", step="authorise")
+    if channel == Channel.GRID_PROXY and not (data.get("proxy_consent") and data.get("proxy_signature")):
+        raise CaseError("网格员代办须取得申请人同意：请勾选并由申请人签名确认。", step="authorise")
+    from ejia.catalogue.models import Programme
+
+    codes = list(dict.fromkeys(data.get("programmes") or []))
+    programmes = list(Programme.objects.filter(code__in=codes, is_active=True).select_related("department"))
+    if len(programmes) != len(codes):
+        raise CaseError("所选救助项目中有已停用或不存在的项目，请重新选择。", step="plan")
+    return division, programmes
+
+
+def case_submit(*, actor, channel: str, idempotency_key: str, data: dict, on: dt.date | None = None) -> Case:
+    """Accept an application: registry updated, case + requests + authorisations created.
+
+    Submitting the same idempotency key again returns the first case (a double click or a
+    resubmitted form never makes a second case). Nothing is saved when any rule fails.
+    """
+    existing = Case.objects.filter(idempotency_key=idempotency_key).first()
+    if existing is not None:
+        return existing
+    today = on or timezone.localdate()
+    division, programmes = _check(data, actor=actor, channel=channel, on=today)
+    try:
+        with transaction.atomic():
+            case = _submit(
+                actor=actor,
+                channel=channel,
+                idempotency_key=idempotency_key,
+                data=data,
+                division=division,
+                programmes=programmes,
+                today=today,
+            )
+    except RegistryError as exc:
+        raise CaseError(exc.message, step="household") from None
+    except idnumber.InvalidIdNumber as exc:
+        raise CaseError(exc.message, step="household") from None
+    except IntegrityError:
+        existing = Case.objects.filter(idempotency_key=idempotency_key).first()
+        if existing is not None:
+            return existing
+        raise CaseError("该家庭刚刚有同一项目的申请被受理，请在受理队列中查看，勿重复申请。", step="plan") from None
+    return case
+
+
+def _submit(*, actor, channel, idempotency_key, data, division, programmes, today) -> Case:
+    members = data["members"]
+    reason = "受理申请时登记"
+    persons = {
+        m["key"]: person_ensure(
+            actor=actor, id_number=m["id_number"], name=m["name"], phone=m.get("phone", ""), reason=reason
+        )
+        for m in members
+    }
+    applicant = persons[data["applicant"]]
+
+    # The household: the one the applicant lives in now, else the one the draft started from, else new.
+    current = Membership.objects.filter(person=applicant, date_out__isnull=True).values_list("household", flat=True)
+    household_pk = current.first()
+    if household_pk is None and data.get("household_id"):
+        household_pk = Household.objects.filter(public_id=data["household_id"]).values_list("pk", flat=True).first()
+    if household_pk is not None:
+        household = Household.objects.select_for_update().select_related("division").get(pk=household_pk)
+        if actor is not None and channel != Channel.SELF_SERVICE and not can_see_division(actor, household.division):
+            raise CaseError(f"申请人家庭登记在{household.division.full_name}，不在您的辖区。", step="household")
+        division = household.division
+        if data.get("address") and data["address"] != household.address:
+            household_update(actor=actor, household=household, address=data["address"])
+    else:
+        household = household_create(
+            actor=actor,
+            division=division,
+            address=data.get("address", ""),
+            hukou_number=data.get("hukou_number", ""),
+            source="intake",
+        )
+        household = Household.objects.select_for_update().get(pk=household.pk)
+
+    declared_keys = {persons[m["key"]].pk for m in members}
+    for member in members:
+        membership_add(actor=actor, household=household, person=persons[member["key"]], relation=member["relation"])
+    # Members the clerk removed from the form no longer live with the household (as declared).
+    for gone in household.memberships.filter(date_out__isnull=True).exclude(person_id__in=declared_keys):
+        membership_end(actor=actor, membership=gone, date_out=today, reason="受理申请时申报不再共同生活")
+    if (data.get("account_number") or "").strip():
+        household_account_set(
+            actor=actor,
+            household=household,
+            bank_name=data.get("bank_name", ""),
+            account_number=data["account_number"],
+            holder=applicant,
+        )
+
+    # One open request per household per programme: point to the case that has it.
+    open_requests = (
+        ProgrammeRequest.objects.select_for_update()
+        .filter(household=household, programme__in=programmes, is_open=True)
+        .select_related("case", "programme")
+    )
+    clash = open_requests.first()
+    if clash is not None:
+        raise CaseError(
+            f"该家庭已有正在办理的“{clash.programme.name}”申请（受理号 {clash.case.reference}），"
+            "不能重复申请；如需补充材料，请在原申请件中办理。",
+            step="plan",
+        )
+
+    household_facts, engine_members = engine_input(data, division)
+    plan = plan_evaluate(division_code=division.code, household=household_facts, members=engine_members, on=today)
+    by_code = {entry["code"]: entry for entry in plan}
+    codes = [p.code for p in programmes]
+    received = set(data.get("materials_received") or [])
+    materials = [{**item, "received": item["name"] in received} for item in materials_for(plan, codes)]
+
+    case = Case.objects.create(
+        reference=reference_allocate(county_code=division.code[:6], day=today),
+        channel=channel,
+        household=household,
+        division=division,
+        window=_window_of(division),
+        applicant=applicant,
+        phone=(data.get("phone") or "").strip(),
+        needs=list(data.get("needs") or []),
+        needs_note=(data.get("needs_note") or "").strip(),
+        declared_facts={
+            "household": household_facts,
+            "members": [
+                {
+                    "key": m["key"],
+                    "person": str(persons[m["key"]].public_id),
+                    "name": persons[m["key"]].name,
+                    "masked_id": persons[m["key"]].masked_id,
+                    "relation": m["relation"],
+                    "facts": em,
+                }
+                for m, em in zip(members, engine_members, strict=True)
+            ],
+        },
+        plan=plan,
+        rule_date=today,
+        materials=materials,
+        idempotency_key=idempotency_key,
+        submitted_by=actor if getattr(actor, "pk", None) else None,
+        submitted_at=timezone.now(),
+        proxy_consent=bool(data.get("proxy_consent")) and channel == Channel.GRID_PROXY,
+        proxy_consent_signature=data.get("proxy_signature", "") if channel == Channel.GRID_PROXY else "",
+    )
+    ProgrammeRequest.objects.bulk_create(
+        [
+            ProgrammeRequest(
+                case=case,
+                household=household,
+                programme=programme,
+                outcome_at_intake=by_code.get(programme.code, {}).get("outcome", ""),
+                amount_fen_proposed=by_code.get(programme.code, {}).get("amount_fen"),
+            )
+            for programme in programmes
+        ]
+    )
+    for member in members:
+        signed = (data.get("auth") or {}).get(member["key"])
+        if not signed:
+            continue
+        signed_at = dt.datetime.fromisoformat(signed["signed_at"])
+        Authorisation.objects.create(
+            case=case,
+            person=persons[member["key"]],
+            method=signed["method"],
+            image=signed["file"],
+            signed_at=signed_at,
+            valid_until=signed_at.date() + dt.timedelta(days=Authorisation.VALID_DAYS),
+            recorded_by=actor if getattr(actor, "pk", None) else None,
+        )
+    audit_record(
+        actor=actor,
+        action="cases.case_submit",
+        obj=case,
+        data={
+            "reference": case.reference,
+            "channel": channel,
+            "household": str(household.public_id),
+            "programmes": codes,
+            "authorisations": case.authorisations.count(),
+        },
+    )
+    return case

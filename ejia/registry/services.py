@@ -1,0 +1,237 @@
+"""Writes to the registry: keyword-only, one transaction, locks, an audit event per change."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from ejia.accounts.models import Division, Role
+from ejia.accounts.scope import require_division, require_role
+from ejia.core import crypto, idnumber
+from ejia.core.audit import audit_record
+from ejia.registry.models import (
+    ACCOUNT_PURPOSE,
+    ID_PURPOSE,
+    Household,
+    Membership,
+    Person,
+    Relation,
+)
+
+# Roles that may see a full ID number (e.g. to fill a bank or hospital form); each reveal is logged.
+REVEAL_ROLES = (Role.WINDOW_CLERK, Role.COUNTY_REVIEWER, Role.CENTRE_DIRECTOR)
+
+
+class RegistryError(Exception):
+    """A rule of the registry was broken; `message` is Chinese and shown to the user."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class PersonInOtherHousehold(RegistryError):
+    def __init__(self, person: Person, household: Household) -> None:
+        super().__init__(
+            f"{person.name}（{person.masked_id}）已是{household.division.full_name}另一户家庭的成员，"
+            "一人同一时间只能属于一个家庭。请先在原家庭办理迁出，或核实身份证号码。"
+        )
+        self.person = person
+        self.household = household
+
+
+def id_index(number: str) -> str:
+    """Blind index of a normalised ID number (the only form used for lookup and uniqueness)."""
+    return crypto.blind_index(number, purpose=ID_PURPOSE)
+
+
+def encrypt_id(number: str) -> str:
+    return crypto.encrypt(number, purpose=ID_PURPOSE)
+
+
+def mask_account(number: str) -> str:
+    digits = "".join(number.split())
+    if len(digits) <= 8:
+        return "*" * len(digits)
+    return digits[:4] + "*" * (len(digits) - 8) + digits[-4:]
+
+
+def person_ensure(
+    *, actor, id_number: str, name: str, phone: str = "", ethnicity: str = "", reason: str = ""
+) -> Person:
+    """Find the person by ID number (blind index) or create them; update name/phone if given.
+
+    Raises idnumber.InvalidIdNumber (Chinese message) for a bad number.
+    """
+    parsed = idnumber.parse(id_number)
+    index = id_index(parsed.number)
+    name = name.strip()
+    with transaction.atomic():
+        person = Person.objects.select_for_update().filter(id_number_index=index).first()
+        if person is None:
+            try:
+                with transaction.atomic():
+                    person = Person.objects.create(
+                        id_number_ciphertext=encrypt_id(parsed.number),
+                        id_number_index=index,
+                        id_number_masked=parsed.masked,
+                        name=name,
+                        sex=parsed.sex,
+                        birth_date=parsed.birth_date,
+                        phone=phone.strip(),
+                        ethnicity=ethnicity.strip(),
+                    )
+            except IntegrityError:
+                # Another intake created the same person a moment ago.
+                person = Person.objects.select_for_update().get(id_number_index=index)
+            else:
+                audit_record(actor=actor, action="registry.person_create", obj=person, reason=reason)
+                return person
+        changed = []
+        if name and name != person.name:
+            person.name = name
+            changed.append("name")
+        if phone.strip() and phone.strip() != person.phone:
+            person.phone = phone.strip()
+            changed.append("phone")
+        if ethnicity.strip() and ethnicity.strip() != person.ethnicity:
+            person.ethnicity = ethnicity.strip()
+            changed.append("ethnicity")
+        if changed:
+            person.save(update_fields=[*changed, "updated_at"])
+            audit_record(
+                actor=actor, action="registry.person_update", obj=person, reason=reason, data={"fields": changed}
+            )
+    return person
+
+
+def person_id_number_reveal(*, actor, person: Person, reason: str) -> str:
+    """Decrypt a person's ID number for a permitted role, inside the person's scope, with a reason."""
+    require_role(actor, *REVEAL_ROLES)
+    if not reason.strip():
+        raise RegistryError("查看完整身份证号码须填写用途。")
+    membership = person.memberships.filter(date_out__isnull=True).select_related("household__division").first()
+    if membership is not None:
+        require_division(actor, membership.household.division)
+    elif not actor.is_superuser:
+        # A person outside every household belongs to nobody's scope but the system's.
+        require_role(actor, Role.COUNTY_REVIEWER, Role.CENTRE_DIRECTOR)
+    audit_record(actor=actor, action="registry.id_number_reveal", obj=person, reason=reason.strip())
+    return crypto.decrypt(person.id_number_ciphertext, purpose=ID_PURPOSE)
+
+
+def household_create(
+    *, actor, division: Division, address: str = "", hukou_number: str = "", facts: dict | None = None, source: str = ""
+) -> Household:
+    if division.level != Division.Level.VILLAGE:
+        raise RegistryError("家庭须登记在村（社区）一级。")
+    with transaction.atomic():
+        household = Household.objects.create(
+            division=division,
+            address=address.strip(),
+            urban=division.urban,
+            hukou_number=hukou_number.strip(),
+            facts=facts or {},
+            source=source,
+        )
+        audit_record(actor=actor, action="registry.household_create", obj=household, data={"division": division.code})
+    return household
+
+
+def household_update(*, actor, household: Household, address: str | None = None, facts: dict | None = None) -> None:
+    with transaction.atomic():
+        household = Household.objects.select_for_update().get(pk=household.pk)
+        fields = []
+        if address is not None and address.strip() != household.address:
+            household.address = address.strip()
+            fields.append("address")
+        if facts is not None and facts != household.facts:
+            household.facts = facts
+            fields.append("facts")
+        if fields:
+            household.save(update_fields=[*fields, "updated_at"])
+            audit_record(actor=actor, action="registry.household_update", obj=household, data={"fields": fields})
+
+
+def household_account_set(
+    *, actor, household: Household, bank_name: str, account_number: str, holder: Person | None = None
+) -> None:
+    """Register the household's one account for 一卡发放 (encrypted, masked for display)."""
+    digits = "".join(account_number.split())
+    if digits and (not digits.isdigit() or not 12 <= len(digits) <= 30):
+        raise RegistryError("银行账号应为12至30位数字。")
+    with transaction.atomic():
+        household = Household.objects.select_for_update().get(pk=household.pk)
+        household.bank_name = bank_name.strip()
+        household.account_ciphertext = crypto.encrypt(digits, purpose=ACCOUNT_PURPOSE) if digits else ""
+        household.account_masked = mask_account(digits) if digits else ""
+        household.account_holder = holder
+        household.save(
+            update_fields=["bank_name", "account_ciphertext", "account_masked", "account_holder", "updated_at"]
+        )
+        audit_record(
+            actor=actor,
+            action="registry.household_account_set",
+            obj=household,
+            data={"bank": household.bank_name, "account": household.account_masked},
+        )
+
+
+def membership_add(
+    *, actor, household: Household, person: Person, relation: str, date_in: dt.date | None = None, facts=None
+) -> Membership:
+    """Add a person to a household; a person in another household is refused with a clear message."""
+    relation = Relation.normalise(relation)
+    with transaction.atomic():
+        # Lock the person first, then the household: the fixed order of every registry writer.
+        person = Person.objects.select_for_update().get(pk=person.pk)
+        current = (
+            Membership.objects.select_for_update()
+            .filter(person=person, date_out__isnull=True)
+            .select_related("household__division")
+            .first()
+        )
+        if current is not None:
+            if current.household_id != household.pk:
+                raise PersonInOtherHousehold(person, current.household)
+            fields = []
+            if current.relation != relation:
+                current.relation = relation
+                fields.append("relation")
+            if facts is not None and facts != current.facts:
+                current.facts = facts
+                fields.append("facts")
+            if fields:
+                current.save(update_fields=[*fields, "updated_at"])
+            return current
+        try:
+            with transaction.atomic():
+                membership = Membership.objects.create(
+                    household=household,
+                    person=person,
+                    relation=relation,
+                    date_in=date_in or timezone.localdate(),
+                    facts=facts or {},
+                )
+        except IntegrityError:
+            other = Membership.objects.filter(person=person, date_out__isnull=True).select_related("household").first()
+            raise PersonInOtherHousehold(person, other.household if other else household) from None
+        audit_record(
+            actor=actor,
+            action="registry.membership_add",
+            obj=membership,
+            data={"household": str(household.public_id), "person": str(person.public_id), "relation": relation},
+        )
+    return membership
+
+
+def membership_end(*, actor, membership: Membership, date_out: dt.date | None = None, reason: str = "") -> None:
+    with transaction.atomic():
+        membership = Membership.objects.select_for_update().get(pk=membership.pk)
+        if membership.date_out is not None:
+            return
+        membership.date_out = max(date_out or timezone.localdate(), membership.date_in)
+        membership.save(update_fields=["date_out", "updated_at"])
+        audit_record(actor=actor, action="registry.membership_end", obj=membership, reason=reason)
