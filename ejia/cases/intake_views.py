@@ -24,7 +24,7 @@ from ejia.cases.intake import (
     parse_facts,
     villages_for,
 )
-from ejia.cases.matching import OUTCOME_LABELS, engine_input, materials_for, plan_evaluate
+from ejia.cases.matching import OUTCOME_LABELS, engine_input, materials_for, plan_evaluate, relevant_to
 from ejia.cases.models import Case, Channel, Need
 from ejia.cases.services import CaseError, adults_without_authorisation, case_submit
 from ejia.cases.uploads import UploadError, store_photo, store_signature
@@ -239,9 +239,13 @@ def intake_plan(request):
     chosen = set(data.get("programmes") or [])
     if not chosen and draft.step == "plan":
         chosen = {e["code"] for e in plan if e["outcome"] == "eligible"}
+    needs = data.get("needs") or []
+    possibly = [e for e in plan if e["outcome"] == "possibly_eligible"]
     groups = [
-        (outcome, OUTCOME_LABELS[outcome], [e for e in plan if e["outcome"] == outcome])
-        for outcome in ("eligible", "possibly_eligible", "not_eligible")
+        ("eligible", OUTCOME_LABELS["eligible"], [e for e in plan if e["outcome"] == "eligible"]),
+        ("possibly_eligible", OUTCOME_LABELS["possibly_eligible"], [e for e in possibly if relevant_to(e, needs)]),
+        ("possibly_other", "其他需要核实的项目", [e for e in possibly if not relevant_to(e, needs)]),
+        ("not_eligible", OUTCOME_LABELS["not_eligible"], [e for e in plan if e["outcome"] == "not_eligible"]),
     ]
     return render(
         request,

@@ -7,6 +7,7 @@ evaluated on), so a later rule change never rewrites what the clerk and applican
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import asdict, is_dataclass
 from typing import Any
 
@@ -64,7 +65,9 @@ def plan_evaluate(*, division_code: str, household: dict, members: list[dict], o
                 "outcome": outcome,
                 "outcome_label": OUTCOME_LABELS.get(outcome, outcome),
                 "amount_fen": getattr(result, "amount_fen", None),
-                "benefit_form": programme.get_benefit_form_display(),
+                "benefit_form": str(programme.get_benefit_form_display()),
+                "benefit_form_code": programme.benefit_form,
+                "category": programme.category,
                 "criteria": [_criterion(c) for c in (getattr(result, "criteria", None) or [])],
                 "unknown_facts": unknown,
                 "unknown_labels": [_fact_label(n) for n in unknown],
@@ -83,14 +86,48 @@ def plan_evaluate(*, division_code: str, household: dict, members: list[dict], o
     return plan
 
 
+# Which catalogue categories each stated need points to (to put the relevant programmes first).
+NEED_CATEGORIES = {
+    "illness": {"medical", "temporary"},
+    "disability": {"disability"},
+    "schooling": {"education", "children"},
+    "housing": {"housing"},
+    "job_loss": {"employment", "basic_living"},
+    "disaster": {"disaster", "temporary"},
+    "elderly_care": {"elderly"},
+    "daily_living": {"basic_living", "temporary"},
+    "other": set(),
+}
+
+
+def relevant_to(entry: dict, needs: list[str]) -> bool:
+    wanted = set().union(*(NEED_CATEGORIES.get(n, set()) for n in needs)) if needs else set()
+    return entry.get("category") in wanted
+
+
+def _material_key(name: str) -> str:
+    # "授权书（每位成年家庭成员签字）" and "授权书" are the same paper.
+    return re.sub(r"[（(].*?[）)]", "", name).strip()
+
+
 def materials_for(plan: list[dict], codes: list[str]) -> list[dict]:
-    """The materials checklist for the chosen programmes, each item once, naming its programmes."""
-    items: dict[str, list[str]] = {}
+    """The materials checklist for the chosen programmes, each paper once, naming its programmes.
+
+    The verification authorisation is signed on screen during intake, so it is marked as
+    already in hand (`online`) rather than asked for again.
+    """
+    items: dict[str, dict] = {}
     for entry in plan:
-        if entry["code"] in codes:
-            for material in entry.get("materials", []):
-                items.setdefault(material, []).append(entry["name"])
-    return [{"name": name, "programmes": progs} for name, progs in items.items()]
+        if entry["code"] not in codes:
+            continue
+        for material in entry.get("materials", []):
+            key = _material_key(material)
+            item = items.setdefault(key, {"name": material, "programmes": [], "online": "授权书" in material})
+            if len(material) > len(item["name"]):
+                item["name"] = material
+            if entry["name"] not in item["programmes"]:
+                item["programmes"].append(entry["name"])
+    return list(items.values())
 
 
 def engine_input(data: dict, division) -> tuple[dict, list[dict]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from xml.sax.saxutils import escape
 
 import qrcode
 from django.conf import settings
@@ -28,6 +29,7 @@ BODY = ParagraphStyle("body", fontName=FONT, fontSize=10.5, leading=16, wordWrap
 SMALL = ParagraphStyle("small", parent=BODY, fontSize=9, leading=13, textColor=colors.HexColor("#444444"))
 TITLE = ParagraphStyle("title", parent=BODY, fontSize=18, leading=26, alignment=TA_CENTER, spaceAfter=4)
 SUBTITLE = ParagraphStyle("subtitle", parent=BODY, fontSize=10, alignment=TA_CENTER, textColor=colors.grey)
+REFERENCE = ParagraphStyle("reference", parent=BODY, fontSize=13, leading=17)
 HEADING = ParagraphStyle("heading", parent=BODY, fontSize=12, leading=18, spaceBefore=8, spaceAfter=4)
 
 
@@ -59,17 +61,20 @@ def _table(rows, widths, header=True) -> Table:
 
 
 def receipt_pdf(case: Case) -> io.BytesIO:
-    p = lambda text, style=BODY: Paragraph(str(text), style)  # noqa: E731
+    def p(text, style=BODY) -> Paragraph:
+        # Paragraph parses XML-like markup: escape everything the applicant or clerk typed.
+        return Paragraph(escape(str(text)), style)
+
     window = case.window
     local = timezone.localtime(case.submitted_at)
-    needs = dict(Need.choices)
+    needs = {code: str(label) for code, label in Need.choices}
     story = [
-        p("e家大救助 · 社会救助申请受理回执", TITLE),
-        p("滨州市社会救助“一门受理、协同办理”", SUBTITLE),
+        p("社会救助申请受理回执", TITLE),
+        p("e家大救助　滨州市社会救助“一门受理、协同办理”", SUBTITLE),
         Spacer(1, 6 * mm),
     ]
     info = [
-        [p("受理号"), p(f"<b>{case.reference}</b>"), p("受理时间"), p(f"{local:%Y年%m月%d日 %H:%M}")],
+        [p("受理号"), p(case.reference, REFERENCE), p("受理时间"), p(f"{local:%Y年%m月%d日 %H:%M}")],
         [
             p("申请人"),
             p(f"{case.applicant.name}（{case.applicant.masked_id}）"),
@@ -101,6 +106,8 @@ def receipt_pdf(case: Case) -> io.BytesIO:
     for i, request in enumerate(case.requests.select_related("programme__department"), start=1):
         entry = plan.get(request.programme.code, {})
         amount = format_fen(request.amount_fen_proposed) if request.amount_fen_proposed else "—"
+        if request.amount_fen_proposed and entry.get("benefit_form_code") == "monthly_cash":
+            amount += "/月"
         rows.append(
             [
                 p(i),
@@ -118,7 +125,12 @@ def receipt_pdf(case: Case) -> io.BytesIO:
         story.append(p("材料清单", HEADING))
         rows = [[p("材料"), p("状态")]]
         for item in case.materials:
-            rows.append([p(item["name"]), p("已收取" if item.get("received") else "请补交")])
+            rows.append(
+                [
+                    p(item["name"]),
+                    p(("已在线签署" if item.get("online") else "已收取") if item.get("received") else "请补交"),
+                ]
+            )
         story.append(_table(rows, [140 * mm, 30 * mm]))
     auths = list(case.authorisations.select_related("person"))
     if auths:
@@ -136,9 +148,7 @@ def receipt_pdf(case: Case) -> io.BytesIO:
                 _qr(url),
                 [
                     p("查询办理进度", HEADING),
-                    p(
-                        f"扫描左侧二维码，或登录“e家大救助”，凭受理号 <b>{case.reference}</b> 和申请人身份证号码后6位查询。"
-                    ),
+                    p(f"扫描左侧二维码，或登录“e家大救助”，凭受理号 {case.reference} 和申请人身份证号码后6位查询。"),
                     p(url, SMALL),
                     p(f"咨询电话：{window.phone if window and window.phone else '12345'}", SMALL),
                 ],

@@ -207,7 +207,9 @@ def _submit(*, actor, channel, idempotency_key, data, division, programmes, toda
     by_code = {entry["code"]: entry for entry in plan}
     codes = [p.code for p in programmes]
     received = set(data.get("materials_received") or [])
-    materials = [{**item, "received": item["name"] in received} for item in materials_for(plan, codes)]
+    materials = [
+        {**item, "received": item["online"] or item["name"] in received} for item in materials_for(plan, codes)
+    ]
 
     case = Case.objects.create(
         reference=reference_allocate(county_code=division.code[:6], day=today),
