@@ -1,3 +1,4 @@
+from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 from ejia.accounts.models import Role
@@ -20,3 +21,4 @@ class Command(BaseCommand):
         for user in users:
             roles = "、".join(str(Role(r).label) for r in user.role_codes)
             self.stdout.write(f"  {user.username:<20} {roles}（{user.unit.name}）")
+        call_command("ejia_sources_seed", stdout=self.stdout)

@@ -1,0 +1,167 @@
+"""Department data sources and what they delivered (家庭经济状况核对 — data exchange).
+
+A `DataSource` is one department's data set with a declared schema (Chinese headers → typed
+fields). Offline exchange loads a department file into a `SourceSnapshot`; accepted rows become
+`SourceRecord`s keyed by the person's ID blind index, refused rows become `RejectedRow`s with
+Chinese reasons, so accepted + rejected = rows in the file. ID numbers are never stored in
+plaintext here: records hold the blind index and an AES-GCM ciphertext, refused rows the
+masked form.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from ejia.core.models import BaseModel
+
+# Must equal ejia.registry.models.ID_PURPOSE: records join persons on the same blind index.
+PERSON_INDEX_PURPOSE = "person.id_number"
+SOURCE_ID_PURPOSE = "source.id_number"
+
+
+class SourceKind(models.TextChoices):
+    POPULATION = "population", _("户籍人口")
+    VEHICLE = "vehicle", _("机动车")
+    REAL_ESTATE = "real_estate", _("不动产")
+    BUSINESS = "business", _("市场主体")
+    SOCIAL_INSURANCE = "social_insurance", _("社会保险及养老金")
+    UNEMPLOYMENT = "unemployment", _("失业登记")
+    PROVIDENT_FUND = "provident_fund", _("住房公积金")
+    TAX = "tax", _("个人所得税")
+    DEPOSIT = "deposit", _("存款及理财")
+    MEDICAL = "medical", _("医疗费用")
+    DISABILITY = "disability", _("残疾人证")
+    CIVIL = "civil", _("婚姻及死亡登记")
+
+
+class ColumnType(models.TextChoices):
+    ID_NUMBER = "id_number", _("身份证号码")
+    DATE = "date", _("日期")
+    MONEY_YUAN = "money_yuan", _("金额（元）")
+    DECIMAL = "decimal", _("小数")
+    INT = "int", _("整数")
+    TEXT = "text", _("文本")
+    CODE = "code", _("代码")
+
+
+class DataSource(BaseModel):
+    """One department data set. `columns` is the declared schema, a list of
+    {"header", "field", "type", "required", "codes"?, "aliases"?, "mask"?}; exactly one column
+    has "key": true — the person's ID number the records are keyed by."""
+
+    code = models.SlugField(max_length=40, unique=True)
+    name = models.CharField(_("数据源"), max_length=80)
+    department = models.CharField(_("提供部门"), max_length=80)
+    kind = models.CharField(_("类别"), max_length=20, choices=SourceKind.choices)
+    columns = models.JSONField(default=list)
+    sort_order = models.PositiveSmallIntegerField(default=0)
+    offline_enabled = models.BooleanField(_("线下交换"), default=True)
+    online_enabled = models.BooleanField(_("线上接口"), default=False)
+    base_url = models.CharField(_("接口地址"), max_length=200, blank=True)
+    timeout_seconds = models.FloatField(default=3.0)
+    retries = models.PositiveSmallIntegerField(default=2)
+    rate_limit_per_second = models.FloatField(default=20.0)
+
+    class Meta:
+        ordering = ["sort_order", "code"]
+
+    def __str__(self) -> str:
+        return f"{self.name}（{self.department}）"
+
+    @property
+    def key_column(self) -> dict:
+        return next(c for c in self.columns if c.get("key"))
+
+
+class SourceSnapshot(BaseModel):
+    class Status(models.TextChoices):
+        PREVIEW = "preview", _("待确认")
+        COMMITTED = "committed", _("已入库")
+        SUPERSEDED = "superseded", _("已被新批次替代")
+
+    class Format(models.TextChoices):
+        CSV = "csv", "CSV"
+        XLSX = "xlsx", "XLSX"
+        ONLINE = "online", _("线上接口")
+
+    source = models.ForeignKey(DataSource, on_delete=models.PROTECT, related_name="snapshots")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+")
+    committed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    committed_at = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.PREVIEW)
+    file_name = models.CharField(max_length=200)
+    file_format = models.CharField(max_length=8, choices=Format.choices)
+    file_size = models.BigIntegerField(default=0)
+    sha256 = models.CharField(max_length=64)
+    encoding = models.CharField(max_length=20, blank=True)
+    rows_total = models.PositiveIntegerField(default=0)
+    rows_accepted = models.PositiveIntegerField(default=0)
+    rows_rejected = models.PositiveIntegerField(default=0)
+    rows_blank = models.PositiveIntegerField(default=0)
+    file_header = models.JSONField(default=list, blank=True)  # headers as in the file (for the refused-rows report)
+    ignored_columns = models.JSONField(default=list, blank=True)
+    # Where the uploaded file waits between preview and commit (deleted on commit).
+    staged_path = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source"], condition=Q(status="committed"), name="snapshot_one_committed_per_source"
+            ),
+            models.CheckConstraint(
+                condition=Q(rows_total=models.F("rows_accepted") + models.F("rows_rejected")),
+                name="snapshot_rows_add_up",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source.code} {self.file_name} ({self.get_status_display()})"
+
+
+class SourceRecord(models.Model):
+    """One accepted row. `data` holds the typed fields (money in fen, dates ISO), never a
+    plaintext ID number; other ID-like columns are kept masked or as blind indexes."""
+
+    snapshot = models.ForeignKey(SourceSnapshot, on_delete=models.CASCADE, related_name="records")
+    row_number = models.PositiveIntegerField()
+    person_index = models.CharField(max_length=64)
+    id_ciphertext = models.TextField()
+    data = models.JSONField(default=dict)
+
+    class Meta:
+        indexes = [models.Index(fields=["person_index", "snapshot"], name="sourcerecord_person")]
+
+
+class RejectedRow(models.Model):
+    snapshot = models.ForeignKey(SourceSnapshot, on_delete=models.CASCADE, related_name="rejected_rows")
+    row_number = models.PositiveIntegerField()
+    cells = models.JSONField(default=list)  # the row as read, ID numbers masked
+    reasons = models.JSONField(default=list)  # Chinese, one per problem
+
+    class Meta:
+        ordering = ["row_number"]
+        indexes = [models.Index(fields=["snapshot", "row_number"], name="rejectedrow_snapshot")]
+
+
+class SourceCircuit(models.Model):
+    """Per-source state of the online adapter, shared by every process through the database:
+    the circuit breaker (consecutive failures, open until) and the rate limiter's next slot."""
+
+    class State(models.TextChoices):
+        CLOSED = "closed", _("正常")
+        OPEN = "open", _("熔断中")
+        HALF_OPEN = "half_open", _("试探恢复")
+
+    source = models.OneToOneField(DataSource, on_delete=models.CASCADE, related_name="circuit")
+    state = models.CharField(max_length=10, choices=State.choices, default=State.CLOSED)
+    consecutive_failures = models.PositiveIntegerField(default=0)
+    open_until = models.DateTimeField(null=True, blank=True)
+    next_slot_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=300, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
