@@ -132,7 +132,7 @@ def build_city(scale: str | int = "demo", seed: int = 42) -> dict:
             "household_id": hidx + 1,
             "member_index": member_index.astype(np.int16),
             "person_id": np.arange(1, len(hidx) + 1, dtype=np.int64),
-            "relation": people.REL_CODES[rel],
+            "relation": people.lab(people.REL_CODES, rel),
             "birth_date": persons["birth_date"],
             "sex": persons["sex"],
             **mfacts,
@@ -256,7 +256,7 @@ def generate_city(
     timings = city["timings"]
     t = time.perf_counter()
     for name in ("persons", "households", "members", "villages"):
-        city[name].write_parquet(out / f"{name}.parquet", compression="zstd", statistics=True)
+        city[name].write_parquet(out / f"{name}.parquet", compression="lz4", statistics=True)
     timings["parquet"] = time.perf_counter() - t
     t = time.perf_counter()
     tables = departments.build(city, _rng(seed, "departments"), seed)

@@ -15,7 +15,7 @@ import polars as pl
 
 from ejia.demo import names as nm
 
-from .people import REF_DATE
+from .people import REF_DATE, lab
 
 XLSX_MAX_ROWS = 1_048_575  # one header row + data rows per sheet
 REL_LABELS = {"02": "户主", "10": "配偶", "20": "子", "30": "女", "38": "儿媳", "40": "孙子女", "50": "父母", "70": "兄弟姐妹"}  # fmt: skip
@@ -136,7 +136,7 @@ def build(city: dict, rng: np.random.Generator, seed: int) -> dict[str, pl.DataF
             "户号": HH["household_no"].gather(hid),
             "与户主关系": M["relation"].replace_strict(REL_LABELS),
             "户籍地址": HH["address"].gather(hid),
-            "人员状态": np.where(deceased, "死亡注销", "正常"),
+            "人员状态": lab(["正常", "死亡注销"], deceased),
         }
     )
 
@@ -148,15 +148,16 @@ def build(city: dict, rng: np.random.Generator, seed: int) -> dict[str, pl.DataF
     is_farm = np.concatenate([np.zeros(veh.sum(), bool), np.ones(farm_v.sum(), bool)])
     owner = np.where((spouse_row[vh] >= 0) & (rng.random(len(vh)) < 0.3), spouse_row[vh], head_row[vh])
     kinds = np.array(["小型普通客车", "小型越野客车", "轻型普通货车", "普通二轮摩托车"])
-    vk = np.where(is_farm, "三轮汽车", kinds[rng.choice(4, len(vh), p=[0.8, 0.08, 0.07, 0.05])])
+    vki = np.where(is_farm, 4, rng.choice(4, len(vh), p=[0.8, 0.08, 0.07, 0.05]))
+    vk = lab([*kinds, "三轮汽车"], vki)
     value = np.where(is_farm, rng.integers(300_000, 1_500_000, len(vh)), np.round(rng.lognormal(np.log(9_000_000), 0.6, len(vh))))  # fmt: skip
-    value = np.where(vk == "普通二轮摩托车", rng.integers(200_000, 800_000, len(vh)), value).astype(np.int64)
+    value = np.where(vki == 3, rng.integers(200_000, 800_000, len(vh)), value).astype(np.int64)
     out["gongan_vehicles"] = pl.DataFrame(
         {
             "所有人证件号码": base["id"].gather(owner),
             "所有人": base["name"].gather(owner),
             "号牌号码": _plates(rng, len(vh), seed),
-            "号牌种类": np.where(is_farm, "低速车", np.where(vk == "普通二轮摩托车", "普通摩托车", "小型汽车")),
+            "号牌种类": lab(["小型汽车", "普通摩托车", "低速车"], np.where(is_farm, 2, np.where(vki == 3, 1, 0))),
             "车辆类型": vk,
             "初次登记日期": pl.Series(_dates(rng, "2008-01-01", "2025-12-20", len(vh))).dt.strftime("%Y-%m-%d"),
             "车辆价值(元)": pl.Series(value).cast(pl.Float64) / 100,
@@ -180,8 +181,8 @@ def build(city: dict, rng: np.random.Generator, seed: int) -> dict[str, pl.DataF
     cert = pl.concat_str([pl.lit("鲁("), pl.Series(year).cast(pl.String), pl.lit(")"), auth, pl.lit("不动产权第"), pl.Series(rng.integers(1, 9_999_999, len(rh))).cast(pl.String).str.zfill(7), pl.lit("号")], separator="", ignore_nulls=False)  # fmt: skip
     cert = pl.select(cert).to_series()
     second_addr = pl.select(pl.concat_str([pl.lit("山东省滨州市"), cname, pl.Series(nm.ROADS).gather(rng.integers(0, len(nm.ROADS), len(rh))), pl.Series(rng.integers(1, 300, len(rh))).cast(pl.String), pl.lit("号"), pl.Series(rng.integers(1, 25, len(rh))).cast(pl.String), pl.lit("号楼")])).to_series()  # fmt: skip
-    use = np.where(k == 0, "住宅", np.where(rng.random(len(rh)) < 0.8, "住宅", "商业服务"))
-    nature = np.where(k == 0, np.where(r_urban, "市场化商品房", "宅基地使用权/房屋所有权"), "市场化商品房")
+    use = lab(["住宅", "商业服务"], (k > 0) & (rng.random(len(rh)) >= 0.8))
+    nature = lab(["市场化商品房", "宅基地使用权/房屋所有权"], (k == 0) & ~r_urban)
     out["bdc_realestate"] = pl.DataFrame(
         {
             "权利人证件号码": base["id"].gather(head_row[rh]),
@@ -217,11 +218,11 @@ def build(city: dict, rng: np.random.Generator, seed: int) -> dict[str, pl.DataF
         {
             "统一社会信用代码": uscc(rng, county_b.cast(pl.Int64).to_numpy(), indiv),
             "市场主体名称": bname,
-            "主体类型": np.where(indiv, "个体工商户", "有限责任公司(自然人投资或控股)"),
+            "主体类型": lab(["有限责任公司(自然人投资或控股)", "个体工商户"], indiv),
             "法定代表人(负责人)": base["name"].gather(brow),
             "法定代表人证件号码": base["id"].gather(brow),
             "成立日期": pl.Series(_dates(rng, "2005-01-01", "2025-10-31", len(bh))).dt.strftime("%Y-%m-%d"),
-            "登记状态": np.where(active, "存续", np.where(rng.random(len(bh)) < 0.8, "注销", "吊销")),
+            "登记状态": lab(["存续", "注销", "吊销"], np.where(active, 0, np.where(rng.random(len(bh)) < 0.8, 1, 2))),
             "注册资本(万元)": np.where(
                 indiv, np.round(rng.uniform(1, 30, len(bh)), 1), np.round(rng.uniform(10, 500, len(bh)), 0)
             ),
@@ -230,7 +231,7 @@ def build(city: dict, rng: np.random.Generator, seed: int) -> dict[str, pl.DataF
     )
 
     # 5 人社 social insurance and pensions
-    emp = M["employment"].to_numpy()
+    emp_s = M["employment"]
     pension = M["pension_month_fen"].to_numpy()
     wage = D["wage_fen"].to_numpy()
     emp_pen = D["employee_pension"].to_numpy()
@@ -244,13 +245,13 @@ def build(city: dict, rng: np.random.Generator, seed: int) -> dict[str, pl.DataF
         (age >= 16)
         & (age < 60)
         & alive
-        & (emp != "student")
+        & (emp_s != "student").to_numpy()
         & ~np.isin(np.arange(n), r_contrib)
         & (rng.random(n) < 0.8)
     )
     rows = np.concatenate([r_emp_pen, r_res_pen, r_contrib, r_resid])
-    typ = np.concatenate([np.full(len(r_emp_pen), "企业职工基本养老保险"), np.full(len(r_res_pen), "城乡居民基本养老保险"), np.full(len(r_contrib), "企业职工基本养老保险"), np.full(len(r_resid), "城乡居民基本养老保险")])  # fmt: skip
-    status = np.concatenate([np.full(len(r_emp_pen) + len(r_res_pen), "待遇领取"), np.full(len(r_contrib) + len(r_resid), "参保缴费")])  # fmt: skip
+    typ = lab(["企业职工基本养老保险", "城乡居民基本养老保险"], np.concatenate([np.zeros(len(r_emp_pen), int), np.ones(len(r_res_pen), int), np.zeros(len(r_contrib), int), np.ones(len(r_resid), int)]))  # fmt: skip
+    status = lab(["待遇领取", "参保缴费"], np.arange(len(rows)) >= len(r_emp_pen) + len(r_res_pen))
     pen_y = np.concatenate([pension[r_emp_pen], pension[r_res_pen], np.zeros(len(r_contrib) + len(r_resid), np.int64)])
     base_y = np.concatenate([np.zeros(len(r_emp_pen) + len(r_res_pen), np.int64), np.clip(wage[r_contrib], 419_700, 2_098_500), np.zeros(len(r_resid), np.int64)])  # fmt: skip
     employer = pl.Series(nm.EMPLOYER_NAMES).gather(rng.integers(0, len(nm.EMPLOYER_NAMES), len(rows)))
@@ -270,8 +271,8 @@ def build(city: dict, rng: np.random.Generator, seed: int) -> dict[str, pl.DataF
 
     # 6 人社 unemployment registration
     uben = D["unemployment_benefit_fen"].to_numpy()
-    r_u = np.flatnonzero(emp == "unemployed_registered")
-    r_past = np.flatnonzero((emp == "employed") & (rng.random(n) < 0.02))
+    r_u = np.flatnonzero((emp_s == "unemployed_registered").to_numpy())
+    r_past = np.flatnonzero((emp_s == "employed").to_numpy() & (rng.random(n) < 0.02))
     ur = np.concatenate([r_u, r_past])
     cur = np.concatenate([np.ones(len(r_u), bool), np.zeros(len(r_past), bool)])
     out["rs_unemployment"] = pl.DataFrame(
@@ -285,9 +286,9 @@ def build(city: dict, rng: np.random.Generator, seed: int) -> dict[str, pl.DataF
                     _dates(rng, "2019-01-01", "2024-12-31", len(ur)),
                 )
             ).dt.strftime("%Y-%m-%d"),
-            "登记状态": np.where(cur, "有效", "已注销"),
+            "登记状态": lab(["已注销", "有效"], cur),
             "失业保险金(元/月)": np.concatenate([uben[r_u], np.zeros(len(r_past), np.int64)]) / 100,
-            "就业困难人员": np.where(cur & (rng.random(len(ur)) < 0.3), "是", "否"),
+            "就业困难人员": lab(["否", "是"], cur & (rng.random(len(ur)) < 0.3)),
         }
     )
 
@@ -307,7 +308,7 @@ def build(city: dict, rng: np.random.Generator, seed: int) -> dict[str, pl.DataF
             "单位名称": pl.Series(nm.EMPLOYER_NAMES).gather(rng.integers(0, len(nm.EMPLOYER_NAMES), len(fr))),
             "月缴存额(元)": monthly / 100,
             "账户余额(元)": balance / 100,
-            "账户状态": np.where(monthly > 0, "正常", "封存"),
+            "账户状态": lab(["封存", "正常"], monthly > 0),
         }
     )
 
@@ -347,7 +348,7 @@ def build(city: dict, rng: np.random.Generator, seed: int) -> dict[str, pl.DataF
             "姓名": base["name"].gather(holder),
             "银行名称": bank,
             "账号": acct,
-            "账户类型": np.where(j == 0, "活期储蓄", np.where(j == 1, "定期储蓄", "理财产品")),
+            "账户类型": lab(["活期储蓄", "定期储蓄", "理财产品"], j),
             "余额(元)": share / 100,
             "余额日期": "2025-12-31",
         }
@@ -368,7 +369,7 @@ def build(city: dict, rng: np.random.Generator, seed: int) -> dict[str, pl.DataF
     oop = oop + np.where(vi == 0, rem[vr], 0)
     total = np.round(oop / rng.uniform(0.3, 0.65, len(vr))).astype(np.int64)
     total = np.maximum(total, oop)
-    vtype = np.where(inpatient, "住院", np.where(chronic[vr], "门诊慢特病", "普通门诊"))
+    vtype = lab(["普通门诊", "门诊慢特病", "住院"], np.where(inpatient, 2, chronic[vr].astype(np.int64)))
     hospitals = ["滨州医学院附属医院", "滨州市人民医院", "滨州市中心医院", "滨州市中医医院"]
     cn = pl.Series(HH["region_code"].gather(hid[vr])).replace_strict(county_name)
     local = cn + pl.Series(["人民医院", "中医医院", "妇幼保健院"]).gather(rng.integers(0, 3, len(vr)))
@@ -412,12 +413,13 @@ def build(city: dict, rng: np.random.Generator, seed: int) -> dict[str, pl.DataF
     single_mother = M["single_parent_mother"].to_numpy()
     r_div = np.flatnonzero(single_mother & (rng.random(n) < 0.45))
     ev_rows = np.concatenate([r_dead, mar, r_div])
-    ev_type = np.concatenate([np.full(len(r_dead), "死亡"), np.full(len(mar), "结婚登记"), np.full(len(r_div), "离婚登记")])  # fmt: skip
+    ev_code = np.concatenate([np.zeros(len(r_dead), int), np.ones(len(mar), int), np.full(len(r_div), 2)])
+    ev_type = lab(["死亡", "结婚登记", "离婚登记"], ev_code)
     div_dates = _dates(rng, "2010-01-01", "2025-12-20", len(r_div))
     ev_date = np.concatenate([death_date[r_dead], mdate, mdate, div_dates])
     cn_ev = pl.Series(HH["region_code"].gather(hid[ev_rows])).replace_strict(county_name)
     office = pl.select(
-        pl.when(pl.Series(ev_type == "死亡")).then(cn_ev + "公安局户籍管理大队").otherwise(cn_ev + "民政局婚姻登记处")
+        pl.when(pl.Series(ev_code == 0)).then(cn_ev + "公安局户籍管理大队").otherwise(cn_ev + "民政局婚姻登记处")
     ).to_series()
     out["mz_civil"] = pl.DataFrame(
         {

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from .people import GRANDCHILD, HEAD, TYPE_INDEX
+from .people import GRANDCHILD, HEAD, TYPE_INDEX, lab
 
 # 2023 Binzhou standards, fen per person per month (DOMAIN.md §2.3).
 DIBAO = {True: 100_100, False: 78_900}
@@ -340,18 +340,18 @@ def economics(rng: np.random.Generator, households: pl.DataFrame, members: pl.Da
 
     members_out = {
         "income_month_fen": income,
-        "employment": EMPLOYMENTS[emp],
+        "employment": lab(EMPLOYMENTS, emp),
         "pension_month_fen": pension,
         "has_capable_supporter": has_supporter,
         "disability_grade": grade.astype(np.int8),
-        "disability_kind": pl.select(pl.when(pl.Series(grade > 0)).then(pl.Series(KINDS[kind_idx]))).to_series(),
+        "disability_kind": pl.select(pl.when(pl.Series(grade > 0)).then(lab(KINDS, kind_idx))).to_series(),
         "serious_illness": serious,
         "chronic_illness": chronic,
-        "self_care": np.array(["full", "partial", "none"])[self_care],
-        "school_stage": STAGES[stage],
+        "self_care": lab(["full", "partial", "none"], self_care),
+        "school_stage": lab(STAGES, stage),
         "boarding": boarding,
         "college_new_entrant": college_new,
-        "orphan_care": np.array(["none", "institution", "scattered"])[orphan],
+        "orphan_care": lab(["none", "institution", "scattered"], orphan),
         "left_behind_child": left_behind,
         "veteran": veteran,
         "party_member": party,
@@ -375,7 +375,7 @@ def economics(rng: np.random.Generator, households: pl.DataFrame, members: pl.Da
         "vehicles": vehicles.astype(np.int8),
         "housing_units": housing_units.astype(np.int8),
         "has_business": has_business,
-        "housing_condition": HOUSING[cond],
+        "housing_condition": lab(HOUSING, cond),
         "housing_area_per_capita_m2": area_pc,
         "medical_oop_year_fen": med_h,
         "education_oop_year_fen": edu_h,
@@ -390,7 +390,7 @@ def economics(rng: np.random.Generator, households: pl.DataFrame, members: pl.Da
         "on_expense_hardship": expense,
         "lifted_from_poverty": lifted,
         "relapse_monitoring": relapse,
-        "family_planning_special": FP[fps],
+        "family_planning_special": lab(FP, fps),
         "rural_family_planning_reward": rural_fp,
     }
     hdetail = {"poor_designated": poor_h, "decoy": decoy_h, "disaster_village": in_hit}

@@ -40,6 +40,11 @@ TYPE_INDEX = {name: i for i, (name, _, _) in enumerate(TYPES)}
 MEAN_SIZE = {True: 2.85, False: 3.05}
 
 
+def lab(labels, idx) -> pl.Series:
+    """Label strings for integer (or boolean) codes, built without numpy string arrays."""
+    return pl.Series([str(x) for x in labels], dtype=pl.String).gather(np.asarray(idx).astype(np.int64))
+
+
 def _tri(rng, lo, mode, hi, n):
     return np.floor(rng.triangular(lo, mode, hi + 0.999, n)).astype(np.int64)
 
@@ -298,7 +303,7 @@ def persons_frame(rng, seed: int, members: pl.DataFrame, households: pl.DataFram
             "person_id": np.arange(1, n + 1, dtype=np.int64),
             "id_number": idn,
             "name": name,
-            "sex": np.where(male, "M", "F"),
+            "sex": lab(["F", "M"], male),
             "birth_date": birth,
             "phone": phone,
             "ethnicity": eth,

@@ -1,0 +1,59 @@
+"""Benchmark: generate the full synthetic city to Parquet (+ department CSV) and report speed.
+
+Usage: .venv/bin/python bench/bench_city.py [--scale full] [--seed 42] [--out DIR] [--no-csv] [--keep]
+Prints persons, households, seconds, persons/s and peak RSS (resource.getrusage)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--scale", default="full")
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--out", default=None)
+    parser.add_argument("--no-csv", action="store_true")
+    parser.add_argument("--keep", action="store_true", help="keep the output directory")
+    args = parser.parse_args()
+
+    import django
+
+    django.setup()
+    from ejia.demo.city import generate_city
+    from ejia.demo.management.commands.ejia_city import format_summary
+
+    out = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix="ejia-city-", dir=ROOT / "var"))
+    scale = int(args.scale) if args.scale.isdigit() else args.scale
+    t = time.perf_counter()
+    summary = generate_city(scale, args.seed, out, xlsx=False, csv=not args.no_csv)
+    seconds = time.perf_counter() - t
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    for line in format_summary(summary):
+        print(line)
+    size_mb = sum(f.stat().st_size for f in out.rglob("*") if f.is_file()) / 2**20
+    print()
+    print(f"persons      {summary['persons']:,}")
+    print(f"households   {summary['households']:,}")
+    print(f"seconds      {seconds:.1f}")
+    print(f"persons/s    {summary['persons'] / seconds:,.0f}")
+    print(f"peak RSS     {peak_mb:,.0f} MiB")
+    print(f"output       {size_mb:,.0f} MiB in {out}")
+    print(f"cpus         {os.cpu_count()}")
+    if not args.keep and not args.out:
+        shutil.rmtree(out)
+
+
+if __name__ == "__main__":
+    main()
