@@ -78,7 +78,7 @@ def page(browser, request) -> Iterator:
 @pytest.fixture
 def phone_page(browser, request) -> Iterator:
     """A phone-sized page (390×844, touch, mobile layout) in a fresh browser context."""
-    context, pg = _new_page(browser, request, viewport=PHONE, is_mobile=True, has_touch=True, device_scale_factor=2)
+    context, pg = _new_page(browser, request, viewport=PHONE, is_mobile=True, has_touch=True, device_scale_factor=1)
     try:
         yield pg
     finally:
