@@ -104,6 +104,7 @@ class Engine:
         for spec in self.specs:
             self.programmes[spec.code] = self._compile(spec)
         self.order = self._topological_order()
+        self._sql_cache: dict[tuple, str] = {}
 
     # ---- checking
     def _compile(self, spec: ProgrammeSpec) -> CompiledProgramme:
@@ -277,9 +278,24 @@ class Engine:
         household_columns: Sequence[str] | None = None,
         member_columns: Sequence[str] | None = None,
     ) -> str:
-        from .sql import SqlCompiler
+        """One SQL statement giving every household's outcome and amount for every programme.
 
-        return SqlCompiler(self, on=on, household_columns=household_columns, member_columns=member_columns).sql(dialect)
+        Columns not in `household_columns` / `member_columns` (when given) are unknown for
+        everyone. Compiled once per date, dialect and column set.
+        """
+        key = (
+            on,
+            dialect,
+            None if household_columns is None else tuple(sorted(household_columns)),
+            None if member_columns is None else tuple(sorted(member_columns)),
+        )
+        sql = self._sql_cache.get(key)
+        if sql is None:
+            from .sql import SqlCompiler
+
+            compiler = SqlCompiler(self, on=on, household_columns=household_columns, member_columns=member_columns)
+            sql = self._sql_cache[key] = compiler.sql(dialect)
+        return sql
 
     def evaluate_bulk(self, con: duckdb.DuckDBPyConnection, *, on: dt.date) -> pyarrow.Table:
         from .sql import table_columns

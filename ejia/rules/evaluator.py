@@ -103,7 +103,7 @@ class Compiler:
 
     def compile(self, node: Node) -> Fn:
         fn = getattr(self, f"_{type(node).__name__}")(node)
-        node.fn = fn  # type: ignore[attr-defined] — the explainer recomputes parts with it
+        node.run = fn  # type: ignore[attr-defined] — the explainer recomputes parts with it
         return fn
 
     def _Const(self, node: Const) -> Fn:

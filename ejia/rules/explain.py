@@ -71,7 +71,7 @@ class Explainer:
         return getattr(self, f"_{type(node).__name__}")(node, template)
 
     def _value(self, node: Node) -> Any:
-        return node.fn(self.env)  # type: ignore[attr-defined]
+        return node.run(self.env)  # type: ignore[attr-defined]
 
     def _side(self, node: Node, template: bool) -> str:
         text = self.render(node, template=template)

@@ -96,9 +96,9 @@ def not_null(e: exp.Expression) -> exp.Expression:
 def case(*whens: tuple[exp.Expression, exp.Expression], default: exp.Expression | None = None) -> exp.Case:
     node = exp.Case()
     for cond, then in whens:
-        node = node.when(cond, then)
+        node = node.when(cond, then, copy=False)
     if default is not None:
-        node = node.else_(default)
+        node = node.else_(default, copy=False)
     return node
 
 
@@ -107,9 +107,9 @@ def simple_case(
 ) -> exp.Case:
     node = exp.Case(this=paren(subject))
     for value, then in whens:
-        node = node.when(value, then)
+        node = node.when(value, then, copy=False)
     if default is not None:
-        node = node.else_(default)
+        node = node.else_(default, copy=False)
     return node
 
 
@@ -266,8 +266,8 @@ class SqlCompiler:
                 alias(cast(exp.Sum(this=income), "BIGINT"), "inc"),
                 alias(exp.Sum(this=case((is_null(income), num(1)), default=num(0))), "inc_null"),
             )
-            .from_(exp.to_table("members").as_("mm"))
-            .group_by(col("household_id", "mm"))
+            .from_(exp.to_table("members").as_("mm"), copy=False)
+            .group_by(col("household_id", "mm"), copy=False)
         )
         ctes.append(("agg0", agg0))
         std_select = exp.select(col("region_code", "s"), col("urban", "s"))
@@ -286,10 +286,11 @@ class SqlCompiler:
                         "BIGINT",
                     ),
                     f"std__{kind}",
-                )
+                ),
+                copy=False,
             )
-        std_select = std_select.from_(exp.to_table("standards").as_("s")).group_by(
-            col("region_code", "s"), col("urban", "s")
+        std_select = std_select.from_(exp.to_table("standards").as_("s"), copy=False).group_by(
+            col("region_code", "s"), col("urban", "s"), copy=False
         )
         ctes.append(("std", std_select))
 
@@ -300,7 +301,7 @@ class SqlCompiler:
         )
         hb = exp.select(alias(col("household_id", "hh"), "household_id"))
         for name in plain_h:
-            hb = hb.select(alias(self._household_fact(name, "hh"), name))
+            hb = hb.select(alias(self._household_fact(name, "hh"), name), copy=False)
         hb = hb.select(
             alias(cast(size, "BIGINT"), "size"),
             alias(cast(total, "BIGINT"), "income_total_month_fen"),
@@ -308,13 +309,15 @@ class SqlCompiler:
             alias(
                 self._div(self._household_fact("financial_assets_fen", "hh"), size), "financial_assets_per_capita_fen"
             ),
+            copy=False,
         )
         for kind in std_kinds:
-            hb = hb.select(col(f"std__{kind}", "st"))
-        hb = hb.from_(exp.to_table("households").as_("hh")).join(
+            hb = hb.select(col(f"std__{kind}", "st"), copy=False)
+        hb = hb.from_(exp.to_table("households").as_("hh"), copy=False).join(
             exp.to_table("agg0").as_("g"),
             on=exp.EQ(this=col("household_id", "g"), expression=col("household_id", "hh")),
             join_type="left",
+            copy=False,
         )
         region = self._household_fact("region_code", "hh")
         urban = self._household_fact("urban", "hh")
@@ -325,18 +328,19 @@ class SqlCompiler:
                 expression=exp.EQ(this=col("urban", "st"), expression=urban),
             ),
             join_type="left",
+            copy=False,
         )
         ctes.append(("hb", hb))
 
         mb = exp.select(col("household_id", "mm"), col("member_index", "mm"))
         for name in plain_m:
             if name == "birth_date":
-                mb = mb.select(alias(self._birth_date(), "birth_date"))
+                mb = mb.select(alias(self._birth_date(), "birth_date"), copy=False)
             else:
-                mb = mb.select(alias(self._member_fact(name, "mm"), name))
+                mb = mb.select(alias(self._member_fact(name, "mm"), name), copy=False)
         if self._needs_age:
-            mb = mb.select(alias(self._age(self._birth_date()), "age"))
-        mb = mb.from_(exp.to_table("members").as_("mm"))
+            mb = mb.select(alias(self._age(self._birth_date()), "age"), copy=False)
+        mb = mb.from_(exp.to_table("members").as_("mm"), copy=False)
         ctes.append(("mb", mb))
 
         m_prev, h_prev = "mb", "hb"
@@ -366,11 +370,13 @@ class SqlCompiler:
                 default=col(amt_col(spec.code), "h"),
             )
             final = final.select(
-                alias(outcome, f"{spec.code}__outcome"), alias(cast(amount, "BIGINT"), f"{spec.code}__amount_fen")
+                alias(outcome, f"{spec.code}__outcome"),
+                alias(cast(amount, "BIGINT"), f"{spec.code}__amount_fen"),
+                copy=False,
             )
-        final = final.from_(exp.to_table(h_prev).as_("h"))
+        final = final.from_(exp.to_table(h_prev).as_("h"), copy=False)
         for name, body in ctes:
-            final = final.with_(name, as_=body)
+            final = final.with_(name, as_=body, copy=False)
         return final
 
     def sql(self, dialect: str = "duckdb") -> str:
@@ -386,13 +392,14 @@ class SqlCompiler:
         for code in stage.member_programmes:
             prog = self.engine.programmes[code]
             ok = and_all([self.expr(c.node, ctx) for c in prog.criteria])
-            select = select.select(alias(ok, ok_col(code)), alias(self._amount(prog, ctx), amt_col(code)))
+            select = select.select(alias(ok, ok_col(code)), alias(self._amount(prog, ctx), amt_col(code)), copy=False)
         for info in stage.aggregates:
             for part, value in self._agg_inputs(info, ctx):
-                select = select.select(alias(value, f"{info.name}__in_{part}"))
-        return select.from_(exp.to_table(m_prev).as_("m")).join(
+                select = select.select(alias(value, f"{info.name}__in_{part}"), copy=False)
+        return select.from_(exp.to_table(m_prev).as_("m"), copy=False).join(
             exp.to_table(h_prev).as_("h"),
             on=exp.EQ(this=col("household_id", "m"), expression=col("household_id", "h")),
+            copy=False,
         )
 
     def _agg_inputs(self, info: AggInfo, ctx: Ctx) -> list[tuple[str, exp.Expression]]:
@@ -416,19 +423,25 @@ class SqlCompiler:
         for info in stage.aggregates:
             node = info.node
             if node.kind == "any":
-                select = select.select(alias(exp.Max(this=col(f"{info.name}__in_v", "m")), f"{info.name}__v"))
+                select = select.select(
+                    alias(exp.Max(this=col(f"{info.name}__in_v", "m")), f"{info.name}__v"), copy=False
+                )
             elif node.kind == "all":
-                select = select.select(alias(exp.Min(this=col(f"{info.name}__in_v", "m")), f"{info.name}__v"))
+                select = select.select(
+                    alias(exp.Min(this=col(f"{info.name}__in_v", "m")), f"{info.name}__v"), copy=False
+                )
             elif node.kind == "count":
                 select = select.select(
                     alias(cast(exp.Sum(this=col(f"{info.name}__in_n", "m")), "BIGINT"), f"{info.name}__n"),
                     alias(cast(exp.Sum(this=col(f"{info.name}__in_u", "m")), "BIGINT"), f"{info.name}__u"),
+                    copy=False,
                 )
             else:
                 total = exp.Sum(this=col(f"{info.name}__in_s", "m"))
                 select = select.select(
                     alias(cast(total, SQL_TYPES[node.type]), f"{info.name}__s"),
                     alias(cast(exp.Sum(this=col(f"{info.name}__in_u", "m")), "BIGINT"), f"{info.name}__u"),
+                    copy=False,
                 )
         for code in stage.member_programmes:
             ok, amt = col(ok_col(code), "m"), col(amt_col(code), "m")
@@ -442,33 +455,35 @@ class SqlCompiler:
                 "un": case((exp.And(this=unknown, expression=is_null(amt)), num(1)), default=num(0)),
             }
             for part, value in parts.items():
-                select = select.select(alias(cast(exp.Sum(this=value), "BIGINT"), f"r__{code}__{part}"))
-        return select.from_(exp.to_table(m_name).as_("m")).group_by(col("household_id", "m"))
+                select = select.select(alias(cast(exp.Sum(this=value), "BIGINT"), f"r__{code}__{part}"), copy=False)
+        return select.from_(exp.to_table(m_name).as_("m"), copy=False).group_by(col("household_id", "m"), copy=False)
 
     def _household_pass(self, k: int, stage: Stage, h_prev: str, a_name: str | None) -> exp.Select:
         select = exp.select(exp.Column(this=exp.Star(), table=exp.to_identifier("h")))
         if a_name is not None:
             for info in stage.aggregates:
                 for part in self._agg_parts(info):
-                    select = select.select(col(f"{info.name}__{part}", "a"))
+                    select = select.select(col(f"{info.name}__{part}", "a"), copy=False)
             for code in stage.member_programmes:
                 for part in ("t", "u", "ta", "tn", "ua", "un"):
-                    select = select.select(col(f"r__{code}__{part}", "a"))
+                    select = select.select(col(f"r__{code}__{part}", "a"), copy=False)
                 select = select.select(
                     alias(self._rollup_ok(code, "a"), ok_col(code)),
                     alias(self._rollup_amount(code, "a"), amt_col(code)),
+                    copy=False,
                 )
         ctx = Ctx(in_member=False, where="h", stage=k)
         for code in stage.household_programmes:
             prog = self.engine.programmes[code]
             ok = and_all([self.expr(c.node, ctx) for c in prog.criteria])
-            select = select.select(alias(ok, ok_col(code)), alias(self._amount(prog, ctx), amt_col(code)))
-        select = select.from_(exp.to_table(h_prev).as_("h"))
+            select = select.select(alias(ok, ok_col(code)), alias(self._amount(prog, ctx), amt_col(code)), copy=False)
+        select = select.from_(exp.to_table(h_prev).as_("h"), copy=False)
         if a_name is not None:
             select = select.join(
                 exp.to_table(a_name).as_("a"),
                 on=exp.EQ(this=col("household_id", "a"), expression=col("household_id", "h")),
                 join_type="left",
+                copy=False,
             )
         return select
 
@@ -641,7 +656,8 @@ class SqlCompiler:
         for item in items[1:]:
             any_null = exp.Or(this=any_null, expression=is_null(item))
         klass = exp.Least if node.fn == "min" else exp.Greatest
-        return case((any_null, exp.Null()), default=klass(this=items[0], expressions=items[1:]))
+        # Our own guard keeps NULL-propagation; ignore_nulls stops sqlglot adding a second one.
+        return case((any_null, exp.Null()), default=klass(this=items[0], expressions=items[1:], ignore_nulls=True))
 
     def _RoundYuan(self, node: RoundYuan, ctx: Ctx) -> exp.Expression:
         x = cast(paren(self.expr(node.operand, ctx)), "DOUBLE")

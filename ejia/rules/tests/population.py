@@ -6,6 +6,8 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
+import pyarrow as pa
+
 from ejia.rules import HouseholdInput
 from ejia.rules.facts import HOUSEHOLD_FACTS, MEMBER_FACTS
 from ejia.rules.sql import SQL_TYPES
@@ -39,8 +41,8 @@ def _ddl(name: str, columns: list[tuple[str, str]], *, temp: bool = False) -> st
 
 
 def _sql_type(name: str, *, postgres: bool) -> str:
-    fact = HOUSEHOLD_FACTS.get(name) or MEMBER_FACTS[name]
-    t = SQL_TYPES[fact.type]
+    fact = HOUSEHOLD_FACTS.get(name) or MEMBER_FACTS.get(name)
+    t = SQL_TYPES[fact.type] if fact else "TEXT"
     return "DOUBLE PRECISION" if postgres and t == "DOUBLE" else t
 
 
@@ -78,17 +80,40 @@ def ddl(*, postgres: bool = False, temp: bool = False, h_columns=None, m_columns
     ]
 
 
+_ARROW = {"BIGINT": pa.int64(), "DOUBLE": pa.float64(), "BOOLEAN": pa.bool_(), "TEXT": pa.string(), "DATE": pa.date32()}
+
+
+def _arrow(columns: list[tuple[str, str]], data: list[tuple]) -> pa.Table:
+    schema = pa.schema([(name, _ARROW[t]) for name, t in columns])
+    return pa.Table.from_pylist([dict(zip([c for c, _ in columns], row, strict=True)) for row in data], schema=schema)
+
+
 def load_duckdb(con, records: list[Record], standards, *, h_columns=None, m_columns=None) -> None:
-    for statement in ddl(h_columns=h_columns, m_columns=m_columns):
-        con.execute(statement)
+    """Arrow in, one CREATE TABLE AS each: much faster than row-by-row inserts."""
+    h_columns = H_COLUMNS if h_columns is None else h_columns
+    m_columns = M_COLUMNS if m_columns is None else m_columns
     households, members = rows(records, h_columns, m_columns)
-    if households:
-        con.executemany(f"INSERT INTO households VALUES ({', '.join('?' * len(households[0]))})", households)
-    if members:
-        con.executemany(f"INSERT INTO members VALUES ({', '.join('?' * len(members[0]))})", members)
-    std = standards_table(standards)
-    if std:
-        con.executemany("INSERT INTO standards VALUES (?, ?, ?, ?)", std)
+    tables = {
+        "households": _arrow(
+            [("household_id", "BIGINT"), *((c, _sql_type(c, postgres=False)) for c in h_columns)], households
+        ),
+        "members": _arrow(
+            [
+                ("household_id", "BIGINT"),
+                ("member_index", "BIGINT"),
+                *((c, _sql_type(c, postgres=False)) for c in m_columns),
+            ],
+            members,
+        ),
+        "standards": _arrow(
+            [("region_code", "TEXT"), ("urban", "BOOLEAN"), ("kind", "TEXT"), ("amount_fen", "BIGINT")],
+            standards_table(standards),
+        ),
+    }
+    for name, table in tables.items():
+        con.register(f"{name}_src", table)
+        con.execute(f"CREATE TABLE {name} AS SELECT * FROM {name}_src")
+        con.unregister(f"{name}_src")
 
 
 def load_postgres(cur, records: list[Record], standards) -> None:
