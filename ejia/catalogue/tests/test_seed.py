@@ -1,12 +1,9 @@
 from __future__ import annotations
 
-import time
-
 from django.core.management import call_command
 
 from ejia.accounts.departments import DEPARTMENTS
 from ejia.catalogue.models import Programme, ProgrammeVersion, Standard
-from ejia.catalogue.search import pinyin_forms
 from ejia.catalogue.seed import all_programme_specs, catalogue_seed, load_programmes
 from ejia.catalogue.selectors import engine_for, published_specs
 from ejia.catalogue.tests.conftest import ON
@@ -54,13 +51,12 @@ def test_seeding_loads_all_69_published_from_july_2023_and_is_idempotent(catalog
     assert Standard.objects.count() == 25
 
 
-def test_seeding_is_fast_enough_for_every_test(org):
-    # Loading pypinyin's dictionary (~1 s) and parsing the TOML happen once per process.
-    pinyin_forms("低保")
-    load_programmes()
-    started = time.perf_counter()
-    catalogue_seed()
-    assert time.perf_counter() - started < 1.0
+def test_seeding_is_a_bulk_load_not_a_query_per_row(org, django_assert_max_num_queries):
+    # Wall-clock limits flake on a busy CI machine; a fixed query budget is what keeps the
+    # per-test seed fast: 69 programmes, 69 versions and 25 standards go in a handful of
+    # inserts (most of the budget is departments_ensure, 17 upserts).
+    with django_assert_max_num_queries(100):
+        catalogue_seed()
 
 
 def test_the_seed_command_prints_counts(org, capsys):
