@@ -15,7 +15,7 @@ from __future__ import annotations
 import base64
 import codecs
 import datetime as dt
-import hmac
+import hashlib
 import os
 import tempfile
 from collections.abc import Callable, Iterator
@@ -123,7 +123,14 @@ class Sealer:
     """Blind index and ciphertext for many ID numbers, byte-identical to ejia.core.crypto."""
 
     def __init__(self) -> None:
-        self._index_key = settings.EJIA_BLIND_INDEX_KEY.encode("utf-8")
+        # HMAC-SHA256 (RFC 2104) from pre-keyed inner and outer states: copying a state is
+        # cheaper than keying a new HMAC a million times. Equal to crypto.blind_index (tested).
+        key = settings.EJIA_BLIND_INDEX_KEY.encode("utf-8")
+        if len(key) > 64:
+            key = hashlib.sha256(key).digest()
+        key = key.ljust(64, b"\0")
+        self._inner = hashlib.sha256(bytes(b ^ 0x36 for b in key))
+        self._outer = hashlib.sha256(bytes(b ^ 0x5C for b in key))
         self._index_prefix = f"{PERSON_INDEX_PURPOSE}\x00".encode()
         self._key_id = settings.EJIA_FIELD_KEY_ID
         # crypto keeps the key table private; the format written here is the one crypto.decrypt reads.
@@ -131,9 +138,15 @@ class Sealer:
         self._aad = SOURCE_ID_PURPOSE.encode("utf-8")
 
     def seal(self, numbers: list[str]) -> tuple[list[str], list[str]]:
-        prefix, key, aes, aad, kid = self._index_prefix, self._index_key, self._aes, self._aad, self._key_id
-        digest, b64 = hmac.digest, base64.b64encode
-        indexes = [digest(key, prefix + n.encode(), "sha256").hex() for n in numbers]
+        prefix, aes, aad, kid = self._index_prefix, self._aes, self._aad, self._key_id
+        inner, outer, b64 = self._inner, self._outer, base64.b64encode
+        indexes = []
+        for n in numbers:
+            i = inner.copy()
+            i.update(prefix + n.encode())
+            o = outer.copy()
+            o.update(i.digest())
+            indexes.append(o.hexdigest())
         nonces = os.urandom(12 * len(numbers))
         cipher = []
         for i, n in enumerate(numbers):

@@ -107,8 +107,23 @@ def detect_encoding(sample: bytes) -> str:
             codecs.getincrementaldecoder(encoding)().decode(sample, final=False)
         except UnicodeDecodeError:
             continue
+        if encoding == "gb18030" and _is_utf8_chinese(sample.split(b"\n", 1)[0]):
+            # UTF-8 bytes also decode as GB18030 (to nonsense): a UTF-8 header above rows
+            # that are not UTF-8 means the file mixes encodings.
+            raise FileRefused(
+                "文件编码不一致：表头是 UTF-8 编码，数据行却不是（可能混用了 UTF-8 与 GBK）。请以统一编码重新导出。",
+                code="encoding",
+            )
         return encoding
     raise FileRefused("无法识别文件编码：既不是 UTF-8 也不是 GBK。请在导出时选择 UTF-8 或 GBK 编码。", code="encoding")
+
+
+def _is_utf8_chinese(line: bytes) -> bool:
+    try:
+        text = line.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return any(ord(ch) > 0x2E80 for ch in text)
 
 
 def _check_line_lengths(path: Path, max_line: int) -> None:

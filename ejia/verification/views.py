@@ -1,0 +1,112 @@
+from __future__ import annotations
+
+import functools
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from ejia.core.audit import audit_record
+from ejia.verification import export
+from ejia.verification.files import FileRefused, limit
+from ejia.verification.forms import UploadForm
+from ejia.verification.selectors import (
+    rejected_rows_page,
+    snapshot_get_for_user,
+    snapshot_history,
+    source_get_for_user,
+    sources_overview,
+)
+from ejia.verification.services import ExchangeError, snapshot_commit, snapshot_preview, upload_stage
+
+
+def operator_page(view):
+    """Login required; a refusal renders a Chinese 403 page rather than the bare default."""
+
+    @login_required
+    @functools.wraps(view)
+    def wrapped(request, *args, **kwargs):
+        try:
+            return view(request, *args, **kwargs)
+        except PermissionDenied as exc:
+            return render(request, "verification/forbidden.html", {"message": str(exc)}, status=403)
+
+    return wrapped
+
+
+@operator_page
+def source_list_view(request):
+    return render(request, "verification/sources.html", {"rows": sources_overview(user=request.user)})
+
+
+@operator_page
+def upload_view(request, code):
+    source = source_get_for_user(user=request.user, code=code)
+    form = UploadForm()
+    error = ""
+    if request.method == "POST":
+        cap = limit("MAX_FILE_BYTES")
+        # Refuse an oversized upload from its declared length, before Django reads the body.
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+        if declared > cap + 64 * 1024:
+            error = f"文件过大：超过上限 {cap / 1048576:.0f} MB。请按区县或月份拆分后分批导入。"
+        else:
+            form = UploadForm(request.POST, request.FILES)
+            if form.is_valid():
+                upload = form.cleaned_data["file"]
+                try:
+                    path = upload_stage(chunks=upload.chunks())
+                    snapshot = snapshot_preview(actor=request.user, source=source, path=path, file_name=upload.name)
+                except FileRefused as exc:
+                    error = exc.message
+                else:
+                    return redirect("verification:snapshot", public_id=snapshot.public_id)
+    context = {"source": source, "form": form, "error": error, "history": snapshot_history(source=source)}
+    return render(request, "verification/upload.html", context, status=400 if error else 200)
+
+
+@operator_page
+def snapshot_view(request, public_id):
+    snapshot = snapshot_get_for_user(user=request.user, public_id=public_id)
+    context = {
+        "snapshot": snapshot,
+        "source": snapshot.source,
+        "rejected": rejected_rows_page(snapshot=snapshot),
+        "columns": snapshot.source.columns,
+    }
+    return render(request, "verification/snapshot.html", context)
+
+
+@operator_page
+@require_POST
+def snapshot_commit_view(request, public_id):
+    snapshot = snapshot_get_for_user(user=request.user, public_id=public_id)
+    try:
+        committed = snapshot_commit(actor=request.user, snapshot_id=snapshot.pk)
+    except ExchangeError as exc:
+        messages.error(request, exc.message)
+    else:
+        if committed.committed_at and committed.committed_by_id == request.user.pk:
+            messages.success(request, f"已入库：接收 {committed.rows_accepted} 行，拒收 {committed.rows_rejected} 行。")
+    return redirect("verification:snapshot", public_id=snapshot.public_id)
+
+
+@operator_page
+def rejected_download_view(request, public_id, fmt):
+    snapshot = snapshot_get_for_user(user=request.user, public_id=public_id)
+    if fmt not in ("csv", "xlsx"):
+        raise Http404("不支持的格式。")
+    audit_record(actor=request.user, action="exchange.rejected_download", obj=snapshot, data={"format": fmt})
+    stem = f"{snapshot.source.code}-rejected-{snapshot.created_at:%Y%m%d%H%M}"
+    if fmt == "csv":
+        response = HttpResponse(export.rejected_csv(snapshot), content_type="text/csv; charset=utf-8")
+    else:
+        response = HttpResponse(
+            export.rejected_xlsx(snapshot),
+            content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        )
+    response["Content-Disposition"] = f'attachment; filename="{stem}.{fmt}"'
+    return response
