@@ -1,5 +1,12 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from ejia.catalogue import views
 
 app_name = "catalogue"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.programme_list_view, name="list"),
+    path("<slug:code>/", views.programme_edit_view, name="edit"),
+    path("<slug:code>/check/", views.rules_check_view, name="check"),
+    path("<slug:code>/history/", views.programme_history_view, name="history"),
+]

@@ -1,0 +1,480 @@
+"""Department editing of the catalogue (部门维护本部门项目), under /staff/catalogue/.
+
+A catalogue editor maintains the programmes of the department of their unit; a centre
+director sees every department. Texts change in place (audited); rules change only through
+a new version with an effective date, checked by the rule engine as they are typed, with a
+live count of the households that would qualify under the draft and under the version in
+force.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import threading
+from dataclasses import dataclass
+from functools import wraps
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from ejia.accounts.models import Department, Role
+from ejia.accounts.scope import require_role
+from ejia.catalogue import selectors, services
+from ejia.catalogue.forms import (
+    CriterionFormSet,
+    ProgrammeTextForm,
+    RulesForm,
+    criteria_from,
+    criteria_from_post,
+)
+from ejia.catalogue.models import Programme, ProgrammeVersion
+from ejia.rules import Engine, RuleError, check_expression
+from ejia.rules.spec import CriterionSpec, ProgrammeSpec
+
+EDITOR_ROLES = (Role.CATALOGUE_EDITOR, Role.CENTRE_DIRECTOR)
+
+# ---------------------------------------------------------------- access
+
+
+def editable_department_ids(user) -> set[int] | None:
+    """The departments whose programmes the user maintains; None = all of them."""
+    require_role(user, *EDITOR_ROLES)
+    if user.has_role(Role.CENTRE_DIRECTOR):
+        return None
+    department_id = user.unit.department_id if user.unit else None
+    if department_id is None:
+        raise PermissionDenied("您所在的单位不是部门（单位），没有可维护的救助项目。")
+    return {department_id}
+
+
+def programme_for_editor(user, code: str) -> Programme:
+    programme = selectors.programme_get(code)
+    if programme is None:
+        raise Http404
+    allowed = editable_department_ids(user)
+    if allowed is not None and programme.department_id not in allowed:
+        own = user.unit.department.name if user.unit and user.unit.department else ""
+        raise PermissionDenied(
+            f"“{programme.name}”由{programme.department.name}维护，您只能维护本部门（{own}）的项目。"
+        )
+    return programme
+
+
+def editor_view(view):
+    """Login, then render refusals as a Chinese page with status 403."""
+
+    @login_required
+    @wraps(view)
+    def wrapped(request, *args, **kwargs):
+        try:
+            return view(request, *args, **kwargs)
+        except PermissionDenied as exc:
+            message = str(exc) or "您没有维护救助项目的权限。"
+            return render(request, "catalogue/editor/denied.html", {"message": message}, status=403)
+
+    return wrapped
+
+
+# ---------------------------------------------------------------- the population counted
+
+# Until the registry exports its households to the bulk tables, the count runs over the
+# synthetic demo city: the Parquet written by `manage.py ejia_city` if present, else the
+# same city generated in memory once per process (about a second).
+_population_lock = threading.Lock()
+_population_cache: dict[str, object] = {}
+
+
+@dataclass(frozen=True)
+class Population:
+    description: str
+    households: object  # pyarrow.Table
+    members: object
+
+    @property
+    def size(self) -> int:
+        return self.households.num_rows
+
+
+def demo_city_dir() -> Path:
+    return Path(settings.VAR_DIR) / "city" / "demo"
+
+
+def population() -> Population:
+    folder = demo_city_dir()
+    files = (folder / "households.parquet", folder / "members.parquet")
+    key = (
+        "parquet:" + ":".join(str(f.stat().st_mtime_ns) for f in files) if all(f.exists() for f in files) else "memory"
+    )
+    with _population_lock:
+        cached = _population_cache.get(key)
+        if cached is None:
+            if key == "memory":
+                from ejia.demo.city import build_city
+
+                city = build_city("demo")
+                households, members = city["households"].to_arrow(), city["members"].to_arrow()
+                description = "合成演示城市（系统按需生成的虚构人口，与真实居民无关）"
+            else:
+                import pyarrow.parquet as pq
+
+                households, members = pq.read_table(files[0]), pq.read_table(files[1])
+                description = f"合成演示城市（{folder} 中的虚构人口，与真实居民无关）"
+            cached = Population(description, households, members)
+            _population_cache.clear()
+            _population_cache[key] = cached
+    return cached
+
+
+ELIGIBLE_CALL = re.compile(r"""eligible\(\s*["'](\w+)["']\s*\)""")
+
+
+def _with_dependencies(spec: ProgrammeSpec, published: dict[str, ProgrammeSpec]) -> list[ProgrammeSpec]:
+    """The spec and every published programme it names through eligible(…), transitively:
+    counting one programme need not run all of them."""
+    wanted = {spec.code: spec}
+    todo = [spec]
+    while todo:
+        current = todo.pop()
+        texts = [c.expr for c in current.criteria] + [current.amount or ""]
+        for code in ELIGIBLE_CALL.findall(" ".join(texts)):
+            if code not in wanted and code in published:
+                wanted[code] = published[code]
+                todo.append(published[code])
+    return list(wanted.values())
+
+
+@dataclass(frozen=True)
+class Count:
+    eligible: int
+    possibly: int
+
+
+def count_qualifying(spec: ProgrammeSpec, *, on: dt.date) -> Count:
+    import duckdb
+    import pyarrow as pa
+
+    published = {s.code: s for s in selectors.published_specs(on)}
+    engine = Engine(_with_dependencies(spec, published))
+    people = population()
+    rows = selectors.standards_table_rows(on)
+    standards = pa.table(
+        {
+            "region_code": pa.array([r["region_code"] for r in rows], pa.string()),
+            "urban": pa.array([r["urban"] for r in rows], pa.bool_()),
+            "kind": pa.array([r["kind"] for r in rows], pa.string()),
+            "amount_fen": pa.array([r["amount_fen"] for r in rows], pa.int64()),
+        }
+    )
+    con = duckdb.connect()
+    try:
+        con.register("households", people.households)
+        con.register("members", people.members)
+        con.register("standards", standards)
+        result = engine.evaluate_bulk(con, on=on)
+    finally:
+        con.close()
+    outcomes = result.column(f"{spec.code}__outcome").to_pylist()
+    return Count(eligible=outcomes.count("eligible"), possibly=outcomes.count("possibly_eligible"))
+
+
+_published_counts: dict[tuple, Count] = {}
+
+
+def published_count(programme: Programme, *, on: dt.date) -> Count | None:
+    version = selectors.programme_current_version(programme, on=on)
+    if version is None:
+        return None
+    key = (programme.code, version.pk, on, population().description, population().size)
+    if key not in _published_counts:
+        if len(_published_counts) > 256:
+            _published_counts.clear()
+        _published_counts[key] = count_qualifying(selectors.version_spec(programme, version), on=on)
+    return _published_counts[key]
+
+
+# ---------------------------------------------------------------- checking as one types
+
+
+@dataclass
+class CheckedCriterion:
+    number: int
+    label: str
+    error: str = ""
+
+
+@dataclass
+class RulesCheck:
+    criteria: list[CheckedCriterion]
+    amount_error: str = ""
+    other_error: str = ""
+    draft: Count | None = None
+    published: Count | None = None
+    population: Population | None = None
+
+    @property
+    def delta(self) -> int | None:
+        if self.draft is None or self.published is None:
+            return None
+        return self.draft.eligible - self.published.eligible
+
+    @property
+    def delta_abs(self) -> int:
+        return abs(self.delta or 0)
+
+    @property
+    def ok(self) -> bool:
+        return not (self.amount_error or self.other_error or any(c.error for c in self.criteria))
+
+
+def rules_check(programme: Programme, criteria: list[dict], amount_expr: str, *, on: dt.date) -> RulesCheck:
+    codes = {p.code for p in selectors.programme_list(include_inactive=True)}
+    checked = []
+    for number, item in enumerate(criteria, start=1):
+        row = CheckedCriterion(number=number, label=item.get("label", ""))
+        if not item.get("label") or not item.get("expr"):
+            row.error = "条件的说法和规则表达式要同时填写。"
+        else:
+            try:
+                check_expression(item["expr"], target=programme.target, kind="criterion", programme_codes=codes)
+            except RuleError as exc:
+                row.error = exc.message
+        checked.append(row)
+    check = RulesCheck(criteria=checked)
+    if not criteria:
+        check.other_error = "至少需要一条条件。"
+    if amount_expr:
+        try:
+            check_expression(amount_expr, target=programme.target, kind="amount", programme_codes=codes)
+        except RuleError as exc:
+            check.amount_error = exc.message
+    check.population = population()
+    check.published = published_count(programme, on=on)
+    if check.ok:
+        spec = ProgrammeSpec(
+            code=programme.code,
+            name=programme.name,
+            target=programme.target,
+            criteria=tuple(CriterionSpec(c["label"], c["expr"]) for c in criteria),
+            amount=amount_expr or None,
+            department=programme.department.code,
+        )
+        try:
+            check.draft = count_qualifying(spec, on=on)
+        except RuleError as exc:
+            check.other_error = exc.message
+    return check
+
+
+# ---------------------------------------------------------------- pages
+
+
+def _latest_draft(programme: Programme) -> ProgrammeVersion | None:
+    drafts = [v for v in selectors.programme_versions(programme) if not v.is_published]
+    return drafts[0] if drafts else None
+
+
+def _head(programme: Programme) -> ProgrammeVersion | None:
+    published = [v for v in selectors.programme_versions(programme) if v.is_published]
+    return max(published, key=lambda v: (v.effective_from, v.number)) if published else None
+
+
+@editor_view
+def programme_list_view(request):
+    allowed = editable_department_ids(request.user)
+    programmes = selectors.programme_list(include_inactive=True)
+    if allowed is not None:
+        programmes = [p for p in programmes if p.department_id in allowed]
+    groups: dict[Department, list[Programme]] = {}
+    for p in programmes:
+        groups.setdefault(p.department, []).append(p)
+    return render(request, "catalogue/editor/list.html", {"groups": list(groups.items()), "all": allowed is None})
+
+
+def _rules_initial(programme: Programme) -> tuple[ProgrammeVersion | None, dict, list[dict]]:
+    draft = _latest_draft(programme)
+    source = draft or _head(programme)
+    today = timezone.localdate()
+    initial = {
+        "amount_expr": source.amount_expr if source else "",
+        "effective_from": draft.effective_from if draft else today,
+        "change_note": draft.change_note if draft else "",
+    }
+    criteria = [{"label": c["label"], "expr": c["expr"]} for c in (source.criteria if source else [])]
+    return draft, initial, criteria
+
+
+@editor_view
+def programme_edit_view(request, code: str):
+    programme = programme_for_editor(request.user, code)
+    today = timezone.localdate()
+    draft, initial, criteria = _rules_initial(programme)
+    text_form = ProgrammeTextForm(instance=programme, prefix="text")
+    rules_form = RulesForm(initial=initial)
+    formset = CriterionFormSet(initial=criteria, prefix="criteria")
+
+    if request.method == "POST" and request.POST.get("form") == "text":
+        text_form = ProgrammeTextForm(request.POST, instance=selectors.programme_get(code), prefix="text")
+        if text_form.is_valid():
+            fields = {name: text_form.cleaned_data[name] for name in text_form.Meta.fields}
+            try:
+                services.programme_update(actor=request.user, programme=programme, **fields)
+            except ValidationError as exc:
+                text_form.add_error(None, exc)
+            else:
+                messages.success(request, "项目说明已保存，查政策页面即时更新。")
+                return redirect("catalogue:edit", code=code)
+    elif request.method == "POST":
+        rules_form = RulesForm(request.POST)
+        formset = CriterionFormSet(request.POST, prefix="criteria")
+        if rules_form.is_valid() and formset.is_valid():
+            version = _save_rules(request, programme, draft, rules_form, formset)
+            if version is not None:
+                return (
+                    redirect("catalogue:edit", code=code)
+                    if not version.is_published
+                    else redirect("catalogue:history", code=code)
+                )
+
+    current = selectors.programme_current_version(programme, on=today)
+    check = rules_check(
+        programme,
+        criteria_from(formset) if formset.is_bound and formset.is_valid() else criteria,
+        (
+            rules_form.cleaned_data.get("amount_expr", "")
+            if rules_form.is_bound and rules_form.is_valid()
+            else initial["amount_expr"]
+        )
+        or "",
+        on=today,
+    )
+    return render(
+        request,
+        "catalogue/editor/edit.html",
+        {
+            "programme": programme,
+            "text_form": text_form,
+            "rules_form": rules_form,
+            "formset": formset,
+            "draft": draft,
+            "current": current,
+            "check": check,
+            "today": today,
+        },
+    )
+
+
+def _save_rules(request, programme, draft, rules_form, formset) -> ProgrammeVersion | None:
+    criteria = criteria_from(formset)
+    data = rules_form.cleaned_data
+    publish = request.POST.get("action") == "publish"
+    try:
+        with transaction.atomic():
+            if draft is None:
+                version = services.programme_draft_create(
+                    actor=request.user,
+                    programme=programme,
+                    criteria=criteria,
+                    amount_expr=data["amount_expr"],
+                    effective_from=data["effective_from"],
+                    change_note=data["change_note"],
+                )
+            else:
+                version = services.programme_draft_update(
+                    actor=request.user,
+                    version=draft,
+                    criteria=criteria,
+                    amount_expr=data["amount_expr"],
+                    effective_from=data["effective_from"],
+                    change_note=data["change_note"],
+                )
+            if publish:
+                if not data["change_note"]:
+                    raise ValidationError({"change_note": ["发布前请写明修改说明。"]})
+                version = services.programme_version_publish(
+                    actor=request.user, version=version, reason=data["change_note"]
+                )
+    except ValidationError as exc:
+        _errors_to_forms(exc, rules_form)
+        return None
+    if publish:
+        messages.success(
+            request,
+            f"第{version.number}版已发布，自{version.effective_from:%Y年%-m月%-d日}起生效。已发布的版本不能再修改。",
+        )
+    else:
+        messages.success(request, f"草稿（第{version.number}版）已保存，尚未生效。")
+    return version
+
+
+def _errors_to_forms(exc: ValidationError, rules_form: RulesForm) -> None:
+    if hasattr(exc, "error_dict"):
+        for field, errors in exc.message_dict.items():
+            target = field if field in ("amount_expr", "effective_from", "change_note") else None
+            for error in errors:
+                rules_form.add_error(target, error)
+    else:
+        for error in exc.messages:
+            rules_form.add_error(None, error)
+
+
+@editor_view
+@require_POST
+def rules_check_view(request, code: str):
+    """The htmx fragment: the engine's verdict on the rules as typed, and the counts."""
+    programme = programme_for_editor(request.user, code)
+    rows = criteria_from_post(request.POST)
+    check = rules_check(
+        programme,
+        [{"label": r["label"], "expr": r["expr"]} for r in rows],
+        (request.POST.get("amount_expr") or "").strip(),
+        on=timezone.localdate(),
+    )
+    return render(request, "catalogue/editor/_check.html", {"check": check, "programme": programme})
+
+
+@editor_view
+def programme_history_view(request, code: str):
+    programme = programme_for_editor(request.user, code)
+    versions = selectors.programme_versions(programme)
+    rows = []
+    ordered = sorted(versions, key=lambda v: v.number)
+    previous = None
+    for version in ordered:
+        rows.append({"version": version, "changes": _changes(previous, version)})
+        if version.is_published:
+            previous = version
+    rows.reverse()
+    today = timezone.localdate()
+    current = selectors.programme_current_version(programme, on=today)
+    return render(
+        request,
+        "catalogue/editor/history.html",
+        {"programme": programme, "rows": rows, "current": current},
+    )
+
+
+def _changes(before: ProgrammeVersion | None, after: ProgrammeVersion) -> list[tuple[str, str]]:
+    """What a version changed against the published one before it, in words."""
+    if before is None:
+        return [("added", c["label"]) for c in after.criteria]
+    old = {c["label"]: c["expr"] for c in before.criteria}
+    new = {c["label"]: c["expr"] for c in after.criteria}
+    changes: list[tuple[str, str]] = []
+    for label, expr in new.items():
+        if label not in old:
+            changes.append(("added", label))
+        elif old[label] != expr:
+            changes.append(("changed", label))
+    changes.extend(("removed", label) for label in old if label not in new)
+    if (before.amount_expr or "") != (after.amount_expr or ""):
+        changes.append(("amount", "金额公式"))
+    return changes
