@@ -34,12 +34,15 @@ def main() -> None:
     from ejia.demo.city import generate_city
     from ejia.demo.management.commands.ejia_city import format_summary
 
+    load_before = os.getloadavg()
     out = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix="ejia-city-", dir=ROOT / "var"))
     scale = int(args.scale) if args.scale.isdigit() else args.scale
     t = time.perf_counter()
     summary = generate_city(scale, args.seed, out, xlsx=False, csv=not args.no_csv)
     seconds = time.perf_counter() - t
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    peak_mb = usage.ru_maxrss / 1024
+    cpu = usage.ru_utime + usage.ru_stime
     for line in format_summary(summary):
         print(line)
     size_mb = sum(f.stat().st_size for f in out.rglob("*") if f.is_file()) / 2**20
@@ -50,7 +53,8 @@ def main() -> None:
     print(f"persons/s    {summary['persons'] / seconds:,.0f}")
     print(f"peak RSS     {peak_mb:,.0f} MiB")
     print(f"output       {size_mb:,.0f} MiB in {out}")
-    print(f"cpus         {os.cpu_count()}")
+    print(f"cpu seconds  {cpu:.1f} (user+sys; wall/cpu shows contention from other processes)")
+    print(f"cpus         {os.cpu_count()}  load average before {load_before[0]:.1f}, after {os.getloadavg()[0]:.1f}")
     if not args.keep and not args.out:
         shutil.rmtree(out)
 

@@ -253,7 +253,8 @@ def economics(rng: np.random.Generator, households: pl.DataFrame, members: pl.Da
     total = np.bincount(hidx, weights=income, minlength=H)
     pc = total / size
     low = ~poor_h & ~decoy_h & ~tekun_h & (pc < line_h * 1.05)
-    want = line_h * (1.3 + rng.exponential(1.0, H)) * size
+    mult = np.where(rng.random(H) < 0.2, rng.uniform(1.05, 1.5, H), 1.5 + rng.exponential(1.2, H))
+    want = line_h * mult * size
     transfer[head_of[low]] += np.ceil(want[low] - total[low]).astype(np.int64)
     income = wage + farm + business + uben + odd + pension + transfer
     total = np.bincount(hidx, weights=income, minlength=H).astype(np.int64)

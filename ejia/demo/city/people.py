@@ -26,8 +26,8 @@ TYPES = [
     ("elder_single", 0.14, 0.09),
     ("elder_couple", 0.20, 0.14),
     ("young_single", 0.05, 0.10),
-    ("couple", 0.08, 0.11),
-    ("nuclear", 0.26, 0.38),
+    ("couple", 0.10, 0.12),
+    ("nuclear", 0.24, 0.37),
     ("three_gen_up", 0.10, 0.09),
     ("three_gen_down", 0.09, 0.04),
     ("skip_gen", 0.04, 0.01),
@@ -75,7 +75,8 @@ def _children(rng, m: _Members, hh, parent_age, probs, order0, lo=22, hi=35, max
     rep = np.repeat(np.arange(len(hh)), counts)
     k = _spread(counts)
     age = parent_age[rep] - rng.integers(lo, hi + 1, len(rep)) - 2 * k
-    age = np.where(age < 0, rng.integers(0, 4, len(rep)), np.minimum(age, max_age))
+    young = np.maximum(parent_age[rep] - 19, 1)
+    age = np.where(age < 0, np.floor(rng.random(len(rep)) * young).astype(np.int64), np.minimum(age, max_age))
     male = rng.random(len(rep)) < 0.52
     rel = np.where(male, SON, DAUGHTER)
     m.add(hh[rep], rel, age, male, order0 + k)
@@ -116,10 +117,10 @@ def build_households(villages: pl.DataFrame, n_persons: int, rng: np.random.Gene
             age = np.where(rng.random(n) < 0.6, _tri(rng, 20, 26, 40, n), _tri(rng, 40, 50, 59, n))
             pm = 0.62
         elif name == "couple":
-            age = np.where(rng.random(n) < 0.5, _tri(rng, 22, 27, 35, n), _tri(rng, 44, 54, 59, n))
+            age = np.where(rng.random(n) < 0.4, _tri(rng, 22, 27, 35, n), _tri(rng, 44, 55, 59, n))
             pm = 0.9
         elif name == "nuclear":
-            age, pm = _tri(rng, 25, 38, 56, n), 0.86
+            age, pm = _tri(rng, 25, 42, 58, n), 0.86
         elif name == "three_gen_up":
             age, pm = _tri(rng, 28, 40, 55, n), 0.88
         elif name == "three_gen_down":

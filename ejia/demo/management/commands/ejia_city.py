@@ -15,11 +15,14 @@ def format_summary(summary: dict) -> list[str]:
         "  shares:",
     ]
     for key, value in summary["shares"].items():
-        if isinstance(value, float):
+        if isinstance(value, float) and value < 1:
             lines.append(f"    {key:<36} {value:8.3%}")
+        else:
+            lines.append(f"    {key:<36} {value:>8}")
     lines.append("  department files (rows):")
     for source, rows in summary["departments"].items():
         lines.append(f"    {source:<20} {rows:>12,}")
+    lines.append(f"  cpu seconds (all threads): {summary.get('cpu_seconds')}")
     lines.append("  timings (s): " + ", ".join(f"{k} {v:.2f}" for k, v in summary["timings"].items()))
     return lines
 
