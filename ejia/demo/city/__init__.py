@@ -259,9 +259,7 @@ def generate_city(
     for name in ("persons", "households", "members", "villages"):
         city[name].write_parquet(out / f"{name}.parquet", compression="lz4", statistics=True)
     timings["parquet"] = time.perf_counter() - t
-    t = time.perf_counter()
     tables = departments.build(city, _rng(seed, "departments"), seed)
-    timings["departments_build"] = time.perf_counter() - t
     if xlsx is None:
         xlsx = kind == "demo" or n <= 100_000
     manifest = departments.write(tables, out / "departments", csv=csv, xlsx=xlsx, timings=timings)

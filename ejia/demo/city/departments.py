@@ -101,7 +101,8 @@ def _tax(annual_fen: np.ndarray) -> np.ndarray:
     return np.round(np.maximum(tax, 0) * 100).astype(np.int64)
 
 
-def build(city: dict, rng: np.random.Generator, seed: int) -> dict[str, pl.DataFrame]:
+def build(city: dict, rng: np.random.Generator, seed: int):
+    """Yields (source, frame) one department at a time so that each can be written and freed."""
     P, M, HH, D = city["persons"], city["members"], city["households"], city["detail"]
     villages = city["villages"]
     n, H = P.height, HH.height
@@ -121,23 +122,25 @@ def build(city: dict, rng: np.random.Generator, seed: int) -> dict[str, pl.DataF
     spouse_row = np.full(H, -1, np.int64)
     spouse_row[hid[rel == "10"]] = np.flatnonzero(rel == "10")
     county_name = dict(zip(villages["region_code"], villages["county_name"], strict=False))
-    out: dict[str, pl.DataFrame] = {}
     deceased = M["deceased"].to_numpy()
     death_date = _dates(rng, "2025-01-01", "2025-12-31", n)
 
     # 1 公安 population base
-    out["gongan_population"] = pl.DataFrame(
-        {
-            "公民身份号码": P["id_number"],
-            "姓名": P["name"],
-            "性别": base["sex"],
-            "民族": P["ethnicity"],
-            "出生日期": P["birth_date"].dt.strftime("%Y%m%d"),
-            "户号": HH["household_no"].gather(hid),
-            "与户主关系": M["relation"].replace_strict(REL_LABELS),
-            "户籍地址": HH["address"].gather(hid),
-            "人员状态": lab(["正常", "死亡注销"], deceased),
-        }
+    yield (
+        "gongan_population",
+        pl.DataFrame(
+            {
+                "公民身份号码": P["id_number"],
+                "姓名": P["name"],
+                "性别": base["sex"],
+                "民族": P["ethnicity"],
+                "出生日期": P["birth_date"].dt.strftime("%Y%m%d"),
+                "户号": HH["household_no"].gather(hid),
+                "与户主关系": M["relation"].replace_strict(REL_LABELS),
+                "户籍地址": HH["address"].gather(hid),
+                "人员状态": lab(["正常", "死亡注销"], deceased),
+            }
+        ),
     )
 
     # 2 公安交管 vehicles: counted vehicles plus exempt low-value farm vehicles
@@ -152,17 +155,20 @@ def build(city: dict, rng: np.random.Generator, seed: int) -> dict[str, pl.DataF
     vk = lab([*kinds, "三轮汽车"], vki)
     value = np.where(is_farm, rng.integers(300_000, 1_500_000, len(vh)), np.round(rng.lognormal(np.log(9_000_000), 0.6, len(vh))))  # fmt: skip
     value = np.where(vki == 3, rng.integers(200_000, 800_000, len(vh)), value).astype(np.int64)
-    out["gongan_vehicles"] = pl.DataFrame(
-        {
-            "所有人证件号码": base["id"].gather(owner),
-            "所有人": base["name"].gather(owner),
-            "号牌号码": _plates(rng, len(vh), seed),
-            "号牌种类": lab(["小型汽车", "普通摩托车", "低速车"], np.where(is_farm, 2, np.where(vki == 3, 1, 0))),
-            "车辆类型": vk,
-            "初次登记日期": pl.Series(_dates(rng, "2008-01-01", "2025-12-20", len(vh))).dt.strftime("%Y-%m-%d"),
-            "车辆价值(元)": pl.Series(value).cast(pl.Float64) / 100,
-            "机动车状态": "正常",
-        }
+    yield (
+        "gongan_vehicles",
+        pl.DataFrame(
+            {
+                "所有人证件号码": base["id"].gather(owner),
+                "所有人": base["name"].gather(owner),
+                "号牌号码": _plates(rng, len(vh), seed),
+                "号牌种类": lab(["小型汽车", "普通摩托车", "低速车"], np.where(is_farm, 2, np.where(vki == 3, 1, 0))),
+                "车辆类型": vk,
+                "初次登记日期": pl.Series(_dates(rng, "2008-01-01", "2025-12-20", len(vh))).dt.strftime("%Y-%m-%d"),
+                "车辆价值(元)": pl.Series(value).cast(pl.Float64) / 100,
+                "机动车状态": "正常",
+            }
+        ),
     )
 
     # 3 不动产 real estate
@@ -183,19 +189,22 @@ def build(city: dict, rng: np.random.Generator, seed: int) -> dict[str, pl.DataF
     second_addr = pl.select(pl.concat_str([pl.lit("山东省滨州市"), cname, pl.Series(nm.ROADS).gather(rng.integers(0, len(nm.ROADS), len(rh))), pl.Series(rng.integers(1, 300, len(rh))).cast(pl.String), pl.lit("号"), pl.Series(rng.integers(1, 25, len(rh))).cast(pl.String), pl.lit("号楼")])).to_series()  # fmt: skip
     use = lab(["住宅", "商业服务"], (k > 0) & (rng.random(len(rh)) >= 0.8))
     nature = lab(["市场化商品房", "宅基地使用权/房屋所有权"], (k == 0) & ~r_urban)
-    out["bdc_realestate"] = pl.DataFrame(
-        {
-            "权利人证件号码": base["id"].gather(head_row[rh]),
-            "权利人": base["name"].gather(head_row[rh]),
-            "不动产权证号": cert,
-            "坐落": pl.select(
-                pl.when(pl.Series(k == 0)).then(HH["address"].gather(rh)).otherwise(second_addr)
-            ).to_series(),
-            "建筑面积(平方米)": area,
-            "规划用途": use,
-            "权利性质": nature,
-            "登记日期": pl.Series(_dates(rng, "2016-01-01", "2025-12-20", len(rh))).dt.strftime("%Y/%m/%d"),
-        }
+    yield (
+        "bdc_realestate",
+        pl.DataFrame(
+            {
+                "权利人证件号码": base["id"].gather(head_row[rh]),
+                "权利人": base["name"].gather(head_row[rh]),
+                "不动产权证号": cert,
+                "坐落": pl.select(
+                    pl.when(pl.Series(k == 0)).then(HH["address"].gather(rh)).otherwise(second_addr)
+                ).to_series(),
+                "建筑面积(平方米)": area,
+                "规划用途": use,
+                "权利性质": nature,
+                "登记日期": pl.Series(_dates(rng, "2016-01-01", "2025-12-20", len(rh))).dt.strftime("%Y/%m/%d"),
+            }
+        ),
     )
 
     # 4 市场监管 business registration: active for households with a business, some closed ones
@@ -214,20 +223,25 @@ def build(city: dict, rng: np.random.Generator, seed: int) -> dict[str, pl.DataF
     indiv_name = cname_b + surname1 + pl.Series(["记", "氏", "家"]).gather(rng.integers(0, 3, len(bh))) + pl.Series(trades).gather(rng.choice(len(trades), len(bh), p=tp / tp.sum()))  # fmt: skip
     comp_name = pl.lit("滨州") + word + pl.Series(nm.COMPANY_TRADES).gather(rng.integers(0, len(nm.COMPANY_TRADES), len(bh)))  # fmt: skip
     bname = pl.select(pl.when(pl.Series(indiv)).then(indiv_name).otherwise(comp_name)).to_series()
-    out["scjg_business"] = pl.DataFrame(
-        {
-            "统一社会信用代码": uscc(rng, county_b.cast(pl.Int64).to_numpy(), indiv),
-            "市场主体名称": bname,
-            "主体类型": lab(["有限责任公司(自然人投资或控股)", "个体工商户"], indiv),
-            "法定代表人(负责人)": base["name"].gather(brow),
-            "法定代表人证件号码": base["id"].gather(brow),
-            "成立日期": pl.Series(_dates(rng, "2005-01-01", "2025-10-31", len(bh))).dt.strftime("%Y-%m-%d"),
-            "登记状态": lab(["存续", "注销", "吊销"], np.where(active, 0, np.where(rng.random(len(bh)) < 0.8, 1, 2))),
-            "注册资本(万元)": np.where(
-                indiv, np.round(rng.uniform(1, 30, len(bh)), 1), np.round(rng.uniform(10, 500, len(bh)), 0)
-            ),
-            "住所": HH["address"].gather(bh),
-        }
+    yield (
+        "scjg_business",
+        pl.DataFrame(
+            {
+                "统一社会信用代码": uscc(rng, county_b.cast(pl.Int64).to_numpy(), indiv),
+                "市场主体名称": bname,
+                "主体类型": lab(["有限责任公司(自然人投资或控股)", "个体工商户"], indiv),
+                "法定代表人(负责人)": base["name"].gather(brow),
+                "法定代表人证件号码": base["id"].gather(brow),
+                "成立日期": pl.Series(_dates(rng, "2005-01-01", "2025-10-31", len(bh))).dt.strftime("%Y-%m-%d"),
+                "登记状态": lab(
+                    ["存续", "注销", "吊销"], np.where(active, 0, np.where(rng.random(len(bh)) < 0.8, 1, 2))
+                ),
+                "注册资本(万元)": np.where(
+                    indiv, np.round(rng.uniform(1, 30, len(bh)), 1), np.round(rng.uniform(10, 500, len(bh)), 0)
+                ),
+                "住所": HH["address"].gather(bh),
+            }
+        ),
     )
 
     # 5 人社 social insurance and pensions
@@ -256,17 +270,20 @@ def build(city: dict, rng: np.random.Generator, seed: int) -> dict[str, pl.DataF
     base_y = np.concatenate([np.zeros(len(r_emp_pen) + len(r_res_pen), np.int64), np.clip(wage[r_contrib], 419_700, 2_098_500), np.zeros(len(r_resid), np.int64)])  # fmt: skip
     employer = pl.Series(nm.EMPLOYER_NAMES).gather(rng.integers(0, len(nm.EMPLOYER_NAMES), len(rows)))
     is_contrib_emp = np.concatenate([np.zeros(len(r_emp_pen) + len(r_res_pen), bool), np.ones(len(r_contrib), bool), np.zeros(len(r_resid), bool)])  # fmt: skip
-    out["rs_insurance"] = pl.DataFrame(
-        {
-            "证件号码": base["id"].gather(rows),
-            "姓名": base["name"].gather(rows),
-            "险种类型": typ,
-            "参保状态": status,
-            "单位名称": pl.select(pl.when(pl.Series(is_contrib_emp)).then(employer)).to_series(),
-            "缴费基数(元)": pl.select(pl.when(pl.Series(base_y > 0)).then(pl.Series(base_y) / 100)).to_series(),
-            "月养老金(元)": pl.select(pl.when(pl.Series(pen_y > 0)).then(pl.Series(pen_y) / 100)).to_series(),
-            "数据日期": "2025-12-31",
-        }
+    yield (
+        "rs_insurance",
+        pl.DataFrame(
+            {
+                "证件号码": base["id"].gather(rows),
+                "姓名": base["name"].gather(rows),
+                "险种类型": typ,
+                "参保状态": status,
+                "单位名称": pl.select(pl.when(pl.Series(is_contrib_emp)).then(employer)).to_series(),
+                "缴费基数(元)": pl.select(pl.when(pl.Series(base_y > 0)).then(pl.Series(base_y) / 100)).to_series(),
+                "月养老金(元)": pl.select(pl.when(pl.Series(pen_y > 0)).then(pl.Series(pen_y) / 100)).to_series(),
+                "数据日期": "2025-12-31",
+            }
+        ),
     )
 
     # 6 人社 unemployment registration
@@ -275,21 +292,24 @@ def build(city: dict, rng: np.random.Generator, seed: int) -> dict[str, pl.DataF
     r_past = np.flatnonzero((emp_s == "employed").to_numpy() & (rng.random(n) < 0.02))
     ur = np.concatenate([r_u, r_past])
     cur = np.concatenate([np.ones(len(r_u), bool), np.zeros(len(r_past), bool)])
-    out["rs_unemployment"] = pl.DataFrame(
-        {
-            "证件号码": base["id"].gather(ur),
-            "姓名": base["name"].gather(ur),
-            "失业登记日期": pl.Series(
-                np.where(
-                    cur,
-                    _dates(rng, "2025-01-01", "2025-12-20", len(ur)),
-                    _dates(rng, "2019-01-01", "2024-12-31", len(ur)),
-                )
-            ).dt.strftime("%Y-%m-%d"),
-            "登记状态": lab(["已注销", "有效"], cur),
-            "失业保险金(元/月)": np.concatenate([uben[r_u], np.zeros(len(r_past), np.int64)]) / 100,
-            "就业困难人员": lab(["否", "是"], cur & (rng.random(len(ur)) < 0.3)),
-        }
+    yield (
+        "rs_unemployment",
+        pl.DataFrame(
+            {
+                "证件号码": base["id"].gather(ur),
+                "姓名": base["name"].gather(ur),
+                "失业登记日期": pl.Series(
+                    np.where(
+                        cur,
+                        _dates(rng, "2025-01-01", "2025-12-20", len(ur)),
+                        _dates(rng, "2019-01-01", "2024-12-31", len(ur)),
+                    )
+                ).dt.strftime("%Y-%m-%d"),
+                "登记状态": lab(["已注销", "有效"], cur),
+                "失业保险金(元/月)": np.concatenate([uben[r_u], np.zeros(len(r_past), np.int64)]) / 100,
+                "就业困难人员": lab(["否", "是"], cur & (rng.random(len(ur)) < 0.3)),
+            }
+        ),
     )
 
     # 7 公积金 provident fund
@@ -298,33 +318,39 @@ def build(city: dict, rng: np.random.Generator, seed: int) -> dict[str, pl.DataF
     fr = np.concatenate([r_f, r_sealed])
     monthly = np.concatenate([np.round(np.clip(wage[r_f], 190_000, 3_000_000) * 0.24).astype(np.int64), np.zeros(len(r_sealed), np.int64)])  # fmt: skip
     balance = np.where(monthly > 0, np.round(monthly * rng.uniform(3, 120, len(fr))), np.round(rng.lognormal(np.log(2_000_000), 0.8, len(fr)))).astype(np.int64)  # fmt: skip
-    out["gjj_fund"] = pl.DataFrame(
-        {
-            "证件号码": base["id"].gather(fr),
-            "姓名": base["name"].gather(fr),
-            "个人公积金账号": pl.Series(3716_0000_0000 + np.arange(len(fr), dtype=np.int64) * 37 + seed).cast(
-                pl.String
-            ),
-            "单位名称": pl.Series(nm.EMPLOYER_NAMES).gather(rng.integers(0, len(nm.EMPLOYER_NAMES), len(fr))),
-            "月缴存额(元)": monthly / 100,
-            "账户余额(元)": balance / 100,
-            "账户状态": lab(["封存", "正常"], monthly > 0),
-        }
+    yield (
+        "gjj_fund",
+        pl.DataFrame(
+            {
+                "证件号码": base["id"].gather(fr),
+                "姓名": base["name"].gather(fr),
+                "个人公积金账号": pl.Series(3716_0000_0000 + np.arange(len(fr), dtype=np.int64) * 37 + seed).cast(
+                    pl.String
+                ),
+                "单位名称": pl.Series(nm.EMPLOYER_NAMES).gather(rng.integers(0, len(nm.EMPLOYER_NAMES), len(fr))),
+                "月缴存额(元)": monthly / 100,
+                "账户余额(元)": balance / 100,
+                "账户状态": lab(["封存", "正常"], monthly > 0),
+            }
+        ),
     )
 
     # 8 税务 annual individual income tax
     biz = D["business_fen"].to_numpy()
     r_t = np.flatnonzero((wage > 0) | (biz > 0))
     annual = (wage[r_t] + biz[r_t]) * 12
-    out["sw_tax"] = pl.DataFrame(
-        {
-            "纳税人识别号": base["id"].gather(r_t),
-            "纳税人姓名": base["name"].gather(r_t),
-            "所得期间": "2025年度",
-            "收入额(元)": annual / 100,
-            "已缴税额(元)": _tax(annual) / 100,
-            "主管税务机关": pl.Series(HH["region_code"].gather(hid[r_t])).replace_strict(county_name) + "税务局",
-        }
+    yield (
+        "sw_tax",
+        pl.DataFrame(
+            {
+                "纳税人识别号": base["id"].gather(r_t),
+                "纳税人姓名": base["name"].gather(r_t),
+                "所得期间": "2025年度",
+                "收入额(元)": annual / 100,
+                "已缴税额(元)": _tax(annual) / 100,
+                "主管税务机关": pl.Series(HH["region_code"].gather(hid[r_t])).replace_strict(county_name) + "税务局",
+            }
+        ),
     )
 
     # 9 银行 deposits: the household's financial assets split over 1–3 accounts (sums match)
@@ -342,16 +368,19 @@ def build(city: dict, rng: np.random.Generator, seed: int) -> dict[str, pl.DataF
     bank = pl.select(pl.when(pl.Series(j == 0)).then(HH["bank_name"].gather(ah)).otherwise(pl.Series([b[0] for b in nm.BANKS]).gather(bank_i))).to_series()  # fmt: skip
     acct_other = pl.Series(6_200_000_000_000_000_000 + np.arange(len(ah), dtype=np.int64) * 104_729 + seed).cast(pl.String)  # fmt: skip
     acct = pl.select(pl.when(pl.Series(j == 0)).then(HH["bank_account"].gather(ah)).otherwise(acct_other)).to_series()
-    out["bank_deposit"] = pl.DataFrame(
-        {
-            "证件号码": base["id"].gather(holder),
-            "姓名": base["name"].gather(holder),
-            "银行名称": bank,
-            "账号": acct,
-            "账户类型": lab(["活期储蓄", "定期储蓄", "理财产品"], j),
-            "余额(元)": share / 100,
-            "余额日期": "2025-12-31",
-        }
+    yield (
+        "bank_deposit",
+        pl.DataFrame(
+            {
+                "证件号码": base["id"].gather(holder),
+                "姓名": base["name"].gather(holder),
+                "银行名称": bank,
+                "账号": acct,
+                "账户类型": lab(["活期储蓄", "定期储蓄", "理财产品"], j),
+                "余额(元)": share / 100,
+                "余额日期": "2025-12-31",
+            }
+        ),
     )
 
     # 10 医保 medical settlements: per-visit rows; 个人自付 sums to the member's yearly figure
@@ -374,17 +403,20 @@ def build(city: dict, rng: np.random.Generator, seed: int) -> dict[str, pl.DataF
     cn = pl.Series(HH["region_code"].gather(hid[vr])).replace_strict(county_name)
     local = cn + pl.Series(["人民医院", "中医医院", "妇幼保健院"]).gather(rng.integers(0, 3, len(vr)))
     inst = pl.select(pl.when(pl.Series(inpatient & (rng.random(len(vr)) < 0.5))).then(pl.Series(hospitals).gather(rng.integers(0, 4, len(vr)))).otherwise(local)).to_series()  # fmt: skip
-    out["yb_medical"] = pl.DataFrame(
-        {
-            "身份证号码": base["id"].gather(vr),
-            "姓名": base["name"].gather(vr),
-            "就诊日期": pl.Series(_dates(rng, "2025-01-01", "2025-12-31", len(vr))).dt.strftime("%Y-%m-%d"),
-            "医疗机构名称": inst,
-            "就诊类型": vtype,
-            "医疗总费用(元)": total / 100,
-            "医保统筹支付(元)": (total - oop) / 100,
-            "个人自付(元)": oop / 100,
-        }
+    yield (
+        "yb_medical",
+        pl.DataFrame(
+            {
+                "身份证号码": base["id"].gather(vr),
+                "姓名": base["name"].gather(vr),
+                "就诊日期": pl.Series(_dates(rng, "2025-01-01", "2025-12-31", len(vr))).dt.strftime("%Y-%m-%d"),
+                "医疗机构名称": inst,
+                "就诊类型": vtype,
+                "医疗总费用(元)": total / 100,
+                "医保统筹支付(元)": (total - oop) / 100,
+                "个人自付(元)": oop / 100,
+            }
+        ),
     )
 
     # 11 残联 disability certificates (20-char: ID + kind digit + grade digit)
@@ -393,15 +425,18 @@ def build(city: dict, rng: np.random.Generator, seed: int) -> dict[str, pl.DataF
     kinds_d = M["disability_kind"].gather(r_d)
     kind_label = kinds_d.replace_strict({k: v[0] for k, v in KIND_LABELS.items()})
     kind_digit = kinds_d.replace_strict({k: str(v[1]) for k, v in KIND_LABELS.items()})
-    out["cl_disability"] = pl.DataFrame(
-        {
-            "姓名": base["name"].gather(r_d),
-            "身份证号": base["id"].gather(r_d),
-            "残疾证号": base["id"].gather(r_d) + kind_digit + pl.Series(grade[r_d]).cast(pl.String),
-            "残疾类别": kind_label,
-            "残疾等级": pl.Series(GRADE_LABELS).gather(grade[r_d]),
-            "发证日期": pl.Series(_dates(rng, "2012-01-01", "2025-12-20", len(r_d))).dt.strftime("%Y%m%d"),
-        }
+    yield (
+        "cl_disability",
+        pl.DataFrame(
+            {
+                "姓名": base["name"].gather(r_d),
+                "身份证号": base["id"].gather(r_d),
+                "残疾证号": base["id"].gather(r_d) + kind_digit + pl.Series(grade[r_d]).cast(pl.String),
+                "残疾类别": kind_label,
+                "残疾等级": pl.Series(GRADE_LABELS).gather(grade[r_d]),
+                "发证日期": pl.Series(_dates(rng, "2012-01-01", "2025-12-20", len(r_d))).dt.strftime("%Y%m%d"),
+            }
+        ),
     )
 
     # 12 民政 deaths, marriages, divorces
@@ -421,16 +456,18 @@ def build(city: dict, rng: np.random.Generator, seed: int) -> dict[str, pl.DataF
     office = pl.select(
         pl.when(pl.Series(ev_code == 0)).then(cn_ev + "公安局户籍管理大队").otherwise(cn_ev + "民政局婚姻登记处")
     ).to_series()
-    out["mz_civil"] = pl.DataFrame(
-        {
-            "证件号码": base["id"].gather(ev_rows),
-            "姓名": base["name"].gather(ev_rows),
-            "事件类型": ev_type,
-            "事件日期": pl.Series(ev_date).dt.strftime("%Y-%m-%d"),
-            "登记机关": office,
-        }
+    yield (
+        "mz_civil",
+        pl.DataFrame(
+            {
+                "证件号码": base["id"].gather(ev_rows),
+                "姓名": base["name"].gather(ev_rows),
+                "事件类型": ev_type,
+                "事件日期": pl.Series(ev_date).dt.strftime("%Y-%m-%d"),
+                "登记机关": office,
+            }
+        ),
     )
-    return out
 
 
 def _write_csv(df: pl.DataFrame, path: Path, encoding: str) -> None:
@@ -537,11 +574,19 @@ def _write_xlsx(df: pl.DataFrame, path: Path, sheet: str) -> None:
             zf.writestr(info, text.encode("utf-8"))
 
 
-def write(tables: dict[str, pl.DataFrame], out: Path, *, csv: bool, xlsx: bool, timings: dict) -> dict:
+def write(tables, out: Path, *, csv: bool, xlsx: bool, timings: dict) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     files = []
     t_csv = t_xlsx = 0.0
-    for source, df in tables.items():
+    t_build = 0.0
+    it = iter(tables.items() if isinstance(tables, dict) else tables)
+    while True:
+        t = time.perf_counter()
+        item = next(it, None)
+        t_build += time.perf_counter() - t
+        if item is None:
+            break
+        source, df = item
         dept, stem, enc = SOURCES[source]
         entry = {
             "source": source,
@@ -564,6 +609,8 @@ def write(tables: dict[str, pl.DataFrame], out: Path, *, csv: bool, xlsx: bool, 
             entry["xlsx_skipped"] = f"{df.height} rows exceed one sheet ({XLSX_MAX_ROWS})"
         t_xlsx += time.perf_counter() - t
         files.append(entry)
+        del df, item
+    timings["departments_build"] = t_build
     timings["departments_csv"] = t_csv
     timings["departments_xlsx"] = t_xlsx
     manifest = {"as_of": REF_DATE.isoformat(), "files": files}

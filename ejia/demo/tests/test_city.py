@@ -230,3 +230,17 @@ def test_command_custom_scale(tmp_path):
     manifest = json.loads((tmp_path / "departments" / "manifest.json").read_text(encoding="utf-8"))
     assert all(e["xlsx"] is None for e in manifest["files"])
     assert pl.read_parquet(tmp_path / "persons.parquet").height <= 3000
+
+
+def test_xlsx_skipped_beyond_one_sheet(tmp_path, monkeypatch):
+    from ejia.demo.city import departments
+
+    monkeypatch.setattr(departments, "XLSX_MAX_ROWS", 2)
+    small = pl.DataFrame({"证件号码": ["a", "b"]})
+    big = pl.DataFrame({"证件号码": ["a", "b", "c"]})
+    manifest = departments.write(
+        [("rs_unemployment", small), ("mz_civil", big)], tmp_path, csv=True, xlsx=True, timings={}
+    )
+    first, second = manifest["files"]
+    assert first["xlsx"] and (tmp_path / first["xlsx"]).exists()
+    assert second["xlsx"] is None and "xlsx_skipped" in second
