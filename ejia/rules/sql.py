@@ -142,10 +142,6 @@ def eligibles(node: Node) -> set[str]:
     return {n.code for n in node.walk() if isinstance(n, Eligible)}
 
 
-def aggregates(node: Node) -> list[Aggregate]:
-    return [n for n in node.walk() if isinstance(n, Aggregate)]
-
-
 @dataclass
 class AggInfo:
     node: Aggregate
@@ -156,6 +152,7 @@ class AggInfo:
 @dataclass
 class Stage:
     member_programmes: list[str] = field(default_factory=list)
+    rollups: list[str] = field(default_factory=list)
     household_programmes: list[str] = field(default_factory=list)
     aggregates: list[AggInfo] = field(default_factory=list)
 
@@ -191,50 +188,113 @@ class SqlCompiler:
             roots.append(prog.amount)
         return roots
 
-    def _plan(self) -> None:
-        engine = self.engine
-        targets = engine.targets
-        for code in engine.order:
-            prog = engine.programmes[code]
-            stage = 0
-            outside: set[str] = set()
-            for root in self._roots(prog):
-                outside |= self._outside_eligibles(root)
-                for agg in aggregates(root):
-                    agg_stage = max([0, *(self.stage_of[c] + 1 for c in eligibles(agg))])
-                    self.aggs[id(agg)] = AggInfo(agg, f"g{len(self.aggs)}", agg_stage)
-                    stage = max(stage, agg_stage + (1 if prog.target == "member" else 0))
-            for dep in outside:
-                if prog.target == "household" and targets[dep] == "member":
-                    stage = max(stage, self.stage_of[dep])
-                else:
-                    stage = max(stage, self.stage_of[dep] + 1)
-            self.stage_of[code] = stage
-        self.n_stages = max([0, *self.stage_of.values(), *(a.stage for a in self.aggs.values())]) + 1
-        self.stages = [Stage() for _ in range(self.n_stages)]
-        for code in engine.order:
-            stage = self.stages[self.stage_of[code]]
-            if engine.targets[code] == "member":
-                stage.member_programmes.append(code)
-            else:
-                stage.household_programmes.append(code)
-        for info in self.aggs.values():
-            self.stages[info.stage].aggregates.append(info)
+    def _is_rollup_any(self, n: Node) -> bool:
+        # any_member(eligible("m")) of a member programme is that programme's household
+        # result: read the roll-up instead of scanning the members again.
+        return (
+            isinstance(n, Aggregate)
+            and n.kind == "any"
+            and isinstance(n.expr, Eligible)
+            and self.engine.targets[n.expr.code] == "member"
+        )
 
-    @staticmethod
-    def _outside_eligibles(node: Node) -> set[str]:
-        found: set[str] = set()
+    def _aggregates(self, node: Node) -> list[Aggregate]:
+        return [n for n in node.walk() if isinstance(n, Aggregate) and not self._is_rollup_any(n)]
+
+    def _outside(self, node: Node) -> list[tuple[str, bool]]:
+        """Programmes named outside member aggregates: (code, read as the household roll-up)."""
+        found: list[tuple[str, bool]] = []
 
         def visit(n: Node) -> None:
+            if self._is_rollup_any(n):
+                found.append((n.expr.code, True))  # type: ignore[attr-defined]
+                return
             if isinstance(n, Aggregate):
                 return
             if isinstance(n, Eligible):
-                found.add(n.code)
+                found.append((n.code, False))
             for child in n.children():
                 visit(child)
 
         visit(node)
         return found
+
+    def _member_level(self, node: Node) -> bool:
+        """Whether a criterion of a member programme depends on the member it is evaluated for."""
+        targets = self.engine.targets
+
+        def visit(n: Node) -> bool:
+            if self._is_rollup_any(n) or isinstance(n, Aggregate):
+                return False
+            if isinstance(n, FactRef | Known) and n.scope == "member":
+                return True
+            if isinstance(n, Eligible) and targets[n.code] == "member":
+                return True
+            return any(visit(c) for c in n.children())
+
+        return visit(node)
+
+    def _plan(self) -> None:
+        engine = self.engine
+        targets = engine.targets
+        # Member programmes whose per-member result another rule reads member by member.
+        self.per_member: set[str] = set()
+        for prog in engine.programmes.values():
+            for root in self._roots(prog):
+                if prog.target == "member":
+                    self.per_member |= {c for c, rollup in self._outside(root) if not rollup and targets[c] == "member"}
+                for agg in self._aggregates(root):
+                    self.per_member |= {c for c in eligibles(agg) if targets[c] == "member"}
+        # A member programme's household-level criteria (assets, eligible("dibao") …) are
+        # evaluated once per household and joined to the roll-up of its member-level ones:
+        # any(mᵢ ∧ h) = any(mᵢ) ∧ h in Kleene logic too. This keeps members to one pass.
+        self.member_criteria: dict[str, list[Node]] = {}
+        self.household_criteria: dict[str, list[Node]] = {}
+        self.member_stage: dict[str, int] = {}
+        for code in engine.order:
+            prog = engine.programmes[code]
+            nodes = [c.node for c in prog.criteria]
+            if prog.target == "member":
+                if code in self.per_member:
+                    member_nodes, house_nodes = nodes, []
+                else:
+                    member_nodes = [n for n in nodes if self._member_level(n)]
+                    house_nodes = [n for n in nodes if not self._member_level(n)]
+                self.member_criteria[code] = member_nodes
+                self.household_criteria[code] = house_nodes
+                member_roots = member_nodes + ([prog.amount] if prog.amount is not None else [])
+                s_member = self._stage(member_roots, member_context=True)
+                s_house = self._stage(house_nodes, member_context=False)
+                self.member_stage[code] = s_member
+                self.stage_of[code] = max(s_member, s_house)
+            else:
+                self.stage_of[code] = self._stage(self._roots(prog), member_context=False)
+        self.n_stages = max([0, *self.stage_of.values(), *(a.stage for a in self.aggs.values())]) + 1
+        self.stages = [Stage() for _ in range(self.n_stages)]
+        for code in engine.order:
+            if targets[code] == "member":
+                self.stages[self.member_stage[code]].member_programmes.append(code)
+                self.stages[self.stage_of[code]].rollups.append(code)
+            else:
+                self.stages[self.stage_of[code]].household_programmes.append(code)
+        for info in self.aggs.values():
+            self.stages[info.stage].aggregates.append(info)
+
+    def _stage(self, roots: list[Node], *, member_context: bool) -> int:
+        targets = self.engine.targets
+        stage = 0
+        for root in roots:
+            for agg in self._aggregates(root):
+                if id(agg) not in self.aggs:
+                    agg_stage = max([0, *(self.stage_of[c] + 1 for c in eligibles(agg))])
+                    self.aggs[id(agg)] = AggInfo(agg, f"g{len(self.aggs)}", agg_stage)
+                stage = max(stage, self.aggs[id(agg)].stage + (1 if member_context else 0))
+            for dep, _rollup in self._outside(root):
+                if not member_context and targets[dep] == "member":
+                    stage = max(stage, self.stage_of[dep])
+                else:
+                    stage = max(stage, self.stage_of[dep] + 1)
+        return stage
 
     # ---- the statement
     def build(self) -> exp.Select:
@@ -391,7 +451,7 @@ class SqlCompiler:
         ctx = Ctx(in_member=True, where="m", stage=k)
         for code in stage.member_programmes:
             prog = self.engine.programmes[code]
-            ok = and_all([self.expr(c.node, ctx) for c in prog.criteria])
+            ok = and_all([self.expr(n, ctx) for n in self.member_criteria[code]])
             select = select.select(alias(ok, ok_col(code)), alias(self._amount(prog, ctx), amt_col(code)), copy=False)
         for info in stage.aggregates:
             for part, value in self._agg_inputs(info, ctx):
@@ -467,11 +527,13 @@ class SqlCompiler:
             for code in stage.member_programmes:
                 for part in ("t", "u", "ta", "tn", "ua", "un"):
                     select = select.select(col(f"r__{code}__{part}", "a"), copy=False)
-                select = select.select(
-                    alias(self._rollup_ok(code, "a"), ok_col(code)),
-                    alias(self._rollup_amount(code, "a"), amt_col(code)),
-                    copy=False,
-                )
+        ctx = Ctx(in_member=False, where="h", stage=k)
+        for code in stage.rollups:
+            select = select.select(
+                alias(self._rollup_ok(code, ctx), ok_col(code)),
+                alias(self._rollup_amount(code, ctx), amt_col(code)),
+                copy=False,
+            )
         ctx = Ctx(in_member=False, where="h", stage=k)
         for code in stage.household_programmes:
             prog = self.engine.programmes[code]
@@ -491,31 +553,58 @@ class SqlCompiler:
     def _agg_parts(info: AggInfo) -> tuple[str, ...]:
         return {"any": ("v",), "all": ("v",), "count": ("n", "u"), "sum": ("s", "u")}[info.node.kind]
 
-    def _rollup_ok(self, code: str, table: str) -> exp.Expression:
-        t, u = zero_if_null(col(f"r__{code}__t", table)), zero_if_null(col(f"r__{code}__u", table))
-        return case(
-            (exp.GT(this=t, expression=num(0)), exp.true()),
-            (exp.GT(this=u, expression=num(0)), exp.Null()),
-            default=exp.false(),
-        )
-
-    def _rollup_amount(self, code: str, table: str) -> exp.Expression:
-        if self.engine.programmes[code].amount is None:
-            return cast(exp.Null(), "BIGINT")
+    def _rollup_parts(self, code: str, ctx: Ctx):
+        table = "a" if (ctx.where == "h" and self.member_stage[code] == ctx.stage) else "h"
 
         def part(name: str) -> exp.Expression:
             return col(f"r__{code}__{name}", table)
 
+        house = self.household_criteria[code]
+        return part, (and_all([self.expr(n, ctx) for n in house]) if house else None)
+
+    def _rollup_ok(self, code: str, ctx: Ctx) -> exp.Expression:
+        part, house = self._rollup_parts(code, ctx)
+        t, u = zero_if_null(part("t")), zero_if_null(part("u"))
+        any_member = case(
+            (exp.GT(this=t, expression=num(0)), exp.true()),
+            (exp.GT(this=u, expression=num(0)), exp.Null()),
+            default=exp.false(),
+        )
+        return any_member if house is None else exp.And(this=paren(house), expression=paren(any_member))
+
+    def _rollup_amount(self, code: str, ctx: Ctx) -> exp.Expression:
+        if self.engine.programmes[code].amount is None:
+            return cast(exp.Null(), "BIGINT")
+        part, house = self._rollup_parts(code, ctx)
+
         def counted(a: str, n: str) -> exp.Expression:
             return case((exp.GT(this=zero_if_null(part(n)), expression=num(0)), exp.Null()), default=part(a))
 
-        return cast(
-            case(
+        if house is None:
+            value = case(
                 (exp.GT(this=zero_if_null(part("t")), expression=num(0)), counted("ta", "tn")),
                 (exp.GT(this=zero_if_null(part("u")), expression=num(0)), counted("ua", "un")),
+            )
+            return cast(value, "BIGINT")
+        ok = paren(self._rollup_ok(code, ctx))
+        # Possibly eligible with the household part unknown: every member whose own part is
+        # not false would be counted (mᵢ ∧ unknown is unknown).
+        either = case(
+            (
+                exp.GT(
+                    this=exp.Add(this=zero_if_null(part("tn")), expression=zero_if_null(part("un"))), expression=num(0)
+                ),
+                exp.Null(),
             ),
-            "BIGINT",
+            default=exp.Add(this=zero_if_null(part("ta")), expression=zero_if_null(part("ua"))),
         )
+        value = case(
+            (ok, counted("ta", "tn")),
+            (exp.Is(this=ok, expression=exp.false()), exp.Null()),
+            (paren(house), counted("ua", "un")),
+            default=either,
+        )
+        return cast(value, "BIGINT")
 
     def _amount(self, prog: CompiledProgramme, ctx: Ctx) -> exp.Expression:
         if prog.amount is None:
@@ -604,12 +693,14 @@ class SqlCompiler:
         return not_null(col(node.name, "m" if node.scope == "member" else "h"))
 
     def _Eligible(self, node: Eligible, ctx: Ctx) -> exp.Expression:
-        code = node.code
+        return self._eligible(node.code, ctx, per_member=ctx.in_member)
+
+    def _eligible(self, code: str, ctx: Ctx, *, per_member: bool) -> exp.Expression:
         target = self.engine.targets[code]
-        if target == "member" and ctx.in_member:
+        if target == "member" and per_member:
             return col(ok_col(code), "m")
         if target == "member" and ctx.where == "h" and self.stage_of[code] == ctx.stage:
-            return self._rollup_ok(code, "a")
+            return self._rollup_ok(code, ctx)
         return col(ok_col(code), "h")
 
     def _Not(self, node: Not, ctx: Ctx) -> exp.Expression:
@@ -665,6 +756,8 @@ class SqlCompiler:
         return exp.Mul(this=cast(exp.Floor(this=shifted), "BIGINT"), expression=num(100))
 
     def _Aggregate(self, node: Aggregate, ctx: Ctx) -> exp.Expression:
+        if self._is_rollup_any(node):
+            return self._eligible(node.expr.code, ctx, per_member=False)  # type: ignore[attr-defined]
         info = self.aggs[id(node)]
         table = "a" if (ctx.where == "h" and info.stage == ctx.stage) else "h"
 
