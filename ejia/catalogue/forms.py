@@ -101,7 +101,6 @@ class CriterionForm(forms.Form):
                 "rows": 2,
                 "spellcheck": "false",
                 "autocapitalize": "off",
-                "placeholder": 'income_per_capita_month_fen < standard("dibao")',
             }
         ),
     )
@@ -131,7 +130,7 @@ class RulesForm(forms.Form):
     )
     effective_from = forms.DateField(
         label=_("生效日期"),
-        widget=forms.DateInput(attrs={"type": "date", "class": "form-control"}),
+        widget=forms.DateInput(format="%Y-%m-%d", attrs={"type": "date", "class": "form-control"}),
         error_messages={"required": _("请填写生效日期。"), "invalid": _("日期格式应为 年-月-日。")},
     )
     change_note = forms.CharField(
