@@ -32,7 +32,9 @@ class Relation(models.TextChoices):
     HEAD = "02", _("户主")
     SPOUSE = "10", _("配偶")
     SON = "20", _("子")
+    SON_IN_LAW = "28", _("女婿")
     DAUGHTER = "30", _("女")
+    DAUGHTER_IN_LAW = "38", _("儿媳")
     GRANDCHILD = "40", _("孙子女或外孙子女")
     PARENT = "50", _("父母")
     GRANDPARENT = "60", _("祖父母或外祖父母")
@@ -42,8 +44,11 @@ class Relation(models.TextChoices):
 
     @classmethod
     def normalise(cls, code: str | None) -> str:
-        """Map any GB/T 4761 code (e.g. 11 夫, 21 长子, 51 父亲) onto its group."""
-        text = str(code or "").strip().zfill(2)[:2]
+        """Map any GB/T 4761 code (e.g. 11 夫, 21 长子, 51 父亲) or label (配偶) onto its group."""
+        text = str(code or "").strip()
+        if text in RELATION_WORDS:
+            return RELATION_WORDS[text]
+        text = text.zfill(2)[:2]
         if text in cls.values:
             return text
         if text in ("01", "00"):
@@ -52,6 +57,32 @@ class Relation(models.TextChoices):
         if group in cls.values and group != "00":
             return group
         return cls.OTHER_RELATIVE if text[0] in "1234567" else cls.NON_RELATIVE
+
+
+# Chinese words that department files use instead of codes (fixed, not translated).
+RELATION_WORDS = {
+    "户主": "02",
+    "本人": "02",
+    "配偶": "10",
+    "夫": "10",
+    "妻": "10",
+    "子": "20",
+    "儿子": "20",
+    "女婿": "28",
+    "女": "30",
+    "女儿": "30",
+    "儿媳": "38",
+    "孙子女": "40",
+    "孙子": "40",
+    "孙女": "40",
+    "父母": "50",
+    "父亲": "50",
+    "母亲": "50",
+    "祖父母": "60",
+    "兄弟姐妹": "70",
+    "其他亲属": "80",
+    "非亲属": "99",
+}
 
 
 class StatusKind(models.TextChoices):

@@ -22,3 +22,4 @@ class Command(BaseCommand):
             roles = "、".join(str(Role(r).label) for r in user.role_codes)
             self.stdout.write(f"  {user.username:<20} {roles}（{user.unit.name}）")
         call_command("ejia_sources_seed", stdout=self.stdout)
+        call_command("ejia_registry_demo", stdout=self.stdout)
