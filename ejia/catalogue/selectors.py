@@ -27,6 +27,12 @@ class DivisionNotFound(LookupError):
         super().__init__(f"未找到行政区划代码“{code}”，请填写村（社区）、乡镇（街道）或县（市、区）的代码。")
 
 
+class DivisionTooBroad(DivisionNotFound):
+    def __init__(self, code: str) -> None:
+        self.code = code
+        LookupError.__init__(self, f"“{code}”是市级区划代码，请填写村（社区）、乡镇（街道）或县（市、区）的代码。")
+
+
 # ---------------------------------------------------------------- programmes
 
 
@@ -231,7 +237,8 @@ def household_place(division: Division, household: dict[str, Any]) -> tuple[str,
     county code the caller may say `urban`, else the household counts as rural.
     """
     if division.level == Division.Level.CITY:
-        raise DivisionNotFound(division.code)
+        # Standards and urban/rural status are set per county; a city code says neither.
+        raise DivisionTooBroad(division.code)
     if division.level in (Division.Level.VILLAGE, Division.Level.TOWNSHIP):
         return division.county_code, bool(division.urban)
     return division.county_code, bool(household.get("urban") or False)

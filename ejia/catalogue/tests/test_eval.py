@@ -93,7 +93,11 @@ def test_a_dibao_household_with_a_disabled_mother_and_a_pupil(catalogue, capsys)
     assert [m["result"] for m in living["members"]] == ["eligible", "not_eligible"]
     assert results["severe_disability_care_subsidy"]["result"] == "eligible"
     assert results["edu_senior"]["result"] == "eligible"
+    assert results["tekun"]["result"] == "not_eligible"
+    # dibao tier: 70% of ¥18,000 out of pocket
     assert results["medical_aid"]["result"] == "eligible"
+    assert results["medical_aid"]["amount_fen"] == 1260000
+    assert results["medical_premium_subsidy"]["amount_fen"] == 2 * 26600
     assert results["expense_hardship"]["result"] == "not_eligible"
 
 
@@ -108,6 +112,12 @@ def test_severe_disability_care_has_no_income_test(catalogue, capsys, tmp_path):
     assert results["severe_disability_care_subsidy"]["amount_fen"] == 15000
 
 
+def test_an_old_person_is_not_offered_school_aid_for_want_of_a_school_stage(catalogue, capsys):
+    results = run_eval(capsys, EXAMPLES / "elderly-with-capable-child.json")
+    for code in ("edu_preschool", "edu_compulsory", "edu_senior", "edu_college_entrant", "hope_project"):
+        assert results[code]["result"] == "not_eligible", code
+
+
 def test_the_output_names_every_programme_and_its_result(catalogue, capsys):
     results = run_eval(capsys, EXAMPLES / "dibao-income-unknown.json")
     assert len(results) == 69
@@ -120,6 +130,7 @@ def test_the_output_names_every_programme_and_its_result(catalogue, capsys):
     [
         ("{not json", "JSON 格式错误"),
         ('{"division": "999999", "members": [{}]}', "未找到行政区划代码“999999”"),
+        ('{"division": "371600", "members": [{}]}', "市级区划代码"),
         ('{"division": "371602", "household": {"incom": 1}, "members": [{}]}', "未知的事实“incom”"),
         ('{"division": "371602", "members": [{"age": 70}]}', "由系统根据其他事实计算"),
         ('{"division": "371602", "members": [{"vehicles": 1}]}', "请写在 household 里"),
