@@ -86,6 +86,43 @@ class _Raw:
     members: list[tuple[bool | None, int | None, list[bool | None]]] = field(default_factory=list)
 
 
+class _LazyCriterion(CriterionResult):
+    """A criterion result whose values and explanation are written when first read."""
+
+    __slots__ = ("_ctx",)
+
+    def __init__(self, engine: Engine, crit: CompiledCriterion, value: bool | None, env: Env, explainer: Explainer):
+        self.label = crit.label
+        self.expr = crit.expr
+        self.result = _RESULT[value]
+        self._values = None
+        self._explanation = None
+        self._ctx = (engine, crit, value, env, explainer, env.m, env.mi)
+
+    def _at_member(self, fn):
+        env, member, index = self._ctx[3], self._ctx[5], self._ctx[6]
+        saved = env.m, env.mi
+        env.m, env.mi = member, index
+        try:
+            return fn()
+        finally:
+            env.m, env.mi = saved
+
+    @property
+    def values(self) -> dict[str, Any]:
+        if self._values is None:
+            engine, crit, _, env = self._ctx[:4]
+            self._values = self._at_member(lambda: engine._values(crit, env))
+        return self._values
+
+    @property
+    def explanation(self) -> str:
+        if self._explanation is None:
+            _, crit, value, _, explainer = self._ctx[:5]
+            self._explanation = self._at_member(lambda: explainer.criterion(crit.node, value))
+        return self._explanation
+
+
 class Engine:
     def __init__(self, programmes: Sequence[ProgrammeSpec]) -> None:
         self.specs = list(programmes)
@@ -239,12 +276,32 @@ class Engine:
     def _criterion(
         self, crit: CompiledCriterion, value: bool | None, env: Env, explainer: Explainer, unknown: list[str]
     ) -> CriterionResult:
+        if value is None:
+            for name in self._missing(crit, env):
+                for source in DERIVED_FROM.get(name, (name,)):
+                    if source not in unknown:
+                        unknown.append(source)
+        return _LazyCriterion(self, crit, value, env, explainer)
+
+    def _missing(self, crit: CompiledCriterion, env: Env) -> list[str]:
+        missing = []
+        for ref in crit.refs:
+            if ref.kind == "standard":
+                if env.h.get(STD_PREFIX + ref.name) is None:
+                    missing.append(STD_PREFIX + ref.name)
+            elif ref.kind == "fact":
+                if ref.scope == "member" and (ref.in_aggregate or env.m is None):
+                    if any(m[ref.name] is None for m in env.members):
+                        missing.append(ref.name)
+                elif (env.m[ref.name] if ref.scope == "member" else env.h[ref.name]) is None:
+                    missing.append(ref.name)
+        return missing
+
+    def _values(self, crit: CompiledCriterion, env: Env) -> dict[str, Any]:
         values: dict[str, Any] = {}
         for ref in crit.refs:
             if ref.kind == "standard":
-                v = env.h.get(STD_PREFIX + ref.name)
-                values[STD_PREFIX + ref.name] = v
-                missing = [STD_PREFIX + ref.name] if v is None else []
+                values[STD_PREFIX + ref.name] = env.h.get(STD_PREFIX + ref.name)
             elif ref.kind == "eligible":
                 key = f"eligible:{ref.name}"
                 if ref.in_aggregate and self.targets.get(ref.name) == "member":
@@ -253,21 +310,11 @@ class Engine:
                     values[key] = str(Outcome.from_kleene(env.elig_m[ref.name][env.mi]))
                 else:
                     values[key] = str(Outcome.from_kleene(env.elig_h.get(ref.name)))
-                continue
             elif ref.scope == "member" and (ref.in_aggregate or env.m is None):
-                vs = [m[ref.name] for m in env.members]
-                values[ref.name] = vs
-                missing = [ref.name] if any(v is None for v in vs) else []
+                values[ref.name] = [m[ref.name] for m in env.members]
             else:
-                v = env.m[ref.name] if ref.scope == "member" else env.h[ref.name]
-                values[ref.name] = v
-                missing = [ref.name] if v is None else []
-            if value is None:
-                for name in missing:
-                    for source in DERIVED_FROM.get(name, (name,)):
-                        if source not in unknown:
-                            unknown.append(source)
-        return CriterionResult(crit.label, crit.expr, _RESULT[value], values, explainer.criterion(crit.node, value))
+                values[ref.name] = env.m[ref.name] if ref.scope == "member" else env.h[ref.name]
+        return values
 
     # ---- bulk
     def compile_sql(

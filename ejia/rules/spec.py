@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Literal
@@ -52,13 +53,56 @@ class HouseholdInput:
     standards: dict[str, int] = field(default_factory=dict)
 
 
-@dataclass
 class CriterionResult:
-    label: str
-    expr: str
-    result: CriterionOutcome
-    values: dict[str, Any]
-    explanation: str
+    """One criterion's result for one household or member.
+
+    `values` and `explanation` may be given as zero-argument callables: the engine writes
+    them only when someone reads them (a screen shows a few; a bulk caller none).
+    """
+
+    __slots__ = ("_explanation", "_values", "expr", "label", "result")
+
+    def __init__(
+        self,
+        label: str,
+        expr: str,
+        result: CriterionOutcome,
+        values: dict[str, Any] | Callable[[], dict[str, Any]],
+        explanation: str | Callable[[], str],
+    ) -> None:
+        self.label = label
+        self.expr = expr
+        self.result = result
+        self._values = values
+        self._explanation = explanation
+
+    @property
+    def values(self) -> dict[str, Any]:
+        if callable(self._values):
+            self._values = self._values()
+        return self._values
+
+    @property
+    def explanation(self) -> str:
+        if callable(self._explanation):
+            self._explanation = self._explanation()
+        return self._explanation
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, CriterionResult):
+            return NotImplemented
+        return (self.label, self.expr, self.result, self.values, self.explanation) == (
+            other.label,
+            other.expr,
+            other.result,
+            other.values,
+            other.explanation,
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"CriterionResult(label={self.label!r}, result={self.result!r}, explanation={self.explanation!r})"
 
     def to_json(self) -> dict[str, Any]:
         return {
