@@ -3,7 +3,20 @@
 `generate_city(scale, seed, out_dir)` writes `persons`, `households`, `members` and `villages`
 as Parquet plus the department exports (CSV; XLSX at small scale) under `out_dir/departments/`
 with a `manifest.json`, and returns a summary (counts, hardship shares, timings). It needs Django
-settings only to read the division tree, never a database.
+settings only to read the division tree, never a database. Data are "as of" 2026-01-01 (REF_DATE):
+ages are whole years on that day, deaths and medical visits fall in 2025.
+
+Tables (fact columns carry the names and enum codes of ejia.rules.facts):
+- persons: person_id, id_number, name, sex, birth_date, phone (null under 14), ethnicity
+- households: household_id, household_no (户号), village_code, township_code, region_code, urban,
+  address, head_person_id, household facts (financial_assets_fen … rural_family_planning_reward),
+  bank_account (19-digit card, Luhn), bank_name
+- members: household_id, member_index (0 = head), person_id, relation (GB/T 4761), birth_date, sex,
+  member facts (income_month_fen … medical_oop_year_member_fen); row i is persons row i
+- villages: village_code, names, township/county, urban, households, persons
+
+Calibration: economy.py designates the 特困 persons and the 低保 households; see its docstring
+for the property limits assumed by "within limits".
 """
 
 from __future__ import annotations
