@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import difflib
 import io
+import re
 import tokenize
 import warnings
 from collections.abc import Collection
@@ -151,7 +152,10 @@ class Checker:
         except SyntaxError as exc:
             line = (exc.lineno or 1) - self._line_shift
             col = exc.offset or 1
-            raise RuleError(f"语法错误：{_syntax_reason(exc)}", line=max(line, 1), col=max(col, 1)) from None
+            reason = _syntax_reason(exc)
+            if reason == "无法识别的写法" and re.search(r"(?<![=<>!])=(?!=)", text):
+                reason = "比较是否相等请用 ==，不能用 ="
+            raise RuleError(f"语法错误：{reason}", line=max(line, 1), col=max(col, 1)) from None
         except (ValueError, RecursionError, MemoryError, OverflowError):
             raise RuleError("表达式无法解析") from None
         if multi:

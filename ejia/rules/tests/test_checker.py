@@ -73,7 +73,7 @@ def test_unbalanced_parentheses_across_lines_are_an_error():
         ("known(size + 1)", "known() 的参数必须是一个事实名称"),
         ("1e400 > size", "数字无效或过大"),
         ("", "表达式为空"),
-        ("vehicles = 0", "语法错误"),
+        ("vehicles = 0", "比较是否相等请用 =="),
         ("lambda: 1", "不支持的写法"),
         ('region_code > "37"', "只能用 == 或 != 比较"),
     ],
