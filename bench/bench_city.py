@@ -1,6 +1,6 @@
 """Benchmark: generate the full synthetic city to Parquet (+ department CSV) and report speed.
 
-Usage: .venv/bin/python bench/bench_city.py [--scale full] [--seed 42] [--out DIR] [--no-csv] [--keep]
+Usage: .venv/bin/python bench/bench_city.py [--scale full|demo|N] [--seed 42] [--out DIR] [--no-csv] [--xlsx] [--keep]
 Prints persons, households, seconds, persons/s and peak RSS (resource.getrusage)."""
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ def main() -> None:
     parser.add_argument("--out", default=None)
     parser.add_argument("--no-csv", action="store_true")
     parser.add_argument("--keep", action="store_true", help="keep the output directory")
+    parser.add_argument("--xlsx", action="store_true", help="also write the XLSX copies (demo scale)")
     args = parser.parse_args()
 
     import django
@@ -38,7 +39,7 @@ def main() -> None:
     out = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix="ejia-city-", dir=ROOT / "var"))
     scale = int(args.scale) if args.scale.isdigit() else args.scale
     t = time.perf_counter()
-    summary = generate_city(scale, args.seed, out, xlsx=False, csv=not args.no_csv)
+    summary = generate_city(scale, args.seed, out, xlsx=args.xlsx, csv=not args.no_csv)
     seconds = time.perf_counter() - t
     usage = resource.getrusage(resource.RUSAGE_SELF)
     peak_mb = usage.ru_maxrss / 1024
