@@ -130,3 +130,53 @@ def test_a_township_clerk_is_refused_another_townships_household(page, live_serv
     assert response.status == 403
     page.goto(live_server.url + "/staff/cases/")
     assert case.reference not in page.inner_text("main")
+
+
+@pytest.fixture
+def gina(org):
+    """A grid worker in 市中街道's first community."""
+    from conftest import make_staff
+    from ejia.accounts.models import OrgUnit, Role
+    from ejia.registry.tests.factories import village
+
+    unit = OrgUnit.objects.get(division=village("371602001"), kind="station")
+    return make_staff("gina", unit, Role.GRID_WORKER, display_name="孙网格")
+
+
+def test_a_grid_worker_applies_on_a_phone_with_the_applicants_consent(
+    phone_page, live_server, gina, population, catalogue
+):
+    page = phone_page
+    wife = population[1]
+    login(page, live_server, gina)
+    page.goto(live_server.url + "/staff/cases/intake/")
+    page.fill("#id_id_number", wife["id_number"][:17] + ("0" if wife["id_number"][17] != "0" else "1"))
+    assert "校验位不正确" in page.inner_text("[data-id-feedback]")  # live check, before any request
+    page.fill("#id_id_number", wife["id_number"])
+    page.get_by_role("button", name="查询并下一步").click()
+    page.wait_for_url("**/intake/household/")
+    assert page.get_by_test_id("member").count() == 3
+    screenshot(page, "grid-1-household-phone")
+    page.get_by_role("button", name="下一步：困难情况").click()
+    page.get_by_text("基本生活困难").click()
+    page.get_by_role("button", name="下一步：查看救助方案").click()
+    page.wait_for_url("**/intake/plan/")
+    page.check("#p_linshi")
+    screenshot(page, "grid-2-plan-phone", full_page=False)
+    page.get_by_role("button", name="下一步：授权签字").click()
+    page.wait_for_url("**/intake/authorise/")
+    for i in range(2):
+        sign(page, page.locator("canvas").nth(i).get_attribute("data-testid"))
+    page.get_by_role("button", name="保存签字，下一步").click()
+    assert "网格员代办须取得申请人同意" in page.inner_text("[data-testid=errors]")
+    page.check("#proxy_consent")
+    sign(page, "canvas-sig_proxy")
+    screenshot(page, "grid-3-consent-phone")
+    page.get_by_role("button", name="保存签字，下一步").click()
+    page.wait_for_url("**/intake/materials/")
+    page.get_by_test_id("submit").click()
+    page.wait_for_url("**/staff/cases/*-*-*-*-*/")
+    case = Case.objects.get()
+    assert case.channel == "grid_proxy" and case.proxy_consent and case.applicant.name == "李秀兰"
+    assert "网格员代办" in page.inner_text("main")
+    screenshot(page, "grid-4-case-phone")
