@@ -324,7 +324,7 @@ class SqlCompiler:
                 alias(col("household_id", "mm"), "household_id"),
                 alias(exp.Count(this=exp.Star()), "n"),
                 alias(cast(exp.Sum(this=income), "BIGINT"), "inc"),
-                alias(exp.Sum(this=case((is_null(income), num(1)), default=num(0))), "inc_null"),
+                alias(exp.Max(this=case((is_null(income), num(1)), default=num(0))), "inc_null"),
             )
             .from_(exp.to_table("members").as_("mm"), copy=False)
             .group_by(col("household_id", "mm"), copy=False)
@@ -470,7 +470,7 @@ class SqlCompiler:
             return [("v", case((paren(c), num(2)), (is_null(c), one), default=zero))]
         if node.kind == "count":
             c = self.expr(node.expr, ctx)
-            return [("n", case((paren(c), one), default=zero)), ("u", case((is_null(c), one), default=zero))]
+            return [("n", case((paren(c), one))), ("u", case((is_null(c), one), default=zero))]
         e = self.expr(node.expr, ctx)
         if node.cond is None:
             return [("s", e), ("u", case((is_null(e), one), default=zero))]
@@ -492,30 +492,32 @@ class SqlCompiler:
                 )
             elif node.kind == "count":
                 select = select.select(
-                    alias(cast(exp.Sum(this=col(f"{info.name}__in_n", "m")), "BIGINT"), f"{info.name}__n"),
-                    alias(cast(exp.Sum(this=col(f"{info.name}__in_u", "m")), "BIGINT"), f"{info.name}__u"),
+                    alias(cast(exp.Count(this=col(f"{info.name}__in_n", "m")), "BIGINT"), f"{info.name}__n"),
+                    alias(cast(exp.Max(this=col(f"{info.name}__in_u", "m")), "BIGINT"), f"{info.name}__u"),
                     copy=False,
                 )
             else:
                 total = exp.Sum(this=col(f"{info.name}__in_s", "m"))
                 select = select.select(
                     alias(cast(total, SQL_TYPES[node.type]), f"{info.name}__s"),
-                    alias(cast(exp.Sum(this=col(f"{info.name}__in_u", "m")), "BIGINT"), f"{info.name}__u"),
+                    alias(cast(exp.Max(this=col(f"{info.name}__in_u", "m")), "BIGINT"), f"{info.name}__u"),
                     copy=False,
                 )
         for code in stage.member_programmes:
             ok, amt = col(ok_col(code), "m"), col(amt_col(code), "m")
             unknown = is_null(ok)
-            parts = {
-                "t": case((ok, num(1)), default=num(0)),
-                "u": case((unknown, num(1)), default=num(0)),
-                "ta": case((ok, amt)),
-                "tn": case((exp.And(this=ok, expression=is_null(amt)), num(1)), default=num(0)),
-                "ua": case((unknown, amt)),
-                "un": case((exp.And(this=unknown, expression=is_null(amt)), num(1)), default=num(0)),
-            }
-            for part, value in parts.items():
-                select = select.select(alias(cast(exp.Sum(this=value), "BIGINT"), f"r__{code}__{part}"), copy=False)
+            # Small aggregate states keep the GROUP BY fast: one MAX for the roll-up (2 some
+            # member eligible, 1 some possibly, 0 none), flags by MAX, sums only for amounts.
+            parts = {"v": (exp.Max, case((ok, num(2)), (unknown, num(1)), default=num(0)))}
+            if self.engine.programmes[code].amount is not None:
+                parts |= {
+                    "ta": (exp.Sum, case((ok, amt))),
+                    "tn": (exp.Max, case((exp.And(this=ok, expression=is_null(amt)), num(1)), default=num(0))),
+                    "ua": (exp.Sum, case((unknown, amt))),
+                    "un": (exp.Max, case((exp.And(this=unknown, expression=is_null(amt)), num(1)), default=num(0))),
+                }
+            for part, (fn, value) in parts.items():
+                select = select.select(alias(cast(fn(this=value), "BIGINT"), f"r__{code}__{part}"), copy=False)
         return select.from_(exp.to_table(m_name).as_("m"), copy=False).group_by(col("household_id", "m"), copy=False)
 
     def _household_pass(self, k: int, stage: Stage, h_prev: str, a_name: str | None) -> exp.Select:
@@ -525,7 +527,8 @@ class SqlCompiler:
                 for part in self._agg_parts(info):
                     select = select.select(col(f"{info.name}__{part}", "a"), copy=False)
             for code in stage.member_programmes:
-                for part in ("t", "u", "ta", "tn", "ua", "un"):
+                has_amount = self.engine.programmes[code].amount is not None
+                for part in ("v", "ta", "tn", "ua", "un") if has_amount else ("v",):
                     select = select.select(col(f"r__{code}__{part}", "a"), copy=False)
         ctx = Ctx(in_member=False, where="h", stage=k)
         for code in stage.rollups:
@@ -564,12 +567,7 @@ class SqlCompiler:
 
     def _rollup_ok(self, code: str, ctx: Ctx) -> exp.Expression:
         part, house = self._rollup_parts(code, ctx)
-        t, u = zero_if_null(part("t")), zero_if_null(part("u"))
-        any_member = case(
-            (exp.GT(this=t, expression=num(0)), exp.true()),
-            (exp.GT(this=u, expression=num(0)), exp.Null()),
-            default=exp.false(),
-        )
+        any_member = simple_case(part("v"), (num(2), exp.true()), (num(1), exp.Null()), default=exp.false())
         return any_member if house is None else exp.And(this=paren(house), expression=paren(any_member))
 
     def _rollup_amount(self, code: str, ctx: Ctx) -> exp.Expression:
@@ -581,10 +579,7 @@ class SqlCompiler:
             return case((exp.GT(this=zero_if_null(part(n)), expression=num(0)), exp.Null()), default=part(a))
 
         if house is None:
-            value = case(
-                (exp.GT(this=zero_if_null(part("t")), expression=num(0)), counted("ta", "tn")),
-                (exp.GT(this=zero_if_null(part("u")), expression=num(0)), counted("ua", "un")),
-            )
+            value = simple_case(part("v"), (num(2), counted("ta", "tn")), (num(1), counted("ua", "un")))
             return cast(value, "BIGINT")
         ok = paren(self._rollup_ok(code, ctx))
         # Possibly eligible with the household part unknown: every member whose own part is
