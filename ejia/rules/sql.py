@@ -281,7 +281,6 @@ class SqlCompiler:
             self.stages[info.stage].aggregates.append(info)
 
     def _stage(self, roots: list[Node], *, member_context: bool) -> int:
-        targets = self.engine.targets
         stage = 0
         for root in roots:
             for agg in self._aggregates(root):
@@ -290,10 +289,10 @@ class SqlCompiler:
                     self.aggs[id(agg)] = AggInfo(agg, f"g{len(self.aggs)}", agg_stage)
                 stage = max(stage, self.aggs[id(agg)].stage + (1 if member_context else 0))
             for dep, _rollup in self._outside(root):
-                if not member_context and targets[dep] == "member":
-                    stage = max(stage, self.stage_of[dep])
-                else:
-                    stage = max(stage, self.stage_of[dep] + 1)
+                # In a household pass, a programme of the same stage is inlined (its criteria
+                # are repeated), so it costs no extra stage; a member pass reads the previous
+                # household pass.
+                stage = max(stage, self.stage_of[dep] + (1 if member_context else 0))
         return stage
 
     # ---- the statement
@@ -694,8 +693,11 @@ class SqlCompiler:
         target = self.engine.targets[code]
         if target == "member" and per_member:
             return col(ok_col(code), "m")
-        if target == "member" and ctx.where == "h" and self.stage_of[code] == ctx.stage:
-            return self._rollup_ok(code, ctx)
+        if ctx.where == "h" and self.stage_of[code] == ctx.stage:
+            if target == "member":
+                return self._rollup_ok(code, ctx)
+            criteria = self.engine.programmes[code].criteria
+            return paren(and_all([self.expr(c.node, ctx) for c in criteria]))
         return col(ok_col(code), "h")
 
     def _Not(self, node: Not, ctx: Ctx) -> exp.Expression:
