@@ -458,8 +458,28 @@ def programme_history_view(request, code: str):
     return render(
         request,
         "catalogue/editor/history.html",
-        {"programme": programme, "rows": rows, "current": current},
+        {"programme": programme, "rows": rows, "current": current, "text_changes": _text_changes(programme)},
     )
+
+
+def _text_changes(programme: Programme) -> list[dict]:
+    """Edits of the public texts (not versioned; each one is in the audit log)."""
+    from ejia.core.models import AuditEvent
+
+    labels = {name: str(field.label) for name, field in ProgrammeTextForm().fields.items()}
+    events = AuditEvent.objects.filter(
+        action="catalogue.programme_update",
+        object_type=programme._meta.label_lower,
+        object_id=str(getattr(programme, "public_id", None) or programme.pk),
+    ).select_related("actor")
+    return [
+        {
+            "at": event.created_at,
+            "who": event.actor.get_full_name() if event.actor else event.actor_label,
+            "fields": "、".join(labels.get(name, name) for name in (event.data or {})),
+        }
+        for event in events.order_by("-seq")[:50]
+    ]
 
 
 def _changes(before: ProgrammeVersion | None, after: ProgrammeVersion) -> list[tuple[str, str]]:

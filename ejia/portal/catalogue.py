@@ -85,6 +85,12 @@ class ProgrammePage:
         return getattr(self.version, "effective_from", None)
 
 
+def _yuan(fen: int | None) -> str:
+    if fen is None:
+        return "—"
+    return format_fen(fen, symbol=False).removesuffix(".00") + " 元"
+
+
 def _standard_lines(kinds: list[str], county: Division | None, on: dt.date) -> list[StandardLine]:
     if county is None or not kinds:
         return []
@@ -99,8 +105,8 @@ def _standard_lines(kinds: list[str], county: Division | None, on: dt.date) -> l
         lines.append(
             StandardLine(
                 label=STANDARD_KINDS.get(kind, kind),
-                urban=format_fen(u).removesuffix(".00") + " 元" if u is not None else "—",
-                rural=format_fen(r).removesuffix(".00") + " 元" if r is not None else "—",
+                urban=_yuan(u),
+                rural=_yuan(r),
             )
         )
     return lines

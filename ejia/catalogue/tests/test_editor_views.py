@@ -152,3 +152,5 @@ def test_the_texts_change_in_place(client, catalogue, editor):
     programme = Programme.objects.get(code="dibao")
     assert programme.summary == "收入低于低保标准的家庭，每月补差。"
     assert programme.materials == ["身份证", "户口簿"]
+    html = client.get(reverse("catalogue:history", args=["dibao"])).content.decode()
+    assert "项目说明修改记录" in html and "孙梅" in html and "一句话说明" in html
