@@ -188,4 +188,10 @@ EJIA_ID_READER_MOCK_CARD = {
     "birth_date": "1962-03-08",
     "address": "山东省滨州市滨城区市中街道黄河二路1号",
 }
+# Text messages to citizens: a class with send(phone, text). The default writes to the
+# console and to EJIA_SMS_LOG_FILE; production names its gateway adapter here.
+EJIA_SMS_BACKEND = os.environ.get("EJIA_SMS_BACKEND", "ejia.cases.sms.ConsoleFileBackend")
+EJIA_SMS_LOG_FILE = Path(os.environ.get("EJIA_SMS_LOG_FILE", VAR_DIR / "sms.log"))
+# Where citizens track a case (the receipt's QR code points here, + "?ref=<reference>").
+EJIA_TRACKING_PATH = os.environ.get("EJIA_TRACKING_PATH", "/staff/cases/citizen/track/")
 # ---- end registry & intake ----

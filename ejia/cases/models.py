@@ -168,3 +168,17 @@ class IntakeDraft(BaseModel):
 
     def __str__(self) -> str:
         return f"draft of {self.user_id} at {self.step}"
+
+
+class SmsCode(models.Model):
+    """A one-time login code sent to a citizen's phone; only its hash is kept."""
+
+    phone = models.CharField(max_length=20, db_index=True)
+    code_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    attempts = models.PositiveSmallIntegerField(default=0)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]

@@ -34,7 +34,7 @@ HEADING = ParagraphStyle("heading", parent=BODY, fontSize=12, leading=18, spaceB
 
 
 def tracking_url(case: Case) -> str:
-    return f"{settings.EJIA_SITE_URL.rstrip('/')}/track/?ref={case.reference}"
+    return f"{settings.EJIA_SITE_URL.rstrip('/')}{settings.EJIA_TRACKING_PATH}?ref={case.reference}"
 
 
 def _qr(url: str, size_mm: float = 32) -> Image:

@@ -11,6 +11,7 @@ from ejia.accounts.models import Division, OrgUnit
 from ejia.accounts.scope import can_see_division
 from ejia.cases.matching import engine_input, materials_for, plan_evaluate
 from ejia.cases.models import Authorisation, Case, Channel, ProgrammeRequest, ReferenceCounter
+from ejia.cases.sms import sms_send
 from ejia.core import idnumber
 from ejia.core.audit import audit_record
 from ejia.registry.models import Household, Membership
@@ -270,6 +271,10 @@ def _submit(*, actor, channel, idempotency_key, data, division, programmes, toda
             valid_until=signed_at.date() + dt.timedelta(days=Authorisation.VALID_DAYS),
             recorded_by=actor if getattr(actor, "pk", None) else None,
         )
+    if case.phone:
+        # Sent only if the case commits; the text names the reference, never an ID number.
+        text = f"【e家大救助】您的救助申请已受理，受理号{case.reference}。可凭受理号和身份证号码后6位查询办理进度。"
+        transaction.on_commit(lambda: sms_send(phone=case.phone, text=text))
     audit_record(
         actor=actor,
         action="cases.case_submit",

@@ -1,0 +1,82 @@
+import re
+
+import pytest
+from django.urls import reverse
+
+from ejia.cases.services import case_submit
+from ejia.cases.sms import MemoryBackend
+from ejia.cases.tests.conftest import application
+from ejia.cases.tracking import TrackingError, add_working_days, case_track, sms_code_send, sms_code_verify
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def case(bob, catalogue):
+    data = application()
+    case = case_submit(actor=bob, channel="window", idempotency_key="t", data=data)
+    case.id_number = data["members"][0]["id_number"]
+    return case
+
+
+def last_code() -> str:
+    return re.search(r"验证码是(\d{6})", MemoryBackend.outbox[-1][1]).group(1)
+
+
+def test_a_citizen_tracks_by_reference_and_the_last_six_id_characters(client, case):
+    page = client.post(reverse("cases:citizen:track"), {"reference": case.reference, "id_last6": case.id_number[-6:]})
+    text = page.content.decode()
+    assert "调查核实" in text and "最低生活保障" in text and "张*山" in text
+    assert case.id_number not in text and "张大山" not in text
+
+
+def test_a_wrong_tail_is_refused_and_repeated_guessing_is_locked(case):
+    for _ in range(5):
+        with pytest.raises(TrackingError, match="不正确"):
+            case_track(reference=case.reference, id_last6="000000", ip="10.0.0.1")
+    with pytest.raises(TrackingError, match="过多"):
+        case_track(reference=case.reference, id_last6=case.id_number[-6:], ip="10.0.0.1")
+
+
+def test_a_citizen_logs_in_with_the_phone_and_an_sms_code(client, case, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("cases:citizen:login"), {"phone": "138 1234 5678", "action": "send"})
+    assert MemoryBackend.outbox[-1][0] == "13812345678"
+    wrong = client.post(
+        reverse("cases:citizen:login"),
+        {"phone": "13812345678", "action": "verify", "code": "999999" if last_code() != "999999" else "111111"},
+    )
+    assert "验证码不正确" in wrong.content.decode()
+    done = client.post(
+        reverse("cases:citizen:login"), {"phone": "13812345678", "action": "verify", "code": last_code()}
+    )
+    assert done.url == reverse("cases:citizen:mine")
+    assert case.reference in client.get(done.url).content.decode()
+
+
+def test_codes_are_single_use_rate_limited_and_expire(django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        sms_code_send(phone="13900000000")
+    code = last_code()
+    with pytest.raises(TrackingError, match="60秒"):
+        sms_code_send(phone="13900000000")
+    assert sms_code_verify(phone="13900000000", code=code) == "13900000000"
+    with pytest.raises(TrackingError):
+        sms_code_verify(phone="13900000000", code=code)
+    with pytest.raises(TrackingError, match="11位"):
+        sms_code_send(phone="12345")
+
+
+def test_working_days_skip_weekends():
+    import datetime as dt
+
+    assert add_working_days(dt.date(2026, 5, 1), 1) == dt.date(2026, 5, 4)  # Friday → Monday
+
+
+def test_the_applicant_gets_an_sms_with_the_reference_when_the_case_commits(
+    bob, catalogue, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        case = case_submit(actor=bob, channel="window", idempotency_key="sms", data=application())
+    phone, text, _ = MemoryBackend.outbox[-1]
+    assert phone == "13812345678" and case.reference in text

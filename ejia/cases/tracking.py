@@ -1,0 +1,132 @@
+"""Citizens follow their case: by reference number + last 6 characters of the ID number, or
+by logging in with the phone number given at intake and a one-time SMS code."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import re
+import secrets
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from ejia.accounts import throttle
+from ejia.cases.models import Case, SmsCode
+from ejia.cases.sms import sms_send
+from ejia.core import crypto
+from ejia.registry.models import ID_PURPOSE
+from ejia.registry.selectors import REFERENCE_RE
+
+PHONE_RE = re.compile(r"^1[3-9]\d{9}$")
+CODE_TTL = dt.timedelta(minutes=5)
+RESEND_AFTER = dt.timedelta(seconds=60)
+MAX_PER_HOUR = 5
+MAX_ATTEMPTS = 5
+
+
+class TrackingError(Exception):
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def _hash(phone: str, code: str) -> str:
+    return hmac.new(settings.SECRET_KEY.encode(), f"sms\x00{phone}\x00{code}".encode(), hashlib.sha256).hexdigest()
+
+
+def normalise_phone(raw: str) -> str:
+    phone = re.sub(r"[\s-]", "", raw or "").removeprefix("+86")
+    if not PHONE_RE.match(phone):
+        raise TrackingError("请输入11位手机号码。")
+    return phone
+
+
+def sms_code_send(*, phone: str) -> None:
+    phone = normalise_phone(phone)
+    now = timezone.now()
+    with transaction.atomic():
+        recent = SmsCode.objects.select_for_update().filter(phone=phone, created_at__gte=now - dt.timedelta(hours=1))
+        if recent.filter(created_at__gte=now - RESEND_AFTER).exists():
+            raise TrackingError("验证码已发送，请60秒后再试。")
+        if recent.count() >= MAX_PER_HOUR:
+            raise TrackingError("获取验证码过于频繁，请一小时后再试。")
+        code = f"{secrets.randbelow(10**6):06d}"
+        SmsCode.objects.create(phone=phone, code_hash=_hash(phone, code), expires_at=now + CODE_TTL)
+        # The message goes out only once the code is stored.
+        transaction.on_commit(
+            lambda: sms_send(phone=phone, text=f"【e家大救助】您的验证码是{code}，5分钟内有效。请勿告诉他人。")
+        )
+
+
+def sms_code_verify(*, phone: str, code: str) -> str:
+    """The normalised phone if the code is right; a Chinese TrackingError otherwise."""
+    phone = normalise_phone(phone)
+    with transaction.atomic():
+        sent = SmsCode.objects.select_for_update().filter(phone=phone, used_at__isnull=True).first()
+        if sent is None or sent.expires_at < timezone.now():
+            raise TrackingError("验证码已过期，请重新获取。")
+        if sent.attempts >= MAX_ATTEMPTS:
+            raise TrackingError("验证码输错次数过多，请重新获取。")
+        if not hmac.compare_digest(sent.code_hash, _hash(phone, (code or "").strip())):
+            sent.attempts += 1
+            sent.save(update_fields=["attempts"])
+            raise TrackingError("验证码不正确。")
+        sent.used_at = timezone.now()
+        sent.save(update_fields=["used_at"])
+    return phone
+
+
+def case_track(*, reference: str, id_last6: str, ip: str | None) -> Case:
+    """The case if the reference and the applicant's last 6 ID characters match (throttled)."""
+    match = REFERENCE_RE.match(reference or "")
+    if not match:
+        raise TrackingError("受理号格式不正确，应为“县区代码-日期-序号”，如 371602-20260501-0001。")
+    reference = "-".join(match.groups())
+    key = f"track:{reference}"
+    if throttle.is_locked(key, ip):
+        raise TrackingError("查询失败次数过多，请15分钟后再试。")
+    case = Case.objects.select_related("applicant").filter(reference=reference).first()
+    last6 = (id_last6 or "").strip().upper()
+    number = crypto.decrypt(case.applicant.id_number_ciphertext, purpose=ID_PURPOSE) if case else ""
+    if case is None or len(last6) != 6 or not hmac.compare_digest(number[-6:], last6):
+        throttle.record_failure(key, ip)
+        raise TrackingError("受理号或身份证号码后6位不正确。")
+    return case
+
+
+def cases_for_phone(phone: str):
+    return Case.objects.filter(phone=phone).select_related("applicant", "window").order_by("-submitted_at")
+
+
+def add_working_days(day: dt.date, days: int) -> dt.date:
+    """Weekends skipped; public holidays are not known to the system yet."""
+    while days > 0:
+        day += dt.timedelta(days=1)
+        if day.weekday() < 5:
+            days -= 1
+    return day
+
+
+@dataclass
+class Stage:
+    name: str
+    note: str
+    date: dt.date | None  # done on
+    expected: dt.date | None  # expected by
+    current: bool = False
+
+
+def case_stages(case: Case) -> list[Stage]:
+    """Named stages with expected dates (社会救助暂行办法 and DOMAIN §2.4 time limits)."""
+    accepted = timezone.localtime(case.submitted_at).date()
+    return [
+        Stage("受理", "窗口已接收申请，给出受理号", accepted, accepted),
+        Stage("调查核实", "核对家庭经济状况，必要时入户调查", None, add_working_days(accepted, 15), current=True),
+        Stage("公示", "在村（社区）公示7天", None, add_working_days(accepted, 22)),
+        Stage("审核确认", "县级审核确认，结果短信通知", None, add_working_days(accepted, 30)),
+        Stage("发放", "按月打入家庭一卡通账户", None, None),
+    ]
