@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "ejia.catalogue",
     "ejia.registry",
     "ejia.cases",
+    "ejia.cases.workflow",
     "ejia.verification",
     "ejia.disbursement",
     "ejia.portal",

@@ -9,6 +9,7 @@ urlpatterns = [
     path("staff/catalogue/", include("ejia.catalogue.urls")),
     path("staff/registry/", include("ejia.registry.urls")),
     path("staff/cases/", include("ejia.cases.urls")),
+    path("staff/work/", include("ejia.cases.workflow.urls")),
     path("staff/exchange/", include("ejia.verification.urls")),
     path("", include("ejia.portal.urls")),
 ]

@@ -23,3 +23,4 @@ class Command(BaseCommand):
             self.stdout.write(f"  {user.username:<20} {roles}（{user.unit.name}）")
         call_command("ejia_sources_seed", stdout=self.stdout)
         call_command("ejia_registry_demo", stdout=self.stdout)
+        call_command("ejia_procedures_seed", stdout=self.stdout)
