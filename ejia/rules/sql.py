@@ -281,18 +281,26 @@ class SqlCompiler:
             self.stages[info.stage].aggregates.append(info)
 
     def _stage(self, roots: list[Node], *, member_context: bool) -> int:
+        targets = self.engine.targets
         stage = 0
         for root in roots:
             for agg in self._aggregates(root):
                 if id(agg) not in self.aggs:
-                    agg_stage = max([0, *(self.stage_of[c] + 1 for c in eligibles(agg))])
+                    # Inside an aggregate a member programme is the member's own result,
+                    # recomputed in place; a household programme comes from the last pass.
+                    agg_stage = max(
+                        [0, *(self.stage_of[c] + (0 if targets[c] == "member" else 1) for c in eligibles(agg))]
+                    )
                     self.aggs[id(agg)] = AggInfo(agg, f"g{len(self.aggs)}", agg_stage)
                 stage = max(stage, self.aggs[id(agg)].stage + (1 if member_context else 0))
             for dep, _rollup in self._outside(root):
                 # In a household pass, a programme of the same stage is inlined (its criteria
                 # are repeated), so it costs no extra stage; a member pass reads the previous
                 # household pass.
-                stage = max(stage, self.stage_of[dep] + (1 if member_context else 0))
+                if member_context and targets[dep] == "member" and not _rollup:
+                    stage = max(stage, self.stage_of[dep])  # the same member's result, inlined
+                else:
+                    stage = max(stage, self.stage_of[dep] + (1 if member_context else 0))
         return stage
 
     # ---- the statement
@@ -410,7 +418,6 @@ class SqlCompiler:
                 m_name, a_name = f"m{k}", f"a{k}"
                 ctes.append((m_name, self._member_pass(k, stage, m_prev, h_prev)))
                 ctes.append((a_name, self._aggregate_pass(k, stage, m_name)))
-                m_prev = m_name
             h_name = f"h{k}"
             ctes.append((h_name, self._household_pass(k, stage, h_prev, a_name)))
             h_prev = h_name
@@ -446,7 +453,9 @@ class SqlCompiler:
 
     # ---- passes
     def _member_pass(self, k: int, stage: Stage, m_prev: str, h_prev: str) -> exp.Select:
-        select = exp.select(exp.Column(this=exp.Star(), table=exp.to_identifier("m")))
+        # Every member pass reads the base members (never the previous pass), so no pass is
+        # materialised; a member's result in another programme is recomputed in place.
+        select = exp.select(col("household_id", "m"), col("member_index", "m"))
         ctx = Ctx(in_member=True, where="m", stage=k)
         for code in stage.member_programmes:
             prog = self.engine.programmes[code]
@@ -692,7 +701,8 @@ class SqlCompiler:
     def _eligible(self, code: str, ctx: Ctx, *, per_member: bool) -> exp.Expression:
         target = self.engine.targets[code]
         if target == "member" and per_member:
-            return col(ok_col(code), "m")
+            criteria = self.engine.programmes[code].criteria
+            return paren(and_all([self.expr(c.node, ctx) for c in criteria]))
         if ctx.where == "h" and self.stage_of[code] == ctx.stage:
             if target == "member":
                 return self._rollup_ok(code, ctx)
