@@ -29,8 +29,12 @@ def new_member_key() -> str:
     return uuid.uuid4().hex[:12]
 
 
-def draft_get(*, user) -> IntakeDraft | None:
-    return IntakeDraft.objects.filter(user=user).first()
+def _owner(user, phone: str) -> dict:
+    return {"user": user} if user is not None else {"phone": phone, "user__isnull": True}
+
+
+def draft_get(*, user=None, phone: str = "") -> IntakeDraft | None:
+    return IntakeDraft.objects.filter(**_owner(user, phone)).first()
 
 
 def draft_data(draft: IntakeDraft | None) -> dict:
@@ -39,14 +43,15 @@ def draft_data(draft: IntakeDraft | None) -> dict:
     return json.loads(crypto.decrypt(draft.data_ciphertext, purpose=PURPOSE))
 
 
-def draft_start(*, user, channel: str, data: dict) -> IntakeDraft:
-    """Begin a new application, replacing any unfinished one of this user."""
+def draft_start(*, user=None, phone: str = "", channel: str, data: dict, step: str = "household") -> IntakeDraft:
+    """Begin a new application, replacing any unfinished one of this user (or citizen's phone)."""
     with transaction.atomic():
-        IntakeDraft.objects.filter(user=user).delete()
+        IntakeDraft.objects.filter(**_owner(user, phone)).delete()
         return IntakeDraft.objects.create(
             user=user,
+            phone=phone if user is None else "",
             channel=channel or Channel.WINDOW,
-            step="household",
+            step=step,
             data_ciphertext=crypto.encrypt(json.dumps(data, ensure_ascii=False), purpose=PURPOSE),
             idempotency_key=uuid.uuid4().hex,
         )
@@ -61,5 +66,5 @@ def draft_save(*, draft: IntakeDraft, data: dict, step: str | None = None) -> No
     draft.save(update_fields=fields)
 
 
-def draft_discard(*, user) -> None:
-    IntakeDraft.objects.filter(user=user).delete()
+def draft_discard(*, user=None, phone: str = "") -> None:
+    IntakeDraft.objects.filter(**_owner(user, phone)).delete()

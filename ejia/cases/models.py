@@ -160,14 +160,24 @@ class IntakeDraft(BaseModel):
     """The form in progress, one per staff member, kept server-side so that an expired
     session or a reload loses nothing. The content (which holds ID numbers) is encrypted."""
 
-    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="intake_draft")
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="intake_draft"
+    )
+    # Self-service drafts belong to the phone number the citizen logged in with.
+    phone = models.CharField(max_length=20, blank=True)
     channel = models.CharField(max_length=12, choices=Channel.choices)
     step = models.CharField(max_length=20, default="start")
     data_ciphertext = models.TextField(blank=True)
     idempotency_key = models.CharField(max_length=64)
 
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["phone"], condition=~Q(phone=""), name="intakedraft_one_per_phone"),
+            models.CheckConstraint(condition=Q(user__isnull=False) | ~Q(phone=""), name="intakedraft_has_owner"),
+        ]
+
     def __str__(self) -> str:
-        return f"draft of {self.user_id} at {self.step}"
+        return f"draft of {self.user_id or self.phone} at {self.step}"
 
 
 class SmsCode(models.Model):

@@ -178,8 +178,10 @@ def _submit(*, actor, channel, idempotency_key, data, division, programmes, toda
     for member in members:
         membership_add(actor=actor, household=household, person=persons[member["key"]], relation=member["relation"])
     # Members the clerk removed from the form no longer live with the household (as declared).
-    for gone in household.memberships.filter(date_out__isnull=True).exclude(person_id__in=declared_keys):
-        membership_end(actor=actor, membership=gone, date_out=today, reason="受理申请时申报不再共同生活")
+    # A citizen applying alone never sees the registered members, so their silence moves nobody.
+    if channel != Channel.SELF_SERVICE:
+        for gone in household.memberships.filter(date_out__isnull=True).exclude(person_id__in=declared_keys):
+            membership_end(actor=actor, membership=gone, date_out=today, reason="受理申请时申报不再共同生活")
     if (data.get("account_number") or "").strip():
         household_account_set(
             actor=actor,

@@ -1,0 +1,309 @@
+"""Self-service application (群众自助申请): one question per page, saved as it goes.
+
+The citizen logs in by phone + SMS code (citizen_views.login_view); the draft is keyed by
+that phone, so leaving and coming back resumes where they stopped. Unlike the window, the
+form never pre-fills other people's data from the population base: a citizen typing an ID
+number must not learn who else is registered with that person.
+"""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+
+from ejia.accounts.models import Division
+from ejia.cases import drafts
+from ejia.cases.citizen_views import SESSION_KEY
+from ejia.cases.intake import adults, member_summary
+from ejia.cases.matching import engine_input, plan_evaluate, relevant_to
+from ejia.cases.models import Case, Channel, Need
+from ejia.cases.services import CaseError, adults_without_authorisation, case_submit
+from ejia.cases.uploads import UploadError, store_signature
+from ejia.core import idnumber
+from ejia.core.money import InvalidAmount, format_fen_plain, yuan_to_fen
+from ejia.registry.models import Relation
+from ejia.registry.selectors import current_membership, person_by_id_number
+
+STEPS = [
+    ("start", "申请人"),
+    ("place", "住在哪里"),
+    ("members", "家庭成员"),
+    ("needs", "遇到的困难"),
+    ("programmes", "申请项目"),
+    ("sign", "授权签字"),
+    ("check", "核对提交"),
+]
+
+
+def _phone(request) -> str:
+    return request.session.get(SESSION_KEY, "")
+
+
+def _ctx(step: str, **extra) -> dict:
+    keys = [k for k, _ in STEPS]
+    return {"steps": STEPS, "step": step, "step_index": keys.index(step), **extra}
+
+
+def _require(request):
+    phone = _phone(request)
+    if not phone:
+        return None, None, None
+    draft = drafts.draft_get(phone=phone)
+    return phone, draft, drafts.draft_data(draft) if draft else None
+
+
+def _login_first(request):
+    messages.info(request, "请先用手机号登录，申请内容会随时保存，下次登录可以接着填。")
+    return redirect("cases:citizen:login")
+
+
+def _member(id_number: str, name: str, relation: str) -> dict:
+    return {
+        "key": drafts.new_member_key(),
+        "id_number": id_number,
+        "name": name,
+        "relation": relation,
+        "phone": "",
+        "source": "self",
+        "facts": {},
+    }
+
+
+@never_cache
+def apply_start(request):
+    phone = _phone(request)
+    if not phone:
+        return _login_first(request)
+    draft = drafts.draft_get(phone=phone)
+    error, posted = "", {"id_number": "", "name": ""}
+    if request.method == "POST":
+        posted = {k: request.POST.get(k, "").strip() for k in posted}
+        try:
+            parsed = idnumber.parse(posted["id_number"])
+            if not posted["name"]:
+                raise CaseError("请填写申请人姓名。")
+        except (idnumber.InvalidIdNumber, CaseError) as exc:
+            error = exc.message
+        else:
+            data = {
+                "channel": Channel.SELF_SERVICE,
+                "household_id": None,
+                "division_code": "",
+                "address": "",
+                "phone": phone,
+                "members": [_member(parsed.number, posted["name"], Relation.HEAD)],
+                "household_facts": {},
+                "needs": [],
+                "needs_note": "",
+                "programmes": [],
+                "auth": {},
+            }
+            data["applicant"] = data["members"][0]["key"]
+            person = person_by_id_number(parsed.number)
+            membership = current_membership(person) if person else None
+            if membership is not None:
+                # Known household: its place is known; its members are not shown to the citizen.
+                data["household_id"] = str(membership.household.public_id)
+                data["division_code"] = membership.household.division.code
+                data["members"][0]["relation"] = membership.relation
+            drafts.draft_start(phone=phone, channel=Channel.SELF_SERVICE, data=data, step="place")
+            return redirect("cases:citizen:apply_members" if data["division_code"] else "cases:citizen:apply_place")
+    return render(request, "cases/citizen/apply_start.html", _ctx("start", draft=draft, error=error, posted=posted))
+
+
+@never_cache
+def apply_place(request):
+    phone, draft, data = _require(request)
+    if not phone:
+        return _login_first(request)
+    if draft is None:
+        return redirect("cases:citizen:apply")
+    townships = Division.objects.filter(level=Division.Level.TOWNSHIP).select_related("parent").order_by("code")
+    township_code = request.POST.get("township") or request.GET.get("township", "")
+    township = townships.filter(code=township_code).first()
+    villages = Division.objects.filter(parent=township).order_by("code") if township else []
+    error = ""
+    if request.method == "POST" and request.POST.get("village"):
+        village = Division.objects.filter(code=request.POST["village"], level=Division.Level.VILLAGE).first()
+        if village is None:
+            error = "请选择村（社区）。"
+        else:
+            data["division_code"] = village.code
+            data["address"] = request.POST.get("address", "").strip()[:200]
+            drafts.draft_save(draft=draft, data=data, step="members")
+            return redirect("cases:citizen:apply_members")
+    return render(
+        request,
+        "cases/citizen/apply_place.html",
+        _ctx("place", townships=townships, township=township, villages=villages, error=error, data=data),
+    )
+
+
+@never_cache
+def apply_members(request):
+    phone, draft, data = _require(request)
+    if not phone:
+        return _login_first(request)
+    if draft is None or not data.get("division_code"):
+        return redirect("cases:citizen:apply")
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        remove = request.POST.get("remove")
+        data["members"] = [m for m in data["members"] if m["key"] != remove or m["key"] == data["applicant"]]
+        for m in data["members"]:
+            raw = request.POST.get(f"income_{m['key']}", "").strip()
+            try:
+                m["facts"]["income_month_fen"] = yuan_to_fen(raw) if raw else None
+            except InvalidAmount as exc:
+                errors[m["key"]] = f"{m['name']}：{exc}"
+        new_id = request.POST.get("new_id_number", "").strip()
+        if new_id:
+            try:
+                parsed = idnumber.parse(new_id)
+                name = request.POST.get("new_name", "").strip()
+                if not name:
+                    raise CaseError("请填写新成员的姓名。")
+                if any(m["id_number"] == parsed.number for m in data["members"]):
+                    raise CaseError("这位成员已经添加过了。")
+                person = person_by_id_number(parsed.number)
+                membership = current_membership(person) if person else None
+                if membership is not None and str(membership.household.public_id) != (data.get("household_id") or ""):
+                    raise CaseError("这位成员已登记在其他家庭，一人只能属于一个家庭。请到乡镇（街道）窗口咨询。")
+                data["members"].append(
+                    _member(parsed.number, name, Relation.normalise(request.POST.get("new_relation", "")))
+                )
+            except (idnumber.InvalidIdNumber, CaseError) as exc:
+                errors["new"] = exc.message
+        done = request.POST.get("action") == "next" and not errors
+        drafts.draft_save(draft=draft, data=data, step="needs" if done else "members")
+        if done:
+            return redirect("cases:citizen:apply_needs")
+    rows = [
+        {
+            "m": m,
+            "info": member_summary(m),
+            "income": format_fen_plain(m["facts"].get("income_month_fen")),
+            "relation": dict(Relation.choices).get(m["relation"], ""),
+        }
+        for m in data["members"]
+    ]
+    return render(
+        request,
+        "cases/citizen/apply_members.html",
+        _ctx("members", rows=rows, errors=errors, relations=Relation.choices, data=data, posted=request.POST),
+    )
+
+
+@never_cache
+def apply_needs(request):
+    phone, draft, data = _require(request)
+    if not phone:
+        return _login_first(request)
+    if draft is None:
+        return redirect("cases:citizen:apply")
+    if request.method == "POST":
+        data["needs"] = [n for n in request.POST.getlist("needs") if n in Need.values]
+        data["needs_note"] = request.POST.get("needs_note", "").strip()[:2000]
+        drafts.draft_save(draft=draft, data=data, step="programmes")
+        return redirect("cases:citizen:apply_programmes")
+    return render(request, "cases/citizen/apply_needs.html", _ctx("needs", needs=Need.choices, data=data))
+
+
+def _plan(data):
+    division = Division.objects.get(code=data["division_code"])
+    household, members = engine_input(data, division)
+    return plan_evaluate(division_code=division.code, household=household, members=members, on=timezone.localdate())
+
+
+@never_cache
+def apply_programmes(request):
+    phone, draft, data = _require(request)
+    if not phone:
+        return _login_first(request)
+    if draft is None or not data.get("division_code"):
+        return redirect("cases:citizen:apply")
+    plan = _plan(data)
+    if request.method == "POST":
+        known = {e["code"] for e in plan}
+        data["programmes"] = [c for c in request.POST.getlist("programmes") if c in known]
+        drafts.draft_save(draft=draft, data=data, step="sign")
+        return redirect("cases:citizen:apply_sign")
+    needs = data.get("needs") or []
+    shown = [
+        e for e in plan if e["outcome"] == "eligible" or (e["outcome"] == "possibly_eligible" and relevant_to(e, needs))
+    ]
+    return render(
+        request,
+        "cases/citizen/apply_programmes.html",
+        _ctx("programmes", plan=shown, chosen=set(data.get("programmes") or []), data=data),
+    )
+
+
+@never_cache
+def apply_sign(request):
+    phone, draft, data = _require(request)
+    if not phone:
+        return _login_first(request)
+    if draft is None:
+        return redirect("cases:citizen:apply")
+    error = ""
+    if request.method == "POST":
+        now = timezone.now().isoformat()
+        try:
+            for m in adults(data):
+                signature = request.POST.get(f"sig_{m['key']}", "")
+                if signature:
+                    data["auth"][m["key"]] = {
+                        "method": "signature",
+                        "file": store_signature(signature, what=f"{m['name']}的签名"),
+                        "signed_at": now,
+                    }
+        except UploadError as exc:
+            error = exc.message
+        missing = adults_without_authorisation(data, timezone.localdate())
+        if missing and not error:
+            error = f"请以下家庭成员本人签名：{'、'.join(missing)}。"
+        drafts.draft_save(draft=draft, data=data, step="sign" if error else "check")
+        if not error:
+            return redirect("cases:citizen:apply_check")
+    rows = [{"m": m, "signed": data["auth"].get(m["key"])} for m in adults(data)]
+    return render(request, "cases/citizen/apply_sign.html", _ctx("sign", rows=rows, error=error))
+
+
+@never_cache
+def apply_check(request):
+    phone, draft, data = _require(request)
+    if not phone:
+        return _login_first(request)
+    key = request.POST.get("idempotency_key", "")
+    if request.method == "POST":
+        done = Case.objects.filter(idempotency_key=key, phone=phone).first() if key else None
+        if done is None and draft is not None and draft.idempotency_key == key:
+            try:
+                done = case_submit(actor=None, channel=Channel.SELF_SERVICE, idempotency_key=key, data=data)
+            except CaseError as exc:
+                messages.error(request, exc.message)
+                target = {"household": "apply_members", "plan": "apply_programmes", "authorise": "apply_sign"}
+                return redirect("cases:citizen:" + target.get(exc.step, "apply_check"))
+            drafts.draft_discard(phone=phone)
+        if done is not None:
+            return redirect("cases:citizen:mine")
+    if draft is None:
+        return redirect("cases:citizen:apply")
+    plan = {e["code"]: e for e in _plan(data)}
+    needs = dict(Need.choices)
+    return render(
+        request,
+        "cases/citizen/apply_check.html",
+        _ctx(
+            "check",
+            draft=draft,
+            data=data,
+            members=[{"m": m, "info": member_summary(m)} for m in data["members"]],
+            chosen=[plan[c] for c in data.get("programmes", []) if c in plan],
+            need_labels=[needs[n] for n in data.get("needs", []) if n in needs],
+            place=Division.objects.filter(code=data["division_code"]).first(),
+        ),
+    )
