@@ -6,6 +6,7 @@ import datetime as dt
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.db import DatabaseError, connection, transaction
 
 from ejia.catalogue.models import Programme, ProgrammeVersion
 from ejia.catalogue.selectors import engine_for, programme_current_version
@@ -91,6 +92,17 @@ def test_a_published_version_cannot_be_changed(catalogue, editor):
         programme_version_publish(actor=editor, version=version)
     with pytest.raises(ValidationError, match="不能删除"):
         version.delete()
+    version.refresh_from_db()
+    assert version.amount_expr.startswith("round_yuan(")
+
+
+def test_the_database_refuses_to_change_a_published_version_behind_the_models_back(catalogue):
+    version = programme_current_version(dibao(), on=dt.date(2024, 1, 1))
+    with pytest.raises(DatabaseError), transaction.atomic():
+        ProgrammeVersion.objects.filter(pk=version.pk).update(amount_expr="yuan(1)")
+    if connection.vendor == "postgresql":
+        with pytest.raises(DatabaseError), transaction.atomic():
+            ProgrammeVersion.objects.filter(pk=version.pk).delete()
     version.refresh_from_db()
     assert version.amount_expr.startswith("round_yuan(")
 
