@@ -180,3 +180,57 @@ def test_a_grid_worker_applies_on_a_phone_with_the_applicants_consent(
     assert case.channel == "grid_proxy" and case.proxy_consent and case.applicant.name == "李秀兰"
     assert "网格员代办" in page.inner_text("main")
     screenshot(page, "grid-4-case-phone")
+
+
+def test_a_citizen_applies_on_a_phone_with_an_sms_code_and_tracks_the_case(phone_page, live_server, org, catalogue):
+    import re as _re
+
+    from ejia.cases.sms import MemoryBackend
+    from ejia.registry.tests.factories import new_id, village
+
+    page = phone_page
+    page.goto(live_server.url + "/staff/cases/citizen/apply/")
+    page.wait_for_url("**/track/login/")
+    page.fill("#phone", "13600002222")
+    page.get_by_role("button", name="获取验证码").click()
+    code = _re.search(r"验证码是(\d{6})", MemoryBackend.outbox[-1][1]).group(1)
+    page.fill("#code", code)
+    page.get_by_role("button", name="登录").click()
+    page.goto(live_server.url + "/staff/cases/citizen/apply/")
+    number = new_id()
+    page.fill("#id_id_number", number)
+    page.fill("#id_name", "孔祥和")
+    page.get_by_role("button", name="下一步").click()
+    v = village("371602105")
+    page.select_option("#township", v.parent.code)
+    page.wait_for_selector("#village")
+    page.select_option("#village", v.code)
+    page.fill("#address", "东街5号")
+    page.get_by_role("button", name="下一步").click()
+    page.wait_for_url("**/apply/members/")
+    page.locator("input[name^=income_]").first.fill("500")
+    screenshot(page, "citizen-1-members-phone")
+    page.get_by_role("button", name="下一步").click()
+    page.get_by_text("基本生活困难").click()
+    page.get_by_role("button", name="下一步").click()
+    page.wait_for_url("**/apply/programmes/")
+    page.check("#p_dibao")
+    screenshot(page, "citizen-2-programmes-phone", full_page=False)
+    page.get_by_role("button", name="下一步").click()
+    page.wait_for_url("**/apply/sign/")
+    sign(page, page.locator("canvas").first.get_attribute("data-testid"))
+    page.get_by_role("button", name="下一步").click()
+    page.wait_for_url("**/apply/check/")
+    screenshot(page, "citizen-3-check-phone")
+    page.get_by_test_id("submit").click()
+    page.wait_for_url("**/track/mine/")
+    case = Case.objects.get()
+    assert case.channel == "self_service" and case.window.division.code == "371602105"
+    assert case.reference in page.inner_text("main")
+    screenshot(page, "citizen-4-mine-phone")
+    # Tracking by reference + the last 6 characters of the ID number, as printed on the receipt.
+    page.goto(live_server.url + f"/staff/cases/citizen/track/?ref={case.reference}")
+    page.fill("#id_last6", number[-6:])
+    page.get_by_role("button", name="查询").click()
+    assert "调查核实" in page.inner_text("[data-testid=tracked]")
+    screenshot(page, "citizen-5-track-phone")
