@@ -38,7 +38,7 @@ SCREENSHOT_DIR = Path(__file__).resolve().parent.parent / "test-artifacts" / "sc
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
 # Generous enough for a loaded CI machine, short enough that a broken page fails fast.
-TIMEOUT_MS = 10_000
+TIMEOUT_MS = 20_000
 
 
 @pytest.fixture(scope="session")
@@ -83,6 +83,38 @@ def phone_page(browser, request) -> Iterator:
         yield pg
     finally:
         context.close()
+
+
+@pytest.fixture
+def catalogue(transactional_db, org):
+    """The seed catalogue (69 programmes, version 1 published, 2023 standards) for a live
+    server test. Published versions are frozen by a database trigger; on SQLite the flush
+    after a transactional test deletes row by row, so the rows are cleared here first."""
+    from ejia.catalogue.seed import catalogue_seed
+    from ejia.catalogue.selectors import engine_cache_clear
+
+    engine_cache_clear()
+    catalogue_seed()
+    yield org
+    engine_cache_clear()
+    _clear_frozen_versions()
+
+
+def _clear_frozen_versions() -> None:
+    from django.db import connection
+
+    if connection.vendor != "sqlite":
+        return  # PostgreSQL's flush truncates, which row triggers do not see
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'catalogue_programmeversion'"
+        )
+        triggers = cursor.fetchall()
+        for name, _sql in triggers:
+            cursor.execute(f'DROP TRIGGER "{name}"')
+        cursor.execute("DELETE FROM catalogue_programmeversion")
+        for _name, sql in triggers:
+            cursor.execute(sql)
 
 
 def _safe(name: str) -> str:

@@ -11,14 +11,6 @@ from e2e.conftest import screenshot
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture
-def catalogue(org):
-    from ejia.catalogue.seed import catalogue_seed
-
-    catalogue_seed()
-    return org
-
-
 # Sizes, line heights, target boxes and contrast of what is on screen, from computed styles.
 MEASURE_JS = """
 () => {
@@ -128,7 +120,7 @@ def test_the_search_works_without_javascript(browser, live_server, catalogue):
         context.close()
 
 
-SHOT_STEPS = {"place", "ages", "situation", "income", "health_detail"}
+SHOT_STEPS = {"situation", "health_detail"}
 
 
 def answer_everything(page, *, shots: str = "", check=None) -> None:
