@@ -1,5 +1,428 @@
-from django.http import HttpResponse
+"""Thin views: parse → scoped read → service → respond. Errors from services are shown
+as messages; a stale screen gets the service's message and nothing moves."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import FileResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from ejia.accounts.models import Role, User
+from ejia.cases.workflow import selectors, services
+from ejia.cases.workflow.forms import HomeVisitForm, SelfCareForm, parse_amount
+from ejia.cases.workflow.models import (
+    DAILY_ACTIVITIES,
+    DecisionNotice,
+    ProcedureState,
+    RequestProcedure,
+)
+from ejia.cases.workflow.pdfs import decision_notice_pdf, public_notice_pdf
+from ejia.cases.workflow.transitions import Action
+from ejia.core.audit import audit_record
+from ejia.core.money import format_fen_plain
+
+WORK_ROLES = (Role.WINDOW_CLERK, Role.VILLAGE_CLERK, Role.COUNTY_REVIEWER, Role.CENTRE_DIRECTOR, Role.DEPT_APPROVER)
+# Bulk approval only for small one-off amounts; monthly cash always goes one by one.
+LOW_RISK_MAX_FEN = 100_000
 
 
+def _require_staff(user) -> None:
+    if not user.has_role(*WORK_ROLES):
+        raise PermissionDenied("您没有办理救助事项的权限。")
+
+
+def _version(request) -> int | None:
+    raw = request.POST.get("version", "")
+    return int(raw) if raw.isdigit() else None
+
+
+@login_required
 def queue(request):
-    return HttpResponse("")
+    _require_staff(request.user)
+    tab = request.GET.get("tab", "mine")
+    filters = {k: request.GET.get(k, "") for k in ("programme", "step", "village")}
+    data = None if tab == "joint" else selectors.work_queue(user=request.user, tab=tab, **filters)
+    joint = selectors.joint_review_queue(user=request.user)
+    rows = data.rows if data else []
+    context = {
+        "tab": tab,
+        "tabs": selectors.TABS,
+        "queue": data,
+        "rows": rows,
+        "joint": joint if tab == "joint" else None,
+        "joint_count": joint.count(),
+        "filters": filters,
+        "programmes": sorted({(r.request.programme.code, r.request.programme.name) for r in rows}),
+        "step_choices": sorted({(r.step.key, r.step.name) for r in rows}),
+        "villages": sorted({(r.division.code, r.division.name) for r in rows}),
+        "is_centre": request.user.unit and request.user.unit.kind == "centre",
+    }
+    if request.headers.get("HX-Request"):
+        return render(request, "workflow/queue.html#rows", context)
+    return render(request, "workflow/queue.html", context)
+
+
+def _actions_for(user, procedure: RequestProcedure) -> set[str]:
+    if not procedure.is_open:
+        return set()
+    acting = user.unit_id == procedure.acting_unit_id and user.has_role(procedure.step.role)
+    actions = set()
+    if acting:
+        if procedure.step.decides:
+            actions |= {Action.APPROVE, Action.REFUSE}
+        elif procedure.step.needs_public_notice:
+            actions.add(Action.CLOSE_NOTICE if procedure.state == ProcedureState.IN_NOTICE else Action.PUBLISH_NOTICE)
+        else:
+            actions.add(Action.COMPLETE)
+        if procedure.step.order > 1:
+            actions.add(Action.RETURN)
+    if user.has_role(Role.WINDOW_CLERK, Role.VILLAGE_CLERK) and procedure.acting_unit.kind != "department":
+        actions.add(Action.WITHDRAW)
+    return actions
+
+
+@login_required
+def procedure_detail(request, public_id):
+    _require_staff(request.user)
+    procedure = selectors.procedure_get_for_user(user=request.user, public_id=public_id)
+    audit_record(actor=request.user, action="workflow.view", obj=procedure)
+    facts = selectors.facts_for_decision(procedure)
+    steps = list(procedure.template.steps.all())
+    records = list(procedure.records.select_related("actor", "unit", "step"))
+    for record in records:
+        record.label = Action(record.action).label
+    context = {
+        "p": procedure,
+        "facts": facts,
+        "steps": steps,
+        "records": records,
+        "actions": {str(a) for a in _actions_for(request.user, procedure)},
+        "proposed": services.proposed_amount(procedure),
+        "proposed_yuan": format_fen_plain(services.proposed_amount(procedure)),
+        "home_visits": procedure.home_visits.select_related("staff_1", "staff_2").prefetch_related("photos"),
+        "self_care": procedure.self_care.all(),
+        "appraisals": procedure.appraisals.all(),
+        "decision": getattr(procedure, "decision", None),
+        "flag": selectors.due_flag(
+            procedure.step_due, today=timezone.localdate(), calendar=selectors.WorkCalendar.load()
+        ),
+        # The department sees only what the decision needs (minimum necessary).
+        "minimal": request.user.unit.kind == "department",
+        "activities": DAILY_ACTIVITIES,
+        "is_department": request.user.unit.kind == "department",
+    }
+    return render(request, "workflow/procedure.html", context)
+
+
+@login_required
+@require_POST
+def procedure_act(request, public_id, action):
+    _require_staff(request.user)
+    procedure = selectors.procedure_get_for_user(user=request.user, public_id=public_id)
+    version = _version(request)
+    comment = request.POST.get("comment", "")
+    try:
+        if action == Action.COMPLETE:
+            services.procedure_complete(
+                actor=request.user,
+                procedure_id=procedure.pk,
+                expected_version=version,
+                comment=comment,
+                verified=bool(request.POST.get("verified")),
+            )
+            messages.success(request, "本环节已办结，已转入下一环节。")
+        elif action == Action.RETURN:
+            services.procedure_return(
+                actor=request.user, procedure_id=procedure.pk, expected_version=version, reason=comment
+            )
+            messages.success(request, "已退回上一环节。")
+        elif action == Action.APPROVE:
+            try:
+                amount = parse_amount(request.POST.get("amount", ""))
+            except forms.ValidationError as exc:
+                raise services.WorkflowError(exc.messages[0]) from None
+            services.procedure_approve(
+                actor=request.user,
+                procedure_id=procedure.pk,
+                expected_version=version,
+                amount_fen=amount if amount is not None else services.proposed_amount(procedure),
+                amount_change_reason=request.POST.get("amount_reason", ""),
+                comment=comment,
+            )
+            messages.success(request, "已批准。")
+        elif action == Action.REFUSE:
+            services.procedure_refuse(
+                actor=request.user, procedure_id=procedure.pk, expected_version=version, reasons=comment
+            )
+            messages.success(request, "已作出不予批准决定。")
+        elif action == Action.WITHDRAW:
+            services.procedure_withdraw(
+                actor=request.user,
+                procedure_id=procedure.pk,
+                expected_version=version,
+                reason=comment or "申请人申请撤回",
+            )
+            messages.success(request, "已登记申请人撤回。")
+        elif action == Action.CLOSE_NOTICE:
+            services.notice_close(actor=request.user, procedure_id=procedure.pk, expected_version=version)
+            messages.success(request, "公示期满，已转入下一环节。")
+        elif action == Action.ESCALATE:
+            services.procedure_escalate(actor=request.user, procedure_id=procedure.pk, expected_version=version)
+            messages.success(request, "已列入本单位督办。")
+        else:
+            raise services.WorkflowError("不支持的操作。")
+    except services.WorkflowError as exc:
+        messages.error(request, exc.message)
+    return redirect("workflow:procedure", public_id=public_id)
+
+
+@login_required
+def home_visit(request, public_id):
+    _require_staff(request.user)
+    procedure = selectors.procedure_get_for_user(user=request.user, public_id=public_id)
+    unit_division = procedure.acting_unit.division
+    staff_qs = (
+        User.objects.filter(is_active=True, unit__division__path__startswith=unit_division.path)
+        .exclude(unit__kind="department")
+        .select_related("unit")
+        .order_by("unit__kind", "username")
+    )
+    form = HomeVisitForm(request.POST or None, request.FILES or None, staff_qs=staff_qs)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.home_visit_record(
+                actor=request.user,
+                procedure_id=procedure.pk,
+                visit_date=form.cleaned_data["visit_date"],
+                staff_1=form.cleaned_data["staff_1"],
+                staff_2=form.cleaned_data["staff_2"],
+                findings=form.cleaned_data["findings"],
+                photos=form.cleaned_data["photos"],
+            )
+        except services.WorkflowError as exc:
+            form.add_error(None, exc.message)
+        else:
+            messages.success(request, "入户调查已登记。")
+            return redirect("workflow:procedure", public_id=public_id)
+    return render(request, "workflow/home_visit.html", {"p": procedure, "form": form})
+
+
+@login_required
+def self_care(request, public_id):
+    _require_staff(request.user)
+    procedure = selectors.procedure_get_for_user(user=request.user, public_id=public_id)
+    form = SelfCareForm(request.POST or None, initial={"person_name": procedure.case.applicant.name})
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.self_care_record(
+                actor=request.user,
+                procedure_id=procedure.pk,
+                person_name=form.cleaned_data["person_name"],
+                assessed_on=form.cleaned_data["assessed_on"],
+                can_do=form.activities(),
+            )
+        except services.WorkflowError as exc:
+            form.add_error(None, exc.message)
+        else:
+            messages.success(request, "生活自理能力评估已登记。")
+            return redirect("workflow:procedure", public_id=public_id)
+    return render(request, "workflow/self_care.html", {"p": procedure, "form": form})
+
+
+@login_required
+@require_POST
+def appraisal(request, public_id):
+    _require_staff(request.user)
+    procedure = selectors.procedure_get_for_user(user=request.user, public_id=public_id)
+    try:
+        services.appraisal_record(
+            actor=request.user,
+            procedure_id=procedure.pk,
+            held_on=timezone.localdate(),
+            participants=int(request.POST.get("participants") or 0),
+            votes_for=int(request.POST.get("votes_for") or 0),
+            opinion=request.POST.get("opinion", ""),
+        )
+        messages.success(request, "民主评议已登记。")
+    except (services.WorkflowError, ValueError) as exc:
+        messages.error(request, getattr(exc, "message", "请填写有效的人数。"))
+    return redirect("workflow:procedure", public_id=public_id)
+
+
+# ---------------------------------------------------------------- public notices
+
+
+@login_required
+def notices(request):
+    _require_staff(request.user)
+    context = {
+        "candidates": selectors.notice_candidates(user=request.user),
+        "notices": selectors.notices_for_user(user=request.user).prefetch_related("entries")[:100],
+        "today": timezone.localdate(),
+    }
+    return render(request, "workflow/notices.html", context)
+
+
+@login_required
+@require_POST
+def notice_publish(request):
+    _require_staff(request.user)
+    versions: dict[int, int | None] = {}
+    for raw in request.POST.getlist("pick"):
+        public_id, _, version = raw.partition(":")
+        procedure = selectors.procedure_get_for_user(user=request.user, public_id=public_id)
+        versions[procedure.pk] = int(version) if version.isdigit() else None
+    try:
+        notice = services.notice_publish(actor=request.user, versions=versions)
+    except services.WorkflowError as exc:
+        messages.error(request, exc.message)
+        return redirect("workflow:notices")
+    messages.success(request, f"已发布公示，公示期至{notice.end_date:%Y年%m月%d日}。")
+    return redirect("workflow:notice", public_id=notice.public_id)
+
+
+@login_required
+def notice_detail(request, public_id):
+    _require_staff(request.user)
+    notice = selectors.notice_get_for_user(user=request.user, public_id=public_id)
+    if request.method == "POST":
+        try:
+            if request.POST.get("objection_id"):
+                services.objection_resolve(
+                    actor=request.user,
+                    objection_id=int(request.POST["objection_id"]),
+                    resolution=request.POST.get("resolution", ""),
+                )
+                messages.success(request, "异议已核实处理。")
+            else:
+                procedure = selectors.procedure_get_for_user(user=request.user, public_id=request.POST.get("procedure"))
+                services.objection_record(
+                    actor=request.user,
+                    notice_id=notice.pk,
+                    procedure_id=procedure.pk,
+                    text=request.POST.get("text", ""),
+                )
+                messages.success(request, "异议已登记，请在公示期满前核实处理。")
+        except services.WorkflowError as exc:
+            messages.error(request, exc.message)
+        return redirect("workflow:notice", public_id=public_id)
+    today = timezone.localdate()
+    context = {
+        "notice": notice,
+        "entries": notice.entries.select_related("procedure__step").order_by("pk"),
+        "objections": notice.objections.select_related("procedure__request__programme", "received_by").order_by("pk"),
+        "days_left": max((notice.end_date - today).days, 0),
+        "ended": today >= notice.end_date,
+        "can_act": request.user.unit_id == notice.unit_id,
+    }
+    return render(request, "workflow/notice.html", context)
+
+
+@login_required
+def notice_pdf(request, public_id):
+    _require_staff(request.user)
+    notice = selectors.notice_get_for_user(user=request.user, public_id=public_id)
+    response = FileResponse(public_notice_pdf(notice), content_type="application/pdf", filename="公示.pdf")
+    response["Content-Disposition"] = response["Content-Disposition"].replace("attachment", "inline")
+    return response
+
+
+# ---------------------------------------------------------------- bulk approval
+
+
+@login_required
+@require_POST
+def bulk_approve(request):
+    """First post: a confirmation page listing the picked items. Second post: approve them."""
+    _require_staff(request.user)
+    picked = []
+    for raw in request.POST.getlist("pick"):
+        public_id, _, version = raw.partition(":")
+        procedure = selectors.procedure_get_for_user(user=request.user, public_id=public_id)
+        procedure.expected = int(version) if version.isdigit() else None
+        picked.append(procedure)
+    if not picked:
+        messages.error(request, "请先勾选要批准的事项。")
+        return redirect(reverse("workflow:queue"))
+    amounts = {services.proposed_amount(p) for p in picked}
+    programmes = {p.request.programme_id for p in picked}
+    amount = next(iter(amounts))
+    problem = ""
+    if len(programmes) != 1 or len(amounts) != 1:
+        problem = "批量批准只适用于同一项目、同一金额的事项，请分别办理。"
+    elif amount is None or amount > LOW_RISK_MAX_FEN or picked[0].request.programme.benefit_form == "monthly_cash":
+        problem = "按月发放或金额超过1000元的事项须逐件审批。"
+    elif any(not p.step.decides for p in picked):
+        problem = "所选事项中有尚未到审批环节的。"
+    if problem:
+        messages.error(request, problem)
+        return redirect(reverse("workflow:queue"))
+    if request.POST.get("confirm") != "yes":
+        return render(request, "workflow/bulk_confirm.html", {"picked": picked, "amount": amount})
+    done, failed = 0, []
+    for p in picked:
+        try:
+            services.procedure_approve(actor=request.user, procedure_id=p.pk, expected_version=p.expected)
+            done += 1
+        except services.WorkflowError as exc:
+            failed.append(f"{p.case.reference}：{exc.message}")
+    messages.success(request, f"已批准 {done} 件。")
+    for text in failed:
+        messages.error(request, text)
+    return redirect(reverse("workflow:queue"))
+
+
+# ---------------------------------------------------------------- joint review
+
+
+@login_required
+def joint_review(request, public_id):
+    _require_staff(request.user)
+    case = selectors.case_for_joint_review(user=request.user, public_id=public_id)
+    if request.method == "POST":
+        try:
+            services.joint_review_issue(actor=request.user, case_id=case.pk, opinion=request.POST.get("opinion", ""))
+            messages.success(request, "联合审核完成，已出具决定通知书并短信告知申请人。")
+        except services.WorkflowError as exc:
+            messages.error(request, exc.message)
+        return redirect("workflow:joint_review", public_id=public_id)
+    progress = selectors.case_progress(case)
+    return render(
+        request,
+        "workflow/joint_review.html",
+        {
+            "case": case,
+            "progress": progress,
+            "ready": progress["rows"] and all(r["state"] not in ("pending", "in_notice") for r in progress["rows"]),
+            "is_reviewer": request.user.unit
+            and request.user.unit_id == getattr(services.joint_review_unit(case), "pk", None),
+        },
+    )
+
+
+@login_required
+def decision_pdf(request, public_id):
+    _require_staff(request.user)
+    case = selectors.case_for_joint_review(user=request.user, public_id=public_id)
+    notice = DecisionNotice.objects.select_related("joint_review__unit", "case__applicant").filter(case=case).first()
+    if notice is None:
+        messages.error(request, "该申请件尚未出具决定通知书。")
+        return redirect("workflow:joint_review", public_id=public_id)
+    response = FileResponse(
+        decision_notice_pdf(notice), content_type="application/pdf", filename=f"决定通知书-{case.reference}.pdf"
+    )
+    response["Content-Disposition"] = response["Content-Disposition"].replace("attachment", "inline")
+    return response
+
+
+@login_required
+def case_progress(request, public_id):
+    """The progress fragment for a case (htmx target for the case detail page)."""
+    case = selectors.case_for_joint_review(user=request.user, public_id=public_id)
+    return render(request, "workflow/_case_progress.html", {"progress": selectors.case_progress(case)})

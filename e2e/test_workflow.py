@@ -1,0 +1,126 @@
+"""A 低保 request walks from the township queue to the household's decision notice:
+acceptance, verification, a two-person home visit with a photo, township review, a 7-day
+village notice with an objection resolved, the county decision, and the joint review."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from PIL import Image
+
+from conftest import _unit, make_staff
+from e2e.conftest import login, screenshot
+from ejia.accounts.models import Role
+from ejia.cases.models import Channel
+from ejia.cases.services import case_submit
+from ejia.cases.tests.conftest import application
+from ejia.cases.workflow.models import PublicNotice, RequestProcedure
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def procedures(org):
+    from ejia.cases.workflow.notifications import templates_seed
+    from ejia.cases.workflow.procedures import procedures_seed
+    from ejia.catalogue.seed import catalogue_seed
+
+    catalogue_seed()
+    procedures_seed()
+    templates_seed()
+
+
+@pytest.fixture
+def bob2(org):
+    return make_staff("bob2", _unit("371602001", "window"), Role.WINDOW_CLERK, display_name="陈刚")
+
+
+@pytest.fixture
+def dibao_case(bob, procedures):
+    case = case_submit(
+        actor=bob, channel=Channel.WINDOW, idempotency_key="e2e-wf-1", data=application(programmes=("dibao",))
+    )
+    return case
+
+
+def complete(page, *, verified: bool = False) -> None:
+    if verified:
+        page.check("#verified")
+    page.fill("#c-complete", "材料齐全，情况属实")
+    page.click("[data-testid=complete]")
+    page.wait_for_selector(".alert-success")
+
+
+def test_a_dibao_request_from_the_township_queue_to_the_decision_notice(
+    page, live_server, bob, bob2, dave, dibao_case, tmp_path
+):
+    login(page, live_server, bob)
+    page.goto(live_server.url + "/staff/work/")
+    # The queue starts the procedure of a case accepted before (lazy start).
+    row = page.locator("[data-testid=work-queue] tbody tr", has_text=dibao_case.reference)
+    assert "乡镇受理" in row.inner_text()
+    screenshot(page, "workflow-township-queue")
+    row.locator("a").first.click()
+    assert "最低生活保障" in page.inner_text("h1")
+    complete(page)
+    assert "家庭经济状况核对" in page.inner_text("[data-testid=steps] strong")
+    complete(page, verified=True)
+
+    page.click("[data-testid=home-visit-link]")
+    page.select_option("#id_staff_1", str(bob.pk))
+    page.select_option("#id_staff_2", str(bob2.pk))
+    page.fill("#id_findings", "两人入户：住房简陋，丈夫患病卧床，无稳定收入。")
+    photo = tmp_path / "visit.png"
+    Image.new("RGB", (320, 240), (200, 180, 150)).save(photo)
+    page.set_input_files("#id_photos", str(photo))
+    screenshot(page, "workflow-home-visit")
+    page.click("[data-testid=save-visit]")
+    page.wait_for_selector(".alert-success")
+    complete(page)
+    complete(page)  # township review
+    screenshot(page, "workflow-procedure-at-notice")
+
+    page.click("[data-testid=to-notices]")
+    page.click("[data-testid=publish]")
+    page.wait_for_selector("[data-testid=countdown]")
+    assert "公示剩余 7 天" in page.inner_text("[data-testid=countdown]")
+    entries = page.inner_text("[data-testid=entries]")
+    assert "张*山" in entries and "张大山" not in entries and "2 人" in entries
+    page.fill("textarea[name=text]", "邻居反映其家中有一辆面包车")
+    page.click("[data-testid=add-objection]")
+    page.wait_for_selector("[data-testid=resolve]")
+    page.fill("input[name=resolution]", "经核实，车辆已于2024年报废注销")
+    page.click("[data-testid=resolve]")
+    page.wait_for_selector("text=已核实处理")
+    screenshot(page, "workflow-public-notice")
+    pdf = page.request.get(live_server.url + page.locator("[data-testid=notice-pdf]").get_attribute("href"))
+    assert pdf.headers["content-type"] == "application/pdf" and pdf.body().startswith(b"%PDF")
+
+    # Seven days pass.
+    today = dt.date.today()
+    PublicNotice.objects.update(start_date=today - dt.timedelta(days=7), end_date=today)
+    procedure = RequestProcedure.objects.get(case=dibao_case)
+    page.goto(f"{live_server.url}/staff/work/r/{procedure.public_id}/")
+    page.click("[data-testid=close-notice]")
+    page.wait_for_selector(".alert-success")
+    assert "县级审批确认" in page.inner_text("[data-testid=steps] strong")
+
+    page.context.clear_cookies()
+    login(page, live_server, dave)
+    page.goto(live_server.url + "/staff/work/")
+    page.locator("[data-testid=work-queue] a", has_text=dibao_case.reference).click()
+    screenshot(page, "workflow-county-decision")
+    page.click("[data-testid=approve]")
+    page.wait_for_selector("[data-testid=decision]")
+    assert "批准" in page.inner_text("[data-testid=decision]")
+
+    page.goto(live_server.url + "/staff/work/?tab=joint")
+    page.locator("[data-testid=joint-queue] a").first.click()
+    page.click("[data-testid=issue-notice]")
+    page.wait_for_selector("[data-testid=decision-notice]")
+    screenshot(page, "workflow-joint-review")
+    href = page.locator("[data-testid=decision-notice] a").get_attribute("href")
+    pdf = page.request.get(live_server.url + href)
+    assert pdf.headers["content-type"] == "application/pdf" and pdf.body().startswith(b"%PDF")
+    assert dibao_case.decision_notice.number.startswith(dibao_case.reference)

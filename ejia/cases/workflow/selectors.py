@@ -1,0 +1,233 @@
+"""Reads of the workflow, always through the viewer's scope (ejia.accounts.scope).
+
+A department approver sees only requests routed to the department inside the unit's
+jurisdiction; everyone else sees the requests of households in the unit's subtree.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+
+from django.core.exceptions import PermissionDenied
+from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.http import Http404
+from django.utils import timezone
+
+from ejia.accounts.models import OrgUnit
+from ejia.accounts.scope import division_q, filter_by_department, filter_by_division
+from ejia.cases.models import Case, CaseStatus, ProgrammeRequest
+from ejia.cases.workflow.deadlines import due_flag, due_soon_limit
+from ejia.cases.workflow.models import (
+    OPEN_STATES,
+    DecisionNotice,
+    ProcedureState,
+    PublicNotice,
+    RequestProcedure,
+)
+from ejia.cases.workflow.services import procedures_start_for_case
+from ejia.core.workdays import WorkCalendar
+
+TABS = (
+    ("mine", "待我办理"),
+    ("unit", "本单位"),
+    ("due_soon", "即将到期"),
+    ("overdue", "超期督办"),
+)
+
+
+def procedures_for_user(*, user) -> QuerySet[RequestProcedure]:
+    qs = RequestProcedure.objects.select_related(
+        "case__applicant", "request__programme__department", "step", "acting_unit", "division__parent", "escalated_to"
+    )
+    return filter_by_department(qs, user, department_field="department", division_field="division")
+
+
+def start_missing_procedures(*, user, limit: int = 50) -> int:
+    """Cases accepted before their procedures existed get them on first sight (lazy start)."""
+    missing = ProgrammeRequest.objects.filter(
+        case=OuterRef("pk"), status=ProgrammeRequest.Status.SUBMITTED, procedure__isnull=True
+    )
+    cases = filter_by_division(Case.objects.filter(status=CaseStatus.SUBMITTED), user).filter(Exists(missing))
+    started = 0
+    for case in cases.order_by("pk")[:limit]:
+        started += len(procedures_start_for_case(case))
+    return started
+
+
+@dataclass
+class Queue:
+    rows: list[RequestProcedure]
+    counts: dict[str, int]
+    today: dt.date
+
+
+def work_queue(
+    *,
+    user,
+    tab: str = "mine",
+    programme: str = "",
+    step: str = "",
+    village: str = "",
+    today: dt.date | None = None,
+) -> Queue:
+    start_missing_procedures(user=user)
+    today = today or timezone.localdate()
+    calendar = WorkCalendar.load()
+    soon = due_soon_limit(today=today, calendar=calendar)
+    base = procedures_for_user(user=user).filter(state__in=OPEN_STATES)
+    unit_id = user.unit_id
+    mine = base.filter(acting_unit_id=unit_id, step__role__in=list(user.role_codes))
+    unit = base.filter(acting_unit_id=unit_id)
+    # The unit above sees overdue steps of the units below it (escalation), and its own.
+    overdue = base.filter(step_due__lt=today).filter(
+        Q(acting_unit_id=unit_id)
+        | Q(escalated_to_id=unit_id)
+        | (division_q(user, "acting_unit__division") & ~Q(acting_unit_id=unit_id))
+    )
+    tabs = {
+        "mine": mine,
+        "unit": unit,
+        "due_soon": unit.filter(step_due__gte=today, step_due__lte=soon),
+        "overdue": overdue,
+    }
+    qs = tabs.get(tab, mine)
+    if programme:
+        qs = qs.filter(request__programme__code=programme)
+    if step:
+        qs = qs.filter(step__key=step)
+    if village:
+        qs = qs.filter(division__code=village)
+    rows = list(qs.order_by("step_due", "pk")[:300])
+    for row in rows:
+        row.flag = due_flag(row.step_due, today=today, calendar=calendar)
+    return Queue(rows=rows, counts={key: q.count() for key, q in tabs.items()}, today=today)
+
+
+def procedure_get_for_user(*, user, public_id) -> RequestProcedure:
+    """404 if there is no such request, 403 if it is not in the viewer's scope."""
+    procedure = procedures_for_user(user=user).filter(public_id=public_id).first()
+    if procedure is None:
+        if RequestProcedure.objects.filter(public_id=public_id).exists():
+            raise PermissionDenied("该事项不在您的数据权限范围内。")
+        raise Http404("没有找到该事项。")
+    return procedure
+
+
+def case_for_joint_review(*, user, public_id) -> Case:
+    case = (
+        filter_by_division(Case.objects.select_related("division__parent__parent", "applicant"), user)
+        .filter(public_id=public_id)
+        .first()
+    )
+    if case is None:
+        if Case.objects.filter(public_id=public_id).exists():
+            raise PermissionDenied("该申请件不在您的数据权限范围内。")
+        raise Http404("没有找到该申请件。")
+    return case
+
+
+def joint_review_queue(*, user) -> QuerySet[Case]:
+    """Cases of the county whose every request is decided or withdrawn, without a notice yet."""
+    if user.unit is None or user.unit.kind != OrgUnit.Kind.CENTRE:
+        return Case.objects.none()
+    open_ = RequestProcedure.objects.filter(case=OuterRef("pk"), state__in=OPEN_STATES)
+    any_ = RequestProcedure.objects.filter(case=OuterRef("pk"))
+    notice = DecisionNotice.objects.filter(case=OuterRef("pk"))
+    return (
+        filter_by_division(Case.objects.select_related("applicant", "division__parent"), user)
+        .filter(Exists(any_))
+        .exclude(Exists(open_))
+        .exclude(Exists(notice))
+        .order_by("submitted_at")
+    )
+
+
+_REPR_FIELD = re.compile(r"(label|result|explanation)='((?:[^'\\]|\\.)*)'")
+
+
+def _criterion_view(item: dict) -> dict:
+    """A plan criterion for display. Plans written while the engine's result objects had no
+    dict form hold their repr in `label`; the fields are read back from it."""
+    label = str(item.get("label", ""))
+    if label.startswith("CriterionResult("):
+        fields = dict(_REPR_FIELD.findall(label))
+        result = {"pass": True, "fail": False}.get(fields.get("result", ""))
+        return {"label": fields.get("label", label), "result": result, "explanation": fields.get("explanation", "")}
+    return {"label": label, "result": item.get("result"), "explanation": item.get("explanation", "")}
+
+
+def facts_for_decision(procedure: RequestProcedure) -> dict:
+    """The minimum the decider needs: household size, the programme's criteria with the
+    engine's explanation from the plan, members by masked ID. Nothing else of the case."""
+    case = procedure.case
+    code = procedure.request.programme.code
+    entry = next((e for e in (case.plan or []) if e.get("code") == code), {})
+    members = [
+        {"name": m.get("name", ""), "masked_id": m.get("masked_id", ""), "relation": m.get("relation", "")}
+        for m in (case.declared_facts or {}).get("members") or []
+    ]
+    return {
+        "household_size": len(members),
+        "members": members,
+        "criteria": [_criterion_view(c) for c in entry.get("criteria") or [] if isinstance(c, dict)],
+        "outcome_label": entry.get("outcome_label", ""),
+        "unknown_labels": entry.get("unknown_labels") or [],
+        "amount_fen": entry.get("amount_fen"),
+        "rule_date": case.rule_date,
+    }
+
+
+def notices_for_user(*, user) -> QuerySet[PublicNotice]:
+    return filter_by_division(PublicNotice.objects.select_related("village__parent", "unit"), user, "village")
+
+
+def notice_get_for_user(*, user, public_id) -> PublicNotice:
+    notice = notices_for_user(user=user).filter(public_id=public_id).first()
+    if notice is None:
+        raise Http404("没有找到该公示。")
+    return notice
+
+
+def notice_candidates(*, user) -> dict:
+    """Requests at a notice step waiting to be published by the viewer's unit, per village."""
+    rows = (
+        procedures_for_user(user=user)
+        .filter(acting_unit_id=user.unit_id, state=ProcedureState.PENDING, step__needs_public_notice=True)
+        .order_by("division__code", "pk")
+    )
+    by_village: dict = {}
+    for row in rows:
+        by_village.setdefault(row.division, []).append(row)
+    return by_village
+
+
+def case_progress(case: Case) -> dict:
+    """What the case tracker / case detail shows of the handling: one line per request and
+    the decision notice when issued. Contains no personal data beyond the case itself."""
+    rows = []
+    for p in (
+        RequestProcedure.objects.filter(case=case)
+        .select_related("request__programme", "step", "acting_unit", "decision")
+        .order_by("request_id")
+    ):
+        decision = getattr(p, "decision", None)
+        steps = list(p.template.steps.all())
+        rows.append(
+            {
+                "programme": p.request.programme.name,
+                "state": p.state,
+                "state_label": p.get_state_display(),
+                "step": p.step.name,
+                "step_no": p.step.order,
+                "steps": len(steps),
+                "step_names": [s.name for s in steps],
+                "unit": p.acting_unit.name,
+                "due": p.step_due if p.is_open else None,
+                "amount_fen": decision.amount_fen if decision else None,
+                "reasons": decision.reasons if decision else "",
+            }
+        )
+    notice = DecisionNotice.objects.filter(case=case).first()
+    return {"rows": rows, "notice": notice, "case": case}
