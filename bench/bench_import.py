@@ -17,6 +17,7 @@ import argparse
 import os
 import resource
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -89,7 +90,11 @@ def main() -> None:
     parser.add_argument("--bad-share", type=float, default=0.002)
     parser.add_argument("--database-url", default=None, help="default: a fresh temporary SQLite file")
     parser.add_argument("--keep", action="store_true", help="keep the generated file and database")
+    parser.add_argument("--generate-only", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.generate_only:
+        print(generate(args.generate_only, args.rows, encoding=args.encoding, bad_share=args.bad_share))
+        return
 
     work = Path(tempfile.mkdtemp(prefix="ejia-bench-import-", dir=ROOT / "var"))
     os.environ["DATABASE_URL"] = args.database_url or f"sqlite:///{work / 'bench.sqlite3'}"
@@ -107,7 +112,25 @@ def main() -> None:
 
     path = work / f"{args.source}.csv"
     t = time.perf_counter()
-    bad = generate(path, args.rows, encoding=args.encoding, bad_share=args.bad_share)
+    # Generated in a child process so that the peak RSS printed below is the import's own.
+    out = subprocess.run(
+        [
+            sys.executable,
+            __file__,
+            "--generate-only",
+            str(path),
+            "--rows",
+            str(args.rows),
+            "--encoding",
+            args.encoding,
+            "--bad-share",
+            str(args.bad_share),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    bad = int(out.stdout.strip())
     gen_s = time.perf_counter() - t
     print(
         f"generated {args.rows:,} rows ({path.stat().st_size / 1048576:.0f} MB, {args.encoding}, {bad} bad) in {gen_s:.1f} s"

@@ -146,7 +146,13 @@ def query_online(*, source: DataSource, id_number: str, actor=None, reason: str 
     if not (source.online_enabled and base):
         raise SourceFailed(f"{source.name}未开通线上接口。", kind="not_configured")
     person_index = crypto.blind_index(id_number, purpose=PERSON_INDEX_PURPOSE)
-    wait = _admit(source)
+    try:
+        wait = _admit(source)
+    except SourceFailed as exc:
+        # Refused by the open circuit: audited, but not counted as another failure of the
+        # department (that would keep extending the cool-down).
+        _audit_query(actor, source, reason, person_index, outcome="failed", kind=exc.kind, attempts=0)
+        raise
     if wait > 0:
         time.sleep(wait)
     url = f"{base.rstrip('/')}/sources/{source.code}/query"
@@ -173,13 +179,7 @@ def query_online(*, source: DataSource, id_number: str, actor=None, reason: str 
     except SourceFailed as exc:
         exc.attempts = exc.attempts or attempts
         _record_outcome(source, ok=False, error=exc.message)
-        audit_record(
-            actor=actor,
-            action="exchange.online_query",
-            obj=source,
-            reason=reason,
-            data={"person": person_index[:16], "outcome": "failed", "kind": exc.kind, "attempts": exc.attempts},
-        )
+        _audit_query(actor, source, reason, person_index, outcome="failed", kind=exc.kind, attempts=exc.attempts)
         raise
     _record_outcome(source, ok=True)
     elapsed = int((time.monotonic() - started) * 1000)
@@ -191,11 +191,14 @@ def query_online(*, source: DataSource, id_number: str, actor=None, reason: str 
         elapsed_ms=elapsed,
         attempts=attempts,
     )
-    audit_record(
-        actor=actor,
-        action="exchange.online_query",
-        obj=source,
-        reason=reason,
-        data={"person": person_index[:16], "outcome": "found" if result.found else "not_found", "attempts": attempts},
+    _audit_query(
+        actor, source, reason, person_index, outcome="found" if result.found else "not_found", attempts=attempts
     )
     return result
+
+
+def _audit_query(actor, source, reason, person_index, *, outcome: str, attempts: int, kind: str = "") -> None:
+    data = {"person": person_index[:16], "outcome": outcome, "attempts": attempts}
+    if kind:
+        data["kind"] = kind
+    audit_record(actor=actor, action="exchange.online_query", obj=source, reason=reason, data=data)

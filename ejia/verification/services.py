@@ -17,6 +17,7 @@ import json
 import os
 import uuid
 from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -90,24 +91,53 @@ def upload_stage(*, chunks: Iterable[bytes], max_bytes: int | None = None) -> Pa
     return path
 
 
-def _insert_records(rows: list[tuple]) -> None:
+class RecordWriter:
     """Set-based insert of (snapshot_id, row_number, person_index, id_ciphertext, data_json):
-    COPY on PostgreSQL, executemany on SQLite — the ORM's per-object cost is the bottleneck
-    at a million rows."""
-    if not rows:
-        return
-    qn = connection.ops.quote_name
-    table = qn(SourceRecord._meta.db_table)
-    cols = ", ".join(qn(c) for c in ("snapshot_id", "row_number", "person_index", "id_ciphertext", "data"))
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            with cursor.cursor.copy(f"COPY {table} ({cols}) FROM STDIN") as copy:
+    COPY on PostgreSQL, executemany on SQLite — the ORM's per-object cost is the bottleneck at
+    a million rows. Batches are written by one helper thread on the request's own connection
+    (so inside its transaction) while the next batch is validated: the database driver
+    releases the GIL while it works. At most one batch is in flight."""
+
+    def __init__(self) -> None:
+        connection.ensure_connection()
+        self._raw = connection.connection
+        self._vendor = connection.vendor
+        qn = connection.ops.quote_name
+        table = qn(SourceRecord._meta.db_table)
+        cols = ", ".join(qn(c) for c in ("snapshot_id", "row_number", "person_index", "id_ciphertext", "data"))
+        if self._vendor == "postgresql":
+            self._sql = f"COPY {table} ({cols}) FROM STDIN"
+        else:
+            self._sql = f"INSERT INTO {table} ({cols}) VALUES (?, ?, ?, ?, ?)"  # noqa: S608
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="record-writer")
+        self._pending: Future | None = None
+
+    def _write(self, rows: list[tuple]) -> None:
+        if self._vendor == "postgresql":
+            with self._raw.cursor() as cursor, cursor.copy(self._sql) as copy:
                 for row in rows:
                     copy.write_row(row)
         else:
             # Inserting in index order keeps the person_index B-tree writes local.
-            rows = sorted(rows, key=lambda r: r[2])
-            cursor.executemany(f"INSERT INTO {table} ({cols}) VALUES (%s, %s, %s, %s, %s)", rows)  # noqa: S608
+            rows.sort(key=lambda r: r[2])
+            self._raw.executemany(self._sql, rows)
+
+    def write(self, rows: list[tuple]) -> None:
+        if not rows:
+            return
+        self.wait()
+        self._pending = self._pool.submit(self._write, rows)
+
+    def wait(self) -> None:
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            pending.result()
+
+    def close(self) -> None:
+        try:
+            self.wait()
+        finally:
+            self._pool.shutdown(wait=True)
 
 
 def _ingest(
@@ -131,9 +161,11 @@ def _ingest(
     snapshot_id = snapshot.pk if snapshot else None
     rejected: list[RejectedRow] = []
 
+    writer = RecordWriter() if keep_records else None
+
     def keep_records_batch(rows: list[tuple]) -> None:
-        if keep_records:
-            _insert_records([(snapshot_id, *row) for row in rows])
+        if writer:
+            writer.write([(snapshot_id, *row) for row in rows])
 
     def keep_rejected_row(number: int, cells: list[str], reasons: list[str]) -> None:
         if keep_rejected:
@@ -143,11 +175,57 @@ def _ingest(
                 )
             )
             if len(rejected) >= 1000:
-                RejectedRow.objects.bulk_create(rejected)
-                rejected.clear()
+                flush_rejected()
 
+    def flush_rejected() -> None:
+        if writer:
+            writer.wait()  # the connection is the writer's until its batch is done
+        if rejected:
+            RejectedRow.objects.bulk_create(rejected)
+            rejected.clear()
+
+    try:
+        return _ingest_rows(
+            source=source,
+            path=path,
+            table=table,
+            validator=validator,
+            result=result,
+            snapshot_id=snapshot_id,
+            keep_records=keep_records,
+            keep_records_batch=keep_records_batch,
+            keep_rejected_row=keep_rejected_row,
+            flush_rejected=flush_rejected,
+            writer=writer,
+            max_bytes=max_bytes,
+        )
+    finally:
+        if writer:
+            writer.close()
+
+
+def _ingest_rows(
+    *,
+    source,
+    path,
+    table,
+    validator,
+    result,
+    snapshot_id,
+    keep_records,
+    keep_records_batch,
+    keep_rejected_row,
+    flush_rejected,
+    writer,
+    max_bytes,
+) -> IngestResult:
     if table.file_format == "csv":
         table.rows.close()
+        if keep_records and connection.vendor == "sqlite":
+            # A page cache large enough for the person_index B-tree keeps a million-row load
+            # from spilling pages to the WAL over and over (per connection; reset below).
+            with connection.cursor() as cursor:
+                cursor.execute("PRAGMA cache_size = -131072")
         try:
             result.accepted, result.rejected, result.blank = fastpath.ingest_csv(
                 path=path,
@@ -157,7 +235,7 @@ def _ingest(
                 on_rejected=keep_rejected_row,
             )
         except fastpath.Unsupported:
-            rejected.clear()
+            flush_rejected()  # then discarded with everything else written so far
             if snapshot_id:
                 SourceRecord.objects.filter(snapshot_id=snapshot_id).delete()
                 RejectedRow.objects.filter(snapshot_id=snapshot_id).delete()
@@ -165,9 +243,14 @@ def _ingest(
             table = open_table(path, max_bytes=max_bytes)
         else:
             result.total = result.accepted + result.rejected
-            if rejected:
-                RejectedRow.objects.bulk_create(rejected)
+            flush_rejected()
             return result
+        finally:
+            if writer:
+                writer.wait()
+            if keep_records and connection.vendor == "sqlite":
+                with connection.cursor() as cursor:
+                    cursor.execute("PRAGMA cache_size = -2000")
     records: list[tuple] = []
     for number, cells in table.rows:
         if not any(c.strip() for c in cells):
@@ -184,8 +267,7 @@ def _ingest(
             result.rejected += 1
             keep_rejected_row(number, cells, reasons)
     keep_records_batch(records)
-    if rejected:
-        RejectedRow.objects.bulk_create(rejected)
+    flush_rejected()
     result.total = result.accepted + result.rejected
     return result
 
