@@ -71,7 +71,7 @@ def _yuan(stored: dict[str, Any], key: str = "amount_fen") -> str:
     fen = stored.get(key)
     if fen is None:
         return str(_("不清楚"))
-    return format_fen(fen).removesuffix(".00") + " 元"
+    return format_fen(fen, symbol=False).removesuffix(".00") + " 元"
 
 
 def _choices_text(form_class, stored: dict[str, Any], key: str = "items") -> str:
