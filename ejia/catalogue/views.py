@@ -127,7 +127,11 @@ def population() -> Population:
                 import pyarrow.parquet as pq
 
                 households, members = pq.read_table(files[0]), pq.read_table(files[1])
-                description = f"合成演示城市（{folder} 中的虚构人口，与真实居民无关）"
+                try:
+                    shown = folder.relative_to(settings.BASE_DIR)
+                except ValueError:
+                    shown = folder
+                description = f"合成演示城市（{shown} 中的虚构人口，与真实居民无关）"
             cached = Population(description, households, members)
             _population_cache.clear()
             _population_cache[key] = cached
