@@ -244,3 +244,23 @@ def test_the_simulator_refuses_to_listen_beyond_loopback():
 
     with pytest.raises(ValueError):
         make_server(MemoryProvider({}), Behaviour(), host="0.0.0.0")  # noqa: S104
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_database_provider_answers_from_the_committed_snapshot(tmp_path, settings):
+    from ejia.verification.simulator import DatabaseProvider
+    from ejia.verification.sources import sources_seed
+
+    settings.EJIA_EXCHANGE_BACKOFF_SECONDS = 0.01
+    sources_seed()
+    header = ["证件号码", "姓名", "银行名称", "账号", "账户类型", "余额(元)", "余额日期"]
+    rows = [[HOLDER, "张三", "滨州农商银行", "6222000011112222", "活期储蓄", "88.80", "2025-12-31"]]
+    snapshot_import(actor=None, source=source(), path=write_csv(tmp_path / "bank.csv", header, rows))
+    server = simulator(DatabaseProvider())
+    try:
+        result = query_online(source=source(), id_number=HOLDER)
+        nobody = query_online(source=source(), id_number=NOBODY)
+    finally:
+        server.shutdown()
+    assert result.found and result.records[0]["balance_fen"] == 8880 and result.as_of
+    assert not nobody.found
