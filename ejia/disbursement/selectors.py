@@ -1,0 +1,110 @@
+"""Reads for the pay screens, the review queue and the household panel, scoped to the user."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
+from django.http import Http404
+from django.utils import timezone
+
+from ejia.accounts.models import Division
+from ejia.accounts.scope import can_see_division, divisions_in_scope, filter_by_division, require_division
+from ejia.disbursement.batches import BATCH_ROLES
+from ejia.disbursement.models import (
+    ChangeReport,
+    Delivery,
+    Entitlement,
+    Notice,
+    PaymentBatch,
+    PaymentItem,
+    month_start,
+)
+from ejia.disbursement.services import LIVE
+
+
+def batches_for_user(*, user) -> QuerySet[PaymentBatch]:
+    if not user.has_role(*BATCH_ROLES):
+        return PaymentBatch.objects.none()
+    return filter_by_division(
+        PaymentBatch.objects.select_related("county", "prepared_by", "released_by"), user, "county"
+    )
+
+
+def batch_get_for_user(*, user, public_id) -> PaymentBatch:
+    batch = batches_for_user(user=user).filter(public_id=public_id).first()
+    if batch is None:
+        if not user.has_role(*BATCH_ROLES):
+            raise PermissionDenied("发放批次仅县级审核员和中心主任可见。")
+        raise Http404("未找到该批次。")
+    return batch
+
+
+def counties_for_user(*, user) -> list[Division]:
+    """The counties the user may build batches for: their own, or all seven for city staff."""
+    scope_divisions = divisions_in_scope(user).filter(level=Division.Level.COUNTY)
+    unit_division = user.unit.division if getattr(user, "unit", None) else None
+    if unit_division is not None and unit_division.level in (Division.Level.TOWNSHIP, Division.Level.VILLAGE):
+        return []
+    return list(scope_divisions.order_by("code"))
+
+
+def reviews_due_for_user(*, user, on: dt.date | None = None, window_days: int = 31) -> list[Entitlement]:
+    """Entitlements whose periodic review falls due within the window, in the user's area."""
+    on = on or timezone.localdate()
+    qs = Entitlement.objects.filter(
+        status__in=LIVE, next_review_on__isnull=False, next_review_on__lte=on + dt.timedelta(days=window_days)
+    ).select_related("household__division", "programme", "person")
+    qs = filter_by_division(qs, user, "household__division")
+    return list(qs.order_by("next_review_on", "pk")[:500])
+
+
+def change_reports_for_user(*, user, open_only: bool = True) -> list[ChangeReport]:
+    qs = ChangeReport.objects.select_related("household__division", "person")
+    qs = filter_by_division(qs, user, "household__division")
+    if open_only:
+        qs = qs.exclude(status=ChangeReport.Status.DECIDED)
+    return list(qs.order_by("-created_at")[:200])
+
+
+def change_report_get_for_user(*, user, public_id) -> ChangeReport:
+    report = ChangeReport.objects.select_related("household__division", "person").filter(public_id=public_id).first()
+    if report is None:
+        raise Http404("未找到该变更报告。")
+    require_division(user, report.household.division)
+    return report
+
+
+@dataclass
+class EntitlementsPanel:
+    entitlements: list[Entitlement]
+    monthly_total_fen: int
+    payments: list[dict] = field(default_factory=list)
+    deliveries: list[Delivery] = field(default_factory=list)
+    notices: list[Notice] = field(default_factory=list)
+
+
+def household_entitlements_panel(*, user, household, on: dt.date | None = None) -> EntitlementsPanel:
+    """What the registry's household page shows in `disbursement/_household_entitlements.html`."""
+    if not can_see_division(user, household.division):
+        raise PermissionDenied("该家庭不在您的数据权限范围内。")
+    month = month_start(on or timezone.localdate())
+    entitlements = list(
+        Entitlement.objects.filter(household=household)
+        .select_related("programme", "person")
+        .order_by("-start_month", "programme__sort_order", "pk")[:100]
+    )
+    total = sum(e.amount_fen for e in entitlements if (e.pays_in(month) and e.end_month is None) or (e.pays_in(month)))
+    payments = list(
+        PaymentItem.objects.filter(entitlement__household=household)
+        .select_related("line__batch", "entitlement__programme")
+        .order_by("-period", "pk")
+        .values("period", "amount_fen", "line__status", "line__batch__public_id", "entitlement__programme__name")[:36]
+    )
+    deliveries = list(
+        Delivery.objects.filter(entitlement__household=household).select_related("entitlement__programme")[:20]
+    )
+    notices = list(Notice.objects.filter(household=household)[:10])
+    return EntitlementsPanel(entitlements, total, payments, deliveries, notices)
