@@ -12,6 +12,7 @@ import datetime as dt
 from collections.abc import Iterable
 
 from django.db import IntegrityError, transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from ejia.accounts.models import Division, OrgUnit
@@ -138,8 +139,9 @@ def procedures_start_for_case(case: Case, *, actor=None, on: dt.date | None = No
     created: list[RequestProcedure] = []
     with transaction.atomic():
         requests = list(
-            ProgrammeRequest.objects.select_for_update()
-            .filter(case=case, status=ProgrammeRequest.Status.SUBMITTED, procedure__isnull=True)
+            ProgrammeRequest.objects.select_for_update(of=("self",))
+            .filter(case=case, status=ProgrammeRequest.Status.SUBMITTED)
+            .exclude(Exists(RequestProcedure.objects.filter(request=OuterRef("pk"))))
             .select_related("programme")
             .order_by("pk")
         )

@@ -27,7 +27,7 @@ def test_fifty_concurrent_approvals_make_exactly_one_transition(submit_case, bob
             outcomes.append("ok")
         except wf.StaleScreen:
             outcomes.append("stale")
-        except Exception as exc:  # noqa: BLE001 — reported by the assertion below
+        except Exception as exc:
             outcomes.append(repr(exc))
         finally:
             connections.close_all()

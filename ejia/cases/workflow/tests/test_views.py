@@ -25,9 +25,7 @@ def test_the_window_queue_starts_procedures_lazily_and_lists_them(bob, procedure
     assert RequestProcedure.objects.filter(case=case).count() == 1
 
 
-def test_the_department_approver_sees_only_the_minimum_and_another_county_is_refused(
-    submit_case, erin, frank, carol
-):
+def test_the_department_approver_sees_only_the_minimum_and_another_county_is_refused(submit_case, erin, frank, carol):
     case = submit_case(programmes=("dibao", "medical_aid"))
     medical = RequestProcedure.objects.get(case=case, request__programme__code="medical_aid")
     dibao = RequestProcedure.objects.get(case=case, request__programme__code="dibao")
