@@ -11,6 +11,7 @@ urlpatterns = [
     path("staff/cases/", include("ejia.cases.urls")),
     path("staff/work/", include("ejia.cases.workflow.urls")),
     path("staff/exchange/", include("ejia.verification.urls")),
+    path("staff/pay/", include("ejia.disbursement.urls")),
     path("", include("ejia.portal.urls")),
 ]
 

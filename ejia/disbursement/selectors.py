@@ -96,7 +96,7 @@ def household_entitlements_panel(*, user, household, on: dt.date | None = None) 
         .select_related("programme", "person")
         .order_by("-start_month", "programme__sort_order", "pk")[:100]
     )
-    total = sum(e.amount_fen for e in entitlements if (e.pays_in(month) and e.end_month is None) or (e.pays_in(month)))
+    total = sum(e.amount_fen for e in entitlements if e.pays_in(month))
     payments = list(
         PaymentItem.objects.filter(entitlement__household=household)
         .select_related("line__batch", "entitlement__programme")

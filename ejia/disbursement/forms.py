@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+from django import forms
+
+from ejia.disbursement.models import ChangeReport, Outcome, parse_period
+
+
+class BuildForm(forms.Form):
+    county = forms.ChoiceField(label="县（区、市）")
+    period = forms.CharField(label="发放月份", max_length=7, help_text="YYYY-MM")
+
+    def __init__(self, *args, counties=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["county"].choices = [(c.code, c.name) for c in counties]
+
+    def clean_period(self):
+        try:
+            return parse_period(self.cleaned_data["period"])
+        except ValueError as exc:
+            raise forms.ValidationError(str(exc)) from None
+
+
+class ReturnUploadForm(forms.Form):
+    file = forms.FileField(label="银行回盘文件（CSV）")
+
+    def clean_file(self):
+        f = self.cleaned_data["file"]
+        if f.size > 50 * 1024 * 1024:
+            raise forms.ValidationError("文件过大（上限 50 MB）。")
+        return f
+
+
+class ChangeReportForm(forms.Form):
+    kind = forms.ChoiceField(label="变化类型", choices=ChangeReport.Kind.choices)
+    person = forms.ChoiceField(label="涉及成员", required=False)
+    effective_on = forms.DateField(label="发生日期", widget=forms.DateInput(attrs={"type": "date"}))
+    note = forms.CharField(label="情况说明", widget=forms.Textarea(attrs={"rows": 3}), required=False)
+
+    def __init__(self, *args, members=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["person"].choices = [("", "—"), *((str(p.public_id), p.name) for p in members)]
+
+
+class DecideForm(forms.Form):
+    from_month = forms.CharField(label="自何月起执行", max_length=7, help_text="YYYY-MM")
+    reason = forms.CharField(label="书面理由", widget=forms.Textarea(attrs={"rows": 3}))
+
+    def clean_from_month(self):
+        try:
+            return parse_period(self.cleaned_data["from_month"])
+        except ValueError as exc:
+            raise forms.ValidationError(str(exc)) from None
+
+
+class ReviewForm(forms.Form):
+    outcome = forms.ChoiceField(
+        label="核查结论", choices=[(Outcome.CONTINUE, Outcome.CONTINUE.label), ("changed", "情况有变化（另行报告）")]
+    )
+    note = forms.CharField(label="核查记录", widget=forms.Textarea(attrs={"rows": 2}))

@@ -1,0 +1,74 @@
+"""The pay screens: build, release with confirmation by another person, download, upload, reconcile."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+
+from conftest import TEST_PASSWORD
+from ejia.disbursement.models import PaymentBatch
+from ejia.disbursement.services import entitlement_create
+from ejia.disbursement.tests.conftest import MAY, household
+
+pytestmark = pytest.mark.django_db
+
+
+def _login(client, user):
+    client.force_login(user)
+    return client
+
+
+def test_pay_flow_through_the_screens(client, dave, grace, programmes):
+    assert TEST_PASSWORD
+    hh = household()
+    entitlement_create(actor=dave, household=hh, programme=programmes["dibao"], amount_fen=60000, start_month=MAY)
+    _login(client, dave)
+    page = client.get(reverse("disbursement:batch_list"))
+    assert page.status_code == 200 and "生成批次" in page.content.decode()
+    response = client.post(reverse("disbursement:batch_list"), {"county": "371602", "period": "2026-05"})
+    batch = PaymentBatch.objects.get()
+    assert response.status_code == 302 and batch.status == "built"
+    detail = client.get(reverse("disbursement:batch_detail", args=[batch.public_id])).content.decode()
+    assert "须由生成人以外的另一位工作人员复核发放" in detail
+    client.post(reverse("disbursement:batch_release", args=[batch.public_id]))
+    batch.refresh_from_db()
+    assert batch.status == "built"  # dave prepared it: refused
+    _login(client, grace)
+    confirm = client.get(reverse("disbursement:batch_release", args=[batch.public_id])).content.decode()
+    assert "确认复核发放" in confirm and "¥600.00" in confirm
+    client.post(reverse("disbursement:batch_release", args=[batch.public_id]))
+    download = client.get(reverse("disbursement:batch_download", args=[batch.public_id, "csv"]))
+    assert download.status_code == 200 and download["X-Checksum-SHA256"]
+    rows = list(csv.reader(io.StringIO(download.content.decode("utf-8-sig"))))
+    ref = rows[6][1]
+    out = io.StringIO()
+    csv.writer(out).writerows(
+        [["交易流水号", "金额（元）", "结果", "银行流水号", "说明"], [ref, "600.00", "成功", "X1", ""]]
+    )
+    upload = SimpleUploadedFile("return.csv", out.getvalue().encode("utf-8"), content_type="text/csv")
+    client.post(reverse("disbursement:batch_return", args=[batch.public_id]), {"file": upload})
+    client.post(reverse("disbursement:batch_reconcile", args=[batch.public_id]))
+    batch.refresh_from_db()
+    assert batch.status == "reconciled"
+
+
+def test_window_clerk_sees_no_batches_but_the_review_queue(client, bob, programmes):
+    _login(client, bob)
+    assert client.get(reverse("disbursement:batch_list")).status_code == 403
+    assert client.get(reverse("disbursement:reviews_due")).status_code == 200
+
+
+def test_change_report_screens(client, bob, dave, programmes):
+    hh = household()
+    entitlement_create(actor=dave, household=hh, programme=programmes["dibao"], amount_fen=60000, start_month=MAY)
+    _login(client, bob)
+    new = reverse("disbursement:change_report_new", args=[hh.public_id])
+    assert client.get(new).status_code == 200
+    response = client.post(new, {"kind": "income_change", "effective_on": "2026-06-01", "note": "打零工"})
+    assert response.status_code == 302
+    page = client.get(response["Location"]).content.decode()
+    assert "按变更后情况重新评估" in page and "享受待遇（一卡发放）" in page

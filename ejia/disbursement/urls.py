@@ -1,0 +1,19 @@
+from django.urls import path
+
+from ejia.disbursement import views
+
+app_name = "disbursement"
+
+urlpatterns = [
+    path("", views.batch_list_view, name="batch_list"),
+    path("batches/<uuid:public_id>/", views.batch_detail_view, name="batch_detail"),
+    path("batches/<uuid:public_id>/release/", views.batch_release_view, name="batch_release"),
+    path("batches/<uuid:public_id>/bank-file.<str:fmt>", views.batch_download_view, name="batch_download"),
+    path("batches/<uuid:public_id>/return/", views.batch_return_view, name="batch_return"),
+    path("batches/<uuid:public_id>/reconcile/", views.batch_reconcile_view, name="batch_reconcile"),
+    path("batches/<uuid:public_id>/reissue/", views.batch_reissue_view, name="batch_reissue"),
+    path("reviews/", views.reviews_due_view, name="reviews_due"),
+    path("reviews/<uuid:public_id>/", views.review_complete_view, name="review_complete"),
+    path("households/<uuid:household_id>/changes/new/", views.change_report_new_view, name="change_report_new"),
+    path("changes/<uuid:public_id>/", views.change_report_view, name="change_report"),
+]
