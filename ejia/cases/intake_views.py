@@ -24,7 +24,7 @@ from ejia.cases.intake import (
     parse_facts,
     villages_for,
 )
-from ejia.cases.matching import OUTCOME_LABELS, engine_input, materials_for, plan_evaluate, relevant_to
+from ejia.cases.matching import OUTCOME_LABELS, PlanError, engine_input, materials_for, plan_evaluate, relevant_to
 from ejia.cases.models import Case, Channel, Need
 from ejia.cases.services import CaseError, adults_without_authorisation, case_submit
 from ejia.cases.uploads import UploadError, store_photo, store_signature
@@ -229,7 +229,11 @@ def intake_plan(request):
         return _no_draft(request)
     if not data.get("division_code"):
         return redirect("cases:intake_household")
-    plan, today = _plan(data)
+    try:
+        plan, today = _plan(data)
+    except PlanError as exc:
+        messages.error(request, f"无法评估救助方案：{exc.message} 请检查申报的情况。")
+        return redirect("cases:intake_household")
     if request.method == "POST":
         known = {entry["code"] for entry in plan}
         data["programmes"] = [c for c in request.POST.getlist("programmes") if c in known]

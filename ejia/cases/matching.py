@@ -17,6 +17,12 @@ OUTCOME_ORDER = {"eligible": 0, "possibly_eligible": 1, "not_eligible": 2}
 OUTCOME_LABELS = {"eligible": "可能符合", "possibly_eligible": "需要核实", "not_eligible": "暂不符合"}
 
 
+class PlanError(Exception):
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
 def _criterion(item: Any) -> dict:
     if isinstance(item, dict):
         data = item
@@ -44,9 +50,14 @@ def _fact_label(name: str) -> str:
 def plan_evaluate(*, division_code: str, household: dict, members: list[dict], on: dt.date) -> list[dict]:
     """Every active programme's outcome on the declared facts, best outcomes first."""
     from ejia.catalogue.models import Programme
-    from ejia.catalogue.selectors import evaluate_household
+    from ejia.catalogue.selectors import DivisionNotFound, evaluate_household
+    from ejia.rules.errors import RuleError
 
-    results = evaluate_household(division_code=division_code, household=household, members=members, on=on)
+    try:
+        results = evaluate_household(division_code=division_code, household=household, members=members, on=on)
+    except (RuleError, DivisionNotFound) as exc:
+        # A declared value the rules cannot use: the clerk fixes the form, nothing is lost.
+        raise PlanError(getattr(exc, "message", None) or str(exc)) from exc
     programmes = {p.code: p for p in Programme.objects.filter(code__in=list(results)).select_related("department")}
     plan = []
     for code, result in results.items():

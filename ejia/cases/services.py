@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from ejia.accounts.models import Division, OrgUnit
 from ejia.accounts.scope import can_see_division
-from ejia.cases.matching import engine_input, materials_for, plan_evaluate
+from ejia.cases.matching import PlanError, engine_input, materials_for, plan_evaluate
 from ejia.cases.models import Authorisation, Case, Channel, ProgrammeRequest, ReferenceCounter
 from ejia.cases.sms import sms_send
 from ejia.core import idnumber
@@ -206,7 +206,10 @@ def _submit(*, actor, channel, idempotency_key, data, division, programmes, toda
         )
 
     household_facts, engine_members = engine_input(data, division)
-    plan = plan_evaluate(division_code=division.code, household=household_facts, members=engine_members, on=today)
+    try:
+        plan = plan_evaluate(division_code=division.code, household=household_facts, members=engine_members, on=today)
+    except PlanError as exc:
+        raise CaseError(f"无法评估救助方案：{exc.message}", step="household") from None
     by_code = {entry["code"]: entry for entry in plan}
     codes = [p.code for p in programmes]
     received = set(data.get("materials_received") or [])
