@@ -210,3 +210,25 @@ def test_an_overdue_step_is_escalated_to_the_county_centre(submit_case, bob, dav
     p.refresh_from_db()
     assert p.escalated_to == dave.unit
     assert wf.procedures_escalate_overdue(on=late) == 0
+
+
+def test_the_notice_and_decision_pdfs_are_chinese_pdfs_without_full_id_numbers(
+    submit_case, bob, bob2, dave, erin, settings
+):
+    from ejia.cases.workflow.pdfs import decision_notice_pdf, public_notice_pdf
+
+    today = dt.date(2026, 3, 2)
+    case = submit_case(programmes=("dibao", "medical_aid"))
+    p, notice = walk_dibao_to_decision(case, bob, bob2, dave, today)
+    p = wf.notice_close(actor=bob, procedure_id=p.pk, expected_version=p.version, on=today + dt.timedelta(days=8))
+    wf.procedure_approve(actor=dave, procedure_id=p.pk, expected_version=p.version)
+    m = proc(case, "medical_aid")
+    m = wf.procedure_complete(actor=erin, procedure_id=m.pk, expected_version=m.version)
+    wf.procedure_refuse(actor=erin, procedure_id=m.pk, expected_version=m.version, reasons="本年度未发生自付医疗费用")
+    decision = wf.joint_review_issue(actor=dave, case_id=case.pk)
+    out = settings.TEST_ARTIFACTS_DIR / "pdf"
+    out.mkdir(parents=True, exist_ok=True)
+    for name, pdf in (("public-notice", public_notice_pdf(notice)), ("decision-notice", decision_notice_pdf(decision))):
+        data = pdf.getvalue()
+        assert data.startswith(b"%PDF")
+        (out / f"workflow-{name}.pdf").write_bytes(data)
