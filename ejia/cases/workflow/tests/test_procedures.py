@@ -232,3 +232,11 @@ def test_the_notice_and_decision_pdfs_are_chinese_pdfs_without_full_id_numbers(
         data = pdf.getvalue()
         assert data.startswith(b"%PDF")
         (out / f"workflow-{name}.pdf").write_bytes(data)
+
+
+def test_seeding_is_set_based(org, django_assert_max_num_queries):
+    from ejia.catalogue.seed import catalogue_seed
+
+    catalogue_seed()
+    with django_assert_max_num_queries(10):
+        procedures_seed()
