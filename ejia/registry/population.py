@@ -50,6 +50,10 @@ class ImportResult:
 
 def _open_text(path: Path) -> io.TextIOBase:
     raw = path.read_bytes()[:65536]
+    # Cut the 64 KB sample at its last line break so it never ends inside a multi-byte
+    # character (a newline byte is never part of one in UTF-8 or GBK).
+    if b"\n" in raw:
+        raw = raw[: raw.rfind(b"\n")]
     for encoding in ("utf-8-sig", "gb18030"):
         try:
             raw.decode(encoding)

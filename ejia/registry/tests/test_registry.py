@@ -153,3 +153,14 @@ def test_population_import_reads_gbk_and_stores_no_plaintext(tmp_path, org):
     # A second import of the same file updates instead of duplicating.
     population_import(path=path)
     assert PopulationRecord.objects.count() == 2
+
+
+def test_population_import_detects_the_encoding_when_the_sample_ends_inside_a_character(tmp_path):
+    from ejia.registry.population import _open_text
+
+    path = tmp_path / "big.csv"
+    for encoding, name in (("utf-8", "utf-8-sig"), ("gbk", "gb18030")):
+        # The 64 KB sample ends one byte into a multi-byte character.
+        path.write_bytes("名称\n".encode(encoding) + b"a" * (65535 - 5) + "王家庄".encode(encoding))
+        with _open_text(path) as handle:
+            assert handle.encoding == name and handle.read().endswith("王家庄")
