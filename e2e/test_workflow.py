@@ -124,3 +124,42 @@ def test_a_dibao_request_from_the_township_queue_to_the_decision_notice(
     pdf = page.request.get(live_server.url + href)
     assert pdf.headers["content-type"] == "application/pdf" and pdf.body().startswith(b"%PDF")
     assert dibao_case.decision_notice.number.startswith(dibao_case.reference)
+
+
+@pytest.fixture
+def erin_case(bob, procedures):
+    return case_submit(
+        actor=bob,
+        channel=Channel.WINDOW,
+        idempotency_key="e2e-wf-2",
+        data=application(programmes=("dibao", "medical_aid")),
+    )
+
+
+def test_the_department_sees_the_minimum_and_the_county_sees_overdue_steps(
+    page, live_server, bob, dave, erin, erin_case
+):
+    from ejia.cases.workflow.services import procedures_start_for_case
+
+    procedures_start_for_case(erin_case)
+    RequestProcedure.objects.filter(request__programme__code="dibao").update(
+        step_due=dt.date.today() - dt.timedelta(days=3)
+    )
+    login(page, live_server, erin)
+    page.goto(live_server.url + "/staff/work/")
+    page.locator("[data-testid=work-queue] a", has_text=erin_case.reference).click()
+    text = page.inner_text("main")
+    assert "张大山" not in text and "13812345678" not in text and "2 人" in text
+    assert "家庭人均月收入低于低保标准" not in text  # only the medical programme's criteria
+    screenshot(page, "workflow-department-request")
+
+    page.context.clear_cookies()
+    login(page, live_server, dave)
+    page.goto(live_server.url + "/staff/work/?tab=overdue")
+    row = page.locator("[data-testid=work-queue] tbody tr", has_text=erin_case.reference)
+    assert "已超期" in row.inner_text()
+    screenshot(page, "workflow-county-overdue")
+    row.locator("a").first.click()
+    page.click("text=列入督办")
+    page.wait_for_selector(".alert-success")
+    assert "督办" in page.inner_text("main")
