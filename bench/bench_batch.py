@@ -36,7 +36,7 @@ def ensure_database(url: str) -> None:
             con.execute(f'CREATE DATABASE "{name}"')
 
 
-def setup(households: int):
+def setup(households: int, *, reuse: bool = False):
     from django.core.management import call_command
     from django.db import connection, transaction
 
@@ -96,6 +96,10 @@ def setup(households: int):
     t0 = time.perf_counter()
     with connection.cursor() as cur:
         cur.execute("TRUNCATE disbursement_paymentitem, disbursement_paymentline, disbursement_paymentbatch CASCADE")
+        cur.execute("SELECT COUNT(*) FROM registry_household WHERE source = 'bench'")
+        if reuse and cur.fetchone()[0] == households:
+            print(f"load: reusing {households:,} bench households")
+            return users
         cur.execute("DELETE FROM disbursement_entitlement WHERE county_code = %s", [COUNTY])
         cur.execute("DELETE FROM registry_household WHERE source = 'bench'")
     with transaction.atomic(), connection.cursor() as cur:
@@ -145,6 +149,9 @@ def main() -> None:
     parser.add_argument("--households", type=int, default=100_000)
     parser.add_argument("--chunk-size", type=int, default=10000)
     parser.add_argument("--xlsx", action="store_true", help="also export the XLSX bank file")
+    parser.add_argument(
+        "--reuse", action="store_true", help="keep the households of a previous run (only the batch is redone)"
+    )
     parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/ejia_bench")
     args = parser.parse_args()
     ensure_database(args.database_url)
@@ -155,13 +162,14 @@ def main() -> None:
     django.setup()
     from ejia.disbursement.bankfiles import bank_file_export
     from ejia.disbursement.batches import batch_build, batch_release
+    from ejia.disbursement.models import PaymentItem
 
-    preparer, releaser = setup(args.households)
+    preparer, releaser = setup(args.households, reuse=args.reuse)
     t0 = time.perf_counter()
     batch = batch_build(actor=preparer, county=COUNTY, period=PERIOD, chunk_size=args.chunk_size)
     build_s = time.perf_counter() - t0
     print(
-        f"build: {batch.line_count:,} lines, {batch.lines.model.objects.filter(batch=batch).count():,} rows, "
+        f"build: {batch.line_count:,} lines, {PaymentItem.objects.filter(line__batch=batch).count():,} items, "
         f"total {batch.total_fen / 100:,.2f} 元 in {build_s:.1f} s = {batch.line_count / build_s:,.0f} lines/s"
     )
     batch = batch_release(actor=releaser, batch=batch)
