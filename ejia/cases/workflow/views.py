@@ -356,7 +356,7 @@ def bulk_approve(request):
     problem = ""
     if len(programmes) != 1 or len(amounts) != 1:
         problem = "批量批准只适用于同一项目、同一金额的事项，请分别办理。"
-    elif amount is None or amount > LOW_RISK_MAX_FEN or picked[0].request.programme.benefit_form == "monthly_cash":
+    elif (amount or 0) > LOW_RISK_MAX_FEN or picked[0].request.programme.benefit_form == "monthly_cash":
         problem = "按月发放或金额超过1000元的事项须逐件审批。"
     elif any(not p.step.decides for p in picked):
         problem = "所选事项中有尚未到审批环节的。"

@@ -48,3 +48,20 @@ def test_a_stale_form_shows_the_message_and_does_not_move(submit_case, bob):
     assert "该事项已被他人处理（当前状态：办理中·家庭经济状况核对），请刷新后再试" in response.content.decode()
     p.refresh_from_db()
     assert p.step.key == "verify"
+
+
+def test_bulk_approval_lists_the_items_for_confirmation_then_approves_each(submit_case, bob, monkeypatch):
+    from ejia.cases.workflow import views
+
+    cases = [submit_case(programmes=("linshi",)) for _ in range(2)]
+    picks = [f"{p.public_id}:{p.version}" for p in RequestProcedure.objects.filter(case__in=cases)]
+    client = client_for(bob)
+    refused = client.post("/staff/work/bulk-approve/", {"pick": picks}, follow=True).content.decode()
+    assert "须逐件审批" in refused  # ¥6,006 is above the low-risk limit
+    monkeypatch.setattr(views, "LOW_RISK_MAX_FEN", 10**9)
+    confirm = client.post("/staff/work/bulk-approve/", {"pick": picks}).content.decode()
+    assert all(c.reference in confirm for c in cases) and "确认批准以上 2 件" in confirm
+    assert not RequestProcedure.objects.filter(state="approved").exists()
+    done = client.post("/staff/work/bulk-approve/", {"pick": picks, "confirm": "yes"}, follow=True).content.decode()
+    assert "已批准 2 件" in done
+    assert RequestProcedure.objects.filter(state="approved").count() == 2
