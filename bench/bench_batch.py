@@ -186,6 +186,11 @@ def main() -> None:
         xs = time.perf_counter() - t0
         print(f"bank file XLSX: {len(xfile.content) / 1e6:.1f} MB in {xs:.1f} s = {batch.line_count / xs:,.0f} lines/s")
     print(f"build + CSV export: {total:.1f} s (target ≤ 30 s) = {batch.line_count / total:,.0f} lines/s")
+    load = os.getloadavg()
+    print(
+        f"this process CPU {time.process_time():.1f} s; machine: {os.cpu_count()} CPUs, "
+        f"load average {load[0]:.1f} (the database server shares them)"
+    )
 
 
 if __name__ == "__main__":
