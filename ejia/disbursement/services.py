@@ -159,7 +159,7 @@ def entitlement_create(
 
 
 def entitlement_create_from_request(
-    *, actor, request, amount_fen: int, start_month: dt.date, months: int | None = None
+    *, actor, request, amount_fen: int, start_month: dt.date, months: int | None = None, person: Person | None = None
 ):
     """An approved request becomes money: called by the workflow on approval. Idempotent per request."""
     from ejia.cases.models import ProgrammeRequest
@@ -189,13 +189,28 @@ def entitlement_create_from_request(
             amount_fen=amount_fen,
             start_month=start_month,
             months=months,
-            person=getattr(request, "person", None),
+            person=person or _beneficiary(request),
             request=request,
             facts=facts,
             rule_version=f"v{version.number}" if version else "",
             rule_date=case.rule_date,
             reason=f"申请 {case.reference} 已批准",
         )
+
+
+def _beneficiary(request) -> Person | None:
+    """For a member programme: the one member the intake plan found eligible (by plan index →
+    declared member → person). Several eligible members need an explicit `person`."""
+    if request.programme.target != Programme.Target.MEMBER:
+        return None
+    plan = next((p for p in request.case.plan if p.get("code") == request.programme.code), None) or {}
+    declared = (request.case.declared_facts or {}).get("members") or []
+    eligible = [m.get("index") for m in plan.get("members") or [] if m.get("result") == "eligible"]
+    people = [declared[i].get("person") for i in eligible if isinstance(i, int) and i < len(declared)]
+    people = [p for p in people if p]
+    if len(people) != 1:
+        raise DisbursementError(f"{request.programme.name}以个人为单位，请指定享受待遇的家庭成员。")
+    return Person.objects.filter(public_id=people[0]).first()
 
 
 def _lock_household_entitlements(household_id: int, ids: Iterable[int] | None = None) -> list[Entitlement]:

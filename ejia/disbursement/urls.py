@@ -12,6 +12,7 @@ urlpatterns = [
     path("batches/<uuid:public_id>/return/", views.batch_return_view, name="batch_return"),
     path("batches/<uuid:public_id>/reconcile/", views.batch_reconcile_view, name="batch_reconcile"),
     path("batches/<uuid:public_id>/reissue/", views.batch_reissue_view, name="batch_reissue"),
+    path("entitlements/<uuid:public_id>/", views.entitlement_view, name="entitlement"),
     path("reviews/", views.reviews_due_view, name="reviews_due"),
     path("reviews/<uuid:public_id>/", views.review_complete_view, name="review_complete"),
     path("households/<uuid:household_id>/changes/new/", views.change_report_new_view, name="change_report_new"),

@@ -25,12 +25,15 @@ from ejia.disbursement.batches import (
 )
 from ejia.disbursement.exceptions import DisbursementError
 from ejia.disbursement.forms import BuildForm, ChangeReportForm, DecideForm, ReturnUploadForm, ReviewForm
-from ejia.disbursement.models import Entitlement, PaymentBatch, add_months, month_start, period_label
+from ejia.disbursement.models import Entitlement, PaymentBatch, add_months, month_start, parse_period, period_label
 from ejia.disbursement.services import (
     DECISION_ROLES,
     change_report_create,
     change_report_decide,
     change_report_evaluate,
+    entitlement_end,
+    entitlement_resume,
+    entitlement_suspend,
     review_complete,
 )
 from ejia.registry.selectors import household_get_for_user
@@ -246,4 +249,50 @@ def change_report_view(request, public_id):
         except DisbursementError as exc:
             messages.error(request, str(exc))
     panel = selectors.household_entitlements_panel(user=request.user, household=report.household)
-    return render(request, "disbursement/change_report.html", {"report": report, "form": form, "panel": panel})
+    held_codes = {e.programme.code for e in panel.entitlements}
+    return render(
+        request,
+        "disbursement/change_report.html",
+        {"report": report, "form": form, "panel": panel, "held_codes": held_codes},
+    )
+
+
+@login_required
+def entitlement_view(request, public_id):
+    """One entitlement: suspend, resume or terminate, each with a written reason and a notice."""
+    require_role(request.user, *DECISION_ROLES)
+    entitlement = (
+        Entitlement.objects.select_related("household__division", "programme", "person")
+        .filter(public_id=public_id)
+        .first()
+    )
+    if entitlement is None:
+        raise PermissionDenied
+    household_get_for_user(user=request.user, public_id=entitlement.household.public_id)
+    if request.method == "POST":
+        action = request.POST.get("action")
+        reason = request.POST.get("reason", "")
+        try:
+            if action == "suspend":
+                entitlement_suspend(actor=request.user, entitlement=entitlement, reason=reason)
+            elif action == "resume":
+                entitlement_resume(actor=request.user, entitlement=entitlement, reason=reason)
+            elif action == "terminate":
+                from_month = parse_period(request.POST.get("from_month", ""))
+                entitlement_end(actor=request.user, entitlement=entitlement, from_month=from_month, reason=reason)
+            else:
+                raise DisbursementError("未知操作。")
+        except (DisbursementError, ValueError) as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(request, "已处理并生成书面通知。")
+        return redirect("disbursement:entitlement", public_id=entitlement.public_id)
+    return render(
+        request,
+        "disbursement/entitlement.html",
+        {
+            "e": entitlement,
+            "next_month": period_label(add_months(month_start(timezone.localdate()), 1)),
+            "notices": entitlement.notices.all()[:10],
+        },
+    )

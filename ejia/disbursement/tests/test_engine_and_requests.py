@@ -91,6 +91,17 @@ def test_an_approved_request_becomes_an_entitlement_once(bob, dave, programmes):
     )
     linshi = entitlement_create_from_request(actor=dave, request=one_off, amount_fen=200000, start_month=MAY)
     assert linshi.end_month == MAY
+    # A member programme: the member the intake plan found eligible receives it.
+    case.plan = [
+        {"code": "disability_living_subsidy", "members": [{"index": 0, "result": "eligible", "amount_fen": 9000}]}
+    ]
+    case.declared_facts = {"members": [{"person": str(head.public_id), "name": head.name}]}
+    case.save()
+    member_request = ProgrammeRequest.objects.create(
+        case=case, household=hh, programme=programmes["disability_living_subsidy"], status="approved", is_open=False
+    )
+    subsidy = entitlement_create_from_request(actor=dave, request=member_request, amount_fen=9000, start_month=MAY)
+    assert subsidy.person == head
 
 
 def test_a_delivery_enters_the_benefit_history(bob, dave, programmes):

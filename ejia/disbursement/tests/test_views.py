@@ -72,3 +72,20 @@ def test_change_report_screens(client, bob, dave, programmes):
     assert response.status_code == 302
     page = client.get(response["Location"]).content.decode()
     assert "按变更后情况重新评估" in page and "享受待遇（一卡发放）" in page
+
+
+def test_suspend_and_terminate_from_the_entitlement_page(client, bob, dave, programmes):
+    from ejia.disbursement.models import Entitlement, Notice
+
+    hh = household()
+    ent = entitlement_create(actor=dave, household=hh, programme=programmes["dibao"], amount_fen=60000, start_month=MAY)
+    _login(client, bob)
+    url = reverse("disbursement:entitlement", args=[ent.public_id])
+    assert client.get(url).status_code == 200
+    client.post(url, {"action": "suspend", "reason": "入户核查两次无人"})
+    ent.refresh_from_db()
+    assert ent.status == Entitlement.Status.SUSPENDED
+    client.post(url, {"action": "terminate", "reason": "家庭已迁出本市", "from_month": "2026-07"})
+    ent.refresh_from_db()
+    assert ent.status == Entitlement.Status.ENDED and str(ent.end_month) == "2026-06-01"
+    assert Notice.objects.filter(entitlement=ent).count() == 2
