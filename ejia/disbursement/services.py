@@ -26,6 +26,7 @@ from ejia.disbursement.models import (
     Entitlement,
     Notice,
     Outcome,
+    PaymentBatch,
     Review,
     ReviewSchedule,
     add_months,
@@ -126,6 +127,15 @@ def entitlement_create(
     with transaction.atomic():
         household = Household.objects.select_for_update().select_related("division").get(pk=household.pk)
         interval = review_interval(programme, household_type(household, start))
+        first_open = first_open_month(county_code=household.division.code[:6], household_id=household.pk, start=start)
+        missed = 0
+        if first_open > start and previous is None:
+            if months == 1:
+                # A one-off payment decided after its month's batch: paid in the next open batch.
+                start = end = first_open
+            else:
+                last_missed = add_months(first_open, -1) if end is None else min(add_months(first_open, -1), end)
+                missed = (last_missed.year - start.year) * 12 + last_missed.month - start.month + 1
         entitlement = Entitlement.objects.create(
             household=household,
             person=person,
@@ -155,7 +165,46 @@ def entitlement_create(
                 "end": period_label(end) if end else None,
             },
         )
+        if missed > 0:
+            # 补发: the months whose batches were already built are paid once, as one period in
+            # the first open batch (the main entitlement has no items for them, so never twice).
+            entitlement_create(
+                actor=actor,
+                household=household,
+                programme=programme,
+                amount_fen=int(amount_fen) * missed,
+                start_month=first_open,
+                months=1,
+                person=person,
+                request=request,
+                facts={"back_pay_for": str(entitlement.public_id), "months": missed},
+                rule_version=rule_version,
+                rule_date=rule_date,
+                previous=entitlement,
+                reason=f"补发 {period_label(start)} 起 {missed} 个月（当月批次已生成）",
+            )
     return entitlement
+
+
+def first_open_month(*, county_code: str, household_id: int, start: dt.date) -> dt.date:
+    """The first month from `start` whose county batch can still take this household: no batch
+    yet, or one still building whose cursor has not passed the household. A building batch is
+    locked first, so a chunk in progress finishes before we look (order: household → batch)."""
+    month = month_start(start)
+    batches = {
+        b.period: b
+        for b in PaymentBatch.objects.filter(county__code=county_code, period__gte=month).only(
+            "period", "status", "build_cursor"
+        )
+    }
+    while month in batches:
+        batch = batches[month]
+        if batch.status == PaymentBatch.Status.BUILDING:
+            batch = PaymentBatch.objects.select_for_update().only("status", "build_cursor").get(pk=batch.pk)
+            if batch.status == PaymentBatch.Status.BUILDING and batch.build_cursor < household_id:
+                return month
+        month = add_months(month, 1)
+    return month
 
 
 def entitlement_create_from_request(
@@ -334,6 +383,11 @@ def entitlement_change_amount(
         if ent.amount_fen == amount_fen:
             return ent
         old_amount = ent.amount_fen
+        open_month = first_open_month(county_code=ent.county_code, household_id=ent.household_id, start=start)
+        if open_month > start:
+            raise DisbursementError(
+                f"{period_label(start)} 的发放批次已生成，金额调整最早自 {period_label(open_month)} 起执行。"
+            )
         remaining = None
         if ent.end_month is not None:
             remaining = (ent.end_month.year - start.year) * 12 + ent.end_month.month - start.month + 1

@@ -220,3 +220,33 @@ def test_concurrent_builds_and_releases_give_one_batch(dave, grace, programmes):
     assert not errors
     batch.refresh_from_db()
     assert batch.status == PaymentBatch.Status.RELEASED and batch.released_by_id == grace.pk
+
+
+def test_a_decision_after_its_months_batch_is_built_is_paid_once_as_back_pay(dave, programmes):
+    _dibao_household(dave, programmes)
+    batch_build(actor=dave, county="371602", period=MAY)
+    late = household()
+    main = entitlement_create(
+        actor=dave, household=late, programme=programmes["dibao"], amount_fen=50000, start_month=MAY
+    )
+    one_off = entitlement_create(
+        actor=dave, household=late, programme=programmes["linshi"], amount_fen=80000, start_month=MAY
+    )
+    assert one_off.start_month == add_months(MAY, 1)
+    june = batch_build(actor=dave, county="371602", period=add_months(MAY, 1))
+    line = june.lines.get(household=late)
+    assert line.amount_fen == 50000 + 50000 + 80000  # June, May back-paid, the one-off
+    assert not PaymentItem.objects.filter(entitlement=main, period=MAY).exists()
+    again = batch_build(actor=dave, county="371602", period=add_months(MAY, 2))
+    assert again.lines.get(household=late).amount_fen == 50000
+
+
+def test_an_amount_change_cannot_reach_back_into_a_built_month(bob, dave, programmes):
+    from ejia.disbursement.services import entitlement_change_amount
+
+    hh = _dibao_household(dave, programmes)
+    batch_build(actor=dave, county="371602", period=MAY)
+    with pytest.raises(DisbursementError, match="最早自 2026-06 起"):
+        entitlement_change_amount(
+            actor=bob, entitlement=Entitlement.objects.get(household=hh), amount_fen=1, from_month=MAY, reason="测试"
+        )
