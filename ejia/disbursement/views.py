@@ -23,18 +23,20 @@ from ejia.disbursement.batches import (
     lines_reissue_request,
     reconciliation_differences,
 )
+from ejia.disbursement.dynamic import (
+    change_report_create,
+    change_report_decide,
+    change_report_evaluate,
+    review_complete,
+)
 from ejia.disbursement.exceptions import DisbursementError
 from ejia.disbursement.forms import BuildForm, ChangeReportForm, DecideForm, ReturnUploadForm, ReviewForm
 from ejia.disbursement.models import Entitlement, PaymentBatch, add_months, month_start, parse_period, period_label
 from ejia.disbursement.services import (
     DECISION_ROLES,
-    change_report_create,
-    change_report_decide,
-    change_report_evaluate,
     entitlement_end,
     entitlement_resume,
     entitlement_suspend,
-    review_complete,
 )
 from ejia.registry.selectors import household_get_for_user
 

@@ -7,17 +7,11 @@ import datetime as dt
 import pytest
 
 from ejia.disbursement.batches import batch_build
+from ejia.disbursement.dynamic import change_report_create, change_report_decide, review_complete
 from ejia.disbursement.exceptions import DisbursementError
 from ejia.disbursement.models import ChangeReport, Entitlement, Notice, Outcome, PaymentItem, add_months
 from ejia.disbursement.selectors import household_entitlements_panel, reviews_due_for_user
-from ejia.disbursement.services import (
-    change_report_create,
-    change_report_decide,
-    entitlement_create,
-    entitlement_suspend,
-    entitlements_close_elapsed,
-    review_complete,
-)
+from ejia.disbursement.services import entitlement_create, entitlement_suspend, entitlements_close_elapsed
 from ejia.disbursement.tests.conftest import MAY, household, person
 from ejia.registry.models import HouseholdStatus, Membership, StatusKind
 

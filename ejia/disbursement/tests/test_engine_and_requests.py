@@ -7,15 +7,9 @@ import datetime as dt
 import pytest
 
 from ejia.catalogue.models import Programme
+from ejia.disbursement.dynamic import change_report_create, change_report_decide, change_report_evaluate
 from ejia.disbursement.models import ChangeReport, Delivery, Entitlement, Outcome
-from ejia.disbursement.services import (
-    change_report_create,
-    change_report_decide,
-    change_report_evaluate,
-    delivery_record,
-    entitlement_create,
-    entitlement_create_from_request,
-)
+from ejia.disbursement.services import delivery_record, entitlement_create, entitlement_create_from_request
 from ejia.disbursement.tests.conftest import MAY, household, person
 from ejia.registry.models import BenefitRecord, Membership
 
