@@ -8,6 +8,7 @@ from django.core.management.base import BaseCommand, CommandError
 from ejia.disbursement.batches import DEFAULT_CHUNK, batch_build
 from ejia.disbursement.exceptions import DisbursementError
 from ejia.disbursement.models import parse_period
+from ejia.disbursement.services import entitlements_close_elapsed
 
 
 class Command(BaseCommand):
@@ -29,6 +30,10 @@ class Command(BaseCommand):
         actor = get_user_model().objects.filter(username=user).first()
         if actor is None:
             raise CommandError(f"未找到用户 {user}。")
+        # Entitlements whose last month is behind us are marked ended (set-based, idempotent).
+        closed = entitlements_close_elapsed(on=month)
+        if closed:
+            self.stdout.write(f"{closed} 项待遇已到期终止。")
         try:
             batch = batch_build(actor=actor, county=county, period=month, chunk_size=chunk_size)
         except DisbursementError as exc:
