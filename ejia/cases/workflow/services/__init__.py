@@ -1,0 +1,47 @@
+"""Every move of a request's procedure is one function in this package.
+
+Each one: keyword-only arguments, one transaction, the procedure row locked
+(`select_for_update`), the move looked up in `transitions.TRANSITIONS` and checked
+against the version the actor's screen was drawn from, an audit event naming the actor,
+notifications written to the outbox in the same transaction.
+
+- `moves`: units, start, the checks and the state moves (complete, return, approve,
+  refuse, withdraw, escalate);
+- `records`: what a step records (home visit, appraisal, self-care assessment);
+- `notices`: the village public notice with objections, the joint review and the one
+  decision notice.
+"""
+
+from ejia.cases.workflow.services.moves import (  # noqa: F401
+    StaleScreen,
+    WorkflowError,
+    acting_unit_for,
+    mask_name,
+    procedure_approve,
+    procedure_complete,
+    procedure_escalate,
+    procedure_refuse,
+    procedure_return,
+    procedure_withdraw,
+    procedures_escalate_overdue,
+    procedures_start_for_case,
+    proposed_amount,
+    stale_message,
+    unit_above,
+)
+from ejia.cases.workflow.services.notices import (  # noqa: F401
+    decision_content,
+    joint_review_issue,
+    joint_review_unit,
+    notice_close,
+    notice_publish,
+    objection_record,
+    objection_resolve,
+)
+from ejia.cases.workflow.services.records import (  # noqa: F401
+    MAX_PHOTO_BYTES,
+    appraisal_record,
+    home_visit_record,
+    self_care_record,
+    validate_photo,
+)
