@@ -194,5 +194,5 @@ EJIA_ID_READER_MOCK_CARD = {
 EJIA_SMS_BACKEND = os.environ.get("EJIA_SMS_BACKEND", "ejia.cases.sms.ConsoleFileBackend")
 EJIA_SMS_LOG_FILE = Path(os.environ.get("EJIA_SMS_LOG_FILE", VAR_DIR / "sms.log"))
 # Where citizens track a case (the receipt's QR code points here, + "?ref=<reference>").
-EJIA_TRACKING_PATH = os.environ.get("EJIA_TRACKING_PATH", "/staff/cases/citizen/track/")
+EJIA_TRACKING_PATH = os.environ.get("EJIA_TRACKING_PATH", "/track/")
 # ---- end registry & intake ----

@@ -13,6 +13,8 @@ urlpatterns = [
     path("staff/exchange/", include("ejia.verification.urls")),
     path("staff/pay/", include("ejia.disbursement.urls")),
     path("", include("ejia.portal.urls")),
+    # Citizens apply and track at the site root (/apply/, /track/): the receipt's QR code points here.
+    path("", include("ejia.cases.citizen_urls")),
 ]
 
 if settings.DEBUG:

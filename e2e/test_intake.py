@@ -189,14 +189,14 @@ def test_a_citizen_applies_on_a_phone_with_an_sms_code_and_tracks_the_case(phone
     from ejia.registry.tests.factories import new_id, village
 
     page = phone_page
-    page.goto(live_server.url + "/staff/cases/citizen/apply/")
+    page.goto(live_server.url + "/apply/")
     page.wait_for_url("**/track/login/")
     page.fill("#phone", "13600002222")
     page.get_by_role("button", name="获取验证码").click()
     code = _re.search(r"验证码是(\d{6})", MemoryBackend.outbox[-1][1]).group(1)
     page.fill("#code", code)
     page.get_by_role("button", name="登录").click()
-    page.goto(live_server.url + "/staff/cases/citizen/apply/")
+    page.goto(live_server.url + "/apply/")
     number = new_id()
     page.fill("#id_id_number", number)
     page.fill("#id_name", "孔祥和")
@@ -229,7 +229,7 @@ def test_a_citizen_applies_on_a_phone_with_an_sms_code_and_tracks_the_case(phone
     assert case.reference in page.inner_text("main")
     screenshot(page, "citizen-4-mine-phone")
     # Tracking by reference + the last 6 characters of the ID number, as printed on the receipt.
-    page.goto(live_server.url + f"/staff/cases/citizen/track/?ref={case.reference}")
+    page.goto(live_server.url + f"/track/?ref={case.reference}")
     page.fill("#id_last6", number[-6:])
     page.get_by_role("button", name="查询").click()
     assert "调查核实" in page.inner_text("[data-testid=tracked]")

@@ -56,7 +56,7 @@ def _require(request):
 
 def _login_first(request):
     messages.info(request, "请先用手机号登录，申请内容会随时保存，下次登录可以接着填。")
-    return redirect("cases:citizen:login")
+    return redirect("citizen:login")
 
 
 def _member(id_number: str, name: str, relation: str) -> dict:
@@ -109,7 +109,7 @@ def apply_start(request):
                 data["division_code"] = membership.household.division.code
                 data["members"][0]["relation"] = membership.relation
             drafts.draft_start(phone=phone, channel=Channel.SELF_SERVICE, data=data, step="place")
-            return redirect("cases:citizen:apply_members" if data["division_code"] else "cases:citizen:apply_place")
+            return redirect("citizen:apply_members" if data["division_code"] else "citizen:apply_place")
     return render(request, "cases/citizen/apply_start.html", _ctx("start", draft=draft, error=error, posted=posted))
 
 
@@ -119,7 +119,7 @@ def apply_place(request):
     if not phone:
         return _login_first(request)
     if draft is None:
-        return redirect("cases:citizen:apply")
+        return redirect("citizen:apply")
     townships = Division.objects.filter(level=Division.Level.TOWNSHIP).select_related("parent").order_by("code")
     township_code = request.POST.get("township") or request.GET.get("township", "")
     township = townships.filter(code=township_code).first()
@@ -133,7 +133,7 @@ def apply_place(request):
             data["division_code"] = village.code
             data["address"] = request.POST.get("address", "").strip()[:200]
             drafts.draft_save(draft=draft, data=data, step="members")
-            return redirect("cases:citizen:apply_members")
+            return redirect("citizen:apply_members")
     return render(
         request,
         "cases/citizen/apply_place.html",
@@ -147,7 +147,7 @@ def apply_members(request):
     if not phone:
         return _login_first(request)
     if draft is None or not data.get("division_code"):
-        return redirect("cases:citizen:apply")
+        return redirect("citizen:apply")
     errors: dict[str, str] = {}
     if request.method == "POST":
         remove = request.POST.get("remove")
@@ -179,7 +179,7 @@ def apply_members(request):
         done = request.POST.get("action") == "next" and not errors
         drafts.draft_save(draft=draft, data=data, step="needs" if done else "members")
         if done:
-            return redirect("cases:citizen:apply_needs")
+            return redirect("citizen:apply_needs")
     rows = [
         {
             "m": m,
@@ -202,12 +202,12 @@ def apply_needs(request):
     if not phone:
         return _login_first(request)
     if draft is None:
-        return redirect("cases:citizen:apply")
+        return redirect("citizen:apply")
     if request.method == "POST":
         data["needs"] = [n for n in request.POST.getlist("needs") if n in Need.values]
         data["needs_note"] = request.POST.get("needs_note", "").strip()[:2000]
         drafts.draft_save(draft=draft, data=data, step="programmes")
-        return redirect("cases:citizen:apply_programmes")
+        return redirect("citizen:apply_programmes")
     return render(request, "cases/citizen/apply_needs.html", _ctx("needs", needs=Need.choices, data=data))
 
 
@@ -223,13 +223,13 @@ def apply_programmes(request):
     if not phone:
         return _login_first(request)
     if draft is None or not data.get("division_code"):
-        return redirect("cases:citizen:apply")
+        return redirect("citizen:apply")
     plan = _plan(data)
     if request.method == "POST":
         known = {e["code"] for e in plan}
         data["programmes"] = [c for c in request.POST.getlist("programmes") if c in known]
         drafts.draft_save(draft=draft, data=data, step="sign")
-        return redirect("cases:citizen:apply_sign")
+        return redirect("citizen:apply_sign")
     needs = data.get("needs") or []
     shown = [
         e for e in plan if e["outcome"] == "eligible" or (e["outcome"] == "possibly_eligible" and relevant_to(e, needs))
@@ -247,7 +247,7 @@ def apply_sign(request):
     if not phone:
         return _login_first(request)
     if draft is None:
-        return redirect("cases:citizen:apply")
+        return redirect("citizen:apply")
     error = ""
     if request.method == "POST":
         now = timezone.now().isoformat()
@@ -267,7 +267,7 @@ def apply_sign(request):
             error = f"请以下家庭成员本人签名：{'、'.join(missing)}。"
         drafts.draft_save(draft=draft, data=data, step="sign" if error else "check")
         if not error:
-            return redirect("cases:citizen:apply_check")
+            return redirect("citizen:apply_check")
     rows = [{"m": m, "signed": data["auth"].get(m["key"])} for m in adults(data)]
     return render(request, "cases/citizen/apply_sign.html", _ctx("sign", rows=rows, error=error))
 
@@ -286,12 +286,12 @@ def apply_check(request):
             except CaseError as exc:
                 messages.error(request, exc.message)
                 target = {"household": "apply_members", "plan": "apply_programmes", "authorise": "apply_sign"}
-                return redirect("cases:citizen:" + target.get(exc.step, "apply_check"))
+                return redirect("citizen:" + target.get(exc.step, "apply_check"))
             drafts.draft_discard(phone=phone)
         if done is not None:
-            return redirect("cases:citizen:mine")
+            return redirect("citizen:mine")
     if draft is None:
-        return redirect("cases:citizen:apply")
+        return redirect("citizen:apply")
     plan = {e["code"]: e for e in _plan(data)}
     needs = dict(Need.choices)
     return render(

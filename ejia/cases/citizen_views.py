@@ -58,7 +58,7 @@ def login_view(request):
             if request.POST.get("action") == "verify":
                 request.session[SESSION_KEY] = sms_code_verify(phone=phone, code=request.POST.get("code", ""))
                 request.session.cycle_key()
-                return redirect("cases:citizen:mine")
+                return redirect("citizen:mine")
             sms_code_send(phone=phone)
             sent = True
         except TrackingError as exc:
@@ -71,7 +71,7 @@ def login_view(request):
 def mine_view(request):
     phone = request.session.get(SESSION_KEY)
     if not phone:
-        return redirect("cases:citizen:login")
+        return redirect("citizen:login")
     cases = [_case_view(c) for c in cases_for_phone(phone)]
     return render(request, "cases/citizen/mine.html", {"phone": phone[:3] + "****" + phone[-4:], "cases": cases})
 
@@ -79,4 +79,4 @@ def mine_view(request):
 def logout_view(request):
     if request.method == "POST":
         request.session.pop(SESSION_KEY, None)
-    return redirect("cases:citizen:track")
+    return redirect("citizen:track")

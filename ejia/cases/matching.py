@@ -30,6 +30,9 @@ def _criterion(item: Any) -> dict:
         data = asdict(item)
     elif isinstance(item, (list, tuple)):
         data = dict(zip(("label", "result", "explanation"), item, strict=False))
+    elif hasattr(item, "label") and hasattr(item, "result"):
+        # The engine's CriterionResult computes its explanation lazily (a property).
+        data = {"label": item.label, "result": item.result, "explanation": item.explanation}
     else:
         data = {"label": str(item)}
     result = data.get("result")

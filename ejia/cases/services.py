@@ -129,6 +129,10 @@ def case_submit(*, actor, channel: str, idempotency_key: str, data: dict, on: dt
                 programmes=programmes,
                 today=today,
             )
+            # Each request enters its programme's procedure in the same transaction.
+            from ejia.cases.workflow.services.moves import procedures_start_for_case
+
+            procedures_start_for_case(case, actor=actor, on=today)
     except RegistryError as exc:
         raise CaseError(exc.message, step="household") from None
     except idnumber.InvalidIdNumber as exc:

@@ -1,4 +1,4 @@
-from django.urls import include, path
+from django.urls import path
 
 from ejia.cases import intake_views, views
 
@@ -6,8 +6,6 @@ app_name = "cases"
 
 urlpatterns = [
     path("", views.case_queue_view, name="queue"),
-    # Citizen pages; config/urls.py may also mount ejia.cases.citizen_urls at the site root.
-    path("citizen/", include("ejia.cases.citizen_urls")),
     path("intake/", intake_views.intake_start, name="intake_start"),
     path("intake/discard/", intake_views.intake_discard, name="intake_discard"),
     path("intake/household/", intake_views.intake_household, name="intake_household"),

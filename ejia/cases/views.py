@@ -14,6 +14,7 @@ from ejia.cases.intake import INTAKE_ROLES
 from ejia.cases.models import CaseStatus, Need
 from ejia.cases.receipt import receipt_pdf, tracking_url
 from ejia.cases.selectors import case_get_for_user, case_queue
+from ejia.cases.workflow.selectors import case_progress
 from ejia.core.audit import audit_record
 from ejia.registry.models import Relation
 
@@ -49,6 +50,7 @@ def case_detail_view(request, public_id):
             "need_labels": [needs.get(n, n) for n in case.needs],
             "relations": dict(Relation.choices),
             "tracking_url": tracking_url(case),
+            "progress": case_progress(case),
         },
     )
 

@@ -210,6 +210,11 @@ def batch_build(
     if actor is not None and getattr(actor, "pk", None) and not actor.is_superuser:
         require_role(actor, *BATCH_ROLES)
         require_division(actor, county)
+    # Decisions approved since the last run become entitlements first (一卡发放 of the workflow's
+    # results); creation is idempotent, so a resumed build repeats it harmlessly.
+    from ejia.disbursement.services import entitlements_from_decisions
+
+    entitlements_from_decisions(actor=actor, county_code=county.code)
     batch = batch_get_or_create(actor=actor, county=county, period=period)
     chunks = 0
     while max_chunks is None or chunks < max_chunks:

@@ -529,3 +529,40 @@ def delivery_record(
             data={"entitlement": str(ent.public_id), "kind": kind, "value_fen": value_fen},
         )
     return delivery
+
+
+def entitlements_from_decisions(*, actor, county_code: str) -> tuple[list[Entitlement], list[str]]:
+    """Approved cash decisions of the county that have no entitlement yet become entitlements,
+    starting in the month of the decision. Safe to run twice (entitlement creation is
+    idempotent per request). Returns the new entitlements and, for requests that need a
+    person chosen by hand (a member programme with several eligible members), the reasons."""
+    from ejia.cases.models import ProgrammeRequest
+    from ejia.cases.workflow.models import Decision
+
+    cash = (Programme.BenefitForm.MONTHLY_CASH, Programme.BenefitForm.ONE_OFF_CASH)
+    decisions = (
+        Decision.objects.filter(
+            outcome=Decision.Outcome.APPROVED,
+            amount_fen__gt=0,
+            procedure__request__status=ProgrammeRequest.Status.APPROVED,
+            procedure__request__programme__benefit_form__in=cash,
+            procedure__request__household__division__code__startswith=county_code[:6],
+        )
+        .exclude(procedure__request__entitlements__isnull=False)
+        .select_related("procedure__request")
+        .order_by("pk")
+    )
+    created: list[Entitlement] = []
+    problems: list[str] = []
+    for decision in decisions:
+        request = decision.procedure.request
+        decided = timezone.localtime(decision.decided_at).date()
+        try:
+            created.append(
+                entitlement_create_from_request(
+                    actor=actor, request=request, amount_fen=decision.amount_fen, start_month=decided.replace(day=1)
+                )
+            )
+        except DisbursementError as exc:
+            problems.append(f"{request.case.reference} {request.programme.name}：{exc}")
+    return created, problems

@@ -24,7 +24,7 @@ def last_code() -> str:
 
 
 def test_a_citizen_tracks_by_reference_and_the_last_six_id_characters(client, case):
-    page = client.post(reverse("cases:citizen:track"), {"reference": case.reference, "id_last6": case.id_number[-6:]})
+    page = client.post(reverse("citizen:track"), {"reference": case.reference, "id_last6": case.id_number[-6:]})
     text = page.content.decode()
     assert "调查核实" in text and "最低生活保障" in text and "张*山" in text
     assert case.id_number not in text and "张大山" not in text
@@ -40,17 +40,17 @@ def test_a_wrong_tail_is_refused_and_repeated_guessing_is_locked(case):
 
 def test_a_citizen_logs_in_with_the_phone_and_an_sms_code(client, case, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
-        client.post(reverse("cases:citizen:login"), {"phone": "138 1234 5678", "action": "send"})
+        client.post(reverse("citizen:login"), {"phone": "138 1234 5678", "action": "send"})
     assert MemoryBackend.outbox[-1][0] == "13812345678"
     wrong = client.post(
-        reverse("cases:citizen:login"),
+        reverse("citizen:login"),
         {"phone": "13812345678", "action": "verify", "code": "999999" if last_code() != "999999" else "111111"},
     )
     assert "验证码不正确" in wrong.content.decode()
     done = client.post(
-        reverse("cases:citizen:login"), {"phone": "13812345678", "action": "verify", "code": last_code()}
+        reverse("citizen:login"), {"phone": "13812345678", "action": "verify", "code": last_code()}
     )
-    assert done.url == reverse("cases:citizen:mine")
+    assert done.url == reverse("citizen:mine")
     assert case.reference in client.get(done.url).content.decode()
 
 

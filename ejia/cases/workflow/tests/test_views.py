@@ -13,13 +13,13 @@ def client_for(user) -> Client:
     return client
 
 
-def test_the_window_queue_starts_procedures_lazily_and_lists_them(bob, procedures):
+def test_a_submitted_case_enters_its_procedure_at_once_and_the_window_queue_lists_it(bob, procedures):
     from ejia.cases.models import Channel
     from ejia.cases.services import case_submit
     from ejia.cases.tests.conftest import application
 
     case = case_submit(actor=bob, channel=Channel.WINDOW, idempotency_key="v1", data=application())
-    assert not RequestProcedure.objects.exists()
+    assert RequestProcedure.objects.filter(case=case).count() == 1
     response = client_for(bob).get("/staff/work/")
     assert response.status_code == 200 and case.reference in response.content.decode()
     assert RequestProcedure.objects.filter(case=case).count() == 1
