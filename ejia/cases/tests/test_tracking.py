@@ -47,9 +47,7 @@ def test_a_citizen_logs_in_with_the_phone_and_an_sms_code(client, case, django_c
         {"phone": "13812345678", "action": "verify", "code": "999999" if last_code() != "999999" else "111111"},
     )
     assert "验证码不正确" in wrong.content.decode()
-    done = client.post(
-        reverse("citizen:login"), {"phone": "13812345678", "action": "verify", "code": last_code()}
-    )
+    done = client.post(reverse("citizen:login"), {"phone": "13812345678", "action": "verify", "code": last_code()})
     assert done.url == reverse("citizen:mine")
     assert case.reference in client.get(done.url).content.decode()
 
