@@ -9,6 +9,7 @@ from django.views.decorators.http import require_POST
 from ejia.accounts import throttle
 from ejia.accounts.forms import LoginForm
 from ejia.accounts.selectors import home_summary
+from ejia.accounts.work import work_items
 from ejia.core.audit import audit_record
 
 
@@ -39,4 +40,8 @@ def logout_view(request):
 
 @login_required
 def home_view(request):
-    return render(request, "accounts/home.html", {"summary": home_summary(user=request.user)})
+    return render(
+        request,
+        "accounts/home.html",
+        {"summary": home_summary(user=request.user), "work_items": work_items(request.user)},
+    )

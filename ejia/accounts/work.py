@@ -1,0 +1,36 @@
+"""What a staff member has to do, for the home page.
+
+`accounts` sits below the apps that hold the work (cases, workflow …), so it cannot ask them
+directly; each of those apps registers a provider in its AppConfig.ready(). A provider takes
+the user and returns work items already scoped to that user (through its own selectors).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class WorkItem:
+    key: str  # stable name for tests and styling
+    label: str
+    url: str
+    count: int
+
+
+Provider = Callable[[object], list[WorkItem]]
+_PROVIDERS: list[Provider] = []
+
+
+def register(provider: Provider) -> Provider:
+    if provider not in _PROVIDERS:
+        _PROVIDERS.append(provider)
+    return provider
+
+
+def work_items(user) -> list[WorkItem]:
+    items: list[WorkItem] = []
+    for provider in _PROVIDERS:
+        items.extend(provider(user))
+    return items

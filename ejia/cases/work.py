@@ -1,0 +1,35 @@
+"""Home-page work items of the case system (registered in CasesConfig.ready)."""
+
+from __future__ import annotations
+
+from django.urls import reverse
+
+from ejia.accounts.models import Role
+from ejia.accounts.work import WorkItem
+
+HANDLING_ROLES = (
+    Role.VILLAGE_CLERK,
+    Role.GRID_WORKER,
+    Role.WINDOW_CLERK,
+    Role.COUNTY_REVIEWER,
+    Role.CENTRE_DIRECTOR,
+    Role.DEPT_APPROVER,
+)
+
+
+def case_work(user) -> list[WorkItem]:
+    from ejia.cases.models import CaseStatus
+    from ejia.cases.selectors import case_queue
+    from ejia.cases.workflow.selectors import work_queue
+
+    items: list[WorkItem] = []
+    if user.has_role(Role.WINDOW_CLERK, Role.VILLAGE_CLERK, Role.GRID_WORKER):
+        open_cases = case_queue(user=user, status=CaseStatus.SUBMITTED).count()
+        items.append(WorkItem("cases", "受理队列：已受理、尚未办结的申请件", reverse("cases:queue"), open_cases))
+    if user.has_role(*HANDLING_ROLES):
+        queue = work_queue(user=user)
+        url = reverse("workflow:queue")
+        items.append(WorkItem("mine", "待我办理的救助事项", url, queue.counts["mine"]))
+        items.append(WorkItem("due_soon", "即将到期（2个工作日内）", f"{url}?tab=due_soon", queue.counts["due_soon"]))
+        items.append(WorkItem("overdue", "超期督办", f"{url}?tab=overdue", queue.counts["overdue"]))
+    return items
