@@ -83,3 +83,9 @@ def test_production_settings_refuse_to_start_without_secrets():
     )
     assert result.returncode != 0
     assert "DJANGO_SECRET_KEY" in result.stderr
+
+
+def test_the_login_page_reads_in_english_when_chosen(client, db):
+    client.post(reverse("set_language"), {"language": "en", "next": "/staff/login/"})
+    html = client.get(reverse("accounts:login")).content.decode()
+    assert "Staff login" in html and "Password" in html
