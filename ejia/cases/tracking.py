@@ -18,6 +18,7 @@ from ejia.accounts import throttle
 from ejia.cases.models import Case, SmsCode
 from ejia.cases.sms import sms_send
 from ejia.core import crypto
+from ejia.core.workdays import WorkCalendar
 from ejia.registry.models import ID_PURPOSE
 from ejia.registry.selectors import REFERENCE_RE
 
@@ -102,15 +103,6 @@ def cases_for_phone(phone: str):
     return Case.objects.filter(phone=phone).select_related("applicant", "window").order_by("-submitted_at")
 
 
-def add_working_days(day: dt.date, days: int) -> dt.date:
-    """Weekends skipped; public holidays are not known to the system yet."""
-    while days > 0:
-        day += dt.timedelta(days=1)
-        if day.weekday() < 5:
-            days -= 1
-    return day
-
-
 @dataclass
 class Stage:
     name: str
@@ -123,6 +115,7 @@ class Stage:
 def case_stages(case: Case) -> list[Stage]:
     """Named stages with expected dates (社会救助暂行办法 and DOMAIN §2.4 time limits)."""
     accepted = timezone.localtime(case.submitted_at).date()
+    add_working_days = WorkCalendar.load().add_working_days  # weekends, holidays and 调休 days
     return [
         Stage("受理", "窗口已接收申请，给出受理号", accepted, accepted),
         Stage("调查核实", "核对家庭经济状况，必要时入户调查", None, add_working_days(accepted, 15), current=True),

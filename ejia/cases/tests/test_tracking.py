@@ -2,11 +2,12 @@ import re
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from ejia.cases.services import case_submit
 from ejia.cases.sms import MemoryBackend
 from ejia.cases.tests.conftest import application
-from ejia.cases.tracking import TrackingError, add_working_days, case_track, sms_code_send, sms_code_verify
+from ejia.cases.tracking import TrackingError, case_track, sms_code_send, sms_code_verify
 
 pytestmark = pytest.mark.django_db
 
@@ -65,10 +66,18 @@ def test_codes_are_single_use_rate_limited_and_expire(django_capture_on_commit_c
         sms_code_send(phone="12345")
 
 
-def test_working_days_skip_weekends():
+def test_expected_dates_count_working_days_across_national_day(db):
     import datetime as dt
 
-    assert add_working_days(dt.date(2026, 5, 1), 1) == dt.date(2026, 5, 4)  # Friday → Monday
+    from ejia.cases.models import Case
+    from ejia.cases.tracking import case_stages
+    from ejia.core.workdays import calendar_seed
+
+    calendar_seed()
+    submitted = timezone.make_aware(dt.datetime(2026, 9, 30, 10, 0))
+    stages = case_stages(Case(submitted_at=submitted))
+    # 15 working days after Wed 30 Sep: Oct 1–7 are holidays, Sat 10 Oct is a make-up working day.
+    assert stages[1].expected == dt.date(2026, 10, 27)
 
 
 def test_the_applicant_gets_an_sms_with_the_reference_when_the_case_commits(
