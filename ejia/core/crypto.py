@@ -16,6 +16,7 @@ import functools
 import hashlib
 import hmac
 import os
+from collections.abc import Sequence
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from django.conf import settings
@@ -71,3 +72,26 @@ def blind_index(value: str, *, purpose: str = "id_number") -> str:
     key = settings.EJIA_BLIND_INDEX_KEY.encode("utf-8")
     msg = f"{purpose}\x00{value}".encode()
     return hmac.new(key, msg, hashlib.sha256).hexdigest()
+
+
+def seal_many(values: Sequence[str], *, purpose: str, index_purpose: str = "id_number") -> tuple[list[str], list[str]]:
+    """Blind indexes and ciphertexts of many values at once (bulk imports).
+
+    The output is exactly what blind_index() and encrypt() give per value; the keys are set
+    up once and the HMAC state is copied rather than re-keyed for each value."""
+    keyed = hmac.new(settings.EJIA_BLIND_INDEX_KEY.encode("utf-8"), digestmod=hashlib.sha256)
+    key_id = settings.EJIA_FIELD_KEY_ID
+    aes = AESGCM(_keys(settings.EJIA_FIELD_KEYS)[key_id])
+    aad = purpose.encode("utf-8")
+    prefix = f"{index_purpose}\x00".encode()
+    nonces = os.urandom(12 * len(values))
+    indexes: list[str] = []
+    ciphertexts: list[str] = []
+    for k, value in enumerate(values):
+        raw = value.encode("utf-8")
+        mac = keyed.copy()
+        mac.update(prefix + raw)
+        indexes.append(mac.hexdigest())
+        nonce = nonces[12 * k : 12 * k + 12]
+        ciphertexts.append(f"{key_id}:{base64.b64encode(nonce + aes.encrypt(nonce, raw, aad)).decode('ascii')}")
+    return indexes, ciphertexts

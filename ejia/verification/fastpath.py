@@ -14,15 +14,12 @@ from __future__ import annotations
 
 import codecs
 import datetime as dt
-import hashlib
 import os
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import polars as pl
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from django.conf import settings
 
 from ejia.core import crypto
 from ejia.core.idnumber import CHECK_CHARS, EARLIEST_BIRTH, PROVINCE_PREFIXES, WEIGHTS
@@ -119,46 +116,10 @@ def _utf8_copy(path: Path, encoding: str) -> Path:
 
 
 class Sealer:
-    """Blind index and ciphertext for many ID numbers, byte-identical to ejia.core.crypto."""
-
-    def __init__(self) -> None:
-        # HMAC-SHA256 (RFC 2104) from pre-keyed inner and outer states: copying a state is
-        # cheaper than keying a new HMAC a million times. Equal to crypto.blind_index (tested).
-        key = settings.EJIA_BLIND_INDEX_KEY.encode("utf-8")
-        if len(key) > 64:
-            key = hashlib.sha256(key).digest()
-        key = key.ljust(64, b"\0")
-        self._inner = hashlib.sha256(bytes(b ^ 0x36 for b in key))
-        self._outer = hashlib.sha256(bytes(b ^ 0x5C for b in key))
-        self._index_prefix = f"{PERSON_INDEX_PURPOSE}\x00".encode()
-        self._key_id = settings.EJIA_FIELD_KEY_ID
-        # crypto keeps the key table private; the format written here is the one crypto.decrypt reads.
-        self._aes = AESGCM(crypto._keys(settings.EJIA_FIELD_KEYS)[self._key_id])
-        self._aad = SOURCE_ID_PURPOSE.encode("utf-8")
+    """Blind index and ciphertext for many ID numbers (ejia.core.crypto.seal_many)."""
 
     def seal(self, numbers: list[str]) -> tuple[list[str], list[str]]:
-        """(blind indexes, ciphertexts) of many ID numbers. Only the keyed hash and the cipher
-        run per number in Python; encoding, hex and base64 are done column-wise by polars."""
-        ids = pl.Series(numbers, dtype=pl.String)
-        raw = ids.cast(pl.Binary).to_list()
-        messages = (pl.lit(self._index_prefix.decode()) + pl.Series("m", numbers, dtype=pl.String)).cast(pl.Binary)
-        messages = pl.select(messages).to_series().to_list()
-        inner_copy, outer_copy = self._inner.copy, self._outer.copy
-        encrypt, aad = self._aes.encrypt, self._aad
-        nonces = os.urandom(12 * len(numbers))
-        digests = []
-        sealed = []
-        for k, (message, plain) in enumerate(zip(messages, raw, strict=True)):
-            i = inner_copy()
-            i.update(message)
-            o = outer_copy()
-            o.update(i.digest())
-            digests.append(o.digest())
-            nonce = nonces[12 * k : 12 * k + 12]
-            sealed.append(nonce + encrypt(nonce, plain, aad))
-        indexes = pl.Series(digests, dtype=pl.Binary).bin.encode("hex").to_list()
-        cipher = (f"{self._key_id}:" + pl.Series(sealed, dtype=pl.Binary).bin.encode("base64")).to_list()
-        return indexes, cipher
+        return crypto.seal_many(numbers, purpose=SOURCE_ID_PURPOSE, index_purpose=PERSON_INDEX_PURPOSE)
 
 
 def ingest_csv(

@@ -30,3 +30,11 @@ def test_blind_index_is_stable_and_keyed(settings):
     assert a == crypto.blind_index("37160219800101001X")
     settings.EJIA_BLIND_INDEX_KEY = "another"
     assert crypto.blind_index("37160219800101001X") != a
+
+
+def test_sealing_many_values_equals_sealing_each():
+    numbers = ["37160219800101001X", "371602198001010022"]
+    indexes, ciphertexts = crypto.seal_many(numbers, purpose="source.id_number")
+    assert indexes == [crypto.blind_index(n) for n in numbers]
+    assert [crypto.decrypt(c, purpose="source.id_number") for c in ciphertexts] == numbers
+    assert len(set(ciphertexts)) == 2 and all(c.startswith("k1:") for c in ciphertexts)
