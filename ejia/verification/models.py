@@ -165,3 +165,88 @@ class SourceCircuit(models.Model):
     next_slot_at = models.DateTimeField(null=True, blank=True)
     last_error = models.CharField(max_length=300, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+
+class CheckStatus(models.TextChoices):
+    RUNNING = "running", _("核对中")
+    COMPLETE = "complete", _("已完成")
+    PARTIAL = "partial", _("部分数据源失败")
+
+
+class VerificationCheck(BaseModel):
+    """One 一键核对: every current member of one household against every data source.
+
+    Each source answers on its own (`CheckSource`); when the last one has answered the
+    findings are turned into verified facts with provenance (`facts`) and the differences
+    from what was declared (`differences`). `reference` names what asked for the check — a
+    case's 受理号, or a re-verification batch — without this app knowing about cases.
+    """
+
+    class Purpose(models.TextChoices):
+        APPLICATION = "application", _("申请核对")
+        REVIEW = "review", _("年度复核")
+
+    household = models.ForeignKey("registry.Household", on_delete=models.PROTECT, related_name="verification_checks")
+    purpose = models.CharField(max_length=12, choices=Purpose.choices, default=Purpose.APPLICATION)
+    reference = models.CharField(_("关联业务"), max_length=40, blank=True, db_index=True)
+    reason = models.CharField(_("查询事由"), max_length=200)
+    status = models.CharField(max_length=10, choices=CheckStatus.choices, default=CheckStatus.RUNNING)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+")
+    # [{"person": uuid, "name", "masked_id", "relation"}] — the members checked, never an ID number.
+    members = models.JSONField(default=list)
+    # What the applicant declared: {"household": {fact: value}, "members": {person uuid: {fact: value}}}.
+    declared = models.JSONField(default=dict)
+    # Verified facts with provenance: {"household": {fact: {"value", "sources", "as_of", "note"}},
+    # "members": {person uuid: {fact: {...}}}}; written when every source has answered.
+    facts = models.JSONField(default=dict)
+    differences = models.JSONField(default=list)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"核对 {self.reference or self.public_id}"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status != CheckStatus.RUNNING
+
+
+class CheckSource(models.Model):
+    """One source's answer within a check: pending → running → done | failed. A failed source
+    is never read as "nothing found"."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("等待查询")
+        RUNNING = "running", _("查询中")
+        DONE = "done", _("已返回")
+        FAILED = "failed", _("查询失败")
+
+    class Mode(models.TextChoices):
+        SNAPSHOT = "snapshot", _("本地交换数据")
+        ONLINE = "online", _("线上接口")
+
+    verification = models.ForeignKey(VerificationCheck, on_delete=models.CASCADE, related_name="sources")
+    source = models.ForeignKey(DataSource, on_delete=models.PROTECT, related_name="+")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    mode = models.CharField(max_length=10, choices=Mode.choices, default=Mode.SNAPSHOT)
+    snapshot = models.ForeignKey(SourceSnapshot, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    # The date the department's data speaks for (snapshot commit day, or the answer's as_of).
+    as_of = models.DateField(null=True, blank=True)
+    # {person uuid: [record data, …]} — typed fields as imported, no plaintext ID number.
+    findings = models.JSONField(default=dict)
+    error = models.CharField(max_length=300, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    runs = models.PositiveSmallIntegerField(default=0)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    elapsed_ms = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["verification", "source__sort_order", "source__code"]
+        constraints = [models.UniqueConstraint(fields=["verification", "source"], name="checksource_one_per_source")]
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in (self.Status.PENDING, self.Status.RUNNING)
