@@ -91,3 +91,31 @@ def test_refusals(city):
     with pytest.raises(CheckRefused):
         check_start(actor=None, household=household, members=[household.head()], reason="  ")
     assert VerificationCheck.objects.count() == 0
+
+
+def test_online_sources_answer_through_the_simulator_and_a_failing_one_shows_as_failed(city, settings):
+    from ejia.verification.simulator import Behaviour, MemoryProvider, start_in_thread
+
+    settings.EJIA_EXCHANGE_BACKOFF_SECONDS = 0.01
+    provider = MemoryProvider.from_committed_snapshots()
+    # Banks answer slowly; the tax office fails every request.
+    server, url = start_in_thread(provider, Behaviour(slow={"bank": 300}, fail_first={"sw_tax": 100}))
+    try:
+        DataSource.objects.filter(code__in=["bank_deposit", "sw_tax"]).update(
+            online_enabled=True, base_url=url, retries=1, timeout_seconds=2.0
+        )
+        household = next(h for h in Household.objects.order_by("pk") if h.head() is not None)
+        check = _check(household)
+    finally:
+        server.shutdown()
+    check.refresh_from_db()
+    bank = check.sources.get(source__code="bank_deposit")
+    tax = check.sources.get(source__code="sw_tax")
+    assert bank.mode == CheckSource.Mode.ONLINE and bank.status == CheckSource.Status.DONE
+    assert bank.elapsed_ms >= 300
+    assert check.facts["household"]["financial_assets_fen"]["value"] == household.facts["financial_assets_fen"]
+    assert tax.status == CheckSource.Status.FAILED and tax.error and tax.findings == {}
+    assert check.status == CheckStatus.PARTIAL
+    # Income cannot be verified without the tax office: it stays declared and says why.
+    assert all("income_month_fen" not in m for m in check.facts["members"].values())
+    assert any(u["fact"] == "income_month_fen" and "个人所得税" in u["why"] for u in check.facts["unverified"])
