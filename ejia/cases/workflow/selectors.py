@@ -7,7 +7,6 @@ jurisdiction; everyone else sees the requests of households in the unit's subtre
 from __future__ import annotations
 
 import datetime as dt
-import re
 from dataclasses import dataclass
 
 from django.core.exceptions import PermissionDenied
@@ -26,6 +25,7 @@ from ejia.cases.workflow.models import (
     PublicNotice,
     RequestProcedure,
 )
+from ejia.cases.workflow.review import facts_for_decision  # noqa: F401
 from ejia.cases.workflow.services import procedures_start_for_case
 from ejia.core.workdays import WorkCalendar
 
@@ -142,41 +142,6 @@ def joint_review_queue(*, user) -> QuerySet[Case]:
         .exclude(Exists(notice))
         .order_by("submitted_at")
     )
-
-
-_REPR_FIELD = re.compile(r"(label|result|explanation)='((?:[^'\\]|\\.)*)'")
-
-
-def _criterion_view(item: dict) -> dict:
-    """A plan criterion for display. Plans written while the engine's result objects had no
-    dict form hold their repr in `label`; the fields are read back from it."""
-    label = str(item.get("label", ""))
-    if label.startswith("CriterionResult("):
-        fields = dict(_REPR_FIELD.findall(label))
-        result = {"pass": True, "fail": False}.get(fields.get("result", ""))
-        return {"label": fields.get("label", label), "result": result, "explanation": fields.get("explanation", "")}
-    return {"label": label, "result": item.get("result"), "explanation": item.get("explanation", "")}
-
-
-def facts_for_decision(procedure: RequestProcedure) -> dict:
-    """The minimum the decider needs: household size, the programme's criteria with the
-    engine's explanation from the plan, members by masked ID. Nothing else of the case."""
-    case = procedure.case
-    code = procedure.request.programme.code
-    entry = next((e for e in (case.plan or []) if e.get("code") == code), {})
-    members = [
-        {"name": m.get("name", ""), "masked_id": m.get("masked_id", ""), "relation": m.get("relation", "")}
-        for m in (case.declared_facts or {}).get("members") or []
-    ]
-    return {
-        "household_size": len(members),
-        "members": members,
-        "criteria": [_criterion_view(c) for c in entry.get("criteria") or [] if isinstance(c, dict)],
-        "outcome_label": entry.get("outcome_label", ""),
-        "unknown_labels": entry.get("unknown_labels") or [],
-        "amount_fen": entry.get("amount_fen"),
-        "rule_date": case.rule_date,
-    }
 
 
 def notices_for_user(*, user) -> QuerySet[PublicNotice]:

@@ -9,7 +9,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import FileResponse
 from django.shortcuts import redirect, render
-from django.urls import reverse
+from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
@@ -87,12 +87,22 @@ def _actions_for(user, procedure: RequestProcedure) -> set[str]:
     return actions
 
 
+def _verification_url(case) -> str | None:
+    """The case's verification report (the case clerk's page; a department never gets it)."""
+    try:
+        return reverse("cases:verification", args=[case.public_id])
+    except NoReverseMatch:
+        return None
+
+
 @login_required
 def procedure_detail(request, public_id):
     _require_staff(request.user)
     procedure = selectors.procedure_get_for_user(user=request.user, public_id=public_id)
     audit_record(actor=request.user, action="workflow.view", obj=procedure)
-    facts = selectors.facts_for_decision(procedure)
+    # The department sees only what the decision needs (minimum necessary).
+    minimal = request.user.unit.kind == "department"
+    facts = selectors.facts_for_decision(procedure, minimal=minimal)
     steps = list(procedure.template.steps.all())
     records = list(procedure.records.select_related("actor", "unit", "step"))
     for record in records:
@@ -112,10 +122,10 @@ def procedure_detail(request, public_id):
         "flag": selectors.due_flag(
             procedure.step_due, today=timezone.localdate(), calendar=selectors.WorkCalendar.load()
         ),
-        # The department sees only what the decision needs (minimum necessary).
-        "minimal": request.user.unit.kind == "department",
+        "minimal": minimal,
         "activities": DAILY_ACTIVITIES,
-        "is_department": request.user.unit.kind == "department",
+        "is_department": minimal,
+        "verification_url": None if minimal else _verification_url(procedure.case),
     }
     return render(request, "workflow/procedure.html", context)
 
@@ -134,7 +144,8 @@ def procedure_act(request, public_id, action):
                 procedure_id=procedure.pk,
                 expected_version=version,
                 comment=comment,
-                verified=bool(request.POST.get("verified")),
+                check_id=request.POST.get("check") or None,
+                failed_acknowledged=bool(request.POST.get("ack_failed")),
             )
             messages.success(request, "本环节已办结，已转入下一环节。")
         elif action == Action.RETURN:

@@ -27,9 +27,11 @@ from ejia.cases.workflow.models import (
 )
 from ejia.cases.workflow.notifications import outbox_enqueue
 from ejia.cases.workflow.procedures import template_for
+from ejia.cases.workflow.review import check_state
 from ejia.cases.workflow.transitions import Action, Move, move_for
 from ejia.core.audit import audit_record
 from ejia.core.workdays import WorkCalendar
+from ejia.verification.models import VerificationCheck
 
 
 class WorkflowError(Exception):
@@ -269,11 +271,9 @@ def _next_step(procedure: RequestProcedure) -> ProcedureStep:
     return step
 
 
-def _requirements_missing(procedure: RequestProcedure, *, verified: bool) -> list[str]:
+def _requirements_missing(procedure: RequestProcedure) -> list[str]:
     step = procedure.step
     missing = []
-    if step.needs_verification and not verified:
-        missing.append("请先确认已审阅家庭经济状况核对报告")
     if step.needs_home_visit and not procedure.home_visits.exists():
         missing.append("请先登记入户调查（两名工作人员）")
     if step.needs_appraisal and not procedure.appraisals.exists():
@@ -281,6 +281,29 @@ def _requirements_missing(procedure: RequestProcedure, *, verified: bool) -> lis
     if step.needs_self_care_assessment and not procedure.self_care.exists():
         missing.append("请先完成生活自理能力评估")
     return missing
+
+
+def _verification_for_step(
+    procedure: RequestProcedure, *, check_id, failed_acknowledged: bool
+) -> tuple[VerificationCheck | None, list[str], str]:
+    """The verification step closes on the case's latest finished one-click check: complete,
+    or partial with the clerk acknowledging, on the screen that listed them, which sources
+    failed (a failed source is unknown, never "nothing found"). Returns the check, the
+    acknowledged failures and what is still missing."""
+    state = check_state(procedure.case)
+    if state.problem:
+        return None, [], state.problem
+    # Locked: a source asked again flips the check back to running under the same row.
+    check = VerificationCheck.objects.select_for_update().get(pk=state.check.pk)
+    if check_id is not None and str(check.public_id) != str(check_id):
+        raise StaleScreen("家庭经济状况核对结果已更新（有新的核对），请刷新后查看最新核对结果再办结")
+    state = check_state(procedure.case, check)
+    if state.problem:
+        return None, [], state.problem
+    if state.partial and not failed_acknowledged:
+        names = "、".join(state.failed_sources) or "部分数据源"
+        return check, [], f"以下数据源查询失败：{names}，请勾选确认已知悉后再办结"
+    return check, state.failed_sources if state.partial else [], ""
 
 
 # ---------------------------------------------------------------- moves
@@ -292,18 +315,34 @@ def procedure_complete(
     procedure_id: int,
     expected_version: int | None,
     comment: str = "",
-    verified: bool = False,
+    check_id=None,
+    failed_acknowledged: bool = False,
     on: dt.date | None = None,
 ) -> RequestProcedure:
-    """Finish the current (non-deciding, non-notice) step and pass to the next one."""
+    """Finish the current (non-deciding, non-notice) step and pass to the next one. At a
+    verification step `check_id` is the check the clerk's screen showed (None: the latest)."""
     with transaction.atomic():
         procedure = _lock(procedure_id)
         move = _check(procedure, actor=actor, action=Action.COMPLETE, expected_version=expected_version)
-        missing = _requirements_missing(procedure, verified=verified)
+        missing = _requirements_missing(procedure)
+        check, failed = None, []
+        if procedure.step.needs_verification:
+            check, failed, problem = _verification_for_step(
+                procedure, check_id=check_id, failed_acknowledged=failed_acknowledged
+            )
+            if problem:
+                missing.insert(0, problem)
         if missing:
             raise WorkflowError("；".join(missing) + "。")
         done = procedure.step
-        _record(procedure, actor=actor, action=Action.COMPLETE, from_state=procedure.state, comment=comment)
+        data = {"from_step": done.key, "case": procedure.case.reference}
+        note = comment
+        if check is not None:
+            data |= {"check": str(check.public_id), "check_status": check.status, "failed_sources": failed}
+            line = f"依据一键核对 {check.public_id}（{check.get_status_display()}"
+            line += f"，已知悉查询失败：{'、'.join(failed)}）" if failed else "）"
+            note = f"{comment.strip()}\n{line}" if comment.strip() else line
+        _record(procedure, actor=actor, action=Action.COMPLETE, from_state=procedure.state, comment=note)
         _enter_step(procedure, _next_step(procedure), today=_today(on), state=move.target)
         _save(procedure)
         audit_record(
@@ -311,7 +350,7 @@ def procedure_complete(
             action="workflow.complete",
             obj=procedure,
             reason=comment,
-            data={"from_step": done.key, "to_step": procedure.step.key, "case": procedure.case.reference},
+            data={**data, "to_step": procedure.step.key},
         )
         outbox_enqueue(
             dedup_key=f"step:{procedure.public_id}:{procedure.version}",

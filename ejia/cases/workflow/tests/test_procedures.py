@@ -83,12 +83,15 @@ def test_a_department_request_lands_at_the_county_office_of_that_department(subm
     assert wf.procedures_start_for_case(case) == []
 
 
-def walk_dibao_to_decision(case, bob, bob2, dave, today):
+def walk_dibao_to_decision(case, bob, bob2, dave, today, finished_check):
     p = proc(case, "dibao")
     p = wf.procedure_complete(actor=bob, procedure_id=p.pk, expected_version=p.version, on=today)
-    with pytest.raises(wf.WorkflowError, match="核对报告"):
+    with pytest.raises(wf.WorkflowError, match="尚未发起一键核对"):
         wf.procedure_complete(actor=bob, procedure_id=p.pk, expected_version=p.version, on=today)
-    p = wf.procedure_complete(actor=bob, procedure_id=p.pk, expected_version=p.version, verified=True, on=today)
+    check = finished_check(case)
+    p = wf.procedure_complete(
+        actor=bob, procedure_id=p.pk, expected_version=p.version, check_id=check.public_id, on=today
+    )
     assert p.step.key == "home_visit"
     with pytest.raises(wf.WorkflowError, match="两名"):
         wf.home_visit_record(
@@ -105,10 +108,10 @@ def walk_dibao_to_decision(case, bob, bob2, dave, today):
     return p, notice
 
 
-def test_the_public_notice_objection_path(submit_case, bob, bob2, dave):
+def test_the_public_notice_objection_path(submit_case, bob, bob2, dave, finished_check):
     today = dt.date(2026, 3, 2)
     case = submit_case()
-    p, notice = walk_dibao_to_decision(case, bob, bob2, dave, today)
+    p, notice = walk_dibao_to_decision(case, bob, bob2, dave, today, finished_check)
     entry = notice.entries.get()
     assert "*" in entry.masked_name and entry.household_size == 2
     assert case.applicant.name not in entry.masked_name
@@ -125,10 +128,10 @@ def test_the_public_notice_objection_path(submit_case, bob, bob2, dave):
     assert notice.status == "closed"
 
 
-def test_joint_review_issues_exactly_one_notice(submit_case, bob, bob2, dave, erin):
+def test_joint_review_issues_exactly_one_notice(submit_case, bob, bob2, dave, erin, finished_check):
     today = dt.date(2026, 3, 2)
     case = submit_case(programmes=("dibao", "medical_aid"))
-    p, _ = walk_dibao_to_decision(case, bob, bob2, dave, today)
+    p, _ = walk_dibao_to_decision(case, bob, bob2, dave, today, finished_check)
     p = wf.notice_close(actor=bob, procedure_id=p.pk, expected_version=p.version, on=today + dt.timedelta(days=8))
     with pytest.raises(wf.WorkflowError, match="尚未办结"):
         wf.joint_review_issue(actor=dave, case_id=case.pk)
@@ -161,7 +164,7 @@ def test_a_stale_screen_is_refused_with_a_clear_message_and_no_second_move(submi
     wf.procedure_complete(actor=bob, procedure_id=p.pk, expected_version=old)
     events = AuditEvent.objects.count()
     with pytest.raises(wf.StaleScreen, match="该事项已被他人处理（当前状态：办理中·家庭经济状况核对），请刷新后再试"):
-        wf.procedure_complete(actor=bob, procedure_id=p.pk, expected_version=old, verified=True)
+        wf.procedure_complete(actor=bob, procedure_id=p.pk, expected_version=old)
     assert AuditEvent.objects.count() == events
     assert proc(case, "dibao").step.key == "verify"
 
@@ -213,13 +216,13 @@ def test_an_overdue_step_is_escalated_to_the_county_centre(submit_case, bob, dav
 
 
 def test_the_notice_and_decision_pdfs_are_chinese_pdfs_without_full_id_numbers(
-    submit_case, bob, bob2, dave, erin, settings
+    submit_case, bob, bob2, dave, erin, settings, finished_check
 ):
     from ejia.cases.workflow.pdfs import decision_notice_pdf, public_notice_pdf
 
     today = dt.date(2026, 3, 2)
     case = submit_case(programmes=("dibao", "medical_aid"))
-    p, notice = walk_dibao_to_decision(case, bob, bob2, dave, today)
+    p, notice = walk_dibao_to_decision(case, bob, bob2, dave, today, finished_check)
     p = wf.notice_close(actor=bob, procedure_id=p.pk, expected_version=p.version, on=today + dt.timedelta(days=8))
     wf.procedure_approve(actor=dave, procedure_id=p.pk, expected_version=p.version)
     m = proc(case, "medical_aid")
