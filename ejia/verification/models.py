@@ -250,3 +250,83 @@ class CheckSource(models.Model):
     @property
     def is_open(self) -> bool:
         return self.status in (self.Status.PENDING, self.Status.RUNNING)
+
+
+class ReverificationBatch(BaseModel):
+    """年度复核批量核对: every current recipient household of one county checked against the
+    departments' committed snapshots in one background job. Households whose verified facts
+    no longer meet the rule of the programme they receive become `ReverificationFlag`s."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("排队中")
+        RUNNING = "running", _("核对中")
+        FINISHED = "finished", _("已完成")
+        FAILED = "failed", _("失败")
+
+    county = models.ForeignKey(
+        "accounts.Division", on_delete=models.PROTECT, related_name="+", verbose_name=_("县（市、区）")
+    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    on = models.DateField(_("核对基准日"))
+    total = models.PositiveIntegerField(_("待核对家庭"), default=0)
+    done = models.PositiveIntegerField(_("已核对家庭"), default=0)
+    flagged = models.PositiveIntegerField(_("需复核家庭"), default=0)
+    persons = models.PositiveIntegerField(_("核对人数"), default=0)
+    # [{"code", "name", "why"}]: sources that could not be asked; their facts stay as registered.
+    failed_sources = models.JSONField(default=list, blank=True)
+    started_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+")
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    error = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            # One open batch per county: a second click (or a second clerk) joins the running one.
+            models.UniqueConstraint(
+                fields=["county"],
+                condition=Q(status__in=["queued", "running"]),
+                name="reverification_one_open_per_county",
+            ),
+            models.CheckConstraint(condition=Q(done__lte=models.F("total")), name="reverification_done_within_total"),
+        ]
+
+    def __str__(self) -> str:
+        return f"复核批次 {self.county_id} {self.created_at:%Y-%m-%d}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in (self.Status.QUEUED, self.Status.RUNNING)
+
+    @property
+    def percent(self) -> int:
+        if not self.total:
+            return 100 if not self.is_open else 0
+        return min(100, self.done * 100 // self.total)
+
+
+class ReverificationFlag(models.Model):
+    """One household × programme that the batch found no longer (or no longer surely) eligible."""
+
+    class Outcome(models.TextChoices):
+        NOT_ELIGIBLE = "not_eligible", _("不再符合条件")
+        POSSIBLY = "possibly_eligible", _("无法确认是否符合")
+
+    batch = models.ForeignKey(ReverificationBatch, on_delete=models.CASCADE, related_name="flags")
+    household = models.ForeignKey("registry.Household", on_delete=models.PROTECT, related_name="+")
+    programme_code = models.CharField(max_length=50)
+    programme_name = models.CharField(_("项目"), max_length=80)
+    status_kind = models.CharField(_("救助身份"), max_length=24)
+    outcome = models.CharField(max_length=20, choices=Outcome.choices)
+    # The engine's explanations of the criteria no longer met (Chinese), or of the missing facts.
+    reasons = models.JSONField(default=list)
+    # Registered against verified, as findings.differences writes them.
+    differences = models.JSONField(default=list)
+
+    class Meta:
+        ordering = ["batch", "household", "programme_code"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["batch", "household", "programme_code"], name="reverificationflag_one_per_programme"
+            )
+        ]

@@ -1,0 +1,121 @@
+"""Pages of 年度复核批量核对: the county's batches, starting one, and a batch's progress and flags."""
+
+from __future__ import annotations
+
+import functools
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from ejia.core.audit import audit_record
+from ejia.core.money import format_fen
+from ejia.rules.facts import FACTS
+from ejia.verification.reviews import (
+    ReviewRefused,
+    heads_of,
+    review_batch_get_for_user,
+    review_batch_start,
+    review_batches_for_user,
+    review_counties_for_user,
+    review_flags,
+)
+
+POLL_SECONDS = 2
+FLAGS_PER_PAGE = 100
+
+
+def reviewer_page(view):
+    """Login required; a refusal renders a Chinese 403 page."""
+
+    @login_required
+    @functools.wraps(view)
+    def wrapped(request, *args, **kwargs):
+        try:
+            return view(request, *args, **kwargs)
+        except PermissionDenied as exc:
+            return render(request, "verification/review_forbidden.html", {"message": str(exc)}, status=403)
+
+    return wrapped
+
+
+@reviewer_page
+def review_list_view(request):
+    counties = review_counties_for_user(request.user)
+    context = {"counties": counties, "batches": review_batches_for_user(request.user)}
+    return render(request, "verification/review_list.html", context)
+
+
+@reviewer_page
+@require_POST
+def review_start_view(request):
+    counties = {c.code: c for c in review_counties_for_user(request.user)}
+    county = counties.get(request.POST.get("county", ""))
+    if county is None:
+        raise PermissionDenied("只能对本辖区的县（市、区）发起批量复核。")
+    asked_at = timezone.now()
+    try:
+        batch = review_batch_start(actor=request.user, county=county)
+    except ReviewRefused as exc:
+        messages.error(request, exc.message)
+        return redirect("verification:reviews")
+    if batch.created_at < asked_at:
+        messages.info(request, f"{county.name}已有正在进行的复核批次，已为您打开。")
+    return redirect("verification:review_batch", public_id=batch.public_id)
+
+
+@reviewer_page
+def review_batch_view(request, public_id):
+    batch = review_batch_get_for_user(user=request.user, public_id=public_id)
+    context = {"batch": batch, "poll_seconds": POLL_SECONDS}
+    if request.headers.get("HX-Request"):
+        response = render(request, "verification/review_batch.html#progress", context)
+        if not batch.is_open:
+            # The poll that sees the end reloads the page, which then shows the flags.
+            response["HX-Refresh"] = "true"
+        return response
+    page = None
+    if not batch.is_open:
+        page = Paginator(review_flags(batch), FLAGS_PER_PAGE).get_page(request.GET.get("page"))
+        heads = heads_of([f.household_id for f in page.object_list])
+        for flag in page.object_list:
+            flag.head_name, flag.head_masked_id = heads.get(flag.household_id, ("", ""))
+            flag.difference_lines = [
+                {
+                    **d,
+                    "declared_text": _fact_text(d["fact"], d["declared"]),
+                    "verified_text": _fact_text(d["fact"], d["verified"]),
+                }
+                for d in flag.differences
+            ]
+        if batch.flagged:
+            # The differences are verified economic facts of named households (PIPL): reads are logged.
+            audit_record(
+                actor=request.user,
+                action="verification.review_flags_view",
+                obj=batch,
+                data={"page": page.number, "households": [str(f.household.public_id) for f in page.object_list]},
+            )
+    context["page"] = page
+    return render(request, "verification/review_batch.html", context)
+
+
+def _fact_text(name: str, value) -> str:
+    """A fact's value as a reviewer reads it: money in yuan, yes/no, enum labels, units."""
+    fact = FACTS.get(name)
+    if value is None or fact is None:
+        return "—" if value is None else str(value)
+    if fact.type == "bool":
+        return "是" if value else "否"
+    if fact.type == "enum":
+        return fact.choice_label(str(value))
+    if fact.type == "money":
+        try:
+            return format_fen(int(value))
+        except (TypeError, ValueError):
+            return str(value)
+    return f"{value}{fact.unit}"
