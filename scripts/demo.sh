@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Command 1 of the README: install, migrate the embedded SQLite database, load the demo
-# city and demo staff, then serve on http://127.0.0.1:${PORT:-8000}/ .
+# city, its department data and demo staff, then serve on http://127.0.0.1:${PORT:-8000}/
+# with a background task worker.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/bootstrap.sh runtime
@@ -9,7 +10,14 @@ export DJANGO_SETTINGS_MODULE=config.settings
 .venv/bin/python manage.py ejia_demo_seed
 .venv/bin/python manage.py collectstatic --noinput >/dev/null
 PORT="${PORT:-8000}"
+# The task worker runs the background jobs (一键核对's sources, batch re-verification) on every
+# queue; it is stopped with the server (runserver is not exec'd, so that the trap still runs).
+.venv/bin/python manage.py db_worker --queue-name '*' --no-reload &
+WORKER_PID=$!
+stop_worker() { kill "$WORKER_PID" 2>/dev/null || true; wait "$WORKER_PID" 2>/dev/null || true; }
+trap stop_worker EXIT
+trap 'exit 130' INT TERM
 echo
 echo "e家大救助 is running at http://127.0.0.1:${PORT}/   (staff: http://127.0.0.1:${PORT}/staff/)"
-echo "Stop with Ctrl-C. A task worker for background jobs: .venv/bin/python manage.py db_worker"
-exec .venv/bin/python manage.py runserver "127.0.0.1:${PORT}" --noreload
+echo "A task worker for background jobs runs alongside (pid ${WORKER_PID}). Stop both with Ctrl-C."
+.venv/bin/python manage.py runserver "127.0.0.1:${PORT}" --noreload

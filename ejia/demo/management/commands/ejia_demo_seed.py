@@ -24,3 +24,4 @@ class Command(BaseCommand):
         call_command("ejia_sources_seed", stdout=self.stdout)
         call_command("ejia_registry_demo", stdout=self.stdout)
         call_command("ejia_procedures_seed", stdout=self.stdout)
+        call_command("ejia_exchange_demo", stdout=self.stdout)
