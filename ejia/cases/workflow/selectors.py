@@ -137,6 +137,7 @@ def joint_review_queue(*, user) -> QuerySet[Case]:
     notice = DecisionNotice.objects.filter(case=OuterRef("pk"))
     return (
         filter_by_division(Case.objects.select_related("applicant", "division__parent"), user)
+        .exclude(status=CaseStatus.WITHDRAWN)
         .filter(Exists(any_))
         .exclude(Exists(open_))
         .exclude(Exists(notice))
@@ -195,4 +196,17 @@ def case_progress(case: Case) -> dict:
             }
         )
     notice = DecisionNotice.objects.filter(case=case).first()
-    return {"rows": rows, "notice": notice, "case": case}
+    return {
+        "rows": rows,
+        "notice": notice,
+        "case": case,
+        "withdrawable": case.status == CaseStatus.SUBMITTED and any(r["state"] in OPEN_STATES for r in rows),
+    }
+
+
+def case_requests_for_withdrawal(case: Case) -> list[ProgrammeRequest]:
+    """Every request of the case with its procedure (if started), for the withdrawal screen."""
+    requests = list(case.requests.select_related("programme", "procedure__step", "procedure__acting_unit"))
+    for r in requests:
+        r.proc = getattr(r, "procedure", None)
+    return requests

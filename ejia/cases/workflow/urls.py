@@ -19,4 +19,5 @@ urlpatterns = [
     path("case/<uuid:public_id>/", views.joint_review, name="joint_review"),
     path("case/<uuid:public_id>/decision.pdf", views.decision_pdf, name="decision_pdf"),
     path("case/<uuid:public_id>/progress/", views.case_progress, name="case_progress"),
+    path("case/<uuid:public_id>/withdraw/", views.case_withdraw, name="case_withdraw"),
 ]

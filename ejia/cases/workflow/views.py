@@ -437,3 +437,43 @@ def case_progress(request, public_id):
     """The progress fragment for a case (htmx target for the case detail page)."""
     case = selectors.case_for_joint_review(user=request.user, public_id=public_id)
     return render(request, "workflow/_case_progress.html", {"progress": selectors.case_progress(case)})
+
+
+# ---------------------------------------------------------------- withdrawal
+
+
+@login_required
+def case_withdraw(request, public_id):
+    """申请人撤回: a confirmation screen listing the open requests; the post withdraws the
+    ticked ones with the applicant's reason."""
+    _require_staff(request.user)
+    if not request.user.has_role(Role.WINDOW_CLERK, Role.VILLAGE_CLERK):
+        raise PermissionDenied("申请人撤回由乡镇（街道）窗口或村（社区）工作站登记。")
+    case = selectors.case_for_joint_review(user=request.user, public_id=public_id)
+    requests = selectors.case_requests_for_withdrawal(case)
+    reason = request.POST.get("reason", "")
+    if request.method == "POST":
+        by_public_id = {str(r.public_id): r for r in requests}
+        picked, versions = [], {}
+        for raw in request.POST.getlist("pick"):
+            public, _, version = raw.partition(":")
+            chosen = by_public_id.get(public)
+            if chosen is None:
+                continue
+            picked.append(chosen.pk)
+            if chosen.proc is not None and version.isdigit():
+                versions[chosen.proc.pk] = int(version)
+        try:
+            if not picked:
+                raise services.WorkflowError("请勾选申请人要撤回的救助项目。")
+            if request.POST.get("confirmed") != "yes":
+                raise services.WorkflowError("请确认申请人已提出撤回（书面或签字确认）。")
+            withdrawn = services.case_withdraw(
+                actor=request.user, case_id=case.pk, reason=reason, request_ids=picked, expected_versions=versions
+            )
+        except services.WorkflowError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, "已登记申请人撤回：" + "、".join(r.programme.name for r in withdrawn) + "。")
+            return redirect("cases:case_detail", public_id=case.public_id)
+    return render(request, "workflow/withdraw.html", {"case": case, "requests": requests, "reason": reason})

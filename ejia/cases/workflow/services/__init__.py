@@ -6,10 +6,12 @@ against the version the actor's screen was drawn from, an audit event naming the
 notifications written to the outbox in the same transaction.
 
 - `moves`: units, start, the checks and the state moves (complete, return, approve,
-  refuse, withdraw, escalate);
+  refuse, escalate);
 - `records`: what a step records (home visit, appraisal, self-care assessment);
 - `notices`: the village public notice with objections, the joint review and the one
-  decision notice.
+  decision notice;
+- `withdrawal`: the applicant withdraws a case or some of its requests;
+- `claims`: a staff member claims a request of the unit's queue, or releases it.
 """
 
 from ejia.cases.workflow.services.moves import (  # noqa: F401
@@ -22,7 +24,6 @@ from ejia.cases.workflow.services.moves import (  # noqa: F401
     procedure_escalate,
     procedure_refuse,
     procedure_return,
-    procedure_withdraw,
     procedures_escalate_overdue,
     procedures_start_for_case,
     proposed_amount,
@@ -45,3 +46,4 @@ from ejia.cases.workflow.services.records import (  # noqa: F401
     self_care_record,
     validate_photo,
 )
+from ejia.cases.workflow.services.withdrawal import case_withdraw, procedure_withdraw  # noqa: F401

@@ -496,29 +496,6 @@ def procedure_refuse(*, actor, procedure_id: int, expected_version: int | None, 
     return decision
 
 
-def procedure_withdraw(
-    *, actor, procedure_id: int, expected_version: int | None, reason: str = "申请人申请撤回"
-) -> RequestProcedure:
-    with transaction.atomic():
-        procedure = _lock(procedure_id)
-        move = _check(procedure, actor=actor, action=Action.WITHDRAW, expected_version=expected_version)
-        from_state = procedure.state
-        procedure.state = move.target
-        _save(procedure)
-        ProgrammeRequest.objects.filter(pk=procedure.request_id).update(
-            status=ProgrammeRequest.Status.WITHDRAWN, is_open=False, updated_at=timezone.now()
-        )
-        _record(procedure, actor=actor, action=Action.WITHDRAW, from_state=from_state, comment=reason)
-        audit_record(actor=actor, action="workflow.withdraw", obj=procedure, reason=reason)
-        outbox_enqueue(
-            dedup_key=f"withdraw:{procedure.public_id}",
-            recipient=procedure.case.phone,
-            template="withdrawn",
-            context=_sms_context(procedure),
-        )
-    return procedure
-
-
 def procedure_escalate(
     *, actor, procedure_id: int, expected_version: int | None = None, on: dt.date | None = None
 ) -> RequestProcedure:

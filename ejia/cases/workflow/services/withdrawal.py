@@ -1,0 +1,155 @@
+"""申请人撤回: the applicant withdraws a whole case, or some of its requests.
+
+The applicant tells the window or the village station; the clerk records it here. Every open
+request named is closed, its procedure moved to `withdrawn` through the transitions table,
+and the household gets one SMS. Rows are locked case → procedures → requests, the order the
+joint review (case → procedures) and the step moves (procedure → request) already take, so a
+withdrawal racing an approval waits instead of deadlocking.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+from django.db import transaction
+from django.utils import timezone
+
+from ejia.accounts.scope import can_see_division
+from ejia.cases.models import Case, CaseStatus, ProgrammeRequest
+from ejia.cases.workflow.models import OPEN_STATES, RequestProcedure
+from ejia.cases.workflow.notifications import outbox_enqueue
+from ejia.cases.workflow.services.moves import StaleScreen, WorkflowError, _check, _record, _save
+from ejia.cases.workflow.transitions import Action, move_for
+from ejia.core.audit import audit_record
+
+DEFAULT_REASON = "申请人申请撤回"
+
+
+def _may_withdraw(actor) -> bool:
+    move = move_for(Action.WITHDRAW, OPEN_STATES[0])
+    assert move is not None
+    return actor is not None and actor.has_role(*move.roles)
+
+
+def case_withdraw(
+    *,
+    actor,
+    case_id: int,
+    reason: str,
+    request_ids: Collection[int] | None = None,
+    expected_versions: dict[int, int | None] | None = None,
+) -> list[ProgrammeRequest]:
+    """Withdraw the requests `request_ids` of a case (every open one when None).
+
+    A request that was decided or withdrawn since the clerk's screen was drawn makes the
+    whole withdrawal stale: nothing moves, the clerk sees which one. When no request is left
+    open and none was decided, the case itself is withdrawn; otherwise the decided ones go
+    on to the joint review and its decision notice."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise WorkflowError("请填写撤回理由（申请人的撤回说明）。")
+    if not _may_withdraw(actor):
+        raise WorkflowError("申请人撤回由乡镇（街道）窗口或村（社区）工作站登记。")
+    expected_versions = expected_versions or {}
+    with transaction.atomic():
+        case = Case.objects.select_for_update(of=("self",)).select_related("division").get(pk=case_id)
+        if not can_see_division(actor, case.division):
+            raise WorkflowError("该申请件不在您的数据权限范围内。")
+        if case.status != CaseStatus.SUBMITTED:
+            raise StaleScreen(f"该申请件{case.get_status_display()}，不能撤回，请刷新后再试")
+        procedures = list(
+            RequestProcedure.objects.select_for_update(of=("self",))
+            .select_related("step", "acting_unit", "division", "request__programme", "case")
+            .filter(case=case)
+            .order_by("pk")
+        )
+        requests = list(
+            ProgrammeRequest.objects.select_for_update(of=("self",))
+            .select_related("programme")
+            .filter(case=case)
+            .order_by("pk")
+        )
+        if request_ids is None:
+            chosen = [r for r in requests if r.is_open]
+        else:
+            chosen = [r for r in requests if r.pk in set(request_ids)]
+            if len(chosen) != len(set(request_ids)):
+                raise WorkflowError("所选事项不属于该申请件。")
+        closed = [r for r in chosen if not r.is_open]
+        if closed:
+            names = "、".join(f"{r.programme.name}（{r.get_status_display()}）" for r in closed)
+            raise StaleScreen(f"{names}已不在办理中，不能撤回，请刷新后再试")
+        if not chosen:
+            raise StaleScreen("该申请件没有可撤回的事项，请刷新后再试")
+        by_request = {p.request_id: p for p in procedures}
+        now = timezone.now()
+        for request in chosen:
+            procedure = by_request.get(request.pk)
+            if procedure is None:
+                continue
+            move = _check(
+                procedure,
+                actor=actor,
+                action=Action.WITHDRAW,
+                expected_version=expected_versions.get(procedure.pk),
+            )
+            from_state = procedure.state
+            procedure.state = move.target
+            _save(procedure)
+            _record(procedure, actor=actor, action=Action.WITHDRAW, from_state=from_state, comment=reason)
+            audit_record(
+                actor=actor,
+                action="workflow.withdraw",
+                obj=procedure,
+                reason=reason,
+                data={"case": case.reference, "programme": request.programme.code, "step": procedure.step.key},
+            )
+        ProgrammeRequest.objects.filter(pk__in=[r.pk for r in chosen]).update(
+            status=ProgrammeRequest.Status.WITHDRAWN, is_open=False, updated_at=now
+        )
+        chosen_ids = {r.pk for r in chosen}
+        left_open = [r for r in requests if r.is_open and r.pk not in chosen_ids]
+        decided = [
+            r for r in requests if r.status in (ProgrammeRequest.Status.APPROVED, ProgrammeRequest.Status.REJECTED)
+        ]
+        whole = not left_open and not decided
+        if whole:
+            Case.objects.filter(pk=case.pk).update(status=CaseStatus.WITHDRAWN, updated_at=now)
+        names = "、".join(r.programme.name for r in chosen)
+        audit_record(
+            actor=actor,
+            action="cases.case_withdraw",
+            obj=case,
+            reason=reason,
+            data={
+                "reference": case.reference,
+                "programmes": [r.programme.code for r in chosen],
+                "case_withdrawn": whole,
+            },
+        )
+        outbox_enqueue(
+            dedup_key=f"withdraw:{case.public_id}:{'-'.join(str(pk) for pk in sorted(chosen_ids))}",
+            recipient=case.phone,
+            template="withdrawn",
+            context={"reference": case.reference, "programme": names},
+        )
+    for request in chosen:
+        request.status, request.is_open = ProgrammeRequest.Status.WITHDRAWN, False
+    return chosen
+
+
+def procedure_withdraw(
+    *, actor, procedure_id: int, expected_version: int | None, reason: str = DEFAULT_REASON
+) -> RequestProcedure:
+    """Withdraw the one request this procedure walks (from the request's own page)."""
+    row = RequestProcedure.objects.filter(pk=procedure_id).values("case_id", "request_id").first()
+    if row is None:
+        raise WorkflowError("没有找到该事项。")
+    case_withdraw(
+        actor=actor,
+        case_id=row["case_id"],
+        reason=reason or DEFAULT_REASON,
+        request_ids=[row["request_id"]],
+        expected_versions={procedure_id: expected_version},
+    )
+    return RequestProcedure.objects.select_related("step", "case", "request__programme").get(pk=procedure_id)
