@@ -1,6 +1,6 @@
 from django.urls import path
 
-from ejia.cases import intake_views, views
+from ejia.cases import intake_views, verify_views, views
 
 app_name = "cases"
 
@@ -18,4 +18,13 @@ urlpatterns = [
     path("<uuid:public_id>/", views.case_detail_view, name="case_detail"),
     path("<uuid:public_id>/receipt.pdf", views.case_receipt_view, name="case_receipt"),
     path("<uuid:public_id>/authorisations/<uuid:auth_id>/", views.authorisation_image_view, name="authorisation_image"),
+    path("<uuid:public_id>/verification/", verify_views.verification_view, name="verification"),
+    path("<uuid:public_id>/verification/start/", verify_views.verification_start_view, name="verification_start"),
+    path("<uuid:public_id>/verification/panel/", verify_views.verification_panel_view, name="verification_panel"),
+    path(
+        "<uuid:public_id>/verification/sources/<int:pk>/rerun/",
+        verify_views.verification_rerun_view,
+        name="verification_rerun",
+    ),
+    path("<uuid:public_id>/verification/report.pdf", verify_views.verification_pdf_view, name="verification_pdf"),
 ]

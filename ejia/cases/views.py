@@ -14,6 +14,8 @@ from ejia.cases.intake import INTAKE_ROLES
 from ejia.cases.models import CaseStatus, Need
 from ejia.cases.receipt import receipt_pdf, tracking_url
 from ejia.cases.selectors import case_get_for_user, case_queue
+from ejia.cases.verify import case_latest_check
+from ejia.cases.verify_views import REPORT_ROLES
 from ejia.cases.workflow.selectors import case_progress
 from ejia.core.audit import audit_record
 from ejia.registry.models import Relation
@@ -51,6 +53,8 @@ def case_detail_view(request, public_id):
             "relations": dict(Relation.choices),
             "tracking_url": tracking_url(case),
             "progress": case_progress(case),
+            "verification": case_latest_check(case),
+            "can_verify": request.user.has_role(*REPORT_ROLES),
         },
     )
 

@@ -1,0 +1,144 @@
+"""The case's 一键核对 pages: start a check, watch the departments answer, read and print the
+report. Thin views: scope through `case_get_for_user`, work in `ejia.cases.verify` and
+`ejia.verification`, every rendered report audited."""
+
+from __future__ import annotations
+
+import functools
+import io
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import FileResponse, Http404
+from django.shortcuts import redirect, render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_POST
+
+from ejia.accounts.models import Role
+from ejia.cases.intake import INTAKE_ROLES
+from ejia.cases.models import Case, CaseStatus
+from ejia.cases.selectors import case_get_for_user
+from ejia.cases.verify import case_latest_check, case_verification_start, verified_plan
+from ejia.verification.checks import CheckRefused, check_source_rerun
+from ejia.verification.models import VerificationCheck
+from ejia.verification.report_pdf import check_report_pdf
+from ejia.verification.selectors import check_report, check_report_viewed, check_source_of
+
+# Staff who handle the case itself. Department approvers decide on their own programme from
+# what is routed to them; the household's whole economy is more than they need (PIPL Art. 6).
+REPORT_ROLES = (*INTAKE_ROLES, Role.COUNTY_REVIEWER, Role.CENTRE_DIRECTOR)
+
+
+def _require_report_role(user) -> None:
+    if user.has_role(*REPORT_ROLES):
+        return
+    if user.has_role(Role.DEPT_APPROVER):
+        raise PermissionDenied(
+            "部门审批员只能查看转办本部门事项所需的信息，不能查看完整的家庭经济状况核对报告（最少够用原则）。"
+        )
+    raise PermissionDenied("您没有查看家庭经济状况核对报告的权限。")
+
+
+def report_page(view):
+    """Login required; a refusal renders a Chinese 403 page that says why."""
+
+    @login_required
+    @never_cache
+    @functools.wraps(view)
+    def wrapped(request, *args, **kwargs):
+        try:
+            return view(request, *args, **kwargs)
+        except PermissionDenied as exc:
+            return render(request, "cases/_verification_forbidden.html", {"message": str(exc)}, status=403)
+
+    return wrapped
+
+
+def _case(request, public_id) -> Case:
+    _require_report_role(request.user)
+    return case_get_for_user(user=request.user, public_id=public_id)
+
+
+def _context(case: Case, check: VerificationCheck | None) -> dict:
+    running = check is not None and not check.is_finished
+    context = {
+        "case": case,
+        "check": check,
+        "can_start": case.status == CaseStatus.SUBMITTED and not running,
+    }
+    if check is not None:
+        context["report"] = check_report(check)
+        context["plan"] = verified_plan(case, check) if check.is_finished else None
+    return context
+
+
+@report_page
+@require_GET
+def verification_view(request, public_id):
+    case = _case(request, public_id)
+    check = case_latest_check(case)
+    if check is not None:
+        check_report_viewed(user=request.user, check=check, kind="page")
+    return render(request, "cases/verification.html", _context(case, check))
+
+
+@report_page
+@require_GET
+def verification_panel_view(request, public_id):
+    """The part of the page that fills in as departments answer. While the check runs the
+    panel polls itself; polls are not audited, but the one that first shows the finished
+    report is (and so is any direct fetch)."""
+    case = _case(request, public_id)
+    check = case_latest_check(case)
+    polled = request.GET.get("poll") == "1"
+    if check is not None and (not polled or check.is_finished):
+        check_report_viewed(user=request.user, check=check, kind="page")
+    return render(request, "cases/_verification_panel.html", _context(case, check))
+
+
+@report_page
+@require_POST
+def verification_start_view(request, public_id):
+    case = _case(request, public_id)
+    try:
+        check = case_verification_start(actor=request.user, case=case)
+    except CheckRefused as exc:
+        messages.error(request, exc.message)
+    else:
+        if check.is_finished:
+            messages.success(request, "各部门数据源均已返回，核对报告如下。")
+        else:
+            messages.info(request, "已向各部门数据源发起查询，结果返回后本页自动更新。")
+    return redirect("cases:verification", public_id=case.public_id)
+
+
+@report_page
+@require_POST
+def verification_rerun_view(request, public_id, pk):
+    case = _case(request, public_id)
+    check = case_latest_check(case)
+    if check is None:
+        raise Http404("该申请件尚未进行家庭经济状况核对。")
+    row = check_source_of(check=check, pk=pk)
+    check_source_rerun(actor=request.user, check_source_id=row.pk)
+    if request.headers.get("HX-Request"):
+        check.refresh_from_db()
+        return render(request, "cases/_verification_panel.html", _context(case, check))
+    messages.info(request, f"已重新查询“{row.source.name}”。")
+    return redirect("cases:verification", public_id=case.public_id)
+
+
+@report_page
+@require_GET
+def verification_pdf_view(request, public_id):
+    case = _case(request, public_id)
+    check = case_latest_check(case)
+    if check is None:
+        raise Http404("该申请件尚未进行家庭经济状况核对。")
+    changes = verified_plan(case, check)["changes"] if check.is_finished else None
+    check_report_viewed(user=request.user, check=check, kind="pdf")
+    pdf = check_report_pdf(check, plan_changes=changes, title_reference=case.reference, printed_by=request.user)
+    response = FileResponse(io.BytesIO(pdf), content_type="application/pdf", filename=f"核对报告-{case.reference}.pdf")
+    response["Content-Disposition"] = response["Content-Disposition"].replace("attachment", "inline")
+    return response
