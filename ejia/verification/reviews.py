@@ -178,7 +178,8 @@ class _Run:
     sources: list[_Source]
     failed: list[fnd.Answer]
     divisions: dict[int, Division]
-    standards: dict[tuple[int, bool], dict[str, int]] = field(default_factory=dict)
+    standard_divisions: set[str] = field(default_factory=set)
+    standards: dict[tuple[tuple[str, ...], bool], dict[str, int]] = field(default_factory=dict)
     persons: int = 0
 
 
@@ -279,7 +280,16 @@ def _prepare(batch: ReverificationBatch) -> _Run:
     # Keep the snapshots fixed at claim time: a commit during the run must not mix two batches.
     sources = [s for s in sources if s.code not in {f["code"] for f in batch.failed_sources}]
     divisions = {d.pk: d for d in Division.objects.filter(path__startswith=batch.county.path)}
-    return _Run(batch=batch, engine=review_engine(batch.on), sources=sources, failed=failed, divisions=divisions)
+    from ejia.catalogue.models import Standard
+
+    return _Run(
+        batch=batch,
+        engine=review_engine(batch.on),
+        sources=sources,
+        failed=failed,
+        divisions=divisions,
+        standard_divisions=set(Standard.objects.values_list("division__code", flat=True).distinct()),
+    )
 
 
 def review_engine(on: dt.date) -> Engine:
@@ -395,9 +405,11 @@ def _review_household(
     facts, member_facts = fnd.merged(declared, derived)
     division = run.divisions[household["division_id"]]
     region_code, urban = household_place(division, facts)
-    standards = run.standards.get((division.pk, urban))
+    # Standards are set for a few divisions (city, counties); villages under the same ones share them.
+    key = (tuple(c for c in division.path.split("/") if c in run.standard_divisions), urban)
+    standards = run.standards.get(key)
     if standards is None:
-        standards = run.standards[(division.pk, urban)] = standards_for(division, urban, on)
+        standards = run.standards[key] = standards_for(division, urban, on)
     engine_members = [
         {**member_facts.get(m.key, {}), "birth_date": m.birth_date.isoformat(), "sex": m.sex, "relation": m.relation}
         for m in members
