@@ -95,6 +95,12 @@ class RequestProcedure(BaseModel):
     version = models.PositiveIntegerField(default=1)
     escalated_to = models.ForeignKey(OrgUnit, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     escalated_at = models.DateTimeField(null=True, blank=True)
+    # The one staff member of the acting unit handling it now (认领); cleared when the
+    # request reaches a step that person cannot act on.
+    claimed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="claimed_procedures"
+    )
+    claimed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["step_due", "pk"]

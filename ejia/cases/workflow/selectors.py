@@ -31,6 +31,7 @@ from ejia.core.workdays import WorkCalendar
 
 TABS = (
     ("mine", "待我办理"),
+    ("claimed", "我的（已认领）"),
     ("unit", "本单位"),
     ("due_soon", "即将到期"),
     ("overdue", "超期督办"),
@@ -39,7 +40,13 @@ TABS = (
 
 def procedures_for_user(*, user) -> QuerySet[RequestProcedure]:
     qs = RequestProcedure.objects.select_related(
-        "case__applicant", "request__programme__department", "step", "acting_unit", "division__parent", "escalated_to"
+        "case__applicant",
+        "request__programme__department",
+        "step",
+        "acting_unit",
+        "division__parent",
+        "escalated_to",
+        "claimed_by",
     )
     return filter_by_department(qs, user, department_field="department", division_field="division")
 
@@ -78,7 +85,12 @@ def work_queue(
     soon = due_soon_limit(today=today, calendar=calendar)
     base = procedures_for_user(user=user).filter(state__in=OPEN_STATES)
     unit_id = user.unit_id
-    mine = base.filter(acting_unit_id=unit_id, step__role__in=list(user.role_codes))
+    # What the user may act on: the unit's requests at a step of the user's role that no
+    # colleague has claimed.
+    mine = base.filter(acting_unit_id=unit_id, step__role__in=list(user.role_codes)).filter(
+        Q(claimed_by__isnull=True) | Q(claimed_by=user)
+    )
+    claimed = base.filter(claimed_by=user)
     unit = base.filter(acting_unit_id=unit_id)
     # The unit above sees overdue steps of the units below it (escalation), and its own.
     overdue = base.filter(step_due__lt=today).filter(
@@ -88,6 +100,7 @@ def work_queue(
     )
     tabs = {
         "mine": mine,
+        "claimed": claimed,
         "unit": unit,
         "due_soon": unit.filter(step_due__gte=today, step_due__lte=soon),
         "overdue": overdue,

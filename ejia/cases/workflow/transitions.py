@@ -2,8 +2,9 @@
 
 A row reads: from this state, by this action, to that state, by these roles. `step_role`
 rows additionally require the actor to hold the current step's role at the acting unit
-(who acts is data in the procedure template); `at_decision` rows only apply at the step
-that decides, `at_notice` rows only at a public-notice step.
+(who acts is data in the procedure template) and, once a colleague has claimed the request,
+to be that colleague; `at_decision` rows only apply at the step that decides, `at_notice`
+rows only at a public-notice step.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ class Action(models.TextChoices):
     REFUSE = "refuse", _("不予批准")
     WITHDRAW = "withdraw", _("申请人撤回")
     ESCALATE = "escalate", _("超期督办")
+    CLAIM = "claim", _("认领")
+    RELEASE = "release", _("释放认领")
 
 
 @dataclass(frozen=True)
@@ -58,7 +61,14 @@ TRANSITIONS: tuple[Move, ...] = (
     Move(Action.WITHDRAW, S.IN_NOTICE, S.WITHDRAWN, frozenset({Role.WINDOW_CLERK, Role.VILLAGE_CLERK})),
     Move(Action.ESCALATE, S.PENDING, S.PENDING, _SUPERVISORS, system_allowed=True),
     Move(Action.ESCALATE, S.IN_NOTICE, S.IN_NOTICE, _SUPERVISORS, system_allowed=True),
+    Move(Action.CLAIM, S.PENDING, S.PENDING, _HANDLERS, step_role=True),
+    Move(Action.CLAIM, S.IN_NOTICE, S.IN_NOTICE, _HANDLERS, step_role=True),
+    Move(Action.RELEASE, S.PENDING, S.PENDING, _HANDLERS, step_role=True),
+    Move(Action.RELEASE, S.IN_NOTICE, S.IN_NOTICE, _HANDLERS, step_role=True),
 )
+
+# Moves anyone of the acting unit may make whoever has claimed the request.
+UNCLAIMED_OK = frozenset({Action.CLAIM, Action.RELEASE, Action.ESCALATE, Action.WITHDRAW})
 
 
 def move_for(action: str, source: str | None) -> Move | None:

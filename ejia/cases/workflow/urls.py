@@ -16,6 +16,7 @@ urlpatterns = [
     path("notices/<uuid:public_id>/", views.notice_detail, name="notice"),
     path("notices/<uuid:public_id>/pdf/", views.notice_pdf, name="notice_pdf"),
     path("bulk-approve/", views.bulk_approve, name="bulk_approve"),
+    path("claim/", views.claim_selected, name="claim"),
     path("case/<uuid:public_id>/", views.joint_review, name="joint_review"),
     path("case/<uuid:public_id>/decision.pdf", views.decision_pdf, name="decision_pdf"),
     path("case/<uuid:public_id>/progress/", views.case_progress, name="case_progress"),

@@ -74,6 +74,11 @@ def _actions_for(user, procedure: RequestProcedure) -> set[str]:
     acting = user.unit_id == procedure.acting_unit_id and user.has_role(procedure.step.role)
     actions = set()
     if acting:
+        actions.add(Action.RELEASE if procedure.claimed_by_id else Action.CLAIM)
+    if acting and procedure.claimed_by_id not in (None, user.pk):
+        # A colleague holds it: the only move here is taking it back to the unit.
+        acting = False
+    if acting:
         if procedure.step.decides:
             actions |= {Action.APPROVE, Action.REFUSE}
         elif procedure.step.needs_public_notice:
@@ -183,6 +188,14 @@ def procedure_act(request, public_id, action):
         elif action == Action.CLOSE_NOTICE:
             services.notice_close(actor=request.user, procedure_id=procedure.pk, expected_version=version)
             messages.success(request, "公示期满，已转入下一环节。")
+        elif action == Action.CLAIM:
+            services.procedure_claim(actor=request.user, procedure_id=procedure.pk, expected_version=version)
+            messages.success(request, "已认领，该事项列入“我的”。")
+        elif action == Action.RELEASE:
+            services.procedure_release(
+                actor=request.user, procedure_id=procedure.pk, expected_version=version, reason=comment
+            )
+            messages.success(request, "已释放认领，该事项回到本单位待办。")
         elif action == Action.ESCALATE:
             services.procedure_escalate(actor=request.user, procedure_id=procedure.pk, expected_version=version)
             messages.success(request, "已列入本单位督办。")
@@ -437,6 +450,38 @@ def case_progress(request, public_id):
     """The progress fragment for a case (htmx target for the case detail page)."""
     case = selectors.case_for_joint_review(user=request.user, public_id=public_id)
     return render(request, "workflow/_case_progress.html", {"progress": selectors.case_progress(case)})
+
+
+# ---------------------------------------------------------------- claims
+
+
+@login_required
+@require_POST
+def claim_selected(request):
+    """认领 from the queue: the row's own button (`only`) or the ticked rows. Claiming is
+    safe in bulk: it moves nothing, and each claim is checked and audited on its own."""
+    _require_staff(request.user)
+    raws = [request.POST["only"]] if request.POST.get("only") else request.POST.getlist("pick")
+    done, failed = 0, []
+    for raw in raws:
+        public_id, _, version = raw.partition(":")
+        procedure = selectors.procedure_get_for_user(user=request.user, public_id=public_id)
+        try:
+            services.procedure_claim(
+                actor=request.user,
+                procedure_id=procedure.pk,
+                expected_version=int(version) if version.isdigit() else None,
+            )
+            done += 1
+        except services.WorkflowError as exc:
+            failed.append(f"{procedure.case.reference}：{exc.message}")
+    if not raws:
+        messages.error(request, "请先勾选要认领的事项。")
+    elif done:
+        messages.success(request, f"已认领 {done} 件，列入“我的”。")
+    for text in failed:
+        messages.error(request, text)
+    return redirect(reverse("workflow:queue") + f"?tab={request.POST.get('tab') or 'mine'}")
 
 
 # ---------------------------------------------------------------- withdrawal

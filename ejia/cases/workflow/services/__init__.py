@@ -14,6 +14,7 @@ notifications written to the outbox in the same transaction.
 - `claims`: a staff member claims a request of the unit's queue, or releases it.
 """
 
+from ejia.cases.workflow.services.claims import procedure_claim, procedure_release  # noqa: F401
 from ejia.cases.workflow.services.moves import (  # noqa: F401
     StaleScreen,
     WorkflowError,

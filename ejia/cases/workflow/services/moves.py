@@ -28,7 +28,7 @@ from ejia.cases.workflow.models import (
 from ejia.cases.workflow.notifications import outbox_enqueue
 from ejia.cases.workflow.procedures import template_for
 from ejia.cases.workflow.review import check_state
-from ejia.cases.workflow.transitions import Action, Move, move_for
+from ejia.cases.workflow.transitions import UNCLAIMED_OK, Action, Move, move_for
 from ejia.core.audit import audit_record
 from ejia.core.workdays import WorkCalendar
 from ejia.verification.models import VerificationCheck
@@ -217,6 +217,13 @@ def _check(procedure: RequestProcedure, *, actor, action: str, expected_version:
         raise WorkflowError("该事项不在您的数据权限范围内。")
     if move.step_role and (actor.unit_id != procedure.acting_unit_id or not actor.has_role(procedure.step.role)):
         raise WorkflowError(f"当前环节“{procedure.step.name}”由{procedure.acting_unit.name}办理。")
+    if (
+        move.step_role
+        and action not in UNCLAIMED_OK
+        and procedure.claimed_by_id is not None
+        and procedure.claimed_by_id != actor.pk
+    ):
+        raise WorkflowError(f"该事项已由{procedure.claimed_by.get_full_name()}认领办理，请其释放认领后再办理。")
     if move.at_decision is not None and move.at_decision != procedure.step.decides:
         raise WorkflowError("当前环节不是审批决定环节。" if move.at_decision else "审批环节请选择“批准”或“不予批准”。")
     if move.at_notice is not None and move.at_notice != procedure.step.needs_public_notice:
@@ -245,6 +252,12 @@ def _enter_step(procedure: RequestProcedure, step: ProcedureStep, *, today: dt.d
     procedure.step_due = WorkCalendar.load().add_working_days(today, step.deadline_days)
     procedure.escalated_to = None
     procedure.escalated_at = None
+    # A claim follows the request while its holder can act on the new step (the township
+    # clerk who accepted it usually verifies and visits too), and ends where they cannot.
+    holder = procedure.claimed_by if procedure.claimed_by_id else None
+    if holder is not None and (holder.unit_id != procedure.acting_unit_id or not holder.has_role(step.role)):
+        procedure.claimed_by = None
+        procedure.claimed_at = None
 
 
 def _save(procedure: RequestProcedure) -> None:
@@ -258,6 +271,8 @@ def _save(procedure: RequestProcedure) -> None:
             "step_due",
             "escalated_to",
             "escalated_at",
+            "claimed_by",
+            "claimed_at",
             "version",
             "updated_at",
         ]

@@ -41,3 +41,38 @@ def test_fifty_concurrent_approvals_make_exactly_one_transition(submit_case, bob
     assert Decision.objects.filter(procedure=p).count() == 1
     assert StepRecord.objects.filter(procedure=p, action="approve").count() == 1
     assert AuditEvent.objects.filter(action="workflow.approve").count() == events_before + 1
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_clerks_claiming_at_once_leave_one_holder(submit_case, bob, bob2):
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL row locks")
+    case = submit_case(programmes=("dibao",))
+    p = RequestProcedure.objects.get(case=case)
+    barrier = threading.Barrier(20)
+    outcomes: list[str] = []
+
+    def claim(user):
+        try:
+            barrier.wait()
+            wf.procedure_claim(actor=user, procedure_id=p.pk, expected_version=p.version)
+            outcomes.append(user.username)
+        except wf.StaleScreen:
+            outcomes.append("stale")
+        except Exception as exc:
+            outcomes.append(repr(exc))
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=claim, args=(bob if i % 2 else bob2,)) for i in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    p.refresh_from_db()
+    winner = p.claimed_by.username
+    # The winner's own repeated clicks are no-ops; everyone else's screen is stale.
+    assert set(outcomes) == {winner, "stale"}, outcomes
+    assert StepRecord.objects.filter(procedure=p, action="claim").count() == 1
+    assert p.version == 2
