@@ -78,9 +78,12 @@ class DataSource(BaseModel):
 
 class SourceSnapshot(BaseModel):
     class Status(models.TextChoices):
+        ANALYSING = "analysing", _("正在校验")
         PREVIEW = "preview", _("待确认")
+        COMMITTING = "committing", _("正在入库")
         COMMITTED = "committed", _("已入库")
         SUPERSEDED = "superseded", _("已被新批次替代")
+        REFUSED = "refused", _("文件被拒绝")
 
     class Format(models.TextChoices):
         CSV = "csv", "CSV"
@@ -107,6 +110,8 @@ class SourceSnapshot(BaseModel):
     ignored_columns = models.JSONField(default=list, blank=True)
     # Where the uploaded file waits between preview and commit (deleted on commit).
     staged_path = models.CharField(max_length=300, blank=True)
+    # Why the background analysis refused the file, or why the last commit failed (Chinese).
+    error = models.CharField(max_length=300, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-pk"]

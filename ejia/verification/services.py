@@ -293,43 +293,131 @@ def _apply_counts(snapshot: SourceSnapshot, result: IngestResult) -> None:
     snapshot.file_header = result.header
 
 
-def snapshot_preview(*, actor, source: DataSource, path: Path, file_name: str) -> SourceSnapshot:
-    """Parse a staged file and record a preview (counts + refused rows). Raises FileRefused."""
+def snapshot_stage(*, actor, source: DataSource, path: Path, file_name: str) -> SourceSnapshot:
+    """Record an uploaded file for analysis after the cheap checks: size, format, the hostile
+    structures of XLSX, encoding, headers. A file refused here leaves nothing behind (only the
+    audit event); the row-by-row analysis is `snapshot_analyse`, run in the background."""
     path = Path(path)
-    size = check_size(path)
+    try:
+        size = check_size(path)
+        table = open_table(path)
+        try:
+            RowValidator.for_header(source.columns, table.header)
+        finally:
+            close = getattr(table.rows, "close", None)
+            if close:
+                close()
+    except FileRefused as exc:
+        _refused(actor=actor, source=source, file_name=file_name, exc=exc)
+        path.unlink(missing_ok=True)
+        raise
     digest = file_sha256(path)
+    with transaction.atomic():
+        snapshot = SourceSnapshot.objects.create(
+            source=source,
+            created_by=actor,
+            status=SourceSnapshot.Status.ANALYSING,
+            file_name=file_name[:200],
+            file_format=table.file_format,
+            encoding=table.encoding,
+            file_size=size,
+            sha256=digest,
+            staged_path=str(path),
+        )
+        audit_record(
+            actor=actor,
+            action="exchange.upload",
+            obj=snapshot,
+            data={"source": source.code, "file_name": file_name, "sha256": digest, "size": size},
+        )
+    return snapshot
+
+
+def snapshot_analyse(*, snapshot_id: int) -> SourceSnapshot:
+    """Parse a staged file and record the preview (counts + refused rows); a file refused on the
+    way (a huge row, a broken sheet) is marked refused with the reason, and nothing of it is kept.
+    Running it twice does nothing the second time."""
+    snapshot = SourceSnapshot.objects.select_related("source", "created_by").get(pk=snapshot_id)
+    if snapshot.status != SourceSnapshot.Status.ANALYSING:
+        return snapshot
+    path = Path(snapshot.staged_path)
     try:
         with transaction.atomic():
-            snapshot = SourceSnapshot.objects.create(
-                source=source,
-                created_by=actor,
-                file_name=file_name[:200],
-                file_format="csv",
-                file_size=size,
-                sha256=digest,
-                staged_path=str(path),
+            snapshot = SourceSnapshot.objects.select_for_update().select_related("source").get(pk=snapshot_id)
+            if snapshot.status != SourceSnapshot.Status.ANALYSING:
+                return snapshot
+            if not path.exists() or file_sha256(path) != snapshot.sha256:
+                raise FileRefused("待校验的文件已不存在或已被改动，请重新上传。", code="staged_missing")
+            result = _ingest(
+                source=snapshot.source, path=path, snapshot=snapshot, keep_records=False, keep_rejected=True
             )
-            result = _ingest(source=source, path=path, snapshot=snapshot, keep_records=False, keep_rejected=True)
             _apply_counts(snapshot, result)
+            snapshot.status = SourceSnapshot.Status.PREVIEW
             snapshot.save()
             audit_record(
-                actor=actor,
+                actor=snapshot.created_by,
                 action="exchange.preview",
                 obj=snapshot,
                 data={
-                    "source": source.code,
-                    "file_name": file_name,
-                    "sha256": digest,
+                    "source": snapshot.source.code,
+                    "file_name": snapshot.file_name,
+                    "sha256": snapshot.sha256,
                     "rows_total": result.total,
                     "rows_accepted": result.accepted,
                     "rows_rejected": result.rejected,
                 },
             )
     except FileRefused as exc:
-        _refused(actor=actor, source=source, file_name=file_name, exc=exc)
+        with transaction.atomic():
+            SourceSnapshot.objects.filter(pk=snapshot_id).update(
+                status=SourceSnapshot.Status.REFUSED, error=exc.message[:300], staged_path="", updated_at=timezone.now()
+            )
+            _refused(actor=snapshot.created_by, source=snapshot.source, file_name=snapshot.file_name, exc=exc)
         path.unlink(missing_ok=True)
-        raise
+    snapshot.refresh_from_db()
     return snapshot
+
+
+def snapshot_preview(*, actor, source: DataSource, path: Path, file_name: str) -> SourceSnapshot:
+    """Stage and analyse in one go (CLI, tests). Raises FileRefused, leaving nothing behind."""
+    snapshot = snapshot_stage(actor=actor, source=source, path=path, file_name=file_name)
+    snapshot = snapshot_analyse(snapshot_id=snapshot.pk)
+    if snapshot.status == SourceSnapshot.Status.REFUSED:
+        message = snapshot.error
+        snapshot.delete()
+        raise FileRefused(message, code="refused")
+    return snapshot
+
+
+def snapshot_commit_request(*, actor, snapshot_id: int) -> SourceSnapshot:
+    """The operator confirms a preview: mark it as being committed and queue the commit. A second
+    click finds it already committing (or committed) and queues nothing."""
+    with transaction.atomic():
+        snapshot = SourceSnapshot.objects.select_for_update().select_related("source").get(pk=snapshot_id)
+        if snapshot.status != SourceSnapshot.Status.PREVIEW:
+            return snapshot
+        snapshot.status = SourceSnapshot.Status.COMMITTING
+        snapshot.committed_by = actor
+        snapshot.error = ""
+        snapshot.save(update_fields=["status", "committed_by", "error", "updated_at"])
+        audit_record(
+            actor=actor,
+            action="exchange.commit_request",
+            obj=snapshot,
+            data={"source": snapshot.source.code, "rows_accepted": snapshot.rows_accepted},
+        )
+    from ejia.verification.tasks import commit_snapshot
+
+    commit_snapshot.enqueue(snapshot.pk)
+    return snapshot
+
+
+def snapshot_commit_failed(*, snapshot_id: int, message: str) -> None:
+    """A queued commit could not be done: back to preview with the reason, nothing written."""
+    with transaction.atomic():
+        SourceSnapshot.objects.filter(pk=snapshot_id, status=SourceSnapshot.Status.COMMITTING).update(
+            status=SourceSnapshot.Status.PREVIEW, error=message[:300], updated_at=timezone.now()
+        )
 
 
 def _supersede_and_commit(*, actor, snapshot: SourceSnapshot) -> None:
@@ -345,7 +433,7 @@ def snapshot_commit(*, actor, snapshot_id: int) -> SourceSnapshot:
     """Commit a previewed file. Idempotent: committing an already committed preview is a no-op."""
     with transaction.atomic():
         snapshot = SourceSnapshot.objects.select_for_update().select_related("source").get(pk=snapshot_id)
-        if snapshot.status != SourceSnapshot.Status.PREVIEW:
+        if snapshot.status not in (SourceSnapshot.Status.PREVIEW, SourceSnapshot.Status.COMMITTING):
             return snapshot
         source = DataSource.objects.select_for_update().get(pk=snapshot.source_id)
         path = Path(snapshot.staged_path)
@@ -356,7 +444,8 @@ def snapshot_commit(*, actor, snapshot_id: int) -> SourceSnapshot:
             raise ExchangeError("入库时的校验结果与预览不一致（数据源格式可能已变更），请重新上传。")
         _supersede_and_commit(actor=actor, snapshot=snapshot)
         snapshot.staged_path = ""
-        snapshot.save(update_fields=["status", "committed_by", "committed_at", "staged_path", "updated_at"])
+        snapshot.error = ""
+        snapshot.save(update_fields=["status", "committed_by", "committed_at", "staged_path", "error", "updated_at"])
         audit_record(
             actor=actor,
             action="exchange.commit",

@@ -13,6 +13,7 @@ from ejia.core.audit import audit_record
 from ejia.verification import export
 from ejia.verification.files import FileRefused, limit
 from ejia.verification.forms import UploadForm
+from ejia.verification.models import SourceSnapshot
 from ejia.verification.selectors import (
     rejected_rows_page,
     snapshot_get_for_user,
@@ -20,7 +21,8 @@ from ejia.verification.selectors import (
     source_get_for_user,
     sources_overview,
 )
-from ejia.verification.services import ExchangeError, snapshot_commit, snapshot_preview, upload_stage
+from ejia.verification.services import snapshot_commit_request, snapshot_stage, upload_stage
+from ejia.verification.tasks import analyse_snapshot
 
 
 def operator_page(view):
@@ -59,10 +61,11 @@ def upload_view(request, code):
                 upload = form.cleaned_data["file"]
                 try:
                     path = upload_stage(chunks=upload.chunks())
-                    snapshot = snapshot_preview(actor=request.user, source=source, path=path, file_name=upload.name)
+                    snapshot = snapshot_stage(actor=request.user, source=source, path=path, file_name=upload.name)
                 except FileRefused as exc:
                     error = exc.message
                 else:
+                    analyse_snapshot.enqueue(snapshot.pk)
                     return redirect("verification:snapshot", public_id=snapshot.public_id)
     context = {"source": source, "form": form, "error": error, "history": snapshot_history(source=source)}
     return render(request, "verification/upload.html", context, status=400 if error else 200)
@@ -84,13 +87,10 @@ def snapshot_view(request, public_id):
 @require_POST
 def snapshot_commit_view(request, public_id):
     snapshot = snapshot_get_for_user(user=request.user, public_id=public_id)
-    try:
-        committed = snapshot_commit(actor=request.user, snapshot_id=snapshot.pk)
-    except ExchangeError as exc:
-        messages.error(request, exc.message)
-    else:
-        if committed.committed_at and committed.committed_by_id == request.user.pk:
-            messages.success(request, f"已入库：接收 {committed.rows_accepted} 行，拒收 {committed.rows_rejected} 行。")
+    before = snapshot.status
+    snapshot = snapshot_commit_request(actor=request.user, snapshot_id=snapshot.pk)
+    if before == SourceSnapshot.Status.PREVIEW:
+        messages.info(request, "已确认入库，正在后台写入数据，完成后本页自动更新。")
     return redirect("verification:snapshot", public_id=snapshot.public_id)
 
 
