@@ -243,3 +243,22 @@ def test_seeding_is_set_based(org, django_assert_max_num_queries):
     catalogue_seed()
     with django_assert_max_num_queries(10):
         procedures_seed()
+
+
+def test_overdue_steps_are_listed_for_the_unit_above_and_not_for_a_neighbour(submit_case, bob, carol, dave, erin):
+    from ejia.cases.workflow.selectors import work_queue
+
+    case = submit_case(programmes=("dibao", "medical_aid"))
+    p, m = proc(case, "dibao"), proc(case, "medical_aid")
+    late = max(p.step_due, m.step_due) + dt.timedelta(days=1)
+    assert wf.procedures_escalate_overdue(on=late) == 2
+    p.refresh_from_db()
+    m.refresh_from_db()
+    # The township's step goes to the county centre, the county 医保 office's step too.
+    assert p.escalated_to == dave.unit and m.escalated_to == dave.unit
+    overdue = {r.pk for r in work_queue(user=dave, tab="overdue", today=late).rows}
+    assert {p.pk, m.pk} <= overdue
+    # The acting units see their own overdue steps; another township sees nothing of them.
+    assert p.pk in {r.pk for r in work_queue(user=bob, tab="overdue", today=late).rows}
+    assert m.pk in {r.pk for r in work_queue(user=erin, tab="overdue", today=late).rows}
+    assert not {p.pk, m.pk} & {r.pk for r in work_queue(user=carol, tab="overdue", today=late).rows}
