@@ -43,7 +43,8 @@ def sources_overview(*, user) -> list[SourceRow]:
     committed = SourceSnapshot.objects.filter(status=SourceSnapshot.Status.COMMITTED)
     sources = DataSource.objects.prefetch_related(Prefetch("snapshots", queryset=committed, to_attr="current"))
     previews = {}
-    for snap in SourceSnapshot.objects.filter(status=SourceSnapshot.Status.PREVIEW).order_by("created_at"):
+    in_hand = (SourceSnapshot.Status.ANALYSING, SourceSnapshot.Status.PREVIEW, SourceSnapshot.Status.COMMITTING)
+    for snap in SourceSnapshot.objects.filter(status__in=in_hand).order_by("created_at"):
         previews[snap.source_id] = snap
     return [SourceRow(s, (s.current or [None])[0], previews.get(s.pk)) for s in sources]
 
