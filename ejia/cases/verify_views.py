@@ -106,6 +106,7 @@ def verification_start_view(request, public_id):
     except CheckRefused as exc:
         messages.error(request, exc.message)
     else:
+        check.refresh_from_db()  # sources may all have answered already (fast ones, or tests)
         if check.is_finished:
             messages.success(request, "各部门数据源均已返回，核对报告如下。")
         else:
