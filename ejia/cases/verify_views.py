@@ -91,8 +91,9 @@ def verification_panel_view(request, public_id):
     report is (and so is any direct fetch)."""
     case = _case(request, public_id)
     check = case_latest_check(case)
-    polled = request.GET.get("poll") == "1"
-    if check is not None and (not polled or check.is_finished):
+    if check is None:
+        raise Http404("该申请件尚未进行家庭经济状况核对。")
+    if request.GET.get("poll") != "1" or check.is_finished:
         check_report_viewed(user=request.user, check=check, kind="page")
     return render(request, "cases/_verification_panel.html", _context(case, check))
 

@@ -142,7 +142,7 @@ def check_report_pdf(
                 ]
                 for line in report.sources
             ],
-            [30, 42, 22, 44, 22, 14],
+            [30, 40, 25, 39, 22, 14],
         )
     )
     if report.failed_sources:

@@ -95,6 +95,7 @@ def test_a_check_is_refused_while_an_adult_has_no_valid_authorisation(client, bo
     assert "没有有效的核对授权书" in page and "李小花" in page and "alert-danger" in page
     assert not VerificationCheck.objects.exists()
     assert 'data-testid="start"' in page
+    assert client.get(url("verification_panel", zhang_case)).status_code == 404
 
 
 def test_the_report_shows_every_source_what_was_found_and_the_differences_first(client, bob, zhang_case):
