@@ -1,6 +1,7 @@
-"""A 低保 request walks from the township queue to the household's decision notice:
-acceptance, verification, a two-person home visit with a photo, township review, a 7-day
-village notice with an objection resolved, the county decision, and the joint review."""
+"""A 低保 request walks from the township queue to the household's decision notice: claimed
+by one clerk, acceptance, the one-click check with the re-evaluated outcome, a two-person
+home visit with a photo, township review, a 7-day village notice with an objection
+resolved, the county decision, and the joint review."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from ejia.cases.models import Channel
 from ejia.cases.services import case_submit
 from ejia.cases.tests.conftest import application
 from ejia.cases.workflow.models import PublicNotice, RequestProcedure
+from ejia.cases.workflow.tests.checks import check_finished
 
 pytestmark = pytest.mark.e2e
 
@@ -25,10 +27,12 @@ def procedures(org):
     from ejia.cases.workflow.notifications import templates_seed
     from ejia.cases.workflow.procedures import procedures_seed
     from ejia.catalogue.seed import catalogue_seed
+    from ejia.verification.sources import sources_seed
 
     catalogue_seed()
     procedures_seed()
     templates_seed()
+    sources_seed()
 
 
 @pytest.fixture
@@ -44,9 +48,7 @@ def dibao_case(bob, procedures):
     return case
 
 
-def complete(page, *, verified: bool = False) -> None:
-    if verified:
-        page.check("#verified")
+def complete(page) -> None:
     page.fill("#c-complete", "材料齐全，情况属实")
     page.click("[data-testid=complete]")
     page.wait_for_selector(".alert-success")
@@ -61,11 +63,26 @@ def test_a_dibao_request_from_the_township_queue_to_the_decision_notice(
     row = page.locator("[data-testid=work-queue] tbody tr", has_text=dibao_case.reference)
     assert "乡镇受理" in row.inner_text()
     screenshot(page, "workflow-township-queue")
+    # bob claims it: it is his from now on, in "我的".
+    row.locator(f"[data-testid='claim-{dibao_case.reference}']").click()
+    page.wait_for_selector(".alert-success")
+    page.click("[data-testid=tab-claimed]")
+    row = page.locator("[data-testid=work-queue] tbody tr", has_text=dibao_case.reference)
+    assert "王丽" in row.inner_text()
     row.locator("a").first.click()
     assert "最低生活保障" in page.inner_text("h1")
     complete(page)
     assert "家庭经济状况核对" in page.inner_text("[data-testid=steps] strong")
-    complete(page, verified=True)
+    # The step waits for the one-click check; the departments answer, the page shows it.
+    assert "尚未发起一键核对" in page.inner_text("[data-testid=verification]")
+    check_finished(dibao_case)
+    page.reload()
+    assert "已完成" in page.inner_text("[data-testid=check-status]")
+    screenshot(page, "workflow-verification-step")
+    complete(page)
+    assert "依据一键核对" in page.inner_text("[data-testid=records]")
+    assert "按核对后的事实重新测算" in page.inner_text("[data-testid=verified-outcome]")
+    screenshot(page, "workflow-verified-outcome")
 
     page.click("[data-testid=home-visit-link]")
     page.select_option("#id_staff_1", str(bob.pk))
@@ -151,6 +168,7 @@ def test_the_department_sees_the_minimum_and_the_county_sees_overdue_steps(
     text = page.inner_text("main")
     assert "张大山" not in text and "13812345678" not in text and "2 人" in text
     assert "家庭人均月收入低于低保标准" not in text  # only the medical programme's criteria
+    assert "年度医疗自付费用" in text and "家庭金融资产" not in text and "个人月收入" not in text
     screenshot(page, "workflow-department-request")
 
     page.context.clear_cookies()

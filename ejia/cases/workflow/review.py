@@ -121,24 +121,26 @@ def _age(birth: str | None, on: dt.date) -> int | None:
         return None
 
 
-def _row(name: str, who: str, declared, verified: dict | None, on: dt.date) -> dict:
+def _row(name: str, who: str, declared, verified: dict | None, *, differs: bool = False) -> dict:
+    """One fact of the household or a member. `differs` comes from the check's own list of
+    differences: a documented income below the declared one is not a difference (farm and
+    odd-job income has no department record)."""
     fact = FACTS.get(name)
-    label = fact.label if fact else name
     row = {
         "who": who,
-        "label": label,
+        "label": fact.label if fact else name,
         "declared": _show(name, declared),
         "verified": "",
         "source": "",
-        "differs": False,
+        "differs": differs,
     }
     if verified is not None:
-        after = verified.get("value")
-        row["verified"] = _show(name, after)
+        row["verified"] = _show(name, verified.get("value"))
+        if verified.get("documented"):
+            row["verified"] += "（有记录部分）"
         row["source"] = "、".join(verified.get("source_names") or verified.get("sources") or [])
         if verified.get("as_of"):
             row["source"] += f"（{verified['as_of']}）"
-        row["differs"] = row["verified"] != row["declared"] and declared is not None
     return row
 
 
@@ -183,6 +185,7 @@ def facts_for_decision(procedure: RequestProcedure, *, minimal: bool) -> dict:
     names = rule_fact_names(programme, on=case.rule_date)
     relevant = set(names)
 
+    differing = {(d.get("person") or "", d.get("fact")) for d in (check.differences or [])} if check else set()
     rows: list[dict] = []
     household_declared = declared.get("household") or {}
     household_verified = verified.get("household") or {}
@@ -190,7 +193,8 @@ def facts_for_decision(procedure: RequestProcedure, *, minimal: bool) -> dict:
         fact = FACTS.get(name)
         if fact is None or fact.scope != "household" or name in ("size", "region_code", "urban"):
             continue
-        rows.append(_row(name, "家庭", household_declared.get(name), household_verified.get(name), case.rule_date))
+        differs = ("", name) in differing
+        rows.append(_row(name, "家庭", household_declared.get(name), household_verified.get(name), differs=differs))
     for m in members:
         who = mask_person(m.get("name", "")) if minimal else m.get("name", "")
         facts = m.get("facts") or {}
@@ -201,9 +205,10 @@ def facts_for_decision(procedure: RequestProcedure, *, minimal: bool) -> dict:
                 continue
             if name == "age":
                 age = _age(facts.get("birth_date"), case.rule_date)
-                rows.append(_row(name, who, age, None, case.rule_date))
+                rows.append(_row(name, who, age, None))
                 continue
-            rows.append(_row(name, who, facts.get(name), member_verified.get(name), case.rule_date))
+            differs = (m.get("person") or "", name) in differing
+            rows.append(_row(name, who, facts.get(name), member_verified.get(name), differs=differs))
 
     after = None
     if check is not None:
