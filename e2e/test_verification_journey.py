@@ -11,6 +11,7 @@ from ejia.cases.models import Channel
 from ejia.cases.services import case_submit
 from ejia.cases.tests.conftest import application
 from ejia.cases.tests.test_verification_views import HEAD, SPOUSE, department_rows, import_departments
+from ejia.verification.checks import check_source_run, check_start
 from ejia.verification.sources import sources_seed
 
 pytestmark = pytest.mark.e2e
@@ -54,3 +55,31 @@ def test_a_window_clerk_runs_the_one_click_check_and_reads_the_report(page, live
 
     page.goto(f"{live_server.url}/staff/cases/{zhang_case.public_id}/")
     assert "已完成" in page.inner_text("[data-testid=verification-status]")
+
+
+def test_the_report_fills_in_as_the_departments_answer_and_stops_polling(page, live_server, bob, zhang_case):
+    # A check whose sources have not answered yet (in production each is a background task).
+    members = [m.person for m in zhang_case.household.current_memberships()]
+    check = check_start(
+        actor=bob,
+        household=zhang_case.household,
+        members=members,
+        reason=f"受理号 {zhang_case.reference} 家庭经济状况核对",
+        reference=zhang_case.reference,
+        run=False,
+    )
+    login(page, live_server, bob)
+    page.goto(f"{live_server.url}/staff/cases/{zhang_case.public_id}/verification/")
+    page.wait_for_selector("#verification-panel[data-status=running]")
+    rows = list(check.sources.all())
+    for row in rows[:6]:
+        check_source_run(check_source_id=row.pk)
+    page.wait_for_function("document.querySelectorAll('[data-testid=sources] tr[data-status=done]').length == 6")
+    assert "鲁MA1234" in page.inner_text("[data-testid=member] >> nth=0")
+    assert page.locator("#verification-panel[hx-trigger]").count() == 1
+    screenshot(page, "verification-filling-in")
+    for row in rows[6:]:
+        check_source_run(check_source_id=row.pk)
+    page.wait_for_selector("#verification-panel[data-status=complete]")
+    assert page.locator("[hx-trigger]").count() == 0
+    assert "家庭金融资产" in page.inner_text("[data-testid=facts]")
