@@ -1,5 +1,6 @@
 """A 低保 request walks from the township queue to the household's decision notice: claimed
-by one clerk, acceptance, the one-click check with the re-evaluated outcome, a two-person
+by one clerk, acceptance, the one-click check (one department's file missing, acknowledged)
+with the re-evaluated outcome, a two-person
 home visit with a photo, township review, a 7-day village notice with an objection
 resolved, the county decision, and the joint review."""
 
@@ -16,8 +17,9 @@ from ejia.accounts.models import Role
 from ejia.cases.models import Channel
 from ejia.cases.services import case_submit
 from ejia.cases.tests.conftest import application
+from ejia.cases.tests.test_verification_views import HEAD, SPOUSE, department_rows, import_departments
 from ejia.cases.workflow.models import PublicNotice, RequestProcedure
-from ejia.cases.workflow.tests.checks import check_finished
+from ejia.verification.models import DataSource
 
 pytestmark = pytest.mark.e2e
 
@@ -41,10 +43,18 @@ def bob2(org):
 
 
 @pytest.fixture
-def dibao_case(bob, procedures):
+def dibao_case(bob, procedures, tmp_path, settings):
+    """The 张 household applies for 低保. The departments have files: no deposits, no car, the
+    house they declared; the tax office's file has not arrived (its source will fail)."""
+    settings.VAR_DIR = tmp_path / "var"
     case = case_submit(
-        actor=bob, channel=Channel.WINDOW, idempotency_key="e2e-wf-1", data=application(programmes=("dibao",))
+        actor=bob,
+        channel=Channel.WINDOW,
+        idempotency_key="e2e-wf-1",
+        data=application(HEAD, SPOUSE, programmes=("dibao",)),
     )
+    rows = {**department_rows(HEAD["id_number"], SPOUSE["id_number"]), "bank_deposit": [], "gongan_vehicles": []}
+    import_departments(tmp_path / "departments", rows=rows, skip=("sw_tax",))
     return case
 
 
@@ -73,14 +83,20 @@ def test_a_dibao_request_from_the_township_queue_to_the_decision_notice(
     assert "最低生活保障" in page.inner_text("h1")
     complete(page)
     assert "家庭经济状况核对" in page.inner_text("[data-testid=steps] strong")
-    # The step waits for the one-click check; the departments answer, the page shows it.
+    # The step waits for the one-click check: bob runs it from the report page.
+    procedure_url = page.url
     assert "尚未发起一键核对" in page.inner_text("[data-testid=verification]")
-    check_finished(dibao_case)
-    page.reload()
-    assert "已完成" in page.inner_text("[data-testid=check-status]")
+    page.click("[data-testid=verification-report]")
+    page.click("[data-testid=start]")
+    page.wait_for_selector("#verification-panel[data-status=partial]")
+    page.goto(procedure_url)
+    assert "部分数据源失败" in page.inner_text("[data-testid=check-status]")
+    tax = DataSource.objects.get(code="sw_tax").name
+    assert tax in page.inner_text("label[for=ack_failed]")
     screenshot(page, "workflow-verification-step")
+    page.check("#ack_failed")
     complete(page)
-    assert "依据一键核对" in page.inner_text("[data-testid=records]")
+    assert f"已知悉查询失败：{tax}" in page.inner_text("[data-testid=records]")
     assert "按核对后的事实重新测算" in page.inner_text("[data-testid=verified-outcome]")
     screenshot(page, "workflow-verified-outcome")
 
