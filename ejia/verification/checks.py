@@ -193,7 +193,13 @@ def check_source_run(*, check_source_id: int) -> CheckSource:
             as_of = _date(as_of_text) or timezone.localdate()
         else:
             snapshot, found = _snapshot_answer(source, persons)
-            as_of = timezone.localtime(snapshot.committed_at).date() if snapshot.committed_at else None
+            # The date the department's rows speak for (余额日期, 数据日期) where they carry one,
+            # else the day the file was loaded.
+            dated = [_date(r.get("as_of")) for records in found.values() for r in records]
+            dated = [d for d in dated if d]
+            as_of = min(dated) if dated else None
+            if as_of is None and snapshot.committed_at:
+                as_of = timezone.localtime(snapshot.committed_at).date()
         status, error = CheckSource.Status.DONE, ""
     except SourceFailed as exc:
         found, status, error, attempts = {}, CheckSource.Status.FAILED, exc.message[:300], exc.attempts

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.utils import timezone
 
 from ejia.registry.models import Household
 from ejia.verification.checks import CheckRefused, check_source_rerun, check_start
@@ -119,3 +120,14 @@ def test_online_sources_answer_through_the_simulator_and_a_failing_one_shows_as_
     # Income cannot be verified without the tax office: it stays declared and says why.
     assert all("income_month_fen" not in m for m in check.facts["members"].values())
     assert any(u["fact"] == "income_month_fen" and "个人所得税" in u["why"] for u in check.facts["unverified"])
+
+
+def test_the_data_date_is_the_one_the_department_rows_carry(city):
+    household = Household.objects.filter(facts__financial_assets_fen__gt=0).order_by("pk").first()
+    while household.head() is None:
+        household = Household.objects.filter(pk__gt=household.pk, facts__financial_assets_fen__gt=0).first()
+    check = _check(household)
+    bank = check.sources.get(source__code="bank_deposit")
+    assert bank.as_of.isoformat() == "2025-12-31"  # 余额日期 in the bank's rows
+    vehicles = check.sources.get(source__code="gongan_vehicles")
+    assert vehicles.as_of == timezone.localtime(vehicles.snapshot.committed_at).date()  # no date column: load day
