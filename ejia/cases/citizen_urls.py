@@ -8,6 +8,7 @@ urlpatterns = [
     path("track/", citizen_views.track_view, name="track"),
     path("track/login/", citizen_views.login_view, name="login"),
     path("track/mine/", citizen_views.mine_view, name="mine"),
+    path("track/mine/<uuid:public_id>/withdraw/", citizen_views.withdraw_view, name="withdraw"),
     path("track/logout/", citizen_views.logout_view, name="logout"),
     path("apply/", citizen_apply.apply_start, name="apply"),
     path("apply/place/", citizen_apply.apply_place, name="apply_place"),

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from django.shortcuts import redirect, render
+from django.contrib import messages
+from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
 
 from ejia.accounts.throttle import client_ip
+from ejia.cases.models import CaseStatus
 from ejia.cases.tracking import (
     TrackingError,
     case_stages,
@@ -14,6 +16,8 @@ from ejia.cases.tracking import (
     sms_code_send,
     sms_code_verify,
 )
+from ejia.cases.workflow.services import WorkflowError
+from ejia.cases.workflow.services.withdrawal import DEFAULT_REASON, case_withdraw_by_applicant
 
 SESSION_KEY = "citizen_phone"
 
@@ -27,12 +31,18 @@ def masked_name(name: str) -> str:
 
 
 def _case_view(case) -> dict:
+    requests = list(case.requests.select_related("programme__department"))
     return {
         "case": case,
         "name": masked_name(case.applicant.name),
         "stages": case_stages(case),
-        "requests": list(case.requests.select_related("programme__department")),
+        "requests": requests,
+        "withdrawable": case.status == CaseStatus.SUBMITTED and any(r.is_open for r in requests),
     }
+
+
+def _masked_phone(phone: str) -> str:
+    return phone[:3] + "****" + phone[-4:]
 
 
 @never_cache
@@ -73,7 +83,52 @@ def mine_view(request):
     if not phone:
         return redirect("citizen:login")
     cases = [_case_view(c) for c in cases_for_phone(phone)]
-    return render(request, "cases/citizen/mine.html", {"phone": phone[:3] + "****" + phone[-4:], "cases": cases})
+    return render(request, "cases/citizen/mine.html", {"phone": _masked_phone(phone), "cases": cases})
+
+
+@never_cache
+def withdraw_view(request, public_id):
+    """申请人自行撤回: the open programmes of one of the logged-in phone's cases, all ticked;
+    the post withdraws the ticked ones once the applicant confirms they understand."""
+    phone = request.session.get(SESSION_KEY)
+    if not phone:
+        return redirect("citizen:login")
+    case = get_object_or_404(cases_for_phone(phone), public_id=public_id)
+    reason = request.POST.get("reason", "").strip()
+    picked = request.POST.getlist("pick")
+    error = ""
+    if request.method == "POST":
+        try:
+            if not picked:
+                raise WorkflowError("请至少勾选一个要撤回的项目。")
+            if request.POST.get("confirmed") != "yes":
+                raise WorkflowError("请先勾选“我已了解”，再点“确认撤回”。")
+            withdrawn = case_withdraw_by_applicant(
+                phone=phone, case_public_id=case.public_id, reason=reason, request_public_ids=picked
+            )
+        except WorkflowError as exc:
+            error = exc.message
+            case.refresh_from_db(fields=["status"])
+        else:
+            names = "、".join(r.programme.name for r in withdrawn)
+            messages.success(request, f"已撤回：{names}。这些项目不再办理。")
+            return redirect("citizen:mine")
+    requests = list(case.requests.select_related("programme__department"))
+    open_requests = [r for r in requests if r.is_open] if case.status == CaseStatus.SUBMITTED else []
+    # All ticked at first; after an error, as the applicant left them.
+    ticked = set(picked) if request.method == "POST" else {str(r.public_id) for r in open_requests}
+    return render(
+        request,
+        "cases/citizen/withdraw.html",
+        {
+            "case": case,
+            "phone": _masked_phone(phone),
+            "choices": [(r, str(r.public_id) in ticked) for r in open_requests],
+            "reason": reason,
+            "default_reason": DEFAULT_REASON,
+            "error": error,
+        },
+    )
 
 
 def logout_view(request):

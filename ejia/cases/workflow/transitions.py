@@ -57,8 +57,22 @@ TRANSITIONS: tuple[Move, ...] = (
     Move(Action.RETURN, S.IN_NOTICE, S.PENDING, _HANDLERS, step_role=True),
     Move(Action.APPROVE, S.PENDING, S.APPROVED, _DECIDERS, step_role=True, at_decision=True),
     Move(Action.REFUSE, S.PENDING, S.REFUSED, _DECIDERS, step_role=True, at_decision=True),
-    Move(Action.WITHDRAW, S.PENDING, S.WITHDRAWN, frozenset({Role.WINDOW_CLERK, Role.VILLAGE_CLERK})),
-    Move(Action.WITHDRAW, S.IN_NOTICE, S.WITHDRAWN, frozenset({Role.WINDOW_CLERK, Role.VILLAGE_CLERK})),
+    # Without a staff actor: the applicant withdrawing from the citizen tracker, the service
+    # having matched the SMS-verified phone with the case's on the locked row.
+    Move(
+        Action.WITHDRAW,
+        S.PENDING,
+        S.WITHDRAWN,
+        frozenset({Role.WINDOW_CLERK, Role.VILLAGE_CLERK}),
+        system_allowed=True,
+    ),
+    Move(
+        Action.WITHDRAW,
+        S.IN_NOTICE,
+        S.WITHDRAWN,
+        frozenset({Role.WINDOW_CLERK, Role.VILLAGE_CLERK}),
+        system_allowed=True,
+    ),
     Move(Action.ESCALATE, S.PENDING, S.PENDING, _SUPERVISORS, system_allowed=True),
     Move(Action.ESCALATE, S.IN_NOTICE, S.IN_NOTICE, _SUPERVISORS, system_allowed=True),
     Move(Action.CLAIM, S.PENDING, S.PENDING, _HANDLERS, step_role=True),

@@ -1,10 +1,13 @@
 """申请人撤回: the applicant withdraws a whole case, or some of its requests.
 
-The applicant tells the window or the village station; the clerk records it here. Every open
-request named is closed, its procedure moved to `withdrawn` through the transitions table,
-and the household gets one SMS. Rows are locked case → procedures → requests, the order the
-joint review (case → procedures) and the step moves (procedure → request) already take, so a
-withdrawal racing an approval waits instead of deadlocking.
+Two ways in: the applicant tells the window or the village station and the clerk records it
+(`case_withdraw`), or the applicant does it themselves from the citizen tracker after logging
+in with the case's phone number and an SMS code (`case_withdraw_by_applicant`, no staff
+actor). Both run the same body: every open request named is closed, its procedure moved to
+`withdrawn` through the transitions table, and the household gets one SMS. Rows are locked
+case → procedures → requests, the order the joint review (case → procedures) and the step
+moves (procedure → request) already take, so a withdrawal racing an approval waits instead
+of deadlocking.
 """
 
 from __future__ import annotations
@@ -23,12 +26,18 @@ from ejia.cases.workflow.transitions import Action, move_for
 from ejia.core.audit import audit_record
 
 DEFAULT_REASON = "申请人申请撤回"
+APPLICANT_PREFIX = "申请人通过进度查询自行撤回："
 
 
 def _may_withdraw(actor) -> bool:
     move = move_for(Action.WITHDRAW, OPEN_STATES[0])
     assert move is not None
     return actor is not None and actor.has_role(*move.roles)
+
+
+def mask_phone(phone: str) -> str:
+    """13812345678 → 138****5678: what the audit log keeps of an applicant's number."""
+    return phone[:3] + "****" + phone[-4:] if len(phone) >= 7 else "****"
 
 
 def case_withdraw(
@@ -39,7 +48,8 @@ def case_withdraw(
     request_ids: Collection[int] | None = None,
     expected_versions: dict[int, int | None] | None = None,
 ) -> list[ProgrammeRequest]:
-    """Withdraw the requests `request_ids` of a case (every open one when None).
+    """The clerk records the applicant's withdrawal of the requests `request_ids` of a case
+    (every open one when None).
 
     A request that was decided or withdrawn since the clerk's screen was drawn makes the
     whole withdrawal stale: nothing moves, the clerk sees which one. When no request is left
@@ -50,10 +60,75 @@ def case_withdraw(
         raise WorkflowError("请填写撤回理由（申请人的撤回说明）。")
     if not _may_withdraw(actor):
         raise WorkflowError("申请人撤回由乡镇（街道）窗口或村（社区）工作站登记。")
-    expected_versions = expected_versions or {}
+    return _withdraw(
+        actor=actor,
+        applicant_phone="",
+        case_id=case_id,
+        reason=reason,
+        request_ids=request_ids,
+        expected_versions=expected_versions or {},
+    )
+
+
+def case_withdraw_by_applicant(
+    *,
+    phone: str,
+    case_public_id,
+    reason: str = DEFAULT_REASON,
+    request_public_ids: Collection[str] | None = None,
+) -> list[ProgrammeRequest]:
+    """The applicant withdraws from the citizen tracker: `phone` is the number the session
+    verified by SMS code, and must be the case's own.
+
+    No versions are checked: a step finished by a clerk meanwhile does not matter to the
+    applicant, only a request decided or withdrawn since the page was drawn does (stale)."""
+    phone = (phone or "").strip()
+    if not phone:
+        raise WorkflowError("请先用手机号登录后再撤回申请。")
+    case_id = Case.objects.filter(public_id=case_public_id).values_list("pk", flat=True).first()
+    if case_id is None:
+        raise WorkflowError("没有找到这份申请。")
+    request_ids = None
+    if request_public_ids is not None:
+        wanted = {str(public_id) for public_id in request_public_ids}
+        rows = ProgrammeRequest.objects.filter(case_id=case_id).values_list("pk", "public_id")
+        request_ids = [pk for pk, public_id in rows if str(public_id) in wanted]
+        if len(request_ids) != len(wanted):
+            raise WorkflowError("所选事项不属于这份申请。")
+    reason = (reason or "").strip() or DEFAULT_REASON
+    return _withdraw(
+        actor=None,
+        applicant_phone=phone,
+        case_id=case_id,
+        reason=APPLICANT_PREFIX + reason,
+        request_ids=request_ids,
+        expected_versions={},
+    )
+
+
+def _withdraw(
+    *,
+    actor,
+    applicant_phone: str,
+    case_id: int,
+    reason: str,
+    request_ids: Collection[int] | None,
+    expected_versions: dict[int, int | None],
+) -> list[ProgrammeRequest]:
+    """The one body of both ways in. Exactly one of `actor` (a clerk, already checked for
+    the role) and `applicant_phone` (no staff actor) is given."""
+    by_applicant = actor is None
+    if by_applicant != bool(applicant_phone):
+        raise WorkflowError("申请人撤回须由申请人本人或工作人员办理。")
+    who = {"by": "applicant", "phone": mask_phone(applicant_phone)} if by_applicant else {}
     with transaction.atomic():
         case = Case.objects.select_for_update(of=("self",)).select_related("division").get(pk=case_id)
-        if not can_see_division(actor, case.division):
+        if by_applicant:
+            # Compared on the locked row: the number the session verified must be the one
+            # the case carries now (a clerk may have corrected it since the page was drawn).
+            if case.phone != applicant_phone:
+                raise WorkflowError("这份申请不是用您登录的手机号登记的，不能撤回。")
+        elif not can_see_division(actor, case.division):
             raise WorkflowError("该申请件不在您的数据权限范围内。")
         if case.status != CaseStatus.SUBMITTED:
             raise StaleScreen(f"该申请件{case.get_status_display()}，不能撤回，请刷新后再试")
@@ -102,7 +177,12 @@ def case_withdraw(
                 action="workflow.withdraw",
                 obj=procedure,
                 reason=reason,
-                data={"case": case.reference, "programme": request.programme.code, "step": procedure.step.key},
+                data={
+                    "case": case.reference,
+                    "programme": request.programme.code,
+                    "step": procedure.step.key,
+                    **who,
+                },
             )
         ProgrammeRequest.objects.filter(pk__in=[r.pk for r in chosen]).update(
             status=ProgrammeRequest.Status.WITHDRAWN, is_open=False, updated_at=now
@@ -125,6 +205,7 @@ def case_withdraw(
                 "reference": case.reference,
                 "programmes": [r.programme.code for r in chosen],
                 "case_withdrawn": whole,
+                **who,
             },
         )
         outbox_enqueue(
