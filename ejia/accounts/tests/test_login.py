@@ -42,6 +42,15 @@ def test_english_is_available(client, db):
     assert 'lang="en"' in page.content.decode()
 
 
+def test_a_browser_preferring_english_still_gets_chinese_until_english_is_chosen(client, db):
+    # The pages are only partly translated: Accept-Language alone must not give a mixed page.
+    page = client.get(reverse("accounts:login"), HTTP_ACCEPT_LANGUAGE="en-US,en;q=0.9").content.decode()
+    assert 'lang="zh-hans"' in page and "登录" in page
+    client.post(reverse("set_language"), {"language": "en", "next": "/staff/login/"}, HTTP_ACCEPT_LANGUAGE="en-US")
+    page = client.get(reverse("accounts:login"), HTTP_ACCEPT_LANGUAGE="en-US").content.decode()
+    assert 'lang="en"' in page
+
+
 def test_logout_is_a_post(client, bob):
     client.force_login(bob)
     assert client.get(reverse("accounts:logout")).status_code == 405
