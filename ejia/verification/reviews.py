@@ -389,17 +389,15 @@ def _review_household(
 
     on = run.batch.on
     keys = [m.key for m in members]
-    answers = [
-        fnd.Answer(
-            code=s.code,
-            kind=s.kind,
-            name=s.name,
-            status="done",
-            as_of=s.as_of,
-            findings={k: found[s.code][k] for k in keys if k in found[s.code]},
+    answers = []
+    for s in run.sources:
+        findings = {k: found[s.code][k] for k in keys if k in found[s.code]}
+        answers.append(
+            fnd.Answer(
+                code=s.code, kind=s.kind, name=s.name, status="done", as_of=_as_of(findings, s.as_of), findings=findings
+            )
         )
-        for s in run.sources
-    ] + run.failed
+    answers += run.failed
     derived = fnd.derive(answers, keys, on=on)
     declared = {"household": dict(household["facts"] or {}), "members": {m.key: dict(m.facts or {}) for m in members}}
     facts, member_facts = fnd.merged(declared, derived)
@@ -463,6 +461,22 @@ def _review_household(
             )
         )
     return flags
+
+
+def _as_of(findings: dict[str, list[dict]], loaded: str | None) -> str | None:
+    """As a one-click check dates an answer: the earliest date the rows speak for (余额日期,
+    数据日期) where they carry one, else the day the snapshot was loaded."""
+    dated = [str(r["as_of"])[:10] for records in findings.values() for r in records if r.get("as_of")]
+    dated = [d for d in dated if _is_date(d)]
+    return min(dated) if dated else loaded
+
+
+def _is_date(text: str) -> bool:
+    try:
+        dt.date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _rests_on_failed(refs, failed_facts: set[str]) -> bool:

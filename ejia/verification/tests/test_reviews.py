@@ -90,7 +90,7 @@ def test_a_recipient_whose_bank_now_shows_savings_is_flagged_and_one_still_eligi
     assert flag.status_kind == StatusKind.DIBAO and flag.programme_name == "最低生活保障（低保）"
     assert any("金融资产" in reason for reason in flag.reasons), flag.reasons
     assets = next(d for d in flag.differences if d["fact"] == "financial_assets_fen")
-    assert assets["verified"] >= 500_000_000 and assets["sources"] == ["存款及理财"]
+    assert assets["verified"] >= 500_000_000 and assets["sources"] == ["存款及理财"] and assets["as_of"]
     assert not batch.flags.filter(household=unchanged).exists()
     # Every flag names what is wrong.
     assert all(f.reasons for f in batch.flags.all())
