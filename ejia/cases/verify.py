@@ -18,7 +18,7 @@ from ejia.cases.matching import PlanError, plan_evaluate
 from ejia.cases.models import Authorisation, Case, CaseStatus
 from ejia.registry.models import Person
 from ejia.verification import findings as fnd
-from ejia.verification.checks import CheckRefused, check_start
+from ejia.verification.checks import CheckRefused, check_enqueue, check_start
 from ejia.verification.models import CheckStatus, VerificationCheck
 
 
@@ -75,9 +75,7 @@ def case_verification_start(*, actor, case: Case) -> VerificationCheck:
             relations={m["person"]: m.get("relation", "") for m, _p in pairs},
             run=False,
         )
-    from ejia.verification.checks import _enqueue
-
-    _enqueue(check.sources.values_list("pk", flat=True))
+    check_enqueue(check)
     return check
 
 

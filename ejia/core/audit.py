@@ -81,7 +81,9 @@ def audit_record(
     if obj is not None:
         object_type = object_type or obj._meta.label_lower
         object_id = object_id or str(getattr(obj, "public_id", None) or obj.pk)
-    with transaction.atomic():
+    # No savepoint: an audit write that fails fails the whole service transaction anyway, and
+    # this runs on every state change (two statements saved each time).
+    with transaction.atomic(savepoint=False):
         head, _ = AuditChainHead.objects.select_for_update().get_or_create(pk=1)
         event = AuditEvent(
             seq=head.seq + 1,

@@ -80,6 +80,8 @@ def check_start(
                     "person": str(p.public_id),
                     "name": p.name,
                     "masked_id": p.id_number_masked,
+                    # The keyed blind index (never the number): snapshot sources are read by it.
+                    "index": p.id_number_index,
                     "relation": relations.get(str(p.public_id), ""),
                 }
                 for p in members
@@ -100,8 +102,22 @@ def check_start(
             },
         )
     if run:
-        _enqueue(check.sources.values_list("pk", flat=True))
+        check_enqueue(check)
     return check
+
+
+def check_enqueue(check: VerificationCheck) -> None:
+    """Queue the check's pending sources: every online source as its own task (a slow bank
+    waits alone), the snapshot sources together as one task — they are indexed reads of this
+    database, answered in milliseconds, where a task each would cost more than the answer."""
+    from ejia.verification.tasks import run_check_snapshots, run_check_source
+
+    rows = list(check.sources.filter(status=CheckSource.Status.PENDING).values_list("pk", "mode"))
+    if any(mode == CheckSource.Mode.SNAPSHOT for _pk, mode in rows):
+        run_check_snapshots.enqueue(check.pk)
+    for pk, mode in rows:
+        if mode == CheckSource.Mode.ONLINE:
+            run_check_source.enqueue(pk)
 
 
 def _enqueue(pks) -> None:
@@ -143,16 +159,16 @@ def _persons(check: VerificationCheck) -> list[Person]:
     return [persons[p] for p in order if p in persons]
 
 
-def _snapshot_answer(source: DataSource, persons: list[Person]) -> tuple[SourceSnapshot, dict[str, list[dict]]]:
+def _snapshot_answer(source: DataSource, indexes: dict[str, str]) -> tuple[SourceSnapshot, dict[str, list[dict]]]:
+    """The records of the source's committed snapshot for the persons (blind index → person uuid)."""
     snapshot = SourceSnapshot.objects.filter(source=source, status=SourceSnapshot.Status.COMMITTED).first()
     if snapshot is None:
         raise SourceFailed(f"{source.name}尚未导入任何数据，无法核对。请先完成线下数据交换。", kind="no_snapshot")
-    by_index = {p.id_number_index: str(p.public_id) for p in persons}
     found: dict[str, list[dict]] = {}
-    rows = SourceRecord.objects.filter(snapshot=snapshot, person_index__in=list(by_index)).order_by("row_number")
+    rows = SourceRecord.objects.filter(snapshot=snapshot, person_index__in=list(indexes)).order_by("row_number")
     for index, data in rows.values_list("person_index", "data"):
         record = data if isinstance(data, dict) else json.loads(data)
-        found.setdefault(by_index[index], []).append(record)
+        found.setdefault(indexes[index], []).append(record)
     return snapshot, found
 
 
@@ -171,70 +187,168 @@ def _online_answer(source: DataSource, persons: list[Person], *, actor, reason: 
 
 
 def check_source_run(*, check_source_id: int) -> CheckSource:
-    """Ask one source about every member of the check; the task's body."""
+    """Ask one source about every member of the check; the task's body.
+
+    A snapshot source is a few indexed reads of this database: it is asked, answered and
+    audited in one short transaction. An online source is marked running first (the report
+    shows 查询中 while the department thinks) and asked with no transaction held open."""
     with transaction.atomic():
-        row = CheckSource.objects.select_for_update().select_related("verification", "source").get(pk=check_source_id)
+        row = (
+            CheckSource.objects.select_for_update(of=("self",))
+            .select_related("verification__requested_by__unit", "source")
+            .get(pk=check_source_id)
+        )
         if row.status != CheckSource.Status.PENDING:
             return row  # another worker took it, or it already answered
-        row.status = CheckSource.Status.RUNNING
-        row.started_at = timezone.now()
         row.runs += 1
-        row.save(update_fields=["status", "started_at", "runs"])
-    check = row.verification
-    source = row.source
-    persons = _persons(check)
-    started = time.monotonic()
-    snapshot = None
-    as_of = None
-    attempts = 1
-    try:
-        if row.mode == CheckSource.Mode.ONLINE:
-            found, as_of_text, attempts = _online_answer(source, persons, actor=check.requested_by, reason=check.reason)
-            as_of = _date(as_of_text) or timezone.localdate()
-        else:
-            snapshot, found = _snapshot_answer(source, persons)
-            # The date the department's rows speak for (余额日期, 数据日期) where they carry one,
-            # else the day the file was loaded.
-            dated = [_date(r.get("as_of")) for records in found.values() for r in records]
-            dated = [d for d in dated if d]
-            as_of = min(dated) if dated else None
-            if as_of is None and snapshot.committed_at:
-                as_of = timezone.localtime(snapshot.committed_at).date()
-        status, error = CheckSource.Status.DONE, ""
-    except SourceFailed as exc:
-        found, status, error, attempts = {}, CheckSource.Status.FAILED, exc.message[:300], exc.attempts
-    except Exception as exc:  # a bug or a broken record must show as a failed source, never as "nothing"
-        found, status, error = {}, CheckSource.Status.FAILED, f"查询出错：{type(exc).__name__}"
-    elapsed = int((time.monotonic() - started) * 1000)
-    with transaction.atomic():
-        check = VerificationCheck.objects.select_for_update().get(pk=check.pk)
-        CheckSource.objects.filter(pk=row.pk).update(
-            status=status,
-            findings=found,
-            error=error,
-            snapshot=snapshot,
-            as_of=as_of,
-            attempts=attempts,
-            finished_at=timezone.now(),
-            elapsed_ms=elapsed,
-        )
+        row.started_at = timezone.now()
         if row.mode == CheckSource.Mode.SNAPSHOT:
-            # Online queries audit themselves, one event per person asked.
-            audit_record(
-                actor=check.requested_by,
-                action="verification.snapshot_query",
-                obj=check,
-                reason=check.reason,
-                data={
-                    "source": source.code,
-                    "snapshot": str(snapshot.public_id) if snapshot else "",
-                    "members": len(persons),
-                    "outcome": status,
-                    "found": sum(len(v) for v in found.values()),
-                },
+            return _record(row, _outcome(lambda: _ask_snapshot(row)))
+        row.status = CheckSource.Status.RUNNING
+        row.save(update_fields=["status", "started_at", "runs"])
+    outcome = _outcome(lambda: _ask_online(row))
+    with transaction.atomic():
+        return _record(row, outcome, online=True)
+
+
+def _indexes(check: VerificationCheck) -> dict[str, str]:
+    """Blind index → person uuid of the members checked."""
+    indexes = {m["index"]: m["person"] for m in check.members if m.get("index")}
+    if len(indexes) != len(check.members):  # checks recorded before members carried their index
+        indexes = {p.id_number_index: str(p.public_id) for p in _persons(check)}
+    return indexes
+
+
+def _as_of(snapshot: SourceSnapshot, found: dict[str, list[dict]]) -> dt.date | None:
+    """The date the department's rows speak for (余额日期, 数据日期) where they carry one, else
+    the day the file was loaded."""
+    dated = [d for d in (_date(r.get("as_of")) for records in found.values() for r in records) if d]
+    if dated:
+        return min(dated)
+    return timezone.localtime(snapshot.committed_at).date() if snapshot.committed_at else None
+
+
+def _ask_snapshot(row: CheckSource):
+    snapshot, found = _snapshot_answer(row.source, _indexes(row.verification))
+    return found, _as_of(snapshot, found), snapshot, 1
+
+
+def check_snapshots_run(*, check_id: int) -> int:
+    """Answer every pending snapshot source of a check in one transaction: one read of the
+    committed snapshots, one of their records for the members, one audit event per source.
+    Returns the number of sources answered (0 when another worker already did)."""
+    with transaction.atomic():
+        rows = list(
+            CheckSource.objects.select_for_update(of=("self",))
+            .select_related("verification__requested_by__unit", "source")
+            .filter(verification_id=check_id, mode=CheckSource.Mode.SNAPSHOT, status=CheckSource.Status.PENDING)
+        )
+        if not rows:
+            return 0
+        started = time.monotonic()
+        check = rows[0].verification
+        indexes = _indexes(check)
+        snapshots = {
+            s.source_id: s
+            for s in SourceSnapshot.objects.filter(
+                source_id__in=[r.source_id for r in rows], status=SourceSnapshot.Status.COMMITTED
             )
-        _finish_if_complete(check)
-    row.refresh_from_db()
+        }
+        found: dict[int, dict[str, list[dict]]] = {s.pk: {} for s in snapshots.values()}
+        records = SourceRecord.objects.filter(snapshot_id__in=list(found), person_index__in=list(indexes))
+        for snapshot_id, index, data in records.order_by("row_number").values_list(
+            "snapshot_id", "person_index", "data"
+        ):
+            record = data if isinstance(data, dict) else json.loads(data)
+            found[snapshot_id].setdefault(indexes[index], []).append(record)
+        elapsed = int((time.monotonic() - started) * 1000)
+        now = timezone.now()
+        for row in rows:
+            snapshot = snapshots.get(row.source_id)
+            row.runs += 1
+            row.started_at = row.finished_at = now
+            row.attempts, row.elapsed_ms, row.snapshot = 1, elapsed, snapshot
+            if snapshot is None:
+                row.status, row.findings, row.as_of = CheckSource.Status.FAILED, {}, None
+                row.error = f"{row.source.name}尚未导入任何数据，无法核对。请先完成线下数据交换。"
+            else:
+                row.status, row.error = CheckSource.Status.DONE, ""
+                row.findings = found[snapshot.pk]
+                row.as_of = _as_of(snapshot, row.findings)
+        CheckSource.objects.bulk_update(
+            rows,
+            [
+                "status",
+                "error",
+                "findings",
+                "as_of",
+                "snapshot",
+                "attempts",
+                "elapsed_ms",
+                "runs",
+                "started_at",
+                "finished_at",
+            ],
+        )
+        for row in rows:
+            _audit_snapshot_query(check, row)
+        _finish_if_complete(check.pk)
+    return len(rows)
+
+
+def _audit_snapshot_query(check: VerificationCheck, row: CheckSource) -> None:
+    audit_record(
+        actor=check.requested_by,
+        action="verification.snapshot_query",
+        obj=check,
+        reason=check.reason,
+        data={
+            "source": row.source.code,
+            "snapshot": str(row.snapshot.public_id) if row.snapshot else "",
+            "members": len(check.members),
+            "outcome": row.status,
+            "found": sum(len(v) for v in row.findings.values()),
+        },
+    )
+
+
+def _ask_online(row: CheckSource):
+    check = row.verification
+    found, as_of_text, attempts = _online_answer(
+        row.source, _persons(check), actor=check.requested_by, reason=check.reason
+    )
+    return found, _date(as_of_text) or timezone.localdate(), None, attempts
+
+
+def _outcome(ask) -> dict:
+    started = time.monotonic()
+    try:
+        found, as_of, snapshot, attempts = ask()
+        outcome = {"status": CheckSource.Status.DONE, "error": "", "found": found, "as_of": as_of}
+        outcome |= {"snapshot": snapshot, "attempts": attempts}
+    except SourceFailed as exc:
+        outcome = {"status": CheckSource.Status.FAILED, "error": exc.message[:300], "attempts": exc.attempts}
+    except Exception as exc:  # a bug or a broken record must show as a failed source, never as "nothing"
+        outcome = {"status": CheckSource.Status.FAILED, "error": f"查询出错：{type(exc).__name__}", "attempts": 1}
+    outcome["elapsed_ms"] = int((time.monotonic() - started) * 1000)
+    return outcome
+
+
+def _record(row: CheckSource, outcome: dict, *, online: bool = False) -> CheckSource:
+    """Store one source's answer (or failure) in the caller's transaction; the last source to
+    answer finishes the check."""
+    check = row.verification
+    row.status, row.error = outcome["status"], outcome["error"]
+    row.findings = outcome.get("found") or {}
+    row.as_of, row.snapshot = outcome.get("as_of"), outcome.get("snapshot")
+    row.attempts, row.elapsed_ms = outcome["attempts"], outcome["elapsed_ms"]
+    row.finished_at = timezone.now()
+    fields = ["status", "error", "findings", "as_of", "snapshot", "attempts", "elapsed_ms", "finished_at"]
+    row.save(update_fields=[*fields, "runs", "started_at"])
+    if not online:
+        # Online queries audit themselves, one event per person asked.
+        _audit_snapshot_query(check, row)
+    _finish_if_complete(check.pk)
     return row
 
 
@@ -259,10 +373,12 @@ def answers_of(check: VerificationCheck) -> list[fnd.Answer]:
     ]
 
 
-def _finish_if_complete(check: VerificationCheck) -> None:
-    """Called with the check row locked: when no source is open any more, derive the facts."""
-    statuses = list(check.sources.values_list("status", flat=True))
-    if any(s in (CheckSource.Status.PENDING, CheckSource.Status.RUNNING) for s in statuses):
+def _finish_if_complete(check_id: int) -> None:
+    """When no source of the check is open any more, derive the facts (check row locked, so
+    the last two sources to answer cannot both, or neither, finish it)."""
+    check = VerificationCheck.objects.select_for_update().get(pk=check_id)
+    statuses = set(check.sources.values_list("status", flat=True).distinct())
+    if statuses & {CheckSource.Status.PENDING, CheckSource.Status.RUNNING}:
         return
     derived = fnd.derive(answers_of(check), [m["person"] for m in check.members], on=timezone.localdate())
     names = {m["person"]: m["name"] for m in check.members}

@@ -46,3 +46,11 @@ def commit_snapshot(snapshot_id: int) -> str:
             snapshot_id=snapshot_id, message=f"入库时出错（{type(exc).__name__}），请重试或联系管理员。"
         )
         raise
+
+
+@task(queue_name="verification")
+def run_check_snapshots(check_id: int) -> int:
+    """Every snapshot source of one 一键核对 at once (local reads; online sources have a task each)."""
+    from ejia.verification.checks import check_snapshots_run
+
+    return check_snapshots_run(check_id=check_id)

@@ -131,3 +131,28 @@ def test_the_data_date_is_the_one_the_department_rows_carry(city):
     assert bank.as_of.isoformat() == "2025-12-31"  # 余额日期 in the bank's rows
     vehicles = check.sources.get(source__code="gongan_vehicles")
     assert vehicles.as_of == timezone.localtime(vehicles.snapshot.committed_at).date()  # no date column: load day
+
+
+def test_snapshot_sources_are_one_task_online_sources_one_each_and_a_second_run_does_nothing(city, settings):
+    from django_tasks import task_backends
+
+    from ejia.core.models import AuditEvent
+    from ejia.verification.checks import check_snapshots_run
+    from ejia.verification.tasks import run_check_snapshots, run_check_source
+
+    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.dummy.DummyBackend", "QUEUES": []}}
+    queued = task_backends["default"]
+    queued.clear()
+    DataSource.objects.filter(code="bank_deposit").update(online_enabled=True, base_url="http://127.0.0.1:9")
+    household = next(h for h in Household.objects.order_by("pk") if h.head() is not None)
+    check = _check(household)
+    names = sorted(r.task.name for r in queued.results)
+    assert names == sorted([run_check_snapshots.name, run_check_source.name])
+    assert check.sources.get(source__code="bank_deposit").mode == CheckSource.Mode.ONLINE
+
+    assert check_snapshots_run(check_id=check.pk) == 11
+    assert check_snapshots_run(check_id=check.pk) == 0  # a second worker finds nothing to do
+    assert AuditEvent.objects.filter(action="verification.snapshot_query").count() == 11
+    check.refresh_from_db()
+    assert check.status == CheckStatus.RUNNING  # the bank has not answered yet
+    assert "financial_assets_fen" not in check.facts
