@@ -206,3 +206,12 @@ def test_a_reviewer_of_another_county_cannot_open_this_countys_batch(client, dav
     client.force_login(other)
     assert client.get(reverse("verification:review_batch", args=[batch.public_id])).status_code == 403
     assert client.post(reverse("verification:review_start"), {"county": "371602"}).status_code == 403
+
+
+def test_reviewers_reach_the_batches_from_the_menu_and_clerks_do_not_see_it(client, dave, bob):
+    from django.urls import reverse
+
+    client.force_login(dave)
+    assert reverse("verification:reviews") in client.get(reverse("accounts:home")).content.decode()
+    client.force_login(bob)
+    assert reverse("verification:reviews") not in client.get(reverse("accounts:home")).content.decode()
