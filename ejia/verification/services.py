@@ -12,6 +12,7 @@ Refused files (FileRefused) are audited and leave nothing behind.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import os
@@ -519,3 +520,45 @@ def records_for(*, source: DataSource, person_index: str) -> list[dict]:
         snapshot__source=source, snapshot__status=SourceSnapshot.Status.COMMITTED, person_index=person_index
     ).values_list("data", "snapshot__committed_at")
     return [{"data": data if isinstance(data, dict) else json.loads(data), "as_of": at} for data, at in rows]
+
+
+def staging_sweep(*, actor=None, preview_days: int = 7, orphan_hours: int = 24) -> dict[str, int]:
+    """Department files hold plaintext ID numbers while they wait in the staging area, so they
+    must not wait forever: previews nobody confirmed within `preview_days` are discarded (file,
+    refused rows and the preview itself; the audit trail keeps that they existed), and staged
+    files no snapshot refers to (an upload cut off mid-way) are deleted after `orphan_hours`."""
+    now = timezone.now()
+    counts = {"previews": 0, "orphans": 0}
+    stale = SourceSnapshot.objects.filter(
+        status=SourceSnapshot.Status.PREVIEW, created_at__lt=now - dt.timedelta(days=preview_days)
+    )
+    for snapshot_id in list(stale.values_list("pk", flat=True)):
+        with transaction.atomic():
+            snapshot = (
+                SourceSnapshot.objects.select_for_update()
+                .select_related("source")
+                .filter(pk=snapshot_id, status=SourceSnapshot.Status.PREVIEW)
+                .first()
+            )
+            if snapshot is None:
+                continue  # confirmed meanwhile
+            path = Path(snapshot.staged_path) if snapshot.staged_path else None
+            audit_record(
+                actor=actor,
+                action="exchange.preview_discarded",
+                obj=snapshot.source,
+                reason=f"预览超过 {preview_days} 天未确认入库，自动清除",
+                data={"file_name": snapshot.file_name, "sha256": snapshot.sha256, "created": str(snapshot.created_at)},
+            )
+            RejectedRow.objects.filter(snapshot=snapshot).delete()
+            snapshot.delete()
+            if path is not None:
+                transaction.on_commit(lambda p=path: p.unlink(missing_ok=True))
+            counts["previews"] += 1
+    referenced = set(SourceSnapshot.objects.exclude(staged_path="").values_list("staged_path", flat=True))
+    cutoff = (now - dt.timedelta(hours=orphan_hours)).timestamp()
+    for path in staging_dir().glob("*.upload"):
+        if str(path) not in referenced and path.stat().st_mtime < cutoff:
+            path.unlink(missing_ok=True)
+            counts["orphans"] += 1
+    return counts
