@@ -30,6 +30,11 @@ def _require_step(procedure: RequestProcedure, actor, flag: str, label: str) -> 
         raise WorkflowError(f"当前环节不是{label}环节。")
     if actor.unit_id != procedure.acting_unit_id or not actor.has_role(procedure.step.role):
         raise WorkflowError(f"{label}由{procedure.acting_unit.name}办理。")
+    if procedure.claimed_by_id is not None and procedure.claimed_by_id != actor.pk:
+        # The holder answers for the step, records included; a colleague takes the claim back first.
+        raise WorkflowError(
+            f"该事项已由{procedure.claimed_by.get_full_name()}认领办理，{label}由其登记；如需代为登记，请先收回认领。"
+        )
 
 
 MAX_PHOTO_BYTES = 5 * 1024 * 1024

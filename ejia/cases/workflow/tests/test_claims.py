@@ -103,3 +103,18 @@ def test_claiming_from_the_queue_and_a_stale_screen_after_a_claim(submit_case, b
     assert "该事项已被他人处理" in stale.content.decode()
     detail = client_for(bob2).get(f"/staff/work/r/{ps[0].public_id}/").content.decode()
     assert "该事项已由王丽认领办理" in detail and 'data-testid="complete"' not in detail
+
+
+def test_records_at_a_claimed_step_are_the_holders_to_make(submit_case, bob, bob2, finished_check):
+    case = submit_case()
+    p = RequestProcedure.objects.get(case=case)
+    p = wf.procedure_claim(actor=bob, procedure_id=p.pk, expected_version=p.version)
+    p = wf.procedure_complete(actor=bob, procedure_id=p.pk, expected_version=p.version)
+    check = finished_check(case)
+    p = wf.procedure_complete(actor=bob, procedure_id=p.pk, expected_version=p.version, check_id=check.public_id)
+    assert p.step.key == "home_visit" and p.claimed_by == bob
+    today = dt.date.today()
+    with pytest.raises(wf.WorkflowError, match="已由王丽认领办理"):
+        wf.home_visit_record(actor=bob2, procedure_id=p.pk, visit_date=today, staff_1=bob, staff_2=bob2, findings="x")
+    wf.home_visit_record(actor=bob, procedure_id=p.pk, visit_date=today, staff_1=bob, staff_2=bob2, findings="家中困难")
+    assert p.home_visits.count() == 1
