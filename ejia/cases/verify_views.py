@@ -4,15 +4,12 @@ report. Thin views: scope through `case_get_for_user`, work in `ejia.cases.verif
 
 from __future__ import annotations
 
-import functools
 import io
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
-from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from ejia.accounts.models import Role
@@ -20,6 +17,7 @@ from ejia.cases.intake import INTAKE_ROLES
 from ejia.cases.models import Case, CaseStatus
 from ejia.cases.selectors import case_get_for_user
 from ejia.cases.verify import case_latest_check, case_verification_start, verified_plan
+from ejia.core.pages import staff_page
 from ejia.verification.checks import CheckRefused, check_source_rerun
 from ejia.verification.models import VerificationCheck
 from ejia.verification.report_pdf import check_report_pdf
@@ -40,19 +38,7 @@ def _require_report_role(user) -> None:
     raise PermissionDenied("您没有查看家庭经济状况核对报告的权限。")
 
 
-def report_page(view):
-    """Login required; a refusal renders a Chinese 403 page that says why."""
-
-    @login_required
-    @never_cache
-    @functools.wraps(view)
-    def wrapped(request, *args, **kwargs):
-        try:
-            return view(request, *args, **kwargs)
-        except PermissionDenied as exc:
-            return render(request, "cases/_verification_forbidden.html", {"message": str(exc)}, status=403)
-
-    return wrapped
+report_page = staff_page("cases/_verification_forbidden.html", cache=False)
 
 
 def _case(request, public_id) -> Case:

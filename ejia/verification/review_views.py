@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import functools
-
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
@@ -14,6 +11,7 @@ from django.views.decorators.http import require_POST
 
 from ejia.core.audit import audit_record
 from ejia.core.money import format_fen
+from ejia.core.pages import staff_page
 from ejia.rules.facts import FACTS
 from ejia.verification.reviews import (
     ReviewRefused,
@@ -29,18 +27,7 @@ POLL_SECONDS = 2
 FLAGS_PER_PAGE = 100
 
 
-def reviewer_page(view):
-    """Login required; a refusal renders a Chinese 403 page."""
-
-    @login_required
-    @functools.wraps(view)
-    def wrapped(request, *args, **kwargs):
-        try:
-            return view(request, *args, **kwargs)
-        except PermissionDenied as exc:
-            return render(request, "verification/review_forbidden.html", {"message": str(exc)}, status=403)
-
-    return wrapped
+reviewer_page = staff_page("verification/review_forbidden.html")
 
 
 @reviewer_page

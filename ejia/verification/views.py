@@ -1,15 +1,12 @@
 from __future__ import annotations
 
-import functools
-
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from ejia.core.audit import audit_record
+from ejia.core.pages import staff_page
 from ejia.verification import export
 from ejia.verification.files import FileRefused, limit
 from ejia.verification.forms import UploadForm
@@ -24,19 +21,7 @@ from ejia.verification.selectors import (
 from ejia.verification.services import snapshot_commit_request, snapshot_stage, upload_stage
 from ejia.verification.tasks import analyse_snapshot
 
-
-def operator_page(view):
-    """Login required; a refusal renders a Chinese 403 page rather than the bare default."""
-
-    @login_required
-    @functools.wraps(view)
-    def wrapped(request, *args, **kwargs):
-        try:
-            return view(request, *args, **kwargs)
-        except PermissionDenied as exc:
-            return render(request, "verification/forbidden.html", {"message": str(exc)}, status=403)
-
-    return wrapped
+operator_page = staff_page("verification/forbidden.html")
 
 
 @operator_page
