@@ -10,9 +10,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from ejia.core.audit import audit_record
-from ejia.core.money import format_fen
 from ejia.core.pages import staff_page
-from ejia.rules.facts import FACTS
 from ejia.verification.reviews import (
     ReviewRefused,
     heads_of,
@@ -22,6 +20,7 @@ from ejia.verification.reviews import (
     review_counties_for_user,
     review_flags,
 )
+from ejia.verification.selectors import fact_text
 
 POLL_SECONDS = 2
 FLAGS_PER_PAGE = 100
@@ -74,8 +73,8 @@ def review_batch_view(request, public_id):
             flag.difference_lines = [
                 {
                     **d,
-                    "declared_text": _fact_text(d["fact"], d["declared"]),
-                    "verified_text": _fact_text(d["fact"], d["verified"]),
+                    "declared_text": fact_text(d["fact"], d["declared"]),
+                    "verified_text": fact_text(d["fact"], d["verified"]),
                 }
                 for d in flag.differences
             ]
@@ -89,20 +88,3 @@ def review_batch_view(request, public_id):
             )
     context["page"] = page
     return render(request, "verification/review_batch.html", context)
-
-
-def _fact_text(name: str, value) -> str:
-    """A fact's value as a reviewer reads it: money in yuan, yes/no, enum labels, units."""
-    fact = FACTS.get(name)
-    if value is None or fact is None:
-        return "—" if value is None else str(value)
-    if fact.type == "bool":
-        return "是" if value else "否"
-    if fact.type == "enum":
-        return fact.choice_label(str(value))
-    if fact.type == "money":
-        try:
-            return format_fen(int(value))
-        except (TypeError, ValueError):
-            return str(value)
-    return f"{value}{fact.unit}"
