@@ -76,3 +76,61 @@ def test_two_clerks_claiming_at_once_leave_one_holder(submit_case, bob, bob2):
     assert set(outcomes) == {winner, "stale"}, outcomes
     assert StepRecord.objects.filter(procedure=p, action="claim").count() == 1
     assert p.version == 2
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_an_applicant_withdrawing_while_the_clerk_approves_ends_one_way_or_the_other(submit_case, bob):
+    """Ten withdrawal clicks from the tracker race ten approvals: one of them wins, the other
+    side sees a stale screen, nothing deadlocks and the request ends in exactly one state."""
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL row locks")
+    from ejia.cases.models import ProgrammeRequest
+    from ejia.cases.workflow.services.withdrawal import case_withdraw_by_applicant
+
+    case = submit_case(programmes=("linshi",))
+    p = RequestProcedure.objects.get(case=case)
+    version = p.version
+    barrier = threading.Barrier(20)
+    outcomes: list[str] = []
+
+    def approve():
+        try:
+            barrier.wait()
+            wf.procedure_approve(actor=bob, procedure_id=p.pk, expected_version=version)
+            outcomes.append("approved")
+        except wf.StaleScreen:
+            outcomes.append("stale")
+        except Exception as exc:
+            outcomes.append(repr(exc))
+        finally:
+            connections.close_all()
+
+    def withdraw():
+        try:
+            barrier.wait()
+            case_withdraw_by_applicant(phone=case.phone, case_public_id=case.public_id, reason="不需要了")
+            outcomes.append("withdrawn")
+        except wf.StaleScreen:
+            outcomes.append("stale")
+        except Exception as exc:
+            outcomes.append(repr(exc))
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=approve if i % 2 else withdraw) for i in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    winners = [o for o in outcomes if o != "stale"]
+    assert len(winners) == 1 and winners[0] in ("approved", "withdrawn"), outcomes
+    request = ProgrammeRequest.objects.get(pk=p.request_id)
+    p.refresh_from_db()
+    if winners == ["approved"]:
+        assert request.status == ProgrammeRequest.Status.APPROVED
+        assert not StepRecord.objects.filter(procedure=p, action="withdraw").exists()
+    else:
+        assert request.status == ProgrammeRequest.Status.WITHDRAWN and p.state == "withdrawn"
+        assert not Decision.objects.filter(procedure=p).exists()
+    assert AuditEvent.objects.filter(action__in=("workflow.approve", "workflow.withdraw")).count() == 1
