@@ -8,6 +8,31 @@ from ejia.cases.workflow.models import Decision, RequestProcedure, StepRecord
 from ejia.core.models import AuditEvent
 
 
+def race(*attempts) -> list[str]:
+    """Run the attempts in threads released at once; each returns its outcome label, a stale
+    screen counts as "stale", anything else raised is reported by its repr."""
+    barrier = threading.Barrier(len(attempts))
+    outcomes: list[str] = []
+
+    def run(attempt):
+        try:
+            barrier.wait()
+            outcomes.append(attempt())
+        except wf.StaleScreen:
+            outcomes.append("stale")
+        except Exception as exc:
+            outcomes.append(repr(exc))
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run, args=(attempt,)) for attempt in attempts]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return outcomes
+
+
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_fifty_concurrent_approvals_make_exactly_one_transition(submit_case, bob):
@@ -17,26 +42,12 @@ def test_fifty_concurrent_approvals_make_exactly_one_transition(submit_case, bob
     p = RequestProcedure.objects.get(case=case)
     version = p.version
     events_before = AuditEvent.objects.filter(action="workflow.approve").count()
-    barrier = threading.Barrier(50)
-    outcomes: list[str] = []
 
     def approve():
-        try:
-            barrier.wait()
-            wf.procedure_approve(actor=bob, procedure_id=p.pk, expected_version=version)
-            outcomes.append("ok")
-        except wf.StaleScreen:
-            outcomes.append("stale")
-        except Exception as exc:
-            outcomes.append(repr(exc))
-        finally:
-            connections.close_all()
+        wf.procedure_approve(actor=bob, procedure_id=p.pk, expected_version=version)
+        return "ok"
 
-    threads = [threading.Thread(target=approve) for _ in range(50)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    outcomes = race(*[approve] * 50)
     assert outcomes.count("ok") == 1 and outcomes.count("stale") == 49, outcomes
     assert Decision.objects.filter(procedure=p).count() == 1
     assert StepRecord.objects.filter(procedure=p, action="approve").count() == 1
@@ -50,26 +61,12 @@ def test_two_clerks_claiming_at_once_leave_one_holder(submit_case, bob, bob2):
         pytest.skip("needs PostgreSQL row locks")
     case = submit_case(programmes=("dibao",))
     p = RequestProcedure.objects.get(case=case)
-    barrier = threading.Barrier(20)
-    outcomes: list[str] = []
 
     def claim(user):
-        try:
-            barrier.wait()
-            wf.procedure_claim(actor=user, procedure_id=p.pk, expected_version=p.version)
-            outcomes.append(user.username)
-        except wf.StaleScreen:
-            outcomes.append("stale")
-        except Exception as exc:
-            outcomes.append(repr(exc))
-        finally:
-            connections.close_all()
+        wf.procedure_claim(actor=user, procedure_id=p.pk, expected_version=p.version)
+        return user.username
 
-    threads = [threading.Thread(target=claim, args=(bob if i % 2 else bob2,)) for i in range(20)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    outcomes = race(*[lambda user=(bob if i % 2 else bob2): claim(user) for i in range(20)])
     p.refresh_from_db()
     winner = p.claimed_by.username
     # The winner's own repeated clicks are no-ops; everyone else's screen is stale.
@@ -91,38 +88,16 @@ def test_an_applicant_withdrawing_while_the_clerk_approves_ends_one_way_or_the_o
     case = submit_case(programmes=("linshi",))
     p = RequestProcedure.objects.get(case=case)
     version = p.version
-    barrier = threading.Barrier(20)
-    outcomes: list[str] = []
 
     def approve():
-        try:
-            barrier.wait()
-            wf.procedure_approve(actor=bob, procedure_id=p.pk, expected_version=version)
-            outcomes.append("approved")
-        except wf.StaleScreen:
-            outcomes.append("stale")
-        except Exception as exc:
-            outcomes.append(repr(exc))
-        finally:
-            connections.close_all()
+        wf.procedure_approve(actor=bob, procedure_id=p.pk, expected_version=version)
+        return "approved"
 
     def withdraw():
-        try:
-            barrier.wait()
-            case_withdraw_by_applicant(phone=case.phone, case_public_id=case.public_id, reason="不需要了")
-            outcomes.append("withdrawn")
-        except wf.StaleScreen:
-            outcomes.append("stale")
-        except Exception as exc:
-            outcomes.append(repr(exc))
-        finally:
-            connections.close_all()
+        case_withdraw_by_applicant(phone=case.phone, case_public_id=case.public_id, reason="不需要了")
+        return "withdrawn"
 
-    threads = [threading.Thread(target=approve if i % 2 else withdraw) for i in range(20)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    outcomes = race(*[approve if i % 2 else withdraw for i in range(20)])
     winners = [o for o in outcomes if o != "stale"]
     assert len(winners) == 1 and winners[0] in ("approved", "withdrawn"), outcomes
     request = ProgrammeRequest.objects.get(pk=p.request_id)
