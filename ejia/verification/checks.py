@@ -120,13 +120,6 @@ def check_enqueue(check: VerificationCheck) -> None:
             run_check_source.enqueue(pk)
 
 
-def _enqueue(pks) -> None:
-    from ejia.verification.tasks import run_check_source
-
-    for pk in list(pks):
-        run_check_source.enqueue(pk)
-
-
 def check_source_rerun(*, actor, check_source_id: int) -> CheckSource:
     """Ask one source again (after a failure, or for fresher data). A second click while the
     source is still being asked does nothing."""
@@ -149,7 +142,9 @@ def check_source_rerun(*, actor, check_source_id: int) -> CheckSource:
             reason=check.reason,
             data={"source": row.source.code},
         )
-    _enqueue([row.pk])
+    from ejia.verification.tasks import run_check_source
+
+    run_check_source.enqueue(row.pk)
     return row
 
 
