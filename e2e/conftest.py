@@ -137,8 +137,8 @@ def login(page, live_server, user, *, password: str = TEST_PASSWORD, next_url: s
     page.goto(url)
     page.fill("#id_username", user.username)
     page.fill("#id_password", password)
-    page.click("button[type=submit]")
-    page.wait_for_load_state("domcontentloaded")
+    with page.expect_navigation():
+        page.click("button[type=submit]")
     if "/staff/login/" in page.url:
         raise AssertionError(f"login failed for {user.username}: {page.inner_text('main')[:200]}")
 

@@ -73,7 +73,15 @@ MEASURE_JS = """
 """
 
 
+def go(page, selector: str) -> None:
+    """Click something that loads a new page and wait until that page has loaded, so that
+    what follows measures the new page, never the old one or a document without a body."""
+    with page.expect_navigation():
+        page.click(selector)
+
+
 def assert_elder_page(page, name: str) -> None:
+    page.wait_for_load_state()
     m = page.evaluate(MEASURE_JS)
     assert page.locator("body.elder").count() == 1, name
     assert m["bodyFont"] >= 18, (name, m["bodyFont"])
@@ -89,7 +97,8 @@ def assert_elder_page(page, name: str) -> None:
 def test_a_phone_user_finds_a_programme_by_a_chinese_keyword(phone_page, live_server, catalogue):
     page = phone_page
     page.goto(live_server.url + "/")
-    page.get_by_role("link", name="查政策：全部救助项目").click()
+    with page.expect_navigation():
+        page.get_by_role("link", name="查政策：全部救助项目").click()
     assert page.locator("h1").inner_text() == "查政策"
     page.fill("#id_q", "看病")
     # htmx swaps the results while typing; without JavaScript the search button submits.
@@ -98,7 +107,8 @@ def test_a_phone_user_finds_a_programme_by_a_chinese_keyword(phone_page, live_se
     assert any("医疗救助" in n for n in names), names
     assert not any(n == "最低生活保障（低保）" for n in names)
     screenshot(page, "catalogue-search-phone")
-    page.locator(".programme-link", has_text="门诊和住院医疗救助").click()
+    with page.expect_navigation():
+        page.locator(".programme-link", has_text="门诊和住院医疗救助").click()
     assert page.locator("h1").inner_text() == "门诊和住院医疗救助"
     for heading in ("谁可以申请", "能得到什么", "怎么申请", "负责部门和咨询"):
         assert page.get_by_role("heading", name=heading).is_visible()
@@ -113,7 +123,7 @@ def test_the_search_works_without_javascript(browser, live_server, catalogue):
         page = context.new_page()
         page.goto(live_server.url + "/programmes/")
         page.fill("#id_q", "低保")
-        page.click("#search-button")
+        go(page, "#search-button")
         assert "q=" in page.url
         assert "最低生活保障（低保）" in page.locator("#catalogue-results").inner_text()
     finally:
@@ -135,7 +145,7 @@ def answer_everything(page, *, shots: str = "", check=None) -> None:
         slug = page.url.split("/check/q/")[-1].split("/")[0]
         if shots and slug in SHOT_STEPS:
             screenshot(page, f"{shots}-{slug}")
-        page.click("#continue")
+        go(page, "#continue")
 
     def place():
         page.select_option("#id_township", "371602105")
@@ -187,20 +197,20 @@ def test_the_whole_self_check_on_a_phone(phone_page, live_server, catalogue):
     page = phone_page
     page.goto(live_server.url + "/check/")
     screenshot(page, "selfcheck-start-phone")
-    page.click("#start")
+    go(page, "#start")
     # An answer that does not add up is explained in Chinese, on the same page.
     page.select_option("#id_township", "371602105")
-    page.click("#continue")
+    go(page, "#continue")
     page.fill("#id_size", "1")
-    page.click("#continue")
+    go(page, "#continue")
     page.fill("#id_elderly60", "2")
-    page.click("#continue")
+    go(page, "#continue")
     assert "比家里的 1 口人还多" in page.locator(".error-summary").inner_text()
     screenshot(page, "selfcheck-error-phone")
     # Back to the start through the back links: the answers are kept.
-    page.click(".back-link")
+    go(page, ".back-link")
     assert page.input_value("#id_size") == "1"
-    page.click(".back-link")
+    go(page, ".back-link")
     assert page.input_value("#id_township") == "371602105"
     answer_everything(page, shots="selfcheck-phone")
 
@@ -208,13 +218,14 @@ def test_the_whole_self_check_on_a_phone(phone_page, live_server, catalogue):
     assert page.locator(".answer-row").count() == 12
     screenshot(page, "selfcheck-answers-phone")
     # Change one answer from the check page and come straight back to it.
-    page.locator(".answer-row", has_text="每月收入").get_by_role("link").click()
+    with page.expect_navigation():
+        page.locator(".answer-row", has_text="每月收入").get_by_role("link").click()
     page.fill("#id_amount", "600")
-    page.click("#continue")
+    go(page, "#continue")
     assert page.locator("h1").inner_text() == "核对您的回答"
     assert "600 元" in page.locator(".answer-row", has_text="每月收入").inner_text()
 
-    page.click("#see-results")
+    go(page, "#see-results")
     assert page.locator("h1").inner_text() == "您家可能享受的救助"
     assert "这只是估算，不是审批决定" in page.locator(".estimate-note").inner_text()
     groups = read_results(page)
@@ -225,7 +236,7 @@ def test_the_whole_self_check_on_a_phone(phone_page, live_server, catalogue):
     assert "需要核实：家庭金融资产" in dibao.text_content()
     assert groups["not_eligible"], "some programmes do not fit, with reasons"
     screenshot(page, "selfcheck-results-phone")
-    page.click("#apply-now")
+    go(page, "#apply-now")
     assert page.locator("h1").inner_text() == "怎么申请"
     assert "三河湖镇" in page.locator("main").inner_text()
     screenshot(page, "selfcheck-apply-phone")
@@ -246,7 +257,7 @@ def test_the_whole_self_check_in_elder_mode(phone_page, live_server, catalogue):
     page.goto(live_server.url + "/")
     normal = page.evaluate(MEASURE_JS)
     assert normal["bodyFont"] < 18  # the standard version keeps ordinary sizes
-    page.click("#elder-switch")
+    go(page, "#elder-switch")
     assert page.locator("#elder-switch").inner_text() == "退出长辈版"
     assert_elder_page(page, "home")
     screenshot(page, "elder-home-phone")
@@ -260,11 +271,11 @@ def test_the_whole_self_check_in_elder_mode(phone_page, live_server, catalogue):
 
     page.goto(live_server.url + "/check/")
     assert_elder_page(page, "start")  # remembered across pages
-    page.click("#start")
+    go(page, "#start")
     answer_everything(page, shots="elder", check=assert_elder_page)
     assert_elder_page(page, "answers")
     screenshot(page, "elder-answers-phone")
-    page.click("#see-results")
+    go(page, "#see-results")
     assert_elder_page(page, "results")
     screenshot(page, "elder-results-phone")
     assert "最低生活保障（低保）" in read_results(page)["possibly_eligible"]

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from django.contrib import messages
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
@@ -10,7 +9,6 @@ from ejia.core.pages import staff_page
 from ejia.verification import export
 from ejia.verification.files import FileRefused, limit
 from ejia.verification.forms import UploadForm
-from ejia.verification.models import SourceSnapshot
 from ejia.verification.selectors import (
     rejected_rows_page,
     snapshot_get_for_user,
@@ -72,10 +70,9 @@ def snapshot_view(request, public_id):
 @require_POST
 def snapshot_commit_view(request, public_id):
     snapshot = snapshot_get_for_user(user=request.user, public_id=public_id)
-    before = snapshot.status
+    # The page itself says what happens next (写入中 while the worker commits, then 已入库),
+    # inside the part that refreshes; a flash message above it would outlive the state it describes.
     snapshot = snapshot_commit_request(actor=request.user, snapshot_id=snapshot.pk)
-    if before == SourceSnapshot.Status.PREVIEW:
-        messages.info(request, "已确认入库，正在后台写入数据，完成后本页自动更新。")
     return redirect("verification:snapshot", public_id=snapshot.public_id)
 
 

@@ -63,6 +63,8 @@ def test_upload_is_analysed_in_the_background_and_committed_once(client, sources
     snapshot.refresh_from_db()
     assert snapshot.status == SourceSnapshot.Status.COMMITTED and snapshot.committed_by == olga
     assert SourceRecord.objects.filter(snapshot=snapshot).count() == 1
+    page = client.get(response["Location"]).content.decode()
+    assert "已入库：本文件是" in page and "正在写入数据" not in page and 'hx-trigger="every 2s"' not in page
 
 
 def test_a_refusal_found_while_reading_the_rows_is_shown_and_nothing_is_kept(client, sources, olga, tmp_path, queued):
