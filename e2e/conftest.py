@@ -129,6 +129,17 @@ def screenshot(page, name: str, *, full_page: bool = True) -> Path:
     return path
 
 
+def go(page, target) -> None:
+    """Click something that loads a new page (a link, or a form posted without htmx) and wait
+    until the new page has loaded, so that what follows reads the new page, never the old one
+    or a document that has no body yet. ``target`` is a selector or a Locator."""
+    with page.expect_navigation():
+        if isinstance(target, str):
+            page.click(target)
+        else:
+            target.click()
+
+
 def login(page, live_server, user, *, password: str = TEST_PASSWORD, next_url: str = "") -> None:
     """Log a staff member in through the real login form."""
     url = f"{live_server.url}/staff/login/"

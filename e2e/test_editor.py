@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from e2e.conftest import login, screenshot
+from e2e.conftest import go, login, screenshot
 from ejia.accounts.models import Role
 
 pytestmark = pytest.mark.e2e
@@ -33,8 +33,8 @@ def number(page, selector: str) -> int:
 
 def test_an_editor_changes_a_criterion_and_sees_the_count_change(page, live_server, catalogue, mei):
     login(page, live_server, mei)
-    page.get_by_role("link", name="项目维护").click()
-    page.get_by_role("link", name="最低生活保障（低保）").click()
+    go(page, page.get_by_role("link", name="项目维护"))
+    go(page, page.get_by_role("link", name="最低生活保障（低保）"))
     assert page.locator("h1").inner_text() == "最低生活保障（低保）"
     published = number(page, "#count-published")
     assert number(page, "#count-draft") == published
@@ -61,7 +61,7 @@ def test_an_editor_changes_a_criterion_and_sees_the_count_change(page, live_serv
     screenshot(page, "editor-count-change")
 
     page.fill("#id_change_note", "试点：收入线提高到低保标准的2倍")
-    page.click("#publish")
+    go(page, "#publish")
     assert "版本历史" in page.locator("h1").inner_text()
     newest = page.locator("article.version").first
     assert "第2版" in newest.inner_text() and "已发布" in newest.inner_text()
@@ -72,7 +72,7 @@ def test_an_editor_changes_a_criterion_and_sees_the_count_change(page, live_serv
 
 def test_an_editor_of_another_department_is_refused(page, live_server, catalogue, jun):
     login(page, live_server, jun)
-    page.get_by_role("link", name="项目维护").click()
+    go(page, page.get_by_role("link", name="项目维护"))
     assert page.get_by_role("link", name="最低生活保障（低保）").count() == 0
     response = page.goto(live_server.url + "/staff/catalogue/dibao/")
     assert response.status == 403

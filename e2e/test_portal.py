@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from e2e.conftest import screenshot
+from e2e.conftest import go, screenshot
 
 pytestmark = pytest.mark.e2e
 
@@ -71,13 +71,6 @@ MEASURE_JS = """
   };
 }
 """
-
-
-def go(page, selector: str) -> None:
-    """Click something that loads a new page and wait until that page has loaded, so that
-    what follows measures the new page, never the old one or a document without a body."""
-    with page.expect_navigation():
-        page.click(selector)
 
 
 def assert_elder_page(page, name: str) -> None:

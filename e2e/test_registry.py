@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from e2e.conftest import login, screenshot
+from e2e.conftest import go, login, screenshot
 from ejia.core.models import AuditEvent
 from ejia.registry.demo import registry_load_city
 from ejia.registry.models import Household
@@ -24,8 +24,8 @@ def test_the_household_page_shows_members_statuses_and_every_departments_benefit
     login(page, live_server, bob)
     page.goto(live_server.url + "/staff/registry/households/")
     page.fill("#q", ids[1])  # any member's number finds the household (blind index)
-    page.get_by_role("button", name="查找").click()
-    page.get_by_test_id("results").get_by_role("link").click()
+    go(page, page.get_by_role("button", name="查找"))
+    go(page, page.get_by_test_id("results").get_by_role("link"))
     page.wait_for_url(f"**/households/{household.public_id}/")
     assert "低保" in page.inner_text("main")
     benefits = page.inner_text("[data-testid=benefits]")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from e2e.conftest import login, screenshot
+from e2e.conftest import go, login, screenshot
 from ejia.cases.models import Channel
 from ejia.cases.services import case_submit
 from ejia.cases.tests.conftest import application
@@ -31,9 +31,9 @@ def test_a_window_clerk_runs_the_one_click_check_and_reads_the_report(page, live
     page.goto(f"{live_server.url}/staff/cases/{zhang_case.public_id}/")
     card = page.locator("[data-testid=verification-card]")
     assert "尚未核对" in card.inner_text()
-    card.locator("[data-testid=verification-link]").click()
+    go(page, card.locator("[data-testid=verification-link]"))
     assert "张大山" in page.inner_text("[data-testid=start-members]")
-    page.click("[data-testid=start]")
+    go(page, "[data-testid=start]")
 
     page.wait_for_selector("[data-testid=differences]")
     assert page.inner_text("[data-testid=check-status]") == "已完成"

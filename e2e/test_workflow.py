@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from conftest import _unit, make_staff
-from e2e.conftest import login, screenshot
+from e2e.conftest import go, login, screenshot
 from ejia.accounts.models import Role
 from ejia.cases.models import Channel
 from ejia.cases.services import case_submit
@@ -60,7 +60,7 @@ def dibao_case(bob, procedures, tmp_path, settings):
 
 def complete(page) -> None:
     page.fill("#c-complete", "材料齐全，情况属实")
-    page.click("[data-testid=complete]")
+    go(page, "[data-testid=complete]")
     page.wait_for_selector(".alert-success")
 
 
@@ -74,20 +74,20 @@ def test_a_dibao_request_from_the_township_queue_to_the_decision_notice(
     assert "乡镇受理" in row.inner_text()
     screenshot(page, "workflow-township-queue")
     # bob claims it: it is his from now on, in "我的".
-    row.locator(f"[data-testid='claim-{dibao_case.reference}']").click()
+    go(page, row.locator(f"[data-testid='claim-{dibao_case.reference}']"))
     page.wait_for_selector(".alert-success")
-    page.click("[data-testid=tab-claimed]")
+    go(page, "[data-testid=tab-claimed]")
     row = page.locator("[data-testid=work-queue] tbody tr", has_text=dibao_case.reference)
     assert "王丽" in row.inner_text()
-    row.locator("a").first.click()
+    go(page, row.locator("a").first)
     assert "最低生活保障" in page.inner_text("h1")
     complete(page)
     assert "家庭经济状况核对" in page.inner_text("[data-testid=steps] strong")
     # The step waits for the one-click check: bob runs it from the report page.
     procedure_url = page.url
     assert "尚未发起一键核对" in page.inner_text("[data-testid=verification]")
-    page.click("[data-testid=verification-report]")
-    page.click("[data-testid=start]")
+    go(page, "[data-testid=verification-report]")
+    go(page, "[data-testid=start]")
     page.wait_for_selector("#verification-panel[data-status=partial]")
     page.goto(procedure_url)
     assert "部分数据源失败" in page.inner_text("[data-testid=check-status]")
@@ -100,7 +100,7 @@ def test_a_dibao_request_from_the_township_queue_to_the_decision_notice(
     assert "按核对后的事实重新测算" in page.inner_text("[data-testid=verified-outcome]")
     screenshot(page, "workflow-verified-outcome")
 
-    page.click("[data-testid=home-visit-link]")
+    go(page, "[data-testid=home-visit-link]")
     page.select_option("#id_staff_1", str(bob.pk))
     page.select_option("#id_staff_2", str(bob2.pk))
     page.fill("#id_findings", "两人入户：住房简陋，丈夫患病卧床，无稳定收入。")
@@ -108,23 +108,23 @@ def test_a_dibao_request_from_the_township_queue_to_the_decision_notice(
     Image.new("RGB", (320, 240), (200, 180, 150)).save(photo)
     page.set_input_files("#id_photos", str(photo))
     screenshot(page, "workflow-home-visit")
-    page.click("[data-testid=save-visit]")
+    go(page, "[data-testid=save-visit]")
     page.wait_for_selector(".alert-success")
     complete(page)
     complete(page)  # township review
     screenshot(page, "workflow-procedure-at-notice")
 
-    page.click("[data-testid=to-notices]")
-    page.click("[data-testid=publish]")
+    go(page, "[data-testid=to-notices]")
+    go(page, "[data-testid=publish]")
     page.wait_for_selector("[data-testid=countdown]")
     assert "公示剩余 7 天" in page.inner_text("[data-testid=countdown]")
     entries = page.inner_text("[data-testid=entries]")
     assert "张*山" in entries and "张大山" not in entries and "2 人" in entries
     page.fill("textarea[name=text]", "邻居反映其家中有一辆面包车")
-    page.click("[data-testid=add-objection]")
+    go(page, "[data-testid=add-objection]")
     page.wait_for_selector("[data-testid=resolve]")
     page.fill("input[name=resolution]", "经核实，车辆已于2024年报废注销")
-    page.click("[data-testid=resolve]")
+    go(page, "[data-testid=resolve]")
     page.wait_for_selector("text=已核实处理")
     screenshot(page, "workflow-public-notice")
     pdf = page.request.get(live_server.url + page.locator("[data-testid=notice-pdf]").get_attribute("href"))
@@ -135,22 +135,22 @@ def test_a_dibao_request_from_the_township_queue_to_the_decision_notice(
     PublicNotice.objects.update(start_date=today - dt.timedelta(days=7), end_date=today)
     procedure = RequestProcedure.objects.get(case=dibao_case)
     page.goto(f"{live_server.url}/staff/work/r/{procedure.public_id}/")
-    page.click("[data-testid=close-notice]")
+    go(page, "[data-testid=close-notice]")
     page.wait_for_selector(".alert-success")
     assert "县级审批确认" in page.inner_text("[data-testid=steps] strong")
 
     page.context.clear_cookies()
     login(page, live_server, dave)
     page.goto(live_server.url + "/staff/work/")
-    page.locator("[data-testid=work-queue] a", has_text=dibao_case.reference).click()
+    go(page, page.locator("[data-testid=work-queue] a", has_text=dibao_case.reference))
     screenshot(page, "workflow-county-decision")
-    page.click("[data-testid=approve]")
+    go(page, "[data-testid=approve]")
     page.wait_for_selector("[data-testid=decision]")
     assert "批准" in page.inner_text("[data-testid=decision]")
 
     page.goto(live_server.url + "/staff/work/?tab=joint")
-    page.locator("[data-testid=joint-queue] a").first.click()
-    page.click("[data-testid=issue-notice]")
+    go(page, page.locator("[data-testid=joint-queue] a").first)
+    go(page, "[data-testid=issue-notice]")
     page.wait_for_selector("[data-testid=decision-notice]")
     screenshot(page, "workflow-joint-review")
     href = page.locator("[data-testid=decision-notice] a").get_attribute("href")
@@ -180,7 +180,7 @@ def test_the_department_sees_the_minimum_and_the_county_sees_overdue_steps(
     )
     login(page, live_server, erin)
     page.goto(live_server.url + "/staff/work/")
-    page.locator("[data-testid=work-queue] a", has_text=erin_case.reference).click()
+    go(page, page.locator("[data-testid=work-queue] a", has_text=erin_case.reference))
     text = page.inner_text("main")
     assert "张大山" not in text and "13812345678" not in text and "2 人" in text
     assert "家庭人均月收入低于低保标准" not in text  # only the medical programme's criteria
@@ -193,7 +193,7 @@ def test_the_department_sees_the_minimum_and_the_county_sees_overdue_steps(
     row = page.locator("[data-testid=work-queue] tbody tr", has_text=erin_case.reference)
     assert "已超期" in row.inner_text()
     screenshot(page, "workflow-county-overdue")
-    row.locator("a").first.click()
-    page.click("text=列入督办")
+    go(page, row.locator("a").first)
+    go(page, "text=列入督办")
     page.wait_for_selector(".alert-success")
     assert "督办" in page.inner_text("main")
