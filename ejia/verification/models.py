@@ -317,6 +317,13 @@ class ReverificationFlag(models.Model):
         NOT_ELIGIBLE = "not_eligible", _("不再符合条件")
         POSSIBLY = "possibly_eligible", _("无法确认是否符合")
 
+    class Resolution(models.TextChoices):
+        # The reviewer looked (papers, a visit) and the verified data does not change the
+        # entitlement, e.g. the car was scrapped after the department's data date.
+        KEPT = "kept", _("核实后继续享受")
+        # The entitlement was suspended, adjusted or ended through 动态管理.
+        ACTED = "acted", _("已调整、暂停或终止待遇")
+
     batch = models.ForeignKey(ReverificationBatch, on_delete=models.CASCADE, related_name="flags")
     household = models.ForeignKey("registry.Household", on_delete=models.PROTECT, related_name="+")
     programme_code = models.CharField(max_length=50)
@@ -327,6 +334,13 @@ class ReverificationFlag(models.Model):
     reasons = models.JSONField(default=list)
     # Registered against verified, as findings.differences writes them.
     differences = models.JSONField(default=list)
+    # What the reviewer made of it; blank while it waits (待处理).
+    resolution = models.CharField(_("处理结果"), max_length=10, choices=Resolution.choices, blank=True)
+    resolution_note = models.TextField(_("处理说明"), blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    resolved_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["batch", "household", "programme_code"]

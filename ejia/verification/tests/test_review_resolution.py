@@ -1,0 +1,128 @@
+"""The reviewer's answer to each household the annual batch flagged: kept with a written reason,
+or acted on in 动态管理 first; answered once, in scope, and audited."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from conftest import _unit, make_staff
+from ejia.accounts.models import Division, Role
+from ejia.core.audit import AuditEvent
+from ejia.disbursement.services import entitlement_create, entitlement_suspend
+from ejia.disbursement.tests.conftest import MAY, household, programmes  # noqa: F401 (fixture)
+from ejia.verification.models import ReverificationBatch, ReverificationFlag
+from ejia.verification.reviews import ReviewRefused, review_batch_start, review_flag_resolve
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def flagged(dave, programmes):  # noqa: F811
+    """A finished batch of 滨城区 that flagged one 低保 household the platform pays."""
+    hh = household()
+    ent = entitlement_create(actor=dave, household=hh, programme=programmes["dibao"], amount_fen=60000, start_month=MAY)
+    batch = review_batch_start(actor=dave, county=Division.objects.get(code="371602"), run=False)
+    ReverificationBatch.objects.filter(pk=batch.pk).update(
+        status=ReverificationBatch.Status.FINISHED, finished_at=timezone.now(), total=1, done=1, flagged=1
+    )
+    flag = ReverificationFlag.objects.create(
+        batch=batch,
+        household=hh,
+        programme_code="dibao",
+        programme_name="最低生活保障（低保）",
+        status_kind="dibao",
+        outcome=ReverificationFlag.Outcome.NOT_ELIGIBLE,
+        reasons=["家庭金融资产超过规定标准"],
+    )
+    return flag, ent
+
+
+def _url(flag):
+    return reverse("verification:review_flag_resolve", args=[flag.batch.public_id, flag.pk])
+
+
+def _page(client, flag, show="open"):
+    return client.get(reverse("verification:review_batch", args=[flag.batch.public_id]) + f"?show={show}")
+
+
+def test_dave_keeps_a_flag_with_a_reason_once_even_when_he_clicks_twice(client, dave, flagged):
+    flag, ent = flagged
+    client.force_login(dave)
+    html = _page(client, flag).content.decode()
+    assert 'data-testid="resolve-form"' in html and f'id="flag-{flag.pk}"' in html
+    # The household's entitlement is one click away, to act on it in 动态管理.
+    assert reverse("disbursement:entitlement", args=[ent.public_id]) in html
+
+    form = {"resolution": "kept", "note": "入户核实：存款为代管的亲属治病款，已提供证明", "show": "open", "page": "1"}
+    response = client.post(_url(flag), form)
+    assert response.status_code == 302 and response["Location"].endswith(f"?show=open&page=1#flag-{flag.pk}")
+    again = client.post(_url(flag), {**form, "resolution": "acted", "note": "另一个浏览器窗口里的旧页面"}, follow=True)
+    assert "未重复处理" in again.content.decode()
+
+    flag.refresh_from_db()
+    assert (flag.resolution, flag.resolved_by) == ("kept", dave)
+    assert flag.resolution_note.startswith("入户核实")
+    events = AuditEvent.objects.filter(action="verification.review_flag_resolve")
+    assert events.count() == 1 and events.get().actor == dave and events.get().data["resolution"] == "kept"
+    # It left the 待处理 tab for 已处理, with who answered and why.
+    assert f'id="flag-{flag.pk}"' not in _page(client, flag).content.decode()
+    done = _page(client, flag, "done").content.decode()
+    assert "核实后继续享受" in done and "代管的亲属治病款" in done and "resolve-form" not in done
+
+
+def test_acted_is_refused_until_the_entitlement_was_changed_in_dynamic_management(dave, flagged):
+    flag, ent = flagged
+    with pytest.raises(ReviewRefused, match="请先在待遇页面"):
+        review_flag_resolve(actor=dave, flag_id=flag.pk, resolution="acted", note="已停发低保")
+    flag.refresh_from_db()
+    assert flag.resolution == ""
+
+    entitlement_suspend(actor=dave, entitlement=ent, reason="年度复核：银行存款超过标准，待核实")
+    flag = review_flag_resolve(actor=dave, flag_id=flag.pk, resolution="acted", note="已暂停发放，待户主说明存款来源")
+    assert flag.resolution == ReverificationFlag.Resolution.ACTED
+
+
+@pytest.mark.parametrize(
+    ("resolution", "note", "message"),
+    [
+        ("", "核实无误继续享受", "请选择处理结果"),
+        ("ignore", "核实无误继续享受", "请选择处理结果"),
+        ("kept", "  好 ", "请写明处理说明"),
+        ("kept", "很" * 501, "500字以内"),
+    ],
+)
+def test_a_resolution_without_a_choice_or_a_reason_is_refused_in_chinese(dave, flagged, resolution, note, message):
+    flag, _ = flagged
+    with pytest.raises(ReviewRefused, match=message):
+        review_flag_resolve(actor=dave, flag_id=flag.pk, resolution=resolution, note=note)
+    assert not AuditEvent.objects.filter(action="verification.review_flag_resolve").exists()
+
+
+def test_a_flag_of_a_batch_still_running_cannot_be_answered(dave, flagged):
+    flag, _ = flagged
+    ReverificationBatch.objects.filter(pk=flag.batch_id).update(status=ReverificationBatch.Status.RUNNING)
+    with pytest.raises(ReviewRefused, match="尚未核对完成"):
+        review_flag_resolve(actor=dave, flag_id=flag.pk, resolution="kept", note="核实无误继续享受")
+
+
+def test_a_reviewer_of_another_county_and_a_window_clerk_cannot_answer(client, bob, flagged):
+    flag, _ = flagged
+    other = make_staff("ivan", _unit("371621", "centre"), Role.COUNTY_REVIEWER, display_name="伊万")
+    for user in (other, bob):
+        client.force_login(user)
+        response = client.post(_url(flag), {"resolution": "kept", "note": "核实无误继续享受"})
+        assert response.status_code == 403
+    flag.refresh_from_db()
+    assert flag.resolution == ""
+
+
+def test_a_flag_id_of_another_batch_is_not_found(client, dave, flagged):
+    flag, _ = flagged
+    other = ReverificationBatch.objects.create(
+        county=flag.batch.county, status=ReverificationBatch.Status.FINISHED, on=flag.batch.on
+    )
+    client.force_login(dave)
+    url = reverse("verification:review_flag_resolve", args=[other.public_id, flag.pk])
+    assert client.post(url, {"resolution": "kept", "note": "核实无误继续享受"}).status_code == 404
