@@ -15,7 +15,6 @@ from __future__ import annotations
 import codecs
 import datetime as dt
 import os
-import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -23,7 +22,7 @@ import polars as pl
 
 from ejia.core import crypto
 from ejia.core.idnumber import CHECK_CHARS, EARLIEST_BIRTH, PROVINCE_PREFIXES, WEIGHTS
-from ejia.verification.files import FileRefused, limit
+from ejia.verification.files import FileRefused, limit, scratch_file, staging_dir, write_all
 from ejia.verification.models import PERSON_INDEX_PURPOSE, SOURCE_ID_PURPOSE, ColumnType
 from ejia.verification.validation import RowValidator
 
@@ -97,22 +96,19 @@ def _column_exprs(column: dict, t: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
     return t, pl.when(empty).then(blank_ok).otherwise(pl.lit(True))
 
 
-def _utf8_copy(path: Path, encoding: str) -> Path:
-    """Polars reads UTF-8 only: transcode a GBK file in chunks to a private temporary file."""
-    fd, name = tempfile.mkstemp(suffix=".csv", dir=path.parent)
+def _utf8_copy(path: Path, encoding: str, fd: int) -> None:
+    """Polars reads UTF-8 only: transcode a GBK file in chunks into the scratch file `fd`."""
     decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
     try:
-        with open(path, "rb") as src, os.fdopen(fd, "wb") as out:
+        with open(path, "rb") as src:
             while chunk := src.read(1024 * 1024):
-                out.write(decoder.decode(chunk).encode("utf-8"))
-            out.write(decoder.decode(b"", final=True).encode("utf-8"))
+                write_all(fd, decoder.decode(chunk).encode("utf-8"))
+            write_all(fd, decoder.decode(b"", final=True).encode("utf-8"))
     except UnicodeDecodeError:
-        os.unlink(name)
         raise FileRefused(
             "文件中含有无法按 GBK/GB18030 解码的内容：文件编码不一致（可能混用了 UTF-8 与 GBK）。请重新导出。",
             code="encoding",
         ) from None
-    return Path(name)
 
 
 class Sealer:
@@ -134,12 +130,17 @@ def ingest_csv(
     anything if polars cannot read the file the way the per-row reader would."""
     if any(c["type"] == ColumnType.ID_NUMBER and not c.get("key") for c in validator.columns):
         raise Unsupported("secondary ID columns")
-    utf8 = path if encoding in ("utf-8", "utf-8-sig") else _utf8_copy(path, encoding)
+    if encoding in ("utf-8", "utf-8-sig"):
+        return _ingest(path, validator, on_records, on_rejected)
+    # The UTF-8 copy is plaintext too: a scratch file without a name, in the private staging area.
+    fd, name, named = scratch_file(staging_dir())
     try:
-        return _ingest(utf8, validator, on_records, on_rejected)
+        _utf8_copy(path, encoding, fd)
+        return _ingest(Path(name), validator, on_records, on_rejected)
     finally:
-        if utf8 != path:
-            utf8.unlink(missing_ok=True)
+        os.close(fd)
+        if named:
+            Path(name).unlink(missing_ok=True)
 
 
 def _batches(path: Path, width: int) -> Iterator[pl.DataFrame]:

@@ -13,7 +13,9 @@ from __future__ import annotations
 import codecs
 import csv
 import datetime as dt
+import os
 import re
+import tempfile
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -44,6 +46,35 @@ def limit(name: str) -> int:
         "MAX_ROWS": 5_000_000,
     }
     return int(getattr(settings, f"EJIA_EXCHANGE_{name}", defaults[name]))
+
+
+def staging_dir() -> Path:
+    """Where uploaded department files wait (sealed) and are read (see services.staged_plaintext)."""
+    path = Path(settings.VAR_DIR) / "exchange" / "staging"
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return path
+
+
+def scratch_file(directory: Path) -> tuple[int, str, bool]:
+    """A private file to hold plaintext while it is read: on Linux an O_TMPFILE file, which has
+    no name (readers open it through /proc/self/fd) and vanishes with its descriptor, even if
+    the worker is killed; elsewhere a named 0600 file that the caller deletes (and the staging
+    sweep deletes if the process died first). Returns (fd, path to open it by, named)."""
+    if hasattr(os, "O_TMPFILE") and os.path.isdir("/proc/self/fd"):
+        try:
+            fd = os.open(directory, os.O_TMPFILE | os.O_RDWR, 0o600)
+        except OSError:
+            pass  # a filesystem without O_TMPFILE support
+        else:
+            return fd, f"/proc/self/fd/{fd}", False
+    fd, name = tempfile.mkstemp(dir=directory, suffix=".plain")
+    return fd, name, True
+
+
+def write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
 
 
 @dataclass

@@ -1,6 +1,8 @@
 """Offline exchange: stage a department file, preview it, commit it as the source's snapshot.
 
-- `upload_stage` streams an upload to the staging area (size-capped, hashed on the way);
+- `upload_stage` streams an upload to the staging area, size-capped and sealed (encrypted at
+  rest: a department file is full of plaintext ID numbers); `staged_plaintext` opens it for
+  reading as a file without a name, which disappears when it is closed or the process dies;
 - `snapshot_preview` parses the whole file, keeps every refused row with its reasons and the
   counts, and stores nothing else: the operator sees exactly what a commit would do;
 - `snapshot_commit` re-reads the staged file (its hash must not have changed), bulk-inserts the
@@ -17,18 +19,19 @@ import hashlib
 import json
 import os
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from ejia.core import crypto
 from ejia.core.audit import audit_record
 from ejia.verification import fastpath
-from ejia.verification.files import FileRefused, check_size, open_table
+from ejia.verification.files import FileRefused, check_size, open_table, scratch_file, staging_dir, write_all
 from ejia.verification.models import DataSource, RejectedRow, SourceRecord, SourceSnapshot
 from ejia.verification.validation import RowValidator
 
@@ -55,12 +58,6 @@ class IngestResult:
     notes: list[str] = field(default_factory=list)
 
 
-def staging_dir() -> Path:
-    path = Path(settings.VAR_DIR) / "exchange" / "staging"
-    path.mkdir(parents=True, exist_ok=True, mode=0o700)
-    return path
-
-
 def file_sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
@@ -69,27 +66,59 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+STAGED_PURPOSE = "exchange.staged_file"
+STAGED_GONE = "待校验的文件已不存在或已被改动，请重新上传。"
+
+
 def upload_stage(*, chunks: Iterable[bytes], max_bytes: int | None = None) -> Path:
-    """Write an upload to a private staging file, refusing it as soon as it passes the cap."""
+    """Write an upload to a private staging file, sealed (AES-GCM, the field keys), refusing it
+    as soon as it passes the cap. Nothing of the plaintext is written to disk."""
     from ejia.verification.files import limit
 
     cap = max_bytes or limit("MAX_FILE_BYTES")
     path = staging_dir() / f"{uuid.uuid4().hex}.upload"
-    written = 0
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
         with os.fdopen(fd, "wb") as out:
+            sealed = crypto.SealedWriter(out, purpose=STAGED_PURPOSE)
             for chunk in chunks:
-                written += len(chunk)
-                if written > cap:
+                if sealed.size + len(chunk) > cap:
                     raise FileRefused(
                         f"文件过大，超过上限 {cap / 1048576:.0f} MB。请拆分后分批导入。", code="too_large"
                     )
-                out.write(chunk)
+                sealed.write(chunk)
+            sealed.close()
     except BaseException:
         path.unlink(missing_ok=True)
         raise
     return path
+
+
+@contextmanager
+def staged_plaintext(path: Path) -> Iterator[tuple[Path, str]]:
+    """Open a sealed staged file for reading: yields (a path to read the plaintext from, the
+    plaintext's SHA-256). A missing, cut off or altered file is refused with STAGED_GONE."""
+    fd, name, named = scratch_file(staging_dir())
+    try:
+        digest = hashlib.sha256()
+        try:
+            with open(path, "rb") as src:
+                for plain in crypto.sealed_chunks(src, purpose=STAGED_PURPOSE):
+                    digest.update(plain)
+                    write_all(fd, plain)
+        except (FileNotFoundError, crypto.DecryptionError):
+            raise FileRefused(STAGED_GONE, code="staged_missing") from None
+        yield Path(name), digest.hexdigest()
+    finally:
+        os.close(fd)
+        if named:
+            Path(name).unlink(missing_ok=True)
+
+
+def _file_chunks(path: Path, size: int = 1024 * 1024) -> Iterator[bytes]:
+    with open(path, "rb") as fh:
+        while chunk := fh.read(size):
+            yield chunk
 
 
 class RecordWriter:
@@ -295,24 +324,24 @@ def _apply_counts(snapshot: SourceSnapshot, result: IngestResult) -> None:
 
 
 def snapshot_stage(*, actor, source: DataSource, path: Path, file_name: str) -> SourceSnapshot:
-    """Record an uploaded file for analysis after the cheap checks: size, format, the hostile
+    """Record an uploaded (sealed, see `upload_stage`) file for analysis after the cheap checks: size, format, the hostile
     structures of XLSX, encoding, headers. A file refused here leaves nothing behind (only the
     audit event); the row-by-row analysis is `snapshot_analyse`, run in the background."""
     path = Path(path)
     try:
-        size = check_size(path)
-        table = open_table(path)
-        try:
-            RowValidator.for_header(source.columns, table.header)
-        finally:
-            close = getattr(table.rows, "close", None)
-            if close:
-                close()
+        with staged_plaintext(path) as (plain, digest):
+            size = check_size(plain)
+            table = open_table(plain)
+            try:
+                RowValidator.for_header(source.columns, table.header)
+            finally:
+                close = getattr(table.rows, "close", None)
+                if close:
+                    close()
     except FileRefused as exc:
         _refused(actor=actor, source=source, file_name=file_name, exc=exc)
         path.unlink(missing_ok=True)
         raise
-    digest = file_sha256(path)
     with transaction.atomic():
         snapshot = SourceSnapshot.objects.create(
             source=source,
@@ -347,11 +376,12 @@ def snapshot_analyse(*, snapshot_id: int) -> SourceSnapshot:
             snapshot = SourceSnapshot.objects.select_for_update().select_related("source").get(pk=snapshot_id)
             if snapshot.status != SourceSnapshot.Status.ANALYSING:
                 return snapshot
-            if not path.exists() or file_sha256(path) != snapshot.sha256:
-                raise FileRefused("待校验的文件已不存在或已被改动，请重新上传。", code="staged_missing")
-            result = _ingest(
-                source=snapshot.source, path=path, snapshot=snapshot, keep_records=False, keep_rejected=True
-            )
+            with staged_plaintext(path) as (plain, digest):
+                if digest != snapshot.sha256:
+                    raise FileRefused(STAGED_GONE, code="staged_missing")
+                result = _ingest(
+                    source=snapshot.source, path=plain, snapshot=snapshot, keep_records=False, keep_rejected=True
+                )
             _apply_counts(snapshot, result)
             snapshot.status = SourceSnapshot.Status.PREVIEW
             snapshot.save()
@@ -380,7 +410,11 @@ def snapshot_analyse(*, snapshot_id: int) -> SourceSnapshot:
 
 
 def snapshot_preview(*, actor, source: DataSource, path: Path, file_name: str) -> SourceSnapshot:
-    """Stage and analyse in one go (CLI, tests). Raises FileRefused, leaving nothing behind."""
+    """Stage and analyse in one go (CLI, tests). Raises FileRefused, leaving nothing behind.
+    A file that is not staged yet is sealed into the staging area first; it is left alone."""
+    path = Path(path)
+    if not crypto.is_sealed(path):
+        path = upload_stage(chunks=_file_chunks(path))
     snapshot = snapshot_stage(actor=actor, source=source, path=path, file_name=file_name)
     snapshot = snapshot_analyse(snapshot_id=snapshot.pk)
     if snapshot.status == SourceSnapshot.Status.REFUSED:
@@ -438,9 +472,15 @@ def snapshot_commit(*, actor, snapshot_id: int) -> SourceSnapshot:
             return snapshot
         source = DataSource.objects.select_for_update().get(pk=snapshot.source_id)
         path = Path(snapshot.staged_path)
-        if not path.exists() or file_sha256(path) != snapshot.sha256:
-            raise ExchangeError("待入库的文件已不存在或已被改动，请重新上传。")
-        result = _ingest(source=source, path=path, snapshot=snapshot, keep_records=True, keep_rejected=False)
+        try:
+            with staged_plaintext(path) as (plain, digest):
+                if digest != snapshot.sha256:
+                    raise FileRefused(STAGED_GONE, code="staged_missing")
+                result = _ingest(source=source, path=plain, snapshot=snapshot, keep_records=True, keep_rejected=False)
+        except FileRefused as exc:
+            if exc.code == "staged_missing":
+                raise ExchangeError("待入库的文件已不存在或已被改动，请重新上传。") from None
+            raise
         if (result.accepted, result.rejected) != (snapshot.rows_accepted, snapshot.rows_rejected):
             raise ExchangeError("入库时的校验结果与预览不一致（数据源格式可能已变更），请重新上传。")
         _supersede_and_commit(actor=actor, snapshot=snapshot)
@@ -557,7 +597,8 @@ def staging_sweep(*, actor=None, preview_days: int = 7, orphan_hours: int = 24) 
             counts["previews"] += 1
     referenced = set(SourceSnapshot.objects.exclude(staged_path="").values_list("staged_path", flat=True))
     cutoff = (now - dt.timedelta(hours=orphan_hours)).timestamp()
-    for path in staging_dir().glob("*.upload"):
+    # *.plain: scratch plaintext of a reader that died, where the filesystem has no O_TMPFILE.
+    for path in [*staging_dir().glob("*.upload"), *staging_dir().glob("*.plain")]:
         if str(path) not in referenced and path.stat().st_mtime < cutoff:
             path.unlink(missing_ok=True)
             counts["orphans"] += 1

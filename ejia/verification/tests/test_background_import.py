@@ -10,10 +10,10 @@ import pytest
 from django.urls import reverse
 
 from ejia.verification.models import RejectedRow, SourceRecord, SourceSnapshot
-from ejia.verification.services import snapshot_analyse, snapshot_commit_request
+from ejia.verification.services import snapshot_analyse, snapshot_commit_request, staging_dir
 from ejia.verification.tasks import analyse_snapshot, commit_snapshot
 
-from .test_views import upload
+from .test_views import ROWS, upload
 
 
 @pytest.fixture
@@ -34,11 +34,17 @@ def _run(backend, task) -> None:
     backend.clear()
 
 
-def test_upload_is_analysed_in_the_background_and_committed_once(client, sources, olga, tmp_path, queued):
+def test_upload_is_analysed_in_the_background_and_committed_once(
+    client, sources, olga, tmp_path, queued, django_capture_on_commit_callbacks
+):
     client.force_login(olga)
     response = upload(client, tmp_path)
     snapshot = SourceSnapshot.objects.get()
     assert snapshot.status == SourceSnapshot.Status.ANALYSING
+    # While it waits, the file is sealed on disk: no ID number, no name in plaintext.
+    staged = Path(snapshot.staged_path).read_bytes()
+    assert ROWS[0][1].encode() not in staged and "张三".encode() not in staged
+    assert ROWS[0][1].encode("gbk") not in staged
     page = client.get(response["Location"]).content.decode()
     assert "正在逐行校验文件" in page and 'hx-trigger="every 2s"' in page
     assert [r.task.name for r in queued.results] == [analyse_snapshot.name]
@@ -59,9 +65,12 @@ def test_upload_is_analysed_in_the_background_and_committed_once(client, sources
     assert "正在写入数据" in client.get(response["Location"]).content.decode()
     assert not SourceRecord.objects.exists()
 
-    _run(queued, commit_snapshot)
+    with django_capture_on_commit_callbacks(execute=True):
+        _run(queued, commit_snapshot)
     snapshot.refresh_from_db()
     assert snapshot.status == SourceSnapshot.Status.COMMITTED and snapshot.committed_by == olga
+    # Reading it left no plaintext copy behind, and the sealed file went with the commit.
+    assert list(staging_dir().iterdir()) == []
     assert SourceRecord.objects.filter(snapshot=snapshot).count() == 1
     page = client.get(response["Location"]).content.decode()
     assert "已入库：本文件是" in page and "正在写入数据" not in page and 'hx-trigger="every 2s"' not in page

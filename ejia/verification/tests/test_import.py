@@ -4,6 +4,7 @@ refused rows keep their reasons; nothing is silently dropped; no plaintext ID is
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from django.core.management import call_command
@@ -119,6 +120,8 @@ def test_preview_stores_no_records_and_commit_is_idempotent(
     source = DataSource.objects.get(code="bank_deposit")
     preview = snapshot_preview(actor=olga, source=source, path=path, file_name="银行.csv")
     assert preview.status == SourceSnapshot.Status.PREVIEW
+    staged = preview.staged_path
+    assert staged != str(path) and Path(staged).exists()
     assert (preview.rows_accepted, preview.rows_rejected) == (5, 1)
     assert not SourceRecord.objects.exists()
     assert RejectedRow.objects.filter(snapshot=preview).count() == 1
@@ -131,7 +134,8 @@ def test_preview_stores_no_records_and_commit_is_idempotent(
     assert preview.status == SourceSnapshot.Status.COMMITTED
     assert SourceRecord.objects.filter(snapshot=preview).count() == 5
     assert AuditEvent.objects.filter(action="exchange.commit").count() == 1
-    assert not path.exists()  # the staged file is removed once committed
+    assert not Path(staged).exists()  # the staged (sealed) copy is removed once committed
+    assert path.exists()  # the caller's own file is left alone
 
 
 def test_rows_are_refused_with_chinese_reasons_for_each_kind_of_problem(sources, tmp_path):
@@ -259,3 +263,29 @@ def test_the_cli_exit_code_is_non_zero_on_refusal(sources, tmp_path):
         env={**__import__("os").environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'cli.sqlite3'}"},
     )
     assert result.returncode != 0
+
+
+@pytest.mark.parametrize("fmt", ["csv-gbk", "xlsx"])
+def test_without_o_tmpfile_the_plaintext_scratch_copy_is_deleted_after_reading(
+    sources, tmp_path, olga, monkeypatch, django_capture_on_commit_callbacks, fmt
+):
+    """Where the filesystem cannot make nameless files, reading uses a named 0600 scratch file,
+    which is gone once the preview and the commit are done."""
+    import os
+
+    from ejia.verification.files import staging_dir
+
+    monkeypatch.delattr(os, "O_TMPFILE", raising=False)
+    header, rows = with_bad_row("bank_deposit")
+    if fmt == "xlsx":
+        path = write_xlsx(tmp_path / "b.xlsx", header, rows)
+    else:
+        path = write_csv(tmp_path / "b.csv", header, rows, "gbk")
+    source = DataSource.objects.get(code="bank_deposit")
+    preview = snapshot_preview(actor=olga, source=source, path=path, file_name="银行")
+    assert (preview.rows_accepted, preview.rows_rejected) == (5, 1)
+    assert [p.suffix for p in staging_dir().iterdir()] == [".upload"]
+    with django_capture_on_commit_callbacks(execute=True):
+        snapshot_commit(actor=olga, snapshot_id=preview.pk)
+    assert list(staging_dir().iterdir()) == []
+    assert SourceRecord.objects.filter(snapshot=preview).count() == 5
