@@ -17,4 +17,5 @@ urlpatterns = [
     path("reviews/<uuid:public_id>/", views.review_complete_view, name="review_complete"),
     path("households/<uuid:household_id>/changes/new/", views.change_report_new_view, name="change_report_new"),
     path("changes/<uuid:public_id>/", views.change_report_view, name="change_report"),
+    path("reverification/<int:flag_id>/", views.reverification_flag_view, name="reverification_flag"),
 ]

@@ -12,6 +12,7 @@ from django.views.decorators.http import require_POST
 
 from ejia.accounts.models import Division
 from ejia.accounts.scope import require_role
+from ejia.core.audit import audit_record
 from ejia.disbursement import selectors
 from ejia.disbursement.bankfiles import bank_file_export, bank_return_import
 from ejia.disbursement.batches import (
@@ -32,6 +33,12 @@ from ejia.disbursement.dynamic import (
 from ejia.disbursement.exceptions import DisbursementError
 from ejia.disbursement.forms import BuildForm, ChangeReportForm, DecideForm, ReturnUploadForm, ReviewForm
 from ejia.disbursement.models import Entitlement, PaymentBatch, add_months, month_start, parse_period, period_label
+from ejia.disbursement.reverification import (
+    flag_entitlements,
+    flag_get_for_user,
+    next_open_flag,
+    review_flag_resolve,
+)
 from ejia.disbursement.services import (
     DECISION_ROLES,
     entitlement_end,
@@ -39,6 +46,9 @@ from ejia.disbursement.services import (
     entitlement_suspend,
 )
 from ejia.registry.selectors import household_get_for_user
+from ejia.verification.models import ReverificationFlag
+from ejia.verification.reviews import ReviewRefused, heads_of
+from ejia.verification.selectors import fact_text
 
 
 @login_required
@@ -298,3 +308,58 @@ def entitlement_view(request, public_id):
             "notices": entitlement.notices.all()[:10],
         },
     )
+
+
+@login_required
+def reverification_flag_view(request, flag_id):
+    """年度复核的处理: one flagged household × programme — why it was flagged, the household's
+    entitlements of that programme (acted on from their own page), and the reviewer's answer."""
+    flag = flag_get_for_user(user=request.user, flag_id=flag_id)
+    error = ""
+    if request.method == "POST":
+        try:
+            flag = review_flag_resolve(
+                actor=request.user,
+                flag_id=flag.pk,
+                resolution=request.POST.get("resolution", ""),
+                note=request.POST.get("note", ""),
+            )
+        except ReviewRefused as exc:
+            error = exc.message
+            flag = flag_get_for_user(user=request.user, flag_id=flag.pk)
+        else:
+            following = next_open_flag(flag)
+            done = f"已登记：{flag.programme_name} · {flag.get_resolution_display()}。"
+            if following is None:
+                messages.success(request, done + "本批次需复核的家庭都已处理。")
+                return redirect("verification:review_batch", public_id=flag.batch.public_id)
+            messages.success(request, done + "下面是下一户。")
+            return redirect("disbursement:reverification_flag", flag_id=following.pk)
+    head_name, head_masked_id = heads_of([flag.household_id]).get(flag.household_id, ("", ""))
+    differences = [
+        {
+            **d,
+            "declared_text": fact_text(d["fact"], d["declared"]),
+            "verified_text": fact_text(d["fact"], d["verified"]),
+        }
+        for d in flag.differences
+    ]
+    # The verified economic facts of a named household (PIPL): every read is logged.
+    audit_record(
+        actor=request.user,
+        action="verification.review_flag_view",
+        obj=flag.batch,
+        data={"flag": flag.pk, "household": str(flag.household.public_id)},
+    )
+    context = {
+        "flag": flag,
+        "head_name": head_name,
+        "head_masked_id": head_masked_id,
+        "differences": differences,
+        "entitlements": flag_entitlements(flag),
+        "resolutions": ReverificationFlag.Resolution.choices,
+        "error": error,
+        "posted": request.POST if error else {},
+        "remaining": ReverificationFlag.objects.filter(batch_id=flag.batch_id, resolution="").count(),
+    }
+    return render(request, "disbursement/reverification_flag.html", context, status=400 if error else 200)

@@ -6,24 +6,19 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Count, Q
-from django.http import Http404
 from django.shortcuts import redirect, render
-from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from ejia.core.audit import audit_record
 from ejia.core.pages import staff_page
-from ejia.verification.models import ReverificationFlag
 from ejia.verification.reviews import (
     ReviewRefused,
-    flag_entitlements,
     heads_of,
     review_batch_get_for_user,
     review_batch_start,
     review_batches_for_user,
     review_counties_for_user,
-    review_flag_resolve,
     review_flags,
 )
 from ejia.verification.selectors import fact_text
@@ -88,10 +83,8 @@ def review_batch_view(request, public_id):
             flags = flags.exclude(resolution="")
         page = Paginator(flags, FLAGS_PER_PAGE).get_page(request.GET.get("page"))
         heads = heads_of([f.household_id for f in page.object_list])
-        entitlements = flag_entitlements(list(page.object_list))
         for flag in page.object_list:
             flag.head_name, flag.head_masked_id = heads.get(flag.household_id, ("", ""))
-            flag.entitlements = entitlements.get((flag.household_id, flag.programme_code), [])
             flag.difference_lines = [
                 {
                     **d,
@@ -108,31 +101,5 @@ def review_batch_view(request, public_id):
                 obj=batch,
                 data={"page": page.number, "households": [str(f.household.public_id) for f in page.object_list]},
             )
-    context.update(
-        page=page, show=show, resolutions=ReverificationFlag.Resolution.choices, can_resolve=batch.status == "finished"
-    )
+    context.update(page=page, show=show)
     return render(request, "verification/review_batch.html", context)
-
-
-@reviewer_page
-@require_POST
-def review_flag_resolve_view(request, public_id, flag_id):
-    batch = review_batch_get_for_user(user=request.user, public_id=public_id)
-    if not batch.flags.filter(pk=flag_id).exists():
-        raise Http404("没有这条复核记录。")
-    try:
-        flag = review_flag_resolve(
-            actor=request.user,
-            flag_id=flag_id,
-            resolution=request.POST.get("resolution", ""),
-            note=request.POST.get("note", ""),
-        )
-    except ReviewRefused as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, f"已登记：{flag.programme_name} · {flag.get_resolution_display()}。")
-    back = reverse("verification:review_batch", args=[batch.public_id])
-    query = {k: request.POST[k] for k in ("show", "page") if request.POST.get(k, "").isalnum()}
-    if query:
-        back += "?" + "&".join(f"{k}={v}" for k, v in query.items())
-    return redirect(back + f"#flag-{flag_id}")

@@ -28,7 +28,6 @@ from django.utils import timezone
 from ejia.accounts.models import Division, Role
 from ejia.accounts.scope import require_division, require_role, scope_for
 from ejia.core.audit import audit_record
-from ejia.disbursement.models import Entitlement
 from ejia.registry.models import Household, HouseholdStatus, Membership, MemberStatus, Relation, StatusKind
 from ejia.rules import Engine, HouseholdInput
 from ejia.rules.errors import RuleError
@@ -55,7 +54,6 @@ CHUNK = 2000
 # A running batch that has not moved for this long lost its worker (a restart, a crash).
 STALE_AFTER = dt.timedelta(minutes=30)
 OPEN = (ReverificationBatch.Status.QUEUED, ReverificationBatch.Status.RUNNING)
-LIVE_ENTITLEMENTS = (Entitlement.Status.ACTIVE, Entitlement.Status.SUSPENDED, Entitlement.Status.GRADUAL_EXIT)
 
 
 class ReviewRefused(Exception):
@@ -95,27 +93,6 @@ def review_flags(batch: ReverificationBatch) -> QuerySet:
     return ReverificationFlag.objects.filter(batch=batch).select_related(
         "household", "household__division", "household__division__parent"
     )
-
-
-def flag_entitlements(flags: list[ReverificationFlag]) -> dict[tuple[int, str], list[Entitlement]]:
-    """{(household pk, programme code): the household's entitlements of that programme that are
-    still paid or were changed after the batch} for a page of flags, in one query."""
-    if not flags:
-        return {}
-    since = min(f.batch.finished_at or f.batch.created_at for f in flags)
-    rows = (
-        Entitlement.objects.filter(
-            household_id__in={f.household_id for f in flags},
-            programme__code__in={f.programme_code for f in flags},
-        )
-        .filter(Q(status__in=LIVE_ENTITLEMENTS) | Q(updated_at__gte=since))
-        .select_related("programme", "person")
-        .order_by("start_month", "pk")
-    )
-    found: dict[tuple[int, str], list[Entitlement]] = defaultdict(list)
-    for ent in rows:
-        found[(ent.household_id, ent.programme.code)].append(ent)
-    return found
 
 
 def heads_of(household_ids: list[int]) -> dict[int, tuple[str, str]]:
@@ -559,68 +536,6 @@ def _finish(batch: ReverificationBatch, run: _Run) -> ReverificationBatch:
             },
         )
     return batch
-
-
-# ---------------------------------------------------------------- the reviewer's answer to a flag
-
-
-def review_flag_resolve(*, actor, flag_id: int, resolution: str, note: str) -> ReverificationFlag:
-    """Record what the reviewer made of one flag: kept (the verified data does not change the
-    entitlement, with why) or acted on (the entitlement was suspended, adjusted or ended in
-    动态管理). One transaction, the flag row locked, an audit event naming the actor. A flag
-    already answered is not answered again: the second click or a stale page gets a message."""
-    Resolution = ReverificationFlag.Resolution
-    if resolution not in Resolution.values:
-        raise ReviewRefused("请选择处理结果。")
-    note = (note or "").strip()
-    if len(note) < 4:
-        raise ReviewRefused("请写明处理说明（至少4个字），例如核实了什么、依据哪份材料。")
-    if len(note) > 500:
-        raise ReviewRefused("处理说明请控制在500字以内。")
-    with transaction.atomic():
-        flag = (
-            ReverificationFlag.objects.select_for_update(of=("self",))
-            .select_related("batch", "batch__county", "resolved_by", "household")
-            .filter(pk=flag_id)
-            .first()
-        )
-        if flag is None:
-            raise Http404("没有这条复核记录。")
-        require_role(actor, *REVIEW_ROLES)
-        require_division(actor, flag.batch.county)
-        if flag.batch.is_open:
-            raise ReviewRefused("批次尚未核对完成，完成后才能处理。")
-        if flag.resolution:
-            who = flag.resolved_by.get_full_name() if flag.resolved_by else "系统"
-            when = timezone.localtime(flag.resolved_at).strftime("%Y-%m-%d %H:%M")
-            raise ReviewRefused(
-                f"这一项已由{who}于 {when} 处理为“{flag.get_resolution_display()}”，未重复处理。页面已刷新。"
-            )
-        if resolution == Resolution.ACTED:
-            entitlements = flag_entitlements([flag]).get((flag.household_id, flag.programme_code), [])
-            since = flag.batch.finished_at or flag.batch.created_at
-            if entitlements and not any(e.updated_at >= since for e in entitlements):
-                raise ReviewRefused(
-                    f"该户的{flag.programme_name}待遇在复核后还没有调整、暂停或终止。请先在待遇页面作出处理并生成书面通知，再登记结果。"
-                )
-        flag.resolution = resolution
-        flag.resolution_note = note
-        flag.resolved_by = actor
-        flag.resolved_at = timezone.now()
-        flag.save(update_fields=["resolution", "resolution_note", "resolved_by", "resolved_at"])
-        audit_record(
-            actor=actor,
-            action="verification.review_flag_resolve",
-            obj=flag.batch,
-            reason=note,
-            data={
-                "flag": flag.pk,
-                "household": str(flag.household.public_id),
-                "programme": flag.programme_code,
-                "resolution": resolution,
-            },
-        )
-    return flag
 
 
 def _fail(batch: ReverificationBatch, exc: Exception) -> None:

@@ -18,9 +18,4 @@ urlpatterns += [
     path("reviews/", review_views.review_list_view, name="reviews"),
     path("reviews/start/", review_views.review_start_view, name="review_start"),
     path("reviews/<uuid:public_id>/", review_views.review_batch_view, name="review_batch"),
-    path(
-        "reviews/<uuid:public_id>/flags/<int:flag_id>/resolve/",
-        review_views.review_flag_resolve_view,
-        name="review_flag_resolve",
-    ),
 ]

@@ -10,10 +10,11 @@ from django.utils import timezone
 from conftest import _unit, make_staff
 from ejia.accounts.models import Division, Role
 from ejia.core.audit import AuditEvent
+from ejia.disbursement.reverification import review_flag_resolve
 from ejia.disbursement.services import entitlement_create, entitlement_suspend
 from ejia.disbursement.tests.conftest import MAY, household, programmes  # noqa: F401 (fixture)
 from ejia.verification.models import ReverificationBatch, ReverificationFlag
-from ejia.verification.reviews import ReviewRefused, review_batch_start, review_flag_resolve
+from ejia.verification.reviews import ReviewRefused, review_batch_start
 
 pytestmark = pytest.mark.django_db
 
@@ -40,26 +41,31 @@ def flagged(dave, programmes):  # noqa: F811
 
 
 def _url(flag):
-    return reverse("verification:review_flag_resolve", args=[flag.batch.public_id, flag.pk])
+    return reverse("disbursement:reverification_flag", args=[flag.pk])
 
 
-def _page(client, flag, show="open"):
+def _batch_page(client, flag, show="open"):
     return client.get(reverse("verification:review_batch", args=[flag.batch.public_id]) + f"?show={show}")
 
 
 def test_dave_keeps_a_flag_with_a_reason_once_even_when_he_clicks_twice(client, dave, flagged):
     flag, ent = flagged
     client.force_login(dave)
-    html = _page(client, flag).content.decode()
-    assert 'data-testid="resolve-form"' in html and f'id="flag-{flag.pk}"' in html
+    listing = _batch_page(client, flag).content.decode()
+    assert f'id="flag-{flag.pk}"' in listing and _url(flag) in listing
+    page = client.get(_url(flag)).content.decode()
+    assert 'data-testid="resolve-form"' in page and "家庭金融资产超过规定标准" in page
     # The household's entitlement is one click away, to act on it in 动态管理.
-    assert reverse("disbursement:entitlement", args=[ent.public_id]) in html
+    assert reverse("disbursement:entitlement", args=[ent.public_id]) in page
+    assert AuditEvent.objects.filter(action="verification.review_flag_view", actor=dave).count() == 1
 
-    form = {"resolution": "kept", "note": "入户核实：存款为代管的亲属治病款，已提供证明", "show": "open", "page": "1"}
+    form = {"resolution": "kept", "note": "入户核实：存款为代管的亲属治病款，已提供证明"}
     response = client.post(_url(flag), form)
-    assert response.status_code == 302 and response["Location"].endswith(f"?show=open&page=1#flag-{flag.pk}")
-    again = client.post(_url(flag), {**form, "resolution": "acted", "note": "另一个浏览器窗口里的旧页面"}, follow=True)
-    assert "未重复处理" in again.content.decode()
+    # The last open flag of the batch: back to the batch, with the news that all are done.
+    assert response.status_code == 302
+    assert response["Location"] == reverse("verification:review_batch", args=[flag.batch.public_id])
+    again = client.post(_url(flag), {"resolution": "acted", "note": "另一个浏览器窗口里的旧页面"})
+    assert again.status_code == 400 and "未重复处理" in again.content.decode()
 
     flag.refresh_from_db()
     assert (flag.resolution, flag.resolved_by) == ("kept", dave)
@@ -67,9 +73,29 @@ def test_dave_keeps_a_flag_with_a_reason_once_even_when_he_clicks_twice(client, 
     events = AuditEvent.objects.filter(action="verification.review_flag_resolve")
     assert events.count() == 1 and events.get().actor == dave and events.get().data["resolution"] == "kept"
     # It left the 待处理 tab for 已处理, with who answered and why.
-    assert f'id="flag-{flag.pk}"' not in _page(client, flag).content.decode()
-    done = _page(client, flag, "done").content.decode()
-    assert "核实后继续享受" in done and "代管的亲属治病款" in done and "resolve-form" not in done
+    assert f'id="flag-{flag.pk}"' not in _batch_page(client, flag).content.decode()
+    done = _batch_page(client, flag, "done").content.decode()
+    assert "核实后继续享受" in done and "代管的亲属治病款" in done and _url(flag) not in done
+
+
+def test_after_an_answer_the_next_open_flag_follows(client, dave, flagged):
+    flag, _ = flagged
+    second = ReverificationFlag.objects.create(
+        batch=flag.batch,
+        household=household(),
+        programme_code="dibao",
+        programme_name="最低生活保障（低保）",
+        status_kind="dibao",
+        outcome=ReverificationFlag.Outcome.POSSIBLY,
+        reasons=["缺少家庭金融资产的核对数据"],
+    )
+    client.force_login(dave)
+    response = client.post(_url(flag), {"resolution": "kept", "note": "核实无误继续享受"})
+    assert response["Location"] == _url(second)
+    refused = client.post(_url(second), {"resolution": "kept", "note": "好"})
+    assert refused.status_code == 400
+    html = refused.content.decode()
+    assert "请写明处理说明" in html and 'value="kept" checked' in html  # nothing typed is lost
 
 
 def test_acted_is_refused_until_the_entitlement_was_changed_in_dynamic_management(dave, flagged):
@@ -118,11 +144,7 @@ def test_a_reviewer_of_another_county_and_a_window_clerk_cannot_answer(client, b
     assert flag.resolution == ""
 
 
-def test_a_flag_id_of_another_batch_is_not_found(client, dave, flagged):
-    flag, _ = flagged
-    other = ReverificationBatch.objects.create(
-        county=flag.batch.county, status=ReverificationBatch.Status.FINISHED, on=flag.batch.on
-    )
+def test_an_unknown_flag_is_not_found(client, dave, flagged):
     client.force_login(dave)
-    url = reverse("verification:review_flag_resolve", args=[other.public_id, flag.pk])
+    url = reverse("disbursement:reverification_flag", args=[999_999])
     assert client.post(url, {"resolution": "kept", "note": "核实无误继续享受"}).status_code == 404
