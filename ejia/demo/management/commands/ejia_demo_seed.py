@@ -25,3 +25,4 @@ class Command(BaseCommand):
         call_command("ejia_registry_demo", stdout=self.stdout)
         call_command("ejia_procedures_seed", stdout=self.stdout)
         call_command("ejia_exchange_demo", stdout=self.stdout)
+        call_command("ejia_demo_cases", stdout=self.stdout)
