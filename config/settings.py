@@ -131,7 +131,8 @@ STATIC_ROOT.mkdir(exist_ok=True)
 MEDIA_ROOT = Path(os.environ.get("EJIA_MEDIA_ROOT", VAR_DIR / "media"))
 MEDIA_URL = "media/"
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # Uploads are sealed at rest and served only through scope-checked views (ejia/core/storage.py).
+    "default": {"BACKEND": "ejia.core.storage.SealedFileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 # Uploads (ID card photos, signed authorisations, department files) are bounded.

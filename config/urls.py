@@ -1,4 +1,3 @@
-from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
@@ -16,8 +15,5 @@ urlpatterns = [
     # Citizens apply and track at the site root (/apply/, /track/): the receipt's QR code points here.
     path("", include("ejia.cases.citizen_urls")),
 ]
-
-if settings.DEBUG:
-    from django.conf.urls.static import static
-
-    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
+# Uploaded files (MEDIA_ROOT) are never served by URL, not even in DEBUG: they are personal data,
+# sealed at rest, and reach a browser only through views that check the user's scope.

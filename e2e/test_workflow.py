@@ -110,6 +110,9 @@ def test_a_dibao_request_from_the_township_queue_to_the_decision_notice(
     screenshot(page, "workflow-home-visit")
     go(page, "[data-testid=save-visit]")
     page.wait_for_selector(".alert-success")
+    # The photo is sealed on disk; the browser gets it decrypted, through the scoped view.
+    page.wait_for_function("() => document.querySelector('[data-testid=visit-photos] img')?.naturalWidth === 320")
+    screenshot(page, "workflow-home-visit-photos")
     complete(page)
     complete(page)  # township review
     screenshot(page, "workflow-procedure-at-notice")

@@ -9,6 +9,7 @@ urlpatterns = [
     path("r/<uuid:public_id>/", views.procedure_detail, name="procedure"),
     path("r/<uuid:public_id>/do/<slug:action>/", views.procedure_act, name="act"),
     path("r/<uuid:public_id>/home-visit/", views.home_visit, name="home_visit"),
+    path("r/<uuid:public_id>/photos/<int:photo_id>/", views.home_visit_photo, name="home_visit_photo"),
     path("r/<uuid:public_id>/self-care/", views.self_care, name="self_care"),
     path("r/<uuid:public_id>/appraisal/", views.appraisal, name="appraisal"),
     path("notices/", views.notices, name="notices"),

@@ -3,14 +3,17 @@ as messages; a stale screen gets the service's message and nothing moves."""
 
 from __future__ import annotations
 
+import mimetypes
+
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import FileResponse
+from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from ejia.accounts.models import Role, User
@@ -19,6 +22,7 @@ from ejia.cases.workflow.forms import HomeVisitForm, SelfCareForm, parse_amount
 from ejia.cases.workflow.models import (
     DAILY_ACTIVITIES,
     DecisionNotice,
+    HomeVisitPhoto,
     ProcedureState,
     RequestProcedure,
 )
@@ -133,6 +137,24 @@ def procedure_detail(request, public_id):
         "verification_url": None if minimal else _verification_url(procedure.case),
     }
     return render(request, "workflow/procedure.html", context)
+
+
+@login_required
+@never_cache
+def home_visit_photo(request, public_id, photo_id):
+    """One photo of a home visit: the inside of someone's home, so it is served only to staff
+    who may see the whole procedure (not to a department approver: minimum necessary), and
+    every view is audited."""
+    _require_staff(request.user)
+    procedure = selectors.procedure_get_for_user(user=request.user, public_id=public_id)
+    if request.user.unit.kind == "department":
+        raise PermissionDenied("入户调查照片仅供经办和审核人员查看。")
+    photo = HomeVisitPhoto.objects.filter(pk=photo_id, visit__procedure=procedure).first()
+    if photo is None or not photo.image:
+        raise Http404("没有这张照片。")
+    audit_record(actor=request.user, action="workflow.home_visit_photo_view", obj=procedure, data={"photo": photo.pk})
+    content_type = mimetypes.guess_type(photo.image.name)[0] or "application/octet-stream"
+    return FileResponse(photo.image.open("rb"), content_type=content_type)
 
 
 @login_required

@@ -1,0 +1,52 @@
+"""File storage that keeps uploads sealed at rest.
+
+Uploaded files here are personal data of the most sensitive kind: signed authorisations,
+photos of paper forms and ID cards, home-visit photos of people's homes. The default storage
+writes each file sealed (`ejia.core.crypto.SealedWriter`, AES-GCM under the field keys, bound
+to the file's storage name so that one file cannot be passed off as another) and decrypts it
+when it is opened; on disk, and in any backup of the media directory, there is only ciphertext.
+Files are served only through views that check the user's scope, never by URL.
+
+A file written before sealing was switched on is read as it is (`crypto.is_sealed` tells).
+"""
+
+from __future__ import annotations
+
+import io
+
+from django.core.files.base import ContentFile, File
+from django.core.files.storage import FileSystemStorage
+
+from ejia.core import crypto
+
+PURPOSE_PREFIX = "media:"
+
+
+def _purpose(name: str) -> str:
+    return PURPOSE_PREFIX + name.replace("\\", "/")
+
+
+class SealedFileSystemStorage(FileSystemStorage):
+    def _save(self, name, content):
+        sealed = io.BytesIO()
+        writer = crypto.SealedWriter(sealed, purpose=_purpose(name))
+        if hasattr(content, "seek"):
+            content.seek(0)
+        for chunk in content.chunks():
+            writer.write(chunk)
+        writer.close()
+        return super()._save(name, ContentFile(sealed.getvalue()))
+
+    def _open(self, name, mode="rb"):
+        if "w" in mode or "a" in mode or "+" in mode:
+            raise ValueError("sealed files are written through save(), not opened for writing")
+        with super()._open(name, "rb") as raw:
+            head = raw.read(len(crypto.SEALED_MAGIC))
+            raw.seek(0)
+            if head != crypto.SEALED_MAGIC:
+                return File(io.BytesIO(raw.read()), name=name)  # written before sealing
+            plain = b"".join(crypto.sealed_chunks(raw, purpose=_purpose(name)))
+        return File(io.BytesIO(plain), name=name)
+
+    def url(self, name):
+        raise ValueError("uploaded files are served only through views that check the user's scope")
