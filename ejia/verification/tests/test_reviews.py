@@ -215,3 +215,11 @@ def test_reviewers_reach_the_batches_from_the_menu_and_clerks_do_not_see_it(clie
     assert reverse("verification:reviews") in client.get(reverse("accounts:home")).content.decode()
     client.force_login(bob)
     assert reverse("verification:reviews") not in client.get(reverse("accounts:home")).content.decode()
+
+
+def test_a_finished_batch_that_flagged_nobody_says_so(client, dave, county):
+    batch = review_batch_start(actor=dave, county=county, run=False)
+    ReverificationBatch.objects.filter(pk=batch.pk).update(status=ReverificationBatch.Status.FINISHED, total=3, done=3)
+    client.force_login(dave)
+    html = client.get(reverse("verification:review_batch", args=[batch.public_id])).content.decode()
+    assert 'data-testid="no-flags"' in html and "所有核对的家庭仍符合所享受项目的条件" in html
