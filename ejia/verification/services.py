@@ -324,9 +324,10 @@ def _apply_counts(snapshot: SourceSnapshot, result: IngestResult) -> None:
 
 
 def snapshot_stage(*, actor, source: DataSource, path: Path, file_name: str) -> SourceSnapshot:
-    """Record an uploaded (sealed, see `upload_stage`) file for analysis after the cheap checks: size, format, the hostile
-    structures of XLSX, encoding, headers. A file refused here leaves nothing behind (only the
-    audit event); the row-by-row analysis is `snapshot_analyse`, run in the background."""
+    """Record an uploaded file (sealed by `upload_stage`) for analysis after the cheap checks:
+    size, format, the hostile structures of XLSX, encoding, headers. A file refused here leaves
+    nothing behind (only the audit event); the row-by-row analysis is `snapshot_analyse`, run in
+    the background."""
     path = Path(path)
     try:
         with staged_plaintext(path) as (plain, digest):
