@@ -11,6 +11,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from ejia.accounts.models import Division, OrgUnit
 from ejia.core.models import BaseModel
@@ -106,7 +107,7 @@ class ProgrammeRequest(BaseModel):
         SUBMITTED = "submitted", _("已受理")
         WITHDRAWN = "withdrawn", _("已撤回")
         APPROVED = "approved", _("已批准")
-        REJECTED = "rejected", _("不予批准")
+        REJECTED = "rejected", pgettext_lazy("outcome", "不予批准")
 
     case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="requests")
     # Copied from the case so the database can hold "one open request per household per programme".

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
 
 from ejia.accounts.models import Role
 from ejia.accounts.work import WorkItem
@@ -25,11 +26,13 @@ def case_work(user) -> list[WorkItem]:
     items: list[WorkItem] = []
     if user.has_role(Role.WINDOW_CLERK, Role.VILLAGE_CLERK, Role.GRID_WORKER):
         open_cases = case_queue(user=user, status=CaseStatus.SUBMITTED).count()
-        items.append(WorkItem("cases", "受理队列：已受理、尚未办结的申请件", reverse("cases:queue"), open_cases))
+        items.append(WorkItem("cases", _("受理队列：已受理、尚未办结的申请件"), reverse("cases:queue"), open_cases))
     if user.has_role(*HANDLING_ROLES):
         queue = work_queue(user=user)
         url = reverse("workflow:queue")
-        items.append(WorkItem("mine", "待我办理的救助事项", url, queue.counts["mine"]))
-        items.append(WorkItem("due_soon", "即将到期（2个工作日内）", f"{url}?tab=due_soon", queue.counts["due_soon"]))
-        items.append(WorkItem("overdue", "超期督办", f"{url}?tab=overdue", queue.counts["overdue"]))
+        items.append(WorkItem("mine", _("待我办理的救助事项"), url, queue.counts["mine"]))
+        items.append(
+            WorkItem("due_soon", _("即将到期（2个工作日内）"), f"{url}?tab=due_soon", queue.counts["due_soon"])
+        )
+        items.append(WorkItem("overdue", _("超期督办"), f"{url}?tab=overdue", queue.counts["overdue"]))
     return items

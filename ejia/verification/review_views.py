@@ -8,6 +8,7 @@ from django.core.paginator import Paginator
 from django.db.models import Count, Q
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
 from ejia.core.audit import audit_record
@@ -26,7 +27,7 @@ from ejia.verification.selectors import fact_text
 POLL_SECONDS = 2
 FLAGS_PER_PAGE = 100
 # Which flags the batch page lists: the reviewer's work first.
-SHOW = {"open": "待处理", "done": "已处理", "all": "全部"}
+SHOW = {"open": _("待处理"), "done": _("已处理"), "all": _("全部")}
 
 
 reviewer_page = staff_page("verification/review_forbidden.html")

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
+
 from ejia.core.workdays import WorkCalendar
 
 DUE_SOON_DAYS = 2
 
-FLAG_LABELS = {"overdue": "已超期", "due_soon": "即将到期", "ok": "正常"}
+FLAG_LABELS = {"overdue": _("已超期"), "due_soon": _("即将到期"), "ok": pgettext_lazy("deadline", "正常")}
 
 
 def due_flag(due: dt.date, *, today: dt.date, calendar: WorkCalendar) -> str:

@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from ejia.accounts.models import Department, Division, OrgUnit, Role
 from ejia.core.models import BaseModel
@@ -69,7 +70,7 @@ class ProcedureState(models.TextChoices):
     PENDING = "pending", _("办理中")
     IN_NOTICE = "in_notice", _("公示中")
     APPROVED = "approved", _("已批准")
-    REFUSED = "refused", _("不予批准")
+    REFUSED = "refused", pgettext_lazy("outcome", "不予批准")
     WITHDRAWN = "withdrawn", _("已撤回")
 
 
@@ -255,8 +256,8 @@ class Objection(BaseModel):
 
 class Decision(BaseModel):
     class Outcome(models.TextChoices):
-        APPROVED = "approved", _("批准")
-        REFUSED = "refused", _("不予批准")
+        APPROVED = "approved", pgettext_lazy("outcome", "批准")
+        REFUSED = "refused", pgettext_lazy("outcome", "不予批准")
 
     procedure = models.OneToOneField(RequestProcedure, on_delete=models.PROTECT, related_name="decision")
     outcome = models.CharField(max_length=10, choices=Outcome.choices)

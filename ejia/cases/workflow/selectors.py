@@ -13,6 +13,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from ejia.accounts.models import OrgUnit
 from ejia.accounts.scope import division_q, filter_by_department, filter_by_division
@@ -30,11 +31,11 @@ from ejia.cases.workflow.services import procedures_start_for_case
 from ejia.core.workdays import WorkCalendar
 
 TABS = (
-    ("mine", "待我办理"),
-    ("claimed", "我的（已认领）"),
-    ("unit", "本单位"),
-    ("due_soon", "即将到期"),
-    ("overdue", "超期督办"),
+    ("mine", _("待我办理")),
+    ("claimed", _("我的（已认领）")),
+    ("unit", _("本单位")),
+    ("due_soon", _("即将到期")),
+    ("overdue", _("超期督办")),
 )
 
 

@@ -168,3 +168,108 @@ def test_case_verification_page_in_english(bob, submit_case, finished_check):  #
     # Member sections show the departments' own column names (data), so they are left out.
     words = assert_english(client, url, expect="Check summary", skip={"member"})
     assert ("h2", "Department data sources") in words and ("th", "Records found") in words
+
+
+class _Texts(HTMLParser):
+    """Text of every element, with the data-testids of the element and its ancestors."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.stack: list[list] = []  # [tag, own testid, testids, text parts]
+        self.found: list[tuple[str, str | None, tuple[str, ...], str]] = []
+
+    def handle_starttag(self, tag, attrs):
+        if tag in VOID:
+            return
+        testid = dict(attrs).get("data-testid")
+        above = self.stack[-1][2] if self.stack else ()
+        self.stack.append([tag, testid, above + ((testid,) if testid else ()), []])
+
+    def handle_endtag(self, tag):
+        while self.stack:
+            top, own, testids, parts = self.stack.pop()
+            self.found.append((top, own, testids, " ".join("".join(parts).split())))
+            if top == tag:
+                break
+
+    def handle_data(self, data):
+        for *_, parts in self.stack:
+            parts.append(data)
+
+
+def texts(html: str, *, testid, tag=None) -> list[str]:
+    """Texts of the elements whose data-testid passes `testid`, or with `tag`, of the `tag`
+    elements inside them."""
+    parser = _Texts()
+    parser.feed(html)
+    if tag is None:
+        return [text for _name, own, _ids, text in parser.found if own and testid(own)]
+    return [text for name, _own, ids, text in parser.found if name == tag and any(testid(t) for t in ids)]
+
+
+def _procedure_with_records(case, bob) -> RequestProcedure:
+    from ejia.cases.workflow import services as wf
+
+    procedure = RequestProcedure.objects.get(case=case)
+    procedure = wf.procedure_claim(actor=bob, procedure_id=procedure.pk, expected_version=procedure.version)
+    return wf.procedure_complete(actor=bob, procedure_id=procedure.pk, expected_version=procedure.version)
+
+
+def test_work_queue_tabs_records_and_state_from_python_in_english(bob, submit_case):  # noqa: F811
+    """Tab names, handling-record actions, the state badge and home-page work items come from
+    Python (choices and label constants), not from the templates."""
+    case = submit_case()
+    procedure = _procedure_with_records(case, bob)
+    client = in_english(bob)
+
+    html = client.get("/staff/work/?tab=unit").content.decode()
+    tabs = texts(html, testid=lambda t: t.startswith("tab-"))
+    assert len(tabs) >= 5 and not [t for t in tabs if CJK.search(t)], tabs
+    assert any(t.startswith("Waiting for me") for t in tabs) and any(t.startswith("Due soon") for t in tabs)
+
+    html = client.get(reverse("workflow:procedure", args=[procedure.public_id])).content.decode()
+    actions = texts(html, testid=lambda t: t == "records", tag="strong")
+    assert "Complete this step" in actions and "Claim" in actions, actions
+    assert not [a for a in actions if CJK.search(a)], actions
+    assert texts(html, testid=lambda t: t == "state") == ["In progress"]
+
+    response = client.get("/staff/")
+    labels = [str(item.label) for item in response.context["work_items"]]
+    assert labels and not [label for label in labels if CJK.search(label)], labels
+
+
+def test_the_same_pages_in_chinese(bob, submit_case):  # noqa: F811
+    case = submit_case()
+    procedure = _procedure_with_records(case, bob)
+    client = Client()
+    assert client.login(username="bob", password=TEST_PASSWORD)
+    tabs = texts(client.get("/staff/work/").content.decode(), testid=lambda t: t.startswith("tab-"))
+    assert any(t.startswith("待我办理") for t in tabs), tabs
+    html = client.get(reverse("workflow:procedure", args=[procedure.public_id])).content.decode()
+    assert "办结本环节" in texts(html, testid=lambda t: t == "records", tag="strong")
+    assert texts(html, testid=lambda t: t == "state") == ["办理中"]
+
+
+def test_annual_review_batch_tabs_and_outcome_in_english(dave):
+    from ejia.accounts.models import Division
+    from ejia.disbursement.tests.conftest import household
+    from ejia.verification.models import ReverificationBatch, ReverificationFlag
+    from ejia.verification.reviews import review_batch_start
+
+    batch = review_batch_start(actor=dave, county=Division.objects.get(code="371602"), run=False)
+    ReverificationBatch.objects.filter(pk=batch.pk).update(
+        status=ReverificationBatch.Status.FINISHED, total=1, done=1, flagged=1
+    )
+    ReverificationFlag.objects.create(
+        batch=batch,
+        household=household(),
+        programme_code="dibao",
+        programme_name="最低生活保障（低保）",
+        status_kind="dibao",
+        outcome=ReverificationFlag.Outcome.NOT_ELIGIBLE,
+        reasons=["家庭金融资产超过规定标准"],
+    )
+    html = in_english(dave).get(reverse("verification:review_batch", args=[batch.public_id])).content.decode()
+    tabs = texts(html, testid=lambda t: t.startswith("tab-"))
+    assert tabs == ["To handle 1", "Handled 0", "All 1"], tabs
+    assert "No longer eligible" in texts(html, testid=lambda t: t == "flag", tag="span")
