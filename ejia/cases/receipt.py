@@ -20,6 +20,7 @@ from reportlab.platypus.flowables import KeepTogether
 
 from ejia.cases.matching import OUTCOME_LABELS
 from ejia.cases.models import Case, Need
+from ejia.core.i18n import official_language
 from ejia.core.money import format_fen
 
 FONT = "STSong-Light"  # built into reportlab (Adobe CID font), so no font file ships with us
@@ -60,6 +61,7 @@ def _table(rows, widths, header=True) -> Table:
     return table
 
 
+@official_language
 def receipt_pdf(case: Case) -> io.BytesIO:
     def p(text, style=BODY) -> Paragraph:
         # Paragraph parses XML-like markup: escape everything the applicant or clerk typed.

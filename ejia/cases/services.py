@@ -14,6 +14,7 @@ from ejia.cases.models import Authorisation, Case, Channel, ProgrammeRequest, Re
 from ejia.cases.sms import sms_send
 from ejia.core import idnumber
 from ejia.core.audit import audit_record
+from ejia.core.i18n import official_language
 from ejia.registry.models import Household, Membership
 from ejia.registry.services import (
     RegistryError,
@@ -107,6 +108,7 @@ def _check(data: dict, *, actor, channel: str, on: dt.date) -> tuple[Division, l
     return division, programmes
 
 
+@official_language
 def case_submit(*, actor, channel: str, idempotency_key: str, data: dict, on: dt.date | None = None) -> Case:
     """Accept an application: registry updated, case + requests + authorisations created.
 

@@ -12,6 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from ejia.core.audit import audit_record
+from ejia.core.i18n import official_language
 from ejia.core.money import format_fen
 from ejia.disbursement.exceptions import DisbursementError
 from ejia.disbursement.models import (
@@ -210,6 +211,7 @@ def _result_for(evaluation: dict, ent: Entitlement) -> tuple[str | None, int | N
     return entry["result"], entry.get("amount_fen")
 
 
+@official_language
 def change_report_decide(*, actor, report: ChangeReport, from_month: dt.date, reason: str) -> ChangeReport:
     """Apply the evaluation to every live entitlement of the household, with written outcomes:
     eligible → continue or change amount; no longer eligible → gradual exit when the change is

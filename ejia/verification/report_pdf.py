@@ -21,6 +21,7 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
+from ejia.core.i18n import official_language
 from ejia.core.idnumber import mask_in_text
 from ejia.core.money import format_fen
 from ejia.verification.models import CheckSource, VerificationCheck
@@ -70,6 +71,7 @@ def _source_status(row: CheckSource) -> Paragraph:
     return _p(row.get_status_display())
 
 
+@official_language
 def check_report_pdf(
     check: VerificationCheck, *, plan_changes: list[dict] | None = None, title_reference: str = "", printed_by=None
 ) -> bytes:

@@ -16,6 +16,7 @@ from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from ejia.cases.workflow.models import DecisionNotice, PublicNotice
+from ejia.core.i18n import official_language
 from ejia.core.money import format_fen
 
 FONT = "STSong-Light"
@@ -59,6 +60,7 @@ def _build(story) -> io.BytesIO:
     return buf
 
 
+@official_language
 def public_notice_pdf(notice: PublicNotice) -> io.BytesIO:
     village = notice.village
     story = [
@@ -90,6 +92,7 @@ def public_notice_pdf(notice: PublicNotice) -> io.BytesIO:
     return _build(story)
 
 
+@official_language
 def decision_notice_pdf(notice: DecisionNotice) -> io.BytesIO:
     case = notice.case
     issued = timezone.localtime(notice.issued_at)

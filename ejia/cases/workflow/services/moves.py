@@ -30,6 +30,7 @@ from ejia.cases.workflow.procedures import template_for
 from ejia.cases.workflow.review import check_state
 from ejia.cases.workflow.transitions import UNCLAIMED_OK, Action, Move, move_for
 from ejia.core.audit import audit_record
+from ejia.core.i18n import official_language
 from ejia.core.workdays import WorkCalendar
 from ejia.verification.models import VerificationCheck
 
@@ -324,6 +325,7 @@ def _verification_for_step(
 # ---------------------------------------------------------------- moves
 
 
+@official_language
 def procedure_complete(
     *,
     actor,

@@ -37,6 +37,7 @@ from ejia.cases.workflow.services.moves import (
 )
 from ejia.cases.workflow.transitions import Action
 from ejia.core.audit import audit_record
+from ejia.core.i18n import official_language
 
 # ---------------------------------------------------------------- public notice
 
@@ -166,6 +167,7 @@ def joint_review_unit(case: Case) -> OrgUnit | None:
     return _unit(_ancestor(case.division, Division.Level.COUNTY), OrgUnit.Kind.CENTRE)
 
 
+@official_language
 def decision_content(case: Case) -> list[dict]:
     rows = []
     for procedure in (
