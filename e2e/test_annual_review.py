@@ -5,15 +5,12 @@ records that she acted, and finds the batch with nothing left to handle."""
 from __future__ import annotations
 
 import pytest
-from django.utils import timezone
 
 from e2e.conftest import go, login, screenshot
-from ejia.accounts.models import Division
 from ejia.disbursement.models import Entitlement
 from ejia.disbursement.services import entitlement_create
 from ejia.disbursement.tests.conftest import MAY, household
-from ejia.verification.models import ReverificationBatch, ReverificationFlag
-from ejia.verification.reviews import review_batch_start
+from ejia.verification.tests.factories import flagged_batch
 
 pytestmark = pytest.mark.e2e
 
@@ -26,17 +23,9 @@ def flag(catalogue, dave):
     entitlement_create(
         actor=dave, household=hh, programme=Programme.objects.get(code="dibao"), amount_fen=60000, start_month=MAY
     )
-    batch = review_batch_start(actor=dave, county=Division.objects.get(code="371602"), run=False)
-    ReverificationBatch.objects.filter(pk=batch.pk).update(
-        status=ReverificationBatch.Status.FINISHED, finished_at=timezone.now(), total=1, done=1, flagged=1
-    )
-    return ReverificationFlag.objects.create(
-        batch=batch,
+    return flagged_batch(
+        actor=dave,
         household=hh,
-        programme_code="dibao",
-        programme_name="最低生活保障（低保）",
-        status_kind="dibao",
-        outcome=ReverificationFlag.Outcome.NOT_ELIGIBLE,
         reasons=["家庭人均金融资产 ¥54,328.28 ≤ （24 × 低保标准 ¥1,001.00） = ¥24,024.00 ✘"],
         differences=[
             {

@@ -251,24 +251,10 @@ def test_the_same_pages_in_chinese(bob, submit_case):  # noqa: F811
 
 
 def test_annual_review_batch_tabs_and_outcome_in_english(dave):
-    from ejia.accounts.models import Division
     from ejia.disbursement.tests.conftest import household
-    from ejia.verification.models import ReverificationBatch, ReverificationFlag
-    from ejia.verification.reviews import review_batch_start
+    from ejia.verification.tests.factories import flagged_batch
 
-    batch = review_batch_start(actor=dave, county=Division.objects.get(code="371602"), run=False)
-    ReverificationBatch.objects.filter(pk=batch.pk).update(
-        status=ReverificationBatch.Status.FINISHED, total=1, done=1, flagged=1
-    )
-    ReverificationFlag.objects.create(
-        batch=batch,
-        household=household(),
-        programme_code="dibao",
-        programme_name="最低生活保障（低保）",
-        status_kind="dibao",
-        outcome=ReverificationFlag.Outcome.NOT_ELIGIBLE,
-        reasons=["家庭金融资产超过规定标准"],
-    )
+    batch = flagged_batch(actor=dave, household=household()).batch
     html = in_english(dave).get(reverse("verification:review_batch", args=[batch.public_id])).content.decode()
     tabs = texts(html, testid=lambda t: t.startswith("tab-"))
     assert tabs == ["To handle 1", "Handled 0", "All 1"], tabs

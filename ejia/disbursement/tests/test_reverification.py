@@ -5,16 +5,16 @@ from __future__ import annotations
 
 import pytest
 from django.urls import reverse
-from django.utils import timezone
 
 from conftest import _unit, make_staff
-from ejia.accounts.models import Division, Role
+from ejia.accounts.models import Role
 from ejia.core.audit import AuditEvent
 from ejia.disbursement.reverification import review_flag_resolve
 from ejia.disbursement.services import entitlement_create, entitlement_suspend
 from ejia.disbursement.tests.conftest import MAY, household, programmes  # noqa: F401 (fixture)
 from ejia.verification.models import ReverificationBatch, ReverificationFlag
-from ejia.verification.reviews import ReviewRefused, review_batch_start
+from ejia.verification.reviews import ReviewRefused
+from ejia.verification.tests.factories import flagged_batch
 
 pytestmark = pytest.mark.django_db
 
@@ -24,20 +24,7 @@ def flagged(dave, programmes):  # noqa: F811
     """A finished batch of 滨城区 that flagged one 低保 household the platform pays."""
     hh = household()
     ent = entitlement_create(actor=dave, household=hh, programme=programmes["dibao"], amount_fen=60000, start_month=MAY)
-    batch = review_batch_start(actor=dave, county=Division.objects.get(code="371602"), run=False)
-    ReverificationBatch.objects.filter(pk=batch.pk).update(
-        status=ReverificationBatch.Status.FINISHED, finished_at=timezone.now(), total=1, done=1, flagged=1
-    )
-    flag = ReverificationFlag.objects.create(
-        batch=batch,
-        household=hh,
-        programme_code="dibao",
-        programme_name="最低生活保障（低保）",
-        status_kind="dibao",
-        outcome=ReverificationFlag.Outcome.NOT_ELIGIBLE,
-        reasons=["家庭金融资产超过规定标准"],
-    )
-    return flag, ent
+    return flagged_batch(actor=dave, household=hh), ent
 
 
 def _url(flag):
