@@ -41,6 +41,8 @@ def case_queue_view(request):
 @login_required
 def case_detail_view(request, public_id):
     case = case_get_for_user(user=request.user, public_id=public_id)
+    # A household's application (members, incomes, signatures) is personal data: reads are logged.
+    audit_record(actor=request.user, action="cases.view", obj=case)
     needs = dict(Need.choices)
     return render(
         request,
@@ -78,6 +80,9 @@ def authorisation_image_view(request, public_id, auth_id):
     auth = case.authorisations.filter(public_id=auth_id).first()
     if auth is None or not auth.image:
         raise Http404
+    audit_record(
+        actor=request.user, action="cases.authorisation_image_view", obj=case, data={"authorisation": str(auth_id)}
+    )
     content_type = mimetypes.guess_type(auth.image.name)[0] or "application/octet-stream"
     return FileResponse(default_storage.open(auth.image.name, "rb"), content_type=content_type)
 

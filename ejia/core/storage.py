@@ -7,12 +7,16 @@ to the file's storage name so that one file cannot be passed off as another) and
 when it is opened; on disk, and in any backup of the media directory, there is only ciphertext.
 Files are served only through views that check the user's scope, never by URL.
 
-A file written before sealing was switched on is read as it is (`crypto.is_sealed` tells).
+A file written before sealing was switched on is read as it is (`crypto.is_sealed` tells);
+`media_seal` (command `ejia_media_seal`) seals such files in place.
 """
 
 from __future__ import annotations
 
 import io
+import os
+import tempfile
+from pathlib import Path
 
 from django.core.files.base import ContentFile, File
 from django.core.files.storage import FileSystemStorage
@@ -50,3 +54,32 @@ class SealedFileSystemStorage(FileSystemStorage):
 
     def url(self, name):
         raise ValueError("uploaded files are served only through views that check the user's scope")
+
+
+def media_seal(storage: SealedFileSystemStorage, *, dry_run: bool = False) -> tuple[int, int]:
+    """Seal, in place, every file under the storage's root that is still plaintext. Each file is
+    written sealed to a private temporary file beside it and renamed over it, so a crash leaves
+    either the old or the new file, never half of one. Returns (sealed now, already sealed)."""
+    root = Path(storage.location)
+    sealed = already = 0
+    for path in sorted(p for p in root.rglob("*") if p.is_file() and not p.name.startswith(".seal-")):
+        if crypto.is_sealed(path):
+            already += 1
+            continue
+        sealed += 1
+        if dry_run:
+            continue
+        name = path.relative_to(root).as_posix()
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".seal-")
+        try:
+            with os.fdopen(fd, "wb") as out, open(path, "rb") as src:
+                writer = crypto.SealedWriter(out, purpose=_purpose(name))
+                while chunk := src.read(1024 * 1024):
+                    writer.write(chunk)
+                writer.close()
+            os.chmod(tmp, 0o600)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    return sealed, already

@@ -147,3 +147,21 @@ def test_the_mock_card_reader_answers_json(client, bob, settings):
     settings.EJIA_ID_READER_MOCK = False
     settings.DEBUG = False
     assert client.get(reverse("cases:id_reader_mock")).status_code == 404
+
+
+def test_reading_a_case_and_its_signed_authorisation_is_audited(client, bob, carol, catalogue):
+    from ejia.cases.services import case_submit
+    from ejia.cases.tests.conftest import application
+    from ejia.core.audit import AuditEvent
+
+    case = case_submit(actor=bob, channel="window", idempotency_key="x", data=application())
+    auth = case.authorisations.first()
+    client.force_login(bob)
+    assert client.get(reverse("cases:case_detail", args=[case.public_id])).status_code == 200
+    image = client.get(reverse("cases:authorisation_image", args=[case.public_id, auth.public_id]))
+    assert image.status_code == 200 and b"".join(image.streaming_content).startswith(b"\x89PNG")
+    events = AuditEvent.objects.filter(actor=bob, object_id=str(case.public_id))
+    assert set(events.values_list("action", flat=True)) >= {"cases.view", "cases.authorisation_image_view"}
+    client.force_login(carol)
+    assert client.get(reverse("cases:authorisation_image", args=[case.public_id, auth.public_id])).status_code == 403
+    assert not AuditEvent.objects.filter(actor=carol, action__startswith="cases.").exists()

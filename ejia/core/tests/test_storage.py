@@ -48,3 +48,23 @@ def test_a_file_written_before_sealing_is_still_read(tmp_path):
     (tmp_path / "old.png").write_bytes(_png())
     with storage.open("old.png") as fh:
         assert fh.read() == _png()
+
+
+def test_the_command_seals_old_plaintext_files_in_place_once(settings, tmp_path, capsys):
+    from django.core.management import call_command
+
+    settings.MEDIA_ROOT = tmp_path
+    (tmp_path / "consents").mkdir()
+    (tmp_path / "consents" / "old.png").write_bytes(_png())
+    default_storage.save("home_visits/new.png", ContentFile(_png()))
+    call_command("ejia_media_seal", "--dry-run")
+    assert "would seal 1 files; 1 already sealed" in capsys.readouterr().out
+    assert not crypto.is_sealed(tmp_path / "consents" / "old.png")
+    call_command("ejia_media_seal")
+    assert "sealed 1 files; 1 already sealed" in capsys.readouterr().out
+    assert crypto.is_sealed(tmp_path / "consents" / "old.png")
+    with default_storage.open("consents/old.png") as fh:
+        assert fh.read() == _png()
+    call_command("ejia_media_seal")
+    assert "sealed 0 files; 2 already sealed" in capsys.readouterr().out
+    assert sorted(p.name for p in tmp_path.rglob("*") if p.is_file()) == ["new.png", "old.png"]
