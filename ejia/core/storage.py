@@ -30,16 +30,26 @@ def _purpose(name: str) -> str:
     return PURPOSE_PREFIX + name.replace("\\", "/")
 
 
+def _seal(plain: bytes, name: str) -> bytes:
+    out = io.BytesIO()
+    writer = crypto.SealedWriter(out, purpose=_purpose(name))
+    writer.write(plain)
+    writer.close()
+    return out.getvalue()
+
+
 class SealedFileSystemStorage(FileSystemStorage):
     def _save(self, name, content):
-        sealed = io.BytesIO()
-        writer = crypto.SealedWriter(sealed, purpose=_purpose(name))
         if hasattr(content, "seek"):
             content.seek(0)
-        for chunk in content.chunks():
-            writer.write(chunk)
-        writer.close()
-        return super()._save(name, ContentFile(sealed.getvalue()))
+        plain = b"".join(content.chunks())  # uploads are images of at most 5 MB
+        saved = super()._save(name, ContentFile(_seal(plain, name)))
+        if saved != name:
+            # The name was taken between get_available_name() and the write, and the parent
+            # class picked another one: bind the ciphertext to the name it was stored under.
+            with open(self.path(saved), "wb") as fh:
+                fh.write(_seal(plain, saved))
+        return saved
 
     def _open(self, name, mode="rb"):
         if "w" in mode or "a" in mode or "+" in mode:

@@ -68,3 +68,22 @@ def test_the_command_seals_old_plaintext_files_in_place_once(settings, tmp_path,
     call_command("ejia_media_seal")
     assert "sealed 0 files; 2 already sealed" in capsys.readouterr().out
     assert sorted(p.name for p in tmp_path.rglob("*") if p.is_file()) == ["new.png", "old.png"]
+
+
+def test_a_name_taken_at_the_last_moment_is_sealed_under_the_name_it_got(tmp_path, monkeypatch):
+    storage = SealedFileSystemStorage(location=tmp_path)
+    (tmp_path / "a.png").write_bytes(b"another process's file")
+    real = storage.get_available_name
+    answers = []
+
+    def racy(name, max_length=None):
+        # The first answer is stale: a.png appeared between the check and the write.
+        answers.append(name)
+        return name if len(answers) == 1 else real(name, max_length=max_length)
+
+    monkeypatch.setattr(storage, "get_available_name", racy)
+    name = storage.save("a.png", ContentFile(_png()))
+    assert name != "a.png" and len(answers) == 2
+    with storage.open(name) as fh:
+        assert fh.read() == _png()
+    assert (tmp_path / "a.png").read_bytes() == b"another process's file"
