@@ -135,3 +135,29 @@ def test_an_unknown_flag_is_not_found(client, dave, flagged):
     client.force_login(dave)
     url = reverse("disbursement:reverification_flag", args=[999_999])
     assert client.post(url, {"resolution": "kept", "note": "核实无误继续享受"}).status_code == 404
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_twenty_reviewers_answering_the_same_flag_at_once_record_one_answer(dave, programmes):  # noqa: F811
+    from django.db import connection
+
+    from ejia.cases.workflow.tests.test_concurrency import race
+
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL row locks")
+    flag = flagged_batch(actor=dave, household=household())
+
+    def answer(i):
+        def attempt():
+            try:
+                review_flag_resolve(actor=dave, flag_id=flag.pk, resolution="kept", note=f"第{i}次提交：核实无误")
+            except ReviewRefused as exc:
+                return "refused: 未重复处理" if "未重复处理" in exc.message else repr(exc)
+            return "recorded"
+
+        return attempt
+
+    outcomes = race(*(answer(i) for i in range(20)))
+    assert sorted(outcomes) == ["recorded"] + ["refused: 未重复处理"] * 19, outcomes
+    assert AuditEvent.objects.filter(action="verification.review_flag_resolve").count() == 1
