@@ -10,8 +10,14 @@ from e2e.conftest import go, login, screenshot
 from ejia.cases.models import Channel
 from ejia.cases.services import case_submit
 from ejia.cases.tests.conftest import application
-from ejia.cases.tests.test_verification_views import HEAD, SPOUSE, department_rows, import_departments
-from ejia.verification.checks import check_source_run, check_start
+from ejia.cases.tests.test_verification_views import (
+    HEAD,
+    SPOUSE,
+    department_rows,
+    import_departments,
+    pending_check,
+)
+from ejia.verification.checks import check_source_run
 from ejia.verification.sources import sources_seed
 
 pytestmark = pytest.mark.e2e
@@ -59,15 +65,7 @@ def test_a_window_clerk_runs_the_one_click_check_and_reads_the_report(page, live
 
 def test_the_report_fills_in_as_the_departments_answer_and_stops_polling(page, live_server, bob, zhang_case):
     # A check whose sources have not answered yet (in production each is a background task).
-    members = [m.person for m in zhang_case.household.current_memberships()]
-    check = check_start(
-        actor=bob,
-        household=zhang_case.household,
-        members=members,
-        reason=f"受理号 {zhang_case.reference} 家庭经济状况核对",
-        reference=zhang_case.reference,
-        run=False,
-    )
+    check = pending_check(zhang_case, bob)
     login(page, live_server, bob)
     page.goto(f"{live_server.url}/staff/cases/{zhang_case.public_id}/verification/")
     page.wait_for_selector("#verification-panel[data-status=running]")

@@ -80,6 +80,20 @@ def zhang_case(bob, catalogue, tmp_path, settings):
     return case
 
 
+def pending_check(case, actor) -> VerificationCheck:
+    """A check of the case's household whose sources have not answered yet (not queued: the
+    test plays the departments)."""
+    members = [m.person for m in case.household.current_memberships()]
+    return check_start(
+        actor=actor,
+        household=case.household,
+        members=members,
+        reason=f"受理号 {case.reference} 家庭经济状况核对",
+        reference=case.reference,
+        run=False,
+    )
+
+
 def url(name: str, case, *args) -> str:
     return reverse(f"cases:{name}", args=[case.public_id, *args])
 
@@ -178,15 +192,7 @@ def test_a_rerun_of_another_checks_source_is_not_found(client, bob, zhang_case):
 
 def test_the_panel_polls_while_the_check_runs_and_stops_when_it_is_done(client, bob, zhang_case):
     client.force_login(bob)
-    members = [m.person for m in zhang_case.household.current_memberships()]
-    check = check_start(
-        actor=bob,
-        household=zhang_case.household,
-        members=members,
-        reason=f"受理号 {zhang_case.reference} 家庭经济状况核对",
-        reference=zhang_case.reference,
-        run=False,
-    )
+    check = pending_check(zhang_case, bob)
     page = client.get(url("verification", zhang_case)).content.decode()
     assert 'hx-trigger="every 1s"' in page and "等待查询" in page and "核对中" in page
     assert 'data-testid="start"' not in page  # a running check is not started twice
