@@ -3,28 +3,22 @@
 from __future__ import annotations
 
 import io
-from xml.sax.saxutils import escape
 
 import qrcode
 from django.conf import settings
 from django.utils import timezone
 from reportlab.lib import colors
 from reportlab.lib.enums import TA_CENTER
-from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
-from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.cidfonts import UnicodeCIDFont
-from reportlab.platypus import Image, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+from reportlab.platypus import Image, Paragraph, Spacer, Table, TableStyle
 from reportlab.platypus.flowables import KeepTogether
 
 from ejia.cases.matching import OUTCOME_LABELS
 from ejia.cases.models import Case, Need
 from ejia.core.i18n import official_language
 from ejia.core.money import format_fen
-
-FONT = "STSong-Light"  # built into reportlab (Adobe CID font), so no font file ships with us
-pdfmetrics.registerFont(UnicodeCIDFont(FONT))
+from ejia.core.pdf import FONT, a4_pdf, paragraph
 
 BODY = ParagraphStyle("body", fontName=FONT, fontSize=10.5, leading=16, wordWrap="CJK")
 SMALL = ParagraphStyle("small", parent=BODY, fontSize=9, leading=13, textColor=colors.HexColor("#444444"))
@@ -64,8 +58,7 @@ def _table(rows, widths, header=True) -> Table:
 @official_language
 def receipt_pdf(case: Case) -> io.BytesIO:
     def p(text, style=BODY) -> Paragraph:
-        # Paragraph parses XML-like markup: escape everything the applicant or clerk typed.
-        return Paragraph(escape(str(text)), style)
+        return paragraph(text, style)
 
     window = case.window
     local = timezone.localtime(case.submitted_at)
@@ -167,17 +160,4 @@ def receipt_pdf(case: Case) -> io.BytesIO:
             SMALL,
         )
     )
-    buf = io.BytesIO()
-    doc = SimpleDocTemplate(
-        buf,
-        pagesize=A4,
-        leftMargin=20 * mm,
-        rightMargin=20 * mm,
-        topMargin=18 * mm,
-        bottomMargin=18 * mm,
-        title=f"受理回执 {case.reference}",
-        author="e家大救助",
-    )
-    doc.build(story)
-    buf.seek(0)
-    return buf
+    return a4_pdf(story, title=f"受理回执 {case.reference}", margins_mm=(20, 20, 18, 18))

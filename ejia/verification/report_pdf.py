@@ -8,27 +8,19 @@ only: the check itself never holds them in full, and free text is masked again h
 
 from __future__ import annotations
 
-import io
-from xml.sax.saxutils import escape
-
 from django.utils import timezone
 from reportlab.lib import colors
 from reportlab.lib.enums import TA_CENTER
-from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
-from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.cidfonts import UnicodeCIDFont
-from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+from reportlab.platypus import Paragraph, Spacer, Table, TableStyle
 
 from ejia.core.i18n import official_language
 from ejia.core.idnumber import mask_in_text
 from ejia.core.money import format_fen
+from ejia.core.pdf import FONT, a4_pdf, paragraph
 from ejia.verification.models import CheckSource, VerificationCheck
 from ejia.verification.selectors import check_report
-
-FONT = "STSong-Light"  # reportlab's built-in Adobe CID font: no font file ships with us
-pdfmetrics.registerFont(UnicodeCIDFont(FONT))
 
 BODY = ParagraphStyle("vr-body", fontName=FONT, fontSize=10, leading=15, wordWrap="CJK")
 CELL = ParagraphStyle("vr-cell", parent=BODY, fontSize=9, leading=12)
@@ -45,7 +37,7 @@ FAILED = colors.HexColor("#b02a37")
 
 def _p(text, style=CELL) -> Paragraph:
     # Paragraph parses markup: escape whatever departments or clerks wrote, mask stray ID numbers.
-    return Paragraph(escape(mask_in_text(str(text))), style)
+    return paragraph(mask_in_text(str(text)), style)
 
 
 def _table(header: list[str], rows: list[list], widths_mm: list[float], *, highlight: list[int] = ()) -> Table:
@@ -246,16 +238,9 @@ def check_report_pdf(
         canvas.drawRightString(195 * mm, 10 * mm, f"第 {doc.page} 页")
         canvas.restoreState()
 
-    buf = io.BytesIO()
-    doc = SimpleDocTemplate(
-        buf,
-        pagesize=A4,
-        leftMargin=15 * mm,
-        rightMargin=15 * mm,
-        topMargin=15 * mm,
-        bottomMargin=18 * mm,
+    return a4_pdf(
+        story,
         title=f"家庭经济状况核对报告 {title_reference or check.reference}",
-        author="e家大救助",
-    )
-    doc.build(story, onFirstPage=footer, onLaterPages=footer)
-    return buf.getvalue()
+        margins_mm=(15, 15, 15, 18),
+        footer=footer,
+    ).getvalue()

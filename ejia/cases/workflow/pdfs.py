@@ -3,28 +3,23 @@
 from __future__ import annotations
 
 import io
-from xml.sax.saxutils import escape
 
 from django.utils import timezone
 from reportlab.lib import colors
 from reportlab.lib.enums import TA_CENTER, TA_RIGHT
-from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
-from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.cidfonts import UnicodeCIDFont
-from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+from reportlab.platypus import Paragraph, Spacer, Table, TableStyle
 
 from ejia.cases.workflow.models import DecisionNotice, PublicNotice
 from ejia.core.i18n import official_language
 from ejia.core.money import format_fen
-
-FONT = "STSong-Light"
-pdfmetrics.registerFont(UnicodeCIDFont(FONT))
+from ejia.core.pdf import FONT, a4_pdf, paragraph
 
 BODY = ParagraphStyle("wf-body", fontName=FONT, fontSize=11, leading=18, wordWrap="CJK")
 TITLE = ParagraphStyle("wf-title", parent=BODY, fontSize=18, leading=28, alignment=TA_CENTER, spaceAfter=6)
 RIGHT = ParagraphStyle("wf-right", parent=BODY, alignment=TA_RIGHT)
+MARGINS_MM = (18, 18, 18, 25.4)
 CELL = ParagraphStyle("wf-cell", parent=BODY, fontSize=10, leading=14)
 
 # Administrative reconsideration (行政复议法 Art. 20) and review (复核) run 60 days from notice.
@@ -35,7 +30,7 @@ HOW_TO_OBJECT = (
 
 
 def _p(text, style=BODY) -> Paragraph:
-    return Paragraph(escape(str(text)), style)
+    return paragraph(text, style)
 
 
 def _table(rows, widths) -> Table:
@@ -51,13 +46,6 @@ def _table(rows, widths) -> Table:
         )
     )
     return table
-
-
-def _build(story) -> io.BytesIO:
-    buf = io.BytesIO()
-    SimpleDocTemplate(buf, pagesize=A4, leftMargin=18 * mm, rightMargin=18 * mm, topMargin=18 * mm).build(story)
-    buf.seek(0)
-    return buf
 
 
 @official_language
@@ -89,7 +77,7 @@ def public_notice_pdf(notice: PublicNotice) -> io.BytesIO:
         _p(f"监督电话：12345　　{notice.unit.name}", RIGHT),
         _p(f"{notice.start_date:%Y年%m月%d日}", RIGHT),
     ]
-    return _build(story)
+    return a4_pdf(story, title=f"{village.name}社会救助公示", margins_mm=MARGINS_MM)
 
 
 @official_language
@@ -132,4 +120,4 @@ def decision_notice_pdf(notice: DecisionNotice) -> io.BytesIO:
         _p(notice.joint_review.unit.name, RIGHT),
         _p(f"{issued:%Y年%m月%d日}", RIGHT),
     ]
-    return _build(story)
+    return a4_pdf(story, title=f"社会救助决定通知书 {notice.number}", margins_mm=MARGINS_MM)
