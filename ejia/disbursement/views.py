@@ -48,7 +48,7 @@ from ejia.disbursement.services import (
 from ejia.registry.selectors import household_get_for_user
 from ejia.verification.models import ReverificationFlag
 from ejia.verification.reviews import ReviewRefused, heads_of
-from ejia.verification.selectors import fact_text
+from ejia.verification.selectors import difference_lines
 
 
 @login_required
@@ -336,14 +336,7 @@ def reverification_flag_view(request, flag_id):
             messages.success(request, done + "下面是下一户。")
             return redirect("disbursement:reverification_flag", flag_id=following.pk)
     head_name, head_masked_id = heads_of([flag.household_id]).get(flag.household_id, ("", ""))
-    differences = [
-        {
-            **d,
-            "declared_text": fact_text(d["fact"], d["declared"]),
-            "verified_text": fact_text(d["fact"], d["verified"]),
-        }
-        for d in flag.differences
-    ]
+    differences = difference_lines(flag.differences)
     # The verified economic facts of a named household (PIPL): every read is logged.
     audit_record(
         actor=request.user,

@@ -22,7 +22,7 @@ from ejia.verification.reviews import (
     review_counties_for_user,
     review_flags,
 )
-from ejia.verification.selectors import fact_text
+from ejia.verification.selectors import difference_lines
 
 POLL_SECONDS = 2
 FLAGS_PER_PAGE = 100
@@ -86,14 +86,7 @@ def review_batch_view(request, public_id):
         heads = heads_of([f.household_id for f in page.object_list])
         for flag in page.object_list:
             flag.head_name, flag.head_masked_id = heads.get(flag.household_id, ("", ""))
-            flag.difference_lines = [
-                {
-                    **d,
-                    "declared_text": fact_text(d["fact"], d["declared"]),
-                    "verified_text": fact_text(d["fact"], d["verified"]),
-                }
-                for d in flag.differences
-            ]
+            flag.difference_lines = difference_lines(flag.differences)
         if batch.flagged:
             # The differences are verified economic facts of named households (PIPL): reads are logged.
             audit_record(

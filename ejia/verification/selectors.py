@@ -106,6 +106,20 @@ def check_source_of(*, check: VerificationCheck, pk: int) -> CheckSource:
     return row
 
 
+def difference_lines(differences: list[dict] | None) -> list[dict]:
+    """Declared-versus-verified differences (as `findings.differences` writes them) with their
+    values as people read them, for a page or a PDF."""
+    return [
+        {
+            **d,
+            "declared_text": fact_text(d["fact"], d.get("declared")),
+            "verified_text": fact_text(d["fact"], d.get("verified")),
+            "sources_text": "、".join(d.get("sources") or []),
+        }
+        for d in differences or []
+    ]
+
+
 def fact_text(name: str, value) -> str:
     """A fact's value as people read it: money in yuan with its period, counts with units."""
     if value is None or value == "":
@@ -425,15 +439,7 @@ def check_report(check: VerificationCheck) -> CheckReport:
             elif not row.findings.get(person):
                 report.nothing_found.append(row.source.name)
         members.append(report)
-    differences = [
-        {
-            **d,
-            "declared_text": fact_text(d["fact"], d.get("declared")),
-            "verified_text": fact_text(d["fact"], d.get("verified")),
-            "sources_text": "、".join(d.get("sources") or []),
-        }
-        for d in check.differences or []
-    ]
+    differences = difference_lines(check.differences)
     return CheckReport(
         check=check,
         sources=[SourceLine(row, sum(len(v) for v in (row.findings or {}).values())) for row in rows],
