@@ -17,10 +17,11 @@ from ejia.accounts.models import Division
 from ejia.cases import drafts
 from ejia.cases.citizen_views import SESSION_KEY
 from ejia.cases.intake import adults, member_summary
-from ejia.cases.matching import engine_input, plan_evaluate, relevant_to
+from ejia.cases.matching import draft_plan, relevant_to
 from ejia.cases.models import Case, Channel, Need
 from ejia.cases.services import CaseError, adults_without_authorisation, case_submit
 from ejia.cases.uploads import UploadError, store_signature
+from ejia.catalogue.plan import PlanOutcome
 from ejia.core import idnumber
 from ejia.core.money import InvalidAmount, format_fen_plain, yuan_to_fen
 from ejia.registry.models import Relation
@@ -212,9 +213,7 @@ def apply_needs(request):
 
 
 def _plan(data):
-    division = Division.objects.get(code=data["division_code"])
-    household, members = engine_input(data, division)
-    return plan_evaluate(division_code=division.code, household=household, members=members, on=timezone.localdate())
+    return draft_plan(data, timezone.localdate())
 
 
 @never_cache
@@ -226,18 +225,28 @@ def apply_programmes(request):
         return redirect("citizen:apply")
     plan = _plan(data)
     if request.method == "POST":
-        known = {e["code"] for e in plan}
+        known = {e.key for e in plan if e.offered}
         data["programmes"] = [c for c in request.POST.getlist("programmes") if c in known]
         drafts.draft_save(draft=draft, data=data, step="sign")
         return redirect("citizen:apply_sign")
     needs = data.get("needs") or []
     shown = [
-        e for e in plan if e["outcome"] == "eligible" or (e["outcome"] == "possibly_eligible" and relevant_to(e, needs))
+        e
+        for e in plan
+        if e.outcome == PlanOutcome.LIKELY or (e.outcome == PlanOutcome.POSSIBLE and relevant_to(e, needs))
     ]
     return render(
         request,
         "cases/citizen/apply_programmes.html",
-        _ctx("programmes", plan=shown, chosen=set(data.get("programmes") or []), data=data),
+        _ctx(
+            "programmes",
+            plan=shown,
+            held=plan.with_outcome(PlanOutcome.ALREADY_RECEIVED),
+            excluded=plan.with_outcome(PlanOutcome.EXCLUDED),
+            chosen=set(data.get("programmes") or []),
+            data=data,
+            totals=plan.totals(),
+        ),
     )
 
 
@@ -292,7 +301,7 @@ def apply_check(request):
             return redirect("citizen:mine")
     if draft is None:
         return redirect("citizen:apply")
-    plan = {e["code"]: e for e in _plan(data)}
+    plan = _plan(data).by_key()
     needs = dict(Need.choices)
     return render(
         request,

@@ -24,10 +24,11 @@ from ejia.cases.intake import (
     parse_facts,
     villages_for,
 )
-from ejia.cases.matching import OUTCOME_LABELS, PlanError, engine_input, materials_for, plan_evaluate, relevant_to
+from ejia.cases.matching import PlanError, draft_plan, relevant_to
 from ejia.cases.models import Case, Channel, Need
 from ejia.cases.services import CaseError, adults_without_authorisation, case_submit
 from ejia.cases.uploads import UploadError, store_photo, store_signature
+from ejia.catalogue.plan import PlanOutcome
 from ejia.core import idnumber
 from ejia.registry.models import Relation
 
@@ -214,12 +215,22 @@ def intake_needs(request):
 
 
 def _plan(data):
-    from ejia.accounts.models import Division
-
-    division = Division.objects.get(code=data["division_code"])
-    household, members = engine_input(data, division)
     today = timezone.localdate()
-    return plan_evaluate(division_code=division.code, household=household, members=members, on=today), today
+    return draft_plan(data, today), today
+
+
+def plan_groups(plan, needs):
+    """The plan as the window shows it: what the family already has, then what it may apply
+    for, then what it cannot combine, then the rest."""
+    possible = plan.with_outcome(PlanOutcome.POSSIBLE)
+    return [
+        ("already_received", PlanOutcome.ALREADY_RECEIVED.label, plan.with_outcome(PlanOutcome.ALREADY_RECEIVED)),
+        ("eligible", PlanOutcome.LIKELY.label, plan.with_outcome(PlanOutcome.LIKELY)),
+        ("possibly_eligible", PlanOutcome.POSSIBLE.label, [e for e in possible if relevant_to(e, needs)]),
+        ("possibly_other", "其他需要核实的项目", [e for e in possible if not relevant_to(e, needs)]),
+        ("excluded", PlanOutcome.EXCLUDED.label, plan.with_outcome(PlanOutcome.EXCLUDED)),
+        ("not_eligible", PlanOutcome.UNLIKELY.label, plan.with_outcome(PlanOutcome.UNLIKELY)),
+    ]
 
 
 @login_required
@@ -235,26 +246,28 @@ def intake_plan(request):
         messages.error(request, f"无法评估救助方案：{exc.message} 请检查申报的情况。")
         return redirect("cases:intake_household")
     if request.method == "POST":
-        known = {entry["code"] for entry in plan}
-        data["programmes"] = [c for c in request.POST.getlist("programmes") if c in known]
+        offered = {entry.key for entry in plan if entry.offered}
+        data["programmes"] = [c for c in request.POST.getlist("programmes") if c in offered]
         data["plan_date"] = today.isoformat()
         drafts.draft_save(draft=draft, data=data, step="authorise")
         return redirect("cases:intake_authorise")
     chosen = set(data.get("programmes") or [])
     if not chosen and draft.step == "plan":
-        chosen = {e["code"] for e in plan if e["outcome"] == "eligible"}
-    needs = data.get("needs") or []
-    possibly = [e for e in plan if e["outcome"] == "possibly_eligible"]
-    groups = [
-        ("eligible", OUTCOME_LABELS["eligible"], [e for e in plan if e["outcome"] == "eligible"]),
-        ("possibly_eligible", OUTCOME_LABELS["possibly_eligible"], [e for e in possibly if relevant_to(e, needs)]),
-        ("possibly_other", "其他需要核实的项目", [e for e in possibly if not relevant_to(e, needs)]),
-        ("not_eligible", OUTCOME_LABELS["not_eligible"], [e for e in plan if e["outcome"] == "not_eligible"]),
-    ]
+        chosen = plan.default_choice()
     return render(
         request,
         "cases/intake_plan.html",
-        _context(request, draft, data, "plan", groups=groups, chosen=chosen, plan_date=today),
+        _context(
+            request,
+            draft,
+            data,
+            "plan",
+            groups=plan_groups(plan, data.get("needs") or []),
+            chosen=chosen,
+            plan_date=today,
+            totals=plan.totals(),
+            member_totals=plan.member_totals(),
+        ),
     )
 
 
@@ -313,7 +326,9 @@ def intake_materials(request):
     if draft is None:
         return _no_draft(request)
     plan, _ = _plan(data)
-    chosen = [e for e in plan if e["code"] in (data.get("programmes") or [])]
+    keys = data.get("programmes") or []
+    chosen = [e for e in plan if e.key in keys]
+    papers, notes = plan.materials(keys)
     relations = dict(Relation.choices)
     members = [
         {
@@ -333,8 +348,10 @@ def intake_materials(request):
             draft,
             data,
             "materials",
-            materials=materials_for(plan, data.get("programmes") or []),
+            materials=papers,
+            application_notes=notes,
             chosen=chosen,
+            totals=plan.totals(keys),
             members=members,
             need_labels=[needs[n] for n in data.get("needs", []) if n in needs],
         ),

@@ -1,4 +1,4 @@
-"""综合救助方案: the engine's verdict on every programme, turned into a JSON-able plan.
+"""综合救助方案 at intake: the household's engine input, what it already receives, the plan.
 
 The plan is stored on the case as it was at submission (with the date the rules were
 evaluated on), so a later rule change never rewrites what the clerk and applicant saw.
@@ -7,97 +7,165 @@ evaluated on), so a later rule change never rewrites what the clerk and applican
 from __future__ import annotations
 
 import datetime as dt
-import re
-from dataclasses import asdict, is_dataclass
-from typing import Any
+from collections.abc import Iterable
 
-from ejia.rules.facts import FACTS
+from django.db.models import Q
 
-OUTCOME_ORDER = {"eligible": 0, "possibly_eligible": 1, "not_eligible": 2}
-OUTCOME_LABELS = {"eligible": "可能符合", "possibly_eligible": "需要核实", "not_eligible": "暂不符合"}
+from ejia.catalogue.plan import Plan, PlanEntry, PlanError, PlanMember
+from ejia.catalogue.planning import Holding, build_plan
+from ejia.core import idnumber
+from ejia.registry.models import Household, HouseholdStatus, MemberStatus, StatusKind
+from ejia.verification.engine_input import EngineInput, MemberSource, active_statuses, build_engine_input
 
+__all__ = [
+    "PlanError",
+    "draft_engine_input",
+    "draft_person_refs",
+    "draft_plan",
+    "household_holdings",
+    "plan_evaluate",
+    "relevant_to",
+]
 
-class PlanError(Exception):
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
-
-def _criterion(item: Any) -> dict:
-    if isinstance(item, dict):
-        data = item
-    elif is_dataclass(item):
-        data = asdict(item)
-    elif isinstance(item, (list, tuple)):
-        data = dict(zip(("label", "result", "explanation"), item, strict=False))
-    elif hasattr(item, "label") and hasattr(item, "result"):
-        # The engine's CriterionResult computes its explanation lazily (a property).
-        data = {"label": item.label, "result": item.result, "explanation": item.explanation}
-    else:
-        data = {"label": str(item)}
-    result = data.get("result")
-    if isinstance(result, str):
-        result = {"pass": True, "true": True, "fail": False, "false": False}.get(result.lower())
-    return {
-        "label": str(data.get("label", "")),
-        "result": result if result in (True, False) else None,
-        "explanation": str(data.get("explanation", "") or ""),
-    }
+# The registry statuses that are programmes of the catalogue.
+STATUS_PROGRAMMES = {
+    StatusKind.TEKUN: "tekun",
+    StatusKind.DIBAO: "dibao",
+    StatusKind.DIBAO_EDGE: "dibao_edge",
+    StatusKind.EXPENSE_HARDSHIP: "expense_hardship",
+    StatusKind.ORPHAN: "orphan_allowance",
+}
+# disbursement.Entitlement statuses that still pay (read through the reverse relation: the
+# case system comes before disbursement and does not import it).
+LIVE_ENTITLEMENT = ("active", "suspended", "gradual_exit")
 
 
-def _fact_label(name: str) -> str:
-    fact = FACTS.get(name)
-    return fact.label if fact else name
-
-
-def plan_evaluate(*, division_code: str, household: dict, members: list[dict], on: dt.date) -> list[dict]:
-    """Every active programme's outcome on the declared facts, best outcomes first."""
-    from ejia.catalogue.models import Programme
-    from ejia.catalogue.selectors import DivisionNotFound, evaluate_household
+def plan_evaluate(
+    *, engine_input: EngineInput, on: dt.date, held: Iterable[Holding] = (), combine: bool = True
+) -> Plan:
+    """Every programme in force on `on` for the household, with what it holds and the
+    catalogue's combination rules applied (`combine=False`: the engine's verdicts only)."""
+    from ejia.catalogue.selectors import DivisionNotFound, engine_for
     from ejia.rules.errors import RuleError
 
     try:
-        results = evaluate_household(division_code=division_code, household=household, members=members, on=on)
+        results = engine_for(on).evaluate(engine_input.input, on=on)
     except (RuleError, DivisionNotFound) as exc:
         # A declared value the rules cannot use: the clerk fixes the form, nothing is lost.
         raise PlanError(getattr(exc, "message", None) or str(exc)) from exc
-    programmes = {p.code: p for p in Programme.objects.filter(code__in=list(results)).select_related("department")}
-    plan = []
-    for code, result in results.items():
-        programme = programmes.get(code)
-        if programme is None:
-            continue
-        outcome = str(getattr(result, "outcome", "not_eligible"))
-        outcome = getattr(getattr(result, "outcome", None), "value", outcome)
-        unknown = sorted(set(getattr(result, "unknown_facts", None) or []))
-        plan.append(
-            {
-                "code": code,
-                "name": programme.name,
-                "department": programme.department.name,
-                "department_code": programme.department.code,
-                "outcome": outcome,
-                "outcome_label": OUTCOME_LABELS.get(outcome, outcome),
-                "amount_fen": getattr(result, "amount_fen", None),
-                "benefit_form": str(programme.get_benefit_form_display()),
-                "benefit_form_code": programme.benefit_form,
-                "category": programme.category,
-                "criteria": [_criterion(c) for c in (getattr(result, "criteria", None) or [])],
-                "unknown_facts": unknown,
-                "unknown_labels": [_fact_label(n) for n in unknown],
-                "members": [
-                    {
-                        "index": getattr(m, "index", i),
-                        "outcome": str(getattr(m, "outcome", "")),
-                        "amount_fen": getattr(m, "amount_fen", None),
-                    }
-                    for i, m in enumerate(getattr(result, "members", None) or [])
-                ],
-                "materials": [str(m) for m in (programme.materials or [])],
-            }
+    members = [PlanMember(ref, name) for ref, name in zip(engine_input.refs, engine_input.names, strict=True)]
+    return build_plan(results=results, on=on, members=members, held=held, combinations=None if combine else [])
+
+
+def _parsed(number: str):
+    try:
+        return idnumber.parse(number)
+    except idnumber.InvalidIdNumber:
+        return None
+
+
+def draft_engine_input(data: dict, division, on: dt.date, *, household: Household | None = None) -> EngineInput:
+    """The intake form's declared facts (over the registry's statuses when the household is
+    registered); never an ID number — birth date and sex only."""
+    members = []
+    for member in data.get("members", []):
+        parsed = _parsed(member.get("id_number", ""))
+        members.append(
+            MemberSource(
+                ref=member["key"],
+                name=member.get("name", ""),
+                birth_date=parsed.birth_date if parsed else None,
+                sex=parsed.sex if parsed else "",
+                relation=member.get("relation", ""),
+                declared={k: v for k, v in (member.get("facts") or {}).items() if v is not None},
+            )
         )
-    plan.sort(key=lambda p: (OUTCOME_ORDER.get(p["outcome"], 9), p["department_code"], p["code"]))
-    return plan
+    household = household or _registered(data)
+    return build_engine_input(
+        division=division,
+        on=on,
+        members=members,
+        declared={k: v for k, v in (data.get("household_facts") or {}).items() if v is not None},
+        statuses=active_statuses(household.pk, on) if household else None,
+    )
+
+
+def _registered(data: dict) -> Household | None:
+    if not data.get("household_id"):
+        return None
+    return Household.objects.filter(public_id=data["household_id"]).first()
+
+
+def draft_person_refs(data: dict) -> dict[int, str]:
+    """Registry person pk → the form's member key, for the members the registry knows."""
+    from ejia.registry.selectors import person_by_id_number
+
+    refs = {}
+    for member in data.get("members", []):
+        parsed = _parsed(member.get("id_number", ""))
+        person = person_by_id_number(parsed.number) if parsed else None
+        if person is not None:
+            refs[person.pk] = member["key"]
+    return refs
+
+
+def draft_plan(data: dict, on: dt.date) -> Plan:
+    """The plan the window and the citizen see while filling in the form."""
+    from ejia.accounts.models import Division
+
+    division = Division.objects.get(code=data["division_code"])
+    household = _registered(data)
+    held = household_holdings(household, on, draft_person_refs(data)) if household else []
+    return plan_evaluate(engine_input=draft_engine_input(data, division, on), on=on, held=held)
+
+
+def household_holdings(household: Household, on: dt.date, refs: dict[int, str] | None = None) -> list[Holding]:
+    """What the household already receives on `on`: its live entitlements (amount, since the
+    first month of the chain) and its registry statuses (since their start). `refs` maps a
+    person pk to the member reference the plan uses (default: the person's public id)."""
+    current = Q(start__lte=on) & (Q(end__isnull=True) | Q(end__gte=on))
+    found: dict[tuple[str, str], Holding] = {}
+    person_ref = dict(refs or {})
+    if refs is None:
+        for pk, public_id in household.memberships.filter(date_out__isnull=True).values_list(
+            "person_id", "person__public_id"
+        ):
+            person_ref[pk] = str(public_id)
+    only = next(iter(person_ref.values())) if len(person_ref) == 1 else ""
+    for kind, start in HouseholdStatus.objects.filter(current, household=household).values_list("kind", "start"):
+        code = STATUS_PROGRAMMES.get(kind)
+        if code:
+            person = only if code in ("tekun", "orphan_allowance") else ""
+            found[(code, person)] = Holding(code, person, start, None, "status")
+    for kind, start, person_id in MemberStatus.objects.filter(current, household=household).values_list(
+        "kind", "start", "person_id"
+    ):
+        code = STATUS_PROGRAMMES.get(kind)
+        if code and person_id in person_ref:
+            person = person_ref[person_id] if code in ("tekun", "orphan_allowance") else ""
+            found.pop((code, ""), None) if person else None
+            found[(code, person)] = Holding(code, person, start, None, "status")
+    month = on.replace(day=1)
+    live = (
+        household.entitlements.filter(status__in=LIVE_ENTITLEMENT, start_month__lte=month)
+        .filter(Q(end_month__isnull=True) | Q(end_month__gte=month))
+        .select_related("programme")
+        .order_by("pk")
+    )
+    for ent in live:
+        if ent.facts.get("back_pay_for"):
+            continue  # a one-period back payment, not a benefit of its own
+        person = person_ref.get(ent.person_id, "") if ent.person_id else ""
+        since = ent.start_month
+        previous = ent.previous
+        while previous is not None:
+            since = min(since, previous.start_month)
+            previous = previous.previous
+        status = found.pop((ent.programme.code, person), None) or found.pop((ent.programme.code, ""), None)
+        if status is not None and status.since:
+            since = min(since, status.since)
+        found[(ent.programme.code, person)] = Holding(ent.programme.code, person, since, ent.amount_fen, "entitlement")
+    return list(found.values())
 
 
 # Which catalogue categories each stated need points to (to put the relevant programmes first).
@@ -114,53 +182,6 @@ NEED_CATEGORIES = {
 }
 
 
-def relevant_to(entry: dict, needs: list[str]) -> bool:
+def relevant_to(entry: PlanEntry, needs: list[str]) -> bool:
     wanted = set().union(*(NEED_CATEGORIES.get(n, set()) for n in needs)) if needs else set()
-    return entry.get("category") in wanted
-
-
-def _material_key(name: str) -> str:
-    # "授权书（每位成年家庭成员签字）" and "授权书" are the same paper.
-    return re.sub(r"[（(].*?[）)]", "", name).strip()
-
-
-def materials_for(plan: list[dict], codes: list[str]) -> list[dict]:
-    """The materials checklist for the chosen programmes, each paper once, naming its programmes.
-
-    The verification authorisation is signed on screen during intake, so it is marked as
-    already in hand (`online`) rather than asked for again.
-    """
-    items: dict[str, dict] = {}
-    for entry in plan:
-        if entry["code"] not in codes:
-            continue
-        for material in entry.get("materials", []):
-            key = _material_key(material)
-            item = items.setdefault(key, {"name": material, "programmes": [], "online": "授权书" in material})
-            if len(material) > len(item["name"]):
-                item["name"] = material
-            if entry["name"] not in item["programmes"]:
-                item["programmes"].append(entry["name"])
-    return list(items.values())
-
-
-def engine_input(data: dict, division) -> tuple[dict, list[dict]]:
-    """The declared facts as the engine takes them; never an ID number (birth date and sex only)."""
-    from ejia.core import idnumber
-
-    household = {k: v for k, v in (data.get("household_facts") or {}).items() if v is not None}
-    household["region_code"] = division.code[:6]
-    household["urban"] = bool(division.urban)
-    members = []
-    for member in data.get("members", []):
-        facts = {k: v for k, v in (member.get("facts") or {}).items() if v is not None}
-        try:
-            parsed = idnumber.parse(member.get("id_number", ""))
-        except idnumber.InvalidIdNumber:
-            parsed = None
-        if parsed is not None:
-            facts["birth_date"] = parsed.birth_date.isoformat()
-            facts["sex"] = parsed.sex
-        facts["relation"] = member.get("relation", "")
-        members.append(facts)
-    return household, members
+    return entry.category in wanted

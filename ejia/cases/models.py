@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
 from ejia.accounts.models import Division, OrgUnit
+from ejia.catalogue.fields import PlanField
 from ejia.core.models import BaseModel
 
 
@@ -75,8 +76,8 @@ class Case(BaseModel):
     # Facts as entered at intake: {"household": {...}, "members": [{"person": uuid, "name",
     # "masked_id", "relation", "facts": {...}}]} — never a full ID number.
     declared_facts = models.JSONField(default=dict)
-    # The comprehensive plan at submission: the engine's result per programme with the date used.
-    plan = models.JSONField(default=list)
+    # The comprehensive plan at submission (ejia.catalogue.plan.Plan, with the date used).
+    plan = PlanField()
     rule_date = models.DateField()
     materials = models.JSONField(default=list, blank=True)
     idempotency_key = models.CharField(max_length=64, unique=True)
@@ -115,6 +116,10 @@ class ProgrammeRequest(BaseModel):
     programme = models.ForeignKey("catalogue.Programme", on_delete=models.PROTECT, related_name="requests")
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.SUBMITTED, db_index=True)
     is_open = models.BooleanField(default=True)
+    # A programme paid to a person names the member it is for, from intake on (the plan entry's person).
+    person = models.ForeignKey(
+        "registry.Person", null=True, blank=True, on_delete=models.PROTECT, related_name="programme_requests"
+    )
     outcome_at_intake = models.CharField(max_length=20, blank=True)
     amount_fen_proposed = models.BigIntegerField(null=True, blank=True)
 
@@ -122,12 +127,33 @@ class ProgrammeRequest(BaseModel):
         ordering = ["case", "pk"]
         constraints = [
             models.UniqueConstraint(
-                fields=["household", "programme"], condition=Q(is_open=True), name="programmerequest_one_open"
+                fields=["household", "programme"],
+                condition=Q(is_open=True, person__isnull=True),
+                name="programmerequest_one_open",
+            ),
+            # A member programme: one open request per person (two disabled members may both apply).
+            models.UniqueConstraint(
+                fields=["household", "programme", "person"],
+                condition=Q(is_open=True, person__isnull=False),
+                name="programmerequest_one_open_per_person",
             ),
         ]
 
     def __str__(self) -> str:
         return f"{self.case.reference} {self.programme.code}"
+
+    @property
+    def plan_key(self) -> str:
+        """The key of this request's entry in the case's plan."""
+        return f"{self.programme.code}:{self.person.public_id}" if self.person_id else self.programme.code
+
+    def plan_entry(self):
+        """This request's entry in the case's plan (the member's own entry for a member programme)."""
+        plan = self.case.plan
+        entry = plan.get(self.plan_key)
+        if entry is None and not self.person_id:
+            entry = next(iter(plan.for_code(self.programme.code)), None)
+        return entry
 
 
 class Authorisation(BaseModel):

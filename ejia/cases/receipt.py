@@ -14,8 +14,8 @@ from reportlab.lib.units import mm
 from reportlab.platypus import Image, Paragraph, Spacer, Table, TableStyle
 from reportlab.platypus.flowables import KeepTogether
 
-from ejia.cases.matching import OUTCOME_LABELS
 from ejia.cases.models import Case, Need
+from ejia.catalogue.plan import PlanOutcome
 from ejia.core.i18n import official_language
 from ejia.core.money import format_fen
 from ejia.core.pdf import FONT, a4_pdf, paragraph
@@ -96,19 +96,21 @@ def receipt_pdf(case: Case) -> io.BytesIO:
             p("、".join(needs.get(n, n) for n in case.needs) + (f"。{case.needs_note}" if case.needs_note else ""))
         )
     story.append(p("申请的救助项目", HEADING))
-    plan = {e["code"]: e for e in case.plan}
+    plan = case.plan
+    requests = list(case.requests.select_related("programme__department", "person"))
     rows = [[p("序号"), p("救助项目"), p("负责部门"), p("初步评估"), p("参考金额")]]
-    for i, request in enumerate(case.requests.select_related("programme__department"), start=1):
-        entry = plan.get(request.programme.code, {})
+    for i, request in enumerate(requests, start=1):
+        entry = request.plan_entry()
         amount = format_fen(request.amount_fen_proposed) if request.amount_fen_proposed else "—"
-        if request.amount_fen_proposed and entry.get("benefit_form_code") == "monthly_cash":
-            amount += "/月"
+        if request.amount_fen_proposed and entry is not None:
+            amount += entry.amount_label
+        name = request.programme.name + (f"（{request.person.name}）" if request.person_id else "")
         rows.append(
             [
                 p(i),
-                p(request.programme.name),
+                p(name),
                 p(request.programme.department.name),
-                p(OUTCOME_LABELS.get(entry.get("outcome", ""), "待核对")),
+                p(entry.outcome_label if entry is not None else "待核对"),
                 p(amount),
             ]
         )
@@ -116,10 +118,66 @@ def receipt_pdf(case: Case) -> io.BytesIO:
         rows.append([p("—"), p("未选择具体项目，由窗口根据困难情况统筹办理"), p(""), p(""), p("")])
     story.append(_table(rows, [12 * mm, 62 * mm, 40 * mm, 26 * mm, 30 * mm]))
     story.append(p("初步评估依据申请时申报的情况，最终以家庭经济状况核对和审核确认结果为准。", SMALL))
-    if case.materials:
+    held = plan.with_outcome(PlanOutcome.ALREADY_RECEIVED)
+    if held:
+        story.append(p("已享受的救助", HEADING))
+        rows = [[p("救助项目"), p("享受人"), p("起始时间"), p("金额")]]
+        for e in held:
+            since = e.received.since if e.received else None
+            amount = e.received.amount_fen if e.received else None
+            rows.append(
+                [
+                    p(e.name),
+                    p(e.person_name or "全家"),
+                    p(f"{since:%Y年%m月}起" if since else "—"),
+                    p(format_fen(amount) + e.amount_label if amount else "按原决定"),
+                ]
+            )
+        story.append(_table(rows, [70 * mm, 30 * mm, 35 * mm, 35 * mm]))
+    excluded = plan.with_outcome(PlanOutcome.EXCLUDED)
+    if excluded:
+        story.append(
+            p(
+                "不可同时享受的项目："
+                + "；".join(
+                    f"{e.name}{'（' + e.person_name + '）' if e.person_name else ''}——已按“{e.excluded_by_name}”评估"
+                    for e in excluded
+                ),
+                SMALL,
+            )
+        )
+    keys = [r.plan_key for r in requests]
+    totals = plan.totals(keys)
+    story.append(p("救助合计（已享受加本次申请中可能符合的，以审核结果为准）", HEADING))
+    rows = [[p("享受人"), p("每月现金"), p("其中已享受"), p("一次性现金"), p("服务、实物和减免")]]
+    for row in plan.member_totals(keys):
+        t = row.totals
+        rows.append(
+            [
+                p(row.name),
+                p(format_fen(t.monthly_fen)),
+                p(format_fen(t.monthly_received_fen)),
+                p(format_fen(t.one_off_fen)),
+                p("、".join(t.in_kind) or "—"),
+            ]
+        )
+    if len(rows) > 2:
+        rows.append(
+            [
+                p("合计"),
+                p(format_fen(totals.monthly_fen)),
+                p(format_fen(totals.monthly_received_fen)),
+                p(format_fen(totals.one_off_fen)),
+                p("、".join(totals.in_kind) or "—"),
+            ]
+        )
+    story.append(_table(rows, [26 * mm, 28 * mm, 28 * mm, 28 * mm, 60 * mm]))
+    papers = [m for m in case.materials if not m.get("note")]
+    notes = [m["name"] for m in case.materials if m.get("note")]
+    if papers:
         story.append(p("材料清单", HEADING))
         rows = [[p("材料"), p("状态")]]
-        for item in case.materials:
+        for item in papers:
             rows.append(
                 [
                     p(item["name"]),
@@ -127,6 +185,8 @@ def receipt_pdf(case: Case) -> io.BytesIO:
                 ]
             )
         story.append(_table(rows, [140 * mm, 30 * mm]))
+    if notes:
+        story.append(p("办理说明：" + "；".join(notes), SMALL))
     auths = list(case.authorisations.select_related("person"))
     if auths:
         story.append(

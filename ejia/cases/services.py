@@ -9,7 +9,13 @@ from django.utils import timezone
 
 from ejia.accounts.models import Division, OrgUnit
 from ejia.accounts.scope import can_see_division
-from ejia.cases.matching import PlanError, engine_input, materials_for, plan_evaluate
+from ejia.cases.matching import (
+    PlanError,
+    draft_engine_input,
+    draft_person_refs,
+    household_holdings,
+    plan_evaluate,
+)
 from ejia.cases.models import Authorisation, Case, Channel, ProgrammeRequest, ReferenceCounter
 from ejia.cases.sms import sms_send
 from ejia.core import idnumber
@@ -101,10 +107,15 @@ def _check(data: dict, *, actor, channel: str, on: dt.date) -> tuple[Division, l
         raise CaseError("网格员代办须取得申请人同意：请勾选并由申请人签名确认。", step="authorise")
     from ejia.catalogue.models import Programme
 
-    codes = list(dict.fromkeys(data.get("programmes") or []))
+    keys = list(dict.fromkeys(data.get("programmes") or []))
+    codes = list(dict.fromkeys(k.split(":", 1)[0] for k in keys))
     programmes = list(Programme.objects.filter(code__in=codes, is_active=True).select_related("department"))
     if len(programmes) != len(codes):
         raise CaseError("所选救助项目中有已停用或不存在的项目，请重新选择。", step="plan")
+    member_keys = {m["key"] for m in members}
+    for key in keys:
+        if ":" in key and key.split(":", 1)[1] not in member_keys:
+            raise CaseError("所选项目对应的家庭成员已不在申请中，请重新选择。", step="plan")
     return division, programmes
 
 
@@ -197,32 +208,51 @@ def _submit(*, actor, channel, idempotency_key, data, division, programmes, toda
             holder=applicant,
         )
 
-    # One open request per household per programme: point to the case that has it.
+    try:
+        engine_input = draft_engine_input(data, division, today, household=household)
+        plan = plan_evaluate(
+            engine_input=engine_input,
+            on=today,
+            held=household_holdings(household, today, draft_person_refs(data)),
+        )
+    except PlanError as exc:
+        raise CaseError(f"无法评估救助方案：{exc.message}", step="household") from None
+    chosen = _chosen_entries(plan, data, programmes)
+    # From here on the plan names persons, not the form's member keys.
+    plan = plan.renamed({m["key"]: (str(persons[m["key"]].public_id), persons[m["key"]].name) for m in members})
+    wanted = [(programme, persons[member_key] if member_key else None) for programme, member_key in chosen]
+
+    # One open request per household per programme (per person for a member programme):
+    # point to the case that has it.
     open_requests = (
         ProgrammeRequest.objects.select_for_update()
         .filter(household=household, programme__in=programmes, is_open=True)
-        .select_related("case", "programme")
+        .select_related("case", "programme", "person")
     )
-    clash = open_requests.first()
-    if clash is not None:
-        raise CaseError(
-            f"该家庭已有正在办理的“{clash.programme.name}”申请（受理号 {clash.case.reference}），"
-            "不能重复申请；如需补充材料，请在原申请件中办理。",
-            step="plan",
-        )
+    for clash in open_requests:
+        if any(
+            clash.programme_id == p.pk and (clash.person_id is None or person is None or clash.person_id == person.pk)
+            for p, person in wanted
+        ):
+            who = f"（{clash.person.name}）" if clash.person_id else ""
+            raise CaseError(
+                f"该家庭已有正在办理的“{clash.programme.name}”{who}申请（受理号 {clash.case.reference}），"
+                "不能重复申请；如需补充材料，请在原申请件中办理。",
+                step="plan",
+            )
 
-    household_facts, engine_members = engine_input(data, division)
-    try:
-        plan = plan_evaluate(division_code=division.code, household=household_facts, members=engine_members, on=today)
-    except PlanError as exc:
-        raise CaseError(f"无法评估救助方案：{exc.message}", step="household") from None
-    by_code = {entry["code"]: entry for entry in plan}
-    codes = [p.code for p in programmes]
+    keys = [f"{p.code}:{person.public_id}" if person else p.code for p, person in wanted]
     received = set(data.get("materials_received") or [])
+    papers, notes = plan.materials(keys)
     materials = [
-        {**item, "received": item["online"] or item["name"] in received} for item in materials_for(plan, codes)
-    ]
-
+        {
+            "name": m.name,
+            "programmes": list(m.programmes),
+            "online": m.online,
+            "received": m.online or m.name in received,
+        }
+        for m in papers
+    ] + [{"name": note, "note": True} for note in notes]
     case = Case.objects.create(
         reference=reference_allocate(county_code=division.code[:6], day=today),
         channel=channel,
@@ -234,7 +264,7 @@ def _submit(*, actor, channel, idempotency_key, data, division, programmes, toda
         needs=list(data.get("needs") or []),
         needs_note=(data.get("needs_note") or "").strip(),
         declared_facts={
-            "household": household_facts,
+            "household": dict(engine_input.household),
             "members": [
                 {
                     "key": m["key"],
@@ -242,9 +272,9 @@ def _submit(*, actor, channel, idempotency_key, data, division, programmes, toda
                     "name": persons[m["key"]].name,
                     "masked_id": persons[m["key"]].masked_id,
                     "relation": m["relation"],
-                    "facts": em,
+                    "facts": facts,
                 }
-                for m, em in zip(members, engine_members, strict=True)
+                for m, facts in zip(members, engine_input.members, strict=True)
             ],
         },
         plan=plan,
@@ -256,16 +286,18 @@ def _submit(*, actor, channel, idempotency_key, data, division, programmes, toda
         proxy_consent=bool(data.get("proxy_consent")) and channel == Channel.GRID_PROXY,
         proxy_consent_signature=data.get("proxy_signature", "") if channel == Channel.GRID_PROXY else "",
     )
+    by_key = plan.by_key()
     ProgrammeRequest.objects.bulk_create(
         [
             ProgrammeRequest(
                 case=case,
                 household=household,
                 programme=programme,
-                outcome_at_intake=by_code.get(programme.code, {}).get("outcome", ""),
-                amount_fen_proposed=by_code.get(programme.code, {}).get("amount_fen"),
+                person=person,
+                outcome_at_intake=by_key[key].outcome.value if key in by_key else "",
+                amount_fen_proposed=by_key[key].amount_fen if key in by_key else None,
             )
-            for programme in programmes
+            for (programme, person), key in zip(wanted, keys, strict=True)
         ]
     )
     for member in members:
@@ -294,8 +326,40 @@ def _submit(*, actor, channel, idempotency_key, data, division, programmes, toda
             "reference": case.reference,
             "channel": channel,
             "household": str(household.public_id),
-            "programmes": codes,
+            "programmes": keys,
             "authorisations": case.authorisations.count(),
         },
     )
     return case
+
+
+def _chosen_entries(plan, data: dict, programmes) -> list[tuple]:
+    """(programme, member key or "") for each ticked item. A member programme names its member:
+    ticked for one member at the window, or — chosen by code alone — the one member the plan
+    finds likely (else possibly) for it. Nothing the family already receives or cannot combine
+    is sent to a department."""
+    by_code = {p.code: p for p in programmes}
+    chosen: list[tuple] = []
+    for key in dict.fromkeys(data.get("programmes") or []):
+        code, _, member_key = key.partition(":")
+        programme = by_code[code]
+        if programme.target == programme.Target.MEMBER and not member_key:
+            entries = [e for e in plan.for_code(code) if e.person]
+            for outcome in ("likely", "possible"):
+                found = [e for e in entries if e.outcome == outcome]
+                if found:
+                    break
+            if len(found) != 1 and len(data.get("members") or []) == 1:
+                found = [None]
+                member_key = data["members"][0]["key"]
+            elif len(found) != 1:
+                raise CaseError(f"“{programme.name}”以个人为单位，请选择为哪位家庭成员申请。", step="plan")
+            else:
+                member_key = found[0].person
+        entry = plan.get(f"{code}:{member_key}" if member_key else code)
+        if entry is not None and not entry.offered:
+            why = entry.notes[0] if entry.notes else entry.outcome_label
+            who = f"{entry.person_name}的" if entry.person_name else ""
+            raise CaseError(f"{who}“{programme.name}”不能申请：{why}。", step="plan")
+        chosen.append((programme, member_key))
+    return chosen

@@ -14,11 +14,11 @@ from django.db import transaction
 from django.utils import timezone
 
 from ejia.accounts.scope import require_division
-from ejia.cases.matching import PlanError, plan_evaluate
+from ejia.cases.matching import PlanError, household_holdings, plan_evaluate
 from ejia.cases.models import Authorisation, Case, CaseStatus
 from ejia.registry.models import Person
-from ejia.verification import findings as fnd
 from ejia.verification.checks import CheckRefused, check_enqueue, check_start
+from ejia.verification.engine_input import MemberSource, active_statuses, build_engine_input
 from ejia.verification.models import CheckStatus, VerificationCheck
 
 
@@ -91,39 +91,48 @@ def case_latest_check(case: Case) -> VerificationCheck | None:
 
 def verified_plan(case: Case, check: VerificationCheck) -> dict:
     """The plan re-evaluated on declared + verified facts (on the case's rule date), and what
-    changed against the plan at submission: {"plan", "changes", "error"}."""
+    changed against the plan at submission: {"plan": Plan | None, "changes", "error"}."""
     if not check.facts:
-        return {"plan": [], "changes": [], "error": ""}
-    household, members = fnd.merged(check.declared or {}, check.facts)
-    order = [m["person"] for m in (case.declared_facts or {}).get("members") or []]
-    member_list = [members.get(p, {}) for p in order]
-    household.pop("size", None)
+        return {"plan": None, "changes": [], "error": ""}
+    declared = case.declared_facts or {}
+    members = [
+        MemberSource(ref=m["person"], name=m.get("name", ""), declared=dict(m.get("facts") or {}))
+        for m in declared.get("members") or []
+    ]
+    on = case.rule_date
     try:
-        plan = plan_evaluate(
-            division_code=case.division.code, household=household, members=member_list, on=case.rule_date
+        engine_input = build_engine_input(
+            division=case.division,
+            on=on,
+            members=members,
+            declared=declared.get("household") or {},
+            verified=check.facts,
+            statuses=active_statuses(case.household_id, on),
         )
+        plan = plan_evaluate(engine_input=engine_input, on=on, held=household_holdings(case.household, on))
     except PlanError as exc:
-        return {"plan": [], "changes": [], "error": exc.message}
-    before = {entry["code"]: entry for entry in case.plan or []}
-    requested = set(case.requests.values_list("programme__code", flat=True))
+        return {"plan": None, "changes": [], "error": exc.message}
+    before = case.plan.by_key()
+    requested = {r.plan_key for r in case.requests.select_related("programme", "person")}
     changes = []
     for entry in plan:
-        old = before.get(entry["code"])
+        old = before.get(entry.key)
         if old is None:
             continue
-        if old["outcome"] != entry["outcome"] or old.get("amount_fen") != entry.get("amount_fen"):
+        if old.outcome != entry.outcome or old.amount_fen != entry.amount_fen:
             changes.append(
                 {
-                    "code": entry["code"],
-                    "name": entry["name"],
-                    "requested": entry["code"] in requested,
-                    "before": old["outcome_label"],
-                    "before_outcome": old["outcome"],
-                    "after": entry["outcome_label"],
-                    "after_outcome": entry["outcome"],
-                    "amount_before": old.get("amount_fen"),
-                    "amount_after": entry.get("amount_fen"),
+                    "code": entry.code,
+                    "key": entry.key,
+                    "name": entry.name + (f"（{entry.person_name}）" if entry.person_name else ""),
+                    "requested": entry.key in requested,
+                    "before": old.outcome_label,
+                    "before_outcome": old.outcome.value,
+                    "after": entry.outcome_label,
+                    "after_outcome": entry.outcome.value,
+                    "amount_before": old.amount_fen,
+                    "amount_after": entry.amount_fen,
                 }
             )
-    changes.sort(key=lambda c: (not c["requested"], c["code"]))
+    changes.sort(key=lambda c: (not c["requested"], c["key"]))
     return {"plan": plan, "changes": changes, "error": ""}

@@ -17,6 +17,7 @@ from ejia.cases.selectors import case_get_for_user, case_queue
 from ejia.cases.verify import case_latest_check
 from ejia.cases.verify_views import REPORT_ROLES
 from ejia.cases.workflow.selectors import case_progress
+from ejia.catalogue.plan import PlanOutcome
 from ejia.core.audit import audit_record
 from ejia.registry.models import Relation
 
@@ -44,12 +45,18 @@ def case_detail_view(request, public_id):
     # A household's application (members, incomes, signatures) is personal data: reads are logged.
     audit_record(actor=request.user, action="cases.view", obj=case)
     needs = dict(Need.choices)
+    plan = case.plan
+    keys = [r.plan_key for r in case.requests.select_related("programme", "person")]
     return render(
         request,
         "cases/case_detail.html",
         {
             "case": case,
-            "requests": case.requests.select_related("programme__department"),
+            "plan_shown": plan.with_outcome(PlanOutcome.ALREADY_RECEIVED, PlanOutcome.LIKELY, PlanOutcome.EXCLUDED),
+            "plan_possible": plan.with_outcome(PlanOutcome.POSSIBLE),
+            "plan_totals": plan.totals(keys),
+            "plan_member_totals": plan.member_totals(keys),
+            "requests": case.requests.select_related("programme__department", "person"),
             "authorisations": case.authorisations.select_related("person"),
             "need_labels": [needs.get(n, n) for n in case.needs],
             "relations": dict(Relation.choices),

@@ -171,3 +171,34 @@ class Standard(BaseModel):
 
     def in_force(self, on: dt.date) -> bool:
         return self.effective_from <= on and (self.effective_to is None or on <= self.effective_to)
+
+
+class CombinationRule(BaseModel):
+    """组合规则: `programme` excludes, takes precedence over, or requires `other` — for the same
+    person or the same household (ejia.catalogue.combinations). Kept by the programme's
+    department; every change is checked as a whole (no cycles, no contradictions) and audited."""
+
+    class Kind(models.TextChoices):
+        EXCLUDES = "excludes", _("不可同时享受")
+        PRECEDES = "precedes", _("优先于（不可同时享受）")
+        REQUIRES = "requires", _("须同时符合")
+
+    class Scope(models.TextChoices):
+        PERSON = "person", _("同一人")
+        HOUSEHOLD = "household", _("同一家庭")
+
+    programme = models.ForeignKey(Programme, on_delete=models.CASCADE, related_name="combination_rules")
+    kind = models.CharField(_("规则"), max_length=10, choices=Kind.choices)
+    other = models.ForeignKey(Programme, on_delete=models.CASCADE, related_name="+", verbose_name=_("另一项目"))
+    scope = models.CharField(_("适用范围"), max_length=10, choices=Scope.choices, default=Scope.PERSON)
+    note = models.CharField(_("依据或说明"), max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["programme__sort_order", "kind", "other__sort_order"]
+        constraints = [
+            models.UniqueConstraint(fields=["programme", "kind", "other"], name="combinationrule_unique"),
+            models.CheckConstraint(condition=~models.Q(programme=models.F("other")), name="combinationrule_not_self"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.programme_id} {self.kind} {self.other_id}"

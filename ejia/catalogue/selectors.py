@@ -261,3 +261,23 @@ def evaluate_household(
     facts = {**household, "region_code": region_code, "urban": urban}
     standards = standards_for(division, urban, on)
     return engine_for(on).evaluate(HouseholdInput(facts=facts, members=list(members), standards=standards), on=on)
+
+
+# ---------------------------------------------------------------- combination rules
+
+
+def combination_rules() -> list:
+    from ejia.catalogue.models import CombinationRule
+
+    return list(CombinationRule.objects.select_related("programme", "other", "programme__department"))
+
+
+def combinations_in_force() -> list:
+    """Every combination rule between active programmes, as the plan applies them."""
+    from ejia.catalogue.combinations import Combination
+    from ejia.catalogue.models import CombinationRule
+
+    rows = CombinationRule.objects.filter(programme__is_active=True, other__is_active=True).values_list(
+        "programme__code", "kind", "other__code", "scope", "note"
+    )
+    return [Combination(p, k, o, s, n) for p, k, o, s, n in rows]

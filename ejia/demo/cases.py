@@ -29,13 +29,14 @@ from PIL import Image, ImageDraw
 
 from ejia.accounts.models import User
 from ejia.cases.intake import adults, intake_prefill
-from ejia.cases.matching import PlanError, engine_input, materials_for, plan_evaluate
+from ejia.cases.matching import PlanError, draft_plan
 from ejia.cases.models import Case, Channel
 from ejia.cases.services import CaseError, case_submit
 from ejia.cases.uploads import store_signature
 from ejia.cases.verify import case_verification_start
 from ejia.cases.workflow import services as wf
 from ejia.cases.workflow.models import RequestProcedure
+from ejia.catalogue.plan import Plan, PlanOutcome
 from ejia.core import crypto
 from ejia.core.workdays import WorkCalendar
 from ejia.demo.staff import DEMO_TOWNSHIP
@@ -161,7 +162,7 @@ class Candidate:
     assisted: bool
     student: bool
     medical: bool
-    plan: list[dict] | None = None
+    plan: Plan | list | None = None
     data: dict | None = None
 
 
@@ -207,7 +208,7 @@ def _candidates(township: str, today: dt.date) -> list[Candidate]:
     return rows
 
 
-def _prefill(candidate: Candidate, clerk: User, today: dt.date) -> tuple[dict, list[dict]]:
+def _prefill(candidate: Candidate, clerk: User, today: dt.date) -> tuple[dict, Plan]:
     """The intake draft pre-filled from the registry by the head's ID number, and its plan."""
     if candidate.data is None:
         head = (
@@ -215,25 +216,25 @@ def _prefill(candidate: Candidate, clerk: User, today: dt.date) -> tuple[dict, l
         )
         number = crypto.decrypt(head.id_number_ciphertext, purpose=ID_PURPOSE)
         data = intake_prefill(user=clerk, id_number=number)
-        household, members = engine_input(data, candidate.household.division)
         candidate.data = data
-        candidate.plan = plan_evaluate(
-            division_code=candidate.household.division.code, household=household, members=members, on=today
-        )
+        candidate.plan = draft_plan(data, today)
     return candidate.data, candidate.plan
 
 
-def _programmes(scenario: Scenario, plan: list[dict]) -> list[str] | None:
-    """The programmes to apply for, or None when the plan rules a required group out."""
-    outcome = {entry["code"]: entry["outcome"] for entry in plan}
+def _programmes(scenario: Scenario, plan) -> list[str] | None:
+    """The plan keys to apply for, or None when the plan rules a required group out."""
+    best = {}
+    for entry in plan:  # best outcomes first
+        if entry.offered and entry.outcome != PlanOutcome.UNLIKELY:
+            best.setdefault(entry.code, entry)
     chosen = []
     for group in scenario.groups:
-        code = next((c for c in group if outcome.get(c, "not_eligible") != "not_eligible"), None)
-        if code is None:
+        entry = next((best[c] for c in group if c in best), None)
+        if entry is None:
             return None
-        chosen.append(code)
+        chosen.append(entry.key)
     # At most one extra, so each case stays readable.
-    extra = next((c for c in scenario.extras if outcome.get(c) == "eligible"), None)
+    extra = next((best[c].key for c in scenario.extras if c in best and best[c].outcome == PlanOutcome.LIKELY), None)
     return chosen + ([extra] if extra else [])
 
 
@@ -281,7 +282,7 @@ def _signature_data_url(seed: int) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
-def _application(scenario: Scenario, data: dict, plan: list[dict], programmes: list[str], accepted: dt.date) -> dict:
+def _application(scenario: Scenario, data: dict, plan: Plan, programmes: list[str], accepted: dt.date) -> dict:
     """The finished intake form: needs, programmes, every adult's signature, materials ticked."""
     data = dict(data)
     number = int(scenario.key.rsplit("-", 1)[1])
@@ -299,7 +300,7 @@ def _application(scenario: Scenario, data: dict, plan: list[dict], programmes: l
         }
         for i, m in enumerate(adults(data))
     }
-    data["materials_received"] = [item["name"] for item in materials_for(plan, programmes)]
+    data["materials_received"] = [item.name for item in plan.materials(programmes)[0]]
     return data
 
 

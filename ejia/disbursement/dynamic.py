@@ -11,6 +11,7 @@ import datetime as dt
 from django.db import transaction
 from django.utils import timezone
 
+from ejia.catalogue.plan import Plan, PlanOutcome
 from ejia.core.audit import audit_record
 from ejia.core.i18n import official_language
 from ejia.core.money import format_fen
@@ -38,7 +39,7 @@ from ejia.disbursement.services import (
     household_type,
     review_interval,
 )
-from ejia.registry.models import Household, HouseholdStatus, Membership, Person, StatusKind
+from ejia.registry.models import Household, HouseholdStatus, Person, StatusKind
 
 
 def review_complete(*, actor, entitlement: Entitlement, outcome: str, note: str, on: dt.date | None = None) -> Review:
@@ -145,70 +146,43 @@ def member_entitlements_end_on_death(*, actor, person: Person, died_on: dt.date)
     return ended
 
 
-def registry_engine_input(household: Household, *, on: dt.date, overrides: dict | None = None):
-    """The household's facts as the engine takes them, from the registry plus the report's changes."""
-    overrides = overrides or {}
-    facts = {**(household.facts or {}), **(overrides.get("household") or {})}
-    members, people = [], []
-    member_over = overrides.get("members") or {}
-    for m in (
-        Membership.objects.filter(household=household, date_out__isnull=True)
-        .select_related("person")
-        .order_by("relation", "pk")
-    ):
-        if m.person.deceased_on and m.person.deceased_on <= on:
-            continue
-        row = {**(m.facts or {}), **(member_over.get(str(m.person.public_id)) or {})}
-        row.update(birth_date=m.person.birth_date.isoformat(), sex=m.person.sex, relation=m.relation)
-        members.append(row)
-        people.append(m.person_id)
-    return facts, members, people
-
-
-def evaluation_from_results(results: dict, people: list[int]) -> dict:
-    """The engine's results as stored JSON: {code: {"result", "amount_fen", "members": {person_id: …}}}."""
-    out = {}
-    for code, res in results.items():
-        entry = {"result": str(res.outcome), "amount_fen": res.amount_fen}
-        if getattr(res, "members", None):
-            entry["members"] = {
-                str(people[m.index]): {"result": str(m.outcome), "amount_fen": m.amount_fen}
-                for m in res.members
-                if m.index < len(people)
-            }
-        out[code] = entry
-    return out
-
-
 def change_report_evaluate(*, actor, report: ChangeReport, on: dt.date | None = None) -> ChangeReport:
-    """Re-evaluate the household with the catalogue's engine on the changed facts."""
-    from ejia.catalogue.selectors import evaluate_household
+    """Re-evaluate the household with the catalogue's engine on the changed facts: the plan the
+    engine gives on the registry's facts with the report's changes on top (no combination rules
+    and nothing marked as held: each live entitlement is judged on its own rule)."""
+    from ejia.cases.matching import PlanError, plan_evaluate
+    from ejia.verification.engine_input import household_engine_input
 
     on = on or report.effective_on
     household = Household.objects.select_related("division").get(pk=report.household_id)
-    facts, members, people = registry_engine_input(household, on=on, overrides=report.details.get("facts"))
-    results = evaluate_household(division_code=household.division.code, household=facts, members=members, on=on)
+    engine_input = household_engine_input(household, on=on, declared=report.details.get("facts"))
+    try:
+        plan = plan_evaluate(engine_input=engine_input, on=on, combine=False)
+    except PlanError as exc:
+        raise DisbursementError(f"无法重新评估：{exc.message}") from None
     with transaction.atomic():
         locked = ChangeReport.objects.select_for_update().get(pk=report.pk)
         if locked.status == ChangeReport.Status.DECIDED:
             return locked
-        locked.evaluation = {"on": on.isoformat(), "programmes": evaluation_from_results(results, people)}
+        locked.evaluation = plan
         locked.status = ChangeReport.Status.EVALUATED
         locked.save(update_fields=["evaluation", "status", "updated_at"])
         audit_record(actor=actor, action="disbursement.change_report_evaluate", obj=locked, data={"on": on.isoformat()})
     return locked
 
 
-def _result_for(evaluation: dict, ent: Entitlement) -> tuple[str | None, int | None]:
-    entry = (evaluation.get("programmes") or {}).get(ent.programme.code)
-    if entry is None:
-        return None, None
-    if ent.person_id is not None and entry.get("members") is not None:
-        member = entry["members"].get(str(ent.person_id))
-        if member is None:
-            return "not_eligible", None
-        return member["result"], member.get("amount_fen")
-    return entry["result"], entry.get("amount_fen")
+def _result_for(plan: Plan, ent: Entitlement) -> tuple[PlanOutcome, int | None]:
+    """The re-evaluated outcome and amount of one live entitlement: its person's entry for a
+    member programme, the household's otherwise."""
+    if ent.person_id is not None:
+        entry = plan.get(f"{ent.programme.code}:{ent.person.public_id}")
+        if entry is None:
+            return PlanOutcome.UNLIKELY, None
+    else:
+        entry = next(iter(plan.for_code(ent.programme.code)), None)
+        if entry is None:
+            return PlanOutcome.UNLIKELY, None
+    return entry.outcome, entry.amount_fen
 
 
 @official_language
@@ -219,8 +193,8 @@ def change_report_decide(*, actor, report: ChangeReport, from_month: dt.date, re
     status moves down a tier (梯度) and the special assistance the engine still grants continues."""
     reason = _require_reason(reason)
     _check_actor(actor, report.household_id)
-    evaluation = report.evaluation or {}
-    if not evaluation.get("programmes"):
+    evaluation = report.evaluation
+    if evaluation is None:
         raise DisbursementError("请先对变更后的家庭情况进行重新评估。")
     start = month_start(from_month)
     employment = report.kind == ChangeReport.Kind.EMPLOYMENT or bool(report.details.get("found_work"))
@@ -234,7 +208,7 @@ def change_report_decide(*, actor, report: ChangeReport, from_month: dt.date, re
         ended_dibao = False
         for ent in live:
             result, amount = _result_for(evaluation, ent)
-            if result == "eligible":
+            if result == PlanOutcome.LIKELY:
                 if amount is not None and amount != ent.amount_fen and ent.status != Entitlement.Status.GRADUAL_EXIT:
                     entitlement_change_amount(
                         actor=actor, entitlement=ent, amount_fen=amount, from_month=start, reason=reason
@@ -243,7 +217,7 @@ def change_report_decide(*, actor, report: ChangeReport, from_month: dt.date, re
                     overall = Outcome.CHANGE_AMOUNT if overall == Outcome.CONTINUE else overall
                 else:
                     lines.append(f"{ent.programme.name}：继续享受")
-            elif result == "possibly_eligible":
+            elif result == PlanOutcome.POSSIBLE:
                 lines.append(f"{ent.programme.name}：尚有事实待核实，暂继续享受")
             elif employment and ent.programme.code in ("dibao",):
                 entitlement_gradual_exit(actor=actor, entitlement=ent, from_month=start, reason=reason)
@@ -257,7 +231,7 @@ def change_report_decide(*, actor, report: ChangeReport, from_month: dt.date, re
                     ended_dibao = True
                 if overall in (Outcome.CONTINUE, Outcome.CHANGE_AMOUNT):
                     overall = Outcome.TERMINATE
-        edge = (evaluation["programmes"].get("dibao_edge") or {}).get("result") == "eligible"
+        edge = any(e.outcome == PlanOutcome.LIKELY for e in evaluation.for_code("dibao_edge"))
         if ended_dibao and edge:
             overall = Outcome.TIER_MOVE
             _tier_move_status(household_id=locked.household_id, start=start)

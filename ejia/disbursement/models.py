@@ -15,6 +15,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from ejia.accounts.models import Division
+from ejia.catalogue.fields import PlanField
 from ejia.core.models import BaseModel
 
 
@@ -306,7 +307,8 @@ class ChangeReport(BaseModel):
     details = models.JSONField(default=dict, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN, db_index=True)
     # The engine's results at re-evaluation: {code: {"result", "amount_fen"}} plus the date used.
-    evaluation = models.JSONField(default=dict, blank=True)
+    # The re-evaluated plan (ejia.catalogue.plan.Plan), None until evaluated.
+    evaluation = PlanField(null=True, blank=True, default=None)
     outcome = models.CharField(max_length=16, choices=Outcome.choices, blank=True)
     decision_reason = models.TextField(blank=True)
     reported_by = models.ForeignKey(

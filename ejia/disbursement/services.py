@@ -215,7 +215,7 @@ def entitlement_create_from_request(
     with transaction.atomic():
         request = (
             ProgrammeRequest.objects.select_for_update()
-            .select_related("case", "programme", "household")
+            .select_related("case", "programme", "household", "person")
             .get(pk=request.pk)
         )
         if request.status != ProgrammeRequest.Status.APPROVED:
@@ -225,10 +225,8 @@ def entitlement_create_from_request(
             return existing
         case = request.case
         version = programme_current_version(request.programme, on=case.rule_date)
-        facts = {
-            "declared": case.declared_facts,
-            "plan": next((p for p in case.plan if p.get("code") == request.programme.code), None),
-        }
+        entry = request.plan_entry()
+        facts = {"declared": case.declared_facts, "plan": entry.to_json() if entry is not None else None}
         return entitlement_create(
             actor=actor,
             household=request.household,
@@ -246,18 +244,13 @@ def entitlement_create_from_request(
 
 
 def _beneficiary(request) -> Person | None:
-    """For a member programme: the one member the intake plan found eligible (by plan index →
-    declared member → person). Several eligible members need an explicit `person`."""
+    """For a member programme: the member the request names (from the plan entry ticked at
+    intake). A request without one is refused, never paid to nobody."""
     if request.programme.target != Programme.Target.MEMBER:
         return None
-    plan = next((p for p in request.case.plan if p.get("code") == request.programme.code), None) or {}
-    declared = (request.case.declared_facts or {}).get("members") or []
-    eligible = [m.get("index") for m in plan.get("members") or [] if m.get("result") == "eligible"]
-    people = [declared[i].get("person") for i in eligible if isinstance(i, int) and i < len(declared)]
-    people = [p for p in people if p]
-    if len(people) != 1:
-        raise DisbursementError(f"{request.programme.name}以个人为单位，请指定享受待遇的家庭成员。")
-    return Person.objects.filter(public_id=people[0]).first()
+    if request.person_id is None:
+        raise DisbursementError(f"{request.programme.name}以个人为单位，申请未指明享受待遇的家庭成员。")
+    return request.person
 
 
 def _lock_household_entitlements(household_id: int, ids: Iterable[int] | None = None) -> list[Entitlement]:
@@ -265,7 +258,7 @@ def _lock_household_entitlements(household_id: int, ids: Iterable[int] | None = 
     qs = Entitlement.objects.select_for_update().filter(household_id=household_id).order_by("pk")
     if ids is not None:
         qs = qs.filter(pk__in=list(ids))
-    return list(qs.select_related("programme"))
+    return list(qs.select_related("programme", "person"))
 
 
 def _notice(*, actor, household_id: int, entitlement: Entitlement | None, kind: str, title: str, body: str) -> Notice:

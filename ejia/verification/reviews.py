@@ -29,11 +29,12 @@ from ejia.accounts.models import Division, Role
 from ejia.accounts.scope import require_division, require_role, scope_for
 from ejia.core.audit import audit_record
 from ejia.registry.models import Household, HouseholdStatus, Membership, MemberStatus, Relation, StatusKind
-from ejia.rules import Engine, HouseholdInput
+from ejia.rules import Engine
 from ejia.rules.errors import RuleError
 from ejia.rules.facts import DERIVED_FROM, FACTS
 from ejia.rules.spec import Outcome
 from ejia.verification import findings as fnd
+from ejia.verification.engine_input import MemberSource, build_engine_input
 from ejia.verification.models import (
     DataSource,
     ReverificationBatch,
@@ -385,8 +386,6 @@ def _review_household(
     status_persons: dict[tuple[int, str], set[int]],
     found: dict[str, dict[str, list[dict]]],
 ) -> list[ReverificationFlag]:
-    from ejia.catalogue.selectors import household_place, standards_for
-
     on = run.batch.on
     keys = [m.key for m in members]
     answers = []
@@ -400,27 +399,30 @@ def _review_household(
     answers += run.failed
     derived = fnd.derive(answers, keys, on=on)
     declared = {"household": dict(household["facts"] or {}), "members": {m.key: dict(m.facts or {}) for m in members}}
-    facts, member_facts = fnd.merged(declared, derived)
     division = run.divisions[household["division_id"]]
-    region_code, urban = household_place(division, facts)
-    # Standards are set for a few divisions (city, counties); villages under the same ones share them.
-    key = (tuple(c for c in division.path.split("/") if c in run.standard_divisions), urban)
-    standards = run.standards.get(key)
-    if standards is None:
-        standards = run.standards[key] = standards_for(division, urban, on)
-    engine_members = [
-        {**member_facts.get(m.key, {}), "birth_date": m.birth_date.isoformat(), "sex": m.sex, "relation": m.relation}
-        for m in members
-    ]
     failed_facts = {u["fact"] for u in derived["unverified"]}
     names = {m.key: m.name for m in members}
     try:
-        results = run.engine.evaluate(
-            HouseholdInput(
-                facts={**facts, "region_code": region_code, "urban": urban}, members=engine_members, standards=standards
-            ),
+        engine_input = build_engine_input(
+            division=division,
             on=on,
+            members=[
+                MemberSource(
+                    ref=m.key,
+                    name=m.name,
+                    birth_date=m.birth_date,
+                    sex=m.sex,
+                    relation=m.relation,
+                    registry=m.facts or {},
+                )
+                for m in members
+            ],
+            registry=declared["household"],
+            verified=derived,
+            standards_cache=run.standards,
+            standard_divisions=run.standard_divisions,
         )
+        results = run.engine.evaluate(engine_input.input, on=on)
     except RuleError as exc:
         # A registered fact of the wrong type: the household needs a look, not a crashed batch.
         results, broken = {}, f"登记的家庭信息有误，无法按规则判断：{exc}"

@@ -8,6 +8,7 @@ from ejia.cases.models import Authorisation, Case, Channel, ProgrammeRequest
 from ejia.cases.services import CaseError, case_submit, reference_allocate
 from ejia.cases.tests.conftest import application, member, signature_data_url
 from ejia.cases.uploads import UploadError, store_photo, store_signature
+from ejia.catalogue.plan import PlanOutcome
 from ejia.registry.models import Household, Membership
 
 pytestmark = pytest.mark.django_db
@@ -27,9 +28,9 @@ def test_a_window_application_makes_a_case_with_requests_authorisations_and_a_ho
     assert all(a.valid_until > a.signed_at.date() for a in Authorisation.objects.all())
     household = case.household
     assert household.current_memberships().count() == 2 and household.urban
-    assert {e["code"] for e in case.plan} >= {"dibao", "linshi"}
-    dibao = next(e for e in case.plan if e["code"] == "dibao")
-    assert dibao["outcome"] == "eligible" and dibao["amount_fen"] > 0
+    assert {e.code for e in case.plan} >= {"dibao", "linshi"}
+    dibao = case.plan.get("dibao")
+    assert dibao.outcome == PlanOutcome.LIKELY and dibao.amount_fen > 0
     assert data["members"][0]["id_number"] not in str(case.declared_facts)
 
 

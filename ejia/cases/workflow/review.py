@@ -10,7 +10,6 @@ criteria with their explanations, and the members by masked ID. Everything else 
 from __future__ import annotations
 
 import datetime as dt
-import re
 from dataclasses import dataclass, field
 
 from ejia.cases.models import Case
@@ -144,28 +143,10 @@ def _row(name: str, who: str, declared, verified: dict | None, *, differs: bool 
     return row
 
 
-_REPR_FIELD = re.compile(r"(label|result|explanation)='((?:[^'\\]|\\.)*)'")
-
-
-def criterion_view(item: dict) -> dict:
-    """A plan criterion for display. Plans written while the engine's result objects had no
-    dict form hold their repr in `label`; the fields are read back from it."""
-    label = str(item.get("label", ""))
-    if label.startswith("CriterionResult("):
-        fields = dict(_REPR_FIELD.findall(label))
-        result = {"pass": True, "fail": False}.get(fields.get("result", ""))
-        return {"label": fields.get("label", label), "result": result, "explanation": fields.get("explanation", "")}
-    result = item.get("result")
-    result = {"pass": True, "fail": False, "unknown": None}.get(result, result)
-    return {"label": label, "result": result, "explanation": item.get("explanation", "")}
-
-
-def _outcome(entry: dict) -> dict:
-    return {
-        "label": entry.get("outcome_label", "") or "—",
-        "outcome": entry.get("outcome", ""),
-        "amount_fen": entry.get("amount_fen"),
-    }
+def _outcome(entry) -> dict:
+    if entry is None:
+        return {"label": "—", "outcome": "", "amount_fen": None}
+    return {"label": entry.outcome_label, "outcome": entry.outcome.value, "amount_fen": entry.amount_fen}
 
 
 def facts_for_decision(procedure: RequestProcedure, *, minimal: bool) -> dict:
@@ -175,8 +156,7 @@ def facts_for_decision(procedure: RequestProcedure, *, minimal: bool) -> dict:
     and members by masked ID. `minimal` masks names (a department's view)."""
     case = procedure.case
     programme = procedure.request.programme
-    code = programme.code
-    entry = next((e for e in (case.plan or []) if e.get("code") == code), {})
+    entry = procedure.request.plan_entry()
     declared = case.declared_facts or {}
     members = declared.get("members") or []
     state = check_state(case)
@@ -213,15 +193,13 @@ def facts_for_decision(procedure: RequestProcedure, *, minimal: bool) -> dict:
     after = None
     if check is not None:
         result = verified_plan(case, check)
-        new = next((e for e in result["plan"] if e.get("code") == code), None)
+        new = result["plan"].get(procedure.request.plan_key) if result["plan"] is not None else None
         after = {"error": result["error"], "entry": _outcome(new) if new else None}
         if new is not None:
-            after["changed"] = (new.get("outcome"), new.get("amount_fen")) != (
-                entry.get("outcome"),
-                entry.get("amount_fen"),
-            )
-            after["criteria"] = [criterion_view(c) for c in new.get("criteria") or [] if isinstance(c, dict)]
-            after["unknown_labels"] = new.get("unknown_labels") or []
+            before = (entry.outcome, entry.amount_fen) if entry is not None else (None, None)
+            after["changed"] = (new.outcome, new.amount_fen) != before
+            after["criteria"] = list(new.reasons)
+            after["unknown_labels"] = list(new.unknown_labels)
     return {
         "household_size": len(members),
         "members": [
@@ -233,12 +211,19 @@ def facts_for_decision(procedure: RequestProcedure, *, minimal: bool) -> dict:
             for m in members
         ],
         "fact_rows": rows,
-        "criteria": [criterion_view(c) for c in entry.get("criteria") or [] if isinstance(c, dict)],
-        "outcome_label": entry.get("outcome_label", ""),
+        "criteria": list(entry.reasons) if entry is not None else [],
+        "outcome_label": entry.outcome_label if entry is not None else "",
+        "notes": list(entry.notes) if entry is not None else [],
         "before": _outcome(entry),
         "after": after,
-        "unknown_labels": entry.get("unknown_labels") or [],
-        "amount_fen": entry.get("amount_fen"),
+        "unknown_labels": list(entry.unknown_labels) if entry is not None else [],
+        "amount_fen": entry.amount_fen if entry is not None else None,
+        "beneficiary": (
+            (mask_person(procedure.request.person.name) if minimal else procedure.request.person.name)
+            if procedure.request.person_id
+            else ""
+        ),
+        "beneficiary_id": procedure.request.person.masked_id if procedure.request.person_id else "",
         "rule_date": case.rule_date,
         "check": check,
         "check_state": state,

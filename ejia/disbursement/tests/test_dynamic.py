@@ -6,6 +6,8 @@ import datetime as dt
 
 import pytest
 
+from ejia.catalogue.plan import Plan, PlanOutcome
+from ejia.catalogue.planning import entry_for
 from ejia.disbursement.batches import batch_build
 from ejia.disbursement.dynamic import change_report_create, change_report_decide, review_complete
 from ejia.disbursement.exceptions import DisbursementError
@@ -26,9 +28,10 @@ def _months_paid(entitlement) -> list[dt.date]:
     )
 
 
-def _evaluated(report: ChangeReport, programmes: dict) -> ChangeReport:
-    """What change_report_evaluate stores from the engine's results (the engine has its own tests)."""
-    report.evaluation = {"on": report.effective_on.isoformat(), "programmes": programmes}
+def _evaluated(report: ChangeReport, *entries) -> ChangeReport:
+    """What change_report_evaluate stores from the engine's results (the engine has its own
+    tests): a plan made of the given entries, built through the plan type."""
+    report.evaluation = Plan(on=report.effective_on, entries=entries)
     report.status = ChangeReport.Status.EVALUATED
     report.save()
     return report
@@ -46,7 +49,7 @@ def test_gradual_exit_pays_six_more_months_then_ends(bob, dave, programmes):
         effective_on=dt.date(2026, 6, 10),
         details={"found_work": True},
     )
-    report = _evaluated(report, {"dibao": {"result": "not_eligible", "amount_fen": None}})
+    report = _evaluated(report, entry_for(programmes["dibao"], PlanOutcome.UNLIKELY))
     report = change_report_decide(
         actor=bob, report=report, from_month=dt.date(2026, 6, 1), reason="儿子在开发区就业，月工资3500元"
     )
@@ -94,16 +97,10 @@ def test_tier_move_keeps_the_special_assistance_the_engine_still_grants(bob, dav
     )
     report = _evaluated(
         report,
-        {
-            "dibao": {"result": "not_eligible", "amount_fen": None},
-            "dibao_edge": {"result": "eligible", "amount_fen": None},
-            "dibao_heating": {"result": "not_eligible", "amount_fen": None},
-            "disability_living_subsidy": {
-                "result": "eligible",
-                "amount_fen": 9000,
-                "members": {str(member.pk): {"result": "eligible", "amount_fen": 9000}},
-            },
-        },
+        entry_for(programmes["dibao"], PlanOutcome.UNLIKELY),
+        entry_for(programmes["dibao_edge"], PlanOutcome.LIKELY),
+        entry_for(heating, PlanOutcome.UNLIKELY),
+        entry_for(programmes["disability_living_subsidy"], PlanOutcome.LIKELY, amount_fen=9000, person=member),
     )
     report = change_report_decide(
         actor=bob, report=report, from_month=dt.date(2026, 7, 1), reason="家庭人均收入超过低保标准但低于1.5倍"
@@ -124,7 +121,7 @@ def test_amount_change_through_a_report(bob, dave, programmes):
     report = change_report_create(
         actor=bob, household=hh, kind=ChangeReport.Kind.INCOME_CHANGE, effective_on=dt.date(2026, 5, 20)
     )
-    _evaluated(report, {"dibao": {"result": "eligible", "amount_fen": 42000}})
+    _evaluated(report, entry_for(programmes["dibao"], PlanOutcome.LIKELY, amount_fen=42000))
     change_report_decide(actor=bob, report=report, from_month=dt.date(2026, 6, 1), reason="务工收入增加")
     batch_build(actor=dave, county="371602", period=MAY)
     june = batch_build(actor=dave, county="371602", period=dt.date(2026, 6, 1))

@@ -7,6 +7,7 @@ import datetime as dt
 import pytest
 
 from ejia.catalogue.models import Programme
+from ejia.catalogue.plan import PlanOutcome
 from ejia.disbursement.dynamic import change_report_create, change_report_decide, change_report_evaluate
 from ejia.disbursement.models import ChangeReport, Delivery, Entitlement, Outcome
 from ejia.disbursement.services import delivery_record, entitlement_create, entitlement_create_from_request
@@ -45,57 +46,36 @@ def test_income_above_the_line_moves_dibao_to_the_edge_tier_by_the_engine(bob, d
         details={"facts": {"members": {str(head.public_id): {"income_month_fen": 210000}}}},
     )
     report = change_report_evaluate(actor=bob, report=report)
-    programmes = report.evaluation["programmes"]
-    assert programmes["dibao"]["result"] == "not_eligible"
-    assert programmes["dibao_edge"]["result"] == "eligible"
+    assert report.evaluation.get("dibao").outcome == PlanOutcome.UNLIKELY
+    assert report.evaluation.get("dibao_edge").outcome == PlanOutcome.LIKELY
     report = change_report_decide(actor=bob, report=report, from_month=dt.date(2026, 7, 1), reason="户主收入增加")
     assert report.outcome == Outcome.TIER_MOVE
     assert Entitlement.objects.get(programme=dibao).end_month == dt.date(2026, 6, 1)
 
 
-def test_an_approved_request_becomes_an_entitlement_once(bob, dave, programmes):
-    from django.utils import timezone
+def test_an_approved_request_becomes_an_entitlement_once(bob, dave, seeded):
+    from ejia.cases.models import ProgrammeRequest
+    from ejia.cases.services import case_submit
+    from ejia.cases.tests.conftest import application, member
 
-    from ejia.cases.models import Case, ProgrammeRequest
-
-    hh = household()
-    head = hh.memberships.get().person
-    case = Case.objects.create(
-        reference="371602-20260501-0001",
-        channel="window",
-        household=hh,
-        division=hh.division,
-        applicant=head,
-        declared_facts={"household": {}},
-        plan=[{"code": "dibao", "result": "eligible", "amount_fen": 61000}],
-        rule_date=dt.date(2026, 4, 28),
-        idempotency_key="k-1",
-        submitted_by=bob,
-        submitted_at=timezone.now(),
-    )
-    request = ProgrammeRequest.objects.create(
-        case=case, household=hh, programme=programmes["dibao"], status="approved", is_open=False
-    )
-    first = entitlement_create_from_request(actor=dave, request=request, amount_fen=61000, start_month=MAY)
-    again = entitlement_create_from_request(actor=dave, request=request, amount_fen=61000, start_month=MAY)
-    assert first.pk == again.pk and first.facts["plan"]["amount_fen"] == 61000
+    head = member("张大山", income_month_fen=30000, disability_grade=2, disability_kind="physical")
+    spouse = member("李小花", female=True, relation="10", income_month_fen=0)
+    data = application(head, spouse, programmes=("dibao", "disability_living_subsidy"))
+    case = case_submit(actor=bob, channel="window", idempotency_key="k-1", data=data, on=dt.date(2026, 4, 28))
+    ProgrammeRequest.objects.filter(case=case).update(status="approved", is_open=False)
+    request = case.requests.get(programme__code="dibao")
+    proposed = case.plan.get("dibao").amount_fen
+    first = entitlement_create_from_request(actor=dave, request=request, amount_fen=proposed, start_month=MAY)
+    again = entitlement_create_from_request(actor=dave, request=request, amount_fen=proposed, start_month=MAY)
+    assert first.pk == again.pk and first.facts["plan"]["amount_fen"] == proposed
     assert first.rule_date == dt.date(2026, 4, 28) and first.county_code == "371602"
-    one_off = ProgrammeRequest.objects.create(
-        case=case, household=hh, programme=programmes["linshi"], status="approved", is_open=False
+    # A member programme: the member the intake plan named receives it.
+    member_request = case.requests.get(programme__code="disability_living_subsidy")
+    assert member_request.person.name == "张大山"
+    subsidy = entitlement_create_from_request(
+        actor=dave, request=member_request, amount_fen=member_request.amount_fen_proposed, start_month=MAY
     )
-    linshi = entitlement_create_from_request(actor=dave, request=one_off, amount_fen=200000, start_month=MAY)
-    assert linshi.end_month == MAY
-    # A member programme: the member the intake plan found eligible receives it.
-    case.plan = [
-        {"code": "disability_living_subsidy", "members": [{"index": 0, "result": "eligible", "amount_fen": 9000}]}
-    ]
-    case.declared_facts = {"members": [{"person": str(head.public_id), "name": head.name}]}
-    case.save()
-    member_request = ProgrammeRequest.objects.create(
-        case=case, household=hh, programme=programmes["disability_living_subsidy"], status="approved", is_open=False
-    )
-    subsidy = entitlement_create_from_request(actor=dave, request=member_request, amount_fen=9000, start_month=MAY)
-    assert subsidy.person == head
+    assert subsidy.person == member_request.person and subsidy.facts["plan"]["person_name"] == "张大山"
 
 
 def test_a_delivery_enters_the_benefit_history(bob, dave, programmes):

@@ -45,12 +45,11 @@ def hana(org):
 
 
 def _eligible_on_registry(household: Household, code: str) -> bool:
-    from ejia.catalogue.selectors import evaluate_household
-    from ejia.disbursement.dynamic import registry_engine_input
+    from ejia.catalogue.selectors import engine_for
+    from ejia.verification.engine_input import household_engine_input
 
-    facts, members, _ = registry_engine_input(household, on=ON)
-    results = evaluate_household(division_code=household.division.code, household=facts, members=members, on=ON)
-    return results[code].outcome == "eligible"
+    engine_input = household_engine_input(household, on=ON)
+    return engine_for(ON).evaluate(engine_input.input, on=ON)[code].outcome == "eligible"
 
 
 def _dibao_households() -> list[Household]:

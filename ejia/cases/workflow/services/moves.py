@@ -437,11 +437,8 @@ def _decide(
 def proposed_amount(procedure: RequestProcedure) -> int | None:
     if procedure.request.amount_fen_proposed is not None:
         return procedure.request.amount_fen_proposed
-    code = procedure.request.programme.code
-    for entry in procedure.case.plan or []:
-        if entry.get("code") == code:
-            return entry.get("amount_fen")
-    return None
+    entry = procedure.request.plan_entry()
+    return entry.amount_fen if entry is not None else None
 
 
 def procedure_approve(
@@ -457,6 +454,10 @@ def procedure_approve(
     with transaction.atomic():
         procedure = _lock(procedure_id)
         move = _check(procedure, actor=actor, action=Action.APPROVE, expected_version=expected_version)
+        request = procedure.request
+        if request.programme.target == request.programme.Target.MEMBER and request.person_id is None:
+            # A benefit paid to a person cannot be approved for nobody in particular.
+            raise WorkflowError(f"“{request.programme.name}”以个人为单位，申请未指明享受人，不能批准；请退回窗口补正。")
         proposed = proposed_amount(procedure)
         if amount_fen is None:
             amount_fen = proposed
