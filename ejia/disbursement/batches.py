@@ -211,10 +211,18 @@ def batch_build(
         require_role(actor, *BATCH_ROLES)
         require_division(actor, county)
     # Decisions approved since the last run become entitlements first (一卡发放 of the workflow's
-    # results); creation is idempotent, so a resumed build repeats it harmlessly.
+    # results); creation is idempotent, so a resumed build repeats it harmlessly. A decision
+    # that cannot become an entitlement is never dropped: it is audited where it fails and
+    # handed to the caller, who shows it (`batch.decision_problems`).
     from ejia.disbursement.services import entitlements_from_decisions
 
-    entitlements_from_decisions(actor=actor, county_code=county.code)
+    _, problems = entitlements_from_decisions(actor=actor, county_code=county.code)
+    batch = _build(actor=actor, county=county, period=period, chunk_size=chunk_size, max_chunks=max_chunks)
+    batch.decision_problems = problems
+    return batch
+
+
+def _build(*, actor, county: Division, period: dt.date, chunk_size: int, max_chunks: int | None) -> PaymentBatch:
     batch = batch_get_or_create(actor=actor, county=county, period=period)
     chunks = 0
     while max_chunks is None or chunks < max_chunks:

@@ -8,6 +8,7 @@ notice to the household. Monthly payment batches live in `batches.py`.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Iterable
 
 from django.conf import settings
@@ -32,6 +33,8 @@ from ejia.disbursement.models import (
     period_label,
 )
 from ejia.registry.models import BenefitRecord, Household, Membership, Person
+
+logger = logging.getLogger(__name__)
 
 DECISION_ROLES = (Role.WINDOW_CLERK, Role.COUNTY_REVIEWER, Role.CENTRE_DIRECTOR)
 LIVE = (Entitlement.Status.ACTIVE, Entitlement.Status.SUSPENDED, Entitlement.Status.GRADUAL_EXIT)
@@ -527,8 +530,9 @@ def delivery_record(
 def entitlements_from_decisions(*, actor, county_code: str) -> tuple[list[Entitlement], list[str]]:
     """Approved cash decisions of the county that have no entitlement yet become entitlements,
     starting in the month of the decision. Safe to run twice (entitlement creation is
-    idempotent per request). Returns the new entitlements and, for requests that need a
-    person chosen by hand (a member programme with several eligible members), the reasons."""
+    idempotent per request). Returns the new entitlements and, for approved decisions that
+    cannot be paid (e.g. a member programme whose request names no member), the reasons — each
+    also written as an audit event."""
     from ejia.cases.models import ProgrammeRequest
     from ejia.cases.workflow.models import Decision
 
@@ -542,7 +546,7 @@ def entitlements_from_decisions(*, actor, county_code: str) -> tuple[list[Entitl
             procedure__request__household__division__code__startswith=county_code[:6],
         )
         .exclude(procedure__request__entitlements__isnull=False)
-        .select_related("procedure__request")
+        .select_related("procedure__request__case", "procedure__request__programme", "procedure__request__person")
         .order_by("pk")
     )
     created: list[Entitlement] = []
@@ -557,5 +561,16 @@ def entitlements_from_decisions(*, actor, county_code: str) -> tuple[list[Entitl
                 )
             )
         except DisbursementError as exc:
-            problems.append(f"{request.case.reference} {request.programme.name}：{exc}")
+            who = f"（{request.person.name}）" if request.person_id else ""
+            problem = f"{request.case.reference} {request.programme.name}{who}：{exc}"
+            problems.append(problem)
+            # On the record where it stops, not only in the caller's hands.
+            audit_record(
+                actor=actor,
+                action="disbursement.decision_not_payable",
+                obj=request,
+                reason=str(exc),
+                data={"case": request.case.reference, "programme": request.programme.code, "decision": decision.pk},
+            )
+            logger.warning("approved decision %s cannot be paid: %s", decision.pk, exc)
     return created, problems

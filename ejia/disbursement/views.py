@@ -67,6 +67,8 @@ def batch_list_view(request):
         except DisbursementError as exc:
             messages.error(request, str(exc))
         else:
+            for problem in getattr(batch, "decision_problems", []):
+                messages.warning(request, f"已批准但未能生成待遇，请处理：{problem}")
             messages.success(request, f"批次 {batch.reference} 已生成：{batch.line_count} 笔。")
             return redirect("disbursement:batch_detail", public_id=batch.public_id)
     batches = selectors.batches_for_user(user=request.user)

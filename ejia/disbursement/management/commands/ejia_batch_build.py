@@ -38,6 +38,8 @@ class Command(BaseCommand):
             batch = batch_build(actor=actor, county=county, period=month, chunk_size=chunk_size)
         except DisbursementError as exc:
             raise CommandError(str(exc)) from None
+        for problem in getattr(batch, "decision_problems", []):
+            self.stderr.write(f"已批准但未能生成待遇：{problem}")
         self.stdout.write(
             f"{batch.reference} {batch.get_status_display()}：{batch.line_count} 笔，"
             f"{batch.total_fen} 分，暂缓 {batch.held_count} 户"
