@@ -120,6 +120,10 @@ def _rank(e: PlanEntry) -> tuple:
     )
 
 
+def _certainty(e: PlanEntry) -> int:
+    return {PlanOutcome.ALREADY_RECEIVED: 2, PlanOutcome.LIKELY: 1}.get(e.outcome, 0)
+
+
 def _excluded(loser: PlanEntry, winner: PlanEntry, rule: Combination) -> PlanEntry:
     notes = [f"不可同时享受：已按“{winner.name}”评估"]
     if rule.note:
@@ -208,10 +212,21 @@ def _resolve(out: list[PlanEntry], a: PlanEntry, b: PlanEntry, rule: Combination
         return out.index(winner), replace(winner, notes=(*winner.notes, note))
     if winner.outcome == PlanOutcome.ALREADY_RECEIVED and loser.outcome == PlanOutcome.ALREADY_RECEIVED:
         return None  # both already held: a matter for 动态管理, not for a new plan
+    if _certainty(winner) == 0 or _certainty(winner) < _certainty(loser):
+        # A winner that still needs verifying takes nothing away: the window is told what
+        # happens if it is confirmed.
+        note = f"如核实后符合“{winner.name}”，则按“{winner.name}”办理，不同时享受本项目"
+        if note in loser.notes:
+            return None
+        return out.index(loser), replace(loser, notes=(*loser.notes, note))
     if rule.scope == PERSON and not loser.person and winner.person:
         # A household programme against a programme of some members: it goes only when every
         # member is covered by the winner; otherwise it stays, and the window is told.
-        covered = {e.person for e in out if e.code == winner.code and e.outcome in ACTIVE and e.person}
+        covered = {
+            e.person
+            for e in out
+            if e.code == winner.code and e.outcome in ACTIVE and e.person and _certainty(e) >= max(_certainty(loser), 1)
+        }
         if not set(members) <= covered:
             names = "、".join(
                 e.person_name for e in out if e.code == winner.code and e.person in covered and e.person_name

@@ -174,3 +174,34 @@ def criteria_from_post(data, prefix: str = "criteria") -> list[dict[str, str]]:
         if label or expr:
             rows.append({"label": label, "expr": expr, "index": i})
     return rows
+
+
+class CombinationForm(forms.Form):
+    """One combination rule of the programme being edited (blank rows are not saved)."""
+
+    kind = forms.ChoiceField(label=_("规则"), choices=[])
+    other = forms.ChoiceField(label=_("另一项目"), choices=[], required=False)
+    scope = forms.ChoiceField(label=_("适用范围"), choices=[])
+    note = forms.CharField(label=_("依据或说明"), max_length=200, required=False)
+
+    def __init__(self, *args, programmes=(), **kwargs):
+        from ejia.catalogue.models import CombinationRule
+
+        super().__init__(*args, **kwargs)
+        self.fields["kind"].choices = CombinationRule.Kind.choices
+        self.fields["scope"].choices = CombinationRule.Scope.choices
+        self.fields["other"].choices = [("", "—")] + [(p.code, p.name) for p in programmes]
+        for field in self.fields.values():
+            choice = isinstance(field, forms.ChoiceField)
+            field.widget.attrs["class"] = "form-select form-select-sm" if choice else "form-control form-control-sm"
+
+
+CombinationFormSet = forms.formset_factory(CombinationForm, extra=2, can_delete=True)
+
+
+def combination_rows(formset) -> list[dict[str, str]]:
+    return [
+        {k: f.cleaned_data.get(k, "") for k in ("kind", "other", "scope", "note")}
+        for f in formset.forms
+        if f.is_valid() and f.cleaned_data.get("other") and not f.cleaned_data.get("DELETE")
+    ]

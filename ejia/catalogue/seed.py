@@ -23,6 +23,7 @@ from ejia.rules.spec import CriterionSpec, ProgrammeSpec
 DATA_DIR = Path(__file__).parent / "data"
 PROGRAMMES_TOML = DATA_DIR / "programmes.toml"
 STANDARDS_TOML = DATA_DIR / "standards.toml"
+COMBINATIONS_TOML = DATA_DIR / "combinations.toml"
 SEED_EFFECTIVE_FROM = dt.date(2023, 7, 1)
 
 # Programme fields copied as they are from the TOML to the model.
@@ -65,6 +66,35 @@ def _spec(row: dict[str, Any]) -> ProgrammeSpec:
 def all_programme_specs() -> list[ProgrammeSpec]:
     """The 69 seed programmes as engine specs, in catalogue order (no database needed)."""
     return [_spec(row) for row in load_programmes()]
+
+
+@cache
+def load_combinations(path: Path = COMBINATIONS_TOML) -> tuple:
+    """The seed combination rules (ejia.catalogue.combinations.Combination), no database needed."""
+    from ejia.catalogue.combinations import Combination
+
+    with open(path, "rb") as fh:
+        rows = tomllib.load(fh)["combination"]
+    return tuple(
+        Combination(r["programme"], r["kind"], r["other"], r.get("scope", "person"), r.get("note", "")) for r in rows
+    )
+
+
+def combinations_seed(Programme, CombinationRule) -> int:
+    """Add the seed's combination rules that are missing (both programmes present); a
+    department's own rules and edits are kept. Takes the model classes so that a data
+    migration can call it with its historical models."""
+    have = set(CombinationRule.objects.values_list("programme__code", "kind", "other__code"))
+    programmes = {p.code: p for p in Programme.objects.all()}
+    new = [
+        CombinationRule(
+            programme=programmes[c.programme], kind=c.kind, other=programmes[c.other], scope=c.scope, note=c.note
+        )
+        for c in load_combinations()
+        if c.programme in programmes and c.other in programmes and (c.programme, c.kind, c.other) not in have
+    ]
+    CombinationRule.objects.bulk_create(new)
+    return len(new)
 
 
 @dataclass(frozen=True)
@@ -169,8 +199,16 @@ def catalogue_seed() -> dict[str, int]:
         if (s.kind, s.division_code, s.urban, s.effective_from) not in have and s.division_code in divisions
     ]
     Standard.objects.bulk_create(new_standards)
+    from ejia.catalogue.models import CombinationRule
 
-    counts = {"programmes": len(new_programmes), "versions": len(by_code), "standards": len(new_standards)}
+    combinations = combinations_seed(Programme, CombinationRule)
+
+    counts = {
+        "programmes": len(new_programmes),
+        "versions": len(by_code),
+        "standards": len(new_standards),
+        "combinations": combinations,
+    }
     if any(counts.values()):
         audit_record(actor=None, action="catalogue.seed", object_type="catalogue", data=counts)
         from ejia.catalogue.selectors import engine_cache_clear

@@ -294,3 +294,58 @@ def standard_set(
         },
     )
     return standard
+
+
+# ---------------------------------------------------------------- combination rules
+
+
+def combination_rules_check(*, programme: Programme, rows: list[dict[str, str]]) -> list:
+    """The programme's combination rules as typed, checked together with every other
+    programme's: raises ValidationError with the Chinese reason (a cycle, a contradiction, an
+    unknown programme). Returns the rules as `Combination`s."""
+    from ejia.catalogue.combinations import Combination, CombinationError, check_combinations
+    from ejia.catalogue.models import CombinationRule
+
+    names = dict(Programme.objects.values_list("code", "name"))
+    mine = [
+        Combination(programme.code, r["kind"], r["other"], r.get("scope") or "person", (r.get("note") or "").strip())
+        for r in rows
+        if r.get("other")
+    ]
+    others = [
+        Combination(p, k, o, s, n)
+        for p, k, o, s, n in CombinationRule.objects.exclude(programme=programme).values_list(
+            "programme__code", "kind", "other__code", "scope", "note"
+        )
+    ]
+    try:
+        check_combinations(others + mine, names)
+    except CombinationError as exc:
+        raise ValidationError(exc.message) from None
+    return mine
+
+
+def combination_rules_set(*, actor, programme: Programme, rows: list[dict[str, str]]) -> list:
+    """Replace the programme's combination rules (excludes / takes precedence / requires),
+    checked with everyone else's. Every programme row is locked first, in one order, so that
+    two departments saving at once cannot make a cycle between them."""
+    from ejia.catalogue.models import CombinationRule
+
+    with transaction.atomic():
+        list(Programme.objects.select_for_update().order_by("pk").values_list("pk", flat=True))
+        mine = combination_rules_check(programme=programme, rows=rows)
+        by_code = {p.code: p for p in Programme.objects.filter(code__in=[r.other for r in mine])}
+        CombinationRule.objects.filter(programme=programme).delete()
+        created = CombinationRule.objects.bulk_create(
+            [
+                CombinationRule(programme=programme, kind=r.kind, other=by_code[r.other], scope=r.scope, note=r.note)
+                for r in mine
+            ]
+        )
+        audit_record(
+            actor=actor,
+            action="catalogue.combination_rules_set",
+            obj=programme,
+            data={"rules": [[r.kind, r.other, r.scope, r.note] for r in mine]},
+        )
+    return created

@@ -8,5 +8,6 @@ urlpatterns = [
     path("", views.programme_list_view, name="list"),
     path("<slug:code>/", views.programme_edit_view, name="edit"),
     path("<slug:code>/check/", views.rules_check_view, name="check"),
+    path("<slug:code>/combinations/check/", views.combinations_check_view, name="combinations_check"),
     path("<slug:code>/history/", views.programme_history_view, name="history"),
 ]

@@ -30,13 +30,15 @@ from ejia.accounts.models import Department, Role
 from ejia.accounts.scope import require_role
 from ejia.catalogue import selectors, services
 from ejia.catalogue.forms import (
+    CombinationFormSet,
     CriterionFormSet,
     ProgrammeTextForm,
     RulesForm,
+    combination_rows,
     criteria_from,
     criteria_from_post,
 )
-from ejia.catalogue.models import Programme, ProgrammeVersion
+from ejia.catalogue.models import CombinationRule, Programme, ProgrammeVersion
 from ejia.rules import Engine, RuleError, check_expression
 from ejia.rules.spec import CriterionSpec, ProgrammeSpec
 
@@ -325,7 +327,26 @@ def programme_edit_view(request, code: str):
     rules_form = RulesForm(initial=initial)
     formset = CriterionFormSet(initial=criteria, prefix="criteria")
 
-    if request.method == "POST" and request.POST.get("form") == "text":
+    programmes = _other_programmes(programme)
+    combo_formset = CombinationFormSet(
+        initial=_combination_initial(programme), prefix="combo", form_kwargs={"programmes": programmes}
+    )
+    combo_error = ""
+    if request.method == "POST" and request.POST.get("form") == "combinations":
+        combo_formset = CombinationFormSet(request.POST, prefix="combo", form_kwargs={"programmes": programmes})
+        if combo_formset.is_valid():
+            try:
+                services.combination_rules_set(
+                    actor=request.user, programme=programme, rows=combination_rows(combo_formset)
+                )
+            except ValidationError as exc:
+                combo_error = " ".join(exc.messages)
+            else:
+                messages.success(request, "组合规则已保存，综合救助方案即时按新规则评估。")
+                return redirect("catalogue:edit", code=code)
+        else:
+            combo_error = "组合规则填写有误，请检查。"
+    elif request.method == "POST" and request.POST.get("form") == "text":
         text_form = ProgrammeTextForm(request.POST, instance=selectors.programme_get(code), prefix="text")
         if text_form.is_valid():
             fields = {name: text_form.cleaned_data[name] for name in text_form.Meta.fields}
@@ -372,7 +393,48 @@ def programme_edit_view(request, code: str):
             "current": current,
             "check": check,
             "today": today,
+            "combo_formset": combo_formset,
+            "combo_error": combo_error,
+            "combo_check": combo_error or _combination_problem(programme, combo_formset),
+            "combo_incoming": CombinationRule.objects.filter(other=programme).select_related("programme"),
         },
+    )
+
+
+def _other_programmes(programme: Programme) -> list[Programme]:
+    return list(Programme.objects.exclude(pk=programme.pk).order_by("sort_order", "code"))
+
+
+def _combination_initial(programme: Programme) -> list[dict]:
+    return [
+        {"kind": r.kind, "other": r.other.code, "scope": r.scope, "note": r.note}
+        for r in CombinationRule.objects.filter(programme=programme).select_related("other")
+    ]
+
+
+def _combination_problem(programme: Programme, formset) -> str:
+    """The live check's verdict on the rules as typed: "" when they hold together."""
+    if not formset.is_bound:
+        return ""
+    if not formset.is_valid():
+        return "组合规则填写有误，请检查。"
+    try:
+        services.combination_rules_check(programme=programme, rows=combination_rows(formset))
+    except ValidationError as exc:
+        return " ".join(exc.messages)
+    return ""
+
+
+@editor_view
+@require_POST
+def combinations_check_view(request, code: str):
+    """The htmx fragment: whether the combination rules as typed hold together with everyone's."""
+    programme = programme_for_editor(request.user, code)
+    formset = CombinationFormSet(request.POST, prefix="combo", form_kwargs={"programmes": _other_programmes(programme)})
+    return render(
+        request,
+        "catalogue/editor/_combination_check.html",
+        {"combo_check": _combination_problem(programme, formset), "checked": True},
     )
 
 
