@@ -177,7 +177,7 @@ m AS (
   SELECT m.household_id, m.school_stage, m.disability_grade,
     ((age >= 60 OR age < 16 OR (age < 18 AND m.school_stage <> 'none') OR m.disability_grade IN (1, 2)
       OR (m.disability_grade = 3 AND m.disability_kind IN ('intellectual', 'mental')))
-     AND NOT m.has_capable_supporter AND m.income_month_fen < d2.tekun_basic
+     AND NOT m.has_capable_supporter AND m.income_month_fen < d2.dibao
      AND d2.fa_pc <= 24 * d2.dibao) AS tekun_ok,
     d2.tekun_basic + CASE m.self_care WHEN 'none' THEN d2.care_none WHEN 'partial' THEN d2.care_partial
                                       WHEN 'full' THEN d2.care_full END AS tekun_amt

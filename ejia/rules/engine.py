@@ -89,7 +89,7 @@ class _Raw:
 class _LazyCriterion(CriterionResult):
     """A criterion result whose values and explanation are written when first read."""
 
-    __slots__ = ("_ctx",)
+    __slots__ = ("_ctx", "_sentence")
 
     def __init__(self, engine: Engine, crit: CompiledCriterion, value: bool | None, env: Env, explainer: Explainer):
         self.label = crit.label
@@ -97,6 +97,7 @@ class _LazyCriterion(CriterionResult):
         self.result = _RESULT[value]
         self._values = None
         self._explanation = None
+        self._sentence = None
         self._ctx = (engine, crit, value, env, explainer, env.m, env.mi)
 
     def _at_member(self, fn):
@@ -121,6 +122,13 @@ class _LazyCriterion(CriterionResult):
             _, crit, value, _, explainer = self._ctx[:5]
             self._explanation = self._at_member(lambda: explainer.criterion(crit.node, value))
         return self._explanation
+
+    @property
+    def sentence(self) -> str:
+        if self._sentence is None:
+            _, crit, value, _, explainer = self._ctx[:5]
+            self._sentence = self._at_member(lambda: explainer.sentence(crit.node, value))
+        return self._sentence
 
 
 class Engine:

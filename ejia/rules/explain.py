@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -66,6 +67,82 @@ class Explainer:
 
     def criterion(self, node: Node, result: bool | None) -> str:
         return f"{self.render(node, template=False)} {MARKS[result]}"
+
+    # ---------------------------------------------------------------- plain sentences
+
+    def sentence(self, node: Node, result: bool | None) -> str:
+        """What a person reads when a condition is not met: "年龄 78 岁，不满 80 岁" rather than
+        the formal line; "" when it is met. An unknown condition names what is missing."""
+        if result is True:
+            return ""
+        if result is None:
+            missing = self._missing(node)
+            return f"还不知道{'、'.join(missing)}，需要核实" if missing else "暂时无法判断，需要核实"
+        return self._plain(node) or self.render(node, template=False)
+
+    def _missing(self, node: Node) -> list[str]:
+        labels: list[str] = []
+        stack = [node]
+        while stack:
+            n = stack.pop()
+            if isinstance(n, FactRef) and self._value(n) is None:
+                for name in DERIVED_FROM.get(n.name, (n.name,)):
+                    label = FACTS[name].label
+                    if label not in labels:
+                        labels.append(label)
+            if isinstance(n, Aggregate):
+                continue  # member facts inside an aggregate need the member's scope
+            stack.extend(reversed(n.children()))
+        return labels
+
+    def _plain(self, node: Node) -> str:
+        """A failed condition as a plain sentence, or "" when it has no simple form."""
+        if isinstance(node, Compare):
+            return self._plain_compare(node)
+        if isinstance(node, Not) and isinstance(node.operand, FactRef):
+            return FACTS[node.operand.name].label
+        if isinstance(node, Not) and isinstance(node.operand, Eligible):
+            return f"已符合“{self.names.get(node.operand.code, node.operand.code)}”"
+        if isinstance(node, FactRef) and FACTS[node.name].type == "bool":
+            return f"{FACTS[node.name].label}：否"
+        if isinstance(node, Eligible):
+            return f"不符合“{self.names.get(node.code, node.code)}”"
+        if isinstance(node, InList) and isinstance(node.operand, FactRef):
+            fact = FACTS[node.operand.name]
+            items = "、".join(fact.choice_label(v) if fact.type == "enum" else str(v) for v in node.values)
+            word = "属于" if node.negate else "不属于"
+            return f"{self._FactRef(node.operand, False)}，{word}{items}"
+        if isinstance(node, BoolOp):
+            parts = [self._plain(item) for item in node.items if self._value(item) is False]
+            parts = [p for p in parts if p]
+            return "；".join(parts[:3])
+        if isinstance(node, Aggregate) and node.kind in ("any", "all"):
+            inner = self.render(node.expr, template=True)
+            return f"没有成员{inner}" if node.kind == "any" else f"并非所有成员都{inner}"
+        return ""
+
+    _FAILED = {">=": "不满", ">": "未超过", "<": "不低于", "<=": "超过", "==": "应为", "!=": "不应为"}
+
+    def _plain_compare(self, node: Compare) -> str:
+        left, right = node.left, node.right
+        if not isinstance(left, FactRef):
+            return ""
+        fact = FACTS[left.name]
+        if fact.type == "enum" and isinstance(right, Const):
+            other = fact.choice_label(right.value)
+        elif isinstance(right, Const):
+            other = fmt(right.value, is_money=left.money, unit=fact.unit)
+        elif isinstance(right, Standard):
+            value = self._value(right)
+            label = standard_label(right.kind).split("（")[0]
+            other = f"{label} {money(value)}" if value is not None else f"{label}（未设置）"
+        else:
+            value = self._value(right)
+            # "24 × 低保标准（元/人·月）" reads as "24 × 低保标准" in a sentence.
+            text = re.sub(r"（元[^）]*）", "", self.render(right, template=True))
+            other = f"{text}（{fmt(value, is_money=right.money, unit=fact.unit)}）"
+        gap = " " if other[:1].isdigit() or other[:1] in "¥−-" else ""
+        return f"{self._FactRef(left, False)}，{self._FAILED[node.op]}{gap}{other}"
 
     def render(self, node: Node, *, template: bool) -> str:
         return getattr(self, f"_{type(node).__name__}")(node, template)

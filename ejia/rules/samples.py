@@ -41,7 +41,7 @@ TEKUN = ProgrammeSpec(
             ' or (disability_grade == 3 and disability_kind in ("intellectual", "mental"))',
         ),
         C("无具备履行能力的法定赡养、抚养、扶养义务人", "not has_capable_supporter"),
-        C("本人月收入低于特困人员基本生活标准", 'income_month_fen < standard("tekun_basic")'),
+        C("无生活来源（本人月收入低于当地低保标准）", 'income_month_fen < standard("dibao")'),
         ASSETS_24,
     ),
     amount='standard("tekun_basic") + (standard("tekun_care_none") if self_care == "none"'

@@ -88,6 +88,11 @@ class CriterionResult:
             self._explanation = self._explanation()
         return self._explanation
 
+    @property
+    def sentence(self) -> str:
+        """A plain sentence for a condition not met (the engine writes one; "" otherwise)."""
+        return ""
+
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, CriterionResult):
             return NotImplemented

@@ -165,3 +165,12 @@ def test_a_dibao_household_is_not_offered_dibao_again_nor_the_edge_tier(catalogu
     edge = only(plan, "dibao_edge")
     assert edge.outcome == PlanOutcome.EXCLUDED and edge.excluded_by == "dibao"
     assert plan.totals().monthly_received_fen == 30000
+
+
+def test_an_urban_elder_with_1100_of_her_own_is_not_tekun(catalogue):
+    # Below the 特困 standard (¥1,320) but above 滨城区's urban 低保 standard (¥1,001).
+    _, plan = plan_of(elder(income=110000))
+    tekun = only(plan, "tekun")
+    assert tekun.outcome == PlanOutcome.UNLIKELY
+    income = next(c for c in tekun.reasons if c.label.startswith("无生活来源"))
+    assert income.result is False

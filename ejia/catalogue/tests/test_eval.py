@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 
@@ -147,3 +148,51 @@ def test_bad_input_is_told_in_chinese_with_exit_code_2(catalogue, capsys, tmp_pa
     err = capsys.readouterr().err
     assert message in err
     assert "Traceback" not in err
+
+
+def test_an_urban_elder_with_1100_a_month_is_not_tekun_in_binchengqu(catalogue, capsys, tmp_path):
+    # 特困人员认定办法: no source of living = income below the local 低保 standard (¥1,001 in
+    # 滨城区's towns), not below the 特困 basic-living standard (¥1,320).
+    tekun = run_eval(capsys, EXAMPLES / "tekun-urban-income-above-dibao.json", "2024-03-01")["tekun"]
+    assert tekun["result"] == "not_eligible"
+    income = criterion(tekun["members"][0], "无生活来源")
+    assert income["result"] == "fail"
+    data = json.loads((EXAMPLES / "tekun-urban-income-above-dibao.json").read_text("utf-8"))
+    data["members"][0]["income_month_fen"] = 100000
+    tekun = run_eval_data(capsys, tmp_path, data, "2024-03-01")["tekun"]
+    assert tekun["result"] == "eligible" and tekun["amount_fen"] == 132000 + 18900
+
+
+def test_a_catalogue_seeded_before_the_correction_gets_a_corrected_tekun_version(catalogue):
+    import importlib
+
+    from django.apps import apps
+
+    from ejia.catalogue.models import Programme, ProgrammeVersion
+    from ejia.catalogue.selectors import programme_current_version
+
+    migration = importlib.import_module("ejia.catalogue.migrations.0006_tekun_income_below_dibao")
+    tekun = Programme.objects.get(code="tekun")
+    v1 = ProgrammeVersion.objects.get(programme=tekun, number=1)
+    # The rules as the first seed wrote them (published versions are immutable: a later one).
+    old = [
+        {"label": "本人月收入低于特困人员基本生活标准", "expr": migration.OLD}
+        if c["expr"] == migration.NEW["expr"]
+        else c
+        for c in v1.criteria
+    ]
+    ProgrammeVersion.objects.create(
+        programme=tekun,
+        number=2,
+        status="published",
+        criteria=old,
+        amount_expr=v1.amount_expr,
+        effective_from=v1.effective_from,
+        published_at=v1.published_at,
+    )
+    migration.forwards(apps, None)
+    current = programme_current_version(tekun, on=dt.date(2024, 3, 1))
+    assert current.number == 3 and current.effective_from == v1.effective_from
+    assert migration.NEW in current.criteria and migration.OLD not in str(current.criteria)
+    migration.forwards(apps, None)  # running again changes nothing
+    assert ProgrammeVersion.objects.filter(programme=tekun).count() == 3
