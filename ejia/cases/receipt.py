@@ -168,7 +168,7 @@ def receipt_pdf(case: Case) -> io.BytesIO:
                 p(format_fen(totals.monthly_fen)),
                 p(format_fen(totals.monthly_received_fen)),
                 p(format_fen(totals.one_off_fen)),
-                p("、".join(totals.in_kind) or "—"),
+                p(f"共{len(totals.in_kind)}项" if totals.in_kind else "—"),
             ]
         )
     story.append(_table(rows, [26 * mm, 28 * mm, 28 * mm, 28 * mm, 60 * mm]))

@@ -174,3 +174,42 @@ def test_an_urban_elder_with_1100_of_her_own_is_not_tekun(catalogue):
     assert tekun.outcome == PlanOutcome.UNLIKELY
     income = next(c for c in tekun.reasons if c.label.startswith("无生活来源"))
     assert income.result is False
+
+
+def test_the_window_sees_what_she_gets_what_cannot_be_combined_and_the_totals(client, catalogue, bob, dave):
+    from django.urls import reverse
+
+    from ejia.cases import drafts
+
+    number, _june = _registered_elder(dave)
+    data = intake_prefill(user=bob, id_number=number)
+    drafts.draft_start(user=bob, channel=Channel.WINDOW, data=data)
+    drafts.draft_save(draft=drafts.draft_get(user=bob), data=data, step="plan")
+    client.force_login(bob)
+    page = client.get(reverse("cases:intake_plan"))
+    html = page.content.decode()
+    held = page.context["groups"][0]
+    assert held[0] == "already_received" and [e.code for e in held[2]] == ["tekun"]
+    assert "已享受" in html and "¥1,509.00" in html and "为 刘奶奶" in html
+    assert "不可同时享受：已按“特困人员救助供养”评估" in html
+    assert 'value="dibao"' not in html and 'value="tekun:' not in html  # nothing to tick for either
+    assert page.context["totals"].monthly_received_fen == 150900
+    assert 'data-testid="total-monthly">¥1,509.00' in html
+
+
+def test_a_member_programme_is_ticked_for_its_member_at_the_window(client, catalogue, bob):
+    from django.urls import reverse
+
+    from ejia.cases import drafts
+
+    head = member("张大山", income_month_fen=30000, disability_grade=2, disability_kind="physical")
+    data = application(head, member("李小花", female=True, relation="10", income_month_fen=0))
+    data["household_facts"] = dict(ASSETS)
+    data["programmes"] = []
+    drafts.draft_start(user=bob, channel=Channel.WINDOW, data=data)
+    drafts.draft_save(draft=drafts.draft_get(user=bob), data=data, step="plan")
+    client.force_login(bob)
+    html = client.get(reverse("cases:intake_plan")).content.decode()
+    key = f"disability_living_subsidy:{head['key']}"
+    assert f'value="{key}"' in html and "为 张大山" in html
+    assert f'value="{key}" id="p_{key}" checked' in html  # likely: pre-ticked, for him
