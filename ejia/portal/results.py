@@ -92,9 +92,13 @@ def _criteria_for(result) -> tuple[list, str]:
 def _line(result, programme, outcome: str) -> ProgrammeLine:
     criteria, who = _criteria_for(result)
     wanted = {ELIGIBLE: "pass", POSSIBLY: "unknown", NOT: "fail"}[outcome]
+    # A condition not met reads as a plain sentence ("年龄 78 岁，不满 80 岁"), not the formal line.
     reasons = [
-        Reason(c.label, c.explanation if c.explanation != c.label else "") for c in criteria if c.result == wanted
+        Reason(c.label, (c.sentence or c.explanation) if c.result == "fail" else c.explanation)
+        for c in criteria
+        if c.result == wanted
     ]
+    reasons = [Reason(r.label, r.detail if r.detail != r.label else "") for r in reasons]
     unknown = []
     if outcome == POSSIBLY:
         seen: set[str] = set()
