@@ -225,7 +225,7 @@ def _submit(*, actor, channel, idempotency_key, data, division, programmes, toda
     # One open request per household per programme (per person for a member programme):
     # point to the case that has it.
     open_requests = (
-        ProgrammeRequest.objects.select_for_update()
+        ProgrammeRequest.objects.select_for_update(of=("self",))
         .filter(household=household, programme__in=programmes, is_open=True)
         .select_related("case", "programme", "person")
     )

@@ -217,7 +217,7 @@ def entitlement_create_from_request(
 
     with transaction.atomic():
         request = (
-            ProgrammeRequest.objects.select_for_update()
+            ProgrammeRequest.objects.select_for_update(of=("self",))
             .select_related("case", "programme", "household", "person")
             .get(pk=request.pk)
         )
@@ -258,7 +258,7 @@ def _beneficiary(request) -> Person | None:
 
 def _lock_household_entitlements(household_id: int, ids: Iterable[int] | None = None) -> list[Entitlement]:
     Household.objects.select_for_update().filter(pk=household_id).first()
-    qs = Entitlement.objects.select_for_update().filter(household_id=household_id).order_by("pk")
+    qs = Entitlement.objects.select_for_update(of=("self",)).filter(household_id=household_id).order_by("pk")
     if ids is not None:
         qs = qs.filter(pk__in=list(ids))
     return list(qs.select_related("programme", "person"))

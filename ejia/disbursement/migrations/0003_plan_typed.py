@@ -45,7 +45,7 @@ def forwards(apps, schema_editor):
 class Migration(migrations.Migration):
     dependencies = [
         ("disbursement", "0002_fewer_indexes"),
-        ("cases", "0004_plan_typed"),
+        ("cases", "0005_plan_typed"),
         ("catalogue", "0004_combination_rules"),
     ]
 

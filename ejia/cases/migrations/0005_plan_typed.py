@@ -2,7 +2,6 @@
 converted, requests for a member programme name their member, and the plan field reads and
 writes the type."""
 
-import django.db.models.deletion
 from django.db import migrations, models
 
 import ejia.catalogue.fields
@@ -41,47 +40,15 @@ def forwards(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("cases", "0003_intakedraft_phone_alter_intakedraft_user_and_more"),
+        ("cases", "0004_programmerequest_person"),
         ("catalogue", "0004_combination_rules"),
-        ("registry", "0002_alter_membership_relation"),
     ]
 
     operations = [
-        migrations.AddField(
-            model_name="programmerequest",
-            name="person",
-            field=models.ForeignKey(
-                blank=True,
-                null=True,
-                on_delete=django.db.models.deletion.PROTECT,
-                related_name="programme_requests",
-                to="registry.person",
-            ),
-        ),
         migrations.RunPython(forwards, migrations.RunPython.noop, elidable=False),
         migrations.AlterField(
             model_name="case",
             name="plan",
             field=ejia.catalogue.fields.PlanField(),
-        ),
-        migrations.RemoveConstraint(
-            model_name="programmerequest",
-            name="programmerequest_one_open",
-        ),
-        migrations.AddConstraint(
-            model_name="programmerequest",
-            constraint=models.UniqueConstraint(
-                condition=models.Q(("is_open", True), ("person__isnull", True)),
-                fields=("household", "programme"),
-                name="programmerequest_one_open",
-            ),
-        ),
-        migrations.AddConstraint(
-            model_name="programmerequest",
-            constraint=models.UniqueConstraint(
-                condition=models.Q(("is_open", True), ("person__isnull", False)),
-                fields=("household", "programme", "person"),
-                name="programmerequest_one_open_per_person",
-            ),
         ),
     ]
