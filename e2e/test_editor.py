@@ -78,3 +78,26 @@ def test_an_editor_of_another_department_is_refused(page, live_server, catalogue
     assert response.status == 403
     assert "您只能维护本部门（教育局）的项目" in page.locator("#denied-message").inner_text()
     screenshot(page, "editor-refused")
+
+
+def test_an_editor_sets_a_combination_rule_and_a_contradiction_is_refused_as_typed(page, live_server, catalogue, mei):
+    from ejia.catalogue.models import CombinationRule
+
+    login(page, live_server, mei)
+    page.goto(live_server.url + "/staff/catalogue/dibao/")
+    page.get_by_role("tab", name="组合规则").click()
+    rows = page.get_by_test_id("combination-row")
+    # 低保 "takes precedence over" 特困 contradicts the seeded 特困-over-低保 rule: said at once.
+    rows.nth(0).locator("select[name$='-kind']").select_option("precedes")
+    rows.nth(0).locator("select[name$='-other']").select_option("tekun")
+    page.wait_for_function("() => document.querySelector('#combination-check').innerText.includes('规则自相矛盾')")
+    screenshot(page, "editor-combination-refused")
+    rows.nth(0).locator("select[name$='-kind']").select_option("excludes")
+    rows.nth(0).locator("select[name$='-other']").select_option("expense_hardship")
+    rows.nth(0).locator("select[name$='-scope']").select_option("household")
+    page.wait_for_function("() => document.querySelector('#combination-check').innerText.includes('没有循环或矛盾')")
+    go(page, "#save-combinations")
+    assert CombinationRule.objects.filter(programme__code="dibao", other__code="expense_hardship").exists()
+    page.get_by_role("tab", name="组合规则").click()
+    assert "“低保边缘家庭认定”不可同时享受“最低生活保障（低保）”" in page.inner_text("#tab-combinations")
+    screenshot(page, "editor-combinations")
