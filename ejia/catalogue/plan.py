@@ -192,7 +192,10 @@ class PlanEntry:
 
     @property
     def offered(self) -> bool:
-        """Whether the window may tick it: never what the family already has or cannot combine."""
+        """Whether the window may tick it: never what the family already has or cannot combine,
+        nor a programme paid to a person that names nobody."""
+        if self.is_member and not self.person:
+            return False
         return self.outcome in (PlanOutcome.LIKELY, PlanOutcome.POSSIBLE, PlanOutcome.UNLIKELY)
 
     @property

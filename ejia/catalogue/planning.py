@@ -100,13 +100,19 @@ def entries_from_result(
         if entries:
             return entries
     outcome = PlanOutcome.from_engine(result.outcome)
+    person = PlanMember("", "")
     if programme.target == Programme.Target.MEMBER:
-        # No member qualifies: one line for the programme, with the closest member's reasons.
+        # No member qualifies: one line for the programme, with the closest member's reasons
+        # (naming the member when there is only one).
         outcome = PlanOutcome.UNLIKELY
+        if len(members) == 1:
+            person = members[0]
     return [
         _base(
             programme,
             outcome,
+            person=person.ref,
+            person_name=person.name,
             amount_fen=result.amount_fen,
             reasons=tuple(criterion(c) for c in result.criteria),
             unknown_facts=unknown,

@@ -64,7 +64,10 @@ def test_a_tekun_person_alone_is_never_also_offered_dibao(catalogue):
 
 def test_with_a_capable_supporter_she_is_not_tekun_and_dibao_is_offered(catalogue):
     _, plan = plan_of(elder(supporter=True))
-    assert only(plan, "tekun").outcome == PlanOutcome.UNLIKELY
+    tekun = only(plan, "tekun")
+    assert tekun.outcome == PlanOutcome.UNLIKELY
+    # Alone, she is whom the programme would be for: the window may still apply for her.
+    assert tekun.person_name == "刘奶奶" and tekun.offered
     assert only(plan, "dibao").outcome == PlanOutcome.LIKELY
 
 
@@ -74,6 +77,9 @@ def test_in_a_household_of_two_dibao_stays_for_the_others_and_says_who_is_tekun(
     dibao = only(plan, "dibao")
     assert dibao.outcome == PlanOutcome.LIKELY
     assert any("刘奶奶已按“特困人员救助供养”评估" in note for note in dibao.notes)
+    # A programme paid to a person that fits nobody here names nobody, so nothing to tick.
+    orphan = only(plan, "orphan_allowance")
+    assert orphan.outcome == PlanOutcome.UNLIKELY and not orphan.person and not orphan.offered
 
 
 def test_an_orphan_is_supported_as_an_orphan_not_as_tekun(catalogue):
