@@ -68,6 +68,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, so that it sees the exceptions of the views themselves.
+    "ejia.core.errors.RefusalMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -86,6 +88,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "ejia.core.context_processors.platform",
+                "ejia.accounts.context_processors.capabilities",
             ],
         },
     },

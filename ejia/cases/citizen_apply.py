@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 
 from ejia.accounts.models import Division
+from ejia.accounts.policies import public_view
 from ejia.cases import drafts
 from ejia.cases.citizen_views import SESSION_KEY
 from ejia.cases.intake import adults, member_summary
@@ -71,6 +72,7 @@ def _member(id_number: str, name: str, relation: str) -> dict:
     }
 
 
+@public_view
 @never_cache
 def apply_start(request):
     phone = _phone(request)
@@ -113,6 +115,7 @@ def apply_start(request):
     return render(request, "cases/citizen/apply_start.html", _ctx("start", draft=draft, error=error, posted=posted))
 
 
+@public_view
 @never_cache
 def apply_place(request):
     phone, draft, data = _require(request)
@@ -141,6 +144,7 @@ def apply_place(request):
     )
 
 
+@public_view
 @never_cache
 def apply_members(request):
     phone, draft, data = _require(request)
@@ -196,6 +200,7 @@ def apply_members(request):
     )
 
 
+@public_view
 @never_cache
 def apply_needs(request):
     phone, draft, data = _require(request)
@@ -217,6 +222,7 @@ def _plan(data):
     return plan_evaluate(division_code=division.code, household=household, members=members, on=timezone.localdate())
 
 
+@public_view
 @never_cache
 def apply_programmes(request):
     phone, draft, data = _require(request)
@@ -241,6 +247,7 @@ def apply_programmes(request):
     )
 
 
+@public_view
 @never_cache
 def apply_sign(request):
     phone, draft, data = _require(request)
@@ -272,6 +279,7 @@ def apply_sign(request):
     return render(request, "cases/citizen/apply_sign.html", _ctx("sign", rows=rows, error=error))
 
 
+@public_view
 @never_cache
 def apply_check(request):
     phone, draft, data = _require(request)

@@ -6,6 +6,7 @@ from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
 
+from ejia.accounts.policies import public_view
 from ejia.accounts.throttle import client_ip
 from ejia.cases.models import CaseStatus
 from ejia.cases.tracking import (
@@ -45,6 +46,7 @@ def _masked_phone(phone: str) -> str:
     return phone[:3] + "****" + phone[-4:]
 
 
+@public_view
 @never_cache
 def track_view(request):
     reference = request.POST.get("reference", request.GET.get("ref", "")).strip()
@@ -59,6 +61,7 @@ def track_view(request):
     return render(request, "cases/citizen/track.html", {"reference": reference, "error": error, "found": found})
 
 
+@public_view
 @never_cache
 def login_view(request):
     phone = request.POST.get("phone", "").strip()
@@ -77,6 +80,7 @@ def login_view(request):
     return render(request, "cases/citizen/login.html", {"phone": phone, "error": error, "sent": sent})
 
 
+@public_view
 @never_cache
 def mine_view(request):
     phone = request.session.get(SESSION_KEY)
@@ -86,6 +90,7 @@ def mine_view(request):
     return render(request, "cases/citizen/mine.html", {"phone": _masked_phone(phone), "cases": cases})
 
 
+@public_view
 @never_cache
 def withdraw_view(request, public_id):
     """申请人自行撤回: the open programmes of one of the logged-in phone's cases, all ticked;
@@ -131,6 +136,7 @@ def withdraw_view(request, public_id):
     )
 
 
+@public_view
 def logout_view(request):
     if request.method == "POST":
         request.session.pop(SESSION_KEY, None)

@@ -1,19 +1,37 @@
-"""Reads of cases, always through the viewer's scope (the household's village subtree)."""
+"""Reads of cases, always through the access policy (ejia.accounts.policies): the capability
+asked for, the reach the viewer's roles give for it, and the viewer's area."""
 
 from __future__ import annotations
 
-from django.db.models import Count, QuerySet
-from django.http import Http404
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 
-from ejia.accounts.scope import filter_by_division, require_division
+from ejia.accounts.policies import Capability, get_or_refuse, scope_q
 from ejia.cases.models import Case
 from ejia.registry.selectors import REFERENCE_RE, person_by_id_number
 
 
-def cases_for_user(*, user) -> QuerySet[Case]:
-    return filter_by_division(
-        Case.objects.select_related("division__parent", "applicant", "submitted_by", "window"), user
-    ).annotate(request_count=Count("requests"))
+def case_own_q(user) -> Q:
+    """The cases a village clerk or grid worker "started, holds or is assigned": submitted by
+    them, waiting at their unit, claimed by them, or handled by them at some step."""
+    from ejia.cases.workflow.models import RequestProcedure, StepRecord
+
+    holds = RequestProcedure.objects.filter(case=OuterRef("pk")).filter(
+        Q(acting_unit_id=user.unit_id) | Q(claimed_by=user)
+    )
+    handled = StepRecord.objects.filter(procedure__case=OuterRef("pk"), actor=user)
+    return Q(submitted_by=user) | Q(Exists(holds)) | Q(Exists(handled))
+
+
+def case_scope_q(user, capability: Capability = Capability.CASE_READ) -> Q:
+    return scope_q(user, capability, division="division", model=Case)
+
+
+def cases_for_user(*, user, capability: Capability = Capability.CASE_READ) -> QuerySet[Case]:
+    return (
+        Case.objects.select_related("division__parent", "applicant", "submitted_by", "window")
+        .filter(case_scope_q(user, capability))
+        .annotate(request_count=Count("requests"))
+    )
 
 
 def case_queue(*, user, query: str = "", status: str = "") -> QuerySet[Case]:
@@ -39,14 +57,14 @@ def case_queue(*, user, query: str = "", status: str = "") -> QuerySet[Case]:
     return qs.order_by("-submitted_at")
 
 
-def case_get_for_user(*, user, public_id) -> Case:
-    """404 if there is no such case, 403 if it lies outside the viewer's area."""
-    case = (
-        Case.objects.select_related("division__parent__parent", "household", "applicant", "submitted_by", "window")
-        .filter(public_id=public_id)
-        .first()
+def case_get_for_user(*, user, public_id, capability: Capability = Capability.CASE_READ) -> Case:
+    """404 if there is no such case, 403 if the viewer's reach for `capability` misses it."""
+    visible = Case.objects.select_related(
+        "division__parent__parent", "household", "applicant", "submitted_by", "window"
+    ).filter(case_scope_q(user, capability))
+    return get_or_refuse(
+        visible,
+        exists=lambda: Case.objects.filter(public_id=public_id).exists(),
+        what="该申请件",
+        public_id=public_id,
     )
-    if case is None:
-        raise Http404("没有找到该申请件。")
-    require_division(user, case.division)
-    return case

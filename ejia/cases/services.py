@@ -166,7 +166,7 @@ def _submit(*, actor, channel, idempotency_key, data, division, programmes, toda
     if household_pk is not None:
         household = Household.objects.select_for_update().select_related("division").get(pk=household_pk)
         if actor is not None and channel != Channel.SELF_SERVICE and not can_see_division(actor, household.division):
-            raise CaseError(f"申请人家庭登记在{household.division.full_name}，不在您的辖区。", step="household")
+            raise CaseError("申请人的家庭不在您的辖区登记，请引导申请人到户籍所在地办理。", step="household")
         division = household.division
         if data.get("address") and data["address"] != household.address:
             household_update(actor=actor, household=household, address=data["address"])

@@ -5,17 +5,8 @@ from __future__ import annotations
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
-from ejia.accounts.models import Role
+from ejia.accounts.policies import Capability, allows
 from ejia.accounts.work import WorkItem
-
-HANDLING_ROLES = (
-    Role.VILLAGE_CLERK,
-    Role.GRID_WORKER,
-    Role.WINDOW_CLERK,
-    Role.COUNTY_REVIEWER,
-    Role.CENTRE_DIRECTOR,
-    Role.DEPT_APPROVER,
-)
 
 
 def case_work(user) -> list[WorkItem]:
@@ -24,10 +15,10 @@ def case_work(user) -> list[WorkItem]:
     from ejia.cases.workflow.selectors import work_queue
 
     items: list[WorkItem] = []
-    if user.has_role(Role.WINDOW_CLERK, Role.VILLAGE_CLERK, Role.GRID_WORKER):
+    if allows(user, Capability.CASE_INTAKE):
         open_cases = case_queue(user=user, status=CaseStatus.SUBMITTED).count()
         items.append(WorkItem("cases", _("受理队列：已受理、尚未办结的申请件"), reverse("cases:queue"), open_cases))
-    if user.has_role(*HANDLING_ROLES):
+    if allows(user, Capability.PROCEDURE_HANDLE):
         queue = work_queue(user=user)
         url = reverse("workflow:queue")
         items.append(WorkItem("mine", _("待我办理的救助事项"), url, queue.counts["mine"]))

@@ -19,11 +19,12 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from ejia.accounts.scope import require_division, require_role
+from ejia.accounts.policies import Capability, require
+from ejia.accounts.scope import require_division
 from ejia.core import crypto
 from ejia.core.audit import audit_record
 from ejia.core.money import InvalidAmount, format_fen, format_fen_plain, yuan_to_fen
-from ejia.disbursement.batches import BATCH_ROLES, batch_mark_exported
+from ejia.disbursement.batches import batch_mark_exported
 from ejia.disbursement.exceptions import DisbursementError
 from ejia.disbursement.models import PaymentBatch, PaymentItem, PaymentLine
 from ejia.registry.models import ACCOUNT_PURPOSE, BenefitRecord
@@ -134,7 +135,7 @@ def _header(batch: PaymentBatch, checksum: str) -> list[list[str]]:
 
 def bank_file_export(*, actor, batch: PaymentBatch, fmt: str = "csv") -> BankFile:
     """The released batch's payment file. Exporting again gives the same rows and checksum."""
-    require_role(actor, *BATCH_ROLES)
+    require(actor, Capability.PAYMENT_MANAGE)
     require_division(actor, batch.county)
     if batch.status not in (PaymentBatch.Status.RELEASED, PaymentBatch.Status.EXPORTED, PaymentBatch.Status.RECONCILED):
         raise DisbursementError("批次须经复核发放后才能导出银行文件。")
@@ -218,7 +219,7 @@ def _parse_return(data: bytes) -> tuple[list[tuple[int, int, str, str, str]], li
 
 def bank_return_import(*, actor, batch: PaymentBatch, data: bytes) -> ReturnResult:
     """Import the bank's answer for each line; paid lines enter the households' benefit history."""
-    require_role(actor, *BATCH_ROLES)
+    require(actor, Capability.PAYMENT_MANAGE)
     require_division(actor, batch.county)
     rows, errors = _parse_return(data)
     if errors:

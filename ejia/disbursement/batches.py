@@ -16,14 +16,14 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, F, Q, Sum
 from django.utils import timezone
 
-from ejia.accounts.models import Division, Role
-from ejia.accounts.scope import require_division, require_role
+from ejia.accounts.models import Division
+from ejia.accounts.policies import Capability, require
+from ejia.accounts.scope import require_division
 from ejia.core.audit import audit_record
 from ejia.core.money import format_fen
 from ejia.disbursement.exceptions import DisbursementError, ReconciliationError
 from ejia.disbursement.models import Entitlement, PaymentBatch, PaymentItem, PaymentLine, period_label
 
-BATCH_ROLES = (Role.COUNTY_REVIEWER, Role.CENTRE_DIRECTOR)
 DEFAULT_CHUNK = 10000
 
 E = Entitlement._meta.db_table
@@ -208,7 +208,7 @@ def batch_build(
     """Build (or finish building) the county's batch for the month; safe to run twice or resume."""
     county = _county(county)
     if actor is not None and getattr(actor, "pk", None) and not actor.is_superuser:
-        require_role(actor, *BATCH_ROLES)
+        require(actor, Capability.PAYMENT_MANAGE)
         require_division(actor, county)
     # Decisions approved since the last run become entitlements first (一卡发放 of the workflow's
     # results); creation is idempotent, so a resumed build repeats it harmlessly.
@@ -282,7 +282,7 @@ def batch_build(
 
 def batch_release(*, actor, batch: PaymentBatch) -> PaymentBatch:
     """复核发放: a second person releases what the first prepared. Releasing again is a no-op."""
-    require_role(actor, *BATCH_ROLES)
+    require(actor, Capability.PAYMENT_MANAGE)
     require_division(actor, batch.county)
     with transaction.atomic():
         locked = PaymentBatch.objects.select_for_update().get(pk=batch.pk)
@@ -337,7 +337,7 @@ def line_status_counts(batch: PaymentBatch) -> dict[str, dict[str, int]]:
 
 def batch_reconcile(*, actor, batch: PaymentBatch) -> PaymentBatch:
     """对账: only when every line has the bank's answer and every amount matches."""
-    require_role(actor, *BATCH_ROLES)
+    require(actor, Capability.PAYMENT_MANAGE)
     require_division(actor, batch.county)
     with transaction.atomic():
         locked = PaymentBatch.objects.select_for_update().get(pk=batch.pk)
@@ -389,7 +389,7 @@ def reconciliation_differences(batch: PaymentBatch, *, limit: int = 20) -> list[
 
 def lines_reissue_request(*, actor, batch: PaymentBatch, reason: str = "") -> int:
     """Mark the batch's failed and returned lines for re-issue in the county's next batch."""
-    require_role(actor, *BATCH_ROLES)
+    require(actor, Capability.PAYMENT_MANAGE)
     require_division(actor, batch.county)
     with transaction.atomic():
         PaymentBatch.objects.select_for_update().get(pk=batch.pk)

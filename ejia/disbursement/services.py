@@ -14,8 +14,8 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from ejia.accounts.models import Role
-from ejia.accounts.scope import require_division, require_role
+from ejia.accounts.policies import Capability, require
+from ejia.accounts.scope import require_division
 from ejia.catalogue.models import Programme
 from ejia.core.audit import audit_record
 from ejia.core.money import format_fen
@@ -33,7 +33,6 @@ from ejia.disbursement.models import (
 )
 from ejia.registry.models import BenefitRecord, Household, Membership, Person
 
-DECISION_ROLES = (Role.WINDOW_CLERK, Role.COUNTY_REVIEWER, Role.CENTRE_DIRECTOR)
 LIVE = (Entitlement.Status.ACTIVE, Entitlement.Status.SUSPENDED, Entitlement.Status.GRADUAL_EXIT)
 ONE_PERIOD_FORMS = (Programme.BenefitForm.ONE_OFF_CASH,)
 WORKING_AGE = (16, 59)
@@ -289,7 +288,7 @@ def _require_reason(reason: str) -> str:
 def _check_actor(actor, household_id: int) -> None:
     if actor is None or getattr(actor, "is_superuser", False):
         return
-    require_role(actor, *DECISION_ROLES)
+    require(actor, Capability.ENTITLEMENT_MANAGE)
     require_division(actor, Household.objects.select_related("division").get(pk=household_id).division)
 
 

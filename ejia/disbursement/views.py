@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
@@ -11,12 +10,11 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from ejia.accounts.models import Division
-from ejia.accounts.scope import require_role
+from ejia.accounts.policies import Capability, staff_view
 from ejia.core.audit import audit_record
 from ejia.disbursement import selectors
 from ejia.disbursement.bankfiles import bank_file_export, bank_return_import
 from ejia.disbursement.batches import (
-    BATCH_ROLES,
     batch_build,
     batch_reconcile,
     batch_release,
@@ -40,7 +38,6 @@ from ejia.disbursement.reverification import (
     review_flag_resolve,
 )
 from ejia.disbursement.services import (
-    DECISION_ROLES,
     entitlement_end,
     entitlement_resume,
     entitlement_suspend,
@@ -51,9 +48,8 @@ from ejia.verification.reviews import ReviewRefused, heads_of
 from ejia.verification.selectors import difference_lines
 
 
-@login_required
+@staff_view(Capability.PAYMENT_MANAGE)
 def batch_list_view(request):
-    require_role(request.user, *BATCH_ROLES)
     counties = selectors.counties_for_user(user=request.user)
     form = BuildForm(
         request.POST or None,
@@ -80,7 +76,7 @@ def batch_list_view(request):
     )
 
 
-@login_required
+@staff_view(Capability.PAYMENT_MANAGE, cache=False)
 def batch_detail_view(request, public_id):
     batch = selectors.batch_get_for_user(user=request.user, public_id=public_id)
     differences = reconciliation_differences(batch) if batch.status == PaymentBatch.Status.EXPORTED else []
@@ -98,7 +94,7 @@ def batch_detail_view(request, public_id):
     )
 
 
-@login_required
+@staff_view(Capability.PAYMENT_MANAGE)
 def batch_release_view(request, public_id):
     """Release asks for confirmation: the GET shows the totals, the POST releases."""
     batch = selectors.batch_get_for_user(user=request.user, public_id=public_id)
@@ -113,7 +109,7 @@ def batch_release_view(request, public_id):
     return render(request, "disbursement/batch_release.html", {"batch": batch})
 
 
-@login_required
+@staff_view(Capability.PAYMENT_MANAGE, cache=False)
 def batch_download_view(request, public_id, fmt):
     batch = selectors.batch_get_for_user(user=request.user, public_id=public_id)
     if fmt not in ("csv", "xlsx"):
@@ -129,7 +125,7 @@ def batch_download_view(request, public_id, fmt):
     return response
 
 
-@login_required
+@staff_view(Capability.PAYMENT_MANAGE)
 @require_POST
 def batch_return_view(request, public_id):
     batch = selectors.batch_get_for_user(user=request.user, public_id=public_id)
@@ -148,7 +144,7 @@ def batch_return_view(request, public_id):
     return redirect("disbursement:batch_detail", public_id=batch.public_id)
 
 
-@login_required
+@staff_view(Capability.PAYMENT_MANAGE)
 @require_POST
 def batch_reconcile_view(request, public_id):
     batch = selectors.batch_get_for_user(user=request.user, public_id=public_id)
@@ -161,7 +157,7 @@ def batch_reconcile_view(request, public_id):
     return redirect("disbursement:batch_detail", public_id=batch.public_id)
 
 
-@login_required
+@staff_view(Capability.PAYMENT_MANAGE)
 @require_POST
 def batch_reissue_view(request, public_id):
     batch = selectors.batch_get_for_user(user=request.user, public_id=public_id)
@@ -174,9 +170,8 @@ def batch_reissue_view(request, public_id):
     return redirect("disbursement:batch_detail", public_id=batch.public_id)
 
 
-@login_required
+@staff_view(Capability.ENTITLEMENT_MANAGE)
 def reviews_due_view(request):
-    require_role(request.user, *DECISION_ROLES)
     return render(
         request,
         "disbursement/reviews_due.html",
@@ -188,9 +183,8 @@ def reviews_due_view(request):
     )
 
 
-@login_required
+@staff_view(Capability.ENTITLEMENT_MANAGE, cache=False)
 def review_complete_view(request, public_id):
-    require_role(request.user, *DECISION_ROLES)
     entitlement = (
         Entitlement.objects.select_related("household__division", "programme").filter(public_id=public_id).first()
     )
@@ -212,9 +206,8 @@ def review_complete_view(request, public_id):
     return render(request, "disbursement/review_form.html", {"entitlement": entitlement, "form": form})
 
 
-@login_required
+@staff_view(Capability.ENTITLEMENT_MANAGE, cache=False)
 def change_report_new_view(request, household_id):
-    require_role(request.user, *DECISION_ROLES)
     household = household_get_for_user(user=request.user, public_id=household_id)
     members = [m.person for m in household.current_memberships()]
     form = ChangeReportForm(request.POST or None, members=members)
@@ -236,9 +229,8 @@ def change_report_new_view(request, household_id):
     return render(request, "disbursement/change_report_new.html", {"household": household, "form": form})
 
 
-@login_required
+@staff_view(Capability.ENTITLEMENT_MANAGE, cache=False)
 def change_report_view(request, public_id):
-    require_role(request.user, *DECISION_ROLES)
     report = selectors.change_report_get_for_user(user=request.user, public_id=public_id)
     form = DecideForm(
         request.POST or None, initial={"from_month": period_label(add_months(month_start(timezone.localdate()), 1))}
@@ -269,10 +261,9 @@ def change_report_view(request, public_id):
     )
 
 
-@login_required
+@staff_view(Capability.ENTITLEMENT_MANAGE, cache=False)
 def entitlement_view(request, public_id):
     """One entitlement: suspend, resume or terminate, each with a written reason and a notice."""
-    require_role(request.user, *DECISION_ROLES)
     entitlement = (
         Entitlement.objects.select_related("household__division", "programme", "person")
         .filter(public_id=public_id)
@@ -310,7 +301,7 @@ def entitlement_view(request, public_id):
     )
 
 
-@login_required
+@staff_view(Capability.REVERIFICATION_MANAGE, cache=False)
 def reverification_flag_view(request, flag_id):
     """年度复核的处理: one flagged household × programme — why it was flagged, the household's
     entitlements of that programme (acted on from their own page), and the reviewer's answer."""

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 
+from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from ejia.accounts.models import Division, Role
-from ejia.accounts.scope import require_division, require_role
+from ejia.accounts.policies import Capability, require
+from ejia.accounts.scope import require_division
 from ejia.core import crypto, idnumber
 from ejia.core.audit import audit_record
 from ejia.registry.models import (
@@ -21,7 +23,6 @@ from ejia.registry.models import (
 )
 
 # Roles that may see a full ID number (e.g. to fill a bank or hospital form); each reveal is logged.
-REVEAL_ROLES = (Role.WINDOW_CLERK, Role.COUNTY_REVIEWER, Role.CENTRE_DIRECTOR)
 
 
 class RegistryError(Exception):
@@ -109,15 +110,15 @@ def person_ensure(
 
 def person_id_number_reveal(*, actor, person: Person, reason: str) -> str:
     """Decrypt a person's ID number for a permitted role, inside the person's scope, with a reason."""
-    require_role(actor, *REVEAL_ROLES)
+    require(actor, Capability.ID_REVEAL)
     if not reason.strip():
         raise RegistryError("查看完整身份证号码须填写用途。")
     membership = person.memberships.filter(date_out__isnull=True).select_related("household__division").first()
     if membership is not None:
         require_division(actor, membership.household.division)
-    elif not actor.is_superuser:
-        # A person outside every household belongs to nobody's scope but the system's.
-        require_role(actor, Role.COUNTY_REVIEWER, Role.CENTRE_DIRECTOR)
+    elif not actor.is_superuser and not actor.has_role(Role.COUNTY_REVIEWER, Role.CENTRE_DIRECTOR):
+        # A person outside every household belongs to nobody's area but the county centre's.
+        raise PermissionDenied("该人员不在您的数据权限范围内。")
     audit_record(actor=actor, action="registry.id_number_reveal", obj=person, reason=reason.strip())
     return crypto.decrypt(person.id_number_ciphertext, purpose=ID_PURPOSE)
 
