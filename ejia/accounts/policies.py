@@ -42,6 +42,7 @@ class Capability(StrEnum):
     plain Chinese the refusal page uses ("您的岗位不能<label>")."""
 
     CASE_INTAKE = "case_intake"
+    CASE_LIST = "case_list"
     CASE_READ = "case_read"
     CASE_WITHDRAW = "case_withdraw"
     VERIFICATION_READ = "verification_read"
@@ -68,6 +69,7 @@ class Capability(StrEnum):
 
 LABELS = {
     Capability.CASE_INTAKE: _("受理救助申请"),
+    Capability.CASE_LIST: _("查看申请件列表"),
     Capability.CASE_READ: _("查阅申请件（家庭成员、联系方式、困难情况、授权书、回执和决定书）"),
     Capability.CASE_WITHDRAW: _("登记申请人撤回"),
     Capability.VERIFICATION_READ: _("查阅家庭经济状况核对报告全文（存款、就医、纳税等明细）"),
@@ -109,6 +111,7 @@ C, R = Capability, Reach
 GRANTS: dict[str, dict[Capability, Reach]] = {
     Role.VILLAGE_CLERK: {
         C.CASE_INTAKE: R.AREA,
+        C.CASE_LIST: R.OWN,
         C.CASE_READ: R.OWN,
         C.CASE_WITHDRAW: R.OWN,
         C.VERIFICATION_OUTCOME: R.OWN,
@@ -118,12 +121,14 @@ GRANTS: dict[str, dict[Capability, Reach]] = {
     },
     Role.GRID_WORKER: {
         C.CASE_INTAKE: R.AREA,
+        C.CASE_LIST: R.OWN,
         C.CASE_READ: R.OWN,
         C.VERIFICATION_OUTCOME: R.OWN,
         C.HOUSEHOLD_READ: R.AREA,
     },
     Role.WINDOW_CLERK: {
         C.CASE_INTAKE: R.AREA,
+        C.CASE_LIST: R.AREA,
         C.CASE_READ: R.AREA,
         C.CASE_WITHDRAW: R.AREA,
         C.VERIFICATION_READ: R.AREA,
@@ -137,6 +142,7 @@ GRANTS: dict[str, dict[Capability, Reach]] = {
         C.ENTITLEMENT_MANAGE: R.AREA,
     },
     Role.COUNTY_REVIEWER: {
+        C.CASE_LIST: R.AREA,
         C.CASE_READ: R.AREA,
         C.VERIFICATION_READ: R.AREA,
         C.VERIFICATION_RUN: R.AREA,
@@ -151,6 +157,7 @@ GRANTS: dict[str, dict[Capability, Reach]] = {
         C.REVERIFICATION_MANAGE: R.AREA,
     },
     Role.CENTRE_DIRECTOR: {
+        C.CASE_LIST: R.AREA,
         C.CASE_READ: R.AREA,
         C.VERIFICATION_READ: R.AREA,
         C.VERIFICATION_RUN: R.AREA,
@@ -247,13 +254,13 @@ def scope_q(
     *,
     division: str,
     own: Callable[[object], Q] | None = None,
-    department: str | None = None,
+    department: str | Callable[[int], Q] | None = None,
     model=None,
 ) -> Q:
     """A filter for the rows `capability` reaches: `division` names the row's Division FK
     (e.g. "household__division"), `own` builds the row's "started, holds or assigned" test
     for OWN reach (default: the rule registered for `model`), `department` names the row's
-    Department FK for DEPARTMENT reach. A reach the caller gave no field for reaches nothing:
+    Department FK for DEPARTMENT reach (or builds the test from the department's id). A reach the caller gave no field for reaches nothing:
     forgetting a field refuses, never leaks."""
     if own is None and model is not None:
         own = OWN_RULES.get(model._meta.label_lower)
@@ -269,6 +276,8 @@ def scope_q(
         department_id = scope_for(user).department_id
         if department is None or department_id is None:
             return NOTHING
+        if callable(department):
+            return area & department(department_id)
         return area & Q(**{f"{department}_id": department_id})
     raise ImproperlyConfigured(f"unknown reach {found!r}")
 

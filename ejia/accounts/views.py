@@ -17,7 +17,9 @@ from ejia.accounts.policies import (
     PURPOSE_SESSION_KEY,
     SIGNED_IN,
     Capability,
+    Reach,
     public_view,
+    reach,
     staff_view,
 )
 from ejia.accounts.selectors import home_summary
@@ -66,6 +68,8 @@ def home_view(request):
 def purpose_view(request):
     """The auditor states why they open a file (the access policy's PURPOSE reach): recorded
     in the audit log and remembered for this file in this session for 30 minutes."""
+    if reach(request.user, Capability.CASE_READ) != Reach.PURPOSE:
+        raise PermissionDenied("您的岗位查阅申请件无需另行说明目的。")
     try:
         token = signing.loads(request.POST.get("token", ""), salt=PURPOSE_SALT, max_age=3600)
     except signing.BadSignature:

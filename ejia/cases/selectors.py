@@ -39,7 +39,7 @@ def case_queue(*, user, query: str = "", status: str = "") -> QuerySet[Case]:
 
     `query` is a reference number or an applicant's or member's ID number (exact, blind index).
     """
-    qs = cases_for_user(user=user)
+    qs = cases_for_user(user=user, capability=Capability.CASE_LIST)
     if status:
         qs = qs.filter(status=status)
     query = (query or "").strip()

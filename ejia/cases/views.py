@@ -26,7 +26,7 @@ def _case_file(request, public_id, *, what: str) -> tuple[Case, dict]:
     return case, {"purpose": purpose} if purpose else {}
 
 
-@staff_view(Capability.CASE_READ)
+@staff_view(Capability.CASE_LIST)
 def case_queue_view(request):
     query = request.GET.get("q", "")
     status = request.GET.get("status", "")

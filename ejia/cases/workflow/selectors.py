@@ -23,6 +23,7 @@ from ejia.cases.workflow.models import (
     ProcedureState,
     PublicNotice,
     RequestProcedure,
+    StepRecord,
 )
 from ejia.cases.workflow.review import facts_for_decision  # noqa: F401
 from ejia.cases.workflow.services import procedures_start_for_case
@@ -47,7 +48,15 @@ def procedures_for_user(*, user) -> QuerySet[RequestProcedure]:
         "escalated_to",
         "claimed_by",
     )
-    return scoped(qs, user, Capability.PROCEDURE_HANDLE, division="division", department="department")
+    return scoped(qs, user, Capability.PROCEDURE_HANDLE, division="division", department=routed_to_department)
+
+
+def routed_to_department(department_id: int) -> Q:
+    """Requests routed to a department: waiting at one of its units now, or handled there
+    before (its own decisions). A 民政 programme that only the window and the centre handle
+    (低保) is not routed to the 民政 department's approvers."""
+    handled = StepRecord.objects.filter(procedure=OuterRef("pk"), unit__department_id=department_id)
+    return Q(acting_unit__department_id=department_id) | Q(Exists(handled))
 
 
 def start_missing_procedures(*, user, limit: int = 50) -> int:
