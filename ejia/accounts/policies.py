@@ -30,6 +30,8 @@ from django.contrib.auth.decorators import login_required
 from django.core import signing
 from django.core.exceptions import ImproperlyConfigured, PermissionDenied
 from django.db.models import Q, QuerySet
+from django.http import Http404
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 
@@ -209,12 +211,13 @@ def roles_granting(capability: Capability) -> list[str]:
 
 
 def refusal(user, capability: Capability) -> PermissionDenied:
-    """A plain sentence: who you are, what you cannot do, who can."""
-    roles = "、".join(str(Role(r).label) for r in sorted(getattr(user, "role_codes", ()) or ()) if r in Role.values)
-    who = f"您的岗位（{roles}）" if roles else "您的账号"
-    allowed = "、".join(roles_granting(capability))
+    """A plain sentence: who you are, what you cannot do, who can (in the reader's language)."""
+    sep = gettext("、")
+    roles = sep.join(str(Role(r).label) for r in sorted(getattr(user, "role_codes", ()) or ()) if r in Role.values)
+    who = gettext("您的岗位（%(roles)s）") % {"roles": roles} if roles else gettext("您的账号")
     return PermissionDenied(
-        f"{who}不能{capability.label}，这项工作由{allowed}办理。如确因工作需要，请联系系统管理员调整岗位权限。"
+        gettext("%(who)s不能%(what)s，这项工作由%(allowed)s办理。如确因工作需要，请联系系统管理员调整岗位权限。")
+        % {"who": who, "what": capability.label, "allowed": sep.join(roles_granting(capability))}
     )
 
 
@@ -286,17 +289,15 @@ def scoped(qs: QuerySet, user, capability: Capability, **fields) -> QuerySet:
     return qs.filter(scope_q(user, capability, model=qs.model, **fields))
 
 
-def get_or_refuse(scoped_qs: QuerySet, *, exists: Callable[[], bool], what: str = "该对象", **lookup):
+def get_or_refuse(scoped_qs: QuerySet, *, exists: Callable[[], bool], what: str = _("该对象"), **lookup):
     """The row from an already scoped queryset; 403 if it exists but lies outside the viewer's
     reach, 404 if there is no such row. The refusal names neither the row's place nor owner."""
     row = scoped_qs.filter(**lookup).first()
     if row is not None:
         return row
     if exists():
-        raise PermissionDenied(f"{what}不在您的数据权限范围内。")
-    from django.http import Http404
-
-    raise Http404(f"没有找到{what}。")
+        raise PermissionDenied(gettext("%(what)s不在您的数据权限范围内。") % {"what": what})
+    raise Http404(gettext("没有找到%(what)s。") % {"what": what})
 
 
 # ---------------------------------------------------------------- stated purpose (auditor)
@@ -327,7 +328,7 @@ class PurposeRequired(PermissionDenied):
     the purpose form instead of a plain refusal."""
 
     def __init__(self, obj, next_url: str, what: str):
-        super().__init__(f"查阅{what}须先说明查阅目的，该操作将记入审计日志。")
+        super().__init__(gettext("查阅%(what)s须先说明查阅目的，该操作将记入审计日志。") % {"what": what})
         self.token = purpose_token(obj, next_url)
         self.what = what
 

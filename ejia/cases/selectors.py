@@ -4,6 +4,7 @@ asked for, the reach the viewer's roles give for it, and the viewer's area."""
 from __future__ import annotations
 
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.utils.translation import gettext_lazy as _
 
 from ejia.accounts.policies import Capability, get_or_refuse, scope_q
 from ejia.cases.models import Case
@@ -65,6 +66,6 @@ def case_get_for_user(*, user, public_id, capability: Capability = Capability.CA
     return get_or_refuse(
         visible,
         exists=lambda: Case.objects.filter(public_id=public_id).exists(),
-        what="该申请件",
+        what=_("该申请件"),
         public_id=public_id,
     )

@@ -7,6 +7,7 @@ from django.core.files.storage import default_storage
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, JsonResponse
 from django.shortcuts import render
+from django.utils.translation import gettext_lazy as _
 
 from ejia.accounts.policies import Capability, require_purpose, staff_view
 from ejia.cases.models import Case, CaseStatus, Need
@@ -44,7 +45,7 @@ def case_queue_view(request):
 
 @staff_view(Capability.CASE_READ, cache=False)
 def case_detail_view(request, public_id):
-    case, why = _case_file(request, public_id, what="申请件")
+    case, why = _case_file(request, public_id, what=_("申请件"))
     # A household's application (members, incomes, signatures) is personal data: reads are logged.
     audit_record(actor=request.user, action="cases.view", obj=case, data=why)
     needs = dict(Need.choices)
@@ -66,7 +67,7 @@ def case_detail_view(request, public_id):
 
 @staff_view(Capability.CASE_READ, cache=False)
 def case_receipt_view(request, public_id):
-    case, why = _case_file(request, public_id, what="受理回执")
+    case, why = _case_file(request, public_id, what=_("受理回执"))
     audit_record(actor=request.user, action="cases.receipt_print", obj=case, data=why)
     response = FileResponse(
         receipt_pdf(case), content_type="application/pdf", filename=f"受理回执-{case.reference}.pdf"
@@ -78,7 +79,7 @@ def case_receipt_view(request, public_id):
 @staff_view(Capability.CASE_READ, cache=False)
 def authorisation_image_view(request, public_id, auth_id):
     """Signed authorisations are personal data: served only through the case's scope check."""
-    case, why = _case_file(request, public_id, what="授权书")
+    case, why = _case_file(request, public_id, what=_("授权书"))
     auth = case.authorisations.filter(public_id=auth_id).first()
     if auth is None or not auth.image or not default_storage.exists(auth.image.name):
         raise Http404("没有找到该授权书的图像。")

@@ -2,8 +2,8 @@
 
 Two ways in, one page out:
 - `RefusalMiddleware` turns a `PermissionDenied` or `Http404` raised by any view into the page,
-  even with DEBUG on (the demo runs with DEBUG on, and Django's debug 404 page would list every
-  URL pattern and the lookup that failed);
+  even with DEBUG on (a developer's DEBUG 404 page would show the lookup that failed); the demo
+  runs with DEBUG off, so no technical page is reachable there at all;
 - `handler403/404/500` in `config.urls` cover what never reaches a view (an unknown URL, CSRF
   refusals, crashes) when DEBUG is off.
 
@@ -17,19 +17,22 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponseServerError
 from django.shortcuts import render
 from django.template import loader
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
 
 STAFF_PREFIX = "/staff/"
 
-DEFAULT_403 = "您没有访问该页面的权限。"
-DEFAULT_404 = "没有找到您要访问的页面，它可能已被删除，或链接有误。"
+DEFAULT_403 = _("您没有访问该页面的权限。")
+DEFAULT_404 = _("没有找到您要访问的页面，它可能已被删除，或链接有误。")
 
 
-def _message(exception, default: str) -> str:
-    text = str(exception) if exception is not None else ""
-    # Django's own exceptions carry English or internal text ("No Case matches the given query."):
-    # only a sentence written for people (ours are Chinese) is shown.
-    if not text or not any("\u4e00" <= ch <= "\u9fff" for ch in text):
-        return default
+def _message(exception, default) -> str:
+    args = getattr(exception, "args", ())
+    text = str(args[0]) if args and isinstance(args[0], (str, Promise)) else ""
+    # Django's own lookups say "No Case matches the given query." (English, internal): only a
+    # sentence written for people is shown.
+    if not text.strip() or (text.startswith("No ") and text.endswith("matches the given query.")):
+        return str(default)
     return text
 
 

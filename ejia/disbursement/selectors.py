@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from ejia.accounts.models import Division
 from ejia.accounts.policies import Capability, allows, get_or_refuse, scoped
@@ -37,7 +38,7 @@ def batch_get_for_user(*, user, public_id) -> PaymentBatch:
     return get_or_refuse(
         batches_for_user(user=user),
         exists=lambda: PaymentBatch.objects.filter(public_id=public_id).exists(),
-        what="该发放批次",
+        what=_("该发放批次"),
         public_id=public_id,
     )
 
@@ -78,7 +79,7 @@ def change_report_get_for_user(*, user, public_id) -> ChangeReport:
             division="household__division",
         ),
         exists=lambda: ChangeReport.objects.filter(public_id=public_id).exists(),
-        what="该变更报告",
+        what=_("该变更报告"),
         public_id=public_id,
     )
 

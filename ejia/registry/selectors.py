@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from django.db.models import QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from ejia.accounts.policies import Capability, get_or_refuse, scoped
 from ejia.core import idnumber
@@ -30,7 +31,7 @@ def household_get_for_user(*, user, public_id, capability: Capability = Capabili
     return get_or_refuse(
         visible,
         exists=lambda: Household.objects.filter(public_id=public_id).exists(),
-        what="该家庭",
+        what=_("该家庭"),
         public_id=public_id,
     )
 

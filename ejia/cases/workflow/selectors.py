@@ -131,7 +131,7 @@ def procedure_get_for_user(*, user, public_id) -> RequestProcedure:
     return get_or_refuse(
         procedures_for_user(user=user),
         exists=lambda: RequestProcedure.objects.filter(public_id=public_id).exists(),
-        what="该事项",
+        what=_("该事项"),
         public_id=public_id,
     )
 
@@ -163,7 +163,7 @@ def notice_get_for_user(*, user, public_id) -> PublicNotice:
     return get_or_refuse(
         notices_for_user(user=user),
         exists=lambda: PublicNotice.objects.filter(public_id=public_id).exists(),
-        what="该公示",
+        what=_("该公示"),
         public_id=public_id,
     )
 

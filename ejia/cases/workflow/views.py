@@ -11,6 +11,7 @@ from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
 from ejia.accounts.models import User
@@ -404,7 +405,7 @@ def bulk_approve(request):
 @staff_view(Capability.CASE_READ, post=Capability.JOINT_REVIEW, cache=False)
 def joint_review(request, public_id):
     case = case_get_for_user(user=request.user, public_id=public_id)
-    why = require_purpose(request, Capability.CASE_READ, case, what="申请件的办理情况")
+    why = require_purpose(request, Capability.CASE_READ, case, what=_("申请件的办理情况"))
     audit_record(
         actor=request.user, action="workflow.joint_review_view", obj=case, data={"purpose": why} if why else {}
     )
@@ -432,7 +433,7 @@ def joint_review(request, public_id):
 @staff_view(Capability.CASE_READ, cache=False)
 def decision_pdf(request, public_id):
     case = case_get_for_user(user=request.user, public_id=public_id)
-    why = require_purpose(request, Capability.CASE_READ, case, what="决定通知书")
+    why = require_purpose(request, Capability.CASE_READ, case, what=_("决定通知书"))
     notice = DecisionNotice.objects.select_related("joint_review__unit", "case__applicant").filter(case=case).first()
     if notice is None:
         raise Http404("该申请件尚未出具决定通知书。")
@@ -450,7 +451,7 @@ def decision_pdf(request, public_id):
 def case_progress(request, public_id):
     """The progress fragment for a case (htmx target for the case detail page)."""
     case = case_get_for_user(user=request.user, public_id=public_id)
-    require_purpose(request, Capability.CASE_READ, case, what="申请件的办理情况")
+    require_purpose(request, Capability.CASE_READ, case, what=_("申请件的办理情况"))
     return render(request, "workflow/_case_progress.html", {"progress": selectors.case_progress(case)})
 
 
