@@ -20,6 +20,7 @@ from ejia.catalogue.models import Programme
 from ejia.core.audit import audit_record
 from ejia.core.money import format_fen
 from ejia.disbursement.exceptions import DisbursementError
+from ejia.disbursement.messages import notice_message
 from ejia.disbursement.models import (
     Delivery,
     Entitlement,
@@ -269,7 +270,8 @@ def _lock_household_entitlements(household_id: int, ids: Iterable[int] | None = 
 
 
 def _notice(*, actor, household_id: int, entitlement: Entitlement | None, kind: str, title: str, body: str) -> Notice:
-    return Notice.objects.create(
+    """The written notice, and its SMS to the household through the outbox (same transaction)."""
+    notice = Notice.objects.create(
         household_id=household_id,
         entitlement=entitlement,
         kind=kind,
@@ -277,6 +279,12 @@ def _notice(*, actor, household_id: int, entitlement: Entitlement | None, kind: 
         body=body,
         issued_by=_actor_or_system(actor),
     )
+    household = Household.objects.select_related("division").get(pk=household_id)
+    subject = ""
+    if entitlement is not None and entitlement.request_id:
+        subject = entitlement.request.case.reference
+    notice_message(notice=notice, household=household, subject=subject)
+    return notice
 
 
 def _require_reason(reason: str) -> str:

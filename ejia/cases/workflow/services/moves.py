@@ -25,7 +25,7 @@ from ejia.cases.workflow.models import (
     StepRecord,
     UnitLevel,
 )
-from ejia.cases.workflow.notifications import outbox_enqueue
+from ejia.cases.workflow.notifications import case_message
 from ejia.cases.workflow.procedures import template_for
 from ejia.cases.workflow.review import check_state
 from ejia.cases.workflow.transitions import UNCLAIMED_OK, Action, Move, move_for
@@ -171,9 +171,9 @@ def procedures_start_for_case(case: Case, *, actor=None, on: dt.date | None = No
             )
             procedure.request = request
             procedure.case = case
-            outbox_enqueue(
+            case_message(
+                case=case,
                 dedup_key=f"start:{procedure.public_id}",
-                recipient=case.phone,
                 template="step_moved",
                 context=_sms_context(procedure),
             )
@@ -188,7 +188,7 @@ def _lock(procedure_id: int) -> RequestProcedure:
     try:
         return (
             RequestProcedure.objects.select_for_update(of=("self",))
-            .select_related("step", "case", "request__programme", "acting_unit", "division")
+            .select_related("step", "case__division", "request__programme", "acting_unit", "division")
             .get(pk=procedure_id)
         )
     except RequestProcedure.DoesNotExist:
@@ -369,9 +369,9 @@ def procedure_complete(
             reason=comment,
             data={**data, "to_step": procedure.step.key},
         )
-        outbox_enqueue(
+        case_message(
+            case=procedure.case,
             dedup_key=f"step:{procedure.public_id}:{procedure.version}",
-            recipient=procedure.case.phone,
             template="step_moved",
             context=_sms_context(procedure),
         )
@@ -402,9 +402,9 @@ def procedure_return(
             reason=reason,
             data={"from_step": from_step.key, "to_step": previous.key},
         )
-        outbox_enqueue(
+        case_message(
+            case=procedure.case,
             dedup_key=f"return:{procedure.public_id}:{procedure.version}",
-            recipient=procedure.case.phone,
             template="returned",
             context=_sms_context(procedure, reason=reason),
         )

@@ -18,7 +18,7 @@ from ejia.cases.workflow.models import (
     PublicNoticeEntry,
     RequestProcedure,
 )
-from ejia.cases.workflow.notifications import outbox_enqueue
+from ejia.cases.workflow.notifications import case_message
 from ejia.cases.workflow.services.moves import (
     StaleScreen,
     WorkflowError,
@@ -79,9 +79,9 @@ def notice_publish(*, actor, versions: dict[int, int | None], on: dt.date | None
             procedure.state = move.target
             _save(procedure)
             _record(procedure, actor=actor, action=Action.PUBLISH_NOTICE, from_state=from_state)
-            outbox_enqueue(
+            case_message(
+                case=procedure.case,
                 dedup_key=f"notice:{notice.public_id}:{procedure.public_id}",
-                recipient=procedure.case.phone,
                 template="notice_published",
                 context=_sms_context(procedure, village=notice.village.name, end_date=notice.end_date.isoformat()),
             )
@@ -151,9 +151,9 @@ def notice_close(
         if not notice.entries.filter(procedure__state=ProcedureState.IN_NOTICE).exclude(procedure=procedure).exists():
             PublicNotice.objects.filter(pk=notice.pk).update(status=PublicNotice.Status.CLOSED)
         audit_record(actor=actor, action="workflow.notice_close", obj=procedure, data={"notice": str(notice.public_id)})
-        outbox_enqueue(
+        case_message(
+            case=procedure.case,
             dedup_key=f"step:{procedure.public_id}:{procedure.version}",
-            recipient=procedure.case.phone,
             template="step_moved",
             context=_sms_context(procedure),
         )
@@ -231,9 +231,9 @@ def joint_review_issue(*, actor, case_id: int, opinion: str = "") -> DecisionNot
             data={"case": case.reference, "items": len(notice.content)},
         )
         summary = "；".join(f"{row['programme']}{row['outcome_label']}" for row in notice.content)
-        outbox_enqueue(
+        case_message(
+            case=case,
             dedup_key=f"decision:{case.public_id}",
-            recipient=case.phone,
             template="decision_issued",
             context={"reference": case.reference, "summary": summary, "number": notice.number},
         )

@@ -10,10 +10,11 @@ from ejia.cases.models import Channel
 from ejia.cases.services import case_submit
 from ejia.cases.tests.conftest import application, member
 from ejia.cases.workflow import services as wf
-from ejia.cases.workflow.models import DecisionNotice, OutboxMessage, RequestProcedure
+from ejia.cases.workflow.models import DecisionNotice, RequestProcedure
 from ejia.cases.workflow.selectors import joint_review_queue, work_queue
 from ejia.cases.workflow.tests.test_procedures import walk_dibao_to_decision
 from ejia.core.audit import audit_verify
+from ejia.core.models import OutboxMessage
 
 pytestmark = pytest.mark.django_db
 
