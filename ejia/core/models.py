@@ -97,6 +97,7 @@ class OutboxMessage(models.Model):
         FAILED = "failed", _("发送失败")
         NO_RECIPIENT = "no_recipient", _("无有效手机号码")
 
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     dedup_key = models.CharField(max_length=120, unique=True)
     channel = models.CharField(max_length=10, default="sms")
     recipient = models.CharField(max_length=40, blank=True)

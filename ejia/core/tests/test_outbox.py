@@ -101,7 +101,7 @@ def test_after_the_last_attempt_a_message_is_failed_until_staff_send_it_again(se
     retried = outbox_retry(actor=dave, message=message)
     assert (retried.status, retried.attempts, retried.retries, retried.retried_by) == ("pending", 0, 1, dave)
     event = AuditEvent.objects.get(action="core.outbox_retry")
-    assert event.actor == dave and event.object_id == str(message.pk)
+    assert event.actor == dave and event.object_id == str(message.public_id)
     assert outbox_send().sent == 1 and len(sent_to("13800000005")) == 1
 
     with pytest.raises(OutboxError, match="只有发送失败的短信可以重新发送"):
