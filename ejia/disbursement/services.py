@@ -113,6 +113,8 @@ def entitlement_create(
 ) -> Entitlement:
     if amount_fen < 0:
         raise DisbursementError("金额不能为负数。")
+    if programme.pays_cash and amount_fen == 0:
+        raise DisbursementError(f"{programme.name}是现金救助，每期金额须大于0元。")
     if programme.target == Programme.Target.MEMBER and person is None:
         raise DisbursementError(f"{programme.name}以个人为单位，须指定享受待遇的家庭成员。")
     start = month_start(start_month)
@@ -542,8 +544,9 @@ def delivery_record(
 def entitlements_from_decisions(*, actor, county_code: str) -> tuple[list[Entitlement], list[str]]:
     """Approved cash decisions of the county that have no entitlement yet become entitlements,
     starting in the month of the decision. Safe to run twice (entitlement creation is
-    idempotent per request). Returns the new entitlements and, for requests that need a
-    person chosen by hand (a member programme with several eligible members), the reasons."""
+    idempotent per request). Returns the new entitlements and, for requests that cannot be
+    paid as they stand (a member programme with several eligible members, an approval without
+    an amount), the reasons."""
     from ejia.cases.models import ProgrammeRequest
     from ejia.cases.workflow.models import Decision
 
@@ -551,7 +554,6 @@ def entitlements_from_decisions(*, actor, county_code: str) -> tuple[list[Entitl
     decisions = (
         Decision.objects.filter(
             outcome=Decision.Outcome.APPROVED,
-            amount_fen__gt=0,
             procedure__request__status=ProgrammeRequest.Status.APPROVED,
             procedure__request__programme__benefit_form__in=cash,
             procedure__request__household__division__code__startswith=county_code[:6],
@@ -564,6 +566,12 @@ def entitlements_from_decisions(*, actor, county_code: str) -> tuple[list[Entitl
     problems: list[str] = []
     for decision in decisions:
         request = decision.procedure.request
+        if not decision.amount_fen:
+            # Approvals are refused without an amount now; one taken before must not vanish.
+            problems.append(
+                f"{request.case.reference} {request.programme.name}：批准决定未核定发放金额，无法发放，请复核该决定。"
+            )
+            continue
         decided = timezone.localtime(decision.decided_at).date()
         try:
             created.append(

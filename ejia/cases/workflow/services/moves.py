@@ -462,6 +462,13 @@ def procedure_approve(
             amount_fen = proposed
         if amount_fen is not None and amount_fen < 0:
             raise WorkflowError("金额不能为负数。")
+        programme = procedure.request.programme
+        if programme.pays_cash and not amount_fen:
+            # An approval that pays nothing is never paid and never noticed: refuse it here.
+            raise WorkflowError(
+                f"“{programme.name}”是现金救助，批准时须核定发放金额（大于0元）。"
+                "测算未得出金额的，请填写核定金额并说明理由；不符合条件的，请作出不予批准决定。"
+            )
         change_reason = (amount_change_reason or "").strip()
         if amount_fen != proposed and not change_reason:
             raise WorkflowError("核定金额与测算金额不同，请填写调整理由。")

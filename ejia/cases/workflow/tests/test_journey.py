@@ -50,7 +50,13 @@ def test_three_programmes_three_approvers_one_decision_notice(procedures, finish
     p, _ = walk_dibao_to_decision(case, bob, bob2, dave, today, finished_check)
     p = wf.notice_close(actor=bob, procedure_id=p.pk, expected_version=p.version, on=today + dt.timedelta(days=8))
     assert p.acting_unit == dave.unit
-    wf.procedure_approve(actor=dave, procedure_id=p.pk, expected_version=p.version)
+    # The husband's illness leaves the engine without a 低保 amount: the county sets one.
+    assert wf.proposed_amount(p) is None
+    with pytest.raises(wf.WorkflowError, match="须核定发放金额"):
+        wf.procedure_approve(actor=dave, procedure_id=p.pk, expected_version=p.version)
+    wf.procedure_approve(
+        actor=dave, procedure_id=p.pk, expected_version=p.version, amount_fen=57800, amount_change_reason="核对后核定"
+    )
     for user, code in ((erin, "medical_aid"), (jy, "edu_compulsory")):
         q = RequestProcedure.objects.get(pk=procs[code].pk)
         q = wf.procedure_complete(actor=user, procedure_id=q.pk, expected_version=q.version)
