@@ -32,7 +32,8 @@ from ejia.disbursement.models import (
     month_start,
     period_label,
 )
-from ejia.registry.models import BenefitRecord, Household, Membership, Person
+from ejia.registry.models import STATUS_BY_PROGRAMME, BenefitRecord, Household, Membership, Person
+from ejia.registry.services import status_end
 
 DECISION_ROLES = (Role.WINDOW_CLERK, Role.COUNTY_REVIEWER, Role.CENTRE_DIRECTOR)
 LIVE = (Entitlement.Status.ACTIVE, Entitlement.Status.SUSPENDED, Entitlement.Status.GRADUAL_EXIT)
@@ -289,6 +290,36 @@ def _notice(*, actor, household_id: int, entitlement: Entitlement | None, kind: 
     return notice
 
 
+def statuses_follow_end(*, actor, entitlement: Entitlement, reason: str) -> None:
+    """救助身份 ends with the entitlement behind it (低保、特困 …): on the last day of its last
+    paid month, unless another entitlement of the programme still runs with no end (for the
+    person's status: of that person; for the household's: of anyone in it). Call in the
+    transaction that ended it, with the household locked."""
+    kind = STATUS_BY_PROGRAMME.get(entitlement.programme.code)
+    if kind is None:
+        return
+    same = Entitlement.objects.filter(household_id=entitlement.household_id, programme_id=entitlement.programme_id)
+    scopes = [(None, same)]
+    if entitlement.person_id:
+        scopes.insert(0, (entitlement.person, same.filter(person_id=entitlement.person_id)))
+    for person, qs in scopes:
+        rows = list(qs.values_list("status", "start_month", "end_month"))
+        if any(end is None and status != Entitlement.Status.ENDED for status, _start, end in rows):
+            continue
+        paid = [end for _status, start, end in rows if end is not None and end >= start]
+        # The day before the next month: the last day of the last month paid (or, if it never
+        # paid, the day before it would have begun).
+        last_day = add_months(max(paid), 1) if paid else entitlement.start_month
+        status_end(
+            actor=actor,
+            household=entitlement.household,
+            kind=kind,
+            end=last_day - dt.timedelta(days=1),
+            person=person,
+            reason=reason,
+        )
+
+
 def _require_reason(reason: str) -> str:
     reason = (reason or "").strip()
     if not reason:
@@ -320,6 +351,7 @@ def entitlement_end(
         ent.exit_reason = reason
         ent.next_review_on = None
         ent.save(update_fields=["end_month", "status", "exit_reason", "next_review_on", "updated_at"])
+        statuses_follow_end(actor=actor, entitlement=ent, reason=reason)
         audit_record(
             actor=actor,
             action="disbursement.entitlement_end",
@@ -458,6 +490,7 @@ def entitlement_gradual_exit(
         ent.exit_reason = reason
         ent.next_review_on = None
         ent.save(update_fields=["status", "end_month", "exit_reason", "next_review_on", "updated_at"])
+        statuses_follow_end(actor=actor, entitlement=ent, reason=f"渐退期：{reason}")
         audit_record(
             actor=actor,
             action="disbursement.entitlement_gradual_exit",

@@ -28,6 +28,7 @@ from ejia.cases.workflow.models import (
 from ejia.cases.workflow.notifications import case_message
 from ejia.cases.workflow.procedures import template_for
 from ejia.cases.workflow.review import check_state
+from ejia.cases.workflow.services.statuses import decision_status_apply
 from ejia.cases.workflow.transitions import UNCLAIMED_OK, Action, Move, move_for
 from ejia.core.audit import audit_record
 from ejia.core.i18n import official_language
@@ -485,6 +486,7 @@ def procedure_approve(
             reasons="",
         )
         _record(procedure, actor=actor, action=Action.APPROVE, from_state=from_state, comment=comment)
+        decision_status_apply(actor=actor, procedure=procedure, decision=decision)
         audit_record(
             actor=actor,
             action="workflow.approve",
