@@ -104,3 +104,12 @@ def test_failed_messages_are_a_work_item_of_the_county_centre(dave, bob, failed)
     items = {i.key: i.count for i in work_items(dave)}
     assert items["outbox_failed"] == 1
     assert "outbox_failed" not in {i.key for i in work_items(bob)}
+
+
+def test_the_outbox_page_reads_in_english(dave, failed):
+    from ejia.core.tests.test_english_staff_pages import assert_english, in_english
+
+    words = assert_english(
+        in_english(dave), reverse("cases:outbox"), expect="SMS log", data=[failed.subject, "受理回执"]
+    )
+    assert ("h1", "SMS log") in words and ("button", "Send again") in words and ("th", "Attempts") in words

@@ -41,5 +41,5 @@ def decision_status_apply(*, actor, procedure: RequestProcedure, decision: Decis
         kind=kind,
         start=timezone.localdate(decision.decided_at),
         persons=persons,
-        note=f"{procedure.case.reference} {programme.name}批准（{decision.unit.name}）",
+        note=f"{procedure.case.reference} 批准（{decision.unit.name}）",
     )
