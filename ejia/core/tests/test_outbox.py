@@ -2,10 +2,11 @@
 with a backoff, failed messages visible and put back by staff, nothing sent twice."""
 
 import datetime as dt
+import threading
 
 import pytest
 from django.core.management import call_command
-from django.db import transaction
+from django.db import connection, connections, transaction
 from django.utils import timezone
 
 from ejia.core import outbox
@@ -131,3 +132,61 @@ def test_many_messages_are_written_at_once_and_a_key_already_written_is_skipped(
     assert outbox_enqueue_many(messages) == 1
     assert OutboxMessage.objects.count() == 2
     assert OutboxMessage.objects.get(dedup_key="m2").area_path == "371600/"
+
+
+def _race(*attempts) -> list[str]:
+    barrier = threading.Barrier(len(attempts))
+    outcomes: list[str] = []
+
+    def run(attempt):
+        try:
+            barrier.wait()
+            outcomes.append(attempt())
+        except OutboxError:
+            outcomes.append("refused")
+        except Exception as exc:
+            outcomes.append(repr(exc))
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run, args=(attempt,)) for attempt in attempts]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return outcomes
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_four_senders_at_once_send_every_message_exactly_once():
+    if connection.vendor != "postgresql":
+        pytest.skip("needs concurrent PostgreSQL sessions")
+    phones = [f"1370000{n:04d}" for n in range(40)]
+    for n, phone in enumerate(phones):
+        enqueue(f"race-{n}", recipient=phone)
+    # Each was sent on its commit (tasks run inline here): put them all back in the queue.
+    OutboxMessage.objects.update(status=OutboxMessage.Status.PENDING, attempts=0, sent_at=None)
+    MemoryBackend.sent[:] = [row for row in MemoryBackend.sent if row[0] not in phones]
+    outcomes = _race(*[lambda: str(outbox_send().sent)] * 4)
+    assert sum(int(o) for o in outcomes) == 40, outcomes
+    assert sorted(to for to, _, _ in MemoryBackend.sent if to in phones) == phones
+    assert set(OutboxMessage.objects.values_list("status", "attempts")) == {("sent", 1)}
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_five_staff_sending_a_failed_message_again_at_once_queue_it_once(dave):
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL row locks")
+    message = enqueue("race-retry", recipient="13700009999")
+    OutboxMessage.objects.filter(pk=message.pk).update(status=OutboxMessage.Status.FAILED, attempts=5)
+
+    def retry():
+        outbox_retry(actor=dave, message=message)
+        return "ok"
+
+    outcomes = _race(*[retry] * 5)
+    assert sorted(outcomes) == ["ok"] + ["refused"] * 4, outcomes
+    assert OutboxMessage.objects.get(pk=message.pk).retries == 1
+    assert AuditEvent.objects.filter(action="core.outbox_retry").count() == 1
