@@ -307,14 +307,14 @@ def statuses_follow_end(*, actor, entitlement: Entitlement, reason: str) -> None
         if any(end is None and status != Entitlement.Status.ENDED for status, _start, end in rows):
             continue
         paid = [end for _status, start, end in rows if end is not None and end >= start]
-        # The day before the next month: the last day of the last month paid (or, if it never
-        # paid, the day before it would have begun).
-        last_day = add_months(max(paid), 1) if paid else entitlement.start_month
+        # The status ends the day before the first month nothing is paid: the last day of the
+        # last month paid, or, if it never paid, the day before it would have begun.
+        unpaid_from = add_months(max(paid), 1) if paid else entitlement.start_month
         status_end(
             actor=actor,
             household=entitlement.household,
             kind=kind,
-            end=last_day - dt.timedelta(days=1),
+            end=unpaid_from - dt.timedelta(days=1),
             person=person,
             reason=reason,
         )
