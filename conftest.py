@@ -107,9 +107,9 @@ def demo_city(org, settings, tmp_path):
     """The small city in 市中街道 with its department snapshots, the catalogue, the procedures
     and the demo staff: what `ejia_demo_seed` has loaded when it calls the demo cases. Returns
     the demo staff by username."""
-    from ejia.cases.workflow.notifications import templates_seed
     from ejia.cases.workflow.procedures import procedures_seed
     from ejia.catalogue.seed import catalogue_seed
+    from ejia.core.outbox import templates_seed
     from ejia.demo.staff import demo_staff_ensure
     from ejia.verification.sources import sources_seed
     from ejia.verification.tests.city import small_city_loaded

@@ -196,7 +196,7 @@ EJIA_ID_READER_MOCK_CARD = {
 }
 # Text messages to citizens: a class with send(phone, text). The default writes to the
 # console and to EJIA_SMS_LOG_FILE; production names its gateway adapter here.
-EJIA_SMS_BACKEND = os.environ.get("EJIA_SMS_BACKEND", "ejia.cases.sms.ConsoleFileBackend")
+EJIA_SMS_BACKEND = os.environ.get("EJIA_SMS_BACKEND", "ejia.core.sms.ConsoleFileBackend")
 EJIA_SMS_LOG_FILE = Path(os.environ.get("EJIA_SMS_LOG_FILE", VAR_DIR / "sms.log"))
 # Where citizens track a case (the receipt's QR code points here, + "?ref=<reference>").
 EJIA_TRACKING_PATH = os.environ.get("EJIA_TRACKING_PATH", "/track/")

@@ -58,6 +58,7 @@ class Capability(StrEnum):
     JOINT_REVIEW = "joint_review"
     ENTITLEMENT_MANAGE = "entitlement_manage"
     PAYMENT_MANAGE = "payment_manage"
+    OUTBOX_READ = "outbox_read"
     REVERIFICATION_MANAGE = "reverification_manage"
     CATALOGUE_EDIT = "catalogue_edit"
     EXCHANGE_OPERATE = "exchange_operate"
@@ -85,6 +86,7 @@ LABELS = {
     Capability.JOINT_REVIEW: _("联合审核并出具决定通知书"),
     Capability.ENTITLEMENT_MANAGE: _("动态管理（复核、变更报告、暂停和终止待遇）"),
     Capability.PAYMENT_MANAGE: _("管理一卡发放批次"),
+    Capability.OUTBOX_READ: _("查看和重发给群众的短信"),
     Capability.REVERIFICATION_MANAGE: _("办理年度复核批量核对"),
     Capability.CATALOGUE_EDIT: _("维护救助项目"),
     Capability.EXCHANGE_OPERATE: _("导入部门数据"),
@@ -155,6 +157,7 @@ GRANTS: dict[str, dict[Capability, Reach]] = {
         C.NOTICE_READ: R.AREA,
         C.JOINT_REVIEW: R.AREA,
         C.ENTITLEMENT_MANAGE: R.AREA,
+        C.OUTBOX_READ: R.AREA,
         C.PAYMENT_MANAGE: R.AREA,
         C.REVERIFICATION_MANAGE: R.AREA,
     },
@@ -170,6 +173,7 @@ GRANTS: dict[str, dict[Capability, Reach]] = {
         C.NOTICE_READ: R.AREA,
         C.JOINT_REVIEW: R.AREA,
         C.ENTITLEMENT_MANAGE: R.AREA,
+        C.OUTBOX_READ: R.AREA,
         C.PAYMENT_MANAGE: R.AREA,
         C.REVERIFICATION_MANAGE: R.AREA,
         # The centre coordinates every department's programmes (一口对外), so it may edit all.

@@ -19,6 +19,7 @@ from ejia.cases.tracking import (
 )
 from ejia.cases.workflow.services import WorkflowError
 from ejia.cases.workflow.services.withdrawal import DEFAULT_REASON, case_withdraw_by_applicant
+from ejia.core.sms import mask_phone
 
 SESSION_KEY = "citizen_phone"
 
@@ -40,10 +41,6 @@ def _case_view(case) -> dict:
         "requests": requests,
         "withdrawable": case.status == CaseStatus.SUBMITTED and any(r.is_open for r in requests),
     }
-
-
-def _masked_phone(phone: str) -> str:
-    return phone[:3] + "****" + phone[-4:]
 
 
 @public_view
@@ -87,7 +84,7 @@ def mine_view(request):
     if not phone:
         return redirect("citizen:login")
     cases = [_case_view(c) for c in cases_for_phone(phone)]
-    return render(request, "cases/citizen/mine.html", {"phone": _masked_phone(phone), "cases": cases})
+    return render(request, "cases/citizen/mine.html", {"phone": mask_phone(phone), "cases": cases})
 
 
 @public_view
@@ -127,7 +124,7 @@ def withdraw_view(request, public_id):
         "cases/citizen/withdraw.html",
         {
             "case": case,
-            "phone": _masked_phone(phone),
+            "phone": mask_phone(phone),
             "choices": [(r, str(r.public_id) in ticked) for r in open_requests],
             "reason": reason,
             "default_reason": DEFAULT_REASON,

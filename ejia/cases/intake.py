@@ -120,7 +120,9 @@ def intake_prefill(*, user, id_number: str, name: str = "", address: str = "") -
                 _member(number, m.person.name, m.relation, "registry", facts=dict(m.facts or {}), phone=m.person.phone)
             )
         data["members"] = members
-        data["applicant"] = next(m["key"] for m in members if m["id_number"] == parsed.number)
+        applicant = next(m for m in members if m["id_number"] == parsed.number)
+        data["applicant"] = applicant["key"]
+        data["phone"] = applicant["phone"]
         return data
     found, others = population_lookup(parsed.number)
     if found is not None:
@@ -140,7 +142,7 @@ def intake_prefill(*, user, id_number: str, name: str = "", address: str = "") -
         data["applicant"] = applicant["key"]
     if person is not None:
         data["members"][0]["name"] = data["members"][0]["name"] or person.name
-        data["members"][0]["phone"] = person.phone
+        data["members"][0]["phone"] = data["phone"] = person.phone
     if not data["division_code"]:
         own = villages_for(user)
         if own.count() == 1:

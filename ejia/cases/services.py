@@ -11,10 +11,10 @@ from ejia.accounts.models import Division, OrgUnit
 from ejia.accounts.scope import can_see_division
 from ejia.cases.matching import PlanError, engine_input, materials_for, plan_evaluate
 from ejia.cases.models import Authorisation, Case, Channel, ProgrammeRequest, ReferenceCounter
-from ejia.cases.sms import sms_send
 from ejia.core import idnumber
 from ejia.core.audit import audit_record
 from ejia.core.i18n import official_language
+from ejia.core.sms import normalise_mobile
 from ejia.registry.models import Household, Membership
 from ejia.registry.services import (
     RegistryError,
@@ -147,6 +147,14 @@ def case_submit(*, actor, channel: str, idempotency_key: str, data: dict, on: dt
     return case
 
 
+def _contact_phone(data: dict, applicant) -> str:
+    """The number that receives the case's messages: the one given on the form, else the
+    applicant's from the registry (kept there by person_ensure). A mobile number is stored
+    normalised, so that the citizen's phone login finds the case."""
+    raw = (data.get("phone") or "").strip() or applicant.phone
+    return normalise_mobile(raw) or raw[:20]
+
+
 def _submit(*, actor, channel, idempotency_key, data, division, programmes, today) -> Case:
     members = data["members"]
     reason = "受理申请时登记"
@@ -230,7 +238,7 @@ def _submit(*, actor, channel, idempotency_key, data, division, programmes, toda
         division=division,
         window=_window_of(division),
         applicant=applicant,
-        phone=(data.get("phone") or "").strip(),
+        phone=_contact_phone(data, applicant),
         needs=list(data.get("needs") or []),
         needs_note=(data.get("needs_note") or "").strip(),
         declared_facts={
@@ -282,10 +290,15 @@ def _submit(*, actor, channel, idempotency_key, data, division, programmes, toda
             valid_until=signed_at.date() + dt.timedelta(days=Authorisation.VALID_DAYS),
             recorded_by=actor if getattr(actor, "pk", None) else None,
         )
-    if case.phone:
-        # Sent only if the case commits; the text names the reference, never an ID number.
-        text = f"【e家大救助】您的救助申请已受理，受理号{case.reference}。可凭受理号和身份证号码后6位查询办理进度。"
-        transaction.on_commit(lambda: sms_send(phone=case.phone, text=text))
+    # Written with the case, sent after commit; the text names the reference, never an ID number.
+    from ejia.cases.workflow.notifications import case_message
+
+    case_message(
+        case=case,
+        dedup_key=f"received:{case.public_id}",
+        template="case_received",
+        context={"reference": case.reference},
+    )
     audit_record(
         actor=actor,
         action="cases.case_submit",

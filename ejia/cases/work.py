@@ -11,7 +11,7 @@ from ejia.accounts.work import WorkItem
 
 def case_work(user) -> list[WorkItem]:
     from ejia.cases.models import CaseStatus
-    from ejia.cases.selectors import case_queue
+    from ejia.cases.selectors import case_queue, outbox_for_user
     from ejia.cases.workflow.selectors import work_queue
 
     items: list[WorkItem] = []
@@ -26,4 +26,7 @@ def case_work(user) -> list[WorkItem]:
             WorkItem("due_soon", _("即将到期（2个工作日内）"), f"{url}?tab=due_soon", queue.counts["due_soon"])
         )
         items.append(WorkItem("overdue", _("超期督办"), f"{url}?tab=overdue", queue.counts["overdue"]))
+    if allows(user, Capability.OUTBOX_READ):
+        failed = outbox_for_user(user=user, show="failed").count()
+        items.append(WorkItem("outbox_failed", _("发送失败的短信"), f"{reverse('cases:outbox')}?show=failed", failed))
     return items

@@ -86,6 +86,11 @@ class Programme(BaseModel):
     def __str__(self) -> str:
         return f"{self.name}（{self.code}）"
 
+    @property
+    def pays_cash(self) -> bool:
+        """Cash paid through 一卡发放: an approval without an amount would pay nothing."""
+        return self.benefit_form in (self.BenefitForm.MONTHLY_CASH, self.BenefitForm.ONE_OFF_CASH)
+
 
 class ProgrammeVersion(BaseModel):
     """The rules of a programme from a date on. Drafts may change; published rows never do."""

@@ -26,6 +26,7 @@ from ejia.core.audit import audit_record
 from ejia.core.money import InvalidAmount, format_fen, format_fen_plain, yuan_to_fen
 from ejia.disbursement.batches import batch_mark_exported
 from ejia.disbursement.exceptions import DisbursementError
+from ejia.disbursement.messages import payment_messages
 from ejia.disbursement.models import PaymentBatch, PaymentItem, PaymentLine
 from ejia.registry.models import ACCOUNT_PURPOSE, BenefitRecord
 
@@ -262,6 +263,7 @@ def bank_return_import(*, actor, batch: PaymentBatch, data: bytes) -> ReturnResu
             changed, ["status", "bank_amount_fen", "bank_reference", "failure_reason"], batch_size=2000
         )
         _benefit_history_write(newly_paid)
+        payment_messages(newly_paid)
         locked.return_imported_at = timezone.now()
         locked.save(update_fields=["return_imported_at", "updated_at"])
         audit_record(

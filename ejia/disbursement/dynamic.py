@@ -37,6 +37,7 @@ from ejia.disbursement.services import (
     gradual_exit_months,
     household_type,
     review_interval,
+    statuses_follow_end,
 )
 from ejia.registry.models import Household, HouseholdStatus, Membership, Person, StatusKind
 
@@ -127,6 +128,7 @@ def member_entitlements_end_on_death(*, actor, person: Person, died_on: dt.date)
                 ent.exit_reason = f"享受人于 {died_on.isoformat()} 死亡"
                 ent.next_review_on = None
                 ent.save(update_fields=["end_month", "status", "exit_reason", "next_review_on", "updated_at"])
+                statuses_follow_end(actor=actor, entitlement=ent, reason=ent.exit_reason)
                 ended += 1
                 _notice(
                     actor=actor,

@@ -20,6 +20,7 @@ from ejia.catalogue.models import Programme
 from ejia.core.audit import audit_record
 from ejia.core.money import format_fen
 from ejia.disbursement.exceptions import DisbursementError
+from ejia.disbursement.messages import notice_message
 from ejia.disbursement.models import (
     Delivery,
     Entitlement,
@@ -31,7 +32,8 @@ from ejia.disbursement.models import (
     month_start,
     period_label,
 )
-from ejia.registry.models import BenefitRecord, Household, Membership, Person
+from ejia.registry.models import STATUS_BY_PROGRAMME, BenefitRecord, Household, Membership, Person
+from ejia.registry.services import status_end
 
 LIVE = (Entitlement.Status.ACTIVE, Entitlement.Status.SUSPENDED, Entitlement.Status.GRADUAL_EXIT)
 ONE_PERIOD_FORMS = (Programme.BenefitForm.ONE_OFF_CASH,)
@@ -111,6 +113,8 @@ def entitlement_create(
 ) -> Entitlement:
     if amount_fen < 0:
         raise DisbursementError("金额不能为负数。")
+    if programme.pays_cash and amount_fen == 0:
+        raise DisbursementError(f"{programme.name}是现金救助，每期金额须大于0元。")
     if programme.target == Programme.Target.MEMBER and person is None:
         raise DisbursementError(f"{programme.name}以个人为单位，须指定享受待遇的家庭成员。")
     start = month_start(start_month)
@@ -268,7 +272,8 @@ def _lock_household_entitlements(household_id: int, ids: Iterable[int] | None = 
 
 
 def _notice(*, actor, household_id: int, entitlement: Entitlement | None, kind: str, title: str, body: str) -> Notice:
-    return Notice.objects.create(
+    """The written notice, and its SMS to the household through the outbox (same transaction)."""
+    notice = Notice.objects.create(
         household_id=household_id,
         entitlement=entitlement,
         kind=kind,
@@ -276,6 +281,42 @@ def _notice(*, actor, household_id: int, entitlement: Entitlement | None, kind: 
         body=body,
         issued_by=_actor_or_system(actor),
     )
+    household = Household.objects.select_related("division").get(pk=household_id)
+    subject = ""
+    if entitlement is not None and entitlement.request_id:
+        subject = entitlement.request.case.reference
+    notice_message(notice=notice, household=household, subject=subject)
+    return notice
+
+
+def statuses_follow_end(*, actor, entitlement: Entitlement, reason: str) -> None:
+    """救助身份 ends with the entitlement behind it (低保、特困 …): on the last day of its last
+    paid month, unless another entitlement of the programme still runs with no end (for the
+    person's status: of that person; for the household's: of anyone in it). Call in the
+    transaction that ended it, with the household locked."""
+    kind = STATUS_BY_PROGRAMME.get(entitlement.programme.code)
+    if kind is None:
+        return
+    same = Entitlement.objects.filter(household_id=entitlement.household_id, programme_id=entitlement.programme_id)
+    scopes = [(None, same)]
+    if entitlement.person_id:
+        scopes.insert(0, (entitlement.person, same.filter(person_id=entitlement.person_id)))
+    for person, qs in scopes:
+        rows = list(qs.values_list("status", "start_month", "end_month"))
+        if any(end is None and status != Entitlement.Status.ENDED for status, _start, end in rows):
+            continue
+        paid = [end for _status, start, end in rows if end is not None and end >= start]
+        # The status ends the day before the first month nothing is paid: the last day of the
+        # last month paid, or, if it never paid, the day before it would have begun.
+        unpaid_from = add_months(max(paid), 1) if paid else entitlement.start_month
+        status_end(
+            actor=actor,
+            household=entitlement.household,
+            kind=kind,
+            end=unpaid_from - dt.timedelta(days=1),
+            person=person,
+            reason=reason,
+        )
 
 
 def _require_reason(reason: str) -> str:
@@ -309,6 +350,7 @@ def entitlement_end(
         ent.exit_reason = reason
         ent.next_review_on = None
         ent.save(update_fields=["end_month", "status", "exit_reason", "next_review_on", "updated_at"])
+        statuses_follow_end(actor=actor, entitlement=ent, reason=reason)
         audit_record(
             actor=actor,
             action="disbursement.entitlement_end",
@@ -447,6 +489,7 @@ def entitlement_gradual_exit(
         ent.exit_reason = reason
         ent.next_review_on = None
         ent.save(update_fields=["status", "end_month", "exit_reason", "next_review_on", "updated_at"])
+        statuses_follow_end(actor=actor, entitlement=ent, reason=f"渐退期：{reason}")
         audit_record(
             actor=actor,
             action="disbursement.entitlement_gradual_exit",
@@ -533,8 +576,9 @@ def delivery_record(
 def entitlements_from_decisions(*, actor, county_code: str) -> tuple[list[Entitlement], list[str]]:
     """Approved cash decisions of the county that have no entitlement yet become entitlements,
     starting in the month of the decision. Safe to run twice (entitlement creation is
-    idempotent per request). Returns the new entitlements and, for requests that need a
-    person chosen by hand (a member programme with several eligible members), the reasons."""
+    idempotent per request). Returns the new entitlements and, for requests that cannot be
+    paid as they stand (a member programme with several eligible members, an approval without
+    an amount), the reasons."""
     from ejia.cases.models import ProgrammeRequest
     from ejia.cases.workflow.models import Decision
 
@@ -542,7 +586,6 @@ def entitlements_from_decisions(*, actor, county_code: str) -> tuple[list[Entitl
     decisions = (
         Decision.objects.filter(
             outcome=Decision.Outcome.APPROVED,
-            amount_fen__gt=0,
             procedure__request__status=ProgrammeRequest.Status.APPROVED,
             procedure__request__programme__benefit_form__in=cash,
             procedure__request__household__division__code__startswith=county_code[:6],
@@ -555,6 +598,12 @@ def entitlements_from_decisions(*, actor, county_code: str) -> tuple[list[Entitl
     problems: list[str] = []
     for decision in decisions:
         request = decision.procedure.request
+        if not decision.amount_fen:
+            # Approvals are refused without an amount now; one taken before must not vanish.
+            problems.append(
+                f"{request.case.reference} {request.programme.name}：批准决定未核定发放金额，无法发放，请复核该决定。"
+            )
+            continue
         decided = timezone.localtime(decision.decided_at).date()
         try:
             created.append(

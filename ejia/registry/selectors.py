@@ -103,7 +103,8 @@ class HouseholdOverview:
     on: dt.date
     members: list[MemberRow]
     former_members: list[Membership]
-    statuses: list[HouseholdStatus]
+    statuses: list[HouseholdStatus]  # every status the household ever held, newest first
+    active_statuses: list[HouseholdStatus]  # those it holds today (an end ahead: still held)
     benefits: list[BenefitRecord]
     benefit_total_fen: int
     departments: int
@@ -118,7 +119,8 @@ def household_overview(*, user, household: Household) -> HouseholdOverview:
     memberships = list(household.memberships.select_related("person").order_by("relation", "person__birth_date"))
     member_statuses: dict[int, list[MemberStatus]] = {}
     for status in MemberStatus.objects.filter(household=household).order_by("-start"):
-        member_statuses.setdefault(status.person_id, []).append(status)
+        if status.active_on(today):
+            member_statuses.setdefault(status.person_id, []).append(status)
     members = [
         MemberRow(m, m.person, m.person.age_on(today), member_statuses.get(m.person_id, []))
         for m in memberships
@@ -133,12 +135,14 @@ def household_overview(*, user, household: Household) -> HouseholdOverview:
         if cases_manager is not None
         else []
     )
+    statuses = list(household.statuses.order_by("-start", "-pk"))
     return HouseholdOverview(
         household=household,
         on=today,
         members=members,
         former_members=[m for m in memberships if m.date_out is not None],
-        statuses=list(household.statuses.order_by("-start")),
+        statuses=statuses,
+        active_statuses=[s for s in statuses if s.active_on(today)],
         benefits=benefits,
         benefit_total_fen=sum(b.amount_fen for b in benefits),
         departments=len({b.department_id for b in benefits}),

@@ -29,7 +29,14 @@ from ejia.accounts.models import Division
 from ejia.accounts.policies import Capability, require
 from ejia.accounts.scope import require_division, scope_for
 from ejia.core.audit import audit_record
-from ejia.registry.models import Household, HouseholdStatus, Membership, MemberStatus, Relation, StatusKind
+from ejia.registry.models import (
+    STATUS_BY_PROGRAMME,
+    Household,
+    HouseholdStatus,
+    Membership,
+    MemberStatus,
+    Relation,
+)
 from ejia.rules import Engine, HouseholdInput
 from ejia.rules.errors import RuleError
 from ejia.rules.facts import DERIVED_FROM, FACTS
@@ -44,12 +51,7 @@ from ejia.verification.models import (
 )
 
 # The statuses a means test stands behind, and the programme whose rule it is.
-STATUS_PROGRAMMES: dict[str, str] = {
-    StatusKind.TEKUN: "tekun",
-    StatusKind.DIBAO: "dibao",
-    StatusKind.DIBAO_EDGE: "dibao_edge",
-    StatusKind.EXPENSE_HARDSHIP: "expense_hardship",
-}
+STATUS_PROGRAMMES: dict[str, str] = {kind: code for code, kind in STATUS_BY_PROGRAMME.items()}
 CHUNK = 2000
 # A running batch that has not moved for this long lost its worker (a restart, a crash).
 STALE_AFTER = dt.timedelta(minutes=30)

@@ -72,6 +72,7 @@ def expectations(world) -> tuple[list[tuple], list[tuple]]:
         ("disbursement:batch_list", [], CENTRE, ()),
         ("disbursement:reviews_due", [], TOWNSHIPS | CENTRE, ()),
         ("accounts:audit_log", [], AUDITOR, ()),
+        ("cases:outbox", [], CENTRE, ()),
         # A 低保-only case: its file is for the township window and the county centre; no
         # department is routed anything of it; the auditor reads it after stating a purpose.
         ("cases:case_detail", [case.public_id], CASE_STAFF, AUDITOR),
@@ -128,6 +129,7 @@ def expectations(world) -> tuple[list[tuple], list[tuple]]:
     post = [
         ("accounts:purpose", [], AUDITOR, (), {"token": token, "purpose": "审计抽查第12号"}),
         ("accounts:audit_verify", [], AUDITOR, (), {}),
+        ("cases:outbox_retry", [o["message"].public_id], CENTRE, (), {}),
         ("cases:intake_discard", [], VILLAGE | TOWNSHIPS, (), {}),
         ("cases:intake_submit", [], VILLAGE | TOWNSHIPS, (), {}),
         # (a persona before may have started a new check: re-run a source of the latest one)

@@ -56,7 +56,7 @@ TOWNSHIP_JOB = (
     CASE_FILE | REPORT | HANDLING | NOTICES | DYNAMIC | INTAKE | {"registry:household_detail", "workflow:case_withdraw"}
 )
 COUNTY_JOB = CASE_FILE | REPORT | HANDLING | NOTICES | DYNAMIC | PAY | REVERIFY
-COUNTY_JOB |= {"cases:queue", "registry:household_search", "registry:household_detail"}
+COUNTY_JOB |= {"cases:queue", "registry:household_search", "registry:household_detail", "cases:outbox"}
 JOBS = {
     "window_clerk": TOWNSHIP_JOB,
     "window_clerk_other": TOWNSHIP_JOB,

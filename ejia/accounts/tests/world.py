@@ -58,6 +58,7 @@ def build_world(staff: dict[str, User]) -> World:
     from ejia.cases.verify import case_latest_check
     from ejia.cases.workflow import services as wf
     from ejia.cases.workflow.models import DecisionNotice, HomeVisitPhoto, PublicNotice, RequestProcedure
+    from ejia.core.models import OutboxMessage
     from ejia.demo.cases import demo_cases_ensure
     from ejia.disbursement.batches import batch_build
     from ejia.disbursement.dynamic import change_report_create
@@ -122,6 +123,7 @@ def build_world(staff: dict[str, User]) -> World:
         effective_on=timezone.localdate() - dt.timedelta(days=3),
         details={"note": "家庭成员找到工作"},
     )
+    o["message"] = OutboxMessage.objects.filter(area_path__startswith=o["case"].division.path).order_by("pk").first()
     o["flag"] = flagged_batch(actor=staff["county_reviewer"], household=o["household"])
     o["review_batch"] = o["flag"].batch
     return world
