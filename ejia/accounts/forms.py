@@ -1,13 +1,12 @@
 from django import forms
 from django.contrib.auth import authenticate
-from django.contrib.auth.password_validation import validate_password
 from django.utils.translation import gettext_lazy as _
 
 from ejia.accounts import throttle
 from ejia.accounts.models import OrgUnit, Role, User
 from ejia.accounts.role_rules import lockout_problems, role_problems
 from ejia.accounts.selectors import units_for_admin
-from ejia.accounts.services import password_suggest
+from ejia.accounts.services import password_suggest, password_validate
 
 
 class LoginForm(forms.Form):
@@ -145,7 +144,7 @@ class StaffCreateForm(StaffAccountForm):
             # The similarity check compares with the new person's name and username.
             candidate = User(username=data.get("username", ""), display_name=data.get("display_name", ""))
             try:
-                validate_password(password, candidate)
+                password_validate(password, candidate)
             except forms.ValidationError as error:
                 self.add_error("password", error)
         return data
@@ -194,7 +193,7 @@ class PasswordResetForm(forms.Form):
 
     def clean_password(self) -> str:
         password = self.cleaned_data["password"]
-        validate_password(password, self.user)
+        password_validate(password, self.user)
         return password
 
 
@@ -240,7 +239,7 @@ class PasswordChangeForm(forms.Form):
             self.add_error("new_password1", _("新密码不能与当前密码相同。"))
         elif new1:
             try:
-                validate_password(new1, self.user)
+                password_validate(new1, self.user)
             except forms.ValidationError as error:
                 self.add_error("new_password1", error)
         return data

@@ -11,6 +11,7 @@ from pathlib import Path
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext_lazy as _
 
 from ejia.accounts.departments import DEPARTMENTS
 from ejia.accounts.models import Department, Division, OrgUnit, Role, StaffRole, User
@@ -146,6 +147,28 @@ def password_suggest() -> str:
     return "-".join("".join(secrets.choice(PASSWORD_ALPHABET) for _ in range(4)) for _ in range(3))
 
 
+# Django's own zh-hans catalogue lags behind its messages (5.2's "too short" is untranslated), so
+# the platform words the validators' findings itself, by their codes.
+PASSWORD_MESSAGES = {
+    "password_too_short": _("密码太短：至少需要%(min_length)d个字符。"),
+    "password_too_similar": _("密码与%(verbose_name)s太相近，容易被猜中。"),
+    "password_too_common": _("这个密码太常见，容易被猜中。"),
+    "password_entirely_numeric": _("密码不能全是数字。"),
+}
+
+
+def password_validate(password: str, user: User | None = None) -> None:
+    """Run the configured password validators; ValidationError with plain Chinese sentences."""
+    try:
+        validate_password(password, user)
+    except ValidationError as error:
+        problems = []
+        for item in error.error_list:
+            wording = PASSWORD_MESSAGES.get(item.code)
+            problems.append(str(wording) % (item.params or {}) if wording else item.messages[0])
+        raise ValidationError(problems) from None
+
+
 def _require_in_reach(actor: User | None, *, unit: OrgUnit) -> None:
     """An administrator manages accounts only in their own area (the access policy's
     ACCOUNTS_ADMIN reach); `actor=None` is the system itself (seeding the demo)."""
@@ -190,7 +213,7 @@ def staff_create(
     if password_hash:
         user.password = password_hash  # pre-hashed (bulk seeding)
     else:
-        validate_password(password, user)
+        password_validate(password, user)
         user.set_password(password)
     user.full_clean(exclude=["password"])
     try:
@@ -282,7 +305,7 @@ def staff_password_reset(*, actor: User, user_id: int, password: str) -> User:
     user = _locked_staff(actor, user_id)
     if user.pk == actor.pk:
         raise ValidationError("不能重置自己的密码，请使用“修改密码”。")
-    validate_password(password, user)
+    password_validate(password, user)
     user.set_password(password)
     user.must_change_password = True
     user.save(update_fields=["password", "must_change_password"])
@@ -303,7 +326,7 @@ def staff_password_change(*, user_id: int, old_password: str, new_password: str)
         raise ValidationError({"old_password": "当前密码不正确。"})
     if old_password == new_password:
         raise ValidationError({"new_password1": "新密码不能与当前密码相同。"})
-    validate_password(new_password, user)
+    password_validate(new_password, user)
     user.set_password(new_password)
     was_required = user.must_change_password
     user.must_change_password = False
