@@ -20,6 +20,7 @@ from ejia.accounts.selectors import (
     staff_get_for_admin,
     unit_choices_for_admin,
     unit_list_for_admin,
+    unit_staff_counts,
     units_for_admin,
 )
 
@@ -204,8 +205,12 @@ def unit_list_view(request):
         kind=filters["kind"] if filters["kind"] in OrgUnit.Kind.values else "",
         staffed=filters["staffed"] == "1",
     )
+    page = Paginator(qs, PER_PAGE).get_page(request.GET.get("page"))
+    counts = unit_staff_counts(page.object_list)
+    for unit in page.object_list:
+        unit.active_staff, unit.inactive_staff = counts.get(unit.pk, (0, 0))
     context = {
-        "page": Paginator(qs, PER_PAGE).get_page(request.GET.get("page")),
+        "page": page,
         "filters": filters,
         "query": _query_without_page(request),
         "kinds": OrgUnit.Kind.choices,
