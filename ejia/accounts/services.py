@@ -215,7 +215,8 @@ def staff_create(
     else:
         password_validate(password, user)
         user.set_password(password)
-    user.full_clean(exclude=["password"])
+    # Uniqueness is the iexact check above and the database's constraint below (one wording).
+    user.full_clean(exclude=["password"], validate_unique=False)
     try:
         # A savepoint: two administrators creating the same name at once get a message, and an
         # outer transaction (the demo loader) stays usable.
@@ -239,7 +240,7 @@ def staff_create(
 
 
 def _locked_staff(actor: User, user_id: int) -> User:
-    user = User.objects.select_for_update().select_related("unit__division").get(pk=user_id)
+    user = User.objects.select_for_update(of=("self",)).select_related("unit__division").get(pk=user_id)
     if user.unit is None:
         raise PermissionDenied("该账号不在您的账号管理范围内。")
     _require_in_reach(actor, unit=user.unit)
