@@ -172,6 +172,12 @@ def test_the_list_filters_by_name_unit_kind_role_and_state(sam, bob, carol, dave
     assert shown(q="nobody-like-this") == set()
 
 
+def test_the_filters_answer_htmx_with_the_rows_only(sam, bob):
+    html = signed_in(sam).get(reverse("accounts:staff_list"), {"q": "bob"}, headers={"HX-Request": "true"})
+    html = html.content.decode()
+    assert 'data-testid="staff-bob"' in html and "<html" not in html and 'data-testid="staff-sam"' not in html
+
+
 def test_a_county_administrator_sees_only_their_county(hui, bob, frank, sam):
     client = signed_in(hui)
     page = client.get(reverse("accounts:staff_list")).context["page"]
@@ -377,8 +383,12 @@ def test_another_administrator_may_deactivate_an_administrator(sam, org):
 
 
 def test_a_reset_makes_the_person_change_the_password_at_login(sam, bob):
+    earlier = Client()
+    assert earlier.login(username="bob", password=TEST_PASSWORD)
     response = signed_in(sam).post(reverse("accounts:staff_password_reset", args=[bob.pk]), {"password": NEW_PASSWORD})
     assert response.status_code == 302
+    # A session opened with the old password ends.
+    assert earlier.get(reverse("accounts:home")).status_code == 302
     bob.refresh_from_db()
     assert bob.must_change_password and bob.check_password(NEW_PASSWORD)
     event = AuditEvent.objects.get(action="staff.password_reset")
