@@ -1,16 +1,19 @@
 import time
 
-from django.contrib.auth import login, logout
+from django.contrib import messages
+from django.contrib.auth import login, logout, update_session_auth_hash
 from django.core import signing
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import redirect, render
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.http import require_POST
 
-from ejia.accounts import throttle
-from ejia.accounts.forms import LoginForm
+from ejia.accounts import services, throttle
+from ejia.accounts.forms import LoginForm, PasswordChangeForm
 from ejia.accounts.policies import (
     PURPOSE_SALT,
     PURPOSE_SECONDS,
@@ -36,13 +39,51 @@ def login_view(request):
         login(request, form.user)
         throttle.clear_failures(form.user.username)
         audit_record(actor=form.user, action="staff.login", obj=form.user, data={"ip": throttle.client_ip(request)})
-        target = request.GET.get("next", "")
-        if not url_has_allowed_host_and_scheme(
-            target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-        ):
-            target = "accounts:home"
-        return redirect(target)
+        target = _safe_next(request)
+        if form.user.must_change_password:
+            return redirect(password_change_url(target))
+        return redirect(target or "accounts:home")
     return render(request, "accounts/login.html", {"form": form})
+
+
+def _safe_next(request) -> str:
+    """The `next` page if it is on this site, else ""."""
+    target = request.POST.get("next") or request.GET.get("next", "")
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return ""
+
+
+def password_change_url(next_url: str = "") -> str:
+    url = reverse("accounts:password_change")
+    return f"{url}?{urlencode({'next': next_url})}" if next_url else url
+
+
+@staff_view(SIGNED_IN, cache=False)
+def password_change_view(request):
+    """Every staff member changes their own password here; someone whose password was set by
+    an administrator is sent here first (`PasswordChangeRequiredMiddleware`)."""
+    required = request.user.must_change_password
+    form = PasswordChangeForm(request.POST or None, user=request.user)
+    if request.method == "POST" and form.is_valid():
+        try:
+            user = services.staff_password_change(
+                user_id=request.user.pk,
+                old_password=form.cleaned_data["old_password"],
+                new_password=form.cleaned_data["new_password1"],
+            )
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            # Keep this session signed in; other sessions with the old password end.
+            update_session_auth_hash(request, user)
+            messages.success(request, _("密码已修改。"))
+            return redirect(_safe_next(request) or "accounts:home")
+    return render(
+        request, "accounts/password_change.html", {"form": form, "required": required, "next": _safe_next(request)}
+    )
 
 
 @public_view
