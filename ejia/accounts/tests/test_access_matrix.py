@@ -73,6 +73,12 @@ def expectations(world) -> tuple[list[tuple], list[tuple]]:
         ("disbursement:reviews_due", [], TOWNSHIPS | CENTRE, ()),
         ("accounts:audit_log", [], AUDITOR, ()),
         ("cases:outbox", [], CENTRE, ()),
+        ("accounts:password_change", [], EVERYONE, ()),
+        ("accounts:staff_list", [], {"sysadmin"}, ()),
+        ("accounts:staff_create", [], {"sysadmin"}, ()),
+        ("accounts:staff_edit", [world.staff["window_clerk"].pk], {"sysadmin"}, ()),
+        ("accounts:unit_list", [], {"sysadmin"}, ()),
+        ("accounts:unit_options", [], {"sysadmin"}, ()),
         # A 低保-only case: its file is for the township window and the county centre; no
         # department is routed anything of it; the auditor reads it after stating a purpose.
         ("cases:case_detail", [case.public_id], CASE_STAFF, AUDITOR),
@@ -130,6 +136,10 @@ def expectations(world) -> tuple[list[tuple], list[tuple]]:
         ("accounts:purpose", [], AUDITOR, (), {"token": token, "purpose": "审计抽查第12号"}),
         ("accounts:audit_verify", [], AUDITOR, (), {}),
         ("cases:outbox_retry", [o["message"].public_id], CENTRE, (), {}),
+        ("accounts:password_change", [], EVERYONE, (), {}),
+        ("accounts:staff_create", [], {"sysadmin"}, (), {}),
+        ("accounts:staff_edit", [world.staff["window_clerk"].pk], {"sysadmin"}, (), {}),
+        ("accounts:staff_password_reset", [world.staff["grid_worker"].pk], {"sysadmin"}, (), {}),
         ("cases:intake_discard", [], VILLAGE | TOWNSHIPS, (), {}),
         ("cases:intake_submit", [], VILLAGE | TOWNSHIPS, (), {}),
         # (a persona before may have started a new check: re-run a source of the latest one)

@@ -77,7 +77,7 @@ JOBS = {
     "editor_jy": {"catalogue:list", "catalogue:edit", "catalogue:history"},
     "exchange_operator": {"verification:sources", "verification:upload", "verification:snapshot"},
     "auditor": {"accounts:audit_log"},
-    "sysadmin": set(),
+    "sysadmin": {"accounts:staff_list", "accounts:staff_create", "accounts:staff_edit", "accounts:unit_list"},
 }
 
 
@@ -137,7 +137,7 @@ def may_see(user, path: str) -> bool:
     from ejia.catalogue.models import Programme
 
     match = resolve(path)
-    if match.view_name == "accounts:home":
+    if match.view_name in ("accounts:home", "accounts:password_change"):
         return True
     if match.view_name not in JOBS[user.username]:
         return False
