@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django import forms
 
-from ejia.disbursement.models import ChangeReport, Outcome, parse_period
+from ejia.disbursement.models import ChangeReport, Outcome, parse_period, period_label
 
 
 class BuildForm(forms.Form):
@@ -28,6 +28,27 @@ class ReturnUploadForm(forms.Form):
         if f.size > 50 * 1024 * 1024:
             raise forms.ValidationError("文件过大（上限 50 MB）。")
         return f
+
+
+class AcceptForm(forms.Form):
+    reason = forms.CharField(
+        label="确认理由",
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        error_messages={"required": "请填写确认理由。"},
+    )
+
+
+class ReissueForm(forms.Form):
+    period = forms.ChoiceField(label="转入批次", error_messages={"invalid_choice": "请选择可以加入明细的后续批次。"})
+    reason = forms.CharField(label="说明", max_length=200, required=False)
+
+    def __init__(self, *args, targets=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["period"].choices = [(period_label(t.period), t.label) for t in targets]
+
+    def clean_period(self):
+        return parse_period(self.cleaned_data["period"])
 
 
 class ChangeReportForm(forms.Form):

@@ -6,13 +6,12 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from django.core.exceptions import PermissionDenied
-from django.db.models import QuerySet
+from django.db.models import Prefetch, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
 from ejia.accounts.models import Division
 from ejia.accounts.scope import can_see_division, divisions_in_scope, filter_by_division, require_division
-from ejia.disbursement.batches import BATCH_ROLES
 from ejia.disbursement.models import (
     ChangeReport,
     Delivery,
@@ -20,9 +19,11 @@ from ejia.disbursement.models import (
     Notice,
     PaymentBatch,
     PaymentItem,
+    PaymentLine,
     month_start,
 )
 from ejia.disbursement.services import LIVE
+from ejia.disbursement.transitions import BATCH_ROLES
 
 
 def batches_for_user(*, user) -> QuerySet[PaymentBatch]:
@@ -81,7 +82,7 @@ def change_report_get_for_user(*, user, public_id) -> ChangeReport:
 class EntitlementsPanel:
     entitlements: list[Entitlement]
     monthly_total_fen: int
-    payments: list[dict] = field(default_factory=list)
+    payments: list[PaymentLine] = field(default_factory=list)
     deliveries: list[Delivery] = field(default_factory=list)
     notices: list[Notice] = field(default_factory=list)
 
@@ -98,10 +99,12 @@ def household_entitlements_panel(*, user, household, on: dt.date | None = None) 
     )
     total = sum(e.amount_fen for e in entitlements if e.pays_in(month))
     payments = list(
-        PaymentItem.objects.filter(entitlement__household=household)
-        .select_related("line__batch", "entitlement__programme")
-        .order_by("-period", "pk")
-        .values("period", "amount_fen", "line__status", "line__batch__public_id", "entitlement__programme__name")[:36]
+        PaymentLine.objects.filter(household=household)
+        .select_related("batch", "reissued_to__batch")
+        .prefetch_related(
+            Prefetch("items", queryset=PaymentItem.objects.select_related("entitlement__programme").order_by("period"))
+        )
+        .order_by("-batch__period", "-pk")[:24]
     )
     deliveries = list(
         Delivery.objects.filter(entitlement__household=household).select_related("entitlement__programme")[:20]

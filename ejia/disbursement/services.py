@@ -31,6 +31,7 @@ from ejia.disbursement.models import (
     month_start,
     period_label,
 )
+from ejia.disbursement.transitions import ENTITLEMENT, EntitlementAction, entitlement_transition
 from ejia.registry.models import BenefitRecord, Household, Membership, Person
 
 DECISION_ROLES = (Role.WINDOW_CLERK, Role.COUNTY_REVIEWER, Role.CENTRE_DIRECTOR)
@@ -109,7 +110,9 @@ def entitlement_create(
     rule_date: dt.date | None = None,
     previous: Entitlement | None = None,
     reason: str = "",
+    status: str = Entitlement.Status.ACTIVE,
 ) -> Entitlement:
+    ENTITLEMENT.check(action=EntitlementAction.CREATE, source=None, actor=actor, target=status)
     if amount_fen < 0:
         raise DisbursementError("金额不能为负数。")
     if programme.target == Programme.Target.MEMBER and person is None:
@@ -147,6 +150,7 @@ def entitlement_create(
             start_month=start,
             end_month=end,
             previous=previous,
+            status=status,
             next_review_on=add_months(start, interval) if interval and months is None else None,
             created_by=_actor_or_system(actor),
         )
@@ -305,17 +309,16 @@ def entitlement_end(
         if ent.status == Entitlement.Status.ENDED and ent.end_month and ent.end_month < start:
             return ent
         # An end before the start month means it never pays (cancelled before its first month).
-        ent.end_month = add_months(start, -1)
-        ent.status = Entitlement.Status.ENDED
-        ent.exit_reason = reason
-        ent.next_review_on = None
-        ent.save(update_fields=["end_month", "status", "exit_reason", "next_review_on", "updated_at"])
-        audit_record(
+        ent = entitlement_transition(
             actor=actor,
-            action="disbursement.entitlement_end",
-            obj=ent,
+            entitlement_id=ent.pk,
+            action=EntitlementAction.END,
+            audit_action="disbursement.entitlement_end",
             reason=reason,
             data={"from": period_label(start), "outcome": kind},
+            end_month=add_months(start, -1),
+            exit_reason=reason,
+            next_review_on=None,
         )
         _notice(
             actor=actor,
@@ -337,12 +340,14 @@ def entitlement_suspend(*, actor, entitlement: Entitlement, reason: str) -> Enti
         [ent] = _lock_household_entitlements(entitlement.household_id, [entitlement.pk])
         if ent.status == Entitlement.Status.SUSPENDED:
             return ent
-        if ent.status == Entitlement.Status.ENDED:
-            raise DisbursementError("已终止的待遇不能暂停。")
-        ent.status = Entitlement.Status.SUSPENDED
-        ent.exit_reason = reason
-        ent.save(update_fields=["status", "exit_reason", "updated_at"])
-        audit_record(actor=actor, action="disbursement.entitlement_suspend", obj=ent, reason=reason)
+        ent = entitlement_transition(
+            actor=actor,
+            entitlement_id=ent.pk,
+            action=EntitlementAction.SUSPEND,
+            audit_action="disbursement.entitlement_suspend",
+            reason=reason,
+            exit_reason=reason,
+        )
         _notice(
             actor=actor,
             household_id=ent.household_id,
@@ -359,11 +364,15 @@ def entitlement_resume(*, actor, entitlement: Entitlement, reason: str) -> Entit
     _check_actor(actor, entitlement.household_id)
     with transaction.atomic():
         [ent] = _lock_household_entitlements(entitlement.household_id, [entitlement.pk])
-        if ent.status != Entitlement.Status.SUSPENDED:
+        if ent.status == Entitlement.Status.ACTIVE:
             return ent
-        ent.status = Entitlement.Status.ACTIVE
-        ent.save(update_fields=["status", "updated_at"])
-        audit_record(actor=actor, action="disbursement.entitlement_resume", obj=ent, reason=reason)
+        ent = entitlement_transition(
+            actor=actor,
+            entitlement_id=ent.pk,
+            action=EntitlementAction.RESUME,
+            audit_action="disbursement.entitlement_resume",
+            reason=reason,
+        )
     return ent
 
 
@@ -391,12 +400,16 @@ def entitlement_change_amount(
             remaining = (ent.end_month.year - start.year) * 12 + ent.end_month.month - start.month + 1
             if remaining < 1:
                 raise DisbursementError("调整月份晚于待遇终止月份。")
-        Entitlement.objects.filter(pk=ent.pk).update(
+        entitlement_transition(
+            actor=actor,
+            entitlement_id=ent.pk,
+            action=EntitlementAction.END,
+            audit_action="disbursement.entitlement_end",
+            reason=reason,
+            data={"from": period_label(start), "outcome": Outcome.CHANGE_AMOUNT},
             end_month=add_months(start, -1),
-            status=Entitlement.Status.ENDED,
             exit_reason=f"调整金额：{reason}",
             next_review_on=None,
-            updated_at=timezone.now(),
         )
         successor = entitlement_create(
             actor=actor,
@@ -412,10 +425,10 @@ def entitlement_change_amount(
             rule_date=ent.rule_date,
             previous=ent,
             reason=reason,
+            status=Entitlement.Status.GRADUAL_EXIT
+            if ent.status == Entitlement.Status.GRADUAL_EXIT
+            else Entitlement.Status.ACTIVE,
         )
-        if ent.status == Entitlement.Status.GRADUAL_EXIT:
-            Entitlement.objects.filter(pk=successor.pk).update(status=Entitlement.Status.GRADUAL_EXIT)
-            successor.status = Entitlement.Status.GRADUAL_EXIT
         _notice(
             actor=actor,
             household_id=ent.household_id,
@@ -441,19 +454,17 @@ def entitlement_gradual_exit(
         [ent] = _lock_household_entitlements(entitlement.household_id, [entitlement.pk])
         if ent.status == Entitlement.Status.GRADUAL_EXIT:
             return ent
-        if ent.status == Entitlement.Status.ENDED:
-            raise DisbursementError("已终止的待遇不能进入渐退期。")
-        ent.status = Entitlement.Status.GRADUAL_EXIT
-        ent.end_month = last if ent.end_month is None else min(ent.end_month, last)
-        ent.exit_reason = reason
-        ent.next_review_on = None
-        ent.save(update_fields=["status", "end_month", "exit_reason", "next_review_on", "updated_at"])
-        audit_record(
+        end = last if ent.end_month is None else min(ent.end_month, last)
+        ent = entitlement_transition(
             actor=actor,
-            action="disbursement.entitlement_gradual_exit",
-            obj=ent,
+            entitlement_id=ent.pk,
+            action=EntitlementAction.GRADUAL_EXIT,
+            audit_action="disbursement.entitlement_gradual_exit",
             reason=reason,
-            data={"from": period_label(start), "months": months, "last": period_label(ent.end_month)},
+            data={"from": period_label(start), "months": months, "last": period_label(end)},
+            end_month=end,
+            exit_reason=reason,
+            next_review_on=None,
         )
         _notice(
             actor=actor,
@@ -471,9 +482,25 @@ def entitlement_gradual_exit(
 def entitlements_close_elapsed(*, on: dt.date) -> int:
     """Mark entitlements whose last month has passed as ended (set-based; safe to run twice)."""
     month = month_start(on)
-    return Entitlement.objects.filter(
-        status__in=[Entitlement.Status.ACTIVE, Entitlement.Status.GRADUAL_EXIT], end_month__lt=month
-    ).update(status=Entitlement.Status.ENDED, next_review_on=None, updated_at=timezone.now())
+    sources = [m.source for m in ENTITLEMENT.moves if m.action == EntitlementAction.CLOSE_ELAPSED]
+    target = ENTITLEMENT.check(action=EntitlementAction.CLOSE_ELAPSED, source=sources[0]).target
+    with transaction.atomic():
+        ids = list(
+            Entitlement.objects.select_for_update()
+            .filter(status__in=sources, end_month__lt=month)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        if not ids:
+            return 0
+        Entitlement.objects.filter(pk__in=ids).update(status=target, next_review_on=None, updated_at=timezone.now())
+        audit_record(
+            actor=None,
+            action="disbursement.entitlements_close_elapsed",
+            object_type="disbursement.entitlement",
+            data={"before": period_label(month), "ended": len(ids)},
+        )
+    return len(ids)
 
 
 # ---------------------------------------------------------------- deliveries

@@ -16,13 +16,10 @@ from ejia.core.audit import audit_record
 from ejia.disbursement import selectors
 from ejia.disbursement.bankfiles import bank_file_export, bank_return_import
 from ejia.disbursement.batches import (
-    BATCH_ROLES,
     batch_build,
-    batch_reconcile,
     batch_release,
+    held_lines_recheck,
     line_status_counts,
-    lines_reissue_request,
-    reconciliation_differences,
 )
 from ejia.disbursement.dynamic import (
     change_report_create,
@@ -31,8 +28,33 @@ from ejia.disbursement.dynamic import (
     review_complete,
 )
 from ejia.disbursement.exceptions import DisbursementError
-from ejia.disbursement.forms import BuildForm, ChangeReportForm, DecideForm, ReturnUploadForm, ReviewForm
-from ejia.disbursement.models import Entitlement, PaymentBatch, add_months, month_start, parse_period, period_label
+from ejia.disbursement.forms import (
+    AcceptForm,
+    BuildForm,
+    ChangeReportForm,
+    DecideForm,
+    ReissueForm,
+    ReturnUploadForm,
+    ReviewForm,
+)
+from ejia.disbursement.models import (
+    Entitlement,
+    PaymentBatch,
+    PaymentLine,
+    add_months,
+    month_start,
+    parse_period,
+    period_label,
+)
+from ejia.disbursement.reconciliation import (
+    UNRESOLVED,
+    batch_reconcile,
+    line_accept_bank_amount,
+    line_get_in_batch,
+    line_reissue,
+    reconciliation_differences,
+    reissue_targets,
+)
 from ejia.disbursement.reverification import (
     flag_entitlements,
     flag_get_for_user,
@@ -45,6 +67,7 @@ from ejia.disbursement.services import (
     entitlement_resume,
     entitlement_suspend,
 )
+from ejia.disbursement.transitions import BATCH_ROLES
 from ejia.registry.selectors import household_get_for_user
 from ejia.verification.models import ReverificationFlag
 from ejia.verification.reviews import ReviewRefused, heads_of
@@ -80,20 +103,41 @@ def batch_list_view(request):
     )
 
 
+HELD_SHOWN = 200
+
+
 @login_required
 def batch_detail_view(request, public_id):
     batch = selectors.batch_get_for_user(user=request.user, public_id=public_id)
-    differences = reconciliation_differences(batch) if batch.status == PaymentBatch.Status.EXPORTED else []
+    exported = batch.status == PaymentBatch.Status.EXPORTED
+    lines = batch.lines.select_related("household__division", "reissued_to__batch")
+    held = lines.filter(status=PaymentLine.Status.HELD).order_by("pk")
+    targets = (
+        reissue_targets(batch) if batch.status in (PaymentBatch.Status.EXPORTED, PaymentBatch.Status.RECONCILED) else []
+    )
     return render(
         request,
         "disbursement/batch_detail.html",
         {
             "batch": batch,
             "counts": line_status_counts(batch),
-            "differences": differences,
+            "differences": reconciliation_differences(batch) if exported else [],
             "upload_form": ReturnUploadForm(),
             "can_release": batch.status == PaymentBatch.Status.BUILT and batch.prepared_by_id != request.user.pk,
-            "lines": batch.lines.order_by("pk")[:50],
+            "lines": lines.order_by("pk")[:50],
+            "held": held[:HELD_SHOWN],
+            "held_more": max(held.count() - HELD_SHOWN, 0),
+            "open_lines": lines.filter(hold_reason="")
+            .filter(UNRESOLVED)
+            .exclude(status=PaymentLine.Status.PENDING)
+            .order_by("pk")[:100],
+            "reissue_pending": lines.filter(reissue_requested=True, reissued_to__isnull=True, hold_reason="").order_by(
+                "pk"
+            )[:100],
+            "targets": targets,
+            "reissue_form": ReissueForm(targets=targets),
+            "accept_form": AcceptForm(),
+            "can_amend": batch.status in (PaymentBatch.Status.BUILDING, PaymentBatch.Status.BUILT),
         },
     )
 
@@ -140,9 +184,15 @@ def batch_return_view(request, public_id):
         except DisbursementError as exc:
             messages.error(request, str(exc))
         else:
-            messages.success(
-                request, f"已导入银行回盘：成功 {result.paid} 笔，失败 {result.failed} 笔，退回 {result.returned} 笔。"
+            text = (
+                f"已导入银行回盘：成功 {result.paid} 笔，金额不符 {result.mismatch} 笔，失败 {result.failed} 笔，"
+                f"退回 {result.returned} 笔"
             )
+            if result.corrected:
+                text += f"（其中更正 {result.corrected} 笔）"
+            if result.unchanged:
+                text += f"，与上次相同 {result.unchanged} 笔"
+            messages.success(request, text + "。")
     else:
         messages.error(request, "；".join(e for errs in form.errors.values() for e in errs))
     return redirect("disbursement:batch_detail", public_id=batch.public_id)
@@ -163,14 +213,64 @@ def batch_reconcile_view(request, public_id):
 
 @login_required
 @require_POST
-def batch_reissue_view(request, public_id):
+def line_accept_view(request, public_id, line_ref):
+    """按银行金额确认 one mismatched line, with a written reason (a second person)."""
     batch = selectors.batch_get_for_user(user=request.user, public_id=public_id)
+    form = AcceptForm(request.POST)
     try:
-        n = lines_reissue_request(actor=request.user, batch=batch, reason=request.POST.get("reason", ""))
+        line = line_get_in_batch(batch=batch, reference=line_ref)
+        if not form.is_valid():
+            raise DisbursementError("；".join(e for errs in form.errors.values() for e in errs))
+        line_accept_bank_amount(actor=request.user, line=line, reason=form.cleaned_data["reason"])
     except DisbursementError as exc:
         messages.error(request, str(exc))
     else:
-        messages.success(request, f"{n} 笔失败或退回的款项将在下月批次中重新发放。")
+        messages.success(request, f"{line.reference} 已按银行金额确认。")
+    return redirect("disbursement:batch_detail", public_id=batch.public_id)
+
+
+@login_required
+@require_POST
+def line_reissue_view(request, public_id, line_ref):
+    """重新发放 one failed, returned or held line into the named later batch."""
+    batch = selectors.batch_get_for_user(user=request.user, public_id=public_id)
+    form = ReissueForm(request.POST, targets=reissue_targets(batch))
+    try:
+        line = line_get_in_batch(batch=batch, reference=line_ref)
+        if not form.is_valid():
+            raise DisbursementError("；".join(e for errs in form.errors.values() for e in errs))
+        line = line_reissue(
+            actor=request.user, line=line, period=form.cleaned_data["period"], reason=form.cleaned_data["reason"]
+        )
+    except DisbursementError as exc:
+        messages.error(request, str(exc))
+    else:
+        if line.reissued_to_id:
+            new = line.reissued_to
+            messages.success(
+                request, f"{line.reference} 已转入 {new.batch.reference}，重新发放流水号 {new.reference}。"
+            )
+        else:
+            messages.success(
+                request, f"{line.reference} 将在 {period_label(line.reissue_period)} 的批次生成时转入重新发放。"
+            )
+    return redirect("disbursement:batch_detail", public_id=batch.public_id)
+
+
+@login_required
+@require_POST
+def batch_recheck_view(request, public_id):
+    """Held lines whose household now has an account and its holder go back into the file."""
+    batch = selectors.batch_get_for_user(user=request.user, public_id=public_id)
+    try:
+        n = held_lines_recheck(actor=request.user, batch=batch)
+    except DisbursementError as exc:
+        messages.error(request, str(exc))
+    else:
+        if n:
+            messages.success(request, f"{n} 笔暂缓明细已补齐账户和户名，纳入本批次银行文件。")
+        else:
+            messages.info(request, "暂缓明细的家庭仍未登记完整的账户和户名。")
     return redirect("disbursement:batch_detail", public_id=batch.public_id)
 
 
