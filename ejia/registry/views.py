@@ -8,6 +8,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_POST
 
 from ejia.registry.models import Person
+from ejia.registry.panels import household_panels
 from ejia.registry.selectors import current_membership, household_get_for_user, household_overview, household_search
 from ejia.registry.services import REVEAL_ROLES, RegistryError, person_id_number_reveal
 
@@ -23,8 +24,11 @@ def household_detail_view(request, public_id):
     household = household_get_for_user(user=request.user, public_id=public_id)
     overview = household_overview(user=request.user, household=household)
     can_reveal = request.user.has_role(*REVEAL_ROLES)
+    panels = household_panels(user=request.user, household=household)
     return render(
-        request, "registry/household_detail.html", {"o": overview, "household": household, "can_reveal": can_reveal}
+        request,
+        "registry/household_detail.html",
+        {"o": overview, "household": household, "can_reveal": can_reveal, "panels": panels},
     )
 
 

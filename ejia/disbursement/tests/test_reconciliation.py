@@ -8,6 +8,7 @@ import io
 import re
 
 import pytest
+from django.urls import reverse
 
 from ejia.core.models import AuditEvent
 from ejia.disbursement.bankfiles import bank_file_export, bank_return_import
@@ -100,7 +101,7 @@ def test_a_correction_that_the_money_did_not_arrive_takes_it_out_of_the_history(
     assert not BenefitRecord.objects.filter(household=line.household).exists()
 
 
-def test_the_bank_amount_is_accepted_by_a_second_person_with_a_reason(dave, grace, exported):
+def test_the_bank_amount_is_accepted_by_a_second_person_with_a_reason(client, dave, grace, exported):
     batch, line, other = exported
     bank_return_import(
         actor=grace,
@@ -118,6 +119,11 @@ def test_the_bank_amount_is_accepted_by_a_second_person_with_a_reason(dave, grac
     assert sorted(records.values_list("amount_fen", flat=True)) == [22900, 59900]
     assert "银行实付 ¥828.00" in records.get(amount_fen=59900).note
     assert AuditEvent.objects.filter(action="disbursement.line_accept_bank_amount", actor=dave).exists()
+    # The household's 360° page shows what the bank paid, and why it differs.
+    client.force_login(dave)
+    page = client.get(reverse("registry:household_detail", args=[line.household.public_id])).content.decode()
+    assert 'data-testid="household-payments"' in page
+    assert "<strong>¥828.00</strong>" in page and "已到账，按银行金额确认" in page and "跨行手续费" in page
     batch = batch_reconcile(actor=dave, batch=batch)
     assert batch.status == PaymentBatch.Status.RECONCILED
     event = AuditEvent.objects.get(action="disbursement.batch_reconcile")
