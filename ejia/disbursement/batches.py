@@ -16,14 +16,14 @@ from __future__ import annotations
 import datetime as dt
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, Exists, Min, OuterRef, Q, Sum
 from django.utils import timezone
 
 from ejia.accounts.models import Division
 from ejia.accounts.scope import require_division, require_role
 from ejia.core.audit import audit_record
 from ejia.disbursement.exceptions import DisbursementError
-from ejia.disbursement.models import Entitlement, PaymentBatch, PaymentItem, PaymentLine, period_label
+from ejia.disbursement.models import Entitlement, PaymentBatch, PaymentItem, PaymentLine, add_months, period_label
 from ejia.disbursement.transitions import (
     BATCH,
     BATCH_ROLES,
@@ -131,10 +131,70 @@ def _next_bound(county_code: str, cursor: int, chunk: int) -> int | None:
         return row[0] if row and row[0] is not None else None
 
 
+# An entitlement the batch includes for the first time (no item yet, whatever the month).
+_FIRST_TIME = (
+    f"e.status <> 'suspended' AND e.start_month < %s AND NOT EXISTS (SELECT 1 FROM {I} i WHERE i.entitlement_id = e.id)"
+)
+
+
+def _months_table(months: list[dt.date]) -> tuple[str, list]:
+    """A one-column table of months as a portable subquery (UNION ALL of typed parameters)."""
+    cast = "CAST(%s AS date)" if connection.vendor == "postgresql" else "%s"
+    sql = " UNION ALL ".join(f"SELECT {cast} AS month" for _ in months)
+    return f"({sql})", [_d(m) for m in months]
+
+
+def _arrears(cur, batch: PaymentBatch, lo: int, hi: int) -> None:
+    """补发: the first batch that includes an entitlement also pays its months before this one
+    (from its start month, e.g. the month after acceptance), in one arrears line per household,
+    one item per month. Runs before the month's own items, which would make it "not first"."""
+    p = _d(batch.period)
+    county_code = batch.county.code[:6]
+    chunk = "e.county_code = %s AND e.household_id > %s AND e.household_id <= %s"
+    cur.execute(f"SELECT MIN(e.start_month) FROM {E} e WHERE {chunk} AND {_FIRST_TIME}", [county_code, lo, hi, p])
+    first = cur.fetchone()[0]
+    if first is None:
+        return
+    if isinstance(first, str):  # SQLite
+        first = dt.date.fromisoformat(first)
+    months, month = [], first
+    while month < batch.period:
+        months.append(month)
+        month = add_months(month, 1)
+    table, month_params = _months_table(months)
+    due = (
+        f"FROM {E} e JOIN {table} m ON m.month >= e.start_month AND (e.end_month IS NULL OR m.month <= e.end_month)"
+        f" WHERE {chunk} AND {_FIRST_TIME}"
+    )
+    due_params = [*month_params, county_code, lo, hi, p]
+    cur.execute(
+        f"""INSERT INTO {L} (batch_id, household_id, kind, bank_name, account_ciphertext, account_masked,
+                holder_name, amount_fen, status, hold_reason, bank_reference, failure_reason,
+                accept_reason, reissue_requested)
+        SELECT %s, h.id, 'arrears', h.bank_name, h.account_ciphertext, h.account_masked,
+               TRIM(COALESCE(pp.name, '')), due.total,
+               CASE WHEN {_HOLD} = '' THEN 'pending' ELSE 'held' END, {_HOLD}, '', '', '',
+               CASE WHEN {_HOLD} = '' THEN %s ELSE %s END
+        FROM (SELECT e.household_id, SUM(e.amount_fen) AS total {due} GROUP BY e.household_id) due
+        JOIN {H} h ON h.id = due.household_id
+        LEFT JOIN {P} pp ON pp.id = h.account_holder_id
+        WHERE NOT EXISTS (
+            SELECT 1 FROM {L} l WHERE l.batch_id = %s AND l.household_id = h.id AND l.kind = 'arrears')""",
+        [batch.pk, False, True, *due_params, batch.pk],
+    )
+    cur.execute(
+        f"""INSERT INTO {I} (line_id, entitlement_id, period, amount_fen)
+        SELECT l.id, e.id, m.month, e.amount_fen
+        {due.replace(" WHERE ", f" JOIN {L} l ON l.batch_id = %s AND l.household_id = e.household_id AND l.kind = 'arrears' WHERE ", 1)}""",
+        [*month_params, batch.pk, county_code, lo, hi, p],
+    )
+
+
 def _build_chunk(batch: PaymentBatch, lo: int, hi: int) -> None:
     p = _d(batch.period)
     county_code = batch.county.code[:6]
     with connection.cursor() as cur:
+        _arrears(cur, batch, lo, hi)
         # 1. One line per household that has something unpaid this month (一卡发放), its amount
         #    the sum of those entitlements. Chunks cover disjoint household ranges, each in one
         #    transaction under the batch lock, so a line and its items always appear together.
@@ -457,6 +517,38 @@ def _retotal(actor, batch: PaymentBatch, *, reason: str) -> PaymentBatch:
         declared_total_fen=totals["total"],
         held_count=totals["held"],
     )
+
+
+LOOK_BACK_MONTHS = 24
+
+
+def months_to_build(county: Division, *, today: dt.date) -> list[dt.date]:
+    """Every month up to next month that has entitlements not yet paid for it and no finished
+    batch: a month skipped, or before the county's first batch, is offered, never lost."""
+    code = county.code[:6]
+    live = Entitlement.objects.filter(county_code=code).exclude(status=Entitlement.Status.SUSPENDED)
+    first = live.aggregate(first=Min("start_month"))["first"]
+    if first is None:
+        return []
+    last = add_months(today.replace(day=1), 1)
+    month = max(first, add_months(last, -LOOK_BACK_MONTHS))
+    finished = set(
+        PaymentBatch.objects.filter(county=county, period__gte=month)
+        .exclude(status=PaymentBatch.Status.BUILDING)
+        .values_list("period", flat=True)
+    )
+    months = []
+    while month <= last:
+        if month not in finished:
+            unpaid = (
+                live.filter(start_month__lte=month)
+                .filter(Q(end_month__isnull=True) | Q(end_month__gte=month))
+                .exclude(Exists(PaymentItem.objects.filter(entitlement=OuterRef("pk"), period=month)))
+            )
+            if unpaid.exists():
+                months.append(month)
+        month = add_months(month, 1)
+    return months
 
 
 def line_status_counts(batch: PaymentBatch) -> list[dict]:

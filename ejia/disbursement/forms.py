@@ -6,12 +6,20 @@ from ejia.disbursement.models import ChangeReport, Outcome, parse_period, period
 
 
 class BuildForm(forms.Form):
-    county = forms.ChoiceField(label="县（区、市）")
-    period = forms.CharField(label="发放月份", max_length=7, help_text="YYYY-MM")
+    county = forms.ChoiceField(label="县（区、市）", widget=forms.Select(attrs={"class": "form-select"}))
+    period = forms.ChoiceField(label="发放月份", error_messages={"invalid_choice": "请选择列出的发放月份。"})
 
-    def __init__(self, *args, counties=(), **kwargs):
+    def __init__(self, *args, counties=(), months=None, **kwargs):
+        """`months`: {month: [county names with unpaid entitlements]} plus next month."""
         super().__init__(*args, **kwargs)
         self.fields["county"].choices = [(c.code, c.name) for c in counties]
+        choices = []
+        for month, names in sorted((months or {}).items()):
+            label = period_label(month)
+            if names:
+                label += "（" + "、".join(names) + " 有未发放的待遇）"
+            choices.append((period_label(month), label))
+        self.fields["period"].choices = choices
 
     def clean_period(self):
         try:

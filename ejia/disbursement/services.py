@@ -129,14 +129,11 @@ def entitlement_create(
         household = Household.objects.select_for_update().select_related("division").get(pk=household.pk)
         interval = review_interval(programme, household_type(household, start))
         first_open = first_open_month(county_code=household.division.code[:6], household_id=household.pk, start=start)
-        missed = 0
-        if first_open > start and previous is None:
-            if months == 1:
-                # A one-off payment decided after its month's batch: paid in the next open batch.
-                start = end = first_open
-            else:
-                last_missed = add_months(first_open, -1) if end is None else min(add_months(first_open, -1), end)
-                missed = (last_missed.year - start.year) * 12 + last_missed.month - start.month + 1
+        if first_open > start and previous is None and months == 1:
+            # A one-off payment decided after its month's batch: paid in the next open batch.
+            # (Monthly benefits keep their start: the first batch that includes them pays the
+            # months before as arrears, 补发, in a line of their own.)
+            start = end = first_open
         entitlement = Entitlement.objects.create(
             household=household,
             person=person,
@@ -167,24 +164,6 @@ def entitlement_create(
                 "end": period_label(end) if end else None,
             },
         )
-        if missed > 0:
-            # 补发: the months whose batches were already built are paid once, as one period in
-            # the first open batch (the main entitlement has no items for them, so never twice).
-            entitlement_create(
-                actor=actor,
-                household=household,
-                programme=programme,
-                amount_fen=int(amount_fen) * missed,
-                start_month=first_open,
-                months=1,
-                person=person,
-                request=request,
-                facts={"back_pay_for": str(entitlement.public_id), "months": missed},
-                rule_version=rule_version,
-                rule_date=rule_date,
-                previous=entitlement,
-                reason=f"补发 {period_label(start)} 起 {missed} 个月（当月批次已生成）",
-            )
     return entitlement
 
 
@@ -207,6 +186,16 @@ def first_open_month(*, county_code: str, household_id: int, start: dt.date) -> 
                 return month
         month = add_months(month, 1)
     return month
+
+
+def pay_start_month(programme: Programme, *, accepted_on: dt.date, decided_on: dt.date) -> dt.date:
+    """The first month an approved benefit is paid for, by the programme's rule (catalogue data)."""
+    rule = programme.pay_from
+    if rule == Programme.PayFrom.AFTER_ACCEPTANCE:
+        return add_months(month_start(accepted_on), 1)
+    if rule == Programme.PayFrom.AFTER_DECISION:
+        return add_months(month_start(decided_on), 1)
+    return month_start(decided_on)
 
 
 def entitlement_create_from_request(
@@ -560,7 +549,7 @@ def delivery_record(
 
 def entitlements_from_decisions(*, actor, county_code: str) -> tuple[list[Entitlement], list[str]]:
     """Approved cash decisions of the county that have no entitlement yet become entitlements,
-    starting in the month of the decision. Safe to run twice (entitlement creation is
+    starting in the month the programme's rule says (`pay_start_month`). Safe to run twice (entitlement creation is
     idempotent per request). Returns the new entitlements and, for requests that need a
     person chosen by hand (a member programme with several eligible members), the reasons."""
     from ejia.cases.models import ProgrammeRequest
@@ -576,7 +565,7 @@ def entitlements_from_decisions(*, actor, county_code: str) -> tuple[list[Entitl
             procedure__request__household__division__code__startswith=county_code[:6],
         )
         .exclude(procedure__request__entitlements__isnull=False)
-        .select_related("procedure__request")
+        .select_related("procedure__request__programme", "procedure__request__case")
         .order_by("pk")
     )
     created: list[Entitlement] = []
@@ -587,7 +576,14 @@ def entitlements_from_decisions(*, actor, county_code: str) -> tuple[list[Entitl
         try:
             created.append(
                 entitlement_create_from_request(
-                    actor=actor, request=request, amount_fen=decision.amount_fen, start_month=decided.replace(day=1)
+                    actor=actor,
+                    request=request,
+                    amount_fen=decision.amount_fen,
+                    start_month=pay_start_month(
+                        request.programme,
+                        accepted_on=timezone.localtime(request.case.submitted_at).date(),
+                        decided_on=decided,
+                    ),
                 )
             )
         except DisbursementError as exc:

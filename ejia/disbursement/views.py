@@ -20,6 +20,7 @@ from ejia.disbursement.batches import (
     batch_release,
     held_lines_recheck,
     line_status_counts,
+    months_to_build,
 )
 from ejia.disbursement.dynamic import (
     change_report_create,
@@ -78,11 +79,14 @@ from ejia.verification.selectors import difference_lines
 def batch_list_view(request):
     require_role(request.user, *BATCH_ROLES)
     counties = selectors.counties_for_user(user=request.user)
-    form = BuildForm(
-        request.POST or None,
-        counties=counties,
-        initial={"period": period_label(add_months(month_start(timezone.localdate()), 1))},
-    )
+    today = timezone.localdate()
+    next_month = add_months(month_start(today), 1)
+    months: dict = {next_month: []}
+    for county in counties:
+        for month in months_to_build(county, today=today):
+            months.setdefault(month, []).append(county.name)
+    earliest = min((m for m, names in months.items() if names), default=next_month)
+    form = BuildForm(request.POST or None, counties=counties, months=months, initial={"period": period_label(earliest)})
     if request.method == "POST" and form.is_valid():
         county = Division.objects.get(code=form.cleaned_data["county"])
         try:

@@ -263,7 +263,7 @@ def test_concurrent_builds_and_releases_give_one_batch(dave, grace, programmes):
     assert batch.status == PaymentBatch.Status.RELEASED and batch.released_by_id == grace.pk
 
 
-def test_a_decision_after_its_months_batch_is_built_is_paid_once_as_back_pay(dave, programmes):
+def test_a_decision_after_its_months_batch_is_built_is_paid_once_as_arrears(dave, programmes):
     _dibao_household(dave, programmes)
     batch_build(actor=dave, county="371602", period=MAY)
     late = household()
@@ -273,13 +273,29 @@ def test_a_decision_after_its_months_batch_is_built_is_paid_once_as_back_pay(dav
     one_off = entitlement_create(
         actor=dave, household=late, programme=programmes["linshi"], amount_fen=80000, start_month=MAY
     )
-    assert one_off.start_month == add_months(MAY, 1)
+    assert main.start_month == MAY and one_off.start_month == add_months(MAY, 1)
     june = batch_build(actor=dave, county="371602", period=add_months(MAY, 1))
-    line = june.lines.get(household=late)
-    assert line.amount_fen == 50000 + 50000 + 80000  # June, May back-paid, the one-off
-    assert not PaymentItem.objects.filter(entitlement=main, period=MAY).exists()
+    regular = june.lines.get(household=late, kind=PaymentLine.Kind.REGULAR)
+    arrears = june.lines.get(household=late, kind=PaymentLine.Kind.ARREARS)
+    assert regular.amount_fen == 50000 + 80000  # June and the one-off
+    assert arrears.amount_fen == 50000 and list(arrears.items.values_list("entitlement", "period")) == [(main.pk, MAY)]
     again = batch_build(actor=dave, county="371602", period=add_months(MAY, 2))
-    assert again.lines.get(household=late).amount_fen == 50000
+    assert list(again.lines.filter(household=late).values_list("kind", "amount_fen")) == [("regular", 50000)]
+
+
+def test_arrears_are_one_item_per_missed_month_and_never_paid_twice(dave, programmes):
+    hh = household()
+    ent = entitlement_create(actor=dave, household=hh, programme=programmes["dibao"], amount_fen=50000, start_month=MAY)
+    july = add_months(MAY, 2)
+    batch = batch_build(actor=dave, county="371602", period=july)
+    arrears = batch.lines.get(kind=PaymentLine.Kind.ARREARS)
+    assert sorted(arrears.items.values_list("period", flat=True)) == [MAY, add_months(MAY, 1)]
+    assert arrears.amount_fen == 100000 and batch.lines.get(kind=PaymentLine.Kind.REGULAR).amount_fen == 50000
+    assert (batch.line_count, batch.total_fen) == (2, 150000)
+    # Building the skipped June afterwards finds June already paid (as arrears): nothing twice.
+    june = batch_build(actor=dave, county="371602", period=add_months(MAY, 1))
+    assert june.lines.count() == 0
+    assert PaymentItem.objects.filter(entitlement=ent).count() == 3
 
 
 def test_an_amount_change_cannot_reach_back_into_a_built_month(bob, dave, programmes):
@@ -291,3 +307,23 @@ def test_an_amount_change_cannot_reach_back_into_a_built_month(bob, dave, progra
         entitlement_change_amount(
             actor=bob, entitlement=Entitlement.objects.get(household=hh), amount_fen=1, from_month=MAY, reason="测试"
         )
+
+
+def test_the_build_form_offers_a_skipped_month_that_still_owes_money(client, dave, programmes):
+    from django.urls import reverse
+
+    from ejia.accounts.models import Division
+    from ejia.disbursement.batches import months_to_build
+
+    _dibao_household(dave, programmes)
+    county = Division.objects.get(code="371602")
+    june, july = add_months(MAY, 1), add_months(MAY, 2)
+    assert months_to_build(county, today=MAY) == [MAY, june]
+    batch_build(actor=dave, county="371602", period=MAY)
+    batch_build(actor=dave, county="371602", period=july)  # June was skipped
+    assert months_to_build(county, today=july) == [june, add_months(MAY, 3)]
+    client.force_login(dave)
+    page = client.get(reverse("disbursement:batch_list")).content.decode()
+    assert "2026-06（滨城区 有未发放的待遇）" in page
+    batch_build(actor=dave, county="371602", period=june)
+    assert june not in months_to_build(county, today=july)
