@@ -367,6 +367,12 @@ def batch_build(
 
     entitlements_from_decisions(actor=actor, county_code=county.code)
     batch = batch_get_or_create(actor=actor, county=county, period=period)
+    if batch.status == PaymentBatch.Status.BUILDING and batch.build_cursor == 0:
+        # Decisions just turned into entitlements count too (progress only; nothing depends on it).
+        PaymentBatch.objects.filter(pk=batch.pk, build_cursor=0).update(
+            build_total=_entitlement_rows(county.code[:6], 0)
+        )
+        batch.refresh_from_db()
     chunks = 0
     while max_chunks is None or chunks < max_chunks:
         with transaction.atomic():
@@ -419,6 +425,64 @@ def _finish(actor, batch: PaymentBatch) -> PaymentBatch:
             build_error="",
             built_at=timezone.now(),
         )
+
+
+# ---------------------------------------------------------------- the build as a background job
+
+# A building batch whose row has not moved for this long has lost its worker (each chunk of
+# 10,000 takes about a second); the page then offers to resume it.
+STALE_AFTER = dt.timedelta(minutes=2)
+
+
+def batch_build_start(*, actor, county: Division | str, period: dt.date) -> PaymentBatch:
+    """Create the county's batch for the month (or find it) and queue its build on the `bulk`
+    queue; the page follows the progress. Starting again resumes a build whose worker died:
+    the build continues from its cursor and never writes anything twice."""
+    county = _county(county)
+    _require_batch_actor(actor, county)
+    batch = batch_get_or_create(actor=actor, county=county, period=period)
+    if batch.status != PaymentBatch.Status.BUILDING:
+        return batch
+    with transaction.atomic():
+        locked = PaymentBatch.objects.select_for_update().get(pk=batch.pk)
+        if locked.status != PaymentBatch.Status.BUILDING:
+            return locked
+        PaymentBatch.objects.filter(pk=locked.pk).update(build_error="", updated_at=timezone.now())
+        audit_record(
+            actor=actor,
+            action="disbursement.batch_build_queued",
+            obj=locked,
+            data={"cursor": locked.build_cursor, "done": locked.build_done, "total": locked.build_total},
+        )
+    from ejia.disbursement.tasks import run_batch_build
+
+    run_batch_build.enqueue(batch.pk, actor.pk)
+    return PaymentBatch.objects.select_related("county").get(pk=batch.pk)
+
+
+def batch_build_run(*, batch_id: int, actor_id: int) -> PaymentBatch:
+    """The task body: build as the staff member who queued it. A failure is written on the
+    batch for the page (the batch stays 生成中, resumable by anyone allowed) and raised for the
+    worker's record."""
+    from ejia.accounts.models import User
+
+    batch = PaymentBatch.objects.select_related("county").get(pk=batch_id)
+    actor = User.objects.get(pk=actor_id)
+    try:
+        return batch_build(actor=actor, county=batch.county, period=batch.period)
+    except Exception as exc:
+        message = str(exc) if isinstance(exc, DisbursementError) else f"生成出错（{type(exc).__name__}）"
+        with transaction.atomic():
+            PaymentBatch.objects.filter(pk=batch_id).update(build_error=message[:300], updated_at=timezone.now())
+            audit_record(actor=actor, action="disbursement.batch_build_failed", obj=batch, data={"error": message})
+        raise
+
+
+def batch_build_stalled(batch: PaymentBatch, *, now=None) -> bool:
+    now = now or timezone.now()
+    return batch.status == PaymentBatch.Status.BUILDING and (
+        bool(batch.build_error) or batch.updated_at < now - STALE_AFTER
+    )
 
 
 def batch_release(*, actor, batch: PaymentBatch) -> PaymentBatch:

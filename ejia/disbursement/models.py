@@ -174,6 +174,14 @@ class PaymentBatch(BaseModel):
     def reference(self) -> str:
         return f"{self.county.code[:6]}-{self.period:%Y%m}"
 
+    @property
+    def build_percent(self) -> int:
+        if self.status != self.Status.BUILDING:
+            return 100
+        if not self.build_total:
+            return 0
+        return min(99, self.build_done * 100 // self.build_total)
+
 
 class PaymentLine(models.Model):
     """One transfer to one household's registered account (一卡发放). A household has at most one

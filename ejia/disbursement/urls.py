@@ -11,6 +11,7 @@ urlpatterns = [
     path("batches/<uuid:public_id>/bank-file.<str:fmt>", views.batch_download_view, name="batch_download"),
     path("batches/<uuid:public_id>/return/", views.batch_return_view, name="batch_return"),
     path("batches/<uuid:public_id>/reconcile/", views.batch_reconcile_view, name="batch_reconcile"),
+    path("batches/<uuid:public_id>/resume/", views.batch_resume_view, name="batch_resume"),
     path("batches/<uuid:public_id>/recheck/", views.batch_recheck_view, name="batch_recheck"),
     path("batches/<uuid:public_id>/lines/<str:line_ref>/accept/", views.line_accept_view, name="line_accept"),
     path("batches/<uuid:public_id>/lines/<str:line_ref>/reissue/", views.line_reissue_view, name="line_reissue"),

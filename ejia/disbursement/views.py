@@ -16,7 +16,8 @@ from ejia.core.audit import audit_record
 from ejia.disbursement import selectors
 from ejia.disbursement.bankfiles import bank_file_export, bank_return_import
 from ejia.disbursement.batches import (
-    batch_build,
+    batch_build_stalled,
+    batch_build_start,
     batch_release,
     held_lines_recheck,
     line_status_counts,
@@ -90,11 +91,14 @@ def batch_list_view(request):
     if request.method == "POST" and form.is_valid():
         county = Division.objects.get(code=form.cleaned_data["county"])
         try:
-            batch = batch_build(actor=request.user, county=county, period=form.cleaned_data["period"])
+            batch = batch_build_start(actor=request.user, county=county, period=form.cleaned_data["period"])
         except DisbursementError as exc:
             messages.error(request, str(exc))
         else:
-            messages.success(request, f"批次 {batch.reference} 已生成：{batch.line_count} 笔。")
+            if batch.status == PaymentBatch.Status.BUILDING:
+                messages.info(request, f"批次 {batch.reference} 正在后台生成，本页显示进度。")
+            else:
+                messages.success(request, f"批次 {batch.reference} 已生成：{batch.line_count} 笔。")
             return redirect("disbursement:batch_detail", public_id=batch.public_id)
     batches = selectors.batches_for_user(user=request.user)
     county = request.GET.get("county", "")
@@ -110,9 +114,19 @@ def batch_list_view(request):
 HELD_SHOWN = 200
 
 
+POLL_SECONDS = 2
+
+
 @login_required
 def batch_detail_view(request, public_id):
     batch = selectors.batch_get_for_user(user=request.user, public_id=public_id)
+    progress = {"batch": batch, "poll_seconds": POLL_SECONDS, "stalled": batch_build_stalled(batch)}
+    if request.headers.get("HX-Request"):
+        response = render(request, "disbursement/batch_detail.html#progress", progress)
+        if batch.status != PaymentBatch.Status.BUILDING:
+            # The poll that sees the end reloads the page, which then shows the lines.
+            response["HX-Refresh"] = "true"
+        return response
     exported = batch.status == PaymentBatch.Status.EXPORTED
     lines = batch.lines.select_related("household__division", "reissued_to__batch")
     held = lines.filter(status=PaymentLine.Status.HELD).order_by("pk")
@@ -123,7 +137,7 @@ def batch_detail_view(request, public_id):
         request,
         "disbursement/batch_detail.html",
         {
-            "batch": batch,
+            **progress,
             "counts": line_status_counts(batch),
             "differences": reconciliation_differences(batch) if exported else [],
             "upload_form": ReturnUploadForm(),
@@ -258,6 +272,20 @@ def line_reissue_view(request, public_id, line_ref):
             messages.success(
                 request, f"{line.reference} 将在 {period_label(line.reissue_period)} 的批次生成时转入重新发放。"
             )
+    return redirect("disbursement:batch_detail", public_id=batch.public_id)
+
+
+@login_required
+@require_POST
+def batch_resume_view(request, public_id):
+    """继续生成: queue the build again after its worker died; it goes on from its cursor."""
+    batch = selectors.batch_get_for_user(user=request.user, public_id=public_id)
+    try:
+        batch = batch_build_start(actor=request.user, county=batch.county, period=batch.period)
+    except DisbursementError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.info(request, f"批次 {batch.reference} 已重新排队，从中断处继续生成。")
     return redirect("disbursement:batch_detail", public_id=batch.public_id)
 
 

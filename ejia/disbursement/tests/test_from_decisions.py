@@ -43,9 +43,9 @@ def test_an_approved_urgent_aid_is_paid_once_in_the_county_batch(submit_case, bo
 
 def test_dibao_is_paid_from_the_month_after_acceptance_and_its_first_batch_pays_arrears(
     client,
-    submit_case,
+    submit_case,  # noqa: F811
     bob,
-    bob2,
+    bob2,  # noqa: F811
     dave,
     finished_check,  # noqa: F811
 ):
