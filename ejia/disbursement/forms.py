@@ -59,6 +59,22 @@ class ReissueForm(forms.Form):
         return parse_period(self.cleaned_data["period"])
 
 
+class HouseholdAccountForm(forms.Form):
+    """The household's one account for 一卡发放 and its holder (户名): the bank file needs both."""
+
+    bank_name = forms.CharField(label="开户银行", max_length=60)
+    account_number = forms.CharField(label="银行账号", max_length=40)
+    holder = forms.ChoiceField(label="户名（账户所有人）")
+
+    def __init__(self, *args, members=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["holder"].choices = [(str(p.public_id), p.name) for p in members]
+        for field in self.fields.values():
+            field.widget.attrs.setdefault(
+                "class", "form-select" if isinstance(field, forms.ChoiceField) else "form-control"
+            )
+
+
 class ChangeReportForm(forms.Form):
     kind = forms.ChoiceField(label="变化类型", choices=ChangeReport.Kind.choices)
     person = forms.ChoiceField(label="涉及成员", required=False)

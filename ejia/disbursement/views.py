@@ -8,6 +8,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from ejia.accounts.models import Division
@@ -35,9 +36,18 @@ from ejia.disbursement.forms import (
     BuildForm,
     ChangeReportForm,
     DecideForm,
+    HouseholdAccountForm,
     ReissueForm,
     ReturnUploadForm,
     ReviewForm,
+)
+from ejia.disbursement.holds import (
+    held_decision_get_for_user,
+    held_decision_name_member,
+    held_decisions_for_county,
+    held_decisions_for_user,
+    held_lines_for_user,
+    open_answers_for_user,
 )
 from ejia.disbursement.models import (
     Entitlement,
@@ -71,6 +81,7 @@ from ejia.disbursement.services import (
 )
 from ejia.disbursement.transitions import BATCH_ROLES
 from ejia.registry.selectors import household_get_for_user
+from ejia.registry.services import RegistryError, household_account_set
 from ejia.verification.models import ReverificationFlag
 from ejia.verification.reviews import ReviewRefused, heads_of
 from ejia.verification.selectors import difference_lines
@@ -156,6 +167,9 @@ def batch_detail_view(request, public_id):
             "reissue_form": ReissueForm(targets=targets),
             "accept_form": AcceptForm(),
             "can_amend": batch.status in (PaymentBatch.Status.BUILDING, PaymentBatch.Status.BUILT),
+            "held_decisions": held_decisions_for_county(county_code=batch.county.code)
+            if batch.status != PaymentBatch.Status.BUILDING
+            else [],
         },
     )
 
@@ -304,6 +318,84 @@ def batch_recheck_view(request, public_id):
         else:
             messages.info(request, "暂缓明细的家庭仍未登记完整的账户和户名。")
     return redirect("disbursement:batch_detail", public_id=batch.public_id)
+
+
+@login_required
+def held_view(request):
+    """暂缓和待处理: the county centre's money that is held or waits for someone, in its area."""
+    require_role(request.user, *BATCH_ROLES)
+    lines = held_lines_for_user(user=request.user)
+    answers = open_answers_for_user(user=request.user)
+    return render(
+        request,
+        "disbursement/held.html",
+        {
+            "decisions": held_decisions_for_user(user=request.user),
+            "lines": lines[:HELD_SHOWN],
+            "lines_total": lines.count(),
+            "answers": answers[:HELD_SHOWN],
+            "answers_total": answers.count(),
+        },
+    )
+
+
+@login_required
+@require_POST
+def held_decision_member_view(request, decision_id):
+    """指定享受人 for an approved per-member benefit that had no member named."""
+    decision = held_decision_get_for_user(user=request.user, decision_id=decision_id)
+    household = decision.procedure.request.household
+    public_id = request.POST.get("person", "")
+    person = next((m.person for m in household.current_memberships() if str(m.person.public_id) == public_id), None)
+    try:
+        entitlement = held_decision_name_member(actor=request.user, decision=decision, person=person)
+    except DisbursementError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(
+            request,
+            f"已为{entitlement.person.name}生成{entitlement.programme.name}待遇，"
+            f"自 {period_label(entitlement.start_month)} 起发放。",
+        )
+    back = request.POST.get("next", "")
+    if back and url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
+        return redirect(back)
+    return redirect("disbursement:held")
+
+
+@login_required
+def household_account_view(request, household_id):
+    """登记一卡通账户: the bank file needs an account and its holder's name; held lines of the
+    household go into a later batch (or back into an unreleased one) once they are here."""
+    if not request.user.has_role(*BATCH_ROLES, *DECISION_ROLES):
+        raise PermissionDenied("仅县级发放人员和乡镇窗口可登记一卡通账户。")
+    household = household_get_for_user(user=request.user, public_id=household_id)
+    members = [m.person for m in household.current_memberships()]
+    initial = {"bank_name": household.bank_name}
+    if household.account_holder_id:
+        initial["holder"] = str(household.account_holder.public_id)
+    form = HouseholdAccountForm(request.POST or None, members=members, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        holder = next(p for p in members if str(p.public_id) == form.cleaned_data["holder"])
+        try:
+            household_account_set(
+                actor=request.user,
+                household=household,
+                bank_name=form.cleaned_data["bank_name"],
+                account_number=form.cleaned_data["account_number"],
+                holder=holder,
+            )
+        except RegistryError as exc:
+            form.add_error("account_number", exc.message)
+        else:
+            messages.success(
+                request, "一卡通账户已登记。暂缓的款项将在下一批次单独重新发放（未复核发放的批次可“重新核对账户”）。"
+            )
+            back = request.GET.get("next", "")
+            if back and url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
+                return redirect(back)
+            return redirect("registry:household_detail", public_id=household.public_id)
+    return render(request, "disbursement/household_account.html", {"household": household, "form": form})
 
 
 @login_required

@@ -4,6 +4,10 @@ the county centre's home-page work items (money that is held or waits for someon
 from __future__ import annotations
 
 from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+
+from ejia.accounts.work import WorkItem
 
 
 def household_payments_panel(user, household) -> str:
@@ -14,3 +18,28 @@ def household_payments_panel(user, household) -> str:
     if not panel.entitlements and not panel.payments:
         return ""
     return render_to_string("disbursement/_household_entitlements.html", {"panel": panel})
+
+
+def payment_work(user) -> list[WorkItem]:
+    """The county centre's money that waits for someone (暂缓和待处理), scoped to its area."""
+    from ejia.disbursement.holds import held_decisions_for_user, held_lines_for_user, open_answers_for_user
+    from ejia.disbursement.transitions import BATCH_ROLES
+
+    if not user.has_role(*BATCH_ROLES):
+        return []
+    url = reverse("disbursement:held")
+    return [
+        WorkItem(
+            "held_decisions",
+            _("暂缓发放：已批准但未能生成待遇"),
+            f"{url}#decisions",
+            len(held_decisions_for_user(user=user)),
+        ),
+        WorkItem("held_lines", _("暂缓发放：缺少账户或户名"), f"{url}#lines", held_lines_for_user(user=user).count()),
+        WorkItem(
+            "open_answers",
+            _("对账待处理：金额不符待确认、失败待重新发放"),
+            f"{url}#answers",
+            open_answers_for_user(user=user).count(),
+        ),
+    ]
