@@ -588,20 +588,25 @@ LOOK_BACK_MONTHS = 24
 
 def months_to_build(county: Division, *, today: dt.date) -> list[dt.date]:
     """Every month up to next month that has entitlements not yet paid for it and no finished
-    batch: a month skipped, or before the county's first batch, is offered, never lost."""
+    batch — a month skipped, or before the county's first batch, is offered, never lost — and
+    every later month a failed line was named to be re-issued in."""
     code = county.code[:6]
     live = Entitlement.objects.filter(county_code=code).exclude(status=Entitlement.Status.SUSPENDED)
+    finished_batches = PaymentBatch.objects.filter(county=county).exclude(status=PaymentBatch.Status.BUILDING)
+    last = add_months(today.replace(day=1), 1)
+    reissues = set(
+        PaymentLine.objects.filter(
+            batch__county=county, reissue_requested=True, reissued_to__isnull=True, reissue_period__gt=last
+        )
+        .exclude(reissue_period__in=finished_batches.values("period"))
+        .values_list("reissue_period", flat=True)
+    )
     first = live.aggregate(first=Min("start_month"))["first"]
     if first is None:
-        return []
-    last = add_months(today.replace(day=1), 1)
+        return sorted(reissues)
     month = max(first, add_months(last, -LOOK_BACK_MONTHS))
-    finished = set(
-        PaymentBatch.objects.filter(county=county, period__gte=month)
-        .exclude(status=PaymentBatch.Status.BUILDING)
-        .values_list("period", flat=True)
-    )
-    months = []
+    finished = set(finished_batches.filter(period__gte=month).values_list("period", flat=True))
+    months = sorted(reissues)
     while month <= last:
         if month not in finished:
             unpaid = (
@@ -612,7 +617,7 @@ def months_to_build(county: Division, *, today: dt.date) -> list[dt.date]:
             if unpaid.exists():
                 months.append(month)
         month = add_months(month, 1)
-    return months
+    return sorted(months)
 
 
 def line_status_counts(batch: PaymentBatch) -> list[dict]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.db.models import Max, Min, Sum
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -153,7 +154,13 @@ def batch_detail_view(request, public_id):
             "differences": reconciliation_differences(batch) if exported else [],
             "upload_form": ReturnUploadForm(),
             "can_release": batch.status == PaymentBatch.Status.BUILT and batch.prepared_by_id != request.user.pk,
-            "lines": lines.order_by("pk")[:50],
+            "lines": lines.annotate(first_period=Min("items__period"), last_period=Max("items__period"))
+            .prefetch_related("reissued_from__batch")
+            .order_by("pk")[:50],
+            "bank_paid": batch.lines.filter(
+                hold_reason="", status__in=[PaymentLine.Status.PAID, PaymentLine.Status.ACCEPTED]
+            ).aggregate(t=Sum("bank_amount_fen"))["t"]
+            or 0,
             "held": held[:HELD_SHOWN],
             "held_more": max(held.count() - HELD_SHOWN, 0),
             "open_lines": lines.filter(hold_reason="")
