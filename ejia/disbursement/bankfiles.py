@@ -279,6 +279,7 @@ def bank_return_import(*, actor, batch: PaymentBatch, data: bytes) -> ReturnResu
                 "failure_reason",
                 "hold_reason",
                 "reissued_to_id",
+                "reissue_requested",
             ):
                 lines[row[0]] = row[1:]
         unknown = [f"L{i:010d}" for i in ids if i not in lines]
@@ -291,7 +292,7 @@ def bank_return_import(*, actor, batch: PaymentBatch, data: bytes) -> ReturnResu
         gone: list[int] = []
         now = timezone.now()
         for a in answers:
-            status, declared, bank_amount, bank_ref, reason, hold, reissued_to = lines[a.line_id]
+            status, declared, bank_amount, bank_ref, reason, hold, reissued_to, reissue_asked = lines[a.line_id]
             ref = f"L{a.line_id:010d}"
             if hold:
                 raise DisbursementError(f"{ref} 为暂缓笔，未发往银行。")
@@ -310,17 +311,12 @@ def bank_return_import(*, actor, batch: PaymentBatch, data: bytes) -> ReturnResu
                 raise DisbursementError(
                     f"{ref} 已转入后续批次重新发放，不能再更改银行结果；如银行实际已付款，请先与银行核实并联系系统管理员。"
                 )
-            fields = {
-                "bank_amount_fen": a.amount_fen,
-                "bank_reference": a.bank_reference,
-                "failure_reason": a.note,
-                # A new answer replaces an acceptance and a pending re-issue request.
-                "accepted_by": None,
-                "accepted_at": None,
-                "accept_reason": "",
-                "reissue_requested": False,
-                "reissue_period": None,
-            }
+            fields = {"bank_amount_fen": a.amount_fen, "bank_reference": a.bank_reference, "failure_reason": a.note}
+            # A new answer replaces an acceptance and a pending re-issue request.
+            if status == PaymentLine.Status.ACCEPTED:
+                fields.update(accepted_by=None, accepted_at=None, accept_reason="")
+            if reissue_asked:
+                fields.update(reissue_requested=False, reissue_period=None)
             changes.append(LineChange(a.line_id, status, action, fields))
             history.append(
                 PaymentReturn(
@@ -348,16 +344,6 @@ def bank_return_import(*, actor, batch: PaymentBatch, data: bytes) -> ReturnResu
             actor=actor,
             batch=locked,
             changes=changes,
-            fields=[
-                "bank_amount_fen",
-                "bank_reference",
-                "failure_reason",
-                "accepted_by",
-                "accepted_at",
-                "accept_reason",
-                "reissue_requested",
-                "reissue_period",
-            ],
             audit_action="disbursement.bank_return_import",
             data={
                 "sha256": sha,

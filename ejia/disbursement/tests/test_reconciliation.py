@@ -170,3 +170,31 @@ def test_a_released_later_batch_cannot_take_a_reissue(dave, grace, exported):
     other.refresh_from_db()
     assert other.status == PaymentLine.Status.FAILED and not other.reissue_requested
     assert PaymentReturn.objects.filter(line=other).count() == 1
+
+
+def test_a_correction_clears_an_acceptance_and_a_reissue_not_yet_carried(dave, grace, exported):
+    batch, line, other = exported
+    bank_return_import(
+        actor=grace,
+        batch=batch,
+        data=_answer([line.reference, "828.00", "成功", "B1", ""], [other.reference, "1212.00", "失败", "", "冻结"]),
+    )
+    line_accept_bank_amount(actor=dave, line=line, reason="手续费")
+    line_reissue(actor=grace, line=other, period=JUNE)
+    other.refresh_from_db()
+    assert other.reissue_requested and other.reissue_period == JUNE
+    # The bank corrects both: the full amount arrived after all, and so did the "failed" transfer.
+    result = bank_return_import(
+        actor=grace,
+        batch=batch,
+        data=_answer([line.reference, "829.00", "成功", "B1", ""], [other.reference, "1212.00", "成功", "B2", ""]),
+    )
+    assert (result.paid, result.corrected) == (2, 2)
+    line.refresh_from_db()
+    other.refresh_from_db()
+    assert line.status == PaymentLine.Status.PAID and line.accepted_by is None and line.accept_reason == ""
+    assert other.status == PaymentLine.Status.PAID and not other.reissue_requested and other.reissue_period is None
+    # June's batch has nothing to carry now: the money arrived once.
+    june = batch_build(actor=dave, county="371602", period=JUNE)
+    assert not june.lines.filter(kind=PaymentLine.Kind.REISSUE).exists()
+    assert sum(BenefitRecord.objects.filter(household=line.household).values_list("amount_fen", flat=True)) == 82900
