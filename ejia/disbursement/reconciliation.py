@@ -19,16 +19,17 @@ import calendar
 import datetime as dt
 from dataclasses import dataclass
 
-from django.db import transaction
-from django.db.models import Count, Q, Sum
+from django.db import connection, transaction
+from django.db.models import Count, F, Q, Sum
 from django.utils import timezone
 
 from ejia.accounts.scope import require_division, require_role
+from ejia.catalogue.models import Programme
 from ejia.core.audit import audit_record
 from ejia.core.money import format_fen
 from ejia.disbursement.batches import _lock_batches, _retotal, line_reissue_into, line_status_counts
 from ejia.disbursement.exceptions import DisbursementError, ReconciliationError
-from ejia.disbursement.models import PaymentBatch, PaymentItem, PaymentLine, add_months, period_label
+from ejia.disbursement.models import Entitlement, PaymentBatch, PaymentItem, PaymentLine, add_months, period_label
 from ejia.disbursement.transitions import (
     BATCH_ROLES,
     LINE,
@@ -229,57 +230,106 @@ def line_reissue(*, actor, line: PaymentLine, period: dt.date, reason: str = "")
 
 def benefit_history_write(line_ids: list[int]) -> int:
     """One BenefitRecord per item of each paid line (the 360° view shows each programme's month).
-    When the bank paid another amount and it was accepted, the largest item carries the
-    difference, so the household's history adds up to what the bank actually paid."""
+    Lines paid as declared are written set-based (a county's return is 100,000 lines); when the
+    bank paid another amount and it was accepted, the largest item carries the difference, so
+    the household's history adds up to what the bank actually paid."""
     written = 0
     for start in range(0, len(line_ids), READ_CHUNK):
         part = line_ids[start : start + READ_CHUNK]
-        lines = dict(PaymentLine.objects.filter(pk__in=part).values_list("pk", "bank_amount_fen"))
-        items = list(
-            PaymentItem.objects.filter(line_id__in=part)
-            .order_by("line_id", "-amount_fen", "pk")
-            .values(
-                "pk",
-                "period",
-                "amount_fen",
-                "line_id",
-                "line__amount_fen",
-                "entitlement__household_id",
-                "entitlement__person_id",
-                "entitlement__programme_id",
-                "entitlement__programme__name",
-                "entitlement__programme__department_id",
+        differs = list(
+            PaymentLine.objects.filter(pk__in=part, bank_amount_fen__isnull=False)
+            .exclude(bank_amount_fen=F("amount_fen"))
+            .values_list("pk", flat=True)
+        )
+        exact = sorted(set(part) - set(differs))
+        if exact:
+            written += _history_insert(exact)
+        if differs:
+            written += _history_adjusted(differs)
+    return written
+
+
+def _history_insert(line_ids: list[int]) -> int:
+    pg = connection.vendor == "postgresql"
+    new_id = "gen_random_uuid()" if pg else "lower(hex(randomblob(16)))"
+    last_day = (
+        "CAST(i.period + interval '1 month' - interval '1 day' AS date)"
+        if pg
+        else "date(i.period, '+1 month', '-1 day')"
+    )
+    ref = "'L' || lpad(CAST(l.id AS text), 10, '0')" if pg else "printf('L%%010d', l.id)"
+    now = timezone.now()
+    marks = ", ".join(["%s"] * len(line_ids))
+    with connection.cursor() as cur:
+        cur.execute(
+            f"""INSERT INTO {BenefitRecord._meta.db_table} (public_id, created_at, updated_at, household_id,
+                    person_id, programme_id, programme_name, department_id, form, amount_fen, period_start,
+                    period_end, source, source_ref, note)
+                SELECT {new_id}, %s, %s, e.household_id, e.person_id, e.programme_id, p.name, p.department_id,
+                       %s, i.amount_fen, i.period, {last_day}, %s, 'payitem:' || CAST(i.id AS text),
+                       '一卡发放 ' || {ref}
+                FROM {PaymentItem._meta.db_table} i
+                JOIN {PaymentLine._meta.db_table} l ON l.id = i.line_id
+                JOIN {Entitlement._meta.db_table} e ON e.id = i.entitlement_id
+                JOIN {Programme._meta.db_table} p ON p.id = e.programme_id
+                WHERE i.line_id IN ({marks})""",  # noqa: S608 -- table names from the models only
+            [
+                connection.ops.adapt_datetimefield_value(now),
+                connection.ops.adapt_datetimefield_value(now),
+                BenefitRecord.Form.CASH,
+                BenefitRecord.Source.PAYMENT,
+                *line_ids,
+            ],
+        )
+        return cur.rowcount
+
+
+def _history_adjusted(line_ids: list[int]) -> int:
+    lines = dict(PaymentLine.objects.filter(pk__in=line_ids).values_list("pk", "bank_amount_fen"))
+    items = list(
+        PaymentItem.objects.filter(line_id__in=line_ids)
+        .order_by("line_id", "-amount_fen", "pk")
+        .values(
+            "pk",
+            "period",
+            "amount_fen",
+            "line_id",
+            "line__amount_fen",
+            "entitlement__household_id",
+            "entitlement__person_id",
+            "entitlement__programme_id",
+            "entitlement__programme__name",
+            "entitlement__programme__department_id",
+        )
+    )
+    records, adjusted = [], set()
+    for it in items:
+        period = it["period"]
+        amount = it["amount_fen"]
+        note = f"一卡发放 {_ref(it['line_id'])}"
+        bank = lines[it["line_id"]]
+        if it["line_id"] not in adjusted:
+            adjusted.add(it["line_id"])
+            amount += bank - it["line__amount_fen"]
+            note += f"，银行实付 {format_fen(bank)}（应发 {format_fen(it['line__amount_fen'])}）"
+        records.append(
+            BenefitRecord(
+                household_id=it["entitlement__household_id"],
+                person_id=it["entitlement__person_id"],
+                programme_id=it["entitlement__programme_id"],
+                programme_name=it["entitlement__programme__name"],
+                department_id=it["entitlement__programme__department_id"],
+                form=BenefitRecord.Form.CASH,
+                amount_fen=amount,
+                period_start=period,
+                period_end=period.replace(day=calendar.monthrange(period.year, period.month)[1]),
+                source=BenefitRecord.Source.PAYMENT,
+                source_ref=f"payitem:{it['pk']}",
+                note=note[:200],
             )
         )
-        records, adjusted = [], set()
-        for it in items:
-            period = it["period"]
-            amount = it["amount_fen"]
-            note = f"一卡发放 {_ref(it['line_id'])}"
-            bank = lines.get(it["line_id"])
-            if bank is not None and bank != it["line__amount_fen"] and it["line_id"] not in adjusted:
-                adjusted.add(it["line_id"])
-                amount += bank - it["line__amount_fen"]
-                note += f"，银行实付 {format_fen(bank)}（应发 {format_fen(it['line__amount_fen'])}）"
-            records.append(
-                BenefitRecord(
-                    household_id=it["entitlement__household_id"],
-                    person_id=it["entitlement__person_id"],
-                    programme_id=it["entitlement__programme_id"],
-                    programme_name=it["entitlement__programme__name"],
-                    department_id=it["entitlement__programme__department_id"],
-                    form=BenefitRecord.Form.CASH,
-                    amount_fen=amount,
-                    period_start=period,
-                    period_end=period.replace(day=calendar.monthrange(period.year, period.month)[1]),
-                    source=BenefitRecord.Source.PAYMENT,
-                    source_ref=f"payitem:{it['pk']}",
-                    note=note[:200],
-                )
-            )
-        BenefitRecord.objects.bulk_create(records, batch_size=2000)
-        written += len(records)
-    return written
+    BenefitRecord.objects.bulk_create(records, batch_size=2000)
+    return len(records)
 
 
 def benefit_history_remove(line_ids: list[int]) -> int:
