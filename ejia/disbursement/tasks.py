@@ -9,6 +9,6 @@ from django_tasks import task
 def run_batch_build(batch_id: int, actor_id: int) -> str:
     """Build one county's monthly batch as the staff member who queued it (long: progress is
     written on the batch row per chunk)."""
-    from ejia.disbursement.batches import batch_build_run
+    from ejia.disbursement.batch_jobs import batch_build_run
 
     return batch_build_run(batch_id=batch_id, actor_id=actor_id).status

@@ -17,13 +17,11 @@ from ejia.accounts.scope import require_role
 from ejia.core.audit import audit_record
 from ejia.disbursement import selectors
 from ejia.disbursement.bankfiles import bank_file_export, bank_return_import
+from ejia.disbursement.batch_jobs import batch_build_stalled, batch_build_start, months_to_build
 from ejia.disbursement.batches import (
-    batch_build_stalled,
-    batch_build_start,
     batch_release,
     held_lines_recheck,
     line_status_counts,
-    months_to_build,
 )
 from ejia.disbursement.dynamic import (
     change_report_create,

@@ -313,7 +313,7 @@ def test_the_build_form_offers_a_skipped_month_that_still_owes_money(client, dav
     from django.urls import reverse
 
     from ejia.accounts.models import Division
-    from ejia.disbursement.batches import months_to_build
+    from ejia.disbursement.batch_jobs import months_to_build
 
     _dibao_household(dave, programmes)
     county = Division.objects.get(code="371602")

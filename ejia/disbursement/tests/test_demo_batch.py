@@ -11,7 +11,8 @@ from ejia.accounts.models import Division
 from ejia.cases.workflow.models import Decision
 from ejia.demo.cases import demo_cases_ensure
 from ejia.demo.tests.test_demo_cases import demo_city  # noqa: F401
-from ejia.disbursement.batches import batch_build, months_to_build
+from ejia.disbursement.batch_jobs import months_to_build
+from ejia.disbursement.batches import batch_build
 from ejia.disbursement.holds import CASH, held_decisions_for_county
 from ejia.disbursement.models import Entitlement, PaymentItem, PaymentLine, add_months
 

@@ -11,7 +11,8 @@ from ejia.cases.workflow.models import RequestProcedure
 from ejia.cases.workflow.tests.conftest import bob2, finished_check, jy, procedures, submit_case  # noqa: F401
 from ejia.cases.workflow.tests.test_procedures import walk_dibao_to_decision
 from ejia.catalogue.models import Programme
-from ejia.disbursement.batches import batch_build, months_to_build
+from ejia.disbursement.batch_jobs import months_to_build
+from ejia.disbursement.batches import batch_build
 from ejia.disbursement.models import Entitlement, PaymentItem, PaymentLine, add_months, month_start
 from ejia.disbursement.services import entitlements_from_decisions
 
