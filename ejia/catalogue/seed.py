@@ -33,6 +33,7 @@ PROGRAMME_FIELDS = (
     "target_groups",
     "benefit_form",
     "amount_period",
+    "pay_from",
     "summary",
     "description",
     "how_much",

@@ -10,3 +10,9 @@ class DisbursementConfig(AppConfig):
         from ejia.disbursement.messages import DEFAULT_TEMPLATES
 
         register_templates(DEFAULT_TEMPLATES)
+        from ejia.accounts.work import register as register_work
+        from ejia.disbursement.work import household_payments_panel, payment_work
+        from ejia.registry.panels import register as register_panel
+
+        register_panel(household_payments_panel)
+        register_work(payment_work)

@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from django.core.exceptions import PermissionDenied
-from django.db.models import QuerySet
+from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -20,6 +20,7 @@ from ejia.disbursement.models import (
     Notice,
     PaymentBatch,
     PaymentItem,
+    PaymentLine,
     month_start,
 )
 from ejia.disbursement.services import LIVE
@@ -88,14 +89,15 @@ def change_report_get_for_user(*, user, public_id) -> ChangeReport:
 class EntitlementsPanel:
     entitlements: list[Entitlement]
     monthly_total_fen: int
-    payments: list[dict] = field(default_factory=list)
+    payments: list[PaymentLine] = field(default_factory=list)
     deliveries: list[Delivery] = field(default_factory=list)
     notices: list[Notice] = field(default_factory=list)
 
 
 def household_entitlements_panel(*, user, household, on: dt.date | None = None) -> EntitlementsPanel:
     """What the registry's household page shows in `disbursement/_household_entitlements.html`."""
-    if not (allows(user, Capability.ENTITLEMENT_MANAGE) and can_see_division(user, household.division)):
+    readers = allows(user, Capability.ENTITLEMENT_MANAGE) or allows(user, Capability.HOUSEHOLD_READ)
+    if not (readers and can_see_division(user, household.division)):
         raise PermissionDenied("该家庭不在您的数据权限范围内。")
     month = month_start(on or timezone.localdate())
     entitlements = list(
@@ -105,10 +107,12 @@ def household_entitlements_panel(*, user, household, on: dt.date | None = None) 
     )
     total = sum(e.amount_fen for e in entitlements if e.pays_in(month))
     payments = list(
-        PaymentItem.objects.filter(entitlement__household=household)
-        .select_related("line__batch", "entitlement__programme")
-        .order_by("-period", "pk")
-        .values("period", "amount_fen", "line__status", "line__batch__public_id", "entitlement__programme__name")[:36]
+        PaymentLine.objects.filter(household=household)
+        .select_related("batch", "reissued_to__batch")
+        .prefetch_related(
+            Prefetch("items", queryset=PaymentItem.objects.select_related("entitlement__programme").order_by("period"))
+        )
+        .order_by("-batch__period", "-pk")[:24]
     )
     deliveries = list(
         Delivery.objects.filter(entitlement__household=household).select_related("entitlement__programme")[:20]

@@ -32,6 +32,7 @@ from ejia.disbursement.models import (
     month_start,
     period_label,
 )
+from ejia.disbursement.transitions import ENTITLEMENT, EntitlementAction, entitlement_transition
 from ejia.registry.models import STATUS_BY_PROGRAMME, BenefitRecord, Household, Membership, Person
 from ejia.registry.services import status_end
 
@@ -110,7 +111,9 @@ def entitlement_create(
     rule_date: dt.date | None = None,
     previous: Entitlement | None = None,
     reason: str = "",
+    status: str = Entitlement.Status.ACTIVE,
 ) -> Entitlement:
+    ENTITLEMENT.check(action=EntitlementAction.CREATE, source=None, actor=actor, target=status)
     if amount_fen < 0:
         raise DisbursementError("金额不能为负数。")
     if programme.pays_cash and amount_fen == 0:
@@ -129,14 +132,11 @@ def entitlement_create(
         household = Household.objects.select_for_update().select_related("division").get(pk=household.pk)
         interval = review_interval(programme, household_type(household, start))
         first_open = first_open_month(county_code=household.division.code[:6], household_id=household.pk, start=start)
-        missed = 0
-        if first_open > start and previous is None:
-            if months == 1:
-                # A one-off payment decided after its month's batch: paid in the next open batch.
-                start = end = first_open
-            else:
-                last_missed = add_months(first_open, -1) if end is None else min(add_months(first_open, -1), end)
-                missed = (last_missed.year - start.year) * 12 + last_missed.month - start.month + 1
+        if first_open > start and previous is None and months == 1:
+            # A one-off payment decided after its month's batch: paid in the next open batch.
+            # (Monthly benefits keep their start: the first batch that includes them pays the
+            # months before as arrears, 补发, in a line of their own.)
+            start = end = first_open
         entitlement = Entitlement.objects.create(
             household=household,
             person=person,
@@ -150,6 +150,7 @@ def entitlement_create(
             start_month=start,
             end_month=end,
             previous=previous,
+            status=status,
             next_review_on=add_months(start, interval) if interval and months is None else None,
             created_by=_actor_or_system(actor),
         )
@@ -166,24 +167,6 @@ def entitlement_create(
                 "end": period_label(end) if end else None,
             },
         )
-        if missed > 0:
-            # 补发: the months whose batches were already built are paid once, as one period in
-            # the first open batch (the main entitlement has no items for them, so never twice).
-            entitlement_create(
-                actor=actor,
-                household=household,
-                programme=programme,
-                amount_fen=int(amount_fen) * missed,
-                start_month=first_open,
-                months=1,
-                person=person,
-                request=request,
-                facts={"back_pay_for": str(entitlement.public_id), "months": missed},
-                rule_version=rule_version,
-                rule_date=rule_date,
-                previous=entitlement,
-                reason=f"补发 {period_label(start)} 起 {missed} 个月（当月批次已生成）",
-            )
     return entitlement
 
 
@@ -206,6 +189,16 @@ def first_open_month(*, county_code: str, household_id: int, start: dt.date) -> 
                 return month
         month = add_months(month, 1)
     return month
+
+
+def pay_start_month(programme: Programme, *, accepted_on: dt.date, decided_on: dt.date) -> dt.date:
+    """The first month an approved benefit is paid for, by the programme's rule (catalogue data)."""
+    rule = programme.pay_from
+    if rule == Programme.PayFrom.AFTER_ACCEPTANCE:
+        return add_months(month_start(accepted_on), 1)
+    if rule == Programme.PayFrom.AFTER_DECISION:
+        return add_months(month_start(decided_on), 1)
+    return month_start(decided_on)
 
 
 def entitlement_create_from_request(
@@ -345,19 +338,18 @@ def entitlement_end(
         if ent.status == Entitlement.Status.ENDED and ent.end_month and ent.end_month < start:
             return ent
         # An end before the start month means it never pays (cancelled before its first month).
-        ent.end_month = add_months(start, -1)
-        ent.status = Entitlement.Status.ENDED
-        ent.exit_reason = reason
-        ent.next_review_on = None
-        ent.save(update_fields=["end_month", "status", "exit_reason", "next_review_on", "updated_at"])
-        statuses_follow_end(actor=actor, entitlement=ent, reason=reason)
-        audit_record(
+        ent = entitlement_transition(
             actor=actor,
-            action="disbursement.entitlement_end",
-            obj=ent,
+            entitlement_id=ent.pk,
+            action=EntitlementAction.END,
+            audit_action="disbursement.entitlement_end",
             reason=reason,
             data={"from": period_label(start), "outcome": kind},
+            end_month=add_months(start, -1),
+            exit_reason=reason,
+            next_review_on=None,
         )
+        statuses_follow_end(actor=actor, entitlement=ent, reason=reason)
         _notice(
             actor=actor,
             household_id=ent.household_id,
@@ -378,12 +370,14 @@ def entitlement_suspend(*, actor, entitlement: Entitlement, reason: str) -> Enti
         [ent] = _lock_household_entitlements(entitlement.household_id, [entitlement.pk])
         if ent.status == Entitlement.Status.SUSPENDED:
             return ent
-        if ent.status == Entitlement.Status.ENDED:
-            raise DisbursementError("已终止的待遇不能暂停。")
-        ent.status = Entitlement.Status.SUSPENDED
-        ent.exit_reason = reason
-        ent.save(update_fields=["status", "exit_reason", "updated_at"])
-        audit_record(actor=actor, action="disbursement.entitlement_suspend", obj=ent, reason=reason)
+        ent = entitlement_transition(
+            actor=actor,
+            entitlement_id=ent.pk,
+            action=EntitlementAction.SUSPEND,
+            audit_action="disbursement.entitlement_suspend",
+            reason=reason,
+            exit_reason=reason,
+        )
         _notice(
             actor=actor,
             household_id=ent.household_id,
@@ -400,11 +394,15 @@ def entitlement_resume(*, actor, entitlement: Entitlement, reason: str) -> Entit
     _check_actor(actor, entitlement.household_id)
     with transaction.atomic():
         [ent] = _lock_household_entitlements(entitlement.household_id, [entitlement.pk])
-        if ent.status != Entitlement.Status.SUSPENDED:
+        if ent.status == Entitlement.Status.ACTIVE:
             return ent
-        ent.status = Entitlement.Status.ACTIVE
-        ent.save(update_fields=["status", "updated_at"])
-        audit_record(actor=actor, action="disbursement.entitlement_resume", obj=ent, reason=reason)
+        ent = entitlement_transition(
+            actor=actor,
+            entitlement_id=ent.pk,
+            action=EntitlementAction.RESUME,
+            audit_action="disbursement.entitlement_resume",
+            reason=reason,
+        )
     return ent
 
 
@@ -432,12 +430,16 @@ def entitlement_change_amount(
             remaining = (ent.end_month.year - start.year) * 12 + ent.end_month.month - start.month + 1
             if remaining < 1:
                 raise DisbursementError("调整月份晚于待遇终止月份。")
-        Entitlement.objects.filter(pk=ent.pk).update(
+        entitlement_transition(
+            actor=actor,
+            entitlement_id=ent.pk,
+            action=EntitlementAction.END,
+            audit_action="disbursement.entitlement_end",
+            reason=reason,
+            data={"from": period_label(start), "outcome": Outcome.CHANGE_AMOUNT},
             end_month=add_months(start, -1),
-            status=Entitlement.Status.ENDED,
             exit_reason=f"调整金额：{reason}",
             next_review_on=None,
-            updated_at=timezone.now(),
         )
         successor = entitlement_create(
             actor=actor,
@@ -453,10 +455,10 @@ def entitlement_change_amount(
             rule_date=ent.rule_date,
             previous=ent,
             reason=reason,
+            status=Entitlement.Status.GRADUAL_EXIT
+            if ent.status == Entitlement.Status.GRADUAL_EXIT
+            else Entitlement.Status.ACTIVE,
         )
-        if ent.status == Entitlement.Status.GRADUAL_EXIT:
-            Entitlement.objects.filter(pk=successor.pk).update(status=Entitlement.Status.GRADUAL_EXIT)
-            successor.status = Entitlement.Status.GRADUAL_EXIT
         _notice(
             actor=actor,
             household_id=ent.household_id,
@@ -482,21 +484,19 @@ def entitlement_gradual_exit(
         [ent] = _lock_household_entitlements(entitlement.household_id, [entitlement.pk])
         if ent.status == Entitlement.Status.GRADUAL_EXIT:
             return ent
-        if ent.status == Entitlement.Status.ENDED:
-            raise DisbursementError("已终止的待遇不能进入渐退期。")
-        ent.status = Entitlement.Status.GRADUAL_EXIT
-        ent.end_month = last if ent.end_month is None else min(ent.end_month, last)
-        ent.exit_reason = reason
-        ent.next_review_on = None
-        ent.save(update_fields=["status", "end_month", "exit_reason", "next_review_on", "updated_at"])
-        statuses_follow_end(actor=actor, entitlement=ent, reason=f"渐退期：{reason}")
-        audit_record(
+        end = last if ent.end_month is None else min(ent.end_month, last)
+        ent = entitlement_transition(
             actor=actor,
-            action="disbursement.entitlement_gradual_exit",
-            obj=ent,
+            entitlement_id=ent.pk,
+            action=EntitlementAction.GRADUAL_EXIT,
+            audit_action="disbursement.entitlement_gradual_exit",
             reason=reason,
-            data={"from": period_label(start), "months": months, "last": period_label(ent.end_month)},
+            data={"from": period_label(start), "months": months, "last": period_label(end)},
+            end_month=end,
+            exit_reason=reason,
+            next_review_on=None,
         )
+        statuses_follow_end(actor=actor, entitlement=ent, reason=f"渐退期：{reason}")
         _notice(
             actor=actor,
             household_id=ent.household_id,
@@ -513,9 +513,25 @@ def entitlement_gradual_exit(
 def entitlements_close_elapsed(*, on: dt.date) -> int:
     """Mark entitlements whose last month has passed as ended (set-based; safe to run twice)."""
     month = month_start(on)
-    return Entitlement.objects.filter(
-        status__in=[Entitlement.Status.ACTIVE, Entitlement.Status.GRADUAL_EXIT], end_month__lt=month
-    ).update(status=Entitlement.Status.ENDED, next_review_on=None, updated_at=timezone.now())
+    sources = [m.source for m in ENTITLEMENT.moves if m.action == EntitlementAction.CLOSE_ELAPSED]
+    target = ENTITLEMENT.check(action=EntitlementAction.CLOSE_ELAPSED, source=sources[0]).target
+    with transaction.atomic():
+        ids = list(
+            Entitlement.objects.select_for_update()
+            .filter(status__in=sources, end_month__lt=month)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        if not ids:
+            return 0
+        Entitlement.objects.filter(pk__in=ids).update(status=target, next_review_on=None, updated_at=timezone.now())
+        audit_record(
+            actor=None,
+            action="disbursement.entitlements_close_elapsed",
+            object_type="disbursement.entitlement",
+            data={"before": period_label(month), "ended": len(ids)},
+        )
+    return len(ids)
 
 
 # ---------------------------------------------------------------- deliveries
@@ -575,10 +591,10 @@ def delivery_record(
 
 def entitlements_from_decisions(*, actor, county_code: str) -> tuple[list[Entitlement], list[str]]:
     """Approved cash decisions of the county that have no entitlement yet become entitlements,
-    starting in the month of the decision. Safe to run twice (entitlement creation is
-    idempotent per request). Returns the new entitlements and, for requests that cannot be
-    paid as they stand (a member programme with several eligible members, an approval without
-    an amount), the reasons."""
+    starting in the month the programme's rule says (`pay_start_month`). Safe to run twice
+    (entitlement creation is idempotent per request). Returns the new entitlements and, for
+    requests that cannot be paid as they stand (a member programme with several eligible
+    members, an approval without an amount), the reasons."""
     from ejia.cases.models import ProgrammeRequest
     from ejia.cases.workflow.models import Decision
 
@@ -591,7 +607,7 @@ def entitlements_from_decisions(*, actor, county_code: str) -> tuple[list[Entitl
             procedure__request__household__division__code__startswith=county_code[:6],
         )
         .exclude(procedure__request__entitlements__isnull=False)
-        .select_related("procedure__request")
+        .select_related("procedure__request__programme", "procedure__request__case")
         .order_by("pk")
     )
     created: list[Entitlement] = []
@@ -608,7 +624,14 @@ def entitlements_from_decisions(*, actor, county_code: str) -> tuple[list[Entitl
         try:
             created.append(
                 entitlement_create_from_request(
-                    actor=actor, request=request, amount_fen=decision.amount_fen, start_month=decided.replace(day=1)
+                    actor=actor,
+                    request=request,
+                    amount_fen=decision.amount_fen,
+                    start_month=pay_start_month(
+                        request.programme,
+                        accepted_on=timezone.localtime(request.case.submitted_at).date(),
+                        decided_on=decided,
+                    ),
                 )
             )
         except DisbursementError as exc:

@@ -9,6 +9,7 @@ from django.views.decorators.http import require_POST
 from ejia.accounts.policies import Capability, staff_view
 from ejia.core.audit import audit_record
 from ejia.registry.models import Person
+from ejia.registry.panels import household_panels
 from ejia.registry.selectors import current_membership, household_get_for_user, household_overview, household_search
 from ejia.registry.services import RegistryError, person_id_number_reveal
 
@@ -25,7 +26,8 @@ def household_detail_view(request, public_id):
     overview = household_overview(user=request.user, household=household)
     # Members, statuses and every department's benefits: a read of personal data, logged.
     audit_record(actor=request.user, action="registry.household_view", obj=household)
-    return render(request, "registry/household_detail.html", {"o": overview, "household": household})
+    panels = household_panels(user=request.user, household=household)
+    return render(request, "registry/household_detail.html", {"o": overview, "household": household, "panels": panels})
 
 
 def _prompt(request) -> str:

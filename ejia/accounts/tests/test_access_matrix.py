@@ -131,6 +131,8 @@ def expectations(world) -> tuple[list[tuple], list[tuple]]:
         ("disbursement:change_report_new", [ent_household.public_id], CASE_STAFF, ()),
         ("disbursement:change_report", [o["change_report"].public_id], CASE_STAFF, ()),
         ("disbursement:reverification_flag", [o["flag"].pk], CENTRE, ()),
+        ("disbursement:held", [], CENTRE, ()),
+        ("disbursement:household_account", [ent_household.public_id], CASE_STAFF, ()),
     ]
     post = [
         ("accounts:purpose", [], AUDITOR, (), {"token": token, "purpose": "审计抽查第12号"}),
@@ -159,7 +161,12 @@ def expectations(world) -> tuple[list[tuple], list[tuple]]:
         ("verification:review_start", [], CENTRE, (), {"county": "371602"}),
         ("disbursement:batch_return", [o["batch"].public_id], CENTRE, (), {}),
         ("disbursement:batch_reconcile", [o["batch"].public_id], CENTRE, (), {}),
-        ("disbursement:batch_reissue", [o["batch"].public_id], CENTRE, (), {}),
+        ("disbursement:batch_resume", [o["batch"].public_id], CENTRE, (), {}),
+        ("disbursement:batch_recheck", [o["batch"].public_id], CENTRE, (), {}),
+        ("disbursement:line_accept", [o["batch"].public_id, o["line"].reference], CENTRE, (), {}),
+        ("disbursement:line_reissue", [o["batch"].public_id, o["line"].reference], CENTRE, (), {}),
+        ("disbursement:held_decision_member", [o["held_decision"].pk], CENTRE, (), {}),
+        ("disbursement:household_account", [ent_household.public_id], CASE_STAFF, (), {}),
         ("disbursement:batch_release", [o["batch"].public_id], CENTRE, (), {}),
         ("disbursement:review_complete", [o["entitlement"].public_id], CASE_STAFF, (), {}),
         ("disbursement:change_report", [o["change_report"].public_id], CASE_STAFF, (), {}),

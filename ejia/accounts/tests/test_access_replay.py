@@ -43,8 +43,11 @@ DYNAMIC = {
     "disbursement:review_complete",
     "disbursement:change_report_new",
     "disbursement:change_report",
+    "disbursement:household_account",
 }
 PAY = {
+    "disbursement:held",
+    "disbursement:household_account",
     "disbursement:batch_list",
     "disbursement:batch_detail",
     "disbursement:batch_release",

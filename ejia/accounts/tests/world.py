@@ -57,7 +57,7 @@ def build_world(staff: dict[str, User]) -> World:
     from ejia.cases.tests.conftest import application
     from ejia.cases.verify import case_latest_check
     from ejia.cases.workflow import services as wf
-    from ejia.cases.workflow.models import DecisionNotice, HomeVisitPhoto, PublicNotice, RequestProcedure
+    from ejia.cases.workflow.models import Decision, DecisionNotice, HomeVisitPhoto, PublicNotice, RequestProcedure
     from ejia.core.models import OutboxMessage
     from ejia.demo.cases import demo_cases_ensure
     from ejia.disbursement.batches import batch_build
@@ -116,6 +116,19 @@ def build_world(staff: dict[str, User]) -> World:
     period = add_months(month_start(timezone.localdate()), 1)
     o["batch"] = batch_build(actor=staff["county_reviewer"], county=county, period=period)
     o["entitlement"] = Entitlement.objects.filter(household=o["decided_case"].household).order_by("pk").first()
+    o["line"] = o["batch"].lines.order_by("pk").first()
+    # The 教育 office decides its grant after the batch was built: an approved cash decision that
+    # waits for the next batch to become an entitlement (listed under 暂缓和待处理).
+    jy = staff["approver_jy"]
+    step = RequestProcedure.objects.get(case=o["dept_case"], request__programme__code__startswith="edu_")
+    wf.procedure_approve(
+        actor=jy,
+        procedure_id=step.pk,
+        expected_version=None,
+        amount_fen=wf.proposed_amount(step) or 100000,
+        amount_change_reason="按学段标准核定",
+    )
+    o["held_decision"] = Decision.objects.get(procedure=step)  # (held once the case is decided)
     o["change_report"] = change_report_create(
         actor=staff["window_clerk"],
         household=o["entitlement"].household,

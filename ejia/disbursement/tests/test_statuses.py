@@ -50,7 +50,8 @@ def _decide_dibao(case, bob, bob2, dave, finished_check, *, approve=True):
 
 
 def _pay(grace, dave, county="371602"):
-    month = timezone.localdate().replace(day=1)
+    # 低保 is paid from the month after the application was accepted (the programme's pay_from).
+    month = add_months(timezone.localdate().replace(day=1), 1)
     batch = batch_release(actor=grace, batch=batch_build(actor=dave, county=county, period=month))
     rows = list(csv.reader(io.StringIO(bank_file_export(actor=grace, batch=batch).content.decode("utf-8-sig"))))[6:]
     out = io.StringIO()

@@ -8,6 +8,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from ejia.accounts.models import Division, OrgUnit
+from ejia.accounts.policies import Capability, allows
 from ejia.cases.models import Case, CaseStatus
 from ejia.cases.workflow.models import (
     DecisionNotice,
@@ -217,7 +218,7 @@ def joint_review_issue(*, actor, case_id: int, opinion: str = "") -> DecisionNot
     with transaction.atomic():
         case = Case.objects.select_for_update(of=("self",)).select_related("division__parent__parent").get(pk=case_id)
         unit = joint_review_unit(case)
-        if unit is None or actor.unit_id != unit.pk or not actor.has_role("county_reviewer", "centre_director"):
+        if unit is None or actor.unit_id != unit.pk or not allows(actor, Capability.JOINT_REVIEW):
             raise WorkflowError("联合审核由申请家庭所在县（市、区）社会救助管理服务中心办理。")
         if JointReview.objects.filter(case=case).exists():
             raise StaleScreen("该申请件已出具决定通知书，请刷新后再试")
