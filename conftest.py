@@ -100,3 +100,26 @@ def erin(org):
 @pytest.fixture
 def frank(org):
     return make_staff("frank", _unit("371621", "department", "yb"), Role.DEPT_APPROVER, display_name="钱进")
+
+
+@pytest.fixture
+def demo_city(org, settings, tmp_path):
+    """The small city in 市中街道 with its department snapshots, the catalogue, the procedures
+    and the demo staff: what `ejia_demo_seed` has loaded when it calls the demo cases. Returns
+    the demo staff by username."""
+    from ejia.cases.workflow.procedures import procedures_seed
+    from ejia.catalogue.seed import catalogue_seed
+    from ejia.core.outbox import templates_seed
+    from ejia.demo.staff import demo_staff_ensure
+    from ejia.verification.sources import sources_seed
+    from ejia.verification.tests.city import small_city_loaded
+
+    settings.VAR_DIR = tmp_path / "var"
+    settings.MEDIA_ROOT = tmp_path / "media"
+    catalogue_seed()
+    procedures_seed()
+    templates_seed()
+    sources_seed()
+    small_city_loaded(tmp_path / "city")
+    demo_staff_ensure()
+    return {u.username: u for u in User.objects.all()}

@@ -66,8 +66,11 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "ejia.accounts.middleware.PasswordChangeRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, so that it sees the exceptions of the views themselves.
+    "ejia.core.errors.RefusalMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -86,6 +89,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "ejia.core.context_processors.platform",
+                "ejia.accounts.context_processors.capabilities",
             ],
         },
     },
@@ -193,7 +197,7 @@ EJIA_ID_READER_MOCK_CARD = {
 }
 # Text messages to citizens: a class with send(phone, text). The default writes to the
 # console and to EJIA_SMS_LOG_FILE; production names its gateway adapter here.
-EJIA_SMS_BACKEND = os.environ.get("EJIA_SMS_BACKEND", "ejia.cases.sms.ConsoleFileBackend")
+EJIA_SMS_BACKEND = os.environ.get("EJIA_SMS_BACKEND", "ejia.core.sms.ConsoleFileBackend")
 EJIA_SMS_LOG_FILE = Path(os.environ.get("EJIA_SMS_LOG_FILE", VAR_DIR / "sms.log"))
 # Where citizens track a case (the receipt's QR code points here, + "?ref=<reference>").
 EJIA_TRACKING_PATH = os.environ.get("EJIA_TRACKING_PATH", "/track/")

@@ -20,5 +20,5 @@ LOGIN_FAILURE_LIMIT = 5
 # ---- registry & intake ----
 EJIA_ID_READER_MOCK = True
 MEDIA_ROOT = BASE_DIR / "test-artifacts" / "media"
-EJIA_SMS_BACKEND = "ejia.cases.sms.MemoryBackend"
+EJIA_SMS_BACKEND = "ejia.core.sms.MemoryBackend"
 # ---- end registry & intake ----

@@ -1,8 +1,12 @@
 from django.contrib import admin
 from django.urls import include, path
+from django.views.i18n import set_language
+
+from ejia.accounts.policies import public_view
 
 urlpatterns = [
-    path("i18n/", include("django.conf.urls.i18n")),
+    # The language switcher is for everyone (citizens and staff).
+    path("i18n/setlang/", public_view(set_language), name="set_language"),
     path("admin/", admin.site.urls),
     path("staff/", include("ejia.accounts.urls")),
     path("staff/catalogue/", include("ejia.catalogue.urls")),
@@ -17,3 +21,8 @@ urlpatterns = [
 ]
 # Uploaded files (MEDIA_ROOT) are never served by URL, not even in DEBUG: they are personal data,
 # sealed at rest, and reach a browser only through views that check the user's scope.
+
+# One branded page for refusals and errors (ejia.core.errors), also for what never reaches a view.
+handler403 = "ejia.core.errors.handler403"
+handler404 = "ejia.core.errors.handler404"
+handler500 = "ejia.core.errors.handler500"

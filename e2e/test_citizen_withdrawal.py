@@ -10,17 +10,17 @@ import pytest
 from e2e.conftest import screenshot
 from ejia.cases.models import Channel, ProgrammeRequest
 from ejia.cases.services import case_submit
-from ejia.cases.sms import MemoryBackend
 from ejia.cases.tests.conftest import application
 from ejia.cases.workflow.models import RequestProcedure
+from ejia.core.sms import MemoryBackend
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture
 def procedures(catalogue):
-    from ejia.cases.workflow.notifications import templates_seed
     from ejia.cases.workflow.procedures import procedures_seed
+    from ejia.core.outbox import templates_seed
 
     procedures_seed()
     templates_seed()
@@ -40,7 +40,7 @@ def test_the_applicant_withdraws_a_programme_on_a_phone(phone_page, live_server,
     page.goto(live_server.url + "/track/login/")
     page.fill("#phone", "13812345678")
     page.get_by_role("button", name="获取验证码").click()
-    code = re.search(r"验证码是(\d{6})", MemoryBackend.outbox[-1][1]).group(1)
+    code = re.search(r"验证码是(\d{6})", MemoryBackend.sent[-1][1]).group(1)
     page.fill("#code", code)
     page.get_by_role("button", name="登录").click()
     page.wait_for_url("**/track/mine/")

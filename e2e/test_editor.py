@@ -76,7 +76,7 @@ def test_an_editor_of_another_department_is_refused(page, live_server, catalogue
     assert page.get_by_role("link", name="最低生活保障（低保）").count() == 0
     response = page.goto(live_server.url + "/staff/catalogue/dibao/")
     assert response.status == 403
-    assert "您只能维护本部门（教育局）的项目" in page.locator("#denied-message").inner_text()
+    assert "您只能维护本部门（教育局）的项目" in page.get_by_test_id("refusal-reason").inner_text()
     screenshot(page, "editor-refused")
 
 

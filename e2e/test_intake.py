@@ -185,7 +185,7 @@ def test_a_grid_worker_applies_on_a_phone_with_the_applicants_consent(
 def test_a_citizen_applies_on_a_phone_with_an_sms_code_and_tracks_the_case(phone_page, live_server, org, catalogue):
     import re as _re
 
-    from ejia.cases.sms import MemoryBackend
+    from ejia.core.sms import MemoryBackend
     from ejia.registry.tests.factories import new_id, village
 
     page = phone_page
@@ -193,7 +193,7 @@ def test_a_citizen_applies_on_a_phone_with_an_sms_code_and_tracks_the_case(phone
     page.wait_for_url("**/track/login/")
     page.fill("#phone", "13600002222")
     page.get_by_role("button", name="获取验证码").click()
-    code = _re.search(r"验证码是(\d{6})", MemoryBackend.outbox[-1][1]).group(1)
+    code = _re.search(r"验证码是(\d{6})", MemoryBackend.sent[-1][1]).group(1)
     page.fill("#code", code)
     page.get_by_role("button", name="登录").click()
     page.goto(live_server.url + "/apply/")

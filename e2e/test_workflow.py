@@ -26,9 +26,9 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture
 def procedures(org):
-    from ejia.cases.workflow.notifications import templates_seed
     from ejia.cases.workflow.procedures import procedures_seed
     from ejia.catalogue.seed import catalogue_seed
+    from ejia.core.outbox import templates_seed
     from ejia.verification.sources import sources_seed
 
     catalogue_seed()

@@ -6,6 +6,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/bootstrap.sh runtime
 export DJANGO_SETTINGS_MODULE=config.settings
+# The demo runs as staff would use it: no DEBUG pages (a missing page or a refusal shows the
+# platform's own page, never Django's technical one); the ID card reader is the built-in mock.
+export DJANGO_DEBUG="${DJANGO_DEBUG:-0}"
+export EJIA_ID_READER_MOCK="${EJIA_ID_READER_MOCK:-1}"
 .venv/bin/python manage.py migrate --noinput
 .venv/bin/python manage.py ejia_demo_seed
 .venv/bin/python manage.py collectstatic --noinput >/dev/null

@@ -135,6 +135,9 @@ class User(AbstractUser):
     display_name = models.CharField(_("姓名"), max_length=40, blank=True)
     unit = models.ForeignKey(OrgUnit, null=True, blank=True, on_delete=models.PROTECT, related_name="staff")
     phone = models.CharField(max_length=20, blank=True)
+    # Set when an administrator chose the password (a new account, a reset): the person changes
+    # it before any other staff page opens, so nobody keeps a password someone else knows.
+    must_change_password = models.BooleanField(_("须修改密码"), default=False)
 
     def get_full_name(self) -> str:
         return self.display_name or super().get_full_name()

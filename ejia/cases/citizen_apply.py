@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 
 from ejia.accounts.models import Division
+from ejia.accounts.policies import public_view
 from ejia.cases import drafts
 from ejia.cases.citizen_views import SESSION_KEY
 from ejia.cases.intake import adults, member_summary
@@ -72,6 +73,7 @@ def _member(id_number: str, name: str, relation: str) -> dict:
     }
 
 
+@public_view
 @never_cache
 def apply_start(request):
     phone = _phone(request)
@@ -114,6 +116,7 @@ def apply_start(request):
     return render(request, "cases/citizen/apply_start.html", _ctx("start", draft=draft, error=error, posted=posted))
 
 
+@public_view
 @never_cache
 def apply_place(request):
     phone, draft, data = _require(request)
@@ -142,6 +145,7 @@ def apply_place(request):
     )
 
 
+@public_view
 @never_cache
 def apply_members(request):
     phone, draft, data = _require(request)
@@ -197,6 +201,7 @@ def apply_members(request):
     )
 
 
+@public_view
 @never_cache
 def apply_needs(request):
     phone, draft, data = _require(request)
@@ -216,6 +221,7 @@ def _plan(data):
     return draft_plan(data, timezone.localdate())
 
 
+@public_view
 @never_cache
 def apply_programmes(request):
     phone, draft, data = _require(request)
@@ -250,6 +256,7 @@ def apply_programmes(request):
     )
 
 
+@public_view
 @never_cache
 def apply_sign(request):
     phone, draft, data = _require(request)
@@ -281,6 +288,7 @@ def apply_sign(request):
     return render(request, "cases/citizen/apply_sign.html", _ctx("sign", rows=rows, error=error))
 
 
+@public_view
 @never_cache
 def apply_check(request):
     phone, draft, data = _require(request)

@@ -6,6 +6,7 @@ from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
 
+from ejia.accounts.policies import public_view
 from ejia.accounts.throttle import client_ip
 from ejia.cases.models import CaseStatus
 from ejia.cases.tracking import (
@@ -18,6 +19,7 @@ from ejia.cases.tracking import (
 )
 from ejia.cases.workflow.services import WorkflowError
 from ejia.cases.workflow.services.withdrawal import DEFAULT_REASON, case_withdraw_by_applicant
+from ejia.core.sms import mask_phone
 
 SESSION_KEY = "citizen_phone"
 
@@ -41,10 +43,7 @@ def _case_view(case) -> dict:
     }
 
 
-def _masked_phone(phone: str) -> str:
-    return phone[:3] + "****" + phone[-4:]
-
-
+@public_view
 @never_cache
 def track_view(request):
     reference = request.POST.get("reference", request.GET.get("ref", "")).strip()
@@ -59,6 +58,7 @@ def track_view(request):
     return render(request, "cases/citizen/track.html", {"reference": reference, "error": error, "found": found})
 
 
+@public_view
 @never_cache
 def login_view(request):
     phone = request.POST.get("phone", "").strip()
@@ -77,15 +77,17 @@ def login_view(request):
     return render(request, "cases/citizen/login.html", {"phone": phone, "error": error, "sent": sent})
 
 
+@public_view
 @never_cache
 def mine_view(request):
     phone = request.session.get(SESSION_KEY)
     if not phone:
         return redirect("citizen:login")
     cases = [_case_view(c) for c in cases_for_phone(phone)]
-    return render(request, "cases/citizen/mine.html", {"phone": _masked_phone(phone), "cases": cases})
+    return render(request, "cases/citizen/mine.html", {"phone": mask_phone(phone), "cases": cases})
 
 
+@public_view
 @never_cache
 def withdraw_view(request, public_id):
     """申请人自行撤回: the open programmes of one of the logged-in phone's cases, all ticked;
@@ -122,7 +124,7 @@ def withdraw_view(request, public_id):
         "cases/citizen/withdraw.html",
         {
             "case": case,
-            "phone": _masked_phone(phone),
+            "phone": mask_phone(phone),
             "choices": [(r, str(r.public_id) in ticked) for r in open_requests],
             "reason": reason,
             "default_reason": DEFAULT_REASON,
@@ -131,6 +133,7 @@ def withdraw_view(request, public_id):
     )
 
 
+@public_view
 def logout_view(request):
     if request.method == "POST":
         request.session.pop(SESSION_KEY, None)

@@ -19,8 +19,6 @@ from ejia.registry.population import population_lookup
 from ejia.registry.selectors import current_membership, person_by_id_number
 from ejia.rules.facts import FACTS, Fact
 
-INTAKE_ROLES = (Role.WINDOW_CLERK, Role.VILLAGE_CLERK, Role.GRID_WORKER)
-
 MEMBER_FIELDS = (
     "income_month_fen",
     "employment",
@@ -101,9 +99,10 @@ def intake_prefill(*, user, id_number: str, name: str = "", address: str = "") -
     if membership is not None:
         household = membership.household
         if not can_see_division(user, household.division):
+            # Say that the family is registered elsewhere, never where: a number typed at a
+            # window must not tell the clerk the village of a person outside their area.
             raise CaseError(
-                f"该申请人的家庭登记在{household.division.full_name}，不在您的辖区。"
-                "请引导申请人到户籍所在乡镇（街道）窗口或村（社区）工作站办理。"
+                "该申请人的家庭不在您的辖区登记。请引导申请人到户籍所在乡镇（街道）窗口或村（社区）工作站办理。"
             )
         data.update(
             household_id=str(household.public_id),
@@ -121,7 +120,9 @@ def intake_prefill(*, user, id_number: str, name: str = "", address: str = "") -
                 _member(number, m.person.name, m.relation, "registry", facts=dict(m.facts or {}), phone=m.person.phone)
             )
         data["members"] = members
-        data["applicant"] = next(m["key"] for m in members if m["id_number"] == parsed.number)
+        applicant = next(m for m in members if m["id_number"] == parsed.number)
+        data["applicant"] = applicant["key"]
+        data["phone"] = applicant["phone"]
         return data
     found, others = population_lookup(parsed.number)
     if found is not None:
@@ -141,7 +142,7 @@ def intake_prefill(*, user, id_number: str, name: str = "", address: str = "") -
         data["applicant"] = applicant["key"]
     if person is not None:
         data["members"][0]["name"] = data["members"][0]["name"] or person.name
-        data["members"][0]["phone"] = person.phone
+        data["members"][0]["phone"] = data["phone"] = person.phone
     if not data["division_code"]:
         own = villages_for(user)
         if own.count() == 1:

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from ejia.accounts.scope import require_role
+from ejia.accounts.policies import Capability, staff_view
 from ejia.cases import drafts
 from ejia.cases.intake import (
     HOUSEHOLD_FIELDS,
-    INTAKE_ROLES,
     MEMBER_FIELDS,
     add_member,
     adults,
@@ -56,7 +54,6 @@ def _context(request, draft, data, step, **extra):
 
 
 def _load(request):
-    require_role(request.user, *INTAKE_ROLES)
     draft = drafts.draft_get(user=request.user)
     if draft is None:
         return None, None
@@ -68,9 +65,8 @@ def _no_draft(request):
     return redirect("cases:intake_start")
 
 
-@login_required
+@staff_view(Capability.CASE_INTAKE, cache=False)
 def intake_start(request):
-    require_role(request.user, *INTAKE_ROLES)
     draft = drafts.draft_get(user=request.user)
     error = ""
     posted = {"id_number": "", "name": "", "address": ""}
@@ -102,10 +98,9 @@ def intake_start(request):
     )
 
 
-@login_required
+@staff_view(Capability.CASE_INTAKE, cache=False)
 @require_POST
 def intake_discard(request):
-    require_role(request.user, *INTAKE_ROLES)
     drafts.draft_discard(user=request.user)
     messages.info(request, "已放弃未完成的申请。")
     return redirect("cases:intake_start")
@@ -129,7 +124,7 @@ def _member_rows(data, posted=None, errors=None):
     return rows
 
 
-@login_required
+@staff_view(Capability.CASE_INTAKE, cache=False)
 def intake_household(request):
     draft, data = _load(request)
     if draft is None:
@@ -201,7 +196,7 @@ def intake_household(request):
     )
 
 
-@login_required
+@staff_view(Capability.CASE_INTAKE, cache=False)
 def intake_needs(request):
     draft, data = _load(request)
     if draft is None:
@@ -233,7 +228,7 @@ def plan_groups(plan, needs):
     ]
 
 
-@login_required
+@staff_view(Capability.CASE_INTAKE, cache=False)
 def intake_plan(request):
     draft, data = _load(request)
     if draft is None:
@@ -271,7 +266,7 @@ def intake_plan(request):
     )
 
 
-@login_required
+@staff_view(Capability.CASE_INTAKE, cache=False)
 def intake_authorise(request):
     draft, data = _load(request)
     if draft is None:
@@ -320,7 +315,7 @@ def intake_authorise(request):
     )
 
 
-@login_required
+@staff_view(Capability.CASE_INTAKE, cache=False)
 def intake_materials(request):
     draft, data = _load(request)
     if draft is None:
@@ -358,10 +353,9 @@ def intake_materials(request):
     )
 
 
-@login_required
+@staff_view(Capability.CASE_INTAKE, cache=False)
 @require_POST
 def intake_submit(request):
-    require_role(request.user, *INTAKE_ROLES)
     key = request.POST.get("idempotency_key", "")
     done = Case.objects.filter(idempotency_key=key, submitted_by=request.user).first() if key else None
     if done is not None:  # a double click or a resubmission: show the case already made

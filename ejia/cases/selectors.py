@@ -1,19 +1,44 @@
-"""Reads of cases, always through the viewer's scope (the household's village subtree)."""
+"""Reads of cases and of the messages to their households, always through the access policy
+(ejia.accounts.policies): the capability asked for, the reach the viewer's roles give for it,
+and the viewer's area."""
 
 from __future__ import annotations
 
-from django.db.models import Count, QuerySet
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.http import Http404
+from django.utils.translation import gettext_lazy as _
 
-from ejia.accounts.scope import filter_by_division, require_division
+from ejia.accounts.policies import Capability, get_or_refuse, require, scope_q
+from ejia.accounts.scope import scope_for
 from ejia.cases.models import Case
+from ejia.core.models import OutboxMessage
+from ejia.core.sms import normalise_mobile
 from ejia.registry.selectors import REFERENCE_RE, person_by_id_number
 
 
-def cases_for_user(*, user) -> QuerySet[Case]:
-    return filter_by_division(
-        Case.objects.select_related("division__parent", "applicant", "submitted_by", "window"), user
-    ).annotate(request_count=Count("requests"))
+def case_own_q(user) -> Q:
+    """The cases a village clerk or grid worker "started, holds or is assigned": submitted by
+    them, waiting at their unit, claimed by them, or handled by them at some step."""
+    from ejia.cases.workflow.models import RequestProcedure, StepRecord
+
+    holds = RequestProcedure.objects.filter(case=OuterRef("pk")).filter(
+        Q(acting_unit_id=user.unit_id) | Q(claimed_by=user)
+    )
+    handled = StepRecord.objects.filter(procedure__case=OuterRef("pk"), actor=user)
+    return Q(submitted_by=user) | Q(Exists(holds)) | Q(Exists(handled))
+
+
+def case_scope_q(user, capability: Capability = Capability.CASE_READ) -> Q:
+    return scope_q(user, capability, division="division", model=Case)
+
+
+def cases_for_user(*, user, capability: Capability = Capability.CASE_READ) -> QuerySet[Case]:
+    return (
+        Case.objects.select_related("division__parent", "applicant", "submitted_by", "window")
+        .filter(case_scope_q(user, capability))
+        .annotate(request_count=Count("requests"))
+    )
 
 
 def case_queue(*, user, query: str = "", status: str = "") -> QuerySet[Case]:
@@ -21,7 +46,7 @@ def case_queue(*, user, query: str = "", status: str = "") -> QuerySet[Case]:
 
     `query` is a reference number or an applicant's or member's ID number (exact, blind index).
     """
-    qs = cases_for_user(user=user)
+    qs = cases_for_user(user=user, capability=Capability.CASE_LIST)
     if status:
         qs = qs.filter(status=status)
     query = (query or "").strip()
@@ -39,14 +64,61 @@ def case_queue(*, user, query: str = "", status: str = "") -> QuerySet[Case]:
     return qs.order_by("-submitted_at")
 
 
-def case_get_for_user(*, user, public_id) -> Case:
-    """404 if there is no such case, 403 if it lies outside the viewer's area."""
-    case = (
-        Case.objects.select_related("division__parent__parent", "household", "applicant", "submitted_by", "window")
-        .filter(public_id=public_id)
-        .first()
+def case_get_for_user(*, user, public_id, capability: Capability = Capability.CASE_READ) -> Case:
+    """404 if there is no such case, 403 if the viewer's reach for `capability` misses it."""
+    visible = Case.objects.select_related(
+        "division__parent__parent", "household", "applicant", "submitted_by", "window"
+    ).filter(case_scope_q(user, capability))
+    return get_or_refuse(
+        visible,
+        exists=lambda: Case.objects.filter(public_id=public_id).exists(),
+        what=_("该申请件"),
+        public_id=public_id,
     )
-    if case is None:
-        raise Http404("没有找到该申请件。")
-    require_division(user, case.division)
-    return case
+
+
+# ---------------------------------------------------------------- the outbox
+
+# The county assistance centre answers for the messages of its area (受理回执、办理进度、决定、
+# 发放和变更通知): the policy's OUTBOX_READ.
+OUTBOX_FILTERS = {
+    "": Q(),
+    "pending": Q(status=OutboxMessage.Status.PENDING),
+    "sent": Q(status=OutboxMessage.Status.SENT),
+    "failed": Q(status=OutboxMessage.Status.FAILED),
+    "no_recipient": Q(status=OutboxMessage.Status.NO_RECIPIENT),
+    # Sent or not, it needed more than one attempt or was put back by staff.
+    "retried": Q(attempts__gt=1) | Q(retries__gt=0),
+}
+
+
+def outbox_for_user(*, user, show: str = "", query: str = "") -> QuerySet[OutboxMessage]:
+    """Messages to households of the viewer's area, newest first; `show` one of OUTBOX_FILTERS,
+    `query` a case or batch reference (prefix) or a full phone number."""
+    require(user, Capability.OUTBOX_READ)
+    scope = scope_for(user)
+    if scope.empty:
+        return OutboxMessage.objects.none()
+    qs = OutboxMessage.objects.filter(area_path__startswith=scope.division_path).filter(OUTBOX_FILTERS.get(show, Q()))
+    query = (query or "").strip()
+    if query:
+        phone = normalise_mobile(query)
+        qs = qs.filter(recipient=phone) if phone else qs.filter(subject__startswith=query)
+    return qs.select_related("retried_by").order_by("-created_at", "-pk")
+
+
+def outbox_counts(*, user) -> dict[str, int]:
+    qs = outbox_for_user(user=user)
+    return qs.aggregate(**{key or "all": Count("pk", filter=q) for key, q in OUTBOX_FILTERS.items()})
+
+
+def outbox_message_get_for_user(*, user, public_id) -> OutboxMessage:
+    """404 if there is no such message, 403 if it concerns a household outside the viewer's area."""
+    require(user, Capability.OUTBOX_READ)
+    message = OutboxMessage.objects.filter(public_id=public_id).first()
+    if message is None:
+        raise Http404("没有找到该短信。")
+    scope = scope_for(user)
+    if scope.empty or not message.area_path.startswith(scope.division_path):
+        raise PermissionDenied("该短信不在您的数据权限范围内。")
+    return message

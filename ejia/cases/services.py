@@ -17,10 +17,10 @@ from ejia.cases.matching import (
     plan_evaluate,
 )
 from ejia.cases.models import Authorisation, Case, Channel, ProgrammeRequest, ReferenceCounter
-from ejia.cases.sms import sms_send
 from ejia.core import idnumber
 from ejia.core.audit import audit_record
 from ejia.core.i18n import official_language
+from ejia.core.sms import normalise_mobile
 from ejia.registry.models import Household, Membership
 from ejia.registry.services import (
     RegistryError,
@@ -158,6 +158,14 @@ def case_submit(*, actor, channel: str, idempotency_key: str, data: dict, on: dt
     return case
 
 
+def _contact_phone(data: dict, applicant) -> str:
+    """The number that receives the case's messages: the one given on the form, else the
+    applicant's from the registry (kept there by person_ensure). A mobile number is stored
+    normalised, so that the citizen's phone login finds the case."""
+    raw = (data.get("phone") or "").strip() or applicant.phone
+    return normalise_mobile(raw) or raw[:20]
+
+
 def _submit(*, actor, channel, idempotency_key, data, division, programmes, today) -> Case:
     members = data["members"]
     reason = "受理申请时登记"
@@ -177,7 +185,7 @@ def _submit(*, actor, channel, idempotency_key, data, division, programmes, toda
     if household_pk is not None:
         household = Household.objects.select_for_update().select_related("division").get(pk=household_pk)
         if actor is not None and channel != Channel.SELF_SERVICE and not can_see_division(actor, household.division):
-            raise CaseError(f"申请人家庭登记在{household.division.full_name}，不在您的辖区。", step="household")
+            raise CaseError("申请人的家庭不在您的辖区登记，请引导申请人到户籍所在地办理。", step="household")
         division = household.division
         if data.get("address") and data["address"] != household.address:
             household_update(actor=actor, household=household, address=data["address"])
@@ -260,7 +268,7 @@ def _submit(*, actor, channel, idempotency_key, data, division, programmes, toda
         division=division,
         window=_window_of(division),
         applicant=applicant,
-        phone=(data.get("phone") or "").strip(),
+        phone=_contact_phone(data, applicant),
         needs=list(data.get("needs") or []),
         needs_note=(data.get("needs_note") or "").strip(),
         declared_facts={
@@ -314,10 +322,15 @@ def _submit(*, actor, channel, idempotency_key, data, division, programmes, toda
             valid_until=signed_at.date() + dt.timedelta(days=Authorisation.VALID_DAYS),
             recorded_by=actor if getattr(actor, "pk", None) else None,
         )
-    if case.phone:
-        # Sent only if the case commits; the text names the reference, never an ID number.
-        text = f"【e家大救助】您的救助申请已受理，受理号{case.reference}。可凭受理号和身份证号码后6位查询办理进度。"
-        transaction.on_commit(lambda: sms_send(phone=case.phone, text=text))
+    # Written with the case, sent after commit; the text names the reference, never an ID number.
+    from ejia.cases.workflow.notifications import case_message
+
+    case_message(
+        case=case,
+        dedup_key=f"received:{case.public_id}",
+        template="case_received",
+        context={"reference": case.reference},
+    )
     audit_record(
         actor=actor,
         action="cases.case_submit",

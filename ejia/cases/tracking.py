@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
-import re
+import logging
 import secrets
 from dataclasses import dataclass
 
@@ -16,13 +16,13 @@ from django.utils import timezone
 
 from ejia.accounts import throttle
 from ejia.cases.models import Case, SmsCode
-from ejia.cases.sms import sms_send
 from ejia.core import crypto
+from ejia.core.sms import mask_phone, normalise_mobile, sms_send
 from ejia.core.workdays import WorkCalendar
 from ejia.registry.models import ID_PURPOSE
 from ejia.registry.selectors import REFERENCE_RE
 
-PHONE_RE = re.compile(r"^1[3-9]\d{9}$")
+logger = logging.getLogger("ejia.sms")
 CODE_TTL = dt.timedelta(minutes=5)
 RESEND_AFTER = dt.timedelta(seconds=60)
 MAX_PER_HOUR = 5
@@ -40,13 +40,18 @@ def _hash(phone: str, code: str) -> str:
 
 
 def normalise_phone(raw: str) -> str:
-    phone = re.sub(r"[\s-]", "", raw or "").removeprefix("+86")
-    if not PHONE_RE.match(phone):
+    phone = normalise_mobile(raw)
+    if not phone:
         raise TrackingError("请输入11位手机号码。")
     return phone
 
 
 def sms_code_send(*, phone: str) -> None:
+    """Send a one-time login code. Unlike every other message to a citizen it does not go
+    through the outbox: only the code's hash is stored (an outbox row would keep it readable
+    on the staff outbox page), and a code that arrives late is useless. So it is sent right
+    after the code is stored, and a gateway failure is told to the citizen at once; the code
+    is then withdrawn, so that asking again is not blocked by the 60-second wait."""
     phone = normalise_phone(phone)
     now = timezone.now()
     with transaction.atomic():
@@ -56,11 +61,13 @@ def sms_code_send(*, phone: str) -> None:
         if recent.count() >= MAX_PER_HOUR:
             raise TrackingError("获取验证码过于频繁，请一小时后再试。")
         code = f"{secrets.randbelow(10**6):06d}"
-        SmsCode.objects.create(phone=phone, code_hash=_hash(phone, code), expires_at=now + CODE_TTL)
-        # The message goes out only once the code is stored.
-        transaction.on_commit(
-            lambda: sms_send(phone=phone, text=f"【e家大救助】您的验证码是{code}，5分钟内有效。请勿告诉他人。")
-        )
+        stored = SmsCode.objects.create(phone=phone, code_hash=_hash(phone, code), expires_at=now + CODE_TTL)
+    try:
+        sms_send(phone=phone, text=f"【e家大救助】您的验证码是{code}，5分钟内有效。请勿告诉他人。")
+    except Exception:
+        logger.exception("login code SMS to %s failed", mask_phone(phone))
+        SmsCode.objects.filter(pk=stored.pk).delete()
+        raise TrackingError("短信发送失败，请稍后重新获取验证码。") from None
 
 
 def sms_code_verify(*, phone: str, code: str) -> str:

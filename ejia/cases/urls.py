@@ -1,6 +1,6 @@
 from django.urls import path
 
-from ejia.cases import intake_views, verify_views, views
+from ejia.cases import intake_views, outbox_views, verify_views, views
 
 app_name = "cases"
 
@@ -14,6 +14,8 @@ urlpatterns = [
     path("intake/authorise/", intake_views.intake_authorise, name="intake_authorise"),
     path("intake/materials/", intake_views.intake_materials, name="intake_materials"),
     path("intake/submit/", intake_views.intake_submit, name="intake_submit"),
+    path("outbox/", outbox_views.outbox_view, name="outbox"),
+    path("outbox/<uuid:public_id>/retry/", outbox_views.outbox_retry_view, name="outbox_retry"),
     path("id-reader/mock/", views.id_reader_mock_view, name="id_reader_mock"),
     path("<uuid:public_id>/", views.case_detail_view, name="case_detail"),
     path("<uuid:public_id>/receipt.pdf", views.case_receipt_view, name="case_receipt"),

@@ -7,43 +7,26 @@ from __future__ import annotations
 import io
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from ejia.accounts.models import Role
-from ejia.cases.intake import INTAKE_ROLES
+from ejia.accounts.policies import Capability, staff_view
 from ejia.cases.models import Case, CaseStatus
 from ejia.cases.selectors import case_get_for_user
 from ejia.cases.verify import case_latest_check, case_verification_start, verified_plan
-from ejia.core.pages import staff_page
 from ejia.verification.checks import CheckRefused, check_source_rerun
 from ejia.verification.models import VerificationCheck
 from ejia.verification.report_pdf import check_report_pdf
 from ejia.verification.selectors import check_report, check_report_viewed, check_source_of
 
-# Staff who handle the case itself. Department approvers decide on their own programme from
-# what is routed to them; the household's whole economy is more than they need (PIPL Art. 6).
-REPORT_ROLES = (*INTAKE_ROLES, Role.COUNTY_REVIEWER, Role.CENTRE_DIRECTOR)
+# The full report (deposits, hospital visits, tax lines) is for the staff who handle the case
+# (the policy's VERIFICATION_READ); a department approver decides from what is routed to it and a
+# village clerk sees only whether the check is done (PIPL Art. 6, minimum necessary).
 
 
-def _require_report_role(user) -> None:
-    if user.has_role(*REPORT_ROLES):
-        return
-    if user.has_role(Role.DEPT_APPROVER):
-        raise PermissionDenied(
-            "部门审批员只能查看转办本部门事项所需的信息，不能查看完整的家庭经济状况核对报告（最少够用原则）。"
-        )
-    raise PermissionDenied("您没有查看家庭经济状况核对报告的权限。")
-
-
-report_page = staff_page("cases/_verification_forbidden.html", cache=False)
-
-
-def _case(request, public_id) -> Case:
-    _require_report_role(request.user)
-    return case_get_for_user(user=request.user, public_id=public_id)
+def _case(request, public_id, capability: Capability = Capability.VERIFICATION_READ) -> Case:
+    return case_get_for_user(user=request.user, public_id=public_id, capability=capability)
 
 
 def _context(case: Case, check: VerificationCheck | None) -> dict:
@@ -59,7 +42,7 @@ def _context(case: Case, check: VerificationCheck | None) -> dict:
     return context
 
 
-@report_page
+@staff_view(Capability.VERIFICATION_READ, cache=False)
 @require_GET
 def verification_view(request, public_id):
     case = _case(request, public_id)
@@ -69,7 +52,7 @@ def verification_view(request, public_id):
     return render(request, "cases/verification.html", _context(case, check))
 
 
-@report_page
+@staff_view(Capability.VERIFICATION_READ, cache=False)
 @require_GET
 def verification_panel_view(request, public_id):
     """The part of the page that fills in as departments answer. While the check runs the
@@ -84,10 +67,10 @@ def verification_panel_view(request, public_id):
     return render(request, "cases/_verification_panel.html", _context(case, check))
 
 
-@report_page
+@staff_view(Capability.VERIFICATION_RUN, cache=False)
 @require_POST
 def verification_start_view(request, public_id):
-    case = _case(request, public_id)
+    case = _case(request, public_id, Capability.VERIFICATION_RUN)
     try:
         check = case_verification_start(actor=request.user, case=case)
     except CheckRefused as exc:
@@ -101,10 +84,10 @@ def verification_start_view(request, public_id):
     return redirect("cases:verification", public_id=case.public_id)
 
 
-@report_page
+@staff_view(Capability.VERIFICATION_RUN, cache=False)
 @require_POST
 def verification_rerun_view(request, public_id, pk):
-    case = _case(request, public_id)
+    case = _case(request, public_id, Capability.VERIFICATION_RUN)
     check = case_latest_check(case)
     if check is None:
         raise Http404("该申请件尚未进行家庭经济状况核对。")
@@ -117,7 +100,7 @@ def verification_rerun_view(request, public_id, pk):
     return redirect("cases:verification", public_id=case.public_id)
 
 
-@report_page
+@staff_view(Capability.VERIFICATION_READ, cache=False)
 @require_GET
 def verification_pdf_view(request, public_id):
     case = _case(request, public_id)

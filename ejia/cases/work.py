@@ -5,29 +5,20 @@ from __future__ import annotations
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
-from ejia.accounts.models import Role
+from ejia.accounts.policies import Capability, allows
 from ejia.accounts.work import WorkItem
-
-HANDLING_ROLES = (
-    Role.VILLAGE_CLERK,
-    Role.GRID_WORKER,
-    Role.WINDOW_CLERK,
-    Role.COUNTY_REVIEWER,
-    Role.CENTRE_DIRECTOR,
-    Role.DEPT_APPROVER,
-)
 
 
 def case_work(user) -> list[WorkItem]:
     from ejia.cases.models import CaseStatus
-    from ejia.cases.selectors import case_queue
+    from ejia.cases.selectors import case_queue, outbox_for_user
     from ejia.cases.workflow.selectors import work_queue
 
     items: list[WorkItem] = []
-    if user.has_role(Role.WINDOW_CLERK, Role.VILLAGE_CLERK, Role.GRID_WORKER):
+    if allows(user, Capability.CASE_INTAKE):
         open_cases = case_queue(user=user, status=CaseStatus.SUBMITTED).count()
         items.append(WorkItem("cases", _("受理队列：已受理、尚未办结的申请件"), reverse("cases:queue"), open_cases))
-    if user.has_role(*HANDLING_ROLES):
+    if allows(user, Capability.PROCEDURE_HANDLE):
         queue = work_queue(user=user)
         url = reverse("workflow:queue")
         items.append(WorkItem("mine", _("待我办理的救助事项"), url, queue.counts["mine"]))
@@ -35,4 +26,7 @@ def case_work(user) -> list[WorkItem]:
             WorkItem("due_soon", _("即将到期（2个工作日内）"), f"{url}?tab=due_soon", queue.counts["due_soon"])
         )
         items.append(WorkItem("overdue", _("超期督办"), f"{url}?tab=overdue", queue.counts["overdue"]))
+    if allows(user, Capability.OUTBOX_READ):
+        failed = outbox_for_user(user=user, show="failed").count()
+        items.append(WorkItem("outbox_failed", _("发送失败的短信"), f"{reverse('cases:outbox')}?show=failed", failed))
     return items

@@ -56,6 +56,12 @@ class Programme(BaseModel):
         YEAR = "year", _("每年")
         ONCE = "once", _("一次性")
 
+    class PayFrom(models.TextChoices):
+        # The first month an approved cash benefit is paid for (programme policy, not code).
+        DECISION_MONTH = "decision_month", _("自批准当月起发放")
+        AFTER_DECISION = "after_decision", _("自批准次月起发放")
+        AFTER_ACCEPTANCE = "after_acceptance", _("自受理申请次月起发放")
+
     code = models.SlugField(max_length=40, unique=True)
     name = models.CharField(max_length=80)
     department = models.ForeignKey(Department, on_delete=models.PROTECT, related_name="programmes")
@@ -65,6 +71,8 @@ class Programme(BaseModel):
     target_groups = models.JSONField(default=list, blank=True)
     benefit_form = models.CharField(max_length=20, choices=BenefitForm.choices)
     amount_period = models.CharField(max_length=10, choices=AmountPeriod.choices, blank=True)
+    # Months between this and the first batch that pays the benefit are paid then as arrears (补发).
+    pay_from = models.CharField(max_length=16, choices=PayFrom.choices, default=PayFrom.DECISION_MONTH)
     summary = models.CharField(max_length=200, help_text="一句话说明，群众能看懂")
     description = models.TextField(blank=True)
     how_much = models.TextField(blank=True, help_text="救助标准或金额，用群众能看懂的话写")
@@ -85,6 +93,11 @@ class Programme(BaseModel):
 
     def __str__(self) -> str:
         return f"{self.name}（{self.code}）"
+
+    @property
+    def pays_cash(self) -> bool:
+        """Cash paid through 一卡发放: an approval without an amount would pay nothing."""
+        return self.benefit_form in (self.BenefitForm.MONTHLY_CASH, self.BenefitForm.ONE_OFF_CASH)
 
 
 class ProgrammeVersion(BaseModel):

@@ -34,6 +34,7 @@ PROGRAMME_FIELDS = (
     "target_groups",
     "benefit_form",
     "amount_period",
+    "pay_from",
     "summary",
     "description",
     "how_much",

@@ -30,6 +30,7 @@ EDITABLE_FIELDS = (
     "target_groups",
     "benefit_form",
     "amount_period",
+    "pay_from",
     "summary",
     "description",
     "how_much",

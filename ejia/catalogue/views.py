@@ -13,12 +13,10 @@ import datetime as dt
 import re
 import threading
 from dataclasses import dataclass
-from functools import wraps
 from pathlib import Path
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.http import Http404
@@ -26,8 +24,8 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from ejia.accounts.models import Department, Role
-from ejia.accounts.scope import require_role
+from ejia.accounts.models import Department
+from ejia.accounts.policies import Capability, Reach, require, staff_view
 from ejia.catalogue import selectors, services
 from ejia.catalogue.forms import (
     CombinationFormSet,
@@ -42,15 +40,13 @@ from ejia.catalogue.models import CombinationRule, Programme, ProgrammeVersion
 from ejia.rules import Engine, RuleError, check_expression
 from ejia.rules.spec import CriterionSpec, ProgrammeSpec
 
-EDITOR_ROLES = (Role.CATALOGUE_EDITOR, Role.CENTRE_DIRECTOR)
-
 # ---------------------------------------------------------------- access
 
 
 def editable_department_ids(user) -> set[int] | None:
-    """The departments whose programmes the user maintains; None = all of them."""
-    require_role(user, *EDITOR_ROLES)
-    if user.has_role(Role.CENTRE_DIRECTOR):
+    """The departments whose programmes the user maintains; None = all of them (the policy's
+    AREA reach: the assistance centre coordinates every department's programmes)."""
+    if require(user, Capability.CATALOGUE_EDIT) == Reach.AREA:
         return None
     department_id = user.unit.department_id if user.unit else None
     if department_id is None:
@@ -61,7 +57,7 @@ def editable_department_ids(user) -> set[int] | None:
 def programme_for_editor(user, code: str) -> Programme:
     programme = selectors.programme_get(code)
     if programme is None:
-        raise Http404
+        raise Http404("没有这个救助项目。")
     allowed = editable_department_ids(user)
     if allowed is not None and programme.department_id not in allowed:
         own = user.unit.department.name if user.unit and user.unit.department else ""
@@ -71,19 +67,7 @@ def programme_for_editor(user, code: str) -> Programme:
     return programme
 
 
-def editor_view(view):
-    """Login, then render refusals as a Chinese page with status 403."""
-
-    @login_required
-    @wraps(view)
-    def wrapped(request, *args, **kwargs):
-        try:
-            return view(request, *args, **kwargs)
-        except PermissionDenied as exc:
-            message = str(exc) or "您没有维护救助项目的权限。"
-            return render(request, "catalogue/editor/denied.html", {"message": message}, status=403)
-
-    return wrapped
+editor_view = staff_view(Capability.CATALOGUE_EDIT)
 
 
 # ---------------------------------------------------------------- the population counted

@@ -4,6 +4,7 @@ import uuid
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class BaseModel(models.Model):
@@ -71,3 +72,59 @@ class CalendarDay(models.Model):
 
     def __str__(self) -> str:
         return f"{self.date} {self.name}（{self.get_kind_display()}）"
+
+
+class NotificationTemplate(models.Model):
+    """SMS texts as data, with {placeholders} filled from the event (seeded from the apps'
+    defaults, editable without a release)."""
+
+    code = models.SlugField(max_length=40, unique=True)
+    name = models.CharField(max_length=40)
+    text = models.TextField()
+    active = models.BooleanField(default=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class OutboxMessage(models.Model):
+    """One message to a citizen, written in the transaction of the change it reports and sent
+    after commit by the task worker, at least once (ejia.core.outbox)."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("待发送")
+        SENT = "sent", _("已发送")
+        FAILED = "failed", _("发送失败")
+        NO_RECIPIENT = "no_recipient", _("无有效手机号码")
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    dedup_key = models.CharField(max_length=120, unique=True)
+    channel = models.CharField(max_length=10, default="sms")
+    recipient = models.CharField(max_length=40, blank=True)
+    template = models.CharField(max_length=40)
+    text = models.TextField()
+    # The household's division path (accounts.Division.path, copied: core sits below accounts),
+    # so that staff see the messages of their own area; and what the message is about (a case
+    # reference, a payment batch), for the staff page.
+    area_path = models.CharField(max_length=100, blank=True, db_index=True)
+    subject = models.CharField(max_length=64, blank=True)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.PENDING, db_index=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    # A failed attempt waits before the next one (backoff); a sender claims a row for a while.
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    # Staff put a failed message back in the queue (重新发送); each time is counted and audited.
+    retries = models.PositiveSmallIntegerField(default=0)
+    retried_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    retried_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["pk"]
+
+    def __str__(self) -> str:
+        return f"{self.template} → {self.recipient} ({self.status})"

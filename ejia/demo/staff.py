@@ -101,6 +101,6 @@ def demo_staff_ensure(password: str = DEMO_PASSWORD) -> list[User]:
     for spec in demo_staff_specs():
         user = User.objects.filter(username=spec["username"]).first()
         if user is None:
-            user = staff_create(actor=None, password_hash=password_hash, **spec)
+            user = staff_create(actor=None, password_hash=password_hash, must_change_password=False, **spec)
         users.append(user)
     return users

@@ -4,3 +4,15 @@ from django.apps import AppConfig
 class DisbursementConfig(AppConfig):
     name = "ejia.disbursement"
     label = "disbursement"
+
+    def ready(self) -> None:
+        from ejia.core.outbox import register_templates
+        from ejia.disbursement.messages import DEFAULT_TEMPLATES
+
+        register_templates(DEFAULT_TEMPLATES)
+        from ejia.accounts.work import register as register_work
+        from ejia.disbursement.work import household_payments_panel, payment_work
+        from ejia.registry.panels import register as register_panel
+
+        register_panel(household_payments_panel)
+        register_work(payment_work)

@@ -19,25 +19,37 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from ejia.accounts.scope import require_division, require_role
+from ejia.accounts.policies import Capability, require
+from ejia.accounts.scope import require_division
 from ejia.core import crypto
-from ejia.core.audit import audit_record
+from ejia.core.i18n import official_language
 from ejia.core.money import InvalidAmount, format_fen, format_fen_plain, yuan_to_fen
-from ejia.disbursement.batches import BATCH_ROLES, batch_mark_exported
+from ejia.disbursement.batches import batch_mark_exported
 from ejia.disbursement.exceptions import DisbursementError
-from ejia.disbursement.models import PaymentBatch, PaymentItem, PaymentLine
-from ejia.registry.models import ACCOUNT_PURPOSE, BenefitRecord
+from ejia.disbursement.messages import payment_messages
+from ejia.disbursement.models import PaymentBatch, PaymentLine, PaymentReturn
+from ejia.disbursement.reconciliation import benefit_history_remove, benefit_history_write
+from ejia.disbursement.transitions import (
+    BATCH,
+    LINE,
+    BatchAction,
+    LineAction,
+    LineChange,
+    lines_transition_bulk,
+)
+from ejia.registry.models import ACCOUNT_PURPOSE
 
-DETAIL_HEADER = ["序号", "交易流水号", "户名", "账号", "开户行", "金额（元）"]
+DETAIL_HEADER = ["序号", "交易流水号", "户名", "账号", "开户行", "金额（元）", "用途"]
 RETURN_HEADER = ["交易流水号", "金额（元）", "结果", "银行流水号", "说明"]
+# The bank's result words; 成功 becomes 已到账 or 金额不符 once the amount is compared.
 RESULT_WORDS = {
-    "成功": PaymentLine.Status.PAID,
-    "paid": PaymentLine.Status.PAID,
-    "失败": PaymentLine.Status.FAILED,
-    "failed": PaymentLine.Status.FAILED,
-    "退回": PaymentLine.Status.RETURNED,
-    "退票": PaymentLine.Status.RETURNED,
-    "returned": PaymentLine.Status.RETURNED,
+    "成功": LineAction.BANK_PAID,
+    "paid": LineAction.BANK_PAID,
+    "失败": LineAction.BANK_FAILED,
+    "failed": LineAction.BANK_FAILED,
+    "退回": LineAction.BANK_RETURNED,
+    "退票": LineAction.BANK_RETURNED,
+    "returned": LineAction.BANK_RETURNED,
 }
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 READ_CHUNK = 5000
@@ -71,38 +83,38 @@ def _account_decryptor():
     return decrypt
 
 
+@official_language
+def _purposes(batch: PaymentBatch) -> dict[str, str]:
+    """用途 of each kind of line, in the official language whatever the clerk reads (once per file:
+    a translation per row costs seconds at 100,000 rows)."""
+    return {value: f"{label} {batch.period_label}" for value, label in PaymentLine.Kind.choices}
+
+
 def detail_rows(batch: PaymentBatch) -> Iterator[list[str]]:
-    """The detail rows in line order, account numbers decrypted for the bank only."""
-    qs = batch.lines.filter(
-        status__in=[
-            PaymentLine.Status.PENDING,
-            PaymentLine.Status.PAID,
-            PaymentLine.Status.FAILED,
-            PaymentLine.Status.RETURNED,
-        ]
+    """The detail rows in line order, account numbers decrypted for the bank only. Held lines
+    (no account or no holder's name) are never in the file; a line in the file without them
+    stops the export rather than reach the bank blank."""
+    rows = (
+        batch.lines.filter(hold_reason="")
+        .order_by("pk")
+        .values_list("pk", "holder_name", "account_ciphertext", "bank_name", "amount_fen", "kind")
+        # One streamed query (a server-side cursor on PostgreSQL), memory bounded by the chunk.
+        .iterator(chunk_size=READ_CHUNK)
     )
-    last, seq = 0, 0
     decrypt = _account_decryptor()
-    while True:
-        chunk = list(
-            qs.filter(pk__gt=last)
-            .order_by("pk")
-            .values_list("pk", "holder_name", "account_ciphertext", "bank_name", "amount_fen")[:READ_CHUNK]
-        )
-        if not chunk:
-            return
-        for pk, holder, cipher, bank, amount in chunk:
-            seq += 1
-            account = decrypt(cipher)
-            yield [
-                str(seq),
-                f"L{pk:010d}",
-                safe_cell(holder),
-                safe_cell(account),
-                safe_cell(bank),
-                format_fen_plain(amount),
-            ]
-        last = chunk[-1][0]
+    purposes = _purposes(batch)
+    for seq, (pk, holder, cipher, bank, amount, kind) in enumerate(rows, start=1):
+        if not holder.strip() or not cipher:
+            raise DisbursementError(f"L{pk:010d} 缺少户名或账号，已停止导出。")
+        yield [
+            str(seq),
+            f"L{pk:010d}",
+            safe_cell(holder),
+            safe_cell(decrypt(cipher)),
+            safe_cell(bank),
+            format_fen_plain(amount),
+            purposes[kind],
+        ]
 
 
 @dataclass
@@ -134,7 +146,7 @@ def _header(batch: PaymentBatch, checksum: str) -> list[list[str]]:
 
 def bank_file_export(*, actor, batch: PaymentBatch, fmt: str = "csv") -> BankFile:
     """The released batch's payment file. Exporting again gives the same rows and checksum."""
-    require_role(actor, *BATCH_ROLES)
+    require(actor, Capability.PAYMENT_MANAGE)
     require_division(actor, batch.county)
     if batch.status not in (PaymentBatch.Status.RELEASED, PaymentBatch.Status.EXPORTED, PaymentBatch.Status.RECONCILED):
         raise DisbursementError("批次须经复核发放后才能导出银行文件。")
@@ -173,15 +185,25 @@ def bank_file_export(*, actor, batch: PaymentBatch, fmt: str = "csv") -> BankFil
 @dataclass
 class ReturnResult:
     paid: int = 0
+    mismatch: int = 0
     failed: int = 0
     returned: int = 0
     unchanged: int = 0
-    errors: list[str] | None = None
+    corrected: int = 0
 
 
-def _parse_return(data: bytes) -> tuple[list[tuple[int, int, str, str, str]], list[str]]:
+@dataclass(frozen=True)
+class _Answer:
+    line_id: int
+    amount_fen: int
+    action: str
+    bank_reference: str
+    note: str
+
+
+def _parse_return(data: bytes) -> tuple[list[_Answer], list[str]]:
     text = data.decode("utf-8-sig", errors="replace")
-    rows: list[tuple[int, int, str, str, str]] = []
+    rows: list[_Answer] = []
     errors: list[str] = []
     started = False
     for n, row in enumerate(csv.reader(io.StringIO(text)), start=1):
@@ -204,115 +226,141 @@ def _parse_return(data: bytes) -> tuple[list[tuple[int, int, str, str, str]], li
         except InvalidAmount as exc:
             errors.append(f"第 {n} 行：{exc}")
             continue
-        status = RESULT_WORDS.get(cells[2].lower())
-        if status is None:
+        action = RESULT_WORDS.get(cells[2].lower())
+        if action is None:
             errors.append(f"第 {n} 行：结果“{cells[2][:10]}”应为 成功、失败 或 退回。")
             continue
         bank_ref = cells[3][:64] if len(cells) > 3 else ""
         note = cells[4][:200] if len(cells) > 4 else ""
-        rows.append((int(ref[1:]), amount, status, bank_ref, note))
+        rows.append(_Answer(int(ref[1:]), amount, action, bank_ref, note))
     if not started:
         errors.append(f"未找到表头行（{'，'.join(RETURN_HEADER)}）。")
     return rows, errors
 
 
+_ANSWER_OF = {
+    PaymentLine.Status.PAID: LineAction.BANK_PAID,
+    PaymentLine.Status.MISMATCH: LineAction.BANK_MISMATCH,
+    PaymentLine.Status.ACCEPTED: LineAction.BANK_MISMATCH,
+    PaymentLine.Status.FAILED: LineAction.BANK_FAILED,
+    PaymentLine.Status.RETURNED: LineAction.BANK_RETURNED,
+}
+_ARRIVED = (PaymentLine.Status.PAID, PaymentLine.Status.ACCEPTED)
+
+
 def bank_return_import(*, actor, batch: PaymentBatch, data: bytes) -> ReturnResult:
-    """Import the bank's answer for each line; paid lines enter the households' benefit history."""
-    require_role(actor, *BATCH_ROLES)
+    """Import the bank's answer for lines of the batch — the first answer, or a corrected one:
+    the latest answer for a line wins and every answer is kept. A line paid with another amount
+    than declared waits for a second person's acceptance (reconciliation.py). Lines whose money
+    arrived enter the household's benefit history; a correction that says it did not takes
+    them out again."""
+    require(actor, Capability.PAYMENT_MANAGE)
     require_division(actor, batch.county)
-    rows, errors = _parse_return(data)
+    answers, errors = _parse_return(data)
     if errors:
         raise DisbursementError("银行回盘文件有误：\n" + "\n".join(errors[:20]))
+    sha = hashlib.sha256(data).hexdigest()
     with transaction.atomic():
         locked = PaymentBatch.objects.select_for_update().get(pk=batch.pk)
         if locked.status != PaymentBatch.Status.EXPORTED:
             raise DisbursementError("只有已导出银行文件、尚未对账的批次可以导入银行回盘。")
-        ids = [r[0] for r in rows]
+        BATCH.check(action=BatchAction.IMPORT_RETURN, source=locked.status, actor=actor)
+        ids = [a.line_id for a in answers]
         if len(set(ids)) != len(ids):
             raise DisbursementError("银行回盘中有重复的交易流水号。")
-        lines = {}
+        lines: dict[int, tuple] = {}
         for start in range(0, len(ids), READ_CHUNK):
             part = ids[start : start + READ_CHUNK]
-            lines.update(dict(PaymentLine.objects.filter(batch=locked, pk__in=part).values_list("pk", "status")))
+            for row in PaymentLine.objects.filter(batch=locked, pk__in=part).values_list(
+                "pk",
+                "status",
+                "amount_fen",
+                "bank_amount_fen",
+                "bank_reference",
+                "failure_reason",
+                "hold_reason",
+                "reissued_to_id",
+                "reissue_requested",
+            ):
+                lines[row[0]] = row[1:]
         unknown = [f"L{i:010d}" for i in ids if i not in lines]
         if unknown:
             raise DisbursementError(f"银行回盘中有 {len(unknown)} 笔不属于本批次：{'、'.join(unknown[:10])}")
         result = ReturnResult()
-        changed: list[PaymentLine] = []
-        newly_paid: list[int] = []
-        for pk, amount, status, bank_ref, note in rows:
-            current = lines[pk]
-            if current == PaymentLine.Status.HELD:
-                raise DisbursementError(f"L{pk:010d} 为暂缓笔，未发往银行。")
-            if current != PaymentLine.Status.PENDING:
-                if current != status:
-                    raise DisbursementError(
-                        f"L{pk:010d} 已记为{PaymentLine.Status(current).label}，回盘却为{PaymentLine.Status(status).label}。"
-                    )
-                result.unchanged += 1
+        changes: list[LineChange] = []
+        history: list[PaymentReturn] = []
+        arrived: list[int] = []
+        gone: list[int] = []
+        now = timezone.now()
+        for a in answers:
+            status, declared, bank_amount, bank_ref, reason, hold, reissued_to, reissue_asked = lines[a.line_id]
+            ref = f"L{a.line_id:010d}"
+            if hold:
+                raise DisbursementError(f"{ref} 为暂缓笔，未发往银行。")
+            action = a.action
+            if action == LineAction.BANK_PAID and a.amount_fen != declared:
+                action = LineAction.BANK_MISMATCH
+            if status != PaymentLine.Status.PENDING and (
+                _ANSWER_OF.get(status) == action
+                and bank_amount == a.amount_fen
+                and bank_ref == a.bank_reference
+                and reason == a.note
+            ):
+                result.unchanged += 1  # the same answer again: nothing to do, nothing twice
                 continue
-            changed.append(
-                PaymentLine(pk=pk, status=status, bank_amount_fen=amount, bank_reference=bank_ref, failure_reason=note)
-            )
-            setattr(result, status, getattr(result, status) + 1)
-            if status == PaymentLine.Status.PAID:
-                newly_paid.append(pk)
-        PaymentLine.objects.bulk_update(
-            changed, ["status", "bank_amount_fen", "bank_reference", "failure_reason"], batch_size=2000
-        )
-        _benefit_history_write(newly_paid)
-        locked.return_imported_at = timezone.now()
-        locked.save(update_fields=["return_imported_at", "updated_at"])
-        audit_record(
-            actor=actor,
-            action="disbursement.bank_return_import",
-            obj=locked,
-            data={"paid": result.paid, "failed": result.failed, "returned": result.returned},
-        )
-    return result
-
-
-def _benefit_history_write(line_ids: list[int]) -> int:
-    """One BenefitRecord per paid item (the 360° view shows each programme's month)."""
-    import calendar
-
-    written = 0
-    for start in range(0, len(line_ids), READ_CHUNK):
-        part = line_ids[start : start + READ_CHUNK]
-        items = PaymentItem.objects.filter(line_id__in=part).values(
-            "pk",
-            "period",
-            "amount_fen",
-            "line_id",
-            "entitlement__household_id",
-            "entitlement__person_id",
-            "entitlement__programme_id",
-            "entitlement__programme__name",
-            "entitlement__programme__department_id",
-        )
-        records = []
-        for it in items:
-            period = it["period"]
-            last_day = period.replace(day=calendar.monthrange(period.year, period.month)[1])
-            records.append(
-                BenefitRecord(
-                    household_id=it["entitlement__household_id"],
-                    person_id=it["entitlement__person_id"],
-                    programme_id=it["entitlement__programme_id"],
-                    programme_name=it["entitlement__programme__name"],
-                    department_id=it["entitlement__programme__department_id"],
-                    form=BenefitRecord.Form.CASH,
-                    amount_fen=it["amount_fen"],
-                    period_start=period,
-                    period_end=last_day,
-                    source=BenefitRecord.Source.PAYMENT,
-                    source_ref=f"payitem:{it['pk']}",
-                    note=f"一卡发放 L{it['line_id']:010d}",
+            if reissued_to is not None:
+                raise DisbursementError(
+                    f"{ref} 已转入后续批次重新发放，不能再更改银行结果；如银行实际已付款，请先与银行核实并联系系统管理员。"
+                )
+            fields = {"bank_amount_fen": a.amount_fen, "bank_reference": a.bank_reference, "failure_reason": a.note}
+            # A new answer replaces an acceptance and a pending re-issue request.
+            if status == PaymentLine.Status.ACCEPTED:
+                fields.update(accepted_by=None, accepted_at=None, accept_reason="")
+            if reissue_asked:
+                fields.update(reissue_requested=False, reissue_period=None)
+            changes.append(LineChange(a.line_id, status, action, fields))
+            history.append(
+                PaymentReturn(
+                    line_id=a.line_id,
+                    status=LINE.check(action=action, source=status, actor=actor).target,
+                    bank_amount_fen=a.amount_fen,
+                    bank_reference=a.bank_reference,
+                    note=a.note,
+                    imported_by=actor,
+                    imported_at=now,
+                    file_sha256=sha,
                 )
             )
-        BenefitRecord.objects.bulk_create(records, batch_size=2000)
-        written += len(records)
-    return written
+            target = history[-1].status
+            if status != PaymentLine.Status.PENDING:
+                result.corrected += 1
+            setattr(result, target, getattr(result, target) + 1)
+            was_in_history = status in _ARRIVED
+            if was_in_history:
+                gone.append(a.line_id)
+            if target == PaymentLine.Status.PAID:
+                arrived.append(a.line_id)
+        benefit_history_remove(gone)
+        lines_transition_bulk(
+            actor=actor,
+            batch=locked,
+            changes=changes,
+            audit_action="disbursement.bank_return_import",
+            data={
+                "sha256": sha,
+                "paid": result.paid,
+                "mismatch": result.mismatch,
+                "failed": result.failed,
+                "returned": result.returned,
+                "corrected": result.corrected,
+                "unchanged": result.unchanged,
+            },
+        )
+        PaymentReturn.objects.bulk_create(history, batch_size=2000)
+        benefit_history_write(arrived)
+        payment_messages(arrived)
+        PaymentBatch.objects.filter(pk=locked.pk).update(return_imported_at=now, updated_at=now)
+    return result
 
 
 def reconciliation_summary(batch: PaymentBatch) -> str:

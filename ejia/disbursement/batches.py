@@ -1,11 +1,14 @@
 # ruff: noqa: S608 -- SQL text is built from model table names only; every value is a parameter.
-"""Monthly county payment batches: build, release, bank return, reconciliation, re-issue.
+"""Monthly county payment batches: build, release, export; held lines brought back.
 
 The build is set-based and resumable. It walks the county's households in id order, a chunk
 per transaction; each chunk inserts the missing lines, then the missing items, then sums the
 lines. Every INSERT skips what is already there (NOT EXISTS), and the items carry the
 database's "never twice" constraint, so a build killed at any point and started again (or run
 twice at once) ends with exactly the lines and items of a clean build.
+
+Every state change of a batch or a line goes through `transitions.py`. Reconciliation (the
+bank's answers, acceptance of the bank's amount, re-issue) lives in `reconciliation.py`.
 """
 
 from __future__ import annotations
@@ -13,17 +16,24 @@ from __future__ import annotations
 import datetime as dt
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Count, F, Q, Sum
+from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
-from ejia.accounts.models import Division, Role
-from ejia.accounts.scope import require_division, require_role
+from ejia.accounts.models import Division
+from ejia.accounts.policies import Capability, require
+from ejia.accounts.scope import require_division
 from ejia.core.audit import audit_record
-from ejia.core.money import format_fen
-from ejia.disbursement.exceptions import DisbursementError, ReconciliationError
-from ejia.disbursement.models import Entitlement, PaymentBatch, PaymentItem, PaymentLine, period_label
+from ejia.disbursement.exceptions import DisbursementError
+from ejia.disbursement.models import Entitlement, PaymentBatch, PaymentItem, PaymentLine, add_months, period_label
+from ejia.disbursement.transitions import (
+    BATCH,
+    LINE,
+    BatchAction,
+    LineAction,
+    batch_transition,
+    line_transition,
+)
 
-BATCH_ROLES = (Role.COUNTY_REVIEWER, Role.CENTRE_DIRECTOR)
 DEFAULT_CHUNK = 10000
 
 E = Entitlement._meta.db_table
@@ -34,6 +44,11 @@ P = "registry_person"
 
 # An entitlement pays in period %(p)s unless suspended, inside its months.
 _PAYS = "e.status <> 'suspended' AND e.start_month <= %s AND (e.end_month IS NULL OR e.end_month >= %s)"
+# A line goes into the bank file only with an account and the account holder's name (户名).
+_HOLD = (
+    "CASE WHEN h.account_ciphertext = '' THEN 'no_account' "
+    "WHEN TRIM(COALESCE(pp.name, '')) = '' THEN 'no_holder' ELSE '' END"
+)
 
 
 def _d(day: dt.date):
@@ -52,15 +67,28 @@ def _county(county: Division | str) -> Division:
     return division
 
 
+def _require_batch_actor(actor, county: Division) -> None:
+    if actor is not None and getattr(actor, "pk", None) and not actor.is_superuser:
+        require(actor, Capability.PAYMENT_MANAGE)
+        require_division(actor, county)
+
+
 def batch_get_or_create(*, actor, county: Division, period: dt.date) -> PaymentBatch:
     """The one batch of a county and month; a second call (or a concurrent one) returns it."""
     period = period.replace(day=1)
     existing = PaymentBatch.objects.filter(county=county, period=period).first()
     if existing is not None:
         return existing
+    move = BATCH.check(action=BatchAction.CREATE, source=None, actor=actor)
     try:
         with transaction.atomic():
-            batch = PaymentBatch.objects.create(county=county, period=period, prepared_by=actor)
+            batch = PaymentBatch.objects.create(
+                county=county,
+                period=period,
+                prepared_by=actor,
+                status=move.target,
+                build_total=_entitlement_rows(county.code[:6], 0),
+            )
             audit_record(
                 actor=actor,
                 action="disbursement.batch_create",
@@ -70,6 +98,18 @@ def batch_get_or_create(*, actor, county: Division, period: dt.date) -> PaymentB
             return batch
     except IntegrityError:
         return PaymentBatch.objects.get(county=county, period=period)
+
+
+def _entitlement_rows(county_code: str, above: int, upto: int | None = None) -> int:
+    """Entitlement rows of the county in a household id range: the unit of build progress."""
+    with connection.cursor() as cur:
+        sql = f"SELECT COUNT(*) FROM {E} WHERE county_code = %s AND household_id > %s"
+        params: list = [county_code, above]
+        if upto is not None:
+            sql += " AND household_id <= %s"
+            params.append(upto)
+        cur.execute(sql, params)
+        return cur.fetchone()[0]
 
 
 def _next_bound(county_code: str, cursor: int, chunk: int) -> int | None:
@@ -91,19 +131,82 @@ def _next_bound(county_code: str, cursor: int, chunk: int) -> int | None:
         return row[0] if row and row[0] is not None else None
 
 
+# An entitlement the batch includes for the first time (no item yet, whatever the month).
+_FIRST_TIME = (
+    f"e.status <> 'suspended' AND e.start_month < %s AND NOT EXISTS (SELECT 1 FROM {I} i WHERE i.entitlement_id = e.id)"
+)
+
+
+def _months_table(months: list[dt.date]) -> tuple[str, list]:
+    """A one-column table of months as a portable subquery (UNION ALL of typed parameters)."""
+    cast = "CAST(%s AS date)" if connection.vendor == "postgresql" else "%s"
+    sql = " UNION ALL ".join(f"SELECT {cast} AS month" for _ in months)
+    return f"({sql})", [_d(m) for m in months]
+
+
+def _arrears(cur, batch: PaymentBatch, lo: int, hi: int) -> None:
+    """补发: the first batch that includes an entitlement also pays its months before this one
+    (from its start month, e.g. the month after acceptance), in one arrears line per household,
+    one item per month. Runs before the month's own items, which would make it "not first"."""
+    p = _d(batch.period)
+    county_code = batch.county.code[:6]
+    chunk = "e.county_code = %s AND e.household_id > %s AND e.household_id <= %s"
+    cur.execute(f"SELECT MIN(e.start_month) FROM {E} e WHERE {chunk} AND {_FIRST_TIME}", [county_code, lo, hi, p])
+    first = cur.fetchone()[0]
+    if first is None:
+        return
+    if isinstance(first, str):  # SQLite
+        first = dt.date.fromisoformat(first)
+    months, month = [], first
+    while month < batch.period:
+        months.append(month)
+        month = add_months(month, 1)
+    table, month_params = _months_table(months)
+    due = (
+        f"FROM {E} e JOIN {table} m ON m.month >= e.start_month AND (e.end_month IS NULL OR m.month <= e.end_month)"
+        f" WHERE {chunk} AND {_FIRST_TIME}"
+    )
+    due_params = [*month_params, county_code, lo, hi, p]
+    cur.execute(
+        f"""INSERT INTO {L} (batch_id, household_id, kind, bank_name, account_ciphertext, account_masked,
+                holder_name, amount_fen, status, hold_reason, bank_reference, failure_reason,
+                accept_reason, reissue_requested)
+        SELECT %s, h.id, 'arrears', h.bank_name, h.account_ciphertext, h.account_masked,
+               TRIM(COALESCE(pp.name, '')), due.total,
+               CASE WHEN {_HOLD} = '' THEN 'pending' ELSE 'held' END, {_HOLD}, '', '', '',
+               CASE WHEN {_HOLD} = '' THEN %s ELSE %s END
+        FROM (SELECT e.household_id, SUM(e.amount_fen) AS total {due} GROUP BY e.household_id) due
+        JOIN {H} h ON h.id = due.household_id
+        LEFT JOIN {P} pp ON pp.id = h.account_holder_id
+        WHERE NOT EXISTS (
+            SELECT 1 FROM {L} l WHERE l.batch_id = %s AND l.household_id = h.id AND l.kind = 'arrears')""",
+        [batch.pk, False, True, *due_params, batch.pk],
+    )
+    cur.execute(
+        f"""INSERT INTO {I} (line_id, entitlement_id, period, amount_fen)
+        SELECT l.id, e.id, m.month, e.amount_fen
+        {due.replace(" WHERE ", f" JOIN {L} l ON l.batch_id = %s AND l.household_id = e.household_id AND l.kind = 'arrears' WHERE ", 1)}""",
+        [*month_params, batch.pk, county_code, lo, hi, p],
+    )
+
+
 def _build_chunk(batch: PaymentBatch, lo: int, hi: int) -> None:
     p = _d(batch.period)
     county_code = batch.county.code[:6]
     with connection.cursor() as cur:
+        _arrears(cur, batch, lo, hi)
         # 1. One line per household that has something unpaid this month (一卡发放), its amount
         #    the sum of those entitlements. Chunks cover disjoint household ranges, each in one
         #    transaction under the batch lock, so a line and its items always appear together.
+        #    Without an account or the holder's name the line is held (never in the bank file).
         cur.execute(
-            f"""INSERT INTO {L} (batch_id, household_id, bank_name, account_ciphertext, account_masked,
-                    holder_name, amount_fen, status, bank_reference, failure_reason, reissue_requested)
-            SELECT %s, h.id, h.bank_name, h.account_ciphertext, h.account_masked, COALESCE(pp.name, ''), due.total,
-                   CASE WHEN h.account_ciphertext = '' THEN 'held' ELSE 'pending' END, '', '',
-                   CASE WHEN h.account_ciphertext = '' THEN %s ELSE %s END
+            f"""INSERT INTO {L} (batch_id, household_id, kind, bank_name, account_ciphertext, account_masked,
+                    holder_name, amount_fen, status, hold_reason, bank_reference, failure_reason,
+                    accept_reason, reissue_requested)
+            SELECT %s, h.id, 'regular', h.bank_name, h.account_ciphertext, h.account_masked,
+                   TRIM(COALESCE(pp.name, '')), due.total,
+                   CASE WHEN {_HOLD} = '' THEN 'pending' ELSE 'held' END, {_HOLD}, '', '', '',
+                   CASE WHEN {_HOLD} = '' THEN %s ELSE %s END
             FROM (
                 SELECT e.household_id, SUM(e.amount_fen) AS total FROM {E} e
                 WHERE e.county_code = %s AND e.household_id > %s AND e.household_id <= %s AND {_PAYS}
@@ -112,14 +215,15 @@ def _build_chunk(batch: PaymentBatch, lo: int, hi: int) -> None:
             ) due
             JOIN {H} h ON h.id = due.household_id
             LEFT JOIN {P} pp ON pp.id = h.account_holder_id
-            WHERE NOT EXISTS (SELECT 1 FROM {L} l WHERE l.batch_id = %s AND l.household_id = h.id)""",
-            [batch.pk, True, False, county_code, lo, hi, p, p, p, batch.pk],
+            WHERE NOT EXISTS (
+                SELECT 1 FROM {L} l WHERE l.batch_id = %s AND l.household_id = h.id AND l.kind = 'regular')""",
+            [batch.pk, False, True, county_code, lo, hi, p, p, p, batch.pk],
         )
         # 2. The breakdown: each entitlement's month once (the unique constraint guards it too).
         cur.execute(
             f"""INSERT INTO {I} (line_id, entitlement_id, period, amount_fen)
             SELECT l.id, e.id, %s, e.amount_fen
-            FROM {E} e JOIN {L} l ON l.batch_id = %s AND l.household_id = e.household_id
+            FROM {E} e JOIN {L} l ON l.batch_id = %s AND l.household_id = e.household_id AND l.kind = 'regular'
             WHERE e.county_code = %s AND e.household_id > %s AND e.household_id <= %s AND {_PAYS}
               AND NOT EXISTS (SELECT 1 FROM {I} i WHERE i.entitlement_id = e.id AND i.period = %s)""",
             [p, batch.pk, county_code, lo, hi, p, p, p],
@@ -140,66 +244,115 @@ def _lines_off_their_items(batch_id: int) -> int:
         return cur.fetchone()[0]
 
 
-def _sum_lines(cur, batch_id: int, where: str) -> None:
-    cur.execute(
-        f"""UPDATE {L} SET amount_fen = COALESCE(
-                (SELECT SUM(i.amount_fen) FROM {I} i WHERE i.line_id = {L}.id), 0)
-            WHERE batch_id = %s AND {where}""",
-        [batch_id],
-    )
-    cur.execute(
-        f"DELETE FROM {L} WHERE batch_id = %s AND {where} AND NOT EXISTS (SELECT 1 FROM {I} i WHERE i.line_id = {L}.id)",
-        [batch_id],
-    )
+def _sum_lines(batch_id: int) -> None:
+    with connection.cursor() as cur:
+        cur.execute(
+            f"""UPDATE {L} SET amount_fen = COALESCE(
+                    (SELECT SUM(i.amount_fen) FROM {I} i WHERE i.line_id = {L}.id), 0)
+                WHERE batch_id = %s""",
+            [batch_id],
+        )
+        cur.execute(
+            f"DELETE FROM {L} WHERE batch_id = %s AND NOT EXISTS (SELECT 1 FROM {I} i WHERE i.line_id = {L}.id)",
+            [batch_id],
+        )
 
 
-def _carry_reissues(batch: PaymentBatch) -> int:
-    """Move the items of lines marked for re-issue (failed, returned, held) into this batch."""
-    county_path = batch.county.path
-    old = list(
+def _hold_reason(household) -> str:
+    if not household.account_ciphertext:
+        return PaymentLine.HoldReason.NO_ACCOUNT
+    holder = household.account_holder
+    if holder is None or not holder.name.strip():
+        return PaymentLine.HoldReason.NO_HOLDER
+    return ""
+
+
+def _carry_candidates(batch: PaymentBatch):
+    """Earlier lines of the county to re-issue in this batch: the failed or returned ones asked
+    for this month (or an earlier month whose batch was never built), and held ones — once the
+    household's account is complete — into the first batch after theirs."""
+    L_ = PaymentLine.Status
+    return (
         PaymentLine.objects.filter(
             reissue_requested=True,
             reissued_to__isnull=True,
-            status__in=[PaymentLine.Status.FAILED, PaymentLine.Status.RETURNED, PaymentLine.Status.HELD],
-            batch__county__path=county_path,
+            status__in=[L_.FAILED, L_.RETURNED, L_.HELD],
+            batch__county_id=batch.county_id,
             batch__period__lt=batch.period,
-        ).values_list("pk", flat=True)
+        )
+        .filter(Q(reissue_period__isnull=True) | Q(reissue_period__lte=batch.period))
+        .select_related("household__account_holder", "batch")
+        .order_by("pk")
     )
-    if not old:
-        return 0
-    marks = ",".join(["%s"] * len(old))
-    with connection.cursor() as cur:
-        cur.execute(
-            f"""INSERT INTO {L} (batch_id, household_id, bank_name, account_ciphertext, account_masked,
-                    holder_name, amount_fen, status, bank_reference, failure_reason, reissue_requested)
-            SELECT %s, h.id, h.bank_name, h.account_ciphertext, h.account_masked, COALESCE(pp.name, ''), 0,
-                   CASE WHEN h.account_ciphertext = '' THEN 'held' ELSE 'pending' END, '', '',
-                   CASE WHEN h.account_ciphertext = '' THEN %s ELSE %s END
-            FROM {H} h LEFT JOIN {P} pp ON pp.id = h.account_holder_id
-            WHERE h.id IN (SELECT household_id FROM {L} WHERE id IN ({marks}))
-              AND NOT EXISTS (SELECT 1 FROM {L} l WHERE l.batch_id = %s AND l.household_id = h.id)""",
-            [batch.pk, True, False, *old, batch.pk],
-        )
-        new_line = (
-            f"(SELECT nl.id FROM {L} nl WHERE nl.batch_id = %s AND nl.household_id = "
-            f"(SELECT ol.household_id FROM {L} ol WHERE ol.id = {{ref}}))"
-        )
-        cur.execute(
-            f"UPDATE {I} SET line_id = {new_line.format(ref=I + '.line_id')} WHERE line_id IN ({marks})",
-            [batch.pk, *old],
-        )
-        cur.execute(
-            f"UPDATE {L} SET reissued_to_id = {new_line.format(ref=L + '.id')} WHERE id IN ({marks})",
-            [batch.pk, *old],
-        )
-        cur.execute(
-            f"SELECT household_id FROM {L} WHERE id IN ({marks})",
-            old,
-        )
-        households = [r[0] for r in cur.fetchall()]
-        hmarks = ",".join(str(int(h)) for h in households)
-        _sum_lines(cur, batch.pk, f"household_id IN ({hmarks})")
-    return len(old)
+
+
+def line_reissue_into(*, actor, old: PaymentLine, batch: PaymentBatch, reason: str = "") -> PaymentLine:
+    """Carry one failed, returned or held line's items into `batch` as a line of its own.
+    The caller holds both batches' locks (older batch first)."""
+    household = old.household
+    hold = _hold_reason(household)
+    move = LINE.check(
+        action=LineAction.CREATE,
+        source=None,
+        actor=actor,
+        target=PaymentLine.Status.HELD if hold else PaymentLine.Status.PENDING,
+    )
+    amount = PaymentItem.objects.filter(line=old).aggregate(t=Sum("amount_fen"))["t"] or 0
+    new = PaymentLine.objects.create(
+        batch=batch,
+        household=household,
+        kind=PaymentLine.Kind.REISSUE,
+        bank_name=household.bank_name,
+        account_ciphertext=household.account_ciphertext,
+        account_masked=household.account_masked,
+        holder_name=household.account_holder.name.strip() if household.account_holder_id else "",
+        amount_fen=amount,
+        status=move.target,
+        hold_reason=hold,
+        reissue_requested=bool(hold),
+    )
+    PaymentItem.objects.filter(line=old).update(line=new)
+    line_transition(
+        actor=actor,
+        line_id=old.pk,
+        action=LineAction.REISSUE,
+        audit_action="disbursement.line_reissue",
+        reason=reason,
+        data={"into": new.reference, "into_batch": batch.reference, "amount_fen": amount},
+        reissued_to=new,
+    )
+    return new
+
+
+def _carry_reissues(actor, batch: PaymentBatch) -> list[str]:
+    """Run inside the finishing transaction, with every involved batch locked (older first)."""
+    carried = []
+    for old in _carry_candidates(batch):
+        if old.status == PaymentLine.Status.HELD and _hold_reason(old.household):
+            continue  # still no account or holder: it stays held and listed where it is
+        new = line_reissue_into(actor=actor, old=old, batch=batch, reason="转入本批次重新发放")
+        carried.append(f"{old.reference}→{new.reference}")
+    return carried
+
+
+def _lock_batches(batch_ids) -> list[PaymentBatch]:
+    """Batches are always locked oldest month first, so a build finishing (which carries lines
+    out of older batches) and a re-issue request (older batch → later batch) never deadlock."""
+    return list(
+        PaymentBatch.objects.select_for_update()
+        .select_related("county")
+        .filter(pk__in=set(batch_ids))
+        .order_by("period", "pk")
+    )
+
+
+def batch_totals(batch_id: int) -> dict[str, int]:
+    totals = PaymentLine.objects.filter(batch_id=batch_id).aggregate(
+        n=Count("pk", filter=Q(status=PaymentLine.Status.PENDING)),
+        total=Sum("amount_fen", filter=Q(status=PaymentLine.Status.PENDING)),
+        held=Count("pk", filter=Q(status=PaymentLine.Status.HELD)),
+    )
+    return {"n": totals["n"] or 0, "total": totals["total"] or 0, "held": totals["held"] or 0}
 
 
 def batch_build(
@@ -207,9 +360,7 @@ def batch_build(
 ) -> PaymentBatch:
     """Build (or finish building) the county's batch for the month; safe to run twice or resume."""
     county = _county(county)
-    if actor is not None and getattr(actor, "pk", None) and not actor.is_superuser:
-        require_role(actor, *BATCH_ROLES)
-        require_division(actor, county)
+    _require_batch_actor(actor, county)
     # Decisions approved since the last run become entitlements first (一卡发放 of the workflow's
     # results); creation is idempotent, so a resumed build repeats it harmlessly. A decision
     # that cannot become an entitlement is never dropped: it is audited where it fails and
@@ -224,6 +375,12 @@ def batch_build(
 
 def _build(*, actor, county: Division, period: dt.date, chunk_size: int, max_chunks: int | None) -> PaymentBatch:
     batch = batch_get_or_create(actor=actor, county=county, period=period)
+    if batch.status == PaymentBatch.Status.BUILDING and batch.build_cursor == 0:
+        # Decisions just turned into entitlements count too (progress only; nothing depends on it).
+        PaymentBatch.objects.filter(pk=batch.pk, build_cursor=0).update(
+            build_total=_entitlement_rows(county.code[:6], 0)
+        )
+        batch.refresh_from_db()
     chunks = 0
     while max_chunks is None or chunks < max_chunks:
         with transaction.atomic():
@@ -240,57 +397,47 @@ def _build(*, actor, county: Division, period: dt.date, chunk_size: int, max_chu
             if hi is None:
                 break
             _build_chunk(locked, locked.build_cursor, hi)
-            PaymentBatch.objects.filter(pk=locked.pk).update(build_cursor=hi)
+            walked = _entitlement_rows(county.code[:6], locked.build_cursor, hi)
+            PaymentBatch.objects.filter(pk=locked.pk).update(
+                build_cursor=hi, build_done=locked.build_done + walked, updated_at=timezone.now()
+            )
         chunks += 1
     else:
         return PaymentBatch.objects.get(pk=batch.pk)
+    return _finish(actor, batch)
+
+
+def _finish(actor, batch: PaymentBatch) -> PaymentBatch:
+    older = set(_carry_candidates(batch).values_list("batch_id", flat=True))
     with transaction.atomic():
-        locked = PaymentBatch.objects.select_for_update().select_related("county").get(pk=batch.pk)
+        _lock_batches([*older, batch.pk])
+        locked = PaymentBatch.objects.select_related("county").get(pk=batch.pk)
         if locked.status != PaymentBatch.Status.BUILDING:
             return locked
-        carried = _carry_reissues(locked)
+        carried = _carry_reissues(actor, locked)
         if _lines_off_their_items(locked.pk):
-            with connection.cursor() as cur:
-                _sum_lines(cur, locked.pk, "1 = 1")
-        totals = locked.lines.aggregate(
-            n=Count("pk", filter=Q(status=PaymentLine.Status.PENDING)),
-            total=Sum("amount_fen", filter=Q(status=PaymentLine.Status.PENDING)),
-            held=Count("pk", filter=Q(status=PaymentLine.Status.HELD)),
-        )
-        locked.line_count = locked.declared_line_count = totals["n"] or 0
-        locked.total_fen = locked.declared_total_fen = totals["total"] or 0
-        locked.held_count = totals["held"] or 0
-        locked.status = PaymentBatch.Status.BUILT
-        locked.built_at = timezone.now()
-        locked.save(
-            update_fields=[
-                "line_count",
-                "declared_line_count",
-                "total_fen",
-                "declared_total_fen",
-                "held_count",
-                "status",
-                "built_at",
-                "updated_at",
-            ]
-        )
-        audit_record(
+            _sum_lines(locked.pk)
+        totals = batch_totals(locked.pk)
+        return batch_transition(
             actor=actor,
-            action="disbursement.batch_built",
-            obj=locked,
-            data={
-                "lines": locked.line_count,
-                "total_fen": locked.total_fen,
-                "held": locked.held_count,
-                "reissued": carried,
-            },
+            batch_id=locked.pk,
+            action=BatchAction.FINISH,
+            audit_action="disbursement.batch_built",
+            data={"lines": totals["n"], "total_fen": totals["total"], "held": totals["held"], "reissued": carried},
+            line_count=totals["n"],
+            declared_line_count=totals["n"],
+            total_fen=totals["total"],
+            declared_total_fen=totals["total"],
+            held_count=totals["held"],
+            build_done=locked.build_total if locked.build_done < locked.build_total else locked.build_done,
+            build_error="",
+            built_at=timezone.now(),
         )
-    return locked
 
 
 def batch_release(*, actor, batch: PaymentBatch) -> PaymentBatch:
     """复核发放: a second person releases what the first prepared. Releasing again is a no-op."""
-    require_role(actor, *BATCH_ROLES)
+    require(actor, Capability.PAYMENT_MANAGE)
     require_division(actor, batch.county)
     with transaction.atomic():
         locked = PaymentBatch.objects.select_for_update().get(pk=batch.pk)
@@ -300,115 +447,102 @@ def batch_release(*, actor, batch: PaymentBatch) -> PaymentBatch:
             PaymentBatch.Status.RECONCILED,
         ):
             return locked
-        if locked.status != PaymentBatch.Status.BUILT:
-            raise DisbursementError("批次尚未生成完毕，不能发放。")
-        if locked.prepared_by_id == actor.pk:
+        if locked.status == PaymentBatch.Status.BUILT and locked.prepared_by_id == actor.pk:
             raise DisbursementError("两人复核：批次的生成人不能同时作为发放人，请由另一位工作人员复核发放。")
-        locked.status = PaymentBatch.Status.RELEASED
-        locked.released_by = actor
-        locked.released_at = timezone.now()
-        locked.save(update_fields=["status", "released_by", "released_at", "updated_at"])
-        audit_record(
+        return batch_transition(
             actor=actor,
-            action="disbursement.batch_release",
-            obj=locked,
+            batch_id=locked.pk,
+            action=BatchAction.RELEASE,
+            audit_action="disbursement.batch_release",
             data={"lines": locked.declared_line_count, "total_fen": locked.declared_total_fen},
+            released_by=actor,
+            released_at=timezone.now(),
         )
-    return locked
 
 
 def batch_mark_exported(*, actor, batch: PaymentBatch, checksum: str, fmt: str) -> PaymentBatch:
     with transaction.atomic():
         locked = PaymentBatch.objects.select_for_update().get(pk=batch.pk)
-        if locked.status not in (PaymentBatch.Status.RELEASED, PaymentBatch.Status.EXPORTED):
-            if locked.status == PaymentBatch.Status.RECONCILED:
-                return locked
-            raise DisbursementError("批次须经复核发放后才能导出银行文件。")
+        if locked.status == PaymentBatch.Status.RECONCILED:
+            return locked  # the file of a finished batch may be downloaded again
         if locked.checksum and locked.checksum != checksum:
             # Same lines, same file: a different checksum means the batch changed after release.
             raise DisbursementError("银行文件校验码与首次导出不一致，请联系系统管理员。")
-        locked.checksum = checksum
+        changes = {"checksum": checksum}
         if locked.status == PaymentBatch.Status.RELEASED:
-            locked.status = PaymentBatch.Status.EXPORTED
-            locked.exported_at = timezone.now()
-        locked.save(update_fields=["checksum", "status", "exported_at", "updated_at"])
-        audit_record(
-            actor=actor, action="disbursement.bank_file_export", obj=locked, data={"format": fmt, "sha256": checksum}
+            changes["exported_at"] = timezone.now()
+        return batch_transition(
+            actor=actor,
+            batch_id=locked.pk,
+            action=BatchAction.EXPORT,
+            audit_action="disbursement.bank_file_export",
+            data={"format": fmt, "sha256": checksum},
+            **changes,
         )
-    return locked
 
 
-def line_status_counts(batch: PaymentBatch) -> dict[str, dict[str, int]]:
-    rows = batch.lines.values("status").annotate(n=Count("pk"), total=Sum("amount_fen"))
-    return {r["status"]: {"n": r["n"], "total": r["total"] or 0} for r in rows}
-
-
-def batch_reconcile(*, actor, batch: PaymentBatch) -> PaymentBatch:
-    """对账: only when every line has the bank's answer and every amount matches."""
-    require_role(actor, *BATCH_ROLES)
-    require_division(actor, batch.county)
+def held_lines_recheck(*, actor, batch: PaymentBatch) -> int:
+    """Before release: held lines whose household now has an account and its holder's name go
+    back into the bank file (the declared totals follow). Returns how many came back."""
+    _require_batch_actor(actor, batch.county)
     with transaction.atomic():
         locked = PaymentBatch.objects.select_for_update().get(pk=batch.pk)
-        if locked.status == PaymentBatch.Status.RECONCILED:
-            return locked
-        if locked.status != PaymentBatch.Status.EXPORTED:
-            raise DisbursementError("批次须先导出银行文件并导入银行回盘后才能对账。")
-        differences = reconciliation_differences(locked)
-        if differences:
-            raise ReconciliationError("对账未通过，差异如下：\n" + "\n".join(differences), differences)
-        locked.status = PaymentBatch.Status.RECONCILED
-        locked.reconciled_at = timezone.now()
-        locked.save(update_fields=["status", "reconciled_at", "updated_at"])
-        counts = line_status_counts(locked)
-        audit_record(actor=actor, action="disbursement.batch_reconcile", obj=locked, data={"counts": counts})
-    return locked
-
-
-def reconciliation_differences(batch: PaymentBatch, *, limit: int = 20) -> list[str]:
-    sent = batch.lines.exclude(status=PaymentLine.Status.HELD)
-    differences: list[str] = []
-    pending = sent.filter(status=PaymentLine.Status.PENDING)
-    n_pending = pending.count()
-    if n_pending:
-        refs = "、".join(f"L{pk:010d}" for pk in pending.values_list("pk", flat=True)[:limit])
-        differences.append(f"银行回盘缺少 {n_pending} 笔：{refs}{' 等' if n_pending > limit else ''}")
-    wrong = sent.exclude(status=PaymentLine.Status.PENDING).exclude(bank_amount_fen=F("amount_fen"))
-    for pk, amount, bank in wrong.values_list("pk", "amount_fen", "bank_amount_fen")[:limit]:
-        differences.append(
-            f"L{pk:010d}：应发 {format_fen(amount)}，银行回盘 {format_fen(bank)}，差额 {format_fen((bank or 0) - amount)}"
-        )
-    n_wrong = wrong.count()
-    if n_wrong > limit:
-        differences.append(f"另有 {n_wrong - limit} 笔金额不符未列出")
-    sums = sent.aggregate(declared=Sum("amount_fen"), bank=Sum("bank_amount_fen"), n=Count("pk"))
-    if batch.declared_total_fen is not None and (sums["declared"] or 0) != batch.declared_total_fen:
-        differences.append(
-            f"明细合计 {format_fen(sums['declared'] or 0)} 与批次申报总额 {format_fen(batch.declared_total_fen)} 不符"
-        )
-    if batch.declared_line_count is not None and sums["n"] != batch.declared_line_count:
-        differences.append(f"明细笔数 {sums['n']} 与批次申报笔数 {batch.declared_line_count} 不符")
-    if not n_pending and (sums["bank"] or 0) != (sums["declared"] or 0):
-        differences.append(
-            f"银行回盘合计 {format_fen(sums['bank'] or 0)}，应发合计 {format_fen(sums['declared'] or 0)}，"
-            f"差额 {format_fen((sums['bank'] or 0) - (sums['declared'] or 0))}"
-        )
-    return differences
-
-
-def lines_reissue_request(*, actor, batch: PaymentBatch, reason: str = "") -> int:
-    """Mark the batch's failed and returned lines for re-issue in the county's next batch."""
-    require_role(actor, *BATCH_ROLES)
-    require_division(actor, batch.county)
-    with transaction.atomic():
-        PaymentBatch.objects.select_for_update().get(pk=batch.pk)
-        n = PaymentLine.objects.filter(
-            batch=batch,
-            status__in=[PaymentLine.Status.FAILED, PaymentLine.Status.RETURNED],
-            reissue_requested=False,
-            reissued_to__isnull=True,
-        ).update(reissue_requested=True)
-        if n:
-            audit_record(
-                actor=actor, action="disbursement.lines_reissue_request", obj=batch, reason=reason, data={"lines": n}
+        BATCH.check(action=BatchAction.AMEND, source=locked.status, actor=actor)
+        back = 0
+        for line in (
+            PaymentLine.objects.filter(batch=locked, status=PaymentLine.Status.HELD)
+            .select_related("household__account_holder")
+            .order_by("pk")
+        ):
+            household = line.household
+            if _hold_reason(household):
+                continue
+            line_transition(
+                actor=actor,
+                line_id=line.pk,
+                action=LineAction.RECHECK,
+                audit_action="disbursement.line_recheck",
+                bank_name=household.bank_name,
+                account_ciphertext=household.account_ciphertext,
+                account_masked=household.account_masked,
+                holder_name=household.account_holder.name.strip(),
+                hold_reason="",
+                reissue_requested=False,
             )
-    return n
+            back += 1
+        if back and locked.status == PaymentBatch.Status.BUILT:
+            _retotal(actor, locked, reason=f"{back} 笔暂缓明细补登账户后纳入银行文件")
+        return back
+
+
+def _retotal(actor, batch: PaymentBatch, *, reason: str) -> PaymentBatch:
+    """A built batch whose lines changed before release: new declared totals, audited."""
+    totals = batch_totals(batch.pk)
+    return batch_transition(
+        actor=actor,
+        batch_id=batch.pk,
+        action=BatchAction.AMEND,
+        audit_action="disbursement.batch_amend",
+        reason=reason,
+        data={"lines": totals["n"], "total_fen": totals["total"], "held": totals["held"]},
+        line_count=totals["n"],
+        declared_line_count=totals["n"],
+        total_fen=totals["total"],
+        declared_total_fen=totals["total"],
+        held_count=totals["held"],
+    )
+
+
+def line_status_counts(batch: PaymentBatch) -> list[dict]:
+    """Every state a line can be in, in order, with its Chinese name, count and sum."""
+    rows = batch.lines.values("status").annotate(n=Count("pk"), total=Sum("amount_fen"))
+    found = {r["status"]: r for r in rows}
+    return [
+        {
+            "status": value,
+            "label": label,
+            "n": found.get(value, {}).get("n", 0),
+            "total": found.get(value, {}).get("total") or 0,
+        }
+        for value, label in PaymentLine.Status.choices
+    ]

@@ -38,7 +38,9 @@ from ejia.disbursement.services import (
     gradual_exit_months,
     household_type,
     review_interval,
+    statuses_follow_end,
 )
+from ejia.disbursement.transitions import EntitlementAction, entitlement_transition
 from ejia.registry.models import Household, HouseholdStatus, Person, StatusKind
 
 
@@ -122,12 +124,17 @@ def member_entitlements_end_on_death(*, actor, person: Person, died_on: dt.date)
             for ent in _lock_household_entitlements(household_id, ids):
                 if ent.end_month is not None and ent.end_month < next_month:
                     continue
-                last = add_months(next_month, -1)
-                ent.end_month = last
-                ent.status = Entitlement.Status.ENDED
-                ent.exit_reason = f"享受人于 {died_on.isoformat()} 死亡"
-                ent.next_review_on = None
-                ent.save(update_fields=["end_month", "status", "exit_reason", "next_review_on", "updated_at"])
+                ent = entitlement_transition(
+                    actor=actor,
+                    entitlement_id=ent.pk,
+                    action=EntitlementAction.END,
+                    audit_action="disbursement.entitlement_end",
+                    data={"from": period_label(next_month), "outcome": Outcome.TERMINATE},
+                    end_month=add_months(next_month, -1),
+                    exit_reason=f"享受人于 {died_on.isoformat()} 死亡",
+                    next_review_on=None,
+                )
+                statuses_follow_end(actor=actor, entitlement=ent, reason=ent.exit_reason)
                 ended += 1
                 _notice(
                     actor=actor,

@@ -138,6 +138,10 @@ class PaymentBatch(BaseModel):
     )
     # Resumable build: the last household id whose lines are complete.
     build_cursor = models.BigIntegerField(default=0)
+    # Progress of the background build, for the page: entitlement rows walked of the county's total.
+    build_total = models.PositiveIntegerField(default=0)
+    build_done = models.PositiveIntegerField(default=0)
+    build_error = models.CharField(max_length=300, blank=True)
     line_count = models.PositiveIntegerField(default=0)
     total_fen = models.BigIntegerField(default=0)
     held_count = models.PositiveIntegerField(default=0)
@@ -171,39 +175,79 @@ class PaymentBatch(BaseModel):
     def reference(self) -> str:
         return f"{self.county.code[:6]}-{self.period:%Y%m}"
 
+    @property
+    def build_percent(self) -> int:
+        if self.status != self.Status.BUILDING:
+            return 100
+        if not self.build_total:
+            return 0
+        return min(99, self.build_done * 100 // self.build_total)
+
 
 class PaymentLine(models.Model):
-    """One transfer to one household's registered account: all its programmes summed (一卡发放)."""
+    """One transfer to one household's registered account (一卡发放). A household has at most one
+    regular line (this month, all its programmes summed) and one arrears line (补发: months due
+    before the first batch that included an entitlement) per batch, and one re-issue line for
+    each earlier line whose money is sent again (重新发放) — never merged into the others."""
+
+    class Kind(models.TextChoices):
+        REGULAR = "regular", _("当月发放")
+        ARREARS = "arrears", _("补发")
+        REISSUE = "reissue", _("重新发放")
 
     class Status(models.TextChoices):
+        # Every state a line can be in; the batch page lists them all in this order.
         PENDING = "pending", _("待银行处理")
         PAID = "paid", _("已到账")
-        FAILED = "failed", _("失败")
-        RETURNED = "returned", _("退回")
-        HELD = "held", _("暂缓（未登记账户）")
+        MISMATCH = "mismatch", _("已到账，金额与应发不符（待确认）")
+        ACCEPTED = "accepted", _("已到账，按银行金额确认")
+        FAILED = "failed", _("发放失败")
+        RETURNED = "returned", _("银行退回")
+        HELD = "held", _("暂缓（未进入银行文件）")
+        REISSUED = "reissued", _("已转入后续批次重新发放")
 
-    # The unique (batch, household) index serves lookups by batch; fewer indexes, faster builds.
+    class HoldReason(models.TextChoices):
+        NO_ACCOUNT = "no_account", _("未登记银行账户")
+        NO_HOLDER = "no_holder", _("未登记户名（账户所有人）")
+
+    # The unique (batch, household, kind) index serves lookups by batch; fewer indexes, faster builds.
     batch = models.ForeignKey(PaymentBatch, on_delete=models.PROTECT, related_name="lines", db_index=False)
     household = models.ForeignKey("registry.Household", on_delete=models.PROTECT, related_name="payment_lines")
+    kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.REGULAR)
     bank_name = models.CharField(max_length=60, blank=True)
     account_ciphertext = models.TextField(blank=True)
     account_masked = models.CharField(max_length=40, blank=True)
     holder_name = models.CharField(max_length=40, blank=True)
     amount_fen = models.BigIntegerField(default=0)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    # Why the line never went into the bank file (set when it was built held; kept afterwards).
+    hold_reason = models.CharField(max_length=12, choices=HoldReason.choices, blank=True)
+    # The bank's latest answer (PaymentReturn keeps every answer).
     bank_amount_fen = models.BigIntegerField(null=True, blank=True)
     bank_reference = models.CharField(max_length=64, blank=True)
     failure_reason = models.CharField(max_length=200, blank=True)
-    # Failed, returned or held lines can be re-issued: their items move to a line of a later batch.
+    # 按银行金额确认: a second person accepts what the bank paid, with a written reason.
+    accepted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accept_reason = models.TextField(blank=True)
+    # Failed, returned or held lines are re-issued: their items move to a re-issue line of a later
+    # batch — the month named when asked (reissue_period), or the next one for a held line.
     reissue_requested = models.BooleanField(default=False)
+    reissue_period = models.DateField(null=True, blank=True)
     reissued_to = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="reissued_from", db_index=False
     )
 
     class Meta:
         ordering = ["batch", "pk"]
         constraints = [
-            models.UniqueConstraint(fields=["batch", "household"], name="paymentline_one_per_household"),
+            models.UniqueConstraint(
+                fields=["batch", "household", "kind"],
+                condition=Q(kind__in=["regular", "arrears"]),
+                name="paymentline_one_per_household_kind",
+            ),
         ]
         indexes = [
             models.Index(
@@ -219,6 +263,30 @@ class PaymentLine(models.Model):
     @property
     def reference(self) -> str:
         return f"L{self.pk:010d}"
+
+    @property
+    def in_bank_file(self) -> bool:
+        return not self.hold_reason
+
+    @property
+    def difference_fen(self) -> int:
+        return (self.bank_amount_fen or 0) - self.amount_fen
+
+
+class PaymentReturn(models.Model):
+    """Every answer of the bank for a line, as imported; the latest one is the line's state."""
+
+    line = models.ForeignKey(PaymentLine, on_delete=models.PROTECT, related_name="returns")
+    status = models.CharField(max_length=10, choices=PaymentLine.Status.choices)
+    bank_amount_fen = models.BigIntegerField()
+    bank_reference = models.CharField(max_length=64, blank=True)
+    note = models.CharField(max_length=200, blank=True)
+    imported_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    imported_at = models.DateTimeField()
+    file_sha256 = models.CharField(max_length=64)
+
+    class Meta:
+        ordering = ["line", "-pk"]
 
 
 class PaymentItem(models.Model):

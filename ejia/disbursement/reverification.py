@@ -13,19 +13,20 @@ from django.db.models import Q
 from django.http import Http404
 from django.utils import timezone
 
-from ejia.accounts.scope import require_division, require_role
+from ejia.accounts.policies import Capability, require
+from ejia.accounts.scope import require_division
 from ejia.core.audit import audit_record
 from ejia.disbursement.models import Entitlement
 from ejia.disbursement.services import LIVE
 from ejia.verification.models import ReverificationFlag
-from ejia.verification.reviews import REVIEW_ROLES, ReviewRefused
+from ejia.verification.reviews import ReviewRefused
 
 NOTE_MIN, NOTE_MAX = 4, 500
 
 
 def flag_get_for_user(*, user, flag_id: int) -> ReverificationFlag:
     """One flag, if the user reviews the county of its batch. Raises PermissionDenied / Http404."""
-    require_role(user, *REVIEW_ROLES)
+    require(user, Capability.REVERIFICATION_MANAGE)
     flag = (
         ReverificationFlag.objects.select_related(
             "batch", "batch__county", "household", "household__division", "household__division__parent", "resolved_by"

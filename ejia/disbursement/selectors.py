@@ -6,13 +6,13 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from django.core.exceptions import PermissionDenied
-from django.db.models import QuerySet
-from django.http import Http404
+from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from ejia.accounts.models import Division
-from ejia.accounts.scope import can_see_division, divisions_in_scope, filter_by_division, require_division
-from ejia.disbursement.batches import BATCH_ROLES
+from ejia.accounts.policies import Capability, allows, get_or_refuse, scoped
+from ejia.accounts.scope import can_see_division, divisions_in_scope
 from ejia.disbursement.models import (
     ChangeReport,
     Delivery,
@@ -20,26 +20,28 @@ from ejia.disbursement.models import (
     Notice,
     PaymentBatch,
     PaymentItem,
+    PaymentLine,
     month_start,
 )
 from ejia.disbursement.services import LIVE
 
 
 def batches_for_user(*, user) -> QuerySet[PaymentBatch]:
-    if not user.has_role(*BATCH_ROLES):
-        return PaymentBatch.objects.none()
-    return filter_by_division(
-        PaymentBatch.objects.select_related("county", "prepared_by", "released_by"), user, "county"
+    return scoped(
+        PaymentBatch.objects.select_related("county", "prepared_by", "released_by"),
+        user,
+        Capability.PAYMENT_MANAGE,
+        division="county",
     )
 
 
 def batch_get_for_user(*, user, public_id) -> PaymentBatch:
-    batch = batches_for_user(user=user).filter(public_id=public_id).first()
-    if batch is None:
-        if not user.has_role(*BATCH_ROLES):
-            raise PermissionDenied("发放批次仅县级审核员和中心主任可见。")
-        raise Http404("未找到该批次。")
-    return batch
+    return get_or_refuse(
+        batches_for_user(user=user),
+        exists=lambda: PaymentBatch.objects.filter(public_id=public_id).exists(),
+        what=_("该发放批次"),
+        public_id=public_id,
+    )
 
 
 def counties_for_user(*, user) -> list[Division]:
@@ -57,38 +59,45 @@ def reviews_due_for_user(*, user, on: dt.date | None = None, window_days: int = 
     qs = Entitlement.objects.filter(
         status__in=LIVE, next_review_on__isnull=False, next_review_on__lte=on + dt.timedelta(days=window_days)
     ).select_related("household__division", "programme", "person")
-    qs = filter_by_division(qs, user, "household__division")
+    qs = scoped(qs, user, Capability.ENTITLEMENT_MANAGE, division="household__division")
     return list(qs.order_by("next_review_on", "pk")[:500])
 
 
 def change_reports_for_user(*, user, open_only: bool = True) -> list[ChangeReport]:
     qs = ChangeReport.objects.select_related("household__division", "person")
-    qs = filter_by_division(qs, user, "household__division")
+    qs = scoped(qs, user, Capability.ENTITLEMENT_MANAGE, division="household__division")
     if open_only:
         qs = qs.exclude(status=ChangeReport.Status.DECIDED)
     return list(qs.order_by("-created_at")[:200])
 
 
 def change_report_get_for_user(*, user, public_id) -> ChangeReport:
-    report = ChangeReport.objects.select_related("household__division", "person").filter(public_id=public_id).first()
-    if report is None:
-        raise Http404("未找到该变更报告。")
-    require_division(user, report.household.division)
-    return report
+    return get_or_refuse(
+        scoped(
+            ChangeReport.objects.select_related("household__division", "person"),
+            user,
+            Capability.ENTITLEMENT_MANAGE,
+            division="household__division",
+        ),
+        exists=lambda: ChangeReport.objects.filter(public_id=public_id).exists(),
+        what=_("该变更报告"),
+        public_id=public_id,
+    )
 
 
 @dataclass
 class EntitlementsPanel:
     entitlements: list[Entitlement]
     monthly_total_fen: int
-    payments: list[dict] = field(default_factory=list)
+    payments: list[PaymentLine] = field(default_factory=list)
     deliveries: list[Delivery] = field(default_factory=list)
     notices: list[Notice] = field(default_factory=list)
 
 
 def household_entitlements_panel(*, user, household, on: dt.date | None = None) -> EntitlementsPanel:
     """What the registry's household page shows in `disbursement/_household_entitlements.html`."""
-    if not can_see_division(user, household.division):
+    readers = allows(user, Capability.ENTITLEMENT_MANAGE) or allows(user, Capability.HOUSEHOLD_READ)
+    if not (readers and can_see_division(user, household.division)):
         raise PermissionDenied("该家庭不在您的数据权限范围内。")
     month = month_start(on or timezone.localdate())
     entitlements = list(
@@ -98,10 +107,12 @@ def household_entitlements_panel(*, user, household, on: dt.date | None = None) 
     )
     total = sum(e.amount_fen for e in entitlements if e.pays_in(month))
     payments = list(
-        PaymentItem.objects.filter(entitlement__household=household)
-        .select_related("line__batch", "entitlement__programme")
-        .order_by("-period", "pk")
-        .values("period", "amount_fen", "line__status", "line__batch__public_id", "entitlement__programme__name")[:36]
+        PaymentLine.objects.filter(household=household)
+        .select_related("batch", "reissued_to__batch")
+        .prefetch_related(
+            Prefetch("items", queryset=PaymentItem.objects.select_related("entitlement__programme").order_by("period"))
+        )
+        .order_by("-batch__period", "-pk")[:24]
     )
     deliveries = list(
         Delivery.objects.filter(entitlement__household=household).select_related("entitlement__programme")[:20]

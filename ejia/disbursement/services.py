@@ -15,12 +15,13 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from ejia.accounts.models import Role
-from ejia.accounts.scope import require_division, require_role
+from ejia.accounts.policies import Capability, require
+from ejia.accounts.scope import require_division
 from ejia.catalogue.models import Programme
 from ejia.core.audit import audit_record
 from ejia.core.money import format_fen
 from ejia.disbursement.exceptions import DisbursementError
+from ejia.disbursement.messages import notice_message
 from ejia.disbursement.models import (
     Delivery,
     Entitlement,
@@ -32,11 +33,11 @@ from ejia.disbursement.models import (
     month_start,
     period_label,
 )
-from ejia.registry.models import BenefitRecord, Household, Membership, Person
+from ejia.disbursement.transitions import ENTITLEMENT, EntitlementAction, entitlement_transition
+from ejia.registry.models import STATUS_BY_PROGRAMME, BenefitRecord, Household, Membership, Person
+from ejia.registry.services import status_end
 
 logger = logging.getLogger(__name__)
-
-DECISION_ROLES = (Role.WINDOW_CLERK, Role.COUNTY_REVIEWER, Role.CENTRE_DIRECTOR)
 LIVE = (Entitlement.Status.ACTIVE, Entitlement.Status.SUSPENDED, Entitlement.Status.GRADUAL_EXIT)
 ONE_PERIOD_FORMS = (Programme.BenefitForm.ONE_OFF_CASH,)
 WORKING_AGE = (16, 59)
@@ -112,9 +113,13 @@ def entitlement_create(
     rule_date: dt.date | None = None,
     previous: Entitlement | None = None,
     reason: str = "",
+    status: str = Entitlement.Status.ACTIVE,
 ) -> Entitlement:
+    ENTITLEMENT.check(action=EntitlementAction.CREATE, source=None, actor=actor, target=status)
     if amount_fen < 0:
         raise DisbursementError("金额不能为负数。")
+    if programme.pays_cash and amount_fen == 0:
+        raise DisbursementError(f"{programme.name}是现金救助，每期金额须大于0元。")
     if programme.target == Programme.Target.MEMBER and person is None:
         raise DisbursementError(f"{programme.name}以个人为单位，须指定享受待遇的家庭成员。")
     start = month_start(start_month)
@@ -129,14 +134,11 @@ def entitlement_create(
         household = Household.objects.select_for_update().select_related("division").get(pk=household.pk)
         interval = review_interval(programme, household_type(household, start))
         first_open = first_open_month(county_code=household.division.code[:6], household_id=household.pk, start=start)
-        missed = 0
-        if first_open > start and previous is None:
-            if months == 1:
-                # A one-off payment decided after its month's batch: paid in the next open batch.
-                start = end = first_open
-            else:
-                last_missed = add_months(first_open, -1) if end is None else min(add_months(first_open, -1), end)
-                missed = (last_missed.year - start.year) * 12 + last_missed.month - start.month + 1
+        if first_open > start and previous is None and months == 1:
+            # A one-off payment decided after its month's batch: paid in the next open batch.
+            # (Monthly benefits keep their start: the first batch that includes them pays the
+            # months before as arrears, 补发, in a line of their own.)
+            start = end = first_open
         entitlement = Entitlement.objects.create(
             household=household,
             person=person,
@@ -150,6 +152,7 @@ def entitlement_create(
             start_month=start,
             end_month=end,
             previous=previous,
+            status=status,
             next_review_on=add_months(start, interval) if interval and months is None else None,
             created_by=_actor_or_system(actor),
         )
@@ -166,24 +169,6 @@ def entitlement_create(
                 "end": period_label(end) if end else None,
             },
         )
-        if missed > 0:
-            # 补发: the months whose batches were already built are paid once, as one period in
-            # the first open batch (the main entitlement has no items for them, so never twice).
-            entitlement_create(
-                actor=actor,
-                household=household,
-                programme=programme,
-                amount_fen=int(amount_fen) * missed,
-                start_month=first_open,
-                months=1,
-                person=person,
-                request=request,
-                facts={"back_pay_for": str(entitlement.public_id), "months": missed},
-                rule_version=rule_version,
-                rule_date=rule_date,
-                previous=entitlement,
-                reason=f"补发 {period_label(start)} 起 {missed} 个月（当月批次已生成）",
-            )
     return entitlement
 
 
@@ -206,6 +191,16 @@ def first_open_month(*, county_code: str, household_id: int, start: dt.date) -> 
                 return month
         month = add_months(month, 1)
     return month
+
+
+def pay_start_month(programme: Programme, *, accepted_on: dt.date, decided_on: dt.date) -> dt.date:
+    """The first month an approved benefit is paid for, by the programme's rule (catalogue data)."""
+    rule = programme.pay_from
+    if rule == Programme.PayFrom.AFTER_ACCEPTANCE:
+        return add_months(month_start(accepted_on), 1)
+    if rule == Programme.PayFrom.AFTER_DECISION:
+        return add_months(month_start(decided_on), 1)
+    return month_start(decided_on)
 
 
 def entitlement_create_from_request(
@@ -265,7 +260,8 @@ def _lock_household_entitlements(household_id: int, ids: Iterable[int] | None = 
 
 
 def _notice(*, actor, household_id: int, entitlement: Entitlement | None, kind: str, title: str, body: str) -> Notice:
-    return Notice.objects.create(
+    """The written notice, and its SMS to the household through the outbox (same transaction)."""
+    notice = Notice.objects.create(
         household_id=household_id,
         entitlement=entitlement,
         kind=kind,
@@ -273,6 +269,42 @@ def _notice(*, actor, household_id: int, entitlement: Entitlement | None, kind: 
         body=body,
         issued_by=_actor_or_system(actor),
     )
+    household = Household.objects.select_related("division").get(pk=household_id)
+    subject = ""
+    if entitlement is not None and entitlement.request_id:
+        subject = entitlement.request.case.reference
+    notice_message(notice=notice, household=household, subject=subject)
+    return notice
+
+
+def statuses_follow_end(*, actor, entitlement: Entitlement, reason: str) -> None:
+    """救助身份 ends with the entitlement behind it (低保、特困 …): on the last day of its last
+    paid month, unless another entitlement of the programme still runs with no end (for the
+    person's status: of that person; for the household's: of anyone in it). Call in the
+    transaction that ended it, with the household locked."""
+    kind = STATUS_BY_PROGRAMME.get(entitlement.programme.code)
+    if kind is None:
+        return
+    same = Entitlement.objects.filter(household_id=entitlement.household_id, programme_id=entitlement.programme_id)
+    scopes = [(None, same)]
+    if entitlement.person_id:
+        scopes.insert(0, (entitlement.person, same.filter(person_id=entitlement.person_id)))
+    for person, qs in scopes:
+        rows = list(qs.values_list("status", "start_month", "end_month"))
+        if any(end is None and status != Entitlement.Status.ENDED for status, _start, end in rows):
+            continue
+        paid = [end for _status, start, end in rows if end is not None and end >= start]
+        # The status ends the day before the first month nothing is paid: the last day of the
+        # last month paid, or, if it never paid, the day before it would have begun.
+        unpaid_from = add_months(max(paid), 1) if paid else entitlement.start_month
+        status_end(
+            actor=actor,
+            household=entitlement.household,
+            kind=kind,
+            end=unpaid_from - dt.timedelta(days=1),
+            person=person,
+            reason=reason,
+        )
 
 
 def _require_reason(reason: str) -> str:
@@ -285,7 +317,7 @@ def _require_reason(reason: str) -> str:
 def _check_actor(actor, household_id: int) -> None:
     if actor is None or getattr(actor, "is_superuser", False):
         return
-    require_role(actor, *DECISION_ROLES)
+    require(actor, Capability.ENTITLEMENT_MANAGE)
     require_division(actor, Household.objects.select_related("division").get(pk=household_id).division)
 
 
@@ -301,18 +333,18 @@ def entitlement_end(
         if ent.status == Entitlement.Status.ENDED and ent.end_month and ent.end_month < start:
             return ent
         # An end before the start month means it never pays (cancelled before its first month).
-        ent.end_month = add_months(start, -1)
-        ent.status = Entitlement.Status.ENDED
-        ent.exit_reason = reason
-        ent.next_review_on = None
-        ent.save(update_fields=["end_month", "status", "exit_reason", "next_review_on", "updated_at"])
-        audit_record(
+        ent = entitlement_transition(
             actor=actor,
-            action="disbursement.entitlement_end",
-            obj=ent,
+            entitlement_id=ent.pk,
+            action=EntitlementAction.END,
+            audit_action="disbursement.entitlement_end",
             reason=reason,
             data={"from": period_label(start), "outcome": kind},
+            end_month=add_months(start, -1),
+            exit_reason=reason,
+            next_review_on=None,
         )
+        statuses_follow_end(actor=actor, entitlement=ent, reason=reason)
         _notice(
             actor=actor,
             household_id=ent.household_id,
@@ -333,12 +365,14 @@ def entitlement_suspend(*, actor, entitlement: Entitlement, reason: str) -> Enti
         [ent] = _lock_household_entitlements(entitlement.household_id, [entitlement.pk])
         if ent.status == Entitlement.Status.SUSPENDED:
             return ent
-        if ent.status == Entitlement.Status.ENDED:
-            raise DisbursementError("已终止的待遇不能暂停。")
-        ent.status = Entitlement.Status.SUSPENDED
-        ent.exit_reason = reason
-        ent.save(update_fields=["status", "exit_reason", "updated_at"])
-        audit_record(actor=actor, action="disbursement.entitlement_suspend", obj=ent, reason=reason)
+        ent = entitlement_transition(
+            actor=actor,
+            entitlement_id=ent.pk,
+            action=EntitlementAction.SUSPEND,
+            audit_action="disbursement.entitlement_suspend",
+            reason=reason,
+            exit_reason=reason,
+        )
         _notice(
             actor=actor,
             household_id=ent.household_id,
@@ -355,11 +389,15 @@ def entitlement_resume(*, actor, entitlement: Entitlement, reason: str) -> Entit
     _check_actor(actor, entitlement.household_id)
     with transaction.atomic():
         [ent] = _lock_household_entitlements(entitlement.household_id, [entitlement.pk])
-        if ent.status != Entitlement.Status.SUSPENDED:
+        if ent.status == Entitlement.Status.ACTIVE:
             return ent
-        ent.status = Entitlement.Status.ACTIVE
-        ent.save(update_fields=["status", "updated_at"])
-        audit_record(actor=actor, action="disbursement.entitlement_resume", obj=ent, reason=reason)
+        ent = entitlement_transition(
+            actor=actor,
+            entitlement_id=ent.pk,
+            action=EntitlementAction.RESUME,
+            audit_action="disbursement.entitlement_resume",
+            reason=reason,
+        )
     return ent
 
 
@@ -387,12 +425,16 @@ def entitlement_change_amount(
             remaining = (ent.end_month.year - start.year) * 12 + ent.end_month.month - start.month + 1
             if remaining < 1:
                 raise DisbursementError("调整月份晚于待遇终止月份。")
-        Entitlement.objects.filter(pk=ent.pk).update(
+        entitlement_transition(
+            actor=actor,
+            entitlement_id=ent.pk,
+            action=EntitlementAction.END,
+            audit_action="disbursement.entitlement_end",
+            reason=reason,
+            data={"from": period_label(start), "outcome": Outcome.CHANGE_AMOUNT},
             end_month=add_months(start, -1),
-            status=Entitlement.Status.ENDED,
             exit_reason=f"调整金额：{reason}",
             next_review_on=None,
-            updated_at=timezone.now(),
         )
         successor = entitlement_create(
             actor=actor,
@@ -408,10 +450,10 @@ def entitlement_change_amount(
             rule_date=ent.rule_date,
             previous=ent,
             reason=reason,
+            status=Entitlement.Status.GRADUAL_EXIT
+            if ent.status == Entitlement.Status.GRADUAL_EXIT
+            else Entitlement.Status.ACTIVE,
         )
-        if ent.status == Entitlement.Status.GRADUAL_EXIT:
-            Entitlement.objects.filter(pk=successor.pk).update(status=Entitlement.Status.GRADUAL_EXIT)
-            successor.status = Entitlement.Status.GRADUAL_EXIT
         _notice(
             actor=actor,
             household_id=ent.household_id,
@@ -437,20 +479,19 @@ def entitlement_gradual_exit(
         [ent] = _lock_household_entitlements(entitlement.household_id, [entitlement.pk])
         if ent.status == Entitlement.Status.GRADUAL_EXIT:
             return ent
-        if ent.status == Entitlement.Status.ENDED:
-            raise DisbursementError("已终止的待遇不能进入渐退期。")
-        ent.status = Entitlement.Status.GRADUAL_EXIT
-        ent.end_month = last if ent.end_month is None else min(ent.end_month, last)
-        ent.exit_reason = reason
-        ent.next_review_on = None
-        ent.save(update_fields=["status", "end_month", "exit_reason", "next_review_on", "updated_at"])
-        audit_record(
+        end = last if ent.end_month is None else min(ent.end_month, last)
+        ent = entitlement_transition(
             actor=actor,
-            action="disbursement.entitlement_gradual_exit",
-            obj=ent,
+            entitlement_id=ent.pk,
+            action=EntitlementAction.GRADUAL_EXIT,
+            audit_action="disbursement.entitlement_gradual_exit",
             reason=reason,
-            data={"from": period_label(start), "months": months, "last": period_label(ent.end_month)},
+            data={"from": period_label(start), "months": months, "last": period_label(end)},
+            end_month=end,
+            exit_reason=reason,
+            next_review_on=None,
         )
+        statuses_follow_end(actor=actor, entitlement=ent, reason=f"渐退期：{reason}")
         _notice(
             actor=actor,
             household_id=ent.household_id,
@@ -467,9 +508,25 @@ def entitlement_gradual_exit(
 def entitlements_close_elapsed(*, on: dt.date) -> int:
     """Mark entitlements whose last month has passed as ended (set-based; safe to run twice)."""
     month = month_start(on)
-    return Entitlement.objects.filter(
-        status__in=[Entitlement.Status.ACTIVE, Entitlement.Status.GRADUAL_EXIT], end_month__lt=month
-    ).update(status=Entitlement.Status.ENDED, next_review_on=None, updated_at=timezone.now())
+    sources = [m.source for m in ENTITLEMENT.moves if m.action == EntitlementAction.CLOSE_ELAPSED]
+    target = ENTITLEMENT.check(action=EntitlementAction.CLOSE_ELAPSED, source=sources[0]).target
+    with transaction.atomic():
+        ids = list(
+            Entitlement.objects.select_for_update()
+            .filter(status__in=sources, end_month__lt=month)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        if not ids:
+            return 0
+        Entitlement.objects.filter(pk__in=ids).update(status=target, next_review_on=None, updated_at=timezone.now())
+        audit_record(
+            actor=None,
+            action="disbursement.entitlements_close_elapsed",
+            object_type="disbursement.entitlement",
+            data={"before": period_label(month), "ended": len(ids)},
+        )
+    return len(ids)
 
 
 # ---------------------------------------------------------------- deliveries
@@ -529,10 +586,11 @@ def delivery_record(
 
 def entitlements_from_decisions(*, actor, county_code: str) -> tuple[list[Entitlement], list[str]]:
     """Approved cash decisions of the county that have no entitlement yet become entitlements,
-    starting in the month of the decision. Safe to run twice (entitlement creation is
-    idempotent per request). Returns the new entitlements and, for approved decisions that
-    cannot be paid (e.g. a member programme whose request names no member), the reasons — each
-    also written as an audit event."""
+    starting in the month the programme's rule says (`pay_start_month`). Safe to run twice
+    (entitlement creation is idempotent per request). Returns the new entitlements and, for
+    approved decisions that cannot be paid as they stand (a member programme whose request
+    names no member, an approval without an amount), the reasons — each also written as an
+    audit event."""
     from ejia.cases.models import ProgrammeRequest
     from ejia.cases.workflow.models import Decision
 
@@ -540,7 +598,6 @@ def entitlements_from_decisions(*, actor, county_code: str) -> tuple[list[Entitl
     decisions = (
         Decision.objects.filter(
             outcome=Decision.Outcome.APPROVED,
-            amount_fen__gt=0,
             procedure__request__status=ProgrammeRequest.Status.APPROVED,
             procedure__request__programme__benefit_form__in=cash,
             procedure__request__household__division__code__startswith=county_code[:6],
@@ -553,11 +610,24 @@ def entitlements_from_decisions(*, actor, county_code: str) -> tuple[list[Entitl
     problems: list[str] = []
     for decision in decisions:
         request = decision.procedure.request
+        if not decision.amount_fen:
+            # Approvals are refused without an amount now; one taken before must not vanish.
+            problems.append(
+                f"{request.case.reference} {request.programme.name}：批准决定未核定发放金额，无法发放，请复核该决定。"
+            )
+            continue
         decided = timezone.localtime(decision.decided_at).date()
         try:
             created.append(
                 entitlement_create_from_request(
-                    actor=actor, request=request, amount_fen=decision.amount_fen, start_month=decided.replace(day=1)
+                    actor=actor,
+                    request=request,
+                    amount_fen=decision.amount_fen,
+                    start_month=pay_start_month(
+                        request.programme,
+                        accepted_on=timezone.localtime(request.case.submitted_at).date(),
+                        decided_on=decided,
+                    ),
                 )
             )
         except DisbursementError as exc:

@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
+from ejia.accounts.policies import public_view
 from ejia.portal import questions, results, selectors
 from ejia.portal.answers import answers_clear, answers_load, answers_save
 
@@ -23,6 +24,7 @@ def _question_url(slug: str, *, change: bool = False) -> str:
     return f"{url}?change=1" if change else url
 
 
+@public_view
 @never_cache
 def selfcheck_start_view(request):
     answers = answers_load(request)
@@ -40,6 +42,7 @@ def selfcheck_start_view(request):
     )
 
 
+@public_view
 @never_cache
 def selfcheck_question_view(request, slug: str):
     step = questions.STEP_BY_SLUG.get(slug)
@@ -96,6 +99,7 @@ def selfcheck_question_view(request, slug: str):
     )
 
 
+@public_view
 @never_cache
 def selfcheck_answers_view(request):
     answers = answers_load(request)
@@ -118,6 +122,7 @@ def selfcheck_answers_view(request):
     )
 
 
+@public_view
 @never_cache
 def selfcheck_results_view(request):
     answers = answers_load(request)
@@ -135,6 +140,7 @@ def selfcheck_results_view(request):
     )
 
 
+@public_view
 @never_cache
 def selfcheck_apply_view(request):
     answers = answers_load(request)
@@ -147,6 +153,7 @@ def selfcheck_apply_view(request):
     )
 
 
+@public_view
 @require_POST
 def selfcheck_clear_view(request):
     response = redirect("portal:selfcheck_start")

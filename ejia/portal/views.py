@@ -8,6 +8,7 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
+from ejia.accounts.policies import public_view
 from ejia.portal import catalogue, selectors
 from ejia.portal.forms import CatalogueFilterForm, CountyForm
 
@@ -26,10 +27,12 @@ def _safe_next(request, default: str = "/") -> str:
     return target
 
 
+@public_view
 def home_view(request):
     return render(request, "portal/home.html", {"featured": catalogue.featured()})
 
 
+@public_view
 def catalogue_view(request):
     options = catalogue.filter_options()
     form = CatalogueFilterForm(request.GET or None, **options)
@@ -52,6 +55,7 @@ def catalogue_view(request):
     return render(request, "portal/catalogue.html", context)
 
 
+@public_view
 def programme_view(request, code: str):
     page = catalogue.programme_page(code, on=timezone.localdate(), county_code=_county_code(request))
     if page is None:
@@ -65,6 +69,7 @@ def _county_code(request) -> str:
     return code if selectors.county_get(code) else DEFAULT_COUNTY
 
 
+@public_view
 @require_POST
 def county_view(request):
     form = CountyForm(request.POST)
@@ -74,6 +79,7 @@ def county_view(request):
     return response
 
 
+@public_view
 @require_POST
 def elder_view(request):
     """Switch elder mode on or off; remembered for a year in the `elder` cookie."""

@@ -13,6 +13,7 @@ import logging
 from pathlib import Path
 
 from django.db import transaction
+from django.db.models import Case, OuterRef, Subquery, Value, When
 from django.utils import timezone
 
 from ejia.accounts.models import Department, Division
@@ -194,6 +195,7 @@ def registry_load_city(*, directory: Path, months: int = 6, today: dt.date | Non
     with transaction.atomic():
         Membership.objects.bulk_create(memberships, batch_size=BATCH)
     counts["memberships"] = len(memberships)
+    counts["account_holders"] = _account_holders_fill()
 
     # ---- household statuses and a benefit history
     departments = {d.code: d.pk for d in Department.objects.all()}
@@ -289,6 +291,24 @@ def registry_load_city(*, directory: Path, months: int = 6, today: dt.date | Non
         audit_record(actor=None, action="registry.demo_load", object_type="registry", data=counts)
     logger.info("registry demo load: %s", counts)
     return counts
+
+
+def _account_holders_fill() -> int:
+    """Every demo household with an account gets its holder (户名): the head, or the eldest
+    current member when the head has died — a bank file needs the name on the card. Set-based
+    and idempotent (households that have a holder keep it)."""
+    holder = (
+        Membership.objects.filter(household=OuterRef("pk"), date_out__isnull=True)
+        .annotate(not_head=Case(When(relation=Relation.HEAD, then=Value(0)), default=Value(1)))
+        .order_by("not_head", "person__birth_date", "pk")
+        .values("person_id")[:1]
+    )
+    with transaction.atomic():
+        return (
+            Household.objects.filter(source="demo", account_holder__isnull=True)
+            .exclude(account_ciphertext="")
+            .update(account_holder=Subquery(holder))
+        )
 
 
 def _programmes() -> dict[str, tuple[int, str]]:

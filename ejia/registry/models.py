@@ -99,6 +99,21 @@ class StatusKind(models.TextChoices):
     OTHER = "other", _("其他")
 
 
+# The statuses a decision on a programme confers (and a means test stands behind): an approved
+# 低保 makes the household a 低保 household until its entitlement ends. 特困 is a person's status
+# (MemberStatus) and marks the household too.
+STATUS_BY_PROGRAMME: dict[str, str] = {
+    "tekun": StatusKind.TEKUN,
+    "dibao": StatusKind.DIBAO,
+    "dibao_edge": StatusKind.DIBAO_EDGE,
+    "expense_hardship": StatusKind.EXPENSE_HARDSHIP,
+}
+# A household enters one tier of 梯度救助 at a time: an approved 低保 ends these.
+TIER_REPLACES: dict[str, tuple[str, ...]] = {
+    StatusKind.DIBAO: (StatusKind.DIBAO_EDGE, StatusKind.EXPENSE_HARDSHIP),
+}
+
+
 class Person(BaseModel):
     id_number_ciphertext = models.TextField(editable=False)
     id_number_index = models.CharField(max_length=64, unique=True, editable=False)

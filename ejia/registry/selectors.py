@@ -7,10 +7,10 @@ import re
 from dataclasses import dataclass, field
 
 from django.db.models import QuerySet
-from django.http import Http404
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
-from ejia.accounts.scope import filter_by_division, require_division
+from ejia.accounts.policies import Capability, get_or_refuse, scoped
 from ejia.core import idnumber
 from ejia.registry.models import BenefitRecord, Household, HouseholdStatus, Membership, MemberStatus, Person
 from ejia.registry.services import id_index
@@ -19,17 +19,21 @@ from ejia.registry.services import id_index
 REFERENCE_RE = re.compile(r"^\s*(\d{6})-?(\d{8})-?(\d{4})\s*$")
 
 
-def households_for_user(*, user) -> QuerySet[Household]:
-    return filter_by_division(Household.objects.select_related("division"), user)
+def households_for_user(*, user, capability: Capability = Capability.HOUSEHOLD_READ) -> QuerySet[Household]:
+    return scoped(Household.objects.select_related("division"), user, capability, division="division")
 
 
-def household_get_for_user(*, user, public_id) -> Household:
-    """The household if the viewer's scope holds it: 404 if unknown, 403 if out of scope."""
-    household = Household.objects.select_related("division__parent__parent").filter(public_id=public_id).first()
-    if household is None:
-        raise Http404("没有找到该家庭。")
-    require_division(user, household.division)
-    return household
+def household_get_for_user(*, user, public_id, capability: Capability = Capability.HOUSEHOLD_READ) -> Household:
+    """The household if the viewer may read it: 404 if unknown, 403 if out of reach."""
+    visible = scoped(
+        Household.objects.select_related("division__parent__parent"), user, capability, division="division"
+    )
+    return get_or_refuse(
+        visible,
+        exists=lambda: Household.objects.filter(public_id=public_id).exists(),
+        what=_("该家庭"),
+        public_id=public_id,
+    )
 
 
 def person_by_id_number(id_number: str) -> Person | None:
@@ -78,7 +82,7 @@ def household_search(*, user, query: str) -> HouseholdSearch:
             memberships__person__id_number_index=id_index(parsed.number), memberships__date_out__isnull=True
         )
     matches = matches.distinct()
-    visible = list(filter_by_division(matches, user).select_related("division"))
+    visible = list(scoped(matches, user, Capability.HOUSEHOLD_READ, division="division").select_related("division"))
     result.households = visible
     # Say that something exists elsewhere without showing it: the clerk can refer the citizen on.
     result.out_of_scope = not visible and matches.exists()
@@ -99,7 +103,8 @@ class HouseholdOverview:
     on: dt.date
     members: list[MemberRow]
     former_members: list[Membership]
-    statuses: list[HouseholdStatus]
+    statuses: list[HouseholdStatus]  # every status the household ever held, newest first
+    active_statuses: list[HouseholdStatus]  # those it holds today (an end ahead: still held)
     benefits: list[BenefitRecord]
     benefit_total_fen: int
     departments: int
@@ -107,13 +112,15 @@ class HouseholdOverview:
 
 
 def household_overview(*, user, household: Household) -> HouseholdOverview:
-    """The 360° view: members, statuses, every benefit from every department, cases."""
-    require_division(user, household.division)
+    """The 360° view: members, statuses, every benefit from every department, and the cases
+    the viewer may open."""
+    household = household_get_for_user(user=user, public_id=household.public_id)
     today = timezone.localdate()
     memberships = list(household.memberships.select_related("person").order_by("relation", "person__birth_date"))
     member_statuses: dict[int, list[MemberStatus]] = {}
     for status in MemberStatus.objects.filter(household=household).order_by("-start"):
-        member_statuses.setdefault(status.person_id, []).append(status)
+        if status.active_on(today):
+            member_statuses.setdefault(status.person_id, []).append(status)
     members = [
         MemberRow(m, m.person, m.person.age_on(today), member_statuses.get(m.person_id, []))
         for m in memberships
@@ -123,13 +130,19 @@ def household_overview(*, user, household: Household) -> HouseholdOverview:
         household.benefits.select_related("programme", "department", "person").order_by("-period_start", "-pk")
     )
     cases_manager = getattr(household, "cases", None)
-    cases = list(cases_manager.order_by("-created_at")) if cases_manager is not None else []
+    cases = (
+        list(scoped(cases_manager.all(), user, Capability.CASE_READ, division="division").order_by("-created_at"))
+        if cases_manager is not None
+        else []
+    )
+    statuses = list(household.statuses.order_by("-start", "-pk"))
     return HouseholdOverview(
         household=household,
         on=today,
         members=members,
         former_members=[m for m in memberships if m.date_out is not None],
-        statuses=list(household.statuses.order_by("-start")),
+        statuses=statuses,
+        active_statuses=[s for s in statuses if s.active_on(today)],
         benefits=benefits,
         benefit_total_fen=sum(b.amount_fen for b in benefits),
         departments=len({b.department_id for b in benefits}),

@@ -4,24 +4,29 @@ from __future__ import annotations
 
 import datetime as dt
 
+from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from ejia.accounts.models import Division, Role
-from ejia.accounts.scope import require_division, require_role
+from ejia.accounts.policies import Capability, require
+from ejia.accounts.scope import require_division
 from ejia.core import crypto, idnumber
 from ejia.core.audit import audit_record
 from ejia.registry.models import (
     ACCOUNT_PURPOSE,
     ID_PURPOSE,
+    TIER_REPLACES,
     Household,
+    HouseholdStatus,
     Membership,
+    MemberStatus,
     Person,
     Relation,
+    StatusKind,
 )
 
 # Roles that may see a full ID number (e.g. to fill a bank or hospital form); each reveal is logged.
-REVEAL_ROLES = (Role.WINDOW_CLERK, Role.COUNTY_REVIEWER, Role.CENTRE_DIRECTOR)
 
 
 class RegistryError(Exception):
@@ -109,15 +114,15 @@ def person_ensure(
 
 def person_id_number_reveal(*, actor, person: Person, reason: str) -> str:
     """Decrypt a person's ID number for a permitted role, inside the person's scope, with a reason."""
-    require_role(actor, *REVEAL_ROLES)
+    require(actor, Capability.ID_REVEAL)
     if not reason.strip():
         raise RegistryError("查看完整身份证号码须填写用途。")
     membership = person.memberships.filter(date_out__isnull=True).select_related("household__division").first()
     if membership is not None:
         require_division(actor, membership.household.division)
-    elif not actor.is_superuser:
-        # A person outside every household belongs to nobody's scope but the system's.
-        require_role(actor, Role.COUNTY_REVIEWER, Role.CENTRE_DIRECTOR)
+    elif not actor.is_superuser and not actor.has_role(Role.COUNTY_REVIEWER, Role.CENTRE_DIRECTOR):
+        # A person outside every household belongs to nobody's area but the county centre's.
+        raise PermissionDenied("该人员不在您的数据权限范围内。")
     audit_record(actor=actor, action="registry.id_number_reveal", obj=person, reason=reason.strip())
     return crypto.decrypt(person.id_number_ciphertext, purpose=ID_PURPOSE)
 
@@ -235,3 +240,93 @@ def membership_end(*, actor, membership: Membership, date_out: dt.date | None = 
         membership.date_out = max(date_out or timezone.localdate(), membership.date_in)
         membership.save(update_fields=["date_out", "updated_at"])
         audit_record(actor=actor, action="registry.membership_end", obj=membership, reason=reason)
+
+
+# ---------------------------------------------------------------- statuses (救助身份)
+
+
+def _open_on(qs, day: dt.date):
+    """Statuses of `qs` still running on `day` (no end, or an end not before it)."""
+    return qs.filter(start__lte=day).filter(end__isnull=True) | qs.filter(start__lte=day, end__gte=day)
+
+
+def status_begin(
+    *,
+    actor,
+    household: Household,
+    kind: str,
+    start: dt.date,
+    persons: list[Person] | tuple[Person, ...] = (),
+    note: str = "",
+) -> HouseholdStatus:
+    """The household (and, for a person's status, each of `persons`) holds `kind` from `start`
+    with no end: an approved decision. A status already running is kept and any end it had in
+    view (a gradual exit) is lifted; a lower tier it replaces ends the day before."""
+    kind = StatusKind(kind)
+    with transaction.atomic():
+        household = Household.objects.select_for_update().get(pk=household.pk)
+        replaced = []
+        for lower in TIER_REPLACES.get(kind, ()):
+            for status in _open_on(HouseholdStatus.objects.filter(household=household, kind=lower), start):
+                status.end = max(status.start, start - dt.timedelta(days=1))
+                status.note = (status.note + f"；{start:%Y-%m-%d}转入{kind.label}")[-200:]
+                status.save(update_fields=["end", "note", "updated_at"])
+                replaced.append(lower)
+        status = _status_running(HouseholdStatus.objects.filter(household=household, kind=kind), start)
+        if status is None:
+            status = HouseholdStatus.objects.create(household=household, kind=kind, start=start, note=note[:200])
+        for person in persons:
+            mine = _status_running(MemberStatus.objects.filter(person=person, kind=kind), start)
+            if mine is None:
+                MemberStatus.objects.create(person=person, household=household, kind=kind, start=start, note=note[:200])
+        audit_record(
+            actor=actor,
+            action="registry.status_begin",
+            obj=household,
+            reason=note,
+            data={
+                "kind": kind.value,
+                "start": start.isoformat(),
+                "persons": [str(p.public_id) for p in persons],
+                "replaced": replaced,
+            },
+        )
+    return status
+
+
+def _status_running(qs, start: dt.date):
+    """The status of `qs` running on `start` (its planned end lifted), else None."""
+    status = _open_on(qs, start).order_by("-start", "-pk").first()
+    if status is not None and status.end is not None:
+        status.end = None
+        status.save(update_fields=["end", "updated_at"])
+    return status
+
+
+def status_end(
+    *, actor, household: Household, kind: str, end: dt.date, person: Person | None = None, reason: str
+) -> int:
+    """The household's (or, with `person`, that person's) `kind` ends on `end`, the last day it
+    holds (may lie ahead: a gradual exit). A status that began later ends on its first day."""
+    kind = StatusKind(kind)
+    with transaction.atomic():
+        household = Household.objects.select_for_update().get(pk=household.pk)
+        if person is not None:
+            qs = MemberStatus.objects.filter(person=person, household=household, kind=kind)
+        else:
+            qs = HouseholdStatus.objects.filter(household=household, kind=kind)
+        qs = qs.filter(end__isnull=True) | qs.filter(end__gt=end)
+        ended = 0
+        for status in qs.select_for_update().order_by("pk"):
+            status.end = max(status.start, end)
+            status.save(update_fields=["end", "updated_at"])
+            ended += 1
+        if ended:
+            audit_record(
+                actor=actor,
+                action="registry.status_end",
+                obj=household,
+                reason=reason,
+                data={"kind": kind.value, "end": end.isoformat(), "person": str(person.public_id) if person else None},
+            )
+    return ended

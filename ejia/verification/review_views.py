@@ -11,8 +11,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
+from ejia.accounts.policies import Capability, staff_view
 from ejia.core.audit import audit_record
-from ejia.core.pages import staff_page
 from ejia.verification.reviews import (
     ReviewRefused,
     heads_of,
@@ -30,7 +30,7 @@ FLAGS_PER_PAGE = 100
 SHOW = {"open": _("待处理"), "done": _("已处理"), "all": _("全部")}
 
 
-reviewer_page = staff_page("verification/review_forbidden.html")
+reviewer_page = staff_view(Capability.REVERIFICATION_MANAGE)
 
 
 @reviewer_page

@@ -25,10 +25,18 @@ from django.db.models import F, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
-from ejia.accounts.models import Division, Role
-from ejia.accounts.scope import require_division, require_role, scope_for
+from ejia.accounts.models import Division
+from ejia.accounts.policies import Capability, require
+from ejia.accounts.scope import require_division, scope_for
 from ejia.core.audit import audit_record
-from ejia.registry.models import Household, HouseholdStatus, Membership, MemberStatus, Relation, StatusKind
+from ejia.registry.models import (
+    STATUS_BY_PROGRAMME,
+    Household,
+    HouseholdStatus,
+    Membership,
+    MemberStatus,
+    Relation,
+)
 from ejia.rules import Engine
 from ejia.rules.errors import RuleError
 from ejia.rules.facts import DERIVED_FROM, FACTS
@@ -44,13 +52,7 @@ from ejia.verification.models import (
 )
 
 # The statuses a means test stands behind, and the programme whose rule it is.
-STATUS_PROGRAMMES: dict[str, str] = {
-    StatusKind.TEKUN: "tekun",
-    StatusKind.DIBAO: "dibao",
-    StatusKind.DIBAO_EDGE: "dibao_edge",
-    StatusKind.EXPENSE_HARDSHIP: "expense_hardship",
-}
-REVIEW_ROLES = (Role.COUNTY_REVIEWER, Role.CENTRE_DIRECTOR)
+STATUS_PROGRAMMES: dict[str, str] = {kind: code for code, kind in STATUS_BY_PROGRAMME.items()}
 CHUNK = 2000
 # A running batch that has not moved for this long lost its worker (a restart, a crash).
 STALE_AFTER = dt.timedelta(minutes=30)
@@ -69,7 +71,7 @@ class ReviewRefused(Exception):
 def review_counties_for_user(user) -> list[Division]:
     """The counties whose recipients the user may re-verify: the user's own county, or every
     county of the city for the city centre. Raises PermissionDenied."""
-    require_role(user, *REVIEW_ROLES)
+    require(user, Capability.REVERIFICATION_MANAGE)
     scope = scope_for(user)
     if scope.empty:
         return []
@@ -82,7 +84,7 @@ def review_batches_for_user(user, *, limit: int = 50) -> list[ReverificationBatc
 
 
 def review_batch_get_for_user(*, user, public_id) -> ReverificationBatch:
-    require_role(user, *REVIEW_ROLES)
+    require(user, Capability.REVERIFICATION_MANAGE)
     batch = ReverificationBatch.objects.select_related("county", "started_by").filter(public_id=public_id).first()
     if batch is None:
         raise Http404("没有这个复核批次。")

@@ -1,5 +1,5 @@
-"""Reads for the exchange pages. Department data is city-wide: the exchange operator role is
-the scope (checked by the views through `require_operator`)."""
+"""Reads for the exchange pages. Department data is city-wide: the access policy's
+EXCHANGE_OPERATE capability is the scope (checked here and declared on the views)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,7 @@ from django.db import transaction
 from django.db.models import Prefetch
 from django.http import Http404
 
-from ejia.accounts.models import Role
-from ejia.accounts.scope import require_role
+from ejia.accounts.policies import Capability, require
 from ejia.core.audit import audit_record
 from ejia.core.idnumber import mask_in_text
 from ejia.core.money import format_fen
@@ -28,7 +27,7 @@ from ejia.verification.models import (
 
 
 def require_operator(user) -> None:
-    require_role(user, Role.EXCHANGE_OPERATOR)
+    require(user, Capability.EXCHANGE_OPERATE)
 
 
 @dataclass

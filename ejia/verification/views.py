@@ -4,8 +4,8 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from ejia.accounts.policies import Capability, staff_view
 from ejia.core.audit import audit_record
-from ejia.core.pages import staff_page
 from ejia.verification import export
 from ejia.verification.files import FileRefused, limit
 from ejia.verification.forms import UploadForm
@@ -19,7 +19,7 @@ from ejia.verification.selectors import (
 from ejia.verification.services import snapshot_commit_request, snapshot_stage, upload_stage
 from ejia.verification.tasks import analyse_snapshot
 
-operator_page = staff_page("verification/forbidden.html")
+operator_page = staff_view(Capability.EXCHANGE_OPERATE)
 
 
 @operator_page

@@ -41,7 +41,7 @@ def forwards(apps, schema_editor):
 class Migration(migrations.Migration):
     dependencies = [
         ("cases", "0004_programmerequest_person"),
-        ("catalogue", "0004_combination_rules"),
+        ("catalogue", "0005_combination_rules"),
     ]
 
     operations = [

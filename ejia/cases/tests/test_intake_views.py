@@ -130,18 +130,27 @@ def test_carol_cannot_open_bobs_household_or_case(client, bob, carol, catalogue)
     assert client.get(reverse("cases:case_detail", args=[uuid.uuid4()])).status_code == 404
 
 
-def test_a_village_clerk_sees_her_villages_cases_and_the_county_reviewer_all(client, alice, dave, bob, catalogue):
+def test_a_village_clerk_sees_the_cases_she_started_and_the_county_reviewer_all(client, alice, dave, bob, catalogue):
     from ejia.cases.services import case_submit
     from ejia.cases.tests.conftest import application
 
-    case = case_submit(actor=bob, channel="window", idempotency_key="x", data=application())
-    for user in (alice, dave):
-        client.force_login(user)
+    bobs = case_submit(actor=bob, channel="window", idempotency_key="x", data=application())
+    hers = case_submit(actor=alice, channel="window", idempotency_key="y", data=application())
+    client.force_login(dave)
+    for case in (bobs, hers):
         assert client.get(reverse("cases:case_detail", args=[case.public_id])).status_code == 200
+    # The village clerk reads the files she started or holds, not every file of her village.
+    client.force_login(alice)
+    assert client.get(reverse("cases:case_detail", args=[hers.public_id])).status_code == 200
+    assert client.get(reverse("cases:case_detail", args=[bobs.public_id])).status_code == 403
+    queue = client.get(reverse("cases:queue")).content.decode()
+    assert hers.reference in queue and bobs.reference not in queue
 
 
 def test_the_mock_card_reader_answers_json(client, bob, settings):
     settings.EJIA_ID_READER_MOCK = True
+    assert client.get(reverse("cases:id_reader_mock")).status_code == 302  # staff only: sign in first
+    client.force_login(bob)
     card = client.get(reverse("cases:id_reader_mock")).json()
     assert card["name"] and len(card["id_number"]) == 18
     settings.EJIA_ID_READER_MOCK = False

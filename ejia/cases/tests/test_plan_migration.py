@@ -15,7 +15,7 @@ from ejia.catalogue.plan import Plan, PlanOutcome
 pytestmark = pytest.mark.django_db(transaction=True)
 
 BEFORE = [("cases", "0003_intakedraft_phone_alter_intakedraft_user_and_more"), ("disbursement", "0002_fewer_indexes")]
-AFTER = [("cases", "0006_programmerequest_one_open_per_person"), ("disbursement", "0003_plan_typed")]
+AFTER = [("cases", "0006_programmerequest_one_open_per_person"), ("disbursement", "0004_plan_typed")]
 
 # The repr an early release stored instead of the criterion's fields.
 REPR = "CriterionResult(label='家庭人均月收入低于低保标准', result='pass', explanation='家庭人均月收入 ¥150.00 < 低保标准 ¥1,001.00 ✔')"

@@ -8,8 +8,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from ejia.cases.models import Case, IntakeDraft, SmsCode
-from ejia.cases.sms import MemoryBackend
 from ejia.cases.tests.conftest import signature_data_url
+from ejia.core.sms import MemoryBackend
 from ejia.registry.tests.factories import new_id, village
 
 pytestmark = pytest.mark.django_db
@@ -21,7 +21,7 @@ def login(client, capture):
     SmsCode.objects.update(created_at=timezone.now() - dt.timedelta(minutes=2))
     with capture(execute=True):
         client.post(reverse("citizen:login"), {"phone": PHONE, "action": "send"})
-    code = re.search(r"验证码是(\d{6})", MemoryBackend.outbox[-1][1]).group(1)
+    code = re.search(r"验证码是(\d{6})", MemoryBackend.sent[-1][1]).group(1)
     client.post(reverse("citizen:login"), {"phone": PHONE, "action": "verify", "code": code})
 
 

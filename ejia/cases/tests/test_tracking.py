@@ -5,9 +5,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from ejia.cases.services import case_submit
-from ejia.cases.sms import MemoryBackend
 from ejia.cases.tests.conftest import application
 from ejia.cases.tracking import TrackingError, case_track, sms_code_send, sms_code_verify
+from ejia.core.sms import MemoryBackend
 
 pytestmark = pytest.mark.django_db
 
@@ -21,7 +21,7 @@ def case(bob, catalogue):
 
 
 def last_code() -> str:
-    return re.search(r"验证码是(\d{6})", MemoryBackend.outbox[-1][1]).group(1)
+    return re.search(r"验证码是(\d{6})", MemoryBackend.sent[-1][1]).group(1)
 
 
 def test_a_citizen_tracks_by_reference_and_the_last_six_id_characters(client, case):
@@ -42,7 +42,7 @@ def test_a_wrong_tail_is_refused_and_repeated_guessing_is_locked(case):
 def test_a_citizen_logs_in_with_the_phone_and_an_sms_code(client, case, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         client.post(reverse("citizen:login"), {"phone": "138 1234 5678", "action": "send"})
-    assert MemoryBackend.outbox[-1][0] == "13812345678"
+    assert MemoryBackend.sent[-1][0] == "13812345678"
     wrong = client.post(
         reverse("citizen:login"),
         {"phone": "13812345678", "action": "verify", "code": "999999" if last_code() != "999999" else "111111"},
@@ -85,5 +85,5 @@ def test_the_applicant_gets_an_sms_with_the_reference_when_the_case_commits(
 ):
     with django_capture_on_commit_callbacks(execute=True):
         case = case_submit(actor=bob, channel="window", idempotency_key="sms", data=application())
-    phone, text, _ = MemoryBackend.outbox[-1]
+    phone, text, _ = MemoryBackend.sent[-1]
     assert phone == "13812345678" and case.reference in text

@@ -1,6 +1,7 @@
 """内部流转: procedure templates (data), the procedure each request walks, and what
 happened on the way (home visits, appraisals, self-care assessments, public notices,
-objections, decisions, the joint review and its one decision notice), plus the outbox.
+objections, decisions, the joint review and its one decision notice). Messages to the
+applicant go through the platform's outbox (ejia.core.outbox).
 """
 
 from __future__ import annotations
@@ -296,39 +297,3 @@ class DecisionNotice(BaseModel):
     issued_at = models.DateTimeField()
     # What the PDF says, frozen at issue: [{"programme", "outcome", "amount_fen", "reasons"}].
     content = models.JSONField(default=list)
-
-
-class NotificationTemplate(models.Model):
-    """SMS texts as data, with {placeholders} filled from the event."""
-
-    code = models.SlugField(max_length=40, unique=True)
-    name = models.CharField(max_length=40)
-    text = models.TextField()
-    active = models.BooleanField(default=True)
-
-    def __str__(self) -> str:
-        return self.name
-
-
-class OutboxMessage(models.Model):
-    """A notification written in the mover's transaction, sent after commit (at least once)."""
-
-    class Status(models.TextChoices):
-        PENDING = "pending", _("待发送")
-        SENT = "sent", _("已发送")
-        FAILED = "failed", _("发送失败")
-
-    dedup_key = models.CharField(max_length=120, unique=True)
-    channel = models.CharField(max_length=10, default="sms")
-    recipient = models.CharField(max_length=40)
-    template = models.CharField(max_length=40)
-    text = models.TextField()
-    status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING, db_index=True)
-    attempts = models.PositiveSmallIntegerField(default=0)
-    last_error = models.TextField(blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    claimed_until = models.DateTimeField(null=True, blank=True)
-    sent_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["pk"]

@@ -12,6 +12,7 @@ from reportlab.lib.units import mm
 from reportlab.platypus import Paragraph, Spacer, Table, TableStyle
 
 from ejia.cases.workflow.models import DecisionNotice, PublicNotice
+from ejia.cases.workflow.services.notices import decision_amount_text
 from ejia.core.i18n import official_language
 from ejia.core.money import format_fen
 from ejia.core.pdf import FONT, a4_pdf, paragraph
@@ -97,9 +98,7 @@ def decision_notice_pdf(notice: DecisionNotice) -> io.BytesIO:
     ]
     rows = [[_p("救助项目", CELL), _p("办理部门", CELL), _p("结果", CELL), _p("金额", CELL), _p("理由", CELL)]]
     for row in notice.content:
-        amount = "—"
-        if row.get("amount_fen") is not None:
-            amount = f"{row.get('amount_period', '')}{format_fen(row['amount_fen'])}"
+        amount = decision_amount_text(row)
         rows.append(
             [
                 _p(row["programme"], CELL),

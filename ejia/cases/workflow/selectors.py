@@ -9,14 +9,12 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from django.core.exceptions import PermissionDenied
 from django.db.models import Exists, OuterRef, Q, QuerySet
-from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from ejia.accounts.models import OrgUnit
-from ejia.accounts.scope import division_q, filter_by_department, filter_by_division
+from ejia.accounts.policies import Capability, allows, get_or_refuse, scoped
+from ejia.accounts.scope import division_q, filter_by_division
 from ejia.cases.models import Case, CaseStatus, ProgrammeRequest
 from ejia.cases.workflow.deadlines import due_flag, due_soon_limit
 from ejia.cases.workflow.models import (
@@ -25,6 +23,7 @@ from ejia.cases.workflow.models import (
     ProcedureState,
     PublicNotice,
     RequestProcedure,
+    StepRecord,
 )
 from ejia.cases.workflow.review import facts_for_decision  # noqa: F401
 from ejia.cases.workflow.services import procedures_start_for_case
@@ -49,7 +48,15 @@ def procedures_for_user(*, user) -> QuerySet[RequestProcedure]:
         "escalated_to",
         "claimed_by",
     )
-    return filter_by_department(qs, user, department_field="department", division_field="division")
+    return scoped(qs, user, Capability.PROCEDURE_HANDLE, division="division", department=routed_to_department)
+
+
+def routed_to_department(department_id: int) -> Q:
+    """Requests routed to a department: waiting at one of its units now, or handled there
+    before (its own decisions). A 民政 programme that only the window and the centre handle
+    (低保) is not routed to the 民政 department's approvers."""
+    handled = StepRecord.objects.filter(procedure=OuterRef("pk"), unit__department_id=department_id)
+    return Q(acting_unit__department_id=department_id) | Q(Exists(handled))
 
 
 def start_missing_procedures(*, user, limit: int = 50) -> int:
@@ -120,31 +127,18 @@ def work_queue(
 
 
 def procedure_get_for_user(*, user, public_id) -> RequestProcedure:
-    """404 if there is no such request, 403 if it is not in the viewer's scope."""
-    procedure = procedures_for_user(user=user).filter(public_id=public_id).first()
-    if procedure is None:
-        if RequestProcedure.objects.filter(public_id=public_id).exists():
-            raise PermissionDenied("该事项不在您的数据权限范围内。")
-        raise Http404("没有找到该事项。")
-    return procedure
-
-
-def case_for_joint_review(*, user, public_id) -> Case:
-    case = (
-        filter_by_division(Case.objects.select_related("division__parent__parent", "applicant"), user)
-        .filter(public_id=public_id)
-        .first()
+    """404 if there is no such request, 403 if it is not in the viewer's reach."""
+    return get_or_refuse(
+        procedures_for_user(user=user),
+        exists=lambda: RequestProcedure.objects.filter(public_id=public_id).exists(),
+        what=_("该事项"),
+        public_id=public_id,
     )
-    if case is None:
-        if Case.objects.filter(public_id=public_id).exists():
-            raise PermissionDenied("该申请件不在您的数据权限范围内。")
-        raise Http404("没有找到该申请件。")
-    return case
 
 
 def joint_review_queue(*, user) -> QuerySet[Case]:
     """Cases of the county whose every request is decided or withdrawn, without a notice yet."""
-    if user.unit is None or user.unit.kind != OrgUnit.Kind.CENTRE:
+    if not allows(user, Capability.JOINT_REVIEW):
         return Case.objects.none()
     open_ = RequestProcedure.objects.filter(case=OuterRef("pk"), state__in=OPEN_STATES)
     any_ = RequestProcedure.objects.filter(case=OuterRef("pk"))
@@ -160,14 +154,18 @@ def joint_review_queue(*, user) -> QuerySet[Case]:
 
 
 def notices_for_user(*, user) -> QuerySet[PublicNotice]:
-    return filter_by_division(PublicNotice.objects.select_related("village__parent", "unit"), user, "village")
+    return scoped(
+        PublicNotice.objects.select_related("village__parent", "unit"), user, Capability.NOTICE_READ, division="village"
+    )
 
 
 def notice_get_for_user(*, user, public_id) -> PublicNotice:
-    notice = notices_for_user(user=user).filter(public_id=public_id).first()
-    if notice is None:
-        raise Http404("没有找到该公示。")
-    return notice
+    return get_or_refuse(
+        notices_for_user(user=user),
+        exists=lambda: PublicNotice.objects.filter(public_id=public_id).exists(),
+        what=_("该公示"),
+        public_id=public_id,
+    )
 
 
 def notice_candidates(*, user) -> dict:

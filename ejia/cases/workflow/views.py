@@ -7,16 +7,16 @@ import mimetypes
 
 from django import forms
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.cache import never_cache
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
-from ejia.accounts.models import Role, User
+from ejia.accounts.models import User
+from ejia.accounts.policies import Capability, allows, require_purpose, staff_view
+from ejia.cases.selectors import case_get_for_user, cases_for_user
 from ejia.cases.workflow import selectors, services
 from ejia.cases.workflow.forms import HomeVisitForm, SelfCareForm, parse_amount
 from ejia.cases.workflow.models import (
@@ -31,14 +31,8 @@ from ejia.cases.workflow.transitions import Action
 from ejia.core.audit import audit_record
 from ejia.core.money import format_fen_plain
 
-WORK_ROLES = (Role.WINDOW_CLERK, Role.VILLAGE_CLERK, Role.COUNTY_REVIEWER, Role.CENTRE_DIRECTOR, Role.DEPT_APPROVER)
 # Bulk approval only for small one-off amounts; monthly cash always goes one by one.
 LOW_RISK_MAX_FEN = 100_000
-
-
-def _require_staff(user) -> None:
-    if not user.has_role(*WORK_ROLES):
-        raise PermissionDenied("您没有办理救助事项的权限。")
 
 
 def _version(request) -> int | None:
@@ -46,9 +40,8 @@ def _version(request) -> int | None:
     return int(raw) if raw.isdigit() else None
 
 
-@login_required
+@staff_view(Capability.PROCEDURE_HANDLE)
 def queue(request):
-    _require_staff(request.user)
     tab = request.GET.get("tab", "mine")
     filters = {k: request.GET.get(k, "") for k in ("programme", "step", "village")}
     data = None if tab == "joint" else selectors.work_queue(user=request.user, tab=tab, **filters)
@@ -65,7 +58,7 @@ def queue(request):
         "programmes": sorted({(r.request.programme.code, r.request.programme.name) for r in rows}),
         "step_choices": sorted({(r.step.key, r.step.name) for r in rows}),
         "villages": sorted({(r.division.code, r.division.name) for r in rows}),
-        "is_centre": request.user.unit and request.user.unit.kind == "centre",
+        "is_centre": allows(request.user, Capability.JOINT_REVIEW),
     }
     if request.headers.get("HX-Request"):
         return render(request, "workflow/queue.html#rows", context)
@@ -91,26 +84,18 @@ def _actions_for(user, procedure: RequestProcedure) -> set[str]:
             actions.add(Action.COMPLETE)
         if procedure.step.order > 1:
             actions.add(Action.RETURN)
-    if user.has_role(Role.WINDOW_CLERK, Role.VILLAGE_CLERK) and procedure.acting_unit.kind != "department":
+    if allows(user, Capability.CASE_WITHDRAW) and procedure.acting_unit.kind != "department":
         actions.add(Action.WITHDRAW)
     return actions
 
 
-def _verification_url(case) -> str | None:
-    """The case's verification report (the case clerk's page; a department never gets it)."""
-    try:
-        return reverse("cases:verification", args=[case.public_id])
-    except NoReverseMatch:
-        return None
-
-
-@login_required
+@staff_view(Capability.PROCEDURE_HANDLE, cache=False)
 def procedure_detail(request, public_id):
-    _require_staff(request.user)
     procedure = selectors.procedure_get_for_user(user=request.user, public_id=public_id)
     audit_record(actor=request.user, action="workflow.view", obj=procedure)
-    # The department sees only what the decision needs (minimum necessary).
-    minimal = request.user.unit.kind == "department"
+    # Who may not read this case's file (a department, a village clerk on a case they do not
+    # hold) sees only what the decision needs (minimum necessary).
+    minimal = not cases_for_user(user=request.user).filter(pk=procedure.case_id).exists()
     facts = selectors.facts_for_decision(procedure, minimal=minimal)
     steps = list(procedure.template.steps.all())
     records = list(procedure.records.select_related("actor", "unit", "step"))
@@ -134,33 +119,31 @@ def procedure_detail(request, public_id):
         "minimal": minimal,
         "activities": DAILY_ACTIVITIES,
         "is_department": minimal,
-        "verification_url": None if minimal else _verification_url(procedure.case),
+        "verification_url": reverse("cases:verification", args=[procedure.case.public_id])
+        if allows(request.user, Capability.VERIFICATION_READ)
+        else None,
     }
     return render(request, "workflow/procedure.html", context)
 
 
-@login_required
-@never_cache
+@staff_view(Capability.CASE_READ, cache=False)
 def home_visit_photo(request, public_id, photo_id):
     """One photo of a home visit: the inside of someone's home, so it is served only to staff
-    who may see the whole procedure (not to a department approver: minimum necessary), and
-    every view is audited."""
-    _require_staff(request.user)
+    who may read the case file (not to a department approver: minimum necessary), and every
+    view is audited."""
     procedure = selectors.procedure_get_for_user(user=request.user, public_id=public_id)
-    if request.user.unit.kind == "department":
-        raise PermissionDenied("入户调查照片仅供经办和审核人员查看。")
+    case_get_for_user(user=request.user, public_id=procedure.case.public_id)
     photo = HomeVisitPhoto.objects.filter(pk=photo_id, visit__procedure=procedure).first()
-    if photo is None or not photo.image:
+    if photo is None or not photo.image or not photo.image.storage.exists(photo.image.name):
         raise Http404("没有这张照片。")
     audit_record(actor=request.user, action="workflow.home_visit_photo_view", obj=procedure, data={"photo": photo.pk})
     content_type = mimetypes.guess_type(photo.image.name)[0] or "application/octet-stream"
     return FileResponse(photo.image.open("rb"), content_type=content_type)
 
 
-@login_required
+@staff_view(Capability.PROCEDURE_HANDLE)
 @require_POST
 def procedure_act(request, public_id, action):
-    _require_staff(request.user)
     procedure = selectors.procedure_get_for_user(user=request.user, public_id=public_id)
     version = _version(request)
     comment = request.POST.get("comment", "")
@@ -228,9 +211,8 @@ def procedure_act(request, public_id, action):
     return redirect("workflow:procedure", public_id=public_id)
 
 
-@login_required
+@staff_view(Capability.PROCEDURE_HANDLE, cache=False)
 def home_visit(request, public_id):
-    _require_staff(request.user)
     procedure = selectors.procedure_get_for_user(user=request.user, public_id=public_id)
     unit_division = procedure.acting_unit.division
     staff_qs = (
@@ -259,9 +241,8 @@ def home_visit(request, public_id):
     return render(request, "workflow/home_visit.html", {"p": procedure, "form": form})
 
 
-@login_required
+@staff_view(Capability.PROCEDURE_HANDLE, cache=False)
 def self_care(request, public_id):
-    _require_staff(request.user)
     procedure = selectors.procedure_get_for_user(user=request.user, public_id=public_id)
     form = SelfCareForm(request.POST or None, initial={"person_name": procedure.case.applicant.name})
     if request.method == "POST" and form.is_valid():
@@ -281,10 +262,9 @@ def self_care(request, public_id):
     return render(request, "workflow/self_care.html", {"p": procedure, "form": form})
 
 
-@login_required
+@staff_view(Capability.PROCEDURE_HANDLE)
 @require_POST
 def appraisal(request, public_id):
-    _require_staff(request.user)
     procedure = selectors.procedure_get_for_user(user=request.user, public_id=public_id)
     try:
         services.appraisal_record(
@@ -304,9 +284,8 @@ def appraisal(request, public_id):
 # ---------------------------------------------------------------- public notices
 
 
-@login_required
+@staff_view(Capability.NOTICE_READ)
 def notices(request):
-    _require_staff(request.user)
     context = {
         "candidates": selectors.notice_candidates(user=request.user),
         "notices": selectors.notices_for_user(user=request.user).prefetch_related("entries")[:100],
@@ -315,10 +294,9 @@ def notices(request):
     return render(request, "workflow/notices.html", context)
 
 
-@login_required
+@staff_view(Capability.NOTICE_MANAGE)
 @require_POST
 def notice_publish(request):
-    _require_staff(request.user)
     versions: dict[int, int | None] = {}
     for raw in request.POST.getlist("pick"):
         public_id, _, version = raw.partition(":")
@@ -333,9 +311,8 @@ def notice_publish(request):
     return redirect("workflow:notice", public_id=notice.public_id)
 
 
-@login_required
+@staff_view(Capability.NOTICE_READ, post=Capability.NOTICE_MANAGE)
 def notice_detail(request, public_id):
-    _require_staff(request.user)
     notice = selectors.notice_get_for_user(user=request.user, public_id=public_id)
     if request.method == "POST":
         try:
@@ -370,9 +347,8 @@ def notice_detail(request, public_id):
     return render(request, "workflow/notice.html", context)
 
 
-@login_required
+@staff_view(Capability.NOTICE_READ)
 def notice_pdf(request, public_id):
-    _require_staff(request.user)
     notice = selectors.notice_get_for_user(user=request.user, public_id=public_id)
     response = FileResponse(public_notice_pdf(notice), content_type="application/pdf", filename="公示.pdf")
     response["Content-Disposition"] = response["Content-Disposition"].replace("attachment", "inline")
@@ -382,11 +358,10 @@ def notice_pdf(request, public_id):
 # ---------------------------------------------------------------- bulk approval
 
 
-@login_required
+@staff_view(Capability.PROCEDURE_HANDLE)
 @require_POST
 def bulk_approve(request):
     """First post: a confirmation page listing the picked items. Second post: approve them."""
-    _require_staff(request.user)
     picked = []
     for raw in request.POST.getlist("pick"):
         public_id, _, version = raw.partition(":")
@@ -427,10 +402,13 @@ def bulk_approve(request):
 # ---------------------------------------------------------------- joint review
 
 
-@login_required
+@staff_view(Capability.CASE_READ, post=Capability.JOINT_REVIEW, cache=False)
 def joint_review(request, public_id):
-    _require_staff(request.user)
-    case = selectors.case_for_joint_review(user=request.user, public_id=public_id)
+    case = case_get_for_user(user=request.user, public_id=public_id)
+    why = require_purpose(request, Capability.CASE_READ, case, what=_("申请件的办理情况"))
+    audit_record(
+        actor=request.user, action="workflow.joint_review_view", obj=case, data={"purpose": why} if why else {}
+    )
     if request.method == "POST":
         try:
             services.joint_review_issue(actor=request.user, case_id=case.pk, opinion=request.POST.get("opinion", ""))
@@ -446,20 +424,22 @@ def joint_review(request, public_id):
             "case": case,
             "progress": progress,
             "ready": progress["rows"] and all(r["state"] not in ("pending", "in_notice") for r in progress["rows"]),
-            "is_reviewer": request.user.unit
+            "is_reviewer": allows(request.user, Capability.JOINT_REVIEW)
             and request.user.unit_id == getattr(services.joint_review_unit(case), "pk", None),
         },
     )
 
 
-@login_required
+@staff_view(Capability.CASE_READ, cache=False)
 def decision_pdf(request, public_id):
-    _require_staff(request.user)
-    case = selectors.case_for_joint_review(user=request.user, public_id=public_id)
+    case = case_get_for_user(user=request.user, public_id=public_id)
+    why = require_purpose(request, Capability.CASE_READ, case, what=_("决定通知书"))
     notice = DecisionNotice.objects.select_related("joint_review__unit", "case__applicant").filter(case=case).first()
     if notice is None:
-        messages.error(request, "该申请件尚未出具决定通知书。")
-        return redirect("workflow:joint_review", public_id=public_id)
+        raise Http404("该申请件尚未出具决定通知书。")
+    audit_record(
+        actor=request.user, action="workflow.decision_pdf_view", obj=case, data={"purpose": why} if why else {}
+    )
     response = FileResponse(
         decision_notice_pdf(notice), content_type="application/pdf", filename=f"决定通知书-{case.reference}.pdf"
     )
@@ -467,22 +447,22 @@ def decision_pdf(request, public_id):
     return response
 
 
-@login_required
+@staff_view(Capability.CASE_READ, cache=False)
 def case_progress(request, public_id):
     """The progress fragment for a case (htmx target for the case detail page)."""
-    case = selectors.case_for_joint_review(user=request.user, public_id=public_id)
+    case = case_get_for_user(user=request.user, public_id=public_id)
+    require_purpose(request, Capability.CASE_READ, case, what=_("申请件的办理情况"))
     return render(request, "workflow/_case_progress.html", {"progress": selectors.case_progress(case)})
 
 
 # ---------------------------------------------------------------- claims
 
 
-@login_required
+@staff_view(Capability.PROCEDURE_HANDLE)
 @require_POST
 def claim_selected(request):
     """认领 from the queue: the row's own button (`only`) or the ticked rows. Claiming is
     safe in bulk: it moves nothing, and each claim is checked and audited on its own."""
-    _require_staff(request.user)
     raws = [request.POST["only"]] if request.POST.get("only") else request.POST.getlist("pick")
     done, failed = 0, []
     for raw in raws:
@@ -509,14 +489,11 @@ def claim_selected(request):
 # ---------------------------------------------------------------- withdrawal
 
 
-@login_required
+@staff_view(Capability.CASE_WITHDRAW, cache=False)
 def case_withdraw(request, public_id):
     """申请人撤回: a confirmation screen listing the open requests; the post withdraws the
     ticked ones with the applicant's reason."""
-    _require_staff(request.user)
-    if not request.user.has_role(Role.WINDOW_CLERK, Role.VILLAGE_CLERK):
-        raise PermissionDenied("申请人撤回由乡镇（街道）窗口或村（社区）工作站登记。")
-    case = selectors.case_for_joint_review(user=request.user, public_id=public_id)
+    case = case_get_for_user(user=request.user, public_id=public_id, capability=Capability.CASE_WITHDRAW)
     requests = selectors.case_requests_for_withdrawal(case)
     reason = request.POST.get("reason", "")
     if request.method == "POST":

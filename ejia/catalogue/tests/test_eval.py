@@ -171,7 +171,7 @@ def test_a_catalogue_seeded_before_the_correction_gets_a_corrected_tekun_version
     from ejia.catalogue.models import Programme, ProgrammeVersion
     from ejia.catalogue.selectors import programme_current_version
 
-    migration = importlib.import_module("ejia.catalogue.migrations.0006_tekun_income_below_dibao")
+    migration = importlib.import_module("ejia.catalogue.migrations.0007_tekun_income_below_dibao")
     tekun = Programme.objects.get(code="tekun")
     v1 = ProgrammeVersion.objects.get(programme=tekun, number=1)
     # The rules as the first seed wrote them (published versions are immutable: a later one).

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import pytest
 
-from ejia.accounts.models import User
 from ejia.cases.models import Case, CaseStatus
 from ejia.cases.verify import case_latest_check
 from ejia.cases.workflow.models import DecisionNotice, Objection, PublicNotice, RequestProcedure
@@ -15,28 +14,6 @@ from ejia.demo.cases import SCENARIOS, demo_cases_ensure
 from ejia.verification.models import CheckSource, CheckStatus
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def demo_city(org, settings, tmp_path):
-    """The small city in 市中街道 with its department snapshots, the catalogue, the procedures
-    and the demo staff: what `ejia_demo_seed` has loaded when it calls the demo cases."""
-    from ejia.cases.workflow.notifications import templates_seed
-    from ejia.cases.workflow.procedures import procedures_seed
-    from ejia.catalogue.seed import catalogue_seed
-    from ejia.demo.staff import demo_staff_ensure
-    from ejia.verification.sources import sources_seed
-    from ejia.verification.tests.city import small_city_loaded
-
-    settings.VAR_DIR = tmp_path / "var"
-    settings.MEDIA_ROOT = tmp_path / "media"
-    catalogue_seed()
-    procedures_seed()
-    templates_seed()
-    sources_seed()
-    small_city_loaded(tmp_path / "city")
-    demo_staff_ensure()
-    return {u.username: u for u in User.objects.all()}
 
 
 def rows(user, tab="mine"):

@@ -10,9 +10,10 @@ import pytest
 from django.db import IntegrityError, connection, transaction
 
 from ejia.disbursement.bankfiles import bank_file_export, bank_return_import
-from ejia.disbursement.batches import batch_build, batch_reconcile, batch_release, lines_reissue_request
+from ejia.disbursement.batches import batch_build, batch_release
 from ejia.disbursement.exceptions import DisbursementError, ReconciliationError
 from ejia.disbursement.models import Entitlement, PaymentBatch, PaymentItem, PaymentLine, add_months
+from ejia.disbursement.reconciliation import batch_reconcile, line_reissue
 from ejia.disbursement.services import entitlement_create
 from ejia.disbursement.tests.conftest import MAY, household, person
 from ejia.registry.models import BenefitRecord
@@ -112,13 +113,54 @@ def test_a_household_without_account_is_held_and_carried_to_the_next_month(dave,
     hh = _dibao_household(dave, programmes, account=None)
     may = batch_build(actor=dave, county="371602", period=MAY)
     line = may.lines.get()
-    assert line.status == PaymentLine.Status.HELD and may.line_count == 0 and may.held_count == 1
+    assert line.status == PaymentLine.Status.HELD and line.hold_reason == PaymentLine.HoldReason.NO_ACCOUNT
+    assert may.line_count == 0 and may.held_count == 1
     hh.account_ciphertext = crypto.encrypt("6228480000000000999", purpose=ACCOUNT_PURPOSE)
+    hh.account_holder = hh.memberships.get().person
     hh.save()
     june = batch_build(actor=dave, county="371602", period=add_months(MAY, 1))
-    new = june.lines.get()
-    assert new.status == PaymentLine.Status.PENDING and new.amount_fen == 120000
-    assert sorted(new.items.values_list("period", flat=True)) == [MAY, add_months(MAY, 1)]
+    regular = june.lines.get(kind=PaymentLine.Kind.REGULAR)
+    carried = june.lines.get(kind=PaymentLine.Kind.REISSUE)
+    # May is paid again as a line of its own, never merged into June's amount.
+    assert (regular.status, regular.amount_fen) == (PaymentLine.Status.PENDING, 60000)
+    assert (carried.status, carried.amount_fen) == (PaymentLine.Status.PENDING, 60000)
+    assert list(carried.items.values_list("period", flat=True)) == [MAY]
+    line.refresh_from_db()
+    assert line.status == PaymentLine.Status.REISSUED and line.reissued_to == carried
+    assert (june.line_count, june.total_fen) == (2, 120000)
+
+
+def test_a_household_without_the_account_holder_is_held_not_exported_blank(dave, grace, programmes):
+    hh = _dibao_household(dave, programmes)
+    hh.account_holder = None
+    hh.save()
+    _dibao_household(dave, programmes, amount=45050)
+    batch = batch_build(actor=dave, county="371602", period=MAY)
+    held = batch.lines.get(household=hh)
+    assert held.status == PaymentLine.Status.HELD and held.hold_reason == PaymentLine.HoldReason.NO_HOLDER
+    assert (batch.line_count, batch.total_fen, batch.held_count) == (1, 45050, 1)
+    file = bank_file_export(actor=grace, batch=batch_release(actor=grace, batch=batch))
+    rows = _bank_rows(file.content)
+    assert len(rows) == 1 and rows[0][2] and rows[0][5] == "450.50"
+    assert f"L{held.pk:010d}" not in file.content.decode("utf-8-sig")
+
+
+def test_a_held_line_comes_back_before_release_once_the_holder_is_registered(dave, programmes):
+    from ejia.disbursement.batches import held_lines_recheck
+
+    hh = _dibao_household(dave, programmes)
+    holder = hh.account_holder
+    hh.account_holder = None
+    hh.save()
+    batch = batch_build(actor=dave, county="371602", period=MAY)
+    assert held_lines_recheck(actor=dave, batch=batch) == 0
+    hh.account_holder = holder
+    hh.save()
+    assert held_lines_recheck(actor=dave, batch=batch) == 1
+    batch.refresh_from_db()
+    line = batch.lines.get()
+    assert line.status == PaymentLine.Status.PENDING and line.holder_name == holder.name and not line.hold_reason
+    assert (batch.declared_line_count, batch.declared_total_fen, batch.held_count) == (1, 60000, 0)
 
 
 def test_bank_file_has_header_checksum_and_no_formula(dave, grace, programmes):
@@ -141,38 +183,37 @@ def test_bank_file_has_header_checksum_and_no_formula(dave, grace, programmes):
     assert batch.status == PaymentBatch.Status.EXPORTED and batch.checksum == file.checksum
 
 
-def test_reconciliation_with_failures_and_a_mismatch_then_reissue(dave, grace, programmes):
+def test_reconciliation_waits_for_every_answer_then_a_failure_is_reissued_as_its_own_line(dave, grace, programmes):
     households = [_dibao_household(dave, programmes) for _ in range(3)]
     batch = batch_release(actor=grace, batch=batch_build(actor=dave, county="371602", period=MAY))
     rows = _bank_rows(bank_file_export(actor=grace, batch=batch).content)
     refs = [r[1] for r in rows]
-    # The bank answers two lines; one of them with a different amount.
     bank_return_import(
         actor=grace,
         batch=batch,
-        data=_return_csv([[refs[0], "600.00", "成功", "B1", ""], [refs[1], "590.00", "成功", "B2", ""]]),
+        data=_return_csv([[refs[0], "600.00", "成功", "B1", ""], [refs[1], "600.00", "成功", "B2", ""]]),
     )
     with pytest.raises(ReconciliationError) as exc:
         batch_reconcile(actor=grace, batch=batch)
-    text = str(exc.value)
-    assert "银行回盘缺少 1 笔" in text and refs[2] in text
-    assert "应发 ¥600.00，银行回盘 ¥590.00，差额 -¥10.00" in text
-    # Correct the bank's answer is not possible by re-import (no silent overwrite) …
-    with pytest.raises(DisbursementError):
-        bank_return_import(actor=grace, batch=batch, data=_return_csv([[refs[1], "600.00", "失败", "", ""]]))
-    # … so a clean case: new month, one failure.
-    PaymentLine.objects.filter(pk=int(refs[1][1:])).update(bank_amount_fen=60000)
+    assert "银行回盘缺少 1 笔" in str(exc.value) and refs[2] in str(exc.value)
     bank_return_import(actor=grace, batch=batch, data=_return_csv([[refs[2], "600.00", "失败", "", "账户已冻结"]]))
+    with pytest.raises(ReconciliationError) as exc:
+        batch_reconcile(actor=grace, batch=batch)
+    assert f"{refs[2]}：发放失败（账户已冻结），尚未安排重新发放" in str(exc.value)
+    failed = PaymentLine.objects.get(pk=int(refs[2][1:]))
+    line_reissue(actor=grace, line=failed, period=add_months(MAY, 1), reason="已更换账户")
     batch = batch_reconcile(actor=grace, batch=batch)
     assert batch.status == PaymentBatch.Status.RECONCILED
     assert BenefitRecord.objects.filter(source="payment").count() == 2
-    assert not BenefitRecord.objects.filter(household=households[2]).exists() or True
-    assert lines_reissue_request(actor=grace, batch=batch) == 1
+    assert not BenefitRecord.objects.filter(household=households[2]).exists()
     june = batch_build(actor=dave, county="371602", period=add_months(MAY, 1))
-    failed_household = PaymentLine.objects.get(pk=int(refs[2][1:])).household
-    assert june.lines.get(household=failed_household).amount_fen == 120000
-    assert june.lines.exclude(household=failed_household).first().amount_fen == 60000
-    assert PaymentLine.objects.get(pk=int(refs[2][1:])).reissued_to.batch == june
+    assert sorted(june.lines.filter(household=failed.household).values_list("kind", "amount_fen")) == [
+        ("regular", 60000),
+        ("reissue", 60000),
+    ]
+    failed.refresh_from_db()
+    assert failed.status == PaymentLine.Status.REISSUED and failed.reissued_to.batch == june
+    assert june.lines.exclude(household=failed.household).first().amount_fen == 60000
 
 
 def test_a_suspended_entitlement_is_skipped(dave, programmes):
@@ -222,7 +263,7 @@ def test_concurrent_builds_and_releases_give_one_batch(dave, grace, programmes):
     assert batch.status == PaymentBatch.Status.RELEASED and batch.released_by_id == grace.pk
 
 
-def test_a_decision_after_its_months_batch_is_built_is_paid_once_as_back_pay(dave, programmes):
+def test_a_decision_after_its_months_batch_is_built_is_paid_once_as_arrears(dave, programmes):
     _dibao_household(dave, programmes)
     batch_build(actor=dave, county="371602", period=MAY)
     late = household()
@@ -232,13 +273,29 @@ def test_a_decision_after_its_months_batch_is_built_is_paid_once_as_back_pay(dav
     one_off = entitlement_create(
         actor=dave, household=late, programme=programmes["linshi"], amount_fen=80000, start_month=MAY
     )
-    assert one_off.start_month == add_months(MAY, 1)
+    assert main.start_month == MAY and one_off.start_month == add_months(MAY, 1)
     june = batch_build(actor=dave, county="371602", period=add_months(MAY, 1))
-    line = june.lines.get(household=late)
-    assert line.amount_fen == 50000 + 50000 + 80000  # June, May back-paid, the one-off
-    assert not PaymentItem.objects.filter(entitlement=main, period=MAY).exists()
+    regular = june.lines.get(household=late, kind=PaymentLine.Kind.REGULAR)
+    arrears = june.lines.get(household=late, kind=PaymentLine.Kind.ARREARS)
+    assert regular.amount_fen == 50000 + 80000  # June and the one-off
+    assert arrears.amount_fen == 50000 and list(arrears.items.values_list("entitlement", "period")) == [(main.pk, MAY)]
     again = batch_build(actor=dave, county="371602", period=add_months(MAY, 2))
-    assert again.lines.get(household=late).amount_fen == 50000
+    assert list(again.lines.filter(household=late).values_list("kind", "amount_fen")) == [("regular", 50000)]
+
+
+def test_arrears_are_one_item_per_missed_month_and_never_paid_twice(dave, programmes):
+    hh = household()
+    ent = entitlement_create(actor=dave, household=hh, programme=programmes["dibao"], amount_fen=50000, start_month=MAY)
+    july = add_months(MAY, 2)
+    batch = batch_build(actor=dave, county="371602", period=july)
+    arrears = batch.lines.get(kind=PaymentLine.Kind.ARREARS)
+    assert sorted(arrears.items.values_list("period", flat=True)) == [MAY, add_months(MAY, 1)]
+    assert arrears.amount_fen == 100000 and batch.lines.get(kind=PaymentLine.Kind.REGULAR).amount_fen == 50000
+    assert (batch.line_count, batch.total_fen) == (2, 150000)
+    # Building the skipped June afterwards finds June already paid (as arrears): nothing twice.
+    june = batch_build(actor=dave, county="371602", period=add_months(MAY, 1))
+    assert june.lines.count() == 0
+    assert PaymentItem.objects.filter(entitlement=ent).count() == 3
 
 
 def test_an_amount_change_cannot_reach_back_into_a_built_month(bob, dave, programmes):
@@ -250,3 +307,23 @@ def test_an_amount_change_cannot_reach_back_into_a_built_month(bob, dave, progra
         entitlement_change_amount(
             actor=bob, entitlement=Entitlement.objects.get(household=hh), amount_fen=1, from_month=MAY, reason="测试"
         )
+
+
+def test_the_build_form_offers_a_skipped_month_that_still_owes_money(client, dave, programmes):
+    from django.urls import reverse
+
+    from ejia.accounts.models import Division
+    from ejia.disbursement.batch_jobs import months_to_build
+
+    _dibao_household(dave, programmes)
+    county = Division.objects.get(code="371602")
+    june, july = add_months(MAY, 1), add_months(MAY, 2)
+    assert months_to_build(county, today=MAY) == [MAY, june]
+    batch_build(actor=dave, county="371602", period=MAY)
+    batch_build(actor=dave, county="371602", period=july)  # June was skipped
+    assert months_to_build(county, today=july) == [june, add_months(MAY, 3)]
+    client.force_login(dave)
+    page = client.get(reverse("disbursement:batch_list")).content.decode()
+    assert "2026-06（滨城区 有未发放的待遇）" in page
+    batch_build(actor=dave, county="371602", period=june)
+    assert june not in months_to_build(county, today=july)

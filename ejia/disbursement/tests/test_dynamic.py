@@ -106,6 +106,8 @@ def test_tier_move_keeps_the_special_assistance_the_engine_still_grants(bob, dav
         actor=bob, report=report, from_month=dt.date(2026, 7, 1), reason="家庭人均收入超过低保标准但低于1.5倍"
     )
     assert report.outcome == Outcome.TIER_MOVE
+    batch_build(actor=dave, county="371602", period=MAY)
+    batch_build(actor=dave, county="371602", period=dt.date(2026, 6, 1))
     july = batch_build(actor=dave, county="371602", period=dt.date(2026, 7, 1))
     [item] = PaymentItem.objects.filter(line__batch=july)
     assert item.entitlement == disability and item.amount_fen == 9000
@@ -149,6 +151,7 @@ def test_a_death_ends_the_members_entitlements_from_the_next_month(bob, dave, pr
     )
     tekun.refresh_from_db()
     assert tekun.status == Entitlement.Status.ENDED and tekun.end_month == dt.date(2026, 6, 1)
+    batch_build(actor=dave, county="371602", period=MAY)
     june = batch_build(actor=dave, county="371602", period=dt.date(2026, 6, 1))
     july = batch_build(actor=dave, county="371602", period=dt.date(2026, 7, 1))
     assert june.lines.get().amount_fen == 192000  # the month of death is paid

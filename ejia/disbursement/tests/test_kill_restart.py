@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import random
 import signal
@@ -18,17 +19,38 @@ from ejia.accounts.models import Division
 from ejia.disbursement.batches import batch_build
 from ejia.disbursement.models import Entitlement, PaymentBatch, PaymentItem, PaymentLine
 from ejia.disbursement.tests.conftest import MAY
-from ejia.registry.models import Household
+from ejia.registry.models import Household, Person
 
 HOUSEHOLDS = 3000
 
 
 def _population(programmes):
     village = Division.objects.filter(parent__code="371602001", level="village").order_by("code").first()
+    # Account holders: a line goes to the bank only with the holder's name (户名).
+    holders = Person.objects.bulk_create(
+        [
+            Person(
+                id_number_ciphertext="k1:x",
+                id_number_index=f"kill-test-{n}",
+                id_number_masked="371602********0001",
+                name=f"户主{n}",
+                sex="1",
+                birth_date=dt.date(1960, 1, 1),
+            )
+            for n in range(HOUSEHOLDS)
+        ],
+        batch_size=1000,
+    )
     Household.objects.bulk_create(
         [
-            Household(division=village, urban=village.urban, account_ciphertext="k1:x", account_masked="6228****0001")
-            for _ in range(HOUSEHOLDS)
+            Household(
+                division=village,
+                urban=village.urban,
+                account_ciphertext="k1:x",
+                account_masked="6228****0001",
+                account_holder=holder,
+            )
+            for holder in holders
         ],
         batch_size=1000,
     )

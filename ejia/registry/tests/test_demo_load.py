@@ -68,5 +68,8 @@ def test_the_city_loads_into_the_registry_once(org, tmp_path):
     assert BenefitRecord.objects.filter(household=poor, department__code="yb").exists()
     assert Membership.objects.get(person__name="乙").relation == "10"
     assert ids[0] not in str(list(Person.objects.values()))
+    # The bank file needs the name on the card: the head holds the household's account.
+    assert poor.account_holder.name == "甲" and counts["account_holders"] == 1
+    assert Household.objects.get(hukou_number="1602000000002").account_holder is None  # no account
     again = registry_load_city(directory=tmp_path, today=dt.date(2026, 6, 15))
-    assert (again["persons"], again["households"], again["memberships"]) == (0, 0, 0)
+    assert (again["persons"], again["households"], again["memberships"], again["account_holders"]) == (0, 0, 0, 0)

@@ -25,9 +25,10 @@ from ejia.cases.workflow.models import (
     StepRecord,
     UnitLevel,
 )
-from ejia.cases.workflow.notifications import outbox_enqueue
+from ejia.cases.workflow.notifications import case_message
 from ejia.cases.workflow.procedures import template_for
 from ejia.cases.workflow.review import check_state
+from ejia.cases.workflow.services.statuses import decision_status_apply
 from ejia.cases.workflow.transitions import UNCLAIMED_OK, Action, Move, move_for
 from ejia.core.audit import audit_record
 from ejia.core.i18n import official_language
@@ -171,9 +172,9 @@ def procedures_start_for_case(case: Case, *, actor=None, on: dt.date | None = No
             )
             procedure.request = request
             procedure.case = case
-            outbox_enqueue(
+            case_message(
+                case=case,
                 dedup_key=f"start:{procedure.public_id}",
-                recipient=case.phone,
                 template="step_moved",
                 context=_sms_context(procedure),
             )
@@ -188,7 +189,7 @@ def _lock(procedure_id: int) -> RequestProcedure:
     try:
         return (
             RequestProcedure.objects.select_for_update(of=("self",))
-            .select_related("step", "case", "request__programme", "acting_unit", "division")
+            .select_related("step", "case__division", "request__programme", "acting_unit", "division")
             .get(pk=procedure_id)
         )
     except RequestProcedure.DoesNotExist:
@@ -369,9 +370,9 @@ def procedure_complete(
             reason=comment,
             data={**data, "to_step": procedure.step.key},
         )
-        outbox_enqueue(
+        case_message(
+            case=procedure.case,
             dedup_key=f"step:{procedure.public_id}:{procedure.version}",
-            recipient=procedure.case.phone,
             template="step_moved",
             context=_sms_context(procedure),
         )
@@ -402,9 +403,9 @@ def procedure_return(
             reason=reason,
             data={"from_step": from_step.key, "to_step": previous.key},
         )
-        outbox_enqueue(
+        case_message(
+            case=procedure.case,
             dedup_key=f"return:{procedure.public_id}:{procedure.version}",
-            recipient=procedure.case.phone,
             template="returned",
             context=_sms_context(procedure, reason=reason),
         )
@@ -463,6 +464,13 @@ def procedure_approve(
             amount_fen = proposed
         if amount_fen is not None and amount_fen < 0:
             raise WorkflowError("金额不能为负数。")
+        programme = procedure.request.programme
+        if programme.pays_cash and not amount_fen:
+            # An approval that pays nothing is never paid and never noticed: refuse it here.
+            raise WorkflowError(
+                f"“{programme.name}”是现金救助，批准时须核定发放金额（大于0元）。"
+                "测算未得出金额的，请填写核定金额并说明理由；不符合条件的，请作出不予批准决定。"
+            )
         change_reason = (amount_change_reason or "").strip()
         if amount_fen != proposed and not change_reason:
             raise WorkflowError("核定金额与测算金额不同，请填写调整理由。")
@@ -479,6 +487,7 @@ def procedure_approve(
             reasons="",
         )
         _record(procedure, actor=actor, action=Action.APPROVE, from_state=from_state, comment=comment)
+        decision_status_apply(actor=actor, procedure=procedure, decision=decision)
         audit_record(
             actor=actor,
             action="workflow.approve",

@@ -8,6 +8,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from ejia.accounts.models import Division, OrgUnit
+from ejia.accounts.policies import Capability, allows
 from ejia.cases.models import Case, CaseStatus
 from ejia.cases.workflow.models import (
     DecisionNotice,
@@ -18,7 +19,7 @@ from ejia.cases.workflow.models import (
     PublicNoticeEntry,
     RequestProcedure,
 )
-from ejia.cases.workflow.notifications import outbox_enqueue
+from ejia.cases.workflow.notifications import case_message
 from ejia.cases.workflow.services.moves import (
     StaleScreen,
     WorkflowError,
@@ -38,6 +39,7 @@ from ejia.cases.workflow.services.moves import (
 from ejia.cases.workflow.transitions import Action
 from ejia.core.audit import audit_record
 from ejia.core.i18n import official_language
+from ejia.core.money import format_fen
 
 # ---------------------------------------------------------------- public notice
 
@@ -79,9 +81,9 @@ def notice_publish(*, actor, versions: dict[int, int | None], on: dt.date | None
             procedure.state = move.target
             _save(procedure)
             _record(procedure, actor=actor, action=Action.PUBLISH_NOTICE, from_state=from_state)
-            outbox_enqueue(
+            case_message(
+                case=procedure.case,
                 dedup_key=f"notice:{notice.public_id}:{procedure.public_id}",
-                recipient=procedure.case.phone,
                 template="notice_published",
                 context=_sms_context(procedure, village=notice.village.name, end_date=notice.end_date.isoformat()),
             )
@@ -151,9 +153,9 @@ def notice_close(
         if not notice.entries.filter(procedure__state=ProcedureState.IN_NOTICE).exclude(procedure=procedure).exists():
             PublicNotice.objects.filter(pk=notice.pk).update(status=PublicNotice.Status.CLOSED)
         audit_record(actor=actor, action="workflow.notice_close", obj=procedure, data={"notice": str(notice.public_id)})
-        outbox_enqueue(
+        case_message(
+            case=procedure.case,
             dedup_key=f"step:{procedure.public_id}:{procedure.version}",
-            recipient=procedure.case.phone,
             template="step_moved",
             context=_sms_context(procedure),
         )
@@ -186,6 +188,7 @@ def decision_content(case: Case) -> list[dict]:
                 "amount_period": procedure.request.programme.get_amount_period_display()
                 if procedure.request.programme.amount_period
                 else "",
+                "benefit_form": procedure.request.programme.get_benefit_form_display(),
                 "reasons": decision.reasons if decision else "",
                 "unit": decision.unit.name if decision else "",
             }
@@ -193,12 +196,29 @@ def decision_content(case: Case) -> list[dict]:
     return rows
 
 
+def decision_amount_text(row: dict) -> str:
+    """What the notice says under 金额 for one programme: the decided amount with its period,
+    else (a benefit that is not cash) its form; never a bare dash after 批准."""
+    if row.get("amount_fen") is not None:
+        return f"{row.get('amount_period', '')}{format_fen(row['amount_fen'])}"
+    if row.get("outcome") == ProcedureState.APPROVED:
+        return row.get("benefit_form") or "按规定享受"
+    return "—"
+
+
+def decision_line(row: dict) -> str:
+    """最低生活保障已批准（每月¥1,078.00） · 医疗救助已批准（费用减免或报销） · 临时救助不予批准."""
+    if row.get("outcome") == ProcedureState.APPROVED:
+        return f"{row['programme']}{row['outcome_label']}（{decision_amount_text(row)}）"
+    return f"{row['programme']}{row['outcome_label']}"
+
+
 def joint_review_issue(*, actor, case_id: int, opinion: str = "") -> DecisionNotice:
     """联合审核 of a case whose requests are all decided, and its one decision notice."""
     with transaction.atomic():
         case = Case.objects.select_for_update(of=("self",)).select_related("division__parent__parent").get(pk=case_id)
         unit = joint_review_unit(case)
-        if unit is None or actor.unit_id != unit.pk or not actor.has_role("county_reviewer", "centre_director"):
+        if unit is None or actor.unit_id != unit.pk or not allows(actor, Capability.JOINT_REVIEW):
             raise WorkflowError("联合审核由申请家庭所在县（市、区）社会救助管理服务中心办理。")
         if JointReview.objects.filter(case=case).exists():
             raise StaleScreen("该申请件已出具决定通知书，请刷新后再试")
@@ -230,10 +250,10 @@ def joint_review_issue(*, actor, case_id: int, opinion: str = "") -> DecisionNot
             reason=opinion,
             data={"case": case.reference, "items": len(notice.content)},
         )
-        summary = "；".join(f"{row['programme']}{row['outcome_label']}" for row in notice.content)
-        outbox_enqueue(
+        summary = "；".join(decision_line(row) for row in notice.content)
+        case_message(
+            case=case,
             dedup_key=f"decision:{case.public_id}",
-            recipient=case.phone,
             template="decision_issued",
             context={"reference": case.reference, "summary": summary, "number": notice.number},
         )

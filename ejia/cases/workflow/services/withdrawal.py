@@ -20,10 +20,11 @@ from django.utils import timezone
 from ejia.accounts.scope import can_see_division
 from ejia.cases.models import Case, CaseStatus, ProgrammeRequest
 from ejia.cases.workflow.models import OPEN_STATES, RequestProcedure
-from ejia.cases.workflow.notifications import outbox_enqueue
+from ejia.cases.workflow.notifications import case_message
 from ejia.cases.workflow.services.moves import StaleScreen, WorkflowError, _check, _record, _save
 from ejia.cases.workflow.transitions import Action, move_for
 from ejia.core.audit import audit_record
+from ejia.core.sms import mask_phone
 
 DEFAULT_REASON = "申请人申请撤回"
 APPLICANT_PREFIX = "申请人通过进度查询自行撤回："
@@ -33,11 +34,6 @@ def _may_withdraw(actor) -> bool:
     move = move_for(Action.WITHDRAW, OPEN_STATES[0])
     assert move is not None
     return actor is not None and actor.has_role(*move.roles)
-
-
-def mask_phone(phone: str) -> str:
-    """13812345678 → 138****5678: what the audit log keeps of an applicant's number."""
-    return phone[:3] + "****" + phone[-4:] if len(phone) >= 7 else "****"
 
 
 def case_withdraw(
@@ -208,9 +204,9 @@ def _withdraw(
                 **who,
             },
         )
-        outbox_enqueue(
+        case_message(
+            case=case,
             dedup_key=f"withdraw:{case.public_id}:{'-'.join(str(pk) for pk in sorted(chosen_ids))}",
-            recipient=case.phone,
             template="withdrawn",
             context={"reference": case.reference, "programme": names},
         )

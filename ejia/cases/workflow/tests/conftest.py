@@ -9,9 +9,9 @@ from ejia.cases.tests.conftest import application
 
 @pytest.fixture
 def procedures(org):
-    from ejia.cases.workflow.notifications import templates_seed
     from ejia.cases.workflow.procedures import procedures_seed
     from ejia.catalogue.seed import catalogue_seed
+    from ejia.core.outbox import templates_seed
 
     catalogue_seed()
     procedures_seed()

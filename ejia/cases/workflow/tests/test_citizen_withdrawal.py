@@ -7,9 +7,9 @@ from django.urls import reverse
 
 from ejia.cases.models import ProgrammeRequest
 from ejia.cases.workflow import services as wf
-from ejia.cases.workflow.models import OutboxMessage, RequestProcedure, StepRecord
+from ejia.cases.workflow.models import RequestProcedure, StepRecord
 from ejia.cases.workflow.services.withdrawal import case_withdraw_by_applicant
-from ejia.core.models import AuditEvent
+from ejia.core.models import AuditEvent, OutboxMessage
 
 pytestmark = pytest.mark.django_db
 

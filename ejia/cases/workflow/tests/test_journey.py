@@ -10,10 +10,11 @@ from ejia.cases.models import Channel
 from ejia.cases.services import case_submit
 from ejia.cases.tests.conftest import application, member
 from ejia.cases.workflow import services as wf
-from ejia.cases.workflow.models import DecisionNotice, OutboxMessage, RequestProcedure
+from ejia.cases.workflow.models import DecisionNotice, RequestProcedure
 from ejia.cases.workflow.selectors import joint_review_queue, work_queue
 from ejia.cases.workflow.tests.test_procedures import walk_dibao_to_decision
 from ejia.core.audit import audit_verify
+from ejia.core.models import OutboxMessage
 
 pytestmark = pytest.mark.django_db
 
@@ -49,7 +50,13 @@ def test_three_programmes_three_approvers_one_decision_notice(procedures, finish
     p, _ = walk_dibao_to_decision(case, bob, bob2, dave, today, finished_check)
     p = wf.notice_close(actor=bob, procedure_id=p.pk, expected_version=p.version, on=today + dt.timedelta(days=8))
     assert p.acting_unit == dave.unit
-    wf.procedure_approve(actor=dave, procedure_id=p.pk, expected_version=p.version)
+    # The husband's illness leaves the engine without a 低保 amount: the county sets one.
+    assert wf.proposed_amount(p) is None
+    with pytest.raises(wf.WorkflowError, match="须核定发放金额"):
+        wf.procedure_approve(actor=dave, procedure_id=p.pk, expected_version=p.version)
+    wf.procedure_approve(
+        actor=dave, procedure_id=p.pk, expected_version=p.version, amount_fen=57800, amount_change_reason="核对后核定"
+    )
     for user, code in ((erin, "medical_aid"), (jy, "edu_compulsory")):
         q = RequestProcedure.objects.get(pk=procs[code].pk)
         q = wf.procedure_complete(actor=user, procedure_id=q.pk, expected_version=q.version)

@@ -6,7 +6,6 @@ from ejia.cases.models import ProgrammeRequest
 from ejia.cases.workflow import services as wf
 from ejia.cases.workflow.models import (
     DecisionNotice,
-    OutboxMessage,
     ProcedureState,
     ProcedureTemplate,
     RequestProcedure,
@@ -14,7 +13,7 @@ from ejia.cases.workflow.models import (
 )
 from ejia.cases.workflow.procedures import procedures_seed
 from ejia.core.audit import audit_verify
-from ejia.core.models import AuditEvent
+from ejia.core.models import AuditEvent, OutboxMessage
 
 pytestmark = pytest.mark.django_db
 

@@ -7,8 +7,8 @@ from conftest import TEST_PASSWORD
 from ejia.cases.models import ProgrammeRequest
 from ejia.cases.workflow import selectors
 from ejia.cases.workflow import services as wf
-from ejia.cases.workflow.models import OutboxMessage, RequestProcedure, StepRecord
-from ejia.core.models import AuditEvent
+from ejia.cases.workflow.models import RequestProcedure, StepRecord
+from ejia.core.models import AuditEvent, OutboxMessage
 
 pytestmark = pytest.mark.django_db
 

@@ -15,7 +15,8 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         started = time.monotonic()
         self.stdout.write("demo cases:")
-        # The SMS of every step still go to var/sms.log; only the console echo is held back.
+        # Every step's SMS is written to the outbox and sent to var/sms.log by the task worker;
+        # where tasks run inline, only the console echo is held back.
         sms = logging.getLogger("ejia.sms")
         level = sms.level
         sms.setLevel(logging.WARNING)

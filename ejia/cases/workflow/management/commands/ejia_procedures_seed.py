@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand
 
-from ejia.cases.workflow.notifications import templates_seed
 from ejia.cases.workflow.procedures import procedures_seed
+from ejia.core.outbox import templates_seed
 
 
 class Command(BaseCommand):

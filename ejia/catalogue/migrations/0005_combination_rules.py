@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('catalogue', '0003_published_versions_frozen'),
+        ('catalogue', '0004_programme_pay_from'),
     ]
 
     operations = [

@@ -12,6 +12,6 @@ def forwards(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("catalogue", "0004_combination_rules")]
+    dependencies = [("catalogue", "0005_combination_rules")]
 
     operations = [migrations.RunPython(forwards, migrations.RunPython.noop)]

@@ -44,9 +44,9 @@ def forwards(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("disbursement", "0002_fewer_indexes"),
+        ("disbursement", "0003_payments_that_end"),
         ("cases", "0005_plan_typed"),
-        ("catalogue", "0004_combination_rules"),
+        ("catalogue", "0005_combination_rules"),
     ]
 
     operations = [

@@ -30,6 +30,6 @@ def forwards(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("catalogue", "0005_seed_combination_rules")]
+    dependencies = [("catalogue", "0006_seed_combination_rules")]
 
     operations = [migrations.RunPython(forwards, migrations.RunPython.noop)]

@@ -1,0 +1,74 @@
+"""One access policy in the browser: a department approver is shown only its own work and gets
+the branded refusal page for a family's file; the auditor opens a file from the audit log only
+after stating a purpose, which the log then shows; a missing page is the branded 404."""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import _unit, make_staff
+from e2e.conftest import go, login, screenshot
+from ejia.accounts.models import Role
+from ejia.cases.models import Channel
+from ejia.cases.services import case_submit
+from ejia.cases.tests.conftest import application
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def dibao_case(bob, catalogue, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+    return case_submit(actor=bob, channel=Channel.WINDOW, idempotency_key="e2e-access", data=application())
+
+
+@pytest.fixture
+def ivy(org):
+    return make_staff("ivy", _unit("371600", "centre"), Role.AUDITOR, display_name="许静")
+
+
+def test_a_department_approver_sees_its_work_and_a_branded_refusal_for_a_family_file(
+    page, live_server, dibao_case, erin
+):
+    login(page, live_server, erin)
+    nav = page.locator("#staffnav .nav-link").all_inner_texts()
+    assert nav == ["首页", "救助事项办理"]
+    response = page.goto(f"{live_server.url}/staff/cases/{dibao_case.public_id}/")
+    assert response.status == 403
+    page.get_by_test_id("forbidden").wait_for()
+    reason = page.get_by_test_id("refusal-reason").inner_text()
+    assert "部门审批员" in reason and "查阅申请件" in reason
+    assert dibao_case.applicant.name not in page.content()
+    # The refusal keeps the site navigation and a way home.
+    assert page.locator("#staffnav").is_visible() or page.locator(".navbar-toggler").is_visible()
+    screenshot(page, "access-refused-department-approver")
+    go(page, page.get_by_role("link", name="返回工作台首页"))
+    assert page.url.endswith("/staff/")
+
+
+def test_the_auditor_states_a_purpose_before_a_file_opens_and_the_log_shows_it(page, live_server, dibao_case, ivy):
+    login(page, live_server, ivy)
+    go(page, page.get_by_test_id("nav-audit"))
+    page.get_by_test_id("audit-events").wait_for()
+    screenshot(page, "access-audit-log")
+    # The case appears in the log (its intake); its link asks for a purpose first.
+    go(page, page.locator(f'a[href="/staff/cases/{dibao_case.public_id}/"]').first)
+    page.get_by_test_id("purpose-required").wait_for()
+    assert dibao_case.applicant.name not in page.content()
+    screenshot(page, "access-auditor-purpose")
+    page.fill("#purpose", "2026年第12号审计抽查")
+    go(page, "form[action='/staff/purpose/'] button[type=submit]")
+    assert page.get_by_test_id("reference").inner_text() == dibao_case.reference
+    # The log names who read which file and why.
+    page.goto(f"{live_server.url}/staff/audit/?action=access")
+    row = page.get_by_test_id("audit-events").locator("tbody tr").first
+    assert "access.purpose_stated" in row.inner_text() and "2026年第12号审计抽查" in row.inner_text()
+
+
+def test_a_missing_page_is_the_branded_404(page, live_server, bob):
+    login(page, live_server, bob)
+    response = page.goto(f"{live_server.url}/staff/cases/00000000-0000-0000-0000-000000000000/")
+    assert response.status == 404
+    page.get_by_test_id("not-found").wait_for()
+    assert "没有找到该申请件" in page.get_by_test_id("refusal-reason").inner_text()
+    screenshot(page, "access-not-found")

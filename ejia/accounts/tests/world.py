@@ -1,0 +1,142 @@
+"""The demo world for the access tests: the demo city, its ten demo cases walked through the real
+workflow, and one object of every kind a staff URL names, each made by the project's services.
+
+`build_world()` needs the `demo_city` fixture to have run (it returns the demo staff).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+from dataclasses import dataclass, field
+
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import timezone
+from PIL import Image
+
+from ejia.accounts.models import Division, User
+
+# Everyone who logs into the demo, by the name the demo prints.
+PERSONAS = (
+    "village_clerk",
+    "grid_worker",
+    "window_clerk",
+    "window_clerk_other",
+    "county_reviewer",
+    "centre_director",
+    "approver_mz",
+    "approver_yb",
+    "approver_jy",
+    "approver_zj",
+    "editor_mz",
+    "editor_jy",
+    "exchange_operator",
+    "auditor",
+    "sysadmin",
+)
+
+
+@dataclass
+class World:
+    staff: dict[str, User]
+    objects: dict[str, object] = field(default_factory=dict)
+
+    def __getitem__(self, key: str):
+        return self.objects[key]
+
+
+def _jpeg() -> SimpleUploadedFile:
+    buf = io.BytesIO()
+    Image.new("RGB", (40, 30), (200, 180, 160)).save(buf, format="JPEG")
+    return SimpleUploadedFile("visit.jpg", buf.getvalue(), content_type="image/jpeg")
+
+
+def build_world(staff: dict[str, User]) -> World:
+    from ejia.cases.models import Case
+    from ejia.cases.services import case_submit
+    from ejia.cases.tests.conftest import application
+    from ejia.cases.verify import case_latest_check
+    from ejia.cases.workflow import services as wf
+    from ejia.cases.workflow.models import Decision, DecisionNotice, HomeVisitPhoto, PublicNotice, RequestProcedure
+    from ejia.core.models import OutboxMessage
+    from ejia.demo.cases import demo_cases_ensure
+    from ejia.disbursement.batches import batch_build
+    from ejia.disbursement.dynamic import change_report_create
+    from ejia.disbursement.models import ChangeReport, Entitlement, add_months, month_start
+    from ejia.verification.models import SourceSnapshot
+    from ejia.verification.tests.factories import flagged_batch
+
+    demo_cases_ensure()
+    world = World(staff=staff)
+    o = world.objects
+    village = staff["village_clerk"].unit.division
+
+    def case(key: str) -> Case:
+        return Case.objects.get(idempotency_key=key)
+
+    # A 低保-only case with its one-click check finished, waiting for the home visit.
+    o["case"] = case("demo-case-3")
+    o["household"] = o["case"].household
+    o["person"] = o["case"].applicant
+    o["check"] = case_latest_check(o["case"])
+    o["check_source"] = o["check"].sources.order_by("pk").first()
+    o["authorisation"] = o["case"].authorisations.order_by("pk").first()
+    o["procedure"] = RequestProcedure.objects.get(case=o["case"])
+    # The home visit is recorded (with a photo) by the township clerk and the village clerk.
+    wf.home_visit_record(
+        actor=staff["window_clerk"],
+        procedure_id=o["procedure"].pk,
+        visit_date=timezone.localdate(),
+        staff_1=staff["window_clerk"],
+        staff_2=staff["village_clerk"],
+        findings="家中陈设简陋，无贵重物品。",
+        photos=[_jpeg()],
+    )
+    o["photo"] = HomeVisitPhoto.objects.get(visit__procedure=o["procedure"])
+    # A case with a 医保 and an 教育 request routed to the departments, nothing for 民政 or 住建.
+    o["dept_case"] = case("demo-case-7")
+    o["yb_procedure"] = RequestProcedure.objects.get(case=o["dept_case"], request__programme__code="medical_aid")
+    o["notice"] = PublicNotice.objects.order_by("pk").first()
+    o["decided_case"] = DecisionNotice.objects.get().case
+    # A case the village clerk accepted herself at her station.
+    o["own_case"] = case_submit(
+        actor=staff["village_clerk"],
+        channel="window",
+        idempotency_key="matrix-own-case",
+        data=application(township=village.parent.code),
+    )
+    o["own_household"] = o["own_case"].household
+    # Department data and the catalogue.
+    o["snapshot"] = SourceSnapshot.objects.filter(status=SourceSnapshot.Status.COMMITTED).order_by("pk").first()
+    o["source_code"] = o["snapshot"].source.code
+    o["mz_programme"] = "dibao"
+    o["jy_programme"] = "edu_compulsory"
+    # Money: the decided case's approvals become entitlements in the county's next batch.
+    county = Division.objects.get(code="371602")
+    period = add_months(month_start(timezone.localdate()), 1)
+    o["batch"] = batch_build(actor=staff["county_reviewer"], county=county, period=period)
+    o["entitlement"] = Entitlement.objects.filter(household=o["decided_case"].household).order_by("pk").first()
+    o["line"] = o["batch"].lines.order_by("pk").first()
+    # The 教育 office decides its grant after the batch was built: an approved cash decision that
+    # waits for the next batch to become an entitlement (listed under 暂缓和待处理).
+    jy = staff["approver_jy"]
+    step = RequestProcedure.objects.get(case=o["dept_case"], request__programme__code__startswith="edu_")
+    wf.procedure_approve(
+        actor=jy,
+        procedure_id=step.pk,
+        expected_version=None,
+        amount_fen=wf.proposed_amount(step) or 100000,
+        amount_change_reason="按学段标准核定",
+    )
+    o["held_decision"] = Decision.objects.get(procedure=step)  # (held once the case is decided)
+    o["change_report"] = change_report_create(
+        actor=staff["window_clerk"],
+        household=o["entitlement"].household,
+        kind=ChangeReport.Kind.INCOME_CHANGE,
+        effective_on=timezone.localdate() - dt.timedelta(days=3),
+        details={"note": "家庭成员找到工作"},
+    )
+    o["message"] = OutboxMessage.objects.filter(area_path__startswith=o["case"].division.path).order_by("pk").first()
+    o["flag"] = flagged_batch(actor=staff["county_reviewer"], household=o["household"])
+    o["review_batch"] = o["flag"].batch
+    return world
