@@ -22,6 +22,7 @@ from ejia.core import outbox
 from ejia.core.models import OutboxMessage
 from ejia.disbursement.bankfiles import bank_file_export, bank_return_import
 from ejia.disbursement.batches import batch_build, batch_release
+from ejia.disbursement.models import add_months
 
 pytestmark = pytest.mark.e2e
 
@@ -51,7 +52,8 @@ def decided_and_paid(catalogue, bob, dave, settings):
     wf.procedure_approve(actor=dave, procedure_id=p.pk, expected_version=p.version)
     wf.joint_review_issue(actor=dave, case_id=case.pk, opinion="同意")
 
-    month = timezone.localdate().replace(day=1)
+    # 低保 is paid from the month after the application was accepted (the programme's pay_from).
+    month = add_months(timezone.localdate().replace(day=1), 1)
     batch = batch_release(actor=grace, batch=batch_build(actor=dave, county="371602", period=month))
     rows = list(csv.reader(io.StringIO(bank_file_export(actor=grace, batch=batch).content.decode("utf-8-sig"))))[6:]
     answer = io.StringIO()
