@@ -16,7 +16,7 @@ from ejia.cases.workflow import services as wf
 from ejia.cases.workflow.models import Decision, RequestProcedure
 from ejia.catalogue.models import Programme
 from ejia.disbursement.batches import batch_build
-from ejia.disbursement.models import PaymentBatch, PaymentLine
+from ejia.disbursement.models import Entitlement, PaymentBatch, PaymentLine
 from ejia.disbursement.services import entitlement_create
 from ejia.disbursement.tests.conftest import household
 
@@ -51,8 +51,10 @@ def held(catalogue, bob, dave):
         amount_fen=50000,
         amount_change_reason="按实际困难核定",
     )
-    # Approving cash without an amount is refused now; a release before that recorded some.
+    # Approving cash without an amount is refused now; a release before that recorded some
+    # (and made no entitlement for them).
     Decision.objects.filter(pk=decision.pk).update(amount_fen=None)
+    Entitlement.objects.filter(request__case=case).delete()
     batch = batch_build(actor=dave, county="371602", period=month)
     return {"batch": batch, "household": no_account, "case": case}
 

@@ -26,7 +26,6 @@ from ejia.cases.workflow import services as wf
 from ejia.cases.workflow.models import RequestProcedure
 from ejia.cases.workflow.tests.checks import check_finished
 from ejia.cases.workflow.tests.test_procedures import walk_dibao_to_decision
-from ejia.disbursement.holds import held_decision_get_for_user, held_decision_name_member
 from ejia.disbursement.models import Entitlement, PaymentBatch, PaymentLine, add_months, period_label
 
 pytestmark = pytest.mark.e2e
@@ -79,24 +78,21 @@ def decided(seeded, staff, bob, dave):
     dibao_decision = wf.procedure_approve(actor=dave, procedure_id=p.pk, expected_version=p.version)
 
     elder = member("赵德福", birth=dt.date(1948, 6, 1))
+    # A per-member programme names its member at the window: 赵德福.
     subsidy = _submit(
-        bob, "e2e-money-2", [elder, member("赵小梅", female=True, relation="20")], ("disability_living_subsidy",),
-        "6228480000003333444",
+        bob, "e2e-money-2", [elder, member("赵小梅", female=True, relation="20")],
+        (f"disability_living_subsidy:{elder['key']}",), "6228480000003333444",
     )  # fmt: skip
     p = RequestProcedure.objects.get(case=subsidy)
     while not p.step.decides:
         p = wf.procedure_complete(actor=staff["mz"], procedure_id=p.pk, expected_version=p.version)
-    decision = wf.procedure_approve(
+    # The approval creates the member's entitlement in the same transaction.
+    wf.procedure_approve(
         actor=staff["mz"],
         procedure_id=p.pk,
         expected_version=p.version,
         amount_fen=9000,
         amount_change_reason="一级残疾",
-    )
-    # The county centre names the member who receives it (a per-member programme).
-    person = subsidy.household.memberships.get(person__name="赵德福").person
-    held_decision_name_member(
-        actor=dave, decision=held_decision_get_for_user(user=dave, decision_id=decision.pk), person=person
     )
     return {"dibao": dibao, "dibao_amount": dibao_decision.amount_fen, "subsidy": subsidy}
 

@@ -16,3 +16,7 @@ class DisbursementConfig(AppConfig):
 
         register_panel(household_payments_panel)
         register_work(payment_work)
+        from ejia.cases.workflow.services import on_approval
+        from ejia.disbursement.services import entitlement_on_approval
+
+        on_approval(entitlement_on_approval)

@@ -609,38 +609,53 @@ def entitlements_from_decisions(*, actor, county_code: str) -> tuple[list[Entitl
     created: list[Entitlement] = []
     problems: list[str] = []
     for decision in decisions:
-        request = decision.procedure.request
-        if not decision.amount_fen:
-            # Approvals are refused without an amount now; one taken before must not vanish.
-            problems.append(
-                f"{request.case.reference} {request.programme.name}：批准决定未核定发放金额，无法发放，请复核该决定。"
-            )
-            continue
-        decided = timezone.localtime(decision.decided_at).date()
-        try:
-            created.append(
-                entitlement_create_from_request(
-                    actor=actor,
-                    request=request,
-                    amount_fen=decision.amount_fen,
-                    start_month=pay_start_month(
-                        request.programme,
-                        accepted_on=timezone.localtime(request.case.submitted_at).date(),
-                        decided_on=decided,
-                    ),
-                )
-            )
-        except DisbursementError as exc:
-            who = f"（{request.person.name}）" if request.person_id else ""
-            problem = f"{request.case.reference} {request.programme.name}{who}：{exc}"
+        entitlement, problem = _entitlement_for_decision(actor=actor, decision=decision)
+        if entitlement is not None:
+            created.append(entitlement)
+        if problem:
             problems.append(problem)
-            # On the record where it stops, not only in the caller's hands.
-            audit_record(
-                actor=actor,
-                action="disbursement.decision_not_payable",
-                obj=request,
-                reason=str(exc),
-                data={"case": request.case.reference, "programme": request.programme.code, "decision": decision.pk},
-            )
-            logger.warning("approved decision %s cannot be paid: %s", decision.pk, exc)
     return created, problems
+
+
+def entitlement_on_approval(*, actor, decision) -> None:
+    """一卡发放 starts at the approval: inside the decision's transaction an approved cash
+    decision becomes its entitlement. One that cannot be paid as it stands stays on 暂缓和待处理
+    (and the county centre's home page) with its reason, and is audited; the approval stands."""
+    if decision.outcome != decision.Outcome.APPROVED or not decision.procedure.request.programme.pays_cash:
+        return
+    _entitlement_for_decision(actor=actor, decision=decision)
+
+
+def _entitlement_for_decision(*, actor, decision) -> tuple[Entitlement | None, str]:
+    request = decision.procedure.request
+    if not decision.amount_fen:
+        # Approvals are refused without an amount now; one taken before must not vanish.
+        return (
+            None,
+            f"{request.case.reference} {request.programme.name}：批准决定未核定发放金额，无法发放，请复核该决定。",
+        )
+    decided = timezone.localtime(decision.decided_at).date()
+    try:
+        entitlement = entitlement_create_from_request(
+            actor=actor,
+            request=request,
+            amount_fen=decision.amount_fen,
+            start_month=pay_start_month(
+                request.programme,
+                accepted_on=timezone.localtime(request.case.submitted_at).date(),
+                decided_on=decided,
+            ),
+        )
+    except DisbursementError as exc:
+        who = f"（{request.person.name}）" if request.person_id else ""
+        # On the record where it stops, not only in the caller's hands.
+        audit_record(
+            actor=actor,
+            action="disbursement.decision_not_payable",
+            obj=request,
+            reason=str(exc),
+            data={"case": request.case.reference, "programme": request.programme.code, "decision": decision.pk},
+        )
+        logger.warning("approved decision %s cannot be paid: %s", decision.pk, exc)
+        return None, f"{request.case.reference} {request.programme.name}{who}：{exc}"
+    return entitlement, ""

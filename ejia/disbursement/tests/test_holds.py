@@ -10,6 +10,8 @@ from django.utils import timezone
 from conftest import _unit, make_staff
 from ejia.accounts.models import Role
 from ejia.accounts.work import work_items
+from ejia.cases.models import ProgrammeRequest
+from ejia.cases.tests.conftest import member as new_member
 from ejia.cases.workflow import services as wf
 from ejia.cases.workflow.models import Decision, RequestProcedure
 from ejia.cases.workflow.tests.conftest import procedures, submit_case  # noqa: F401
@@ -47,8 +49,15 @@ def test_a_member_benefit_without_a_named_member_is_held_then_named_and_paid(
     mz,
     dave,
 ):
-    case = submit_case(programmes=("disability_living_subsidy",))
+    head = new_member("张大山", income_month_fen=30000)
+    members = (head, new_member("李小花", female=True, relation="10", income_month_fen=0))
+    case = submit_case(members=members, programmes=(f"disability_living_subsidy:{head['key']}",))
     _approve(case, "disability_living_subsidy", mz, 9000, "按二级残疾标准")
+    # An approval recorded before this release, when a member programme could be approved
+    # without naming its member (the plan migration names one only where the old plan found
+    # exactly one): no person on the request, no entitlement.
+    ProgrammeRequest.objects.filter(case=case).update(person=None)
+    Entitlement.objects.filter(request__case=case).delete()
     month = timezone.localdate().replace(day=1)
     batch = batch_build(actor=dave, county="371602", period=month)
     assert not batch.lines.exists() and not Entitlement.objects.exists()
@@ -85,8 +94,10 @@ def test_a_cash_decision_without_an_amount_is_held_and_says_so(
 ):
     case = submit_case(programmes=("linshi",))
     decision = _approve(case, "linshi", bob, 50000, "按实际困难核定")
-    # Approving cash without an amount is refused now; a release before that recorded some.
+    # Approving cash without an amount is refused now; a release before that recorded some
+    # (and made no entitlement for them).
     Decision.objects.filter(pk=decision.pk).update(amount_fen=None)
+    Entitlement.objects.filter(request__case=case).delete()
     batch_build(actor=dave, county="371602", period=timezone.localdate().replace(day=1))
     [held] = held_decisions_for_county(county_code="371602")
     assert "未核定金额" in held.reason and not held.can_name_member

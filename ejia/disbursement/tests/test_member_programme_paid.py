@@ -85,7 +85,9 @@ def test_an_approved_decision_that_cannot_be_paid_is_shown_not_dropped(bob, dave
     case = _disabled_head_case(bob, key="m-3")
     request = case.requests.get(programme__code="disability_living_subsidy")
     _approve(RequestProcedure.objects.get(request=request), mina)
-    ProgrammeRequest.objects.filter(pk=request.pk).update(person=None)  # the member was lost (old data)
+    # Old data: an approval of an earlier release whose member was lost and which made no entitlement.
+    ProgrammeRequest.objects.filter(pk=request.pk).update(person=None)
+    Entitlement.objects.filter(request=request).delete()
     batch = batch_build(actor=dave, county="371602", period=timezone.localdate().replace(day=1))
     [problem] = batch.decision_problems
     assert case.reference in problem and "困难残疾人生活补贴" in problem and "未指明" in problem

@@ -20,6 +20,7 @@ from ejia.cases.workflow.services.moves import (  # noqa: F401
     WorkflowError,
     acting_unit_for,
     mask_name,
+    on_approval,
     procedure_approve,
     procedure_complete,
     procedure_escalate,

@@ -495,7 +495,22 @@ def procedure_approve(
             reason=change_reason or comment,
             data={"amount_fen": amount_fen, "proposed_fen": proposed, "request": str(procedure.request.public_id)},
         )
+        # The money follows in the same transaction (disbursement registers the listener: it
+        # sits above the case system in the dependency order).
+        for listener in APPROVAL_LISTENERS:
+            listener(actor=actor, decision=decision)
     return decision
+
+
+# Called inside the approval's transaction with the new decision; registered by the apps that
+# act on approvals (disbursement: the entitlement). A listener never raises for a decision it
+# cannot act on: it leaves a visible item for someone instead.
+APPROVAL_LISTENERS: list = []
+
+
+def on_approval(listener) -> None:
+    if listener not in APPROVAL_LISTENERS:
+        APPROVAL_LISTENERS.append(listener)
 
 
 def procedure_refuse(*, actor, procedure_id: int, expected_version: int | None, reasons: str) -> Decision:

@@ -34,8 +34,8 @@ def jy(org):
 def submit_case(bob, procedures):
     counter = iter(range(1, 1000))
 
-    def submit(programmes=("dibao",), actor=None, **extra):
-        data = application(programmes=programmes, **extra)
+    def submit(programmes=("dibao",), actor=None, members=(), **extra):
+        data = application(*members, programmes=programmes, **extra)
         case = case_submit(actor=actor or bob, channel=Channel.WINDOW, idempotency_key=f"wf-{next(counter)}", data=data)
         from ejia.cases.workflow.services import procedures_start_for_case
 

@@ -13,6 +13,7 @@ from ejia.cases.workflow.models import Decision, RequestProcedure
 from ejia.cases.workflow.services.notices import decision_amount_text
 from ejia.cases.workflow.tests.test_procedures import proc, walk_dibao_to_decision
 from ejia.core.models import AuditEvent, OutboxMessage
+from ejia.disbursement.models import Entitlement
 from ejia.disbursement.services import entitlements_from_decisions
 
 pytestmark = pytest.mark.django_db
@@ -77,8 +78,9 @@ def test_an_old_approval_without_an_amount_is_reported_not_dropped(submit_case, 
     decision = wf.procedure_approve(
         actor=bob, procedure_id=p.pk, expected_version=p.version, amount_fen=80000, amount_change_reason="先行救助"
     )
-    # As approvals were recorded before this rule existed.
+    # As approvals were recorded before this rule existed (and before approval made the entitlement).
     Decision.objects.filter(pk=decision.pk).update(amount_fen=None)
+    Entitlement.objects.filter(request__case=case).delete()
     created, problems = entitlements_from_decisions(actor=None, county_code="371602")
     assert created == []
     assert problems == [f"{case.reference} 临时救助：批准决定未核定发放金额，无法发放，请复核该决定。"]
