@@ -9,6 +9,9 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
+
 import pytest
 from django.contrib.auth.hashers import make_password
 
@@ -123,3 +126,33 @@ def demo_city(org, settings, tmp_path):
     small_city_loaded(tmp_path / "city")
     demo_staff_ensure()
     return {u.username: u for u in User.objects.all()}
+
+
+def race(*attempts, expected: dict[type[BaseException], Callable[[BaseException], str]] | None = None) -> list[str]:
+    """Run the attempts in threads released at once (PostgreSQL race tests); each returns its
+    outcome label. An exception listed in `expected` is labelled by its function; anything else
+    raised is reported by its repr, so that the test's assertion shows it."""
+    from django.db import connections
+
+    barrier = threading.Barrier(len(attempts))
+    outcomes: list[str] = []
+    expected = expected or {}
+
+    def run(attempt):
+        try:
+            barrier.wait()
+            outcomes.append(attempt())
+        except tuple(expected) as exc:
+            label = next(fn for kind, fn in expected.items() if isinstance(exc, kind))
+            outcomes.append(label(exc))
+        except Exception as exc:
+            outcomes.append(repr(exc))
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run, args=(attempt,)) for attempt in attempts]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return outcomes

@@ -3,13 +3,12 @@ which every change starts from what the previous one left."""
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 from django.core.exceptions import ValidationError
-from django.db import connection, connections
+from django.db import connection
 
 from conftest import _unit, make_staff
+from conftest import race as _race
 from ejia.accounts import services
 from ejia.accounts.models import Role, User
 from ejia.core.models import AuditEvent
@@ -18,26 +17,7 @@ pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 
 def race(*attempts) -> list[str]:
-    barrier = threading.Barrier(len(attempts))
-    outcomes: list[str] = []
-
-    def run(attempt):
-        try:
-            barrier.wait()
-            outcomes.append(attempt())
-        except ValidationError as exc:
-            outcomes.append(" ".join(exc.messages))
-        except Exception as exc:
-            outcomes.append(repr(exc))
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run, args=(attempt,)) for attempt in attempts]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return outcomes
+    return _race(*attempts, expected={ValidationError: lambda exc: " ".join(exc.messages)})
 
 
 @pytest.fixture

@@ -2,13 +2,13 @@
 with a backoff, failed messages visible and put back by staff, nothing sent twice."""
 
 import datetime as dt
-import threading
 
 import pytest
 from django.core.management import call_command
-from django.db import connection, connections, transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
+from conftest import race
 from ejia.core import outbox
 from ejia.core.models import AuditEvent, NotificationTemplate, OutboxMessage
 from ejia.core.outbox import Message, OutboxError, outbox_enqueue, outbox_enqueue_many, outbox_retry, outbox_send
@@ -135,26 +135,7 @@ def test_many_messages_are_written_at_once_and_a_key_already_written_is_skipped(
 
 
 def _race(*attempts) -> list[str]:
-    barrier = threading.Barrier(len(attempts))
-    outcomes: list[str] = []
-
-    def run(attempt):
-        try:
-            barrier.wait()
-            outcomes.append(attempt())
-        except OutboxError:
-            outcomes.append("refused")
-        except Exception as exc:
-            outcomes.append(repr(exc))
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run, args=(attempt,)) for attempt in attempts]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return outcomes
+    return race(*attempts, expected={OutboxError: lambda exc: "refused"})
 
 
 @pytest.mark.postgres

@@ -1,36 +1,15 @@
-import threading
-
 import pytest
-from django.db import connection, connections
+from django.db import connection
 
+from conftest import race as _race
 from ejia.cases.workflow import services as wf
 from ejia.cases.workflow.models import Decision, RequestProcedure, StepRecord
 from ejia.core.models import AuditEvent
 
 
 def race(*attempts) -> list[str]:
-    """Run the attempts in threads released at once; each returns its outcome label, a stale
-    screen counts as "stale", anything else raised is reported by its repr."""
-    barrier = threading.Barrier(len(attempts))
-    outcomes: list[str] = []
-
-    def run(attempt):
-        try:
-            barrier.wait()
-            outcomes.append(attempt())
-        except wf.StaleScreen:
-            outcomes.append("stale")
-        except Exception as exc:
-            outcomes.append(repr(exc))
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run, args=(attempt,)) for attempt in attempts]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return outcomes
+    """A stale screen counts as "stale"."""
+    return _race(*attempts, expected={wf.StaleScreen: lambda exc: "stale"})
 
 
 @pytest.mark.postgres
