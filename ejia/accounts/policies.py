@@ -112,6 +112,24 @@ class Reach(IntEnum):
 
 C, R = Capability, Reach
 
+# The county (or city) assistance centre's reviewers and its director handle the whole area.
+COUNTY_CENTRE: dict[Capability, Reach] = {
+    C.CASE_LIST: R.AREA,
+    C.CASE_READ: R.AREA,
+    C.VERIFICATION_READ: R.AREA,
+    C.VERIFICATION_RUN: R.AREA,
+    C.VERIFICATION_OUTCOME: R.AREA,
+    C.HOUSEHOLD_READ: R.AREA,
+    C.ID_REVEAL: R.AREA,
+    C.PROCEDURE_HANDLE: R.AREA,
+    C.NOTICE_READ: R.AREA,
+    C.JOINT_REVIEW: R.AREA,
+    C.ENTITLEMENT_MANAGE: R.AREA,
+    C.OUTBOX_READ: R.AREA,
+    C.PAYMENT_MANAGE: R.AREA,
+    C.REVERIFICATION_MANAGE: R.AREA,
+}
+
 GRANTS: dict[str, dict[Capability, Reach]] = {
     Role.VILLAGE_CLERK: {
         C.CASE_INTAKE: R.AREA,
@@ -145,37 +163,9 @@ GRANTS: dict[str, dict[Capability, Reach]] = {
         C.NOTICE_MANAGE: R.AREA,
         C.ENTITLEMENT_MANAGE: R.AREA,
     },
-    Role.COUNTY_REVIEWER: {
-        C.CASE_LIST: R.AREA,
-        C.CASE_READ: R.AREA,
-        C.VERIFICATION_READ: R.AREA,
-        C.VERIFICATION_RUN: R.AREA,
-        C.VERIFICATION_OUTCOME: R.AREA,
-        C.HOUSEHOLD_READ: R.AREA,
-        C.ID_REVEAL: R.AREA,
-        C.PROCEDURE_HANDLE: R.AREA,
-        C.NOTICE_READ: R.AREA,
-        C.JOINT_REVIEW: R.AREA,
-        C.ENTITLEMENT_MANAGE: R.AREA,
-        C.OUTBOX_READ: R.AREA,
-        C.PAYMENT_MANAGE: R.AREA,
-        C.REVERIFICATION_MANAGE: R.AREA,
-    },
+    Role.COUNTY_REVIEWER: COUNTY_CENTRE,
     Role.CENTRE_DIRECTOR: {
-        C.CASE_LIST: R.AREA,
-        C.CASE_READ: R.AREA,
-        C.VERIFICATION_READ: R.AREA,
-        C.VERIFICATION_RUN: R.AREA,
-        C.VERIFICATION_OUTCOME: R.AREA,
-        C.HOUSEHOLD_READ: R.AREA,
-        C.ID_REVEAL: R.AREA,
-        C.PROCEDURE_HANDLE: R.AREA,
-        C.NOTICE_READ: R.AREA,
-        C.JOINT_REVIEW: R.AREA,
-        C.ENTITLEMENT_MANAGE: R.AREA,
-        C.OUTBOX_READ: R.AREA,
-        C.PAYMENT_MANAGE: R.AREA,
-        C.REVERIFICATION_MANAGE: R.AREA,
+        **COUNTY_CENTRE,
         # The centre coordinates every department's programmes (一口对外), so it may edit all.
         C.CATALOGUE_EDIT: R.AREA,
     },
