@@ -123,3 +123,18 @@ def test_a_polled_progress_bar_is_redrawn_after_each_swap(page, live_server, dav
     ReverificationBatch.objects.filter(pk=batch.pk).update(status=ReverificationBatch.Status.FINISHED, done=8)
     page.wait_for_function(f"() => ({share})() > 0.99")  # htmx swapped the finished bar in
     assert page.inner_text("[data-testid=done]") == "8"
+
+
+def test_back_after_an_htmx_search_reloads_the_page_and_keeps_nothing_in_local_storage(page, live_server, catalogue):
+    """htmx would keep the last pages' HTML in localStorage for the back button; on a shared
+    township PC that outlives the session (and Cache-Control), so it is off and back reloads."""
+    page.goto(live_server.url + "/programmes/")
+    page.fill("#id_q", "看病")
+    page.wait_for_url("**/programmes/?q=*")  # pushed into the history by htmx
+    page.wait_for_function("() => document.querySelector('.result-count').innerText.startsWith('找到')")
+    assert page.evaluate("() => localStorage.getItem('htmx-history-cache')") is None
+    page.evaluate("() => { window.__before_back = true; }")
+    page.go_back()
+    page.wait_for_function("() => !location.search && window.__before_back === undefined")  # a real reload
+    assert page.locator("h1").inner_text() == "查政策"
+    assert page.evaluate("() => localStorage.getItem('htmx-history-cache')") is None
