@@ -20,6 +20,7 @@ from django.core.management import call_command
 from django.test import Client, override_settings
 from django.urls import reverse
 
+import config
 import config.settings as base_settings
 from conftest import _unit, make_staff
 from ejia.accounts.models import Role
@@ -154,6 +155,7 @@ def test_the_card_readers_own_origin_is_the_only_other_place_a_page_may_fetch(se
             with_reader = importlib.import_module("config.settings")
         finally:
             sys.modules["config.settings"] = base_settings
+            config.settings = base_settings  # the import bound the package attribute to the copy
     assert with_reader.CONTENT_SECURITY_POLICY["DIRECTIVES"]["connect-src"] == ["'self'", "http://127.0.0.1:8765"]
     assert base_settings.CONTENT_SECURITY_POLICY["DIRECTIVES"]["connect-src"] == ["'self'"]
 
