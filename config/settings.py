@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
 
@@ -60,6 +61,9 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Security headers on every answer but static files (ejia/core/headers.py, settings at the end).
+    "ejia.core.headers.ContentSecurityPolicyMiddleware",
+    "ejia.core.headers.PrivacyHeadersMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "ejia.core.middleware.ChosenLanguageOnlyMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -202,3 +206,51 @@ EJIA_SMS_LOG_FILE = Path(os.environ.get("EJIA_SMS_LOG_FILE", VAR_DIR / "sms.log"
 # Where citizens track a case (the receipt's QR code points here, + "?ref=<reference>").
 EJIA_TRACKING_PATH = os.environ.get("EJIA_TRACKING_PATH", "/track/")
 # ---- end registry & intake ----
+
+# ---- security headers (ejia.core.headers: CSP, Permissions-Policy, no-store) ----
+# In every environment, so that the demo, the tests and the browser journeys run under the
+# policy production sends. Everything the pages load is our own (static/vendor, no CDN); no
+# inline script, style attribute or <style> in any template (ejia/core/tests/test_headers.py).
+# `data:` images are Bootstrap's SVG icons inside its CSS (select arrows, check marks).
+# The ID card reader is a service on the clerk's own PC when EJIA_ID_READER_URL names one.
+_reader = urlsplit(EJIA_ID_READER_URL)
+_ID_READER_ORIGIN = [f"{_reader.scheme}://{_reader.netloc}"] if _reader.scheme and _reader.netloc else []
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "connect-src": ["'self'", *_ID_READER_ORIGIN],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
+# Browser features no page uses, off for every origin. The ID photo at the window is taken with
+# <input type="file" capture>, the phone's own camera app, which needs no camera permission.
+EJIA_PERMISSIONS_POLICY = {
+    feature: []
+    for feature in (
+        "accelerometer",
+        "autoplay",
+        "camera",
+        "display-capture",
+        "encrypted-media",
+        "geolocation",
+        "gyroscope",
+        "magnetometer",
+        "microphone",
+        "midi",
+        "payment",
+        "screen-wake-lock",
+        "serial",
+        "usb",
+        "xr-spatial-tracking",
+    )
+}
+# Responses under these paths are never stored by a browser or proxy, whoever asks; so is every
+# response to a signed-in staff member, wherever it is.
+EJIA_NO_STORE_PATH_PREFIXES = ("/staff/", "/admin/", "/track/", "/apply/", "/check/")
+# ---- end security headers ----

@@ -5,6 +5,10 @@ never leak state into each other. Tests use pytest-django's `live_server` (a tra
 database), log in through the real login form with `login()`, and save screenshots with
 `screenshot()` into test-artifacts/screenshots/.
 
+The pages run under the Content-Security-Policy production sends (no inline script, no eval):
+give `page.wait_for_function` a function ("() => …"), never a bare expression, which chromium
+would have to eval. A page that breaks the policy (chromium's console says so) fails its test.
+
     @pytest.mark.e2e
     def test_something(page, live_server, bob):
         login(page, live_server, bob)
@@ -57,32 +61,55 @@ def browser() -> Iterator:
         playwright.stop()
 
 
+# What chromium says on the console when a page breaks the Content-Security-Policy (a refused
+# inline script or style, a load from elsewhere) or names a feature the Permissions-Policy
+# header does not know.
+POLICY_COMPLAINT = re.compile(r"Content Security Policy|Permissions-Policy|Permissions Policy", re.I)
+
+
 def _new_page(browser, request, **context_options):
     context = browser.new_context(locale="zh-CN", timezone_id="Asia/Shanghai", **context_options)
     context.set_default_timeout(TIMEOUT_MS)
+    complaints: list[str] = []
+
+    def on_console(msg) -> None:
+        if POLICY_COMPLAINT.search(msg.text):
+            complaints.append(f"{msg.page.url if msg.page else '?'}: {msg.text}")
+
+    context.on("console", on_console)
     page = context.new_page()
     request.node._ejia_page = page
-    return context, page
+    return context, page, complaints
+
+
+def _close(context, complaints: list[str]) -> None:
+    """Every browser journey is also a check of the security headers: a page that the policy
+    broke fails the test that opened it."""
+    context.close()
+    if complaints:
+        pytest.fail("the browser refused something under the security headers:\n" + "\n".join(complaints))
 
 
 @pytest.fixture
 def page(browser, request) -> Iterator:
     """A desktop-sized page in a fresh browser context."""
-    context, pg = _new_page(browser, request, viewport=DESKTOP)
+    context, pg, complaints = _new_page(browser, request, viewport=DESKTOP)
     try:
         yield pg
     finally:
-        context.close()
+        _close(context, complaints)
 
 
 @pytest.fixture
 def phone_page(browser, request) -> Iterator:
     """A phone-sized page (390×844, touch, mobile layout) in a fresh browser context."""
-    context, pg = _new_page(browser, request, viewport=PHONE, is_mobile=True, has_touch=True, device_scale_factor=1)
+    context, pg, complaints = _new_page(
+        browser, request, viewport=PHONE, is_mobile=True, has_touch=True, device_scale_factor=1
+    )
     try:
         yield pg
     finally:
-        context.close()
+        _close(context, complaints)
 
 
 @pytest.fixture

@@ -56,7 +56,7 @@ def test_a_window_clerk_reads_the_card_and_prints_the_receipt(page, live_server,
     login(page, live_server, bob)
     page.goto(live_server.url + "/staff/cases/intake/")
     page.get_by_test_id("read-card").click()
-    page.wait_for_function("document.getElementById('id_id_number').value.length === 18")
+    page.wait_for_function("() => document.getElementById('id_id_number').value.length === 18")
     assert page.input_value("#id_name") == "王建国"
     assert "号码有效" in page.inner_text("[data-id-feedback]")
     screenshot(page, "intake-1-id-card")

@@ -17,7 +17,7 @@ import pytest
 from django.utils import timezone
 
 from conftest import _unit, make_staff
-from e2e.conftest import DESKTOP, _new_page, go, login, screenshot
+from e2e.conftest import DESKTOP, _close, _new_page, go, login, screenshot
 from ejia.accounts.models import Role
 from ejia.cases.models import Channel
 from ejia.cases.services import case_submit
@@ -144,7 +144,7 @@ def test_the_money_journey(page, browser, request, live_server, dave, staff, dec
     assert batch.status == PaymentBatch.Status.BUILT
 
     # grace releases and downloads the bank file.
-    context2, page2 = _new_page(browser, request, viewport=DESKTOP)
+    context2, page2, complaints2 = _new_page(browser, request, viewport=DESKTOP)
     try:
         login(page2, live_server, grace)
         page2.goto(batch_url)
@@ -213,7 +213,7 @@ def test_the_money_journey(page, browser, request, live_server, dave, staff, dec
         assert page2.inner_text("[data-testid=bank-paid]") == "¥179.00"  # ¥89 + ¥90: what the bank paid
         screenshot(page2, "money-reconciled")
     finally:
-        context2.close()
+        _close(context2, complaints2)
 
     # The following month's batch carries the failure as its own line next to the regular ones.
     page.goto(live_server.url + "/staff/pay/")

@@ -72,7 +72,7 @@ def test_the_report_fills_in_as_the_departments_answer_and_stops_polling(page, l
     rows = list(check.sources.all())
     for row in rows[:6]:
         check_source_run(check_source_id=row.pk)
-    page.wait_for_function("document.querySelectorAll('[data-testid=sources] tr[data-status=done]').length == 6")
+    page.wait_for_function("() => document.querySelectorAll('[data-testid=sources] tr[data-status=done]').length == 6")
     assert "鲁MA1234" in page.inner_text("[data-testid=member] >> nth=0")
     assert page.locator("#verification-panel[hx-trigger]").count() == 1
     screenshot(page, "verification-filling-in")

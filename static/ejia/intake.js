@@ -1,5 +1,6 @@
-/* Intake helpers: live ID number check, the ID card reader adapter, signature pads,
-   submit-once. Plain JS, no dependencies; every page also works without it. */
+/* Intake helpers: live ID number check, the ID card reader adapter, signature pads
+   (submit-once is ejia.js, on every page). Plain JS, no dependencies; every page also works
+   without it. */
 (function () {
   "use strict";
 
@@ -136,23 +137,11 @@
     });
   }
 
-  // ---- Submit once: a double click sends one request (the server is idempotent anyway).
-  function initSubmitOnce(root) {
-    root.querySelectorAll("form[data-submit-once]").forEach(function (form) {
-      form.addEventListener("submit", function (e) {
-        if (form.dataset.sent) { e.preventDefault(); return; }
-        form.dataset.sent = "1";
-        form.querySelectorAll("[type=submit]").forEach(function (b) { setTimeout(function () { b.disabled = true; }, 0); });
-      });
-    });
-  }
-
   function init() {
     initIdInputs(document);
     initReader(document);
     initSignatures(document);
     initFiles(document);
-    initSubmitOnce(document);
   }
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
   else init();
