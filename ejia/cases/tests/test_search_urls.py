@@ -150,6 +150,8 @@ def test_the_queue_page_forms_post_and_its_rows_keep_no_history_snapshot(client,
     form = re.search(r'<form[^>]*data-testid="queue-search"[^>]*>', html).group(0)
     assert 'method="post"' in form and "hx-post" in form and "hx-get" not in form and "hx-push-url" not in form
     assert 'id="rows" hx-history="false"' in html  # htmx keeps no copy of the rows in localStorage
+    for name in ("cases:queue", "registry:household_search"):
+        assert "{#" not in client.get(reverse(name)).content.decode()  # no template comment leaks
 
 
 def test_the_queue_pages_links_carry_the_handle_not_the_number(client, bob, case, monkeypatch):
