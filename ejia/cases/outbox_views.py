@@ -15,7 +15,7 @@ from ejia.cases.selectors import OUTBOX_FILTERS, outbox_counts, outbox_for_user,
 from ejia.core.audit import audit_record
 from ejia.core.models import NotificationTemplate
 from ejia.core.outbox import OutboxError, default_templates, outbox_retry
-from ejia.core.searches import Search, search_get, search_post
+from ejia.core.searches import Search, search_asked, search_post
 from ejia.core.sms import mask_phone
 
 outbox_page = staff_view(Capability.OUTBOX_READ, cache=False)
@@ -43,10 +43,7 @@ def outbox_view(request):
     path = reverse("cases:outbox")
     show = (request.POST if request.method == "POST" else request.GET).get("show", "")
     show = show if show in OUTBOX_FILTERS else ""
-    if request.method == "POST":
-        asked, move = search_post(request, request.POST.get("q", "")), True
-    else:
-        asked, move = search_get(request)
+    asked, move = search_asked(request)
     if move:
         return redirect(asked.url(path, show=show))
     query = asked.query

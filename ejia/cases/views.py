@@ -18,7 +18,7 @@ from ejia.cases.verify import case_latest_check
 from ejia.cases.workflow.selectors import case_progress
 from ejia.catalogue.plan import PlanOutcome
 from ejia.core.audit import audit_record
-from ejia.core.searches import search_get, search_post
+from ejia.core.searches import search_asked
 from ejia.registry.models import Relation
 
 
@@ -39,10 +39,7 @@ def case_queue_view(request):
     source = request.POST if request.method == "POST" else request.GET
     status = source.get("status", "")
     status = status if status in CaseStatus.values else ""
-    if request.method == "POST":
-        asked, move = search_post(request, request.POST.get("q", "")), True
-    else:
-        asked, move = search_get(request)
+    asked, move = search_asked(request)
     here = asked.url(path, status=status)
     htmx = request.headers.get("HX-Request") and not request.headers.get("HX-History-Restore-Request")
     if move and not htmx:

@@ -117,3 +117,11 @@ def search_get(request) -> tuple[Search, bool]:
     if names_no_person(text):
         return Search(query=text, carried={"q": text}), False
     return search_post(request, text), True
+
+
+def search_asked(request) -> tuple[Search, bool]:
+    """The search a request asks for (its form field is `q`), and whether the browser should
+    be sent on to the search's URL: after a post, or a GET whose `q` may name a person."""
+    if request.method == "POST":
+        return search_post(request, request.POST.get("q", "")), True
+    return search_get(request)

@@ -9,7 +9,7 @@ from django.views.decorators.http import require_POST
 
 from ejia.accounts.policies import Capability, staff_view
 from ejia.core.audit import audit_record
-from ejia.core.searches import search_get, search_post
+from ejia.core.searches import search_asked
 from ejia.registry.models import Person
 from ejia.registry.panels import household_panels
 from ejia.registry.selectors import current_membership, household_get_for_user, household_overview, household_search
@@ -21,9 +21,7 @@ def household_search_view(request):
     """Search by ID number or reference. The form posts; the browser is sent on to a URL that
     carries the reference or a session handle, never an ID number (ejia.core.searches)."""
     path = reverse("registry:household_search")
-    if request.method == "POST":
-        return redirect(search_post(request, request.POST.get("q", "")).url(path))
-    asked, move = search_get(request)
+    asked, move = search_asked(request)
     if move:
         return redirect(asked.url(path))
     search = household_search(user=request.user, query=asked.query)

@@ -193,3 +193,18 @@ def test_the_outbox_search_by_phone_keeps_the_number_out_of_tabs_paging_and_retr
     message.save(update_fields=["status"])
     back = client.post(reverse("cases:outbox_retry", args=[message.public_id]), {"q": "13812345678"})
     assert "5678" not in back["Location"]
+
+
+def test_a_session_keeps_its_last_searches_sealed():
+    from django.contrib.sessions.backends.signed_cookies import SessionStore
+    from django.test import RequestFactory
+
+    from ejia.core.searches import KEEP, recall, remember
+
+    request = RequestFactory().post("/")
+    request.session = SessionStore()
+    handles = [remember(request, f"1380000{n:04d}") for n in range(KEEP + 1)]
+    assert recall(request, handles[0]) is None  # the oldest went
+    assert recall(request, handles[-1]) == f"1380000{KEEP:04d}"
+    assert "13800000" not in str(dict(request.session))
+    assert recall(request, "not a handle!") is None
