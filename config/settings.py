@@ -6,11 +6,13 @@ DATABASE_URL=postgres://… and the secrets below (see README, "Production").
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("EJIA_VAR_DIR", BASE_DIR / "var"))
@@ -121,9 +123,22 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-# Failed-login throttling: this many failures per username or per address in the window lock it out.
+# Failed-login throttling: this many failures per username in the window lock it out.
 LOGIN_FAILURE_LIMIT = int(os.environ.get("EJIA_LOGIN_FAILURE_LIMIT", "5"))
 LOGIN_FAILURE_WINDOW_SECONDS = int(os.environ.get("EJIA_LOGIN_FAILURE_WINDOW", "900"))
+# ---- throttling behind a proxy (ejia.accounts.throttle) ----
+# The reverse proxies (addresses or CIDRs, comma-separated) whose X-Forwarded-For names the
+# client; a request from any other peer is counted under its own address. Empty: no proxy.
+EJIA_TRUSTED_PROXIES = env_list("EJIA_TRUSTED_PROXIES")
+for _proxy in EJIA_TRUSTED_PROXIES:
+    try:
+        ipaddress.ip_network(_proxy, strict=False)
+    except ValueError as _exc:
+        raise ImproperlyConfigured(f"EJIA_TRUSTED_PROXIES: {_exc}") from None
+# Past LOGIN_FAILURE_LIMIT × 4 failures from one address in the window, that address waits this
+# long after each failure before its next try: it slows a guesser, and never locks an account.
+LOGIN_ADDRESS_PAUSE_SECONDS = int(os.environ.get("EJIA_LOGIN_ADDRESS_PAUSE", "10"))
+# ---- end throttling behind a proxy ----
 
 LANGUAGE_CODE = "zh-hans"
 LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
@@ -174,15 +189,31 @@ EJIA_AUDIT_ANCHOR_FILE = Path(os.environ.get("EJIA_AUDIT_ANCHOR_FILE", VAR_DIR /
 
 EJIA_SITE_URL = os.environ.get("EJIA_SITE_URL", "http://127.0.0.1:8000")
 
+# Every handler masks ID numbers (ejia.core.logging). Django's own defaults are replaced for
+# the "django" logger (its console and mail_admins handlers do not mask; records go to the
+# root instead) and for runserver's request log "django.server" (a request line can hold an
+# ID number). Gunicorn's logs: config/gunicorn.conf.py.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {"mask_id_numbers": {"()": "ejia.core.logging.MaskIdNumbersFilter"}},
+    "formatters": {
+        "django.server": {"()": "django.utils.log.ServerFormatter", "format": "[{server_time}] {message}", "style": "{"}
+    },
     "handlers": {
         "console": {"class": "logging.StreamHandler", "filters": ["mask_id_numbers"]},
+        "django.server": {
+            "class": "logging.StreamHandler",
+            "formatter": "django.server",
+            "filters": ["mask_id_numbers"],
+        },
     },
     "root": {"handlers": ["console"], "level": os.environ.get("EJIA_LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
+        "django.server": {"handlers": ["django.server"], "level": "INFO", "propagate": False},
+        "django.db.backends": {"level": "WARNING"},
+    },
 }
 
 # ---- registry & intake (ejia.registry, ejia.cases) ----

@@ -48,8 +48,9 @@ cookie=$($py scripts/release_smoke.py session | tail -n 1)
 
 port=$($py -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 echo "== release smoke: gunicorn on 127.0.0.1:$port"
-.venv/bin/gunicorn config.wsgi --bind "127.0.0.1:$port" --workers 2 --forwarded-allow-ips 127.0.0.1 --no-control-socket \
-  --error-logfile "$work/gunicorn.log" --access-logfile "$work/gunicorn.log" &
+# The production configuration (masked access logs, trusted proxies), with the smoke's port.
+EJIA_TRUSTED_PROXIES=127.0.0.1 EJIA_ACCESS_LOG="$work/gunicorn.log" EJIA_ERROR_LOG="$work/gunicorn.log" \
+  .venv/bin/gunicorn -c config/gunicorn.conf.py --bind "127.0.0.1:$port" --workers 2 --no-control-socket &
 gunicorn_pid=$!
 
 $py scripts/release_smoke.py check "http://127.0.0.1:$port" "$cookie"

@@ -29,7 +29,13 @@ class LoginForm(forms.Form):
         if not username or not password:
             return data
         ip = throttle.client_ip(self.request)
-        if throttle.is_locked(username, ip):
+        # Many failures from this address: a short pause for the address, not a lock of anyone.
+        wait = throttle.address_wait(ip)
+        if wait:
+            raise forms.ValidationError(
+                _("此网络地址登录失败次数较多，请%(seconds)s秒后再试。"), code="slow", params={"seconds": wait}
+            )
+        if throttle.is_locked(username):
             raise forms.ValidationError(_("登录失败次数过多，请15分钟后再试，或联系系统管理员。"), code="locked")
         user = authenticate(self.request, username=username, password=password)
         if user is None:

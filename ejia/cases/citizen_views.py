@@ -7,7 +7,6 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
 
 from ejia.accounts.policies import public_view
-from ejia.accounts.throttle import client_ip
 from ejia.cases.models import CaseStatus
 from ejia.cases.tracking import (
     TrackingError,
@@ -50,9 +49,7 @@ def track_view(request):
     error, found = "", None
     if request.method == "POST":
         try:
-            found = _case_view(
-                case_track(reference=reference, id_last6=request.POST.get("id_last6", ""), ip=client_ip(request))
-            )
+            found = _case_view(case_track(reference=reference, id_last6=request.POST.get("id_last6", "")))
         except TrackingError as exc:
             error = exc.message
     return render(request, "cases/citizen/track.html", {"reference": reference, "error": error, "found": found})

@@ -7,7 +7,6 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
@@ -16,6 +15,7 @@ from ejia.cases.selectors import OUTBOX_FILTERS, outbox_counts, outbox_for_user,
 from ejia.core.audit import audit_record
 from ejia.core.models import NotificationTemplate
 from ejia.core.outbox import OutboxError, default_templates, outbox_retry
+from ejia.core.searches import Search, search_asked, search_post
 from ejia.core.sms import mask_phone
 
 outbox_page = staff_view(Capability.OUTBOX_READ, cache=False)
@@ -38,9 +38,15 @@ def _template_names() -> dict[str, str]:
 
 @outbox_page
 def outbox_view(request):
-    show = request.GET.get("show", "")
+    """Searched by reference, batch number or phone number: the form posts, and a phone number
+    travels on in a session handle, never in the URL (ejia.core.searches)."""
+    path = reverse("cases:outbox")
+    show = (request.POST if request.method == "POST" else request.GET).get("show", "")
     show = show if show in OUTBOX_FILTERS else ""
-    query = request.GET.get("q", "").strip()
+    asked, move = search_asked(request)
+    if move:
+        return redirect(asked.url(path, show=show))
+    query = asked.query
     page = Paginator(outbox_for_user(user=request.user, show=show, query=query), 50).get_page(request.GET.get("page"))
     # The texts name references, amounts and reasons of households: reads are logged.
     audit_record(actor=request.user, action="cases.outbox_view", data={"show": show, "q": query[:40]})
@@ -57,7 +63,9 @@ def outbox_view(request):
             "rows": rows,
             "show": show,
             "query": query,
-            "tabs": [(key, label, counts[key or "all"]) for key, label in TABS],
+            "asked": asked,
+            "keep": asked.params(show=show),
+            "tabs": [(key, label, counts[key or "all"], asked.params(show=key)) for key, label in TABS],
         },
     )
 
@@ -72,5 +80,7 @@ def outbox_retry_view(request, public_id):
         messages.error(request, exc.message)
     else:
         messages.success(request, f"已重新放入发送队列：发往 {mask_phone(message.recipient)} 的短信。")
-    back = {k: request.POST.get(k, "") for k in ("show", "q") if request.POST.get(k)}
-    return redirect(reverse("cases:outbox") + (f"?{urlencode(back)}" if back else ""))
+    # Back to the list as it was: the search rides in its handle (or a reference in `q`).
+    handle = request.POST.get("s", "")
+    back = Search(carried={"s": handle}) if handle else search_post(request, request.POST.get("q", ""))
+    return redirect(back.url(reverse("cases:outbox"), show=request.POST.get("show", "")))

@@ -88,20 +88,24 @@ def sms_code_verify(*, phone: str, code: str) -> str:
     return phone
 
 
-def case_track(*, reference: str, id_last6: str, ip: str | None) -> Case:
-    """The case if the reference and the applicant's last 6 ID characters match (throttled)."""
+def case_track(*, reference: str, id_last6: str) -> Case:
+    """The case if the reference and the applicant's last 6 ID characters match.
+
+    Failures are counted per reference, never per address: behind the proxy, or in a family
+    sharing a phone's network, one address is many citizens, and a guesser gains nothing by
+    changing address (each reference allows LOGIN_FAILURE_LIMIT tries in the window)."""
     match = REFERENCE_RE.match(reference or "")
     if not match:
         raise TrackingError("受理号格式不正确，应为“县区代码-日期-序号”，如 371602-20260501-0001。")
     reference = "-".join(match.groups())
     key = f"track:{reference}"
-    if throttle.is_locked(key, ip):
-        raise TrackingError("查询失败次数过多，请15分钟后再试。")
+    if throttle.is_locked(key):
+        raise TrackingError("该受理号查询失败次数过多，请15分钟后再试。")
     case = Case.objects.select_related("applicant").filter(reference=reference).first()
     last6 = (id_last6 or "").strip().upper()
     number = crypto.decrypt(case.applicant.id_number_ciphertext, purpose=ID_PURPOSE) if case else ""
     if case is None or len(last6) != 6 or not hmac.compare_digest(number[-6:], last6):
-        throttle.record_failure(key, ip)
+        throttle.record_failure(key, None)
         raise TrackingError("受理号或身份证号码后6位不正确。")
     return case
 

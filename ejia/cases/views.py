@@ -6,7 +6,8 @@ from django.conf import settings
 from django.core.files.storage import default_storage
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, JsonResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 from ejia.accounts.policies import Capability, require_purpose, staff_view
@@ -17,6 +18,7 @@ from ejia.cases.verify import case_latest_check
 from ejia.cases.workflow.selectors import case_progress
 from ejia.catalogue.plan import PlanOutcome
 from ejia.core.audit import audit_record
+from ejia.core.searches import search_asked
 from ejia.registry.models import Relation
 
 
@@ -28,19 +30,35 @@ def _case_file(request, public_id, *, what: str) -> tuple[Case, dict]:
     return case, {"purpose": purpose} if purpose else {}
 
 
-@staff_view(Capability.CASE_LIST)
+@staff_view(Capability.CASE_LIST, cache=False)
 def case_queue_view(request):
-    query = request.GET.get("q", "")
-    status = request.GET.get("status", "")
-    page = Paginator(case_queue(user=request.user, query=query, status=status), 50).get_page(request.GET.get("page"))
+    """The queue, searched by reference or ID number. The search form posts (htmx or not); the
+    URL it leaves in the address bar and the history carries the reference or a session handle,
+    never an ID number (ejia.core.searches)."""
+    path = reverse("cases:queue")
+    source = request.POST if request.method == "POST" else request.GET
+    status = source.get("status", "")
+    status = status if status in CaseStatus.values else ""
+    asked, move = search_asked(request)
+    here = asked.url(path, status=status)
+    htmx = request.headers.get("HX-Request") and not request.headers.get("HX-History-Restore-Request")
+    if move and not htmx:
+        return redirect(here)
+    qs = case_queue(user=request.user, query=asked.query, status=status)
+    page = Paginator(qs, 50).get_page(request.GET.get("page"))
     context = {
         "page": page,
-        "query": query,
+        "query": asked.query,
+        "asked": asked,
         "status": status,
         "statuses": CaseStatus.choices,
+        "keep": asked.params(status=status),
     }
-    if request.headers.get("HX-Request"):
-        return render(request, "cases/queue.html#rows", context)
+    if htmx:
+        response = render(request, "cases/queue.html#rows", context)
+        if move:
+            response["HX-Push-Url"] = here
+        return response
     return render(request, "cases/queue.html", context)
 
 

@@ -3,11 +3,13 @@ from __future__ import annotations
 from urllib.parse import unquote
 
 from django.core.exceptions import PermissionDenied
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from ejia.accounts.policies import Capability, staff_view
 from ejia.core.audit import audit_record
+from ejia.core.searches import search_asked
 from ejia.registry.models import Person
 from ejia.registry.panels import household_panels
 from ejia.registry.selectors import current_membership, household_get_for_user, household_overview, household_search
@@ -16,8 +18,14 @@ from ejia.registry.services import RegistryError, person_id_number_reveal
 
 @staff_view(Capability.HOUSEHOLD_READ, cache=False)
 def household_search_view(request):
-    search = household_search(user=request.user, query=request.GET.get("q", ""))
-    return render(request, "registry/household_search.html", {"search": search})
+    """Search by ID number or reference. The form posts; the browser is sent on to a URL that
+    carries the reference or a session handle, never an ID number (ejia.core.searches)."""
+    path = reverse("registry:household_search")
+    asked, move = search_asked(request)
+    if move:
+        return redirect(asked.url(path))
+    search = household_search(user=request.user, query=asked.query)
+    return render(request, "registry/household_search.html", {"search": search, "asked": asked})
 
 
 @staff_view(Capability.HOUSEHOLD_READ, cache=False)

@@ -138,6 +138,10 @@ def expectations(world) -> tuple[list[tuple], list[tuple]]:
         ("accounts:purpose", [], AUDITOR, (), {"token": token, "purpose": "审计抽查第12号"}),
         ("accounts:audit_verify", [], AUDITOR, (), {}),
         ("cases:outbox_retry", [o["message"].public_id], CENTRE, (), {}),
+        # Searches post what they look for (an ID or phone number stays out of the URL).
+        ("registry:household_search", [], VILLAGE | TOWNSHIPS | CENTRE, (), {"q": "371602-20260501-0001"}),
+        ("cases:queue", [], VILLAGE | TOWNSHIPS | CENTRE, (), {"q": "371602-20260501-0001"}),
+        ("cases:outbox", [], CENTRE, (), {"q": "13812345678"}),
         ("accounts:password_change", [], EVERYONE, (), {}),
         ("accounts:staff_create", [], {"sysadmin"}, (), {}),
         ("accounts:staff_edit", [world.staff["window_clerk"].pk], {"sysadmin"}, (), {}),
@@ -278,5 +282,5 @@ def test_a_refusal_never_names_the_place_of_a_person_outside_the_area(client, wo
     for place in (division.name, division.parent.name, division.full_name):
         assert place not in exc.value.message
     client.force_login(world.staff["window_clerk_other"])
-    html = client.get(reverse("registry:household_search"), {"q": number}).content.decode()
+    html = client.post(reverse("registry:household_search"), {"q": number}, follow=True).content.decode()
     assert "不在您的数据权限范围内" in html and division.name not in html

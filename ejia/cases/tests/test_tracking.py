@@ -34,9 +34,9 @@ def test_a_citizen_tracks_by_reference_and_the_last_six_id_characters(client, ca
 def test_a_wrong_tail_is_refused_and_repeated_guessing_is_locked(case):
     for _ in range(5):
         with pytest.raises(TrackingError, match="不正确"):
-            case_track(reference=case.reference, id_last6="000000", ip="10.0.0.1")
+            case_track(reference=case.reference, id_last6="000000")
     with pytest.raises(TrackingError, match="过多"):
-        case_track(reference=case.reference, id_last6=case.id_number[-6:], ip="10.0.0.1")
+        case_track(reference=case.reference, id_last6=case.id_number[-6:])
 
 
 def test_a_citizen_logs_in_with_the_phone_and_an_sms_code(client, case, django_capture_on_commit_callbacks):
@@ -87,3 +87,44 @@ def test_the_applicant_gets_an_sms_with_the_reference_when_the_case_commits(
         case = case_submit(actor=bob, channel="window", idempotency_key="sms", data=application())
     phone, text, _ = MemoryBackend.sent[-1]
     assert phone == "13812345678" and case.reference in text
+
+
+def test_the_tracker_counts_failures_per_reference_not_per_address(client, case):
+    """Behind the proxy every citizen has the proxy's address: twenty wrong tries on other
+    references from there leave the first try of this citizen answered."""
+    proxy = {"REMOTE_ADDR": "10.20.0.5"}
+    for n in range(20):
+        wrong = client.post(
+            reverse("citizen:track"), {"reference": f"371602-20260501-{n + 100:04d}", "id_last6": "000000"}, **proxy
+        )
+        assert "不正确" in wrong.content.decode()
+    page = client.post(
+        reverse("citizen:track"), {"reference": case.reference, "id_last6": case.id_number[-6:]}, **proxy
+    )
+    assert "调查核实" in page.content.decode() and "过多" not in page.content.decode()
+
+
+def test_a_reference_is_locked_whatever_address_the_guesses_come_from(client, case):
+    for n in range(5):
+        client.post(
+            reverse("citizen:track"),
+            {"reference": case.reference, "id_last6": "000000"},
+            REMOTE_ADDR=f"198.51.100.{n + 1}",
+        )
+    page = client.post(
+        reverse("citizen:track"),
+        {"reference": case.reference, "id_last6": case.id_number[-6:]},
+        REMOTE_ADDR="203.0.113.1",
+    )
+    assert "该受理号查询失败次数过多" in page.content.decode() and "调查核实" not in page.content.decode()
+
+
+def test_sms_codes_are_limited_per_phone_not_per_address(client, db, django_capture_on_commit_callbacks):
+    proxy = {"REMOTE_ADDR": "10.20.0.5"}
+    with django_capture_on_commit_callbacks(execute=True):
+        for n in range(8):
+            sent = client.post(reverse("citizen:login"), {"phone": f"1390000{n:04d}", "action": "send"}, **proxy)
+            assert f"验证码已发送到 1390000{n:04d}" in sent.content.decode()
+        again = client.post(reverse("citizen:login"), {"phone": "13900000000", "action": "send"}, **proxy)
+    assert [phone for phone, *_ in MemoryBackend.sent[-8:]] == [f"1390000{n:04d}" for n in range(8)]
+    assert "60秒" in again.content.decode()
