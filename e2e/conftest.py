@@ -67,6 +67,29 @@ def browser() -> Iterator:
 POLICY_COMPLAINT = re.compile(r"Content Security Policy|Permissions-Policy|Permissions Policy", re.I)
 
 
+def _serial_live_server_on_sqlite() -> None:
+    """On SQLite the live server shares the test's one in-memory connection with every request
+    thread; two requests served at once (a lazy image still loading when the next click posts)
+    break each other's transaction ("cannot start a transaction within a transaction"). Serve
+    one request at a time there: Django's plain WSGIServer closes each connection after its
+    answer, so the browser's parallel requests simply queue."""
+    from django.conf import settings
+    from django.core.servers.basehttp import WSGIServer
+    from django.test.testcases import LiveServerThread
+
+    class SerialWSGIServer(WSGIServer):
+        def __init__(self, *args, connections_override=None, **kwargs):
+            # Requests are served in the live server's own thread, which already uses the
+            # shared connections (LiveServerThread.run installs them).
+            super().__init__(*args, **kwargs)
+
+    if settings.DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+        LiveServerThread.server_class = SerialWSGIServer
+
+
+_serial_live_server_on_sqlite()
+
+
 def _new_page(browser, request, **context_options):
     context = browser.new_context(locale="zh-CN", timezone_id="Asia/Shanghai", **context_options)
     context.set_default_timeout(TIMEOUT_MS)
@@ -153,6 +176,11 @@ def screenshot(page, name: str, *, full_page: bool = True) -> Path:
     SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOT_DIR / f"{_safe(name)}.png"
     page.screenshot(path=str(path), full_page=full_page)
+    # A full-page screenshot scrolls lazy images (home-visit photos) into view, and the browser
+    # fetches them after the shot. On SQLite the live server shares the test's database
+    # connection: a test that writes to the database while such a request is served breaks the
+    # transaction ("cannot start a transaction within a transaction"). Wait until it is served.
+    page.wait_for_load_state("networkidle")
     return path
 
 

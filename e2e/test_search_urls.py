@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from e2e.conftest import _new_page, go, login, screenshot
+from e2e.conftest import _close, _new_page, go, login, screenshot
 from ejia.cases.models import Channel
 from ejia.cases.services import case_submit
 from ejia.cases.tests.conftest import application
@@ -81,7 +81,9 @@ def test_the_case_queue_searches_by_id_number_with_htmx_and_pushes_no_number(pag
 
 def test_the_case_queue_search_works_without_javascript(browser, request, live_server, bob, cases):
     one, _two, number = cases
-    context, page = _new_page(browser, request, viewport={"width": 1280, "height": 900}, java_script_enabled=False)
+    context, page, complaints = _new_page(
+        browser, request, viewport={"width": 1280, "height": 900}, java_script_enabled=False
+    )
     try:
         login(page, live_server, bob)
         page.goto(live_server.url + "/staff/cases/")
@@ -94,7 +96,7 @@ def test_the_case_queue_search_works_without_javascript(browser, request, live_s
         assert one.reference in page.inner_text("[data-testid=queue]")
         screenshot(page, "search-queue-by-id-no-js")
     finally:
-        context.close()
+        _close(context, complaints)
 
 
 def test_the_outbox_searched_by_phone_keeps_it_out_of_the_tabs_and_the_address_bar(page, live_server, dave, cases):
