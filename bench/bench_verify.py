@@ -112,7 +112,7 @@ def load_registry(city_dir: Path, households: int, work: Path) -> tuple[str, lis
     import polars as pl
     from django.db import connection, transaction
 
-    from ejia.registry.demo import registry_load_city
+    from ejia.demo.registry_load import registry_load_city
     from ejia.registry.models import Household, HouseholdStatus, StatusKind
 
     hh = pl.read_parquet(city_dir / "households.parquet")

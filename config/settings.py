@@ -285,3 +285,8 @@ EJIA_PERMISSIONS_POLICY = {
 # response to a signed-in staff member, wherever it is.
 EJIA_NO_STORE_PATH_PREFIXES = ("/staff/", "/admin/", "/track/", "/apply/", "/check/")
 # ---- end security headers ----
+
+# The population the catalogue editor's live qualifying count runs over: a module with
+# cache_key() and load() (ejia/demo/population.py documents the contract). Today the synthetic
+# demo city; a deployment names its own export of the registry here.
+EJIA_COUNT_POPULATION = os.environ.get("EJIA_COUNT_POPULATION", "ejia.demo.population")

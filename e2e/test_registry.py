@@ -6,10 +6,10 @@ import pytest
 
 from e2e.conftest import go, login, screenshot
 from ejia.core.models import AuditEvent
-from ejia.registry.demo import registry_load_city
+from ejia.demo.registry_load import registry_load_city
+from ejia.demo.tests.test_registry_load import write_city
 from ejia.registry.models import Household
 from ejia.registry.tests.factories import village
-from ejia.registry.tests.test_demo_load import write_city
 
 pytestmark = pytest.mark.e2e
 

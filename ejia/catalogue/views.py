@@ -13,7 +13,7 @@ import datetime as dt
 import re
 import threading
 from dataclasses import dataclass
-from pathlib import Path
+from importlib import import_module
 
 from django.conf import settings
 from django.contrib import messages
@@ -72,9 +72,9 @@ editor_view = staff_view(Capability.CATALOGUE_EDIT)
 
 # ---------------------------------------------------------------- the population counted
 
-# Until the registry exports its households to the bulk tables, the count runs over the
-# synthetic demo city: the Parquet written by `manage.py ejia_city` if present, else the
-# same city generated in memory once per process (about a second).
+# The count runs over the population of the provider module named by
+# settings.EJIA_COUNT_POPULATION (today the synthetic demo city, see ejia/demo/population.py):
+# loaded once per process and again when its cache key changes.
 _population_lock = threading.Lock()
 _population_cache: dict[str, object] = {}
 
@@ -90,35 +90,13 @@ class Population:
         return self.households.num_rows
 
 
-def demo_city_dir() -> Path:
-    return Path(settings.VAR_DIR) / "city" / "demo"
-
-
 def population() -> Population:
-    folder = demo_city_dir()
-    files = (folder / "households.parquet", folder / "members.parquet")
-    key = (
-        "parquet:" + ":".join(str(f.stat().st_mtime_ns) for f in files) if all(f.exists() for f in files) else "memory"
-    )
+    provider = import_module(settings.EJIA_COUNT_POPULATION)
+    key = provider.cache_key()
     with _population_lock:
         cached = _population_cache.get(key)
         if cached is None:
-            if key == "memory":
-                from ejia.demo.city import build_city
-
-                city = build_city("demo")
-                households, members = city["households"].to_arrow(), city["members"].to_arrow()
-                description = "合成演示城市（系统按需生成的虚构人口，与真实居民无关）"
-            else:
-                import pyarrow.parquet as pq
-
-                households, members = pq.read_table(files[0]), pq.read_table(files[1])
-                try:
-                    shown = folder.relative_to(settings.BASE_DIR)
-                except ValueError:
-                    shown = folder
-                description = f"合成演示城市（{shown} 中的虚构人口，与真实居民无关）"
-            cached = Population(description, households, members)
+            cached = Population(*provider.load())
             _population_cache.clear()
             _population_cache[key] = cached
     return cached

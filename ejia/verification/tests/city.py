@@ -21,7 +21,7 @@ def small_city_loaded(directory: Path, *, persons: int = 400, seed: int = 11) ->
     """Generate, load and import; returns the departments directory. Needs the `org` and
     `sources` fixtures (divisions and data sources)."""
     from ejia.demo.city import generate_city
-    from ejia.registry.demo import registry_load_city
+    from ejia.demo.registry_load import registry_load_city
     from ejia.verification.models import DataSource
     from ejia.verification.services import snapshot_import
 

@@ -3,7 +3,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from ejia.registry.demo import city_dir
+from ejia.demo.registry_load import city_dir
 from ejia.verification.files import FileRefused
 from ejia.verification.models import DataSource, SourceSnapshot
 from ejia.verification.services import snapshot_import

@@ -4,7 +4,7 @@ import polars as pl
 import pytest
 
 from ejia.core import idnumber
-from ejia.registry.demo import registry_load_city
+from ejia.demo.registry_load import registry_load_city
 from ejia.registry.models import BenefitRecord, Household, HouseholdStatus, Membership, Person
 from ejia.registry.tests.factories import village
 

@@ -2,7 +2,8 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand
 
-from ejia.registry.demo import city_dir, registry_load_city
+from ejia.demo.city import generate_city
+from ejia.demo.registry_load import city_dir, registry_load_city
 
 
 class Command(BaseCommand):
@@ -15,11 +16,6 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         directory = Path(options["dir"]) if options["dir"] else city_dir(options["scale"])
         if not (directory / "persons.parquet").exists():
-            try:
-                from ejia.demo.city import generate_city
-            except ImportError:
-                self.stdout.write("registry: no city files and no generator; skipped")
-                return
             self.stdout.write(f"registry: generating the synthetic city into {directory} …")
             generate_city(options["scale"], out_dir=directory)
         counts = registry_load_city(directory=directory)
