@@ -117,7 +117,7 @@ class Tally:
 def scan_run(*, scan_id: int) -> ScanRun:
     """Run a recorded scan (the task calls this); safe to call twice: a finished run is left."""
     with transaction.atomic():
-        scan = ScanRun.objects.select_for_update().select_related("area", "started_by").get(pk=scan_id)
+        scan = ScanRun.objects.select_for_update(of=("self",)).select_related("area", "started_by").get(pk=scan_id)
         if scan.status != ScanRun.Status.QUEUED:
             return scan
         scan.status = ScanRun.Status.RUNNING

@@ -40,7 +40,11 @@ class LeadError(Exception):
 
 
 def _locked(lead_id: int) -> Lead:
-    return Lead.objects.select_for_update().select_related("division", "household", "programme").get(pk=lead_id)
+    return (
+        Lead.objects.select_for_update(of=("self",))
+        .select_related("division", "household", "programme")
+        .get(pk=lead_id)
+    )
 
 
 def _move(lead: Lead, to: str) -> None:
@@ -84,7 +88,7 @@ def lead_assign(*, actor, lead_id: int, assignee_id: int) -> Lead:
     return lead
 
 
-def _may_visit(actor, lead: Lead) -> bool:
+def may_visit(actor, lead: Lead) -> bool:
     from ejia.accounts.policies import reach
 
     found = reach(actor, Capability.LEAD_VISIT)
@@ -105,7 +109,7 @@ def lead_close(*, actor, lead_id: int, outcome: str, reason: str = "") -> Lead:
         raise LeadError("请写明走访后不符合条件的原因。")
     with transaction.atomic():
         lead = _locked(lead_id)
-        if not _may_visit(actor, lead):
+        if not may_visit(actor, lead):
             raise LeadError("该线索未分派给您，不能登记走访结果。")
         if lead.status == outcome:
             return lead  # the same click twice
@@ -205,7 +209,7 @@ def lead_start_application(*, actor, lead_id: int) -> Lead:
     from ejia.cases import drafts
 
     lead = Lead.objects.select_related("household", "programme", "division").get(pk=lead_id)
-    if not _may_visit(actor, lead):
+    if not may_visit(actor, lead):
         raise LeadError("该线索未分派给您，不能登记走访结果。")
     if lead.status == LeadStatus.APPLIED and lead.closed_by_id == actor.pk:
         data = application_draft(actor=actor, lead=lead)
