@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "ejia.cases.workflow",
     "ejia.verification",
     "ejia.disbursement",
+    "ejia.discovery",
     "ejia.portal",
     "ejia.demo",
 ]
