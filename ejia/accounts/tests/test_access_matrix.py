@@ -93,6 +93,9 @@ def expectations(world) -> tuple[list[tuple], list[tuple]]:
         ("cases:case_detail", [o["own_case"].public_id], CASE_STAFF | {"village_clerk"}, AUDITOR),
         ("cases:case_receipt", [o["own_case"].public_id], CASE_STAFF | {"village_clerk"}, AUDITOR),
         ("workflow:case_withdraw", [o["own_case"].public_id], {"window_clerk", "village_clerk"}, ()),
+        # What the accepting clerk keeps of an application they took (全市通办): their own only.
+        ("cases:intake_done", [o["own_case"].public_id], {"village_clerk"}, ()),
+        ("cases:intake_done_receipt", [o["own_case"].public_id], {"village_clerk"}, ()),
         # The full one-click report: the case's handlers only.
         ("cases:verification", [case.public_id], CASE_STAFF, ()),
         ("cases:verification_panel", [case.public_id], CASE_STAFF, ()),
@@ -133,6 +136,12 @@ def expectations(world) -> tuple[list[tuple], list[tuple]]:
         ("disbursement:reverification_flag", [o["flag"].pk], CENTRE, ()),
         ("disbursement:held", [], CENTRE, ()),
         ("disbursement:household_account", [ent_household.public_id], CASE_STAFF, ()),
+        # 主动发现: leads for the township, the village and the centre; the grid worker sees what
+        # was handed to them or what they reported; the other township sees nothing of it.
+        ("discovery:leads", [], VILLAGE | TOWNSHIPS | CENTRE, ()),
+        ("discovery:visits", [], VILLAGE | TOWNSHIPS, ()),
+        ("discovery:report", [], VILLAGE, ()),
+        ("discovery:lead", [o["lead"].public_id], VILLAGE | {"window_clerk"} | CENTRE, ()),
     ]
     post = [
         ("accounts:purpose", [], AUDITOR, (), {"token": token, "purpose": "审计抽查第12号"}),
@@ -179,6 +188,11 @@ def expectations(world) -> tuple[list[tuple], list[tuple]]:
         ("disbursement:change_report_new", [ent_household.public_id], CASE_STAFF, (), {}),
         ("disbursement:reverification_flag", [o["flag"].pk], CENTRE, (), {}),
         ("verification:upload", [o["source_code"]], {"exchange_operator"}, (), {}),
+        ("discovery:scan", [], CENTRE, (), {"area": "none"}),
+        ("discovery:assign", [o["lead"].public_id], {"village_clerk", "window_clerk"} | CENTRE, (), {}),
+        # The visit's outcome: whoever the lead is handed to (here its reporter) and the township window.
+        ("discovery:outcome", [o["lead"].public_id], {"grid_worker", "window_clerk"}, (), {}),
+        ("discovery:report", [], VILLAGE, (), {"village": "", "seen": ""}),
     ]
     return get, post
 
@@ -267,20 +281,26 @@ def test_lists_show_only_what_the_viewer_may_open(client, world):
             assert links == []
 
 
-def test_a_refusal_never_names_the_place_of_a_person_outside_the_area(client, world):
-    """Typing the ID number of a 市中街道 resident at 三河湖镇's window says only "not yours"."""
+def test_intake_never_shows_the_registry_of_a_person_outside_the_area(client, world):
+    """Typing the ID number of a 市中街道 resident at 三河湖镇's window (全市通办) takes the
+    application, but pre-fills nothing of the registry: no member, no village, no address."""
     from ejia.cases.intake import intake_prefill
-    from ejia.cases.services import CaseError
     from ejia.core import crypto
     from ejia.registry.models import ID_PURPOSE
 
     person = world["person"]
     number = crypto.decrypt(person.id_number_ciphertext, purpose=ID_PURPOSE)
-    with pytest.raises(CaseError) as exc:
-        intake_prefill(user=world.staff["window_clerk_other"], id_number=number)
-    division = world["household"].division
-    for place in (division.name, division.parent.name, division.full_name):
-        assert place not in exc.value.message
+    data = intake_prefill(user=world.staff["window_clerk_other"], id_number=number)
+    household = world["household"]
+    division = household.division
+    assert data["blind"] and len(data["members"]) == 1 and data["members"][0]["name"] == ""
+    assert data["address"] == "" and data["household_facts"] == {}
+    assert data["home_township"] == division.parent.name  # where the case goes, never the village
+    client.force_login(world.staff["window_clerk_other"])
+    client.post(reverse("cases:intake_start"), {"id_number": number})
+    page = client.get(reverse("cases:intake_household")).content.decode()
+    assert household.address and person.name
+    assert division.name not in page and person.name not in page and household.address not in page
     client.force_login(world.staff["window_clerk_other"])
     html = client.post(reverse("registry:household_search"), {"q": number}, follow=True).content.decode()
     assert "不在您的数据权限范围内" in html and division.name not in html
