@@ -90,6 +90,7 @@ def test_a_grid_worker_starts_an_application_from_the_home_page_on_a_phone(phone
     box = start.bounding_box()
     assert box["y"] + box["height"] <= 844, "on the first screen"
     assert page.get_by_test_id("action-my_cases").inner_text() == "我代办的申请"
+    assert page.get_by_test_id("action-report").inner_text() == "上报困难"
     screenshot(page, "grid-home-phone", full_page=False)
     go(page, start)
     assert page.url.endswith("/staff/cases/intake/")

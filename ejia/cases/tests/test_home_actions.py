@@ -1,5 +1,6 @@
 """The big buttons at the top of a staff member's home page: a grid worker on a phone starts
-an application (代办申请) or opens the ones they filed, one tap after logging in."""
+an application (代办申请), opens the ones they filed, or reports a family in hardship met on
+the round (上报困难), one tap after logging in."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ def test_a_grid_worker_applies_for_a_household_from_the_home_page(gina):
     assert actions == {
         "intake": ("代办申请", reverse("cases:intake_start")),
         "my_cases": ("我代办的申请", reverse("cases:queue")),
+        "report": ("上报困难", reverse("discovery:report")),
     }
     client = Client()
     client.force_login(gina)
@@ -27,12 +29,14 @@ def test_a_grid_worker_applies_for_a_household_from_the_home_page(gina):
     # The buttons come before the identity and scope cards: first on a phone's screen.
     assert html.index('data-testid="action-intake"') < html.index('id="who"')
     assert client.get(reverse("cases:intake_start")).status_code == 200
+    assert client.get(reverse("discovery:report")).status_code == 200
 
 
 def test_a_village_clerk_takes_in_applications_and_lists_their_own(alice):
     assert home_actions(alice) == {
         "intake": ("受理申请", reverse("cases:intake_start")),
         "my_cases": ("我受理的申请", reverse("cases:queue")),
+        "report": ("上报困难", reverse("discovery:report")),
     }
 
 
