@@ -29,7 +29,7 @@ from ejia.accounts.policies import (
 )
 from ejia.accounts.selectors import home_summary
 from ejia.accounts.sessions import is_background, session_begin, session_touch
-from ejia.accounts.work import work_items
+from ejia.accounts.work import actions, work_items
 from ejia.core.audit import audit_record
 
 
@@ -117,7 +117,11 @@ def home_view(request):
     return render(
         request,
         "accounts/home.html",
-        {"summary": home_summary(user=request.user), "work_items": work_items(request.user)},
+        {
+            "summary": home_summary(user=request.user),
+            "work_items": work_items(request.user),
+            "actions": actions(request.user),
+        },
     )
 
 
