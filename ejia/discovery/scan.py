@@ -54,8 +54,13 @@ COOL_OFF = {
 # A running scan that has not finished for this long lost its worker.
 STALE_AFTER = dt.timedelta(hours=2)
 OFFERED = {PlanOutcome.LIKELY: Lead.Likelihood.LIKELY, PlanOutcome.POSSIBLE: Lead.Likelihood.POSSIBLE}
+# "Possibly eligible" is worth a visit only for the means-tested core, where what is missing is
+# what a visit establishes (income, assets, care needs). For the other programmes "possible"
+# mostly means the registry does not record the condition at all (an orphan's care, a business
+# loan, a disaster), and such leads would send a visitor to every door; the window's plan still
+# lists them when the family comes.
+POSSIBLE_WORTH_A_VISIT = frozenset({"dibao", "tekun", "dibao_edge", "expense_hardship", "linshi", "medical_aid"})
 LIVE_ENTITLEMENT = ("active", "suspended", "gradual_exit")
-BULK_OUTCOMES = ("eligible", "possibly_eligible")
 
 
 class ScanRefused(Exception):
@@ -143,7 +148,7 @@ def scan_run(*, scan_id: int) -> ScanRun:
 
 
 def _run(scan: ScanRun) -> ScanRun:
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     tally = Tally()
     sources = sources_committed()
     reader = Reader.for_area(scan.area, scan.on, sources)
@@ -173,6 +178,8 @@ def _run(scan: ScanRun) -> ScanRun:
     _upsert(scan, findings, tally)
     tally.timings["upsert"] = round(time.perf_counter() - t, 3)
     tally.timings["total"] = round(time.perf_counter() - started, 3)
+    # CPU seconds of this process (DuckDB's threads included): the wall time on a shared machine lies.
+    tally.timings["cpu"] = round(time.process_time() - cpu, 3)
     tally.timings["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
     by_programme = dict(
         Lead.objects.filter(
@@ -227,12 +234,12 @@ def evaluate_export(folder: Path, *, on: dt.date) -> dict[int, dict[str, str]]:
 
 
 def outcomes_of(result, codes: list[str]) -> dict[int, dict[str, str]]:
-    """The positive outcomes of a bulk result (a pyarrow Table), by household."""
+    """The outcomes of a bulk result (a pyarrow Table) worth a lead, by household."""
     ids = result.column("household_id").to_pylist()
     out: dict[int, dict[str, str]] = defaultdict(dict)
     for code in codes:
         for household_id, outcome in zip(ids, result.column(f"{code}__outcome").to_pylist(), strict=True):
-            if outcome in BULK_OUTCOMES:
+            if outcome == "eligible" or (outcome == "possibly_eligible" and code in POSSIBLE_WORTH_A_VISIT):
                 out[household_id][code] = outcome
     return dict(out)
 
@@ -342,10 +349,11 @@ def _explain(reader: Reader, candidates: dict[int, set[str]], *, chunk: int = 50
 
 
 def _grounded(entry) -> bool:
-    """A likely entry always; a possible one only when some criterion is positively met: a
-    programme that is "possible" merely because nothing is known about the family (a disaster
-    death, wandering) would send a visitor to every door."""
-    return entry.outcome == PlanOutcome.LIKELY or any(c.result is True for c in entry.reasons)
+    """A likely entry always; a possible one of the means-tested core only when some criterion
+    is positively met (not merely "nothing is known")."""
+    if entry.outcome == PlanOutcome.LIKELY:
+        return True
+    return entry.code in POSSIBLE_WORTH_A_VISIT and any(c.result is True for c in entry.reasons)
 
 
 def _finding(household: Household, item, programme: Programme, compiled, entries: list, members) -> Finding:
