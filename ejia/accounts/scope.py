@@ -39,8 +39,21 @@ NO_SCOPE = Scope(division_path=None)
 
 
 def scope_for(user) -> Scope:
+    """The user's scope, computed once per user object (one request's `request.user`): the
+    policy asks for it for every capability a page and its navigation check. A changed unit
+    or deactivation on the same object is seen (the memo is keyed by both)."""
     if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
         return NO_SCOPE
+    key = (user.unit_id, user.is_active)
+    memo = getattr(user, "_ejia_scope", None)
+    if memo is not None and memo[0] == key:
+        return memo[1]
+    scope = _scope_of(user)
+    user._ejia_scope = (key, scope)
+    return scope
+
+
+def _scope_of(user) -> Scope:
     unit = user.unit
     if unit is None:
         return NO_SCOPE
@@ -84,6 +97,13 @@ def filter_by_department(
 def can_see_division(user, division: Division) -> bool:
     scope = scope_for(user)
     return not scope.empty and division.path.startswith(scope.division_path)
+
+
+def in_city_of(user, division: Division) -> bool:
+    """全市通办: any window or station of the city accepts a resident of the city. The city is
+    the first four digits of the division code (3716 滨州)."""
+    unit = getattr(user, "unit", None)
+    return bool(unit and unit.division.code[:4] == division.code[:4])
 
 
 def require_division(user, division: Division) -> None:
