@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "ejia.cases.workflow",
     "ejia.verification",
     "ejia.disbursement",
+    "ejia.discovery",
     "ejia.portal",
     "ejia.demo",
 ]

@@ -15,6 +15,7 @@ urlpatterns = [
     path("staff/work/", include("ejia.cases.workflow.urls")),
     path("staff/exchange/", include("ejia.verification.urls")),
     path("staff/pay/", include("ejia.disbursement.urls")),
+    path("staff/discovery/", include("ejia.discovery.urls")),
     path("", include("ejia.portal.urls")),
     # Citizens apply and track at the site root (/apply/, /track/): the receipt's QR code points here.
     path("", include("ejia.cases.citizen_urls")),

@@ -64,6 +64,11 @@ class Capability(StrEnum):
     EXCHANGE_OPERATE = "exchange_operate"
     AUDIT_READ = "audit_read"
     ACCOUNTS_ADMIN = "accounts_admin"
+    LEAD_READ = "lead_read"
+    LEAD_ASSIGN = "lead_assign"
+    LEAD_VISIT = "lead_visit"
+    LEAD_REPORT = "lead_report"
+    DISCOVERY_SCAN = "discovery_scan"
 
     @property
     def label(self) -> str:
@@ -92,6 +97,11 @@ LABELS = {
     Capability.EXCHANGE_OPERATE: _("导入部门数据"),
     Capability.AUDIT_READ: _("查阅审计日志"),
     Capability.ACCOUNTS_ADMIN: _("管理工作人员账号、单位和角色"),
+    Capability.LEAD_READ: _("查看主动发现线索"),
+    Capability.LEAD_ASSIGN: _("分派主动发现线索"),
+    Capability.LEAD_VISIT: _("登记主动发现线索的走访结果"),
+    Capability.LEAD_REPORT: _("上报网格内发现的困难家庭"),
+    Capability.DISCOVERY_SCAN: _("发起主动发现数据比对"),
 }
 
 
@@ -128,6 +138,9 @@ COUNTY_CENTRE: dict[Capability, Reach] = {
     C.OUTBOX_READ: R.AREA,
     C.PAYMENT_MANAGE: R.AREA,
     C.REVERIFICATION_MANAGE: R.AREA,
+    C.LEAD_READ: R.AREA,
+    C.LEAD_ASSIGN: R.AREA,
+    C.DISCOVERY_SCAN: R.AREA,
 }
 
 GRANTS: dict[str, dict[Capability, Reach]] = {
@@ -140,6 +153,11 @@ GRANTS: dict[str, dict[Capability, Reach]] = {
         C.HOUSEHOLD_READ: R.AREA,
         C.PROCEDURE_HANDLE: R.AREA,
         C.NOTICE_READ: R.AREA,
+        # The village's leads: she sees them all, hands them to a grid worker or visits herself.
+        C.LEAD_READ: R.AREA,
+        C.LEAD_ASSIGN: R.AREA,
+        C.LEAD_VISIT: R.OWN,
+        C.LEAD_REPORT: R.AREA,
     },
     Role.GRID_WORKER: {
         C.CASE_INTAKE: R.AREA,
@@ -147,6 +165,10 @@ GRANTS: dict[str, dict[Capability, Reach]] = {
         C.CASE_READ: R.OWN,
         C.VERIFICATION_OUTCOME: R.OWN,
         C.HOUSEHOLD_READ: R.AREA,
+        # Only the leads handed to them or that they reported.
+        C.LEAD_READ: R.OWN,
+        C.LEAD_VISIT: R.OWN,
+        C.LEAD_REPORT: R.AREA,
     },
     Role.WINDOW_CLERK: {
         C.CASE_INTAKE: R.AREA,
@@ -162,6 +184,10 @@ GRANTS: dict[str, dict[Capability, Reach]] = {
         C.NOTICE_READ: R.AREA,
         C.NOTICE_MANAGE: R.AREA,
         C.ENTITLEMENT_MANAGE: R.AREA,
+        # The township's leads: assigned by village, or visited by the window itself.
+        C.LEAD_READ: R.AREA,
+        C.LEAD_ASSIGN: R.AREA,
+        C.LEAD_VISIT: R.AREA,
     },
     Role.COUNTY_REVIEWER: COUNTY_CENTRE,
     Role.CENTRE_DIRECTOR: {

@@ -39,8 +39,21 @@ NO_SCOPE = Scope(division_path=None)
 
 
 def scope_for(user) -> Scope:
+    """The user's scope, computed once per user object (one request's `request.user`): the
+    policy asks for it for every capability a page and its navigation check. A changed unit
+    or deactivation on the same object is seen (the memo is keyed by both)."""
     if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
         return NO_SCOPE
+    key = (user.unit_id, user.is_active)
+    memo = getattr(user, "_ejia_scope", None)
+    if memo is not None and memo[0] == key:
+        return memo[1]
+    scope = _scope_of(user)
+    user._ejia_scope = (key, scope)
+    return scope
+
+
+def _scope_of(user) -> Scope:
     unit = user.unit
     if unit is None:
         return NO_SCOPE

@@ -249,6 +249,9 @@ def intake_plan(request):
     chosen = set(data.get("programmes") or [])
     if not chosen and draft.step == "plan":
         chosen = plan.default_choice()
+        if data.get("lead_programme"):
+            # An application started from a 主动发现 lead: its programme comes pre-ticked.
+            chosen |= {e.key for e in plan if e.code == data["lead_programme"] and e.offered}
     return render(
         request,
         "cases/intake_plan.html",

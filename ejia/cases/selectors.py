@@ -41,12 +41,17 @@ def cases_for_user(*, user, capability: Capability = Capability.CASE_READ) -> Qu
     )
 
 
+# A list row shows the reference, the applicant and the counts, never the stored documents
+# (the plan, the declared facts, the materials): decoding them was most of the list's time.
+LIST_DEFERRED = ("plan", "declared_facts", "materials", "needs_note", "proxy_consent_signature")
+
+
 def case_queue(*, user, query: str = "", status: str = "") -> QuerySet[Case]:
     """The window's queue: cases of households in the viewer's area, newest first.
 
     `query` is a reference number or an applicant's or member's ID number (exact, blind index).
     """
-    qs = cases_for_user(user=user, capability=Capability.CASE_LIST)
+    qs = cases_for_user(user=user, capability=Capability.CASE_LIST).defer(*LIST_DEFERRED)
     if status:
         qs = qs.filter(status=status)
     query = (query or "").strip()
@@ -62,6 +67,12 @@ def case_queue(*, user, query: str = "", status: str = "") -> QuerySet[Case]:
         else:
             qs = qs.none()
     return qs.order_by("-submitted_at")
+
+
+def case_queue_count(*, user, status: str = "") -> int:
+    """How many cases the queue holds (the home page), without the list's joins and counts."""
+    qs = Case.objects.filter(case_scope_q(user, Capability.CASE_LIST))
+    return (qs.filter(status=status) if status else qs).count()
 
 
 def case_get_for_user(*, user, public_id, capability: Capability = Capability.CASE_READ) -> Case:

@@ -69,7 +69,8 @@ def case_detail_view(request, public_id):
     audit_record(actor=request.user, action="cases.view", obj=case, data=why)
     needs = dict(Need.choices)
     plan = case.plan
-    keys = [r.plan_key for r in case.requests.select_related("programme", "person")]
+    requests = list(case.requests.select_related("programme__department", "person"))
+    keys = [r.plan_key for r in requests]
     return render(
         request,
         "cases/case_detail.html",
@@ -79,7 +80,7 @@ def case_detail_view(request, public_id):
             "plan_possible": plan.with_outcome(PlanOutcome.POSSIBLE),
             "plan_totals": plan.totals(keys),
             "plan_member_totals": plan.member_totals(keys),
-            "requests": case.requests.select_related("programme__department", "person"),
+            "requests": requests,
             "authorisations": case.authorisations.select_related("person"),
             "need_labels": [needs.get(n, n) for n in case.needs],
             "relations": dict(Relation.choices),

@@ -11,21 +11,19 @@ from ejia.accounts.work import WorkItem
 
 def case_work(user) -> list[WorkItem]:
     from ejia.cases.models import CaseStatus
-    from ejia.cases.selectors import case_queue, outbox_for_user
-    from ejia.cases.workflow.selectors import work_queue
+    from ejia.cases.selectors import case_queue_count, outbox_for_user
+    from ejia.cases.workflow.selectors import work_counts
 
     items: list[WorkItem] = []
     if allows(user, Capability.CASE_INTAKE):
-        open_cases = case_queue(user=user, status=CaseStatus.SUBMITTED).count()
+        open_cases = case_queue_count(user=user, status=CaseStatus.SUBMITTED)
         items.append(WorkItem("cases", _("受理队列：已受理、尚未办结的申请件"), reverse("cases:queue"), open_cases))
     if allows(user, Capability.PROCEDURE_HANDLE):
-        queue = work_queue(user=user)
+        counts = work_counts(user=user)
         url = reverse("workflow:queue")
-        items.append(WorkItem("mine", _("待我办理的救助事项"), url, queue.counts["mine"]))
-        items.append(
-            WorkItem("due_soon", _("即将到期（2个工作日内）"), f"{url}?tab=due_soon", queue.counts["due_soon"])
-        )
-        items.append(WorkItem("overdue", _("超期督办"), f"{url}?tab=overdue", queue.counts["overdue"]))
+        items.append(WorkItem("mine", _("待我办理的救助事项"), url, counts["mine"]))
+        items.append(WorkItem("due_soon", _("即将到期（2个工作日内）"), f"{url}?tab=due_soon", counts["due_soon"]))
+        items.append(WorkItem("overdue", _("超期督办"), f"{url}?tab=overdue", counts["overdue"]))
     if allows(user, Capability.OUTBOX_READ):
         failed = outbox_for_user(user=user, show="failed").count()
         items.append(WorkItem("outbox_failed", _("发送失败的短信"), f"{reverse('cases:outbox')}?show=failed", failed))

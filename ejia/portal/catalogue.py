@@ -43,16 +43,25 @@ def featured() -> list[Programme]:
     return [by_code[c] for c in FEATURED if c in by_code]
 
 
-def filter_options() -> dict[str, list]:
-    programmes = _programmes()
+def programmes() -> list[Programme]:
+    """The whole public catalogue in catalogue order (one query; the page reads it once)."""
+    return _programmes()
+
+
+def filter_options(programmes: list[Programme] | None = None) -> dict[str, list]:
+    """The filter choices of the catalogue page, from `programmes` (the whole catalogue,
+    read once by the caller) or read here."""
+    programmes = _programmes() if programmes is None else programmes
     departments: dict[str, str] = {}
+    groups: list[str] = []
     for p in programmes:
         departments.setdefault(p.department.code, p.department.name)
+        groups.extend(label for label in p.target_groups or [] if label not in groups)
     categories = {p.category for p in programmes}
     return {
         "departments": list(departments.items()),
         "categories": [(value, label) for value, label in Programme.Category.choices if value in categories],
-        "groups": _catalogue().target_groups(),
+        "groups": groups,
     }
 
 

@@ -34,19 +34,22 @@ def home_view(request):
 
 @public_view
 def catalogue_view(request):
-    options = catalogue.filter_options()
-    form = CatalogueFilterForm(request.GET or None, **options)
+    everything = catalogue.programmes()  # read once: the options, the total and, unfiltered, the list
+    form = CatalogueFilterForm(request.GET or None, **catalogue.filter_options(everything))
     filters = form.cleaned_data if form.is_valid() else {}
-    programmes = catalogue.search(
-        q=filters.get("q", ""),
-        department=filters.get("department", ""),
-        category=filters.get("category", ""),
-        group=filters.get("group", ""),
-    )
+    if any(filters.values()):
+        programmes = catalogue.search(
+            q=filters.get("q", ""),
+            department=filters.get("department", ""),
+            category=filters.get("category", ""),
+            group=filters.get("group", ""),
+        )
+    else:
+        programmes = everything
     context = {
         "form": form,
         "programmes": programmes,
-        "total": catalogue.count(),
+        "total": len(everything),
         "filtered": any(filters.values()),
         "nav": "catalogue",
     }

@@ -4,7 +4,7 @@ Everything that could make parsing expensive is checked on the raw bytes first, 
 chunks: the file size; for XLSX the zip directory (entry count, declared uncompressed sizes,
 compression ratio, encryption), DOCTYPE/ENTITY declarations in any XML part, formula cells,
 the sheet's dimension and cell references (a cell at XFD1048576 would make the reader build
-a 17-billion-cell grid). Refusals raise `FileRefused` with a Chinese message for the operator.
+a 17-billion-cell grid) — see `xlsx.py`, which scans every zip member whatever its name. Refusals raise `FileRefused` with a Chinese message for the operator.
 Readers yield rows of strings, so validation is the same for both formats.
 """
 
@@ -12,11 +12,8 @@ from __future__ import annotations
 
 import codecs
 import csv
-import datetime as dt
 import os
-import re
 import tempfile
-import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +38,8 @@ def limit(name: str) -> int:
         "MAX_XLSX_UNCOMPRESSED": 256 * 1024 * 1024,
         "MAX_ZIP_RATIO": 100,
         "MAX_ZIP_ENTRIES": 500,
+        "MAX_XLSX_PART": 192 * 1024 * 1024,
+        "MAX_SHARED_STRINGS": 5_000_000,
         "MAX_COLUMNS": 64,
         "MAX_CELL_CHARS": 2000,
         "MAX_ROWS": 5_000_000,
@@ -115,8 +114,13 @@ def open_table(path: Path, *, max_bytes: int | None = None) -> Table:
     path = Path(path)
     check_size(path, max_bytes=max_bytes)
     if sniff_format(path) == "xlsx":
-        check_xlsx(path)
-        return _read_xlsx(path)
+        from ejia.verification.xlsx import read_xlsx, scan_xlsx
+
+        # One open file for the scan and the parser: what is parsed is what was scanned,
+        # even if the name is replaced meanwhile.
+        with open(path, "rb") as fh:
+            scan_xlsx(fh)
+            return read_xlsx(fh)
     return _read_csv(path)
 
 
@@ -254,181 +258,3 @@ def _read_csv(path: Path) -> Table:
             raw.close()
 
     return Table("csv", encoding, [h.strip() for h in header], rows())
-
-
-# ---------------------------------------------------------------- XLSX
-
-_DANGEROUS_XML = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
-_CELL_REF = re.compile(rb'<c\b[^>]*?\sr="([A-Z]{1,4})([0-9]{1,9})"')
-_ROW_TAG = re.compile(rb'<row\b[^>]*?\sr="([0-9]{1,9})"')
-_FORMULA = re.compile(rb"<f[\s>/]")
-_DIMENSION = re.compile(rb'<dimension\s+ref="([A-Z]{0,4})([0-9]{0,9})(?::([A-Z]{1,4})([0-9]{1,9}))?"')
-
-
-def column_index(letters: bytes | str) -> int:
-    if isinstance(letters, bytes):
-        letters = letters.decode("ascii")
-    n = 0
-    for ch in letters:
-        n = n * 26 + (ord(ch) - 64)
-    return n
-
-
-def check_xlsx(path: Path) -> None:
-    try:
-        archive = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError):
-        raise FileRefused("文件已损坏或不是有效的 XLSX 文件。", code="bad_zip") from None
-    with archive:
-        infos = archive.infolist()
-        if len(infos) > limit("MAX_ZIP_ENTRIES"):
-            raise FileRefused(f"XLSX 压缩包内含 {len(infos)} 个部件，异常过多，文件被拒收。", code="zip_entries")
-        total = 0
-        ratio_cap = limit("MAX_ZIP_RATIO")
-        for info in infos:
-            if info.flag_bits & 0x1:
-                raise FileRefused("XLSX 文件已加密或设有密码，请取消保护后再导出。", code="encrypted")
-            if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
-                raise FileRefused("XLSX 使用了不支持的压缩方式，文件被拒收。", code="zip_method")
-            total += info.file_size
-            ratio = info.file_size / max(info.compress_size, 1)
-            if info.file_size > 1024 * 1024 and ratio > ratio_cap:
-                raise FileRefused(
-                    f"XLSX 部件 {info.filename} 压缩比高达 {ratio:.0f}:1（上限 {ratio_cap}:1），疑似“压缩炸弹”，文件被拒收。",
-                    code="zip_bomb",
-                )
-        cap = limit("MAX_XLSX_UNCOMPRESSED")
-        if total > cap:
-            raise FileRefused(
-                f"XLSX 解压后共 {total / 1048576:.0f} MB，超过上限 {cap / 1048576:.0f} MB，疑似“压缩炸弹”或文件过大，已拒收。",
-                code="zip_bomb",
-            )
-        names = {i.filename for i in infos}
-        if "xl/workbook.xml" not in names:
-            raise FileRefused("文件不是有效的 XLSX 工作簿（缺少 workbook.xml）。", code="bad_zip")
-        for info in infos:
-            if info.filename.endswith((".xml", ".rels")):
-                _scan_xml(archive, info)
-
-
-def _scan_xml(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> None:
-    is_sheet = info.filename.startswith("xl/worksheets/") and info.filename.endswith(".xml")
-    max_cols, max_rows = limit("MAX_COLUMNS"), limit("MAX_ROWS")
-    max_row_seen = rows_seen = 0
-    carry = b""
-    first = True
-    try:
-        with archive.open(info) as fh:
-            while True:
-                chunk = fh.read(CHUNK)
-                if not chunk:
-                    break
-                if first:
-                    first = False
-                    if chunk.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or b"\x00" in chunk[:200]:
-                        raise FileRefused(f"XLSX 部件 {info.filename} 不是 UTF-8 编码的 XML，文件被拒收。", code="xml")
-                data = carry + chunk
-                # Keep the tail after the last tag start so a tag split across chunks is seen whole.
-                cut = data.rfind(b"<")
-                body, carry = (data[:cut], data[cut:]) if cut > 0 else (data, b"")
-                if len(carry) > 4096:
-                    body, carry = data, b""
-                if _DANGEROUS_XML.search(body):
-                    raise FileRefused(
-                        f"XLSX 部件 {info.filename} 含有 DOCTYPE/ENTITY 声明（XML 实体攻击手法），文件被拒收。",
-                        code="xml_entity",
-                    )
-                if not is_sheet:
-                    continue
-                m = _DIMENSION.search(body)
-                if m and m.group(3) and (column_index(m.group(3)) > max_cols or int(m.group(4)) > max_rows):
-                    raise FileRefused(
-                        f"工作表声明的范围 {m.group(0)[16:-1].decode()} 过大（最多 {max_cols} 列、{max_rows} 行），文件被拒收。",
-                        code="too_many_columns",
-                    )
-                formula = _FORMULA.search(body)
-                if formula:
-                    refs = list(_CELL_REF.finditer(body, 0, formula.start()))
-                    where = (refs[-1].group(1) + refs[-1].group(2)).decode() if refs else "某"
-                    raise FileRefused(
-                        f"单元格 {where} 含有公式。为防止公式注入，请将公式转换为数值后重新导出。", code="formula"
-                    )
-                for ref in _CELL_REF.finditer(body):
-                    if column_index(ref.group(1)) > max_cols:
-                        raise FileRefused(
-                            f"单元格 {(ref.group(1) + ref.group(2)).decode()} 超出允许的列数（最多 {max_cols} 列），文件被拒收。",
-                            code="too_many_columns",
-                        )
-                for row in _ROW_TAG.finditer(body):
-                    rows_seen += 1
-                    max_row_seen = max(max_row_seen, int(row.group(1)))
-            if carry and _DANGEROUS_XML.search(carry):
-                raise FileRefused(
-                    f"XLSX 部件 {info.filename} 含有 DOCTYPE/ENTITY 声明，文件被拒收。", code="xml_entity"
-                )
-    except (zipfile.BadZipFile, EOFError, OSError, ValueError):
-        raise FileRefused(f"XLSX 部件 {info.filename} 已损坏（大小或校验不符），文件被拒收。", code="bad_zip") from None
-    if is_sheet and (max_row_seen > max_rows or max_row_seen > rows_seen + 10_000):
-        raise FileRefused(
-            f"工作表行号跳到第 {max_row_seen} 行而实际只有 {rows_seen} 行，结构异常，文件被拒收。", code="sparse_sheet"
-        )
-
-
-def _cell_text(value) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "是" if value else "否"
-    if isinstance(value, float):
-        if value.is_integer() and abs(value) < 1e18:
-            return str(int(value))
-        return repr(value)
-    if isinstance(value, dt.datetime):
-        return value.date().isoformat() if value.time() == dt.time() else value.isoformat(sep=" ")
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    return str(value)
-
-
-def _read_xlsx(path: Path) -> Table:
-    from python_calamine import CalamineWorkbook
-
-    try:
-        workbook = CalamineWorkbook.from_path(str(path))
-        sheet = workbook.get_sheet_by_index(0)
-    except Exception as exc:  # calamine raises its own error types for malformed parts
-        raise FileRefused(f"无法读取 XLSX 工作表：{type(exc).__name__}。请用 Excel 另存后重试。", code="xlsx") from None
-    max_cell = limit("MAX_CELL_CHARS")
-    max_cols = limit("MAX_COLUMNS")
-    if sheet.width > max_cols:
-        raise FileRefused(f"工作表有 {sheet.width} 列，超过上限 {max_cols} 列，文件被拒收。", code="too_many_columns")
-    iterator = iter(sheet.iter_rows())
-    try:
-        header_row = next(iterator)
-    except StopIteration:
-        raise FileRefused("工作表为空，没有表头行。", code="empty") from None
-    # calamine starts at the first used row; report row numbers as Excel shows them.
-    first_row = (sheet.start or (0, 0))[0] + 1
-    header = [_cell_text(v).strip() for v in header_row]
-    while header and not header[-1]:
-        header.pop()
-
-    def rows() -> Iterator[tuple[int, list[str]]]:
-        number = first_row
-        for values in iterator:
-            number += 1
-            cells = [_cell_text(v) for v in values]
-            for cell in cells:
-                if len(cell) > max_cell:
-                    raise FileRefused(
-                        f"第 {number} 行有单元格超过 {max_cell} 个字符，文件被拒收（异常超长行）。",
-                        code="cell_too_long",
-                    )
-            yield number, cells
-
-    notes = []
-    if len(workbook.sheet_names) > 1:
-        notes.append(f"工作簿有 {len(workbook.sheet_names)} 个工作表，只读取第一个“{workbook.sheet_names[0]}”。")
-    return Table("xlsx", "", header, rows(), notes)

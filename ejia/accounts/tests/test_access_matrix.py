@@ -135,6 +135,12 @@ def expectations(world) -> tuple[list[tuple], list[tuple]]:
         ("disbursement:reverification_flag", [o["flag"].pk], CENTRE, ()),
         ("disbursement:held", [], CENTRE, ()),
         ("disbursement:household_account", [ent_household.public_id], CASE_STAFF, ()),
+        # 主动发现: leads for the township, the village and the centre; the grid worker sees what
+        # was handed to them or what they reported; the other township sees nothing of it.
+        ("discovery:leads", [], VILLAGE | TOWNSHIPS | CENTRE, ()),
+        ("discovery:visits", [], VILLAGE | TOWNSHIPS, ()),
+        ("discovery:report", [], VILLAGE, ()),
+        ("discovery:lead", [o["lead"].public_id], VILLAGE | {"window_clerk"} | CENTRE, ()),
     ]
     post = [
         ("accounts:purpose", [], AUDITOR, (), {"token": token, "purpose": "审计抽查第12号"}),
@@ -185,6 +191,11 @@ def expectations(world) -> tuple[list[tuple], list[tuple]]:
         ("disbursement:change_report_new", [ent_household.public_id], CASE_STAFF, (), {}),
         ("disbursement:reverification_flag", [o["flag"].pk], CENTRE, (), {}),
         ("verification:upload", [o["source_code"]], {"exchange_operator"}, (), {}),
+        ("discovery:scan", [], CENTRE, (), {"area": "none"}),
+        ("discovery:assign", [o["lead"].public_id], {"village_clerk", "window_clerk"} | CENTRE, (), {}),
+        # The visit's outcome: whoever the lead is handed to (here its reporter) and the township window.
+        ("discovery:outcome", [o["lead"].public_id], {"grid_worker", "window_clerk"}, (), {}),
+        ("discovery:report", [], VILLAGE, (), {"village": "", "seen": ""}),
     ]
     return get, post
 

@@ -177,4 +177,10 @@ def build_world(staff: dict[str, User]) -> World:
     o["message"] = OutboxMessage.objects.filter(area_path__startswith=o["case"].division.path).order_by("pk").first()
     o["flag"] = flagged_batch(actor=staff["county_reviewer"], household=o["household"])
     o["review_batch"] = o["flag"].batch
+    # 主动发现: the grid worker reports a family of the village (a lead for the township).
+    from ejia.discovery.services import lead_report
+
+    o["lead"] = lead_report(
+        actor=staff["grid_worker"], division=village, name="赵大娘", address="村东头", seen="独居老人，屋顶漏雨"
+    )
     return world

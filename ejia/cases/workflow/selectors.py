@@ -9,13 +9,14 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from ejia.accounts.policies import Capability, allows, get_or_refuse, scoped
 from ejia.accounts.scope import division_q, filter_by_division
 from ejia.cases.models import Case, CaseStatus, ProgrammeRequest
+from ejia.cases.selectors import LIST_DEFERRED as CASE_LIST_DEFERRED
 from ejia.cases.workflow.deadlines import due_flag, due_soon_limit
 from ejia.cases.workflow.models import (
     OPEN_STATES,
@@ -42,6 +43,7 @@ def procedures_for_user(*, user) -> QuerySet[RequestProcedure]:
     qs = RequestProcedure.objects.select_related(
         "case__applicant",
         "request__programme__department",
+        "department",
         "step",
         "acting_unit",
         "division__parent",
@@ -66,9 +68,21 @@ def start_missing_procedures(*, user, limit: int = 50) -> int:
     )
     cases = filter_by_division(Case.objects.filter(status=CaseStatus.SUBMITTED), user).filter(Exists(missing))
     started = 0
-    for case in cases.order_by("pk")[:limit]:
+    for case in cases.defer(*CASE_LIST_DEFERRED).order_by("pk")[:limit]:
         started += len(procedures_start_for_case(case))
     return started
+
+
+# A list row shows the case's reference and the applicant's name, never the case's stored
+# documents: decoding every row's plan (a few kB of JSON, typed on load) was most of the
+# queue's time.
+LIST_DEFERRED = (
+    "case__plan",
+    "case__declared_facts",
+    "case__materials",
+    "case__needs_note",
+    "case__proxy_consent_signature",
+)
 
 
 @dataclass
@@ -76,6 +90,36 @@ class Queue:
     rows: list[RequestProcedure]
     counts: dict[str, int]
     today: dt.date
+
+
+def _tab_filters(user, *, today: dt.date, soon: dt.date) -> dict[str, Q]:
+    """What each tab holds among the open requests the user reaches."""
+    unit_id = user.unit_id
+    unit = Q(acting_unit_id=unit_id)
+    return {
+        # What the user may act on: the unit's requests at a step of the user's role that no
+        # colleague has claimed.
+        "mine": unit & Q(step__role__in=sorted(user.role_codes)) & (Q(claimed_by__isnull=True) | Q(claimed_by=user)),
+        "claimed": Q(claimed_by=user),
+        "unit": unit,
+        "due_soon": unit & Q(step_due__gte=today, step_due__lte=soon),
+        # The unit above sees overdue steps of the units below it (escalation), and its own.
+        "overdue": Q(step_due__lt=today)
+        & (unit | Q(escalated_to_id=unit_id) | (division_q(user, "acting_unit__division") & ~unit)),
+    }
+
+
+def _open_for_user(user) -> QuerySet[RequestProcedure]:
+    return procedures_for_user(user=user).filter(state__in=OPEN_STATES)
+
+
+def work_counts(*, user, today: dt.date | None = None) -> dict[str, int]:
+    """The number of requests in each tab, in one query (the home page and the tab badges)."""
+    start_missing_procedures(user=user)
+    today = today or timezone.localdate()
+    calendar = WorkCalendar.load()
+    tabs = _tab_filters(user, today=today, soon=due_soon_limit(today=today, calendar=calendar))
+    return _open_for_user(user).aggregate(**{key: Count("pk", filter=q) for key, q in tabs.items()})
 
 
 def work_queue(
@@ -90,30 +134,9 @@ def work_queue(
     start_missing_procedures(user=user)
     today = today or timezone.localdate()
     calendar = WorkCalendar.load()
-    soon = due_soon_limit(today=today, calendar=calendar)
-    base = procedures_for_user(user=user).filter(state__in=OPEN_STATES)
-    unit_id = user.unit_id
-    # What the user may act on: the unit's requests at a step of the user's role that no
-    # colleague has claimed.
-    mine = base.filter(acting_unit_id=unit_id, step__role__in=list(user.role_codes)).filter(
-        Q(claimed_by__isnull=True) | Q(claimed_by=user)
-    )
-    claimed = base.filter(claimed_by=user)
-    unit = base.filter(acting_unit_id=unit_id)
-    # The unit above sees overdue steps of the units below it (escalation), and its own.
-    overdue = base.filter(step_due__lt=today).filter(
-        Q(acting_unit_id=unit_id)
-        | Q(escalated_to_id=unit_id)
-        | (division_q(user, "acting_unit__division") & ~Q(acting_unit_id=unit_id))
-    )
-    tabs = {
-        "mine": mine,
-        "claimed": claimed,
-        "unit": unit,
-        "due_soon": unit.filter(step_due__gte=today, step_due__lte=soon),
-        "overdue": overdue,
-    }
-    qs = tabs.get(tab, mine)
+    tabs = _tab_filters(user, today=today, soon=due_soon_limit(today=today, calendar=calendar))
+    base = _open_for_user(user)
+    qs = base.filter(tabs.get(tab, tabs["mine"])).defer(*LIST_DEFERRED)
     if programme:
         qs = qs.filter(request__programme__code=programme)
     if step:
@@ -123,7 +146,8 @@ def work_queue(
     rows = list(qs.order_by("step_due", "pk")[:300])
     for row in rows:
         row.flag = due_flag(row.step_due, today=today, calendar=calendar)
-    return Queue(rows=rows, counts={key: q.count() for key, q in tabs.items()}, today=today)
+    counts = base.aggregate(**{key: Count("pk", filter=q) for key, q in tabs.items()})
+    return Queue(rows=rows, counts=counts, today=today)
 
 
 def procedure_get_for_user(*, user, public_id) -> RequestProcedure:
@@ -187,7 +211,8 @@ def case_progress(case: Case) -> dict:
     rows = []
     for p in (
         RequestProcedure.objects.filter(case=case)
-        .select_related("request__programme", "step", "acting_unit", "decision")
+        .select_related("request__programme", "step", "acting_unit", "decision", "template")
+        .prefetch_related("template__steps")
         .order_by("request_id")
     ):
         decision = getattr(p, "decision", None)

@@ -101,14 +101,15 @@ def procedure_detail(request, public_id):
     records = list(procedure.records.select_related("actor", "unit", "step"))
     for record in records:
         record.label = Action(record.action).label
+    proposed = services.proposed_amount(procedure)
     context = {
         "p": procedure,
         "facts": facts,
         "steps": steps,
         "records": records,
         "actions": {str(a) for a in _actions_for(request.user, procedure)},
-        "proposed": services.proposed_amount(procedure),
-        "proposed_yuan": format_fen_plain(services.proposed_amount(procedure)),
+        "proposed": proposed,
+        "proposed_yuan": format_fen_plain(proposed),
         "home_visits": procedure.home_visits.select_related("staff_1", "staff_2").prefetch_related("photos"),
         "self_care": procedure.self_care.all(),
         "appraisals": procedure.appraisals.all(),

@@ -1,0 +1,14 @@
+from django.apps import AppConfig
+
+
+class DiscoveryConfig(AppConfig):
+    name = "ejia.discovery"
+    label = "discovery"
+
+    def ready(self) -> None:
+        from django.db.models import Q
+
+        from ejia.accounts.policies import register_own_rule
+
+        # A grid worker's own leads: those assigned to them and those they reported.
+        register_own_rule("discovery.lead", lambda user: Q(assigned_to=user) | Q(reported_by=user))

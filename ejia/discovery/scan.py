@@ -1,0 +1,475 @@
+"""The scan: every programme over every household of an area, leads for what they do not get.
+
+1. export — the registry and the latest committed snapshots to Parquet (`export.py`);
+2. evaluate — all programmes in force at once on DuckDB (the rule engine's bulk back-end);
+3. subtract — what each household holds (statuses, live entitlements) and has applied for
+   (open requests); what is left are the candidates;
+4. explain — each candidate household through the intake plan builder (the same engine input,
+   what it holds, the combination rules): only programmes the plan still offers as likely or
+   possible become leads, with the plan's reasons and the facts behind them;
+5. upsert — one open lead per (household, programme): updated in place on every run, created
+   when new (unless the family declined it within the cool-off), closed when its reason went
+   away. Every close is under a row lock with an audit event.
+
+`scan_start` records a run (one open run per area: a second click joins it) and queues
+`run_scan`; the nightly `manage.py ejia_discovery_scan` runs the city.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import resource
+import shutil
+import tempfile
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Count, Q
+from django.utils import timezone
+
+from ejia.accounts.models import Division
+from ejia.catalogue.models import Programme
+from ejia.catalogue.plan import PlanMember, PlanOutcome
+from ejia.core.audit import audit_record
+from ejia.discovery.export import Reader, engine_inputs, export_area, sources_committed
+from ejia.discovery.models import OPEN_STATUSES, Lead, LeadStatus, ScanRun
+from ejia.registry.models import Household, HouseholdStatus, MemberStatus
+from ejia.rules.facts import FACTS
+
+logger = logging.getLogger(__name__)
+
+# A family that said no is not asked again about the same programme for half a year.
+COOL_OFF = dt.timedelta(days=182)
+# A running scan that has not finished for this long lost its worker.
+STALE_AFTER = dt.timedelta(hours=2)
+OFFERED = {PlanOutcome.LIKELY: Lead.Likelihood.LIKELY, PlanOutcome.POSSIBLE: Lead.Likelihood.POSSIBLE}
+LIVE_ENTITLEMENT = ("active", "suspended", "gradual_exit")
+BULK_OUTCOMES = ("eligible", "possibly_eligible")
+
+
+class ScanRefused(Exception):
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def scan_start(*, actor, area: Division, on: dt.date | None = None, run: bool = True) -> ScanRun:
+    """Record a scan of `area` and queue it; while one is open for the area, return that one."""
+    if area.level not in (Division.Level.CITY, Division.Level.COUNTY):
+        raise ScanRefused("主动发现按县（市、区）或全市进行比对。")
+    now = timezone.now()
+    with transaction.atomic():
+        Division.objects.select_for_update().get(pk=area.pk)
+        current = ScanRun.objects.select_for_update().filter(area=area, status__in=["queued", "running"]).first()
+        if current is not None and not (
+            current.status == ScanRun.Status.RUNNING and current.updated_at < now - STALE_AFTER
+        ):
+            return current
+        if current is not None:
+            current.status = ScanRun.Status.FAILED
+            current.error = "后台任务中断（长时间无进展），已由新的比对接替。"
+            current.finished_at = now
+            current.save(update_fields=["status", "error", "finished_at", "updated_at"])
+            audit_record(actor=actor, action="discovery.scan_abandon", obj=current)
+        scan = ScanRun.objects.create(area=area, on=on or timezone.localdate(), started_by=actor)
+        audit_record(
+            actor=actor,
+            action="discovery.scan_start",
+            obj=scan,
+            reason="主动发现数据比对",
+            data={"area": area.code, "on": scan.on.isoformat()},
+        )
+    if run:
+        from ejia.discovery.tasks import run_scan
+
+        run_scan.enqueue(scan.pk)
+    return scan
+
+
+@dataclass
+class Finding:
+    """One lead as this run sees it."""
+
+    household_id: int
+    division_id: int
+    programme: Programme
+    likelihood: str
+    amount_fen: int | None
+    persons: list[dict]
+    reasons: list[dict]
+    facts: list[dict]
+    unknown_labels: list[str]
+
+
+@dataclass
+class Tally:
+    new: int = 0
+    updated: int = 0
+    closed: int = 0
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def scan_run(*, scan_id: int) -> ScanRun:
+    """Run a recorded scan (the task calls this); safe to call twice: a finished run is left."""
+    with transaction.atomic():
+        scan = ScanRun.objects.select_for_update(of=("self",)).select_related("area", "started_by").get(pk=scan_id)
+        if scan.status != ScanRun.Status.QUEUED:
+            return scan
+        scan.status = ScanRun.Status.RUNNING
+        scan.started_at = timezone.now()
+        scan.save(update_fields=["status", "started_at", "updated_at"])
+    try:
+        return _run(scan)
+    except Exception as exc:
+        logger.exception("discovery scan %s failed", scan.pk)
+        ScanRun.objects.filter(pk=scan.pk).update(
+            status=ScanRun.Status.FAILED,
+            finished_at=timezone.now(),
+            error=f"比对时出错（{type(exc).__name__}），请重试或联系管理员。",
+            updated_at=timezone.now(),
+        )
+        raise
+
+
+def _run(scan: ScanRun) -> ScanRun:
+    started = time.perf_counter()
+    tally = Tally()
+    sources = sources_committed()
+    reader = Reader.for_area(scan.area, scan.on, sources)
+    # Written before any record is read: the reads are on the record even if the worker dies.
+    audit_record(
+        actor=scan.started_by,
+        action="discovery.scan_source_query",
+        obj=scan,
+        reason="主动发现数据比对",
+        data={"sources": [s.code for s in sources.found], "area": scan.area.code},
+    )
+    scratch = Path(tempfile.mkdtemp(prefix="scan-", dir=_scratch_root()))
+    try:
+        t = time.perf_counter()
+        export = export_area(reader, scan.area, scratch)
+        tally.timings["export"] = round(time.perf_counter() - t, 3)
+        t = time.perf_counter()
+        outcomes = evaluate_export(export.folder, on=scan.on)
+        tally.timings["evaluate"] = round(time.perf_counter() - t, 3)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    t = time.perf_counter()
+    candidates = _subtract(outcomes, scan.on)
+    findings = _explain(reader, candidates)
+    tally.timings["explain"] = round(time.perf_counter() - t, 3)
+    t = time.perf_counter()
+    _upsert(scan, findings, tally)
+    tally.timings["upsert"] = round(time.perf_counter() - t, 3)
+    tally.timings["total"] = round(time.perf_counter() - started, 3)
+    tally.timings["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+    by_programme = dict(
+        Lead.objects.filter(
+            status__in=OPEN_STATUSES, source=Lead.Source.SCAN, division__path__startswith=scan.area.path
+        )
+        .values_list("programme__code")
+        .annotate(n=Count("pk"))
+        .order_by("programme__code")
+    )
+    scan.status = ScanRun.Status.FINISHED
+    scan.finished_at = timezone.now()
+    scan.households = export.households
+    scan.members = export.members
+    scan.candidates = len(candidates)
+    scan.leads_new, scan.leads_updated, scan.leads_closed = tally.new, tally.updated, tally.closed
+    scan.timings = tally.timings
+    scan.by_programme = by_programme
+    scan.failed_sources = sources.failed_rows
+    scan.save()
+    audit_record(
+        actor=scan.started_by,
+        action="discovery.scan_finish",
+        obj=scan,
+        data={"households": scan.households, "new": tally.new, "updated": tally.updated, "closed": tally.closed},
+    )
+    return scan
+
+
+def _scratch_root() -> Path:
+    root = Path(settings.VAR_DIR) / "discovery"
+    root.mkdir(parents=True, exist_ok=True)
+    return root
+
+
+def evaluate_export(folder: Path, *, on: dt.date) -> dict[int, dict[str, str]]:
+    """{household pk: {programme code: "eligible" | "possibly_eligible"}} for every programme in
+    force on `on`, from the exported Parquet files, on DuckDB (two threads, as the bench)."""
+    import duckdb
+
+    from ejia.catalogue.selectors import engine_for
+
+    engine = engine_for(on)
+    con = duckdb.connect()
+    try:
+        con.execute("SET threads TO ?", [int(getattr(settings, "EJIA_DISCOVERY_THREADS", 2))])
+        for table in ("households", "members", "standards"):
+            con.read_parquet(str(folder / f"{table}.parquet")).create_view(table)
+        result = engine.evaluate_bulk(con, on=on)
+    finally:
+        con.close()
+    return outcomes_of(result, list(engine.programmes))
+
+
+def outcomes_of(result, codes: list[str]) -> dict[int, dict[str, str]]:
+    """The positive outcomes of a bulk result (a pyarrow Table), by household."""
+    ids = result.column("household_id").to_pylist()
+    out: dict[int, dict[str, str]] = defaultdict(dict)
+    for code in codes:
+        for household_id, outcome in zip(ids, result.column(f"{code}__outcome").to_pylist(), strict=True):
+            if outcome in BULK_OUTCOMES:
+                out[household_id][code] = outcome
+    return dict(out)
+
+
+def held_and_applied(household_ids: list[int], on: dt.date) -> dict[int, set[str]]:
+    """The programme codes each household receives (registry statuses, live entitlements) or
+    has an open request for."""
+    from ejia.cases.matching import STATUS_PROGRAMMES
+    from ejia.cases.models import ProgrammeRequest
+    from ejia.disbursement.models import Entitlement
+
+    current = Q(start__lte=on) & (Q(end__isnull=True) | Q(end__gte=on))
+    out: dict[int, set[str]] = defaultdict(set)
+    for model in (HouseholdStatus, MemberStatus):
+        for household_id, kind in model.objects.filter(current, household_id__in=household_ids).values_list(
+            "household_id", "kind"
+        ):
+            if kind in STATUS_PROGRAMMES:
+                out[household_id].add(STATUS_PROGRAMMES[kind])
+    month = on.replace(day=1)
+    for household_id, code in (
+        Entitlement.objects.filter(household_id__in=household_ids, status__in=LIVE_ENTITLEMENT, start_month__lte=month)
+        .filter(Q(end_month__isnull=True) | Q(end_month__gte=month))
+        .values_list("household_id", "programme__code")
+    ):
+        out[household_id].add(code)
+    for household_id, code in ProgrammeRequest.objects.filter(household_id__in=household_ids, is_open=True).values_list(
+        "household_id", "programme__code"
+    ):
+        out[household_id].add(code)
+    return out
+
+
+def _subtract(outcomes: dict[int, dict[str, str]], on: dt.date) -> dict[int, set[str]]:
+    ids = list(outcomes)
+    taken: dict[int, set[str]] = {}
+    for start in range(0, len(ids), 900):
+        taken.update(held_and_applied(ids[start : start + 900], on))
+    out = {}
+    for household_id, codes in outcomes.items():
+        left = set(codes) - taken.get(household_id, set())
+        if left:
+            out[household_id] = left
+    return out
+
+
+def _explain(reader: Reader, candidates: dict[int, set[str]], *, chunk: int = 500) -> list[Finding]:
+    from ejia.cases.matching import household_holdings, plan_evaluate
+    from ejia.catalogue.plan import PlanError
+    from ejia.catalogue.selectors import engine_for
+
+    engine = engine_for(reader.on)
+    programmes = {p.code: p for p in Programme.objects.select_related("department")}
+    ids = sorted(candidates)
+    findings: list[Finding] = []
+    for start in range(0, len(ids), chunk):
+        part = ids[start : start + chunk]
+        inputs = engine_inputs(reader, part)
+        taken = held_and_applied(part, reader.on)
+        households = Household.objects.in_bulk(part)
+        for household_id in part:
+            item = inputs.get(household_id)
+            if item is None:
+                continue
+            household = households[household_id]
+            try:
+                plan = plan_evaluate(engine_input=item, on=reader.on, held=household_holdings(household, reader.on))
+            except PlanError:
+                continue
+            by_code: dict[str, list] = defaultdict(list)
+            for entry in plan.entries:
+                if entry.outcome in OFFERED and entry.code not in taken.get(household_id, set()) and _grounded(entry):
+                    by_code[entry.code].append(entry)
+            for code, entries in by_code.items():
+                programme = programmes.get(code)
+                if programme is None:
+                    continue
+                compiled = engine.programmes.get(code)
+                if compiled is not None:
+                    findings.append(_finding(household, item, programme, compiled, entries, plan.members))
+    return findings
+
+
+def _grounded(entry) -> bool:
+    """A likely entry always; a possible one only when some criterion is positively met: a
+    programme that is "possible" merely because nothing is known about the family (a disaster
+    death, wandering) would send a visitor to every door."""
+    return entry.outcome == PlanOutcome.LIKELY or any(c.result is True for c in entry.reasons)
+
+
+def _finding(household: Household, item, programme: Programme, compiled, entries: list, members) -> Finding:
+    best = min(entries, key=lambda e: 0 if e.outcome == PlanOutcome.LIKELY else 1)
+    amounts = [e.amount_fen for e in entries if e.outcome == best.outcome]
+    amount = None if any(a is None for a in amounts) else sum(amounts)
+    persons = [{"ref": e.person, "name": e.person_name} for e in entries if e.person]
+    reasons = [{"label": c.label, "result": c.result, "explanation": c.explanation or c.sentence} for c in best.reasons]
+    return Finding(
+        household_id=household.pk,
+        division_id=household.division_id,
+        programme=programme,
+        likelihood=OFFERED[best.outcome],
+        amount_fen=amount,
+        persons=persons,
+        reasons=reasons,
+        facts=facts_behind(item, compiled, [p["ref"] for p in persons], members),
+        unknown_labels=list(best.unknown_labels),
+    )
+
+
+def facts_behind(item, programme, person_refs: list[str], members: tuple[PlanMember, ...]) -> list[dict]:
+    """The facts the programme's criteria read (a CompiledProgramme), with their values and
+    where each came from; for a member programme, those of the members it is for."""
+    from ejia.rules.explain import fmt
+    from ejia.rules.facts import is_money
+
+    names: list[tuple[str, str]] = []
+    for criterion in programme.criteria:
+        for ref in criterion.refs:
+            if ref.kind == "fact" and (ref.scope, ref.name) not in names:
+                names.append((ref.scope, ref.name))
+    names_by_ref = {m.ref: m.name for m in members}
+
+    def row(name: str, who: str, value, provenance: str | None) -> dict:
+        fact = FACTS[name]
+        shown = "未知" if value is None else fmt(value, is_money=is_money(fact))
+        return {"label": fact.label, "who": who, "value": shown, "source": _source_label(provenance)}
+
+    rows = []
+    for scope, name in names:
+        fact = FACTS.get(name)
+        if fact is None or fact.derived:
+            continue
+        if scope == "member":
+            for ref in person_refs or list(item.refs):
+                if ref in item.refs:
+                    value = item.members[item.refs.index(ref)].get(name)
+                    rows.append(row(name, names_by_ref.get(ref, ""), value, item.provenance.get((ref, name))))
+        else:
+            rows.append(row(name, "", item.household.get(name), item.provenance.get(("", name))))
+    return rows
+
+
+def _source_label(provenance: str | None) -> str:
+    if not provenance:
+        return "无数据"
+    if provenance == "registry":
+        return "救助对象库登记"
+    if provenance == "declared":
+        return "申报"
+    return "部门数据：" + provenance.removeprefix("verified:").strip()
+
+
+def _upsert(scan: ScanRun, findings: list[Finding], tally: Tally) -> None:
+    now = timezone.now()
+    seen: set[tuple[int, int]] = set()
+    declined_since = now - COOL_OFF
+    for start in range(0, len(findings), 500):
+        part = findings[start : start + 500]
+        keys = {(f.household_id, f.programme.pk) for f in part}
+        household_ids = {h for h, _ in keys}
+        with transaction.atomic():
+            current = {
+                (lead.household_id, lead.programme_id): lead
+                for lead in Lead.objects.select_for_update()
+                .filter(household_id__in=household_ids, status__in=OPEN_STATUSES)
+                .order_by("pk")
+            }
+            cooling = set(
+                Lead.objects.filter(
+                    household_id__in=household_ids, status=LeadStatus.DECLINED, closed_at__gte=declined_since
+                ).values_list("household_id", "programme_id")
+            )
+            new, changed = [], []
+            for f in part:
+                key = (f.household_id, f.programme.pk)
+                seen.add(key)
+                lead = current.get(key)
+                if lead is None:
+                    if key in cooling:
+                        continue
+                    new.append(
+                        Lead(
+                            source=Lead.Source.SCAN,
+                            division_id=f.division_id,
+                            household_id=f.household_id,
+                            programme=f.programme,
+                            first_run=scan,
+                            last_run=scan,
+                            **_fields(f),
+                        )
+                    )
+                else:
+                    for name, value in _fields(f).items():
+                        setattr(lead, name, value)
+                    lead.last_run = scan
+                    lead.updated_at = now
+                    changed.append(lead)
+            Lead.objects.bulk_create(new)
+            Lead.objects.bulk_update(changed, [*_FIELDS, "last_run", "updated_at"])
+            tally.new += len(new)
+            tally.updated += len(changed)
+    _close_vanished(scan, seen, tally)
+
+
+_FIELDS = ("likelihood", "amount_fen", "persons", "reasons", "facts", "unknown_labels")
+
+
+def _fields(f: Finding) -> dict:
+    return {
+        "likelihood": f.likelihood,
+        "amount_fen": f.amount_fen,
+        "persons": f.persons,
+        "reasons": f.reasons,
+        "facts": f.facts,
+        "unknown_labels": f.unknown_labels,
+    }
+
+
+def _close_vanished(scan: ScanRun, seen: set[tuple[int, int]], tally: Tally) -> None:
+    """Close the area's open scan leads this run did not find again: the reason went away (the
+    family now receives it, applied for it, or the facts changed)."""
+    stale = [
+        pk
+        for pk, household_id, programme_id in Lead.objects.filter(
+            source=Lead.Source.SCAN, status__in=OPEN_STATUSES, division__path__startswith=scan.area.path
+        ).values_list("pk", "household_id", "programme_id")
+        if (household_id, programme_id) not in seen
+    ]
+    now = timezone.now()
+    for start in range(0, len(stale), 500):
+        with transaction.atomic():
+            for lead in Lead.objects.select_for_update().filter(pk__in=stale[start : start + 500]).order_by("pk"):
+                if not lead.is_open:
+                    continue  # a visit closed it meanwhile
+                lead.status = LeadStatus.LAPSED
+                lead.closed_at = now
+                lead.close_reason = "再次比对时已不再符合发现条件（已享受、已申请或情况变化）。"
+                lead.save(update_fields=["status", "closed_at", "close_reason", "updated_at"])
+                audit_record(
+                    actor=scan.started_by,
+                    action="discovery.lead_lapse",
+                    obj=lead,
+                    reason="主动发现比对：线索原因已消失",
+                    data={"scan": str(scan.public_id)},
+                )
+                tally.closed += 1

@@ -1,0 +1,96 @@
+"""The scan over the small city: leads for what families neither receive nor applied for, one
+row per (household, programme) across runs, closed when the reason goes away, and not found
+again within the cool-off after the family said no."""
+
+from __future__ import annotations
+
+import pytest
+from django.utils import timezone
+
+from ejia.accounts.models import Division
+from ejia.core.models import AuditEvent
+from ejia.discovery.models import OPEN_STATUSES, Lead, LeadStatus, ScanRun
+from ejia.discovery.scan import held_and_applied, scan_run, scan_start
+from ejia.discovery.services import LeadError, lead_assign, lead_close
+from ejia.registry.models import StatusKind
+from ejia.registry.services import status_begin
+
+pytestmark = pytest.mark.django_db
+
+
+def scan(actor=None) -> ScanRun:
+    county = Division.objects.get(code="371602")
+    return scan_run(scan_id=scan_start(actor=actor, area=county, run=False).pk)
+
+
+def test_a_scan_finds_leads_with_reasons_and_facts_and_never_what_a_family_holds(demo_city):
+    run = scan(demo_city["county_reviewer"])
+    assert run.status == ScanRun.Status.FINISHED
+    assert run.households > 100 and run.leads_new > 0
+    assert set(run.timings) >= {"export", "evaluate", "explain", "upsert", "total", "peak_rss_mb"}
+    leads = list(Lead.objects.select_related("programme", "household"))
+    assert len(leads) == run.leads_new
+    held = held_and_applied([lead.household_id for lead in leads], run.on)
+    assert all(lead.programme.code not in held.get(lead.household_id, set()) for lead in leads)
+    likely = [lead for lead in leads if lead.likelihood == Lead.Likelihood.LIKELY]
+    assert likely, "the small city has families likely eligible for something they do not get"
+    for lead in likely:
+        assert lead.reasons and all(r["result"] is not False for r in lead.reasons)
+    # The facts behind the reasons carry their source (registry or a department's data).
+    sourced = [f for lead in leads for f in lead.facts]
+    assert any(f["source"].startswith("部门数据") for f in sourced)
+    # Households that receive a status programme never get a lead for it.
+    dibao_holders = set(
+        Lead.objects.filter(household__statuses__kind=StatusKind.DIBAO, household__statuses__end__isnull=True)
+        .values_list("household_id", flat=True)
+        .distinct()
+    )
+    assert not Lead.objects.filter(household_id__in=dibao_holders, programme__code="dibao").exists()
+    assert run.by_programme and sum(run.by_programme.values()) == run.leads_new
+    assert AuditEvent.objects.filter(action="discovery.scan_source_query").exists()
+
+
+def test_a_second_scan_updates_the_same_leads_and_closes_those_whose_reason_went_away(demo_city):
+    first = scan()
+    before = set(Lead.objects.values_list("pk", flat=True))
+    second = scan()
+    assert second.leads_new == 0 and second.leads_updated == first.leads_new and second.leads_closed == 0
+    assert set(Lead.objects.values_list("pk", flat=True)) == before
+    # A family found for 低保边缘 is granted it: the next scan closes that lead, and only that one.
+    lead = Lead.objects.filter(programme__code="dibao_edge", status__in=OPEN_STATUSES).first()
+    assert lead is not None
+    status_begin(
+        actor=demo_city["window_clerk"],
+        household=lead.household,
+        kind=StatusKind.DIBAO_EDGE,
+        start=timezone.localdate(),
+    )
+    third = scan()
+    lead.refresh_from_db()
+    assert lead.status == LeadStatus.LAPSED and lead.closed_at is not None
+    assert third.leads_closed >= 1
+    assert AuditEvent.objects.filter(action="discovery.lead_lapse", object_id=str(lead.public_id)).exists()
+    assert not Lead.objects.filter(
+        household=lead.household, programme__code="dibao_edge", status__in=OPEN_STATUSES
+    ).exists()
+
+
+def test_a_family_that_declined_is_not_found_again_within_the_cool_off(demo_city):
+    scan()
+    clerk = demo_city["village_clerk"]
+    lead = Lead.objects.filter(division=clerk.unit.division, status=LeadStatus.OPEN).first()
+    assert lead is not None, "the village clerk's village has leads"
+    lead_assign(actor=clerk, lead_id=lead.pk, assignee_id=clerk.pk)
+    with pytest.raises(LeadError, match="原因"):
+        lead_close(actor=clerk, lead_id=lead.pk, outcome=LeadStatus.NOT_ELIGIBLE, reason=" ")
+    lead_close(actor=clerk, lead_id=lead.pk, outcome=LeadStatus.DECLINED, reason="家人表示暂不需要")
+    # The same click again changes nothing; another outcome is refused.
+    lead_close(actor=clerk, lead_id=lead.pk, outcome=LeadStatus.DECLINED)
+    with pytest.raises(LeadError):
+        lead_close(actor=clerk, lead_id=lead.pk, outcome=LeadStatus.NOT_ELIGIBLE, reason="已外出务工")
+    assert AuditEvent.objects.filter(action="discovery.lead_declined").count() == 1
+    again = scan()
+    assert again.leads_new == 0
+    assert not Lead.objects.filter(
+        household=lead.household, programme=lead.programme, status__in=OPEN_STATUSES
+    ).exists()
