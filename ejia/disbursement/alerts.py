@@ -319,7 +319,11 @@ def alert_confirm(*, actor, alert: DynamicAlert) -> ChangeReport:
 
     _check_actor(actor, alert.household_id)
     with transaction.atomic():
-        locked = DynamicAlert.objects.select_for_update().select_related("household", "person").get(pk=alert.pk)
+        # Household first, then the alert: the order of every writer of a household's rows.
+        Household.objects.select_for_update().filter(pk=alert.household_id).first()
+        locked = (
+            DynamicAlert.objects.select_for_update(of=("self",)).select_related("household", "person").get(pk=alert.pk)
+        )
         if locked.status == DynamicAlert.Status.CONFIRMED:
             return locked.change_report
         if locked.status != DynamicAlert.Status.OPEN:
@@ -356,6 +360,7 @@ def alert_dismiss(*, actor, alert: DynamicAlert, reason: str) -> DynamicAlert:
         raise DisbursementError("请填写排除的理由。")
     _check_actor(actor, alert.household_id)
     with transaction.atomic():
+        Household.objects.select_for_update().filter(pk=alert.household_id).first()
         locked = DynamicAlert.objects.select_for_update().get(pk=alert.pk)
         if locked.status != DynamicAlert.Status.OPEN:
             return locked
