@@ -190,13 +190,14 @@ def test_a_citizen_applies_on_a_phone_with_an_sms_code_and_tracks_the_case(phone
 
     page = phone_page
     page.goto(live_server.url + "/apply/")
-    page.wait_for_url("**/track/login/")
+    page.wait_for_url("**/track/login/?next=*")
     page.fill("#phone", "13600002222")
     page.get_by_role("button", name="获取验证码").click()
     code = _re.search(r"验证码是(\d{6})", MemoryBackend.sent[-1][1]).group(1)
     page.fill("#code", code)
     page.get_by_role("button", name="登录").click()
-    page.goto(live_server.url + "/apply/")
+    page.wait_for_url("**/apply/")  # the login returns to the application it interrupted
+    assert page.locator("header .navbar-brand").count() == 1
     number = new_id()
     page.fill("#id_id_number", number)
     page.fill("#id_name", "孔祥和")

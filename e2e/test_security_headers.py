@@ -74,7 +74,7 @@ def test_the_citizens_step_bar_is_drawn_without_a_style_attribute(phone_page, li
 
     page = phone_page
     page.goto(live_server.url + "/apply/")
-    page.wait_for_url("**/track/login/")
+    page.wait_for_url("**/track/login/?next=*")
     page.fill("#phone", "13600003333")
     page.get_by_role("button", name="获取验证码").click()
     page.fill("#code", re.search(r"验证码是(\d{6})", MemoryBackend.sent[-1][1]).group(1))

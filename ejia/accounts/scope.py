@@ -99,6 +99,13 @@ def can_see_division(user, division: Division) -> bool:
     return not scope.empty and division.path.startswith(scope.division_path)
 
 
+def in_city_of(user, division: Division) -> bool:
+    """全市通办: any window or station of the city accepts a resident of the city. The city is
+    the first four digits of the division code (3716 滨州)."""
+    unit = getattr(user, "unit", None)
+    return bool(unit and unit.division.code[:4] == division.code[:4])
+
+
 def require_division(user, division: Division) -> None:
     if not can_see_division(user, division):
         raise PermissionDenied("该对象不在您的数据权限范围内。")

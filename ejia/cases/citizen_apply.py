@@ -16,11 +16,12 @@ from django.views.decorators.cache import never_cache
 from ejia.accounts.models import Division
 from ejia.accounts.policies import public_view
 from ejia.cases import drafts
-from ejia.cases.citizen_views import SESSION_KEY
+from ejia.cases import intake_engine as engine
+from ejia.cases.citizen_views import SESSION_KEY, login_redirect
 from ejia.cases.intake import adults, member_summary
-from ejia.cases.matching import draft_plan, relevant_to
 from ejia.cases.models import Case, Channel, Need
-from ejia.cases.services import CaseError, adults_without_authorisation, case_submit
+from ejia.cases.selectors import draft_household, open_cases_of_household
+from ejia.cases.services import CaseError, adults_without_authorisation
 from ejia.cases.uploads import UploadError, store_signature
 from ejia.catalogue.plan import PlanOutcome
 from ejia.core import idnumber
@@ -28,15 +29,8 @@ from ejia.core.money import InvalidAmount, format_fen_plain, yuan_to_fen
 from ejia.registry.models import Relation
 from ejia.registry.selectors import current_membership, person_by_id_number
 
-STEPS = [
-    ("start", "申请人"),
-    ("place", "住在哪里"),
-    ("members", "家庭成员"),
-    ("needs", "遇到的困难"),
-    ("programmes", "申请项目"),
-    ("sign", "授权签字"),
-    ("check", "核对提交"),
-]
+RULES = engine.rules_for(Channel.SELF_SERVICE)
+STEPS = [(step.key, step.title) for step in RULES.steps]
 
 
 def _phone(request) -> str:
@@ -44,8 +38,7 @@ def _phone(request) -> str:
 
 
 def _ctx(step: str, **extra) -> dict:
-    keys = [k for k, _ in STEPS]
-    return {"steps": STEPS, "step": step, "step_index": keys.index(step), **extra}
+    return {"steps": STEPS, "step": step, "step_index": RULES.index(step), **extra}
 
 
 def _require(request):
@@ -58,7 +51,7 @@ def _require(request):
 
 def _login_first(request):
     messages.info(request, "请先用手机号登录，申请内容会随时保存，下次登录可以接着填。")
-    return redirect("citizen:login")
+    return login_redirect(request)
 
 
 def _member(id_number: str, name: str, relation: str) -> dict:
@@ -141,7 +134,15 @@ def apply_place(request):
     return render(
         request,
         "cases/citizen/apply_place.html",
-        _ctx("place", townships=townships, township=township, villages=villages, error=error, data=data),
+        _ctx(
+            "place",
+            townships=townships,
+            township=township,
+            villages=villages,
+            error=error,
+            data=data,
+            open_cases=open_cases_of_household(draft_household(data)),
+        ),
     )
 
 
@@ -197,7 +198,15 @@ def apply_members(request):
     return render(
         request,
         "cases/citizen/apply_members.html",
-        _ctx("members", rows=rows, errors=errors, relations=Relation.choices, data=data, posted=request.POST),
+        _ctx(
+            "household",
+            rows=rows,
+            errors=errors,
+            relations=Relation.choices,
+            data=data,
+            posted=request.POST,
+            open_cases=open_cases_of_household(draft_household(data)),
+        ),
     )
 
 
@@ -217,10 +226,6 @@ def apply_needs(request):
     return render(request, "cases/citizen/apply_needs.html", _ctx("needs", needs=Need.choices, data=data))
 
 
-def _plan(data):
-    return draft_plan(data, timezone.localdate())
-
-
 @public_view
 @never_cache
 def apply_programmes(request):
@@ -229,23 +234,24 @@ def apply_programmes(request):
         return _login_first(request)
     if draft is None or not data.get("division_code"):
         return redirect("citizen:apply")
-    plan = _plan(data)
+    plan = engine.plan_for(data)
+    shown = engine.offered_entries(plan, data, RULES)
     if request.method == "POST":
-        known = {e.key for e in plan if e.offered}
-        data["programmes"] = [c for c in request.POST.getlist("programmes") if c in known]
+        try:
+            data["programmes"] = engine.programmes_choose(
+                data, plan, [k for k in request.POST.getlist("programmes") if k in {e.key for e in shown}], RULES
+            )
+        except CaseError as exc:
+            drafts.draft_save(draft=draft, data=data)
+            messages.error(request, exc.message)
+            return redirect("citizen:apply_programmes")
         drafts.draft_save(draft=draft, data=data, step="sign")
         return redirect("citizen:apply_sign")
-    needs = data.get("needs") or []
-    shown = [
-        e
-        for e in plan
-        if e.outcome == PlanOutcome.LIKELY or (e.outcome == PlanOutcome.POSSIBLE and relevant_to(e, needs))
-    ]
     return render(
         request,
         "cases/citizen/apply_programmes.html",
         _ctx(
-            "programmes",
+            "plan",
             plan=shown,
             held=plan.with_outcome(PlanOutcome.ALREADY_RECEIVED),
             excluded=plan.with_outcome(PlanOutcome.EXCLUDED),
@@ -281,11 +287,13 @@ def apply_sign(request):
         missing = adults_without_authorisation(data, timezone.localdate())
         if missing and not error:
             error = f"请以下家庭成员本人签名：{'、'.join(missing)}。"
+        if not error:
+            error = " ".join(engine.authorisation_problems(data, RULES).values())
         drafts.draft_save(draft=draft, data=data, step="sign" if error else "check")
         if not error:
             return redirect("citizen:apply_check")
     rows = [{"m": m, "signed": data["auth"].get(m["key"])} for m in adults(data)]
-    return render(request, "cases/citizen/apply_sign.html", _ctx("sign", rows=rows, error=error))
+    return render(request, "cases/citizen/apply_sign.html", _ctx("authorise", rows=rows, error=error))
 
 
 @public_view
@@ -299,23 +307,22 @@ def apply_check(request):
         done = Case.objects.filter(idempotency_key=key, phone=phone).first() if key else None
         if done is None and draft is not None and draft.idempotency_key == key:
             try:
-                done = case_submit(actor=None, channel=Channel.SELF_SERVICE, idempotency_key=key, data=data)
+                done = engine.submit(rules=RULES, actor=None, idempotency_key=key, data=data)
             except CaseError as exc:
                 messages.error(request, exc.message)
-                target = {"household": "apply_members", "plan": "apply_programmes", "authorise": "apply_sign"}
-                return redirect("citizen:" + target.get(exc.step, "apply_check"))
+                return redirect(engine.step_for_refusal(RULES, exc))
             drafts.draft_discard(phone=phone)
         if done is not None:
             return redirect("citizen:mine")
     if draft is None:
         return redirect("citizen:apply")
-    plan = _plan(data).by_key()
+    plan = engine.plan_for(data).by_key()
     needs = dict(Need.choices)
     return render(
         request,
         "cases/citizen/apply_check.html",
         _ctx(
-            "check",
+            "materials",
             draft=draft,
             data=data,
             members=[{"m": m, "info": member_summary(m)} for m in data["members"]],

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 
 from ejia.accounts.policies import public_view
+from ejia.cases import drafts
 from ejia.cases.models import CaseStatus
 from ejia.cases.tracking import (
     TrackingError,
@@ -21,6 +26,30 @@ from ejia.cases.workflow.services.withdrawal import DEFAULT_REASON, case_withdra
 from ejia.core.sms import mask_phone
 
 SESSION_KEY = "citizen_phone"
+# Where a citizen's unfinished application resumes, by the step the draft was saved at.
+RESUME_URLS = {
+    "place": "citizen:apply_place",
+    "members": "citizen:apply_members",
+    "needs": "citizen:apply_needs",
+    "programmes": "citizen:apply_programmes",
+    "sign": "citizen:apply_sign",
+    "check": "citizen:apply_check",
+}
+
+
+def safe_next(request) -> str:
+    """The page the citizen was going to before the SMS login, if it is one of ours."""
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return ""
+
+
+def login_redirect(request):
+    """To the SMS login, coming back here afterwards."""
+    return redirect(reverse("citizen:login") + "?" + urlencode({"next": request.get_full_path()}))
 
 
 def masked_name(name: str) -> str:
@@ -65,13 +94,17 @@ def login_view(request):
             if request.POST.get("action") == "verify":
                 request.session[SESSION_KEY] = sms_code_verify(phone=phone, code=request.POST.get("code", ""))
                 request.session.cycle_key()
-                return redirect("citizen:mine")
+                return redirect(safe_next(request) or "citizen:mine")
             sms_code_send(phone=phone)
             sent = True
         except TrackingError as exc:
             error = exc.message
             sent = request.POST.get("action") == "verify"
-    return render(request, "cases/citizen/login.html", {"phone": phone, "error": error, "sent": sent})
+    return render(
+        request,
+        "cases/citizen/login.html",
+        {"phone": phone, "error": error, "sent": sent, "next": safe_next(request)},
+    )
 
 
 @public_view
@@ -79,9 +112,19 @@ def login_view(request):
 def mine_view(request):
     phone = request.session.get(SESSION_KEY)
     if not phone:
-        return redirect("citizen:login")
+        return login_redirect(request)
     cases = [_case_view(c) for c in cases_for_phone(phone)]
-    return render(request, "cases/citizen/mine.html", {"phone": mask_phone(phone), "cases": cases})
+    draft = drafts.draft_get(phone=phone)
+    return render(
+        request,
+        "cases/citizen/mine.html",
+        {
+            "phone": mask_phone(phone),
+            "cases": cases,
+            "draft": draft,
+            "resume_url": reverse(RESUME_URLS.get(draft.step, "citizen:apply")) if draft else "",
+        },
+    )
 
 
 @public_view
@@ -91,7 +134,7 @@ def withdraw_view(request, public_id):
     the post withdraws the ticked ones once the applicant confirms they understand."""
     phone = request.session.get(SESSION_KEY)
     if not phone:
-        return redirect("citizen:login")
+        return login_redirect(request)
     case = get_object_or_404(cases_for_phone(phone), public_id=public_id)
     reason = request.POST.get("reason", "").strip()
     picked = request.POST.getlist("pick")

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from django.utils import timezone
 
 from ejia.accounts.models import Division, Role
-from ejia.accounts.scope import can_see_division, divisions_in_scope
+from ejia.accounts.scope import can_see_division, divisions_in_scope, in_city_of
 from ejia.cases.drafts import new_member_key
 from ejia.cases.models import Channel
 from ejia.cases.services import CaseError
@@ -47,15 +47,27 @@ TRI = (("true", "是"), ("false", "否"))
 
 
 def channel_for(user) -> str:
-    return (
-        Channel.GRID_PROXY
-        if user.has_role(Role.GRID_WORKER) and not user.has_role(Role.WINDOW_CLERK)
-        else Channel.WINDOW
-    )
+    if user.has_role(Role.WINDOW_CLERK):
+        return Channel.WINDOW
+    if user.has_role(Role.GRID_WORKER):
+        return Channel.GRID_PROXY
+    if user.has_role(Role.VILLAGE_CLERK):
+        return Channel.STATION
+    return Channel.WINDOW
 
 
 def villages_for(user):
-    return divisions_in_scope(user).filter(level=Division.Level.VILLAGE).select_related("parent").order_by("code")
+    """The villages an intake may name: any of the city (全市通办), the own area's first."""
+    unit = getattr(user, "unit", None)
+    if unit is None:
+        return Division.objects.none()
+    own = set(divisions_in_scope(user).filter(level=Division.Level.VILLAGE).values_list("pk", flat=True))
+    city = Division.objects.filter(level=Division.Level.VILLAGE, code__startswith=unit.division.code[:4])
+    return sorted(city.select_related("parent").order_by("code"), key=lambda v: v.pk not in own)
+
+
+def _home_township(division: Division) -> str:
+    return division.parent.name if division.level == Division.Level.VILLAGE and division.parent else division.name
 
 
 def _member(number: str, name: str, relation: str, source: str, **extra) -> dict:
@@ -71,11 +83,24 @@ def _member(number: str, name: str, relation: str, source: str, **extra) -> dict
     }
 
 
-def intake_prefill(*, user, id_number: str, name: str = "", address: str = "") -> dict:
+def intake_prefill(
+    *,
+    user,
+    id_number: str,
+    name: str = "",
+    address: str = "",
+    card_read: bool = False,
+    authorised_here: bool = False,
+) -> dict:
     """The draft for a new application by this ID number, pre-filled from what we know.
 
     Registry first (the household as registered, with its members), then the population
     base (the person and those registered under the same 户号), else the number alone.
+
+    全市通办: a resident of another township of the city is accepted too, and the case goes to
+    the home township. The clerk there sees only what the applicant brings and declares —
+    unless the ID card was read here or the applicant signed the authorisation here, nothing
+    is pre-filled from the registry or the population base ("blind").
     """
     parsed = idnumber.parse(id_number)
     data: dict = {
@@ -96,14 +121,16 @@ def intake_prefill(*, user, id_number: str, name: str = "", address: str = "") -
     }
     person = person_by_id_number(parsed.number)
     membership = current_membership(person) if person else None
+    may_prefill = card_read or authorised_here
     if membership is not None:
         household = membership.household
+        if not in_city_of(user, household.division):
+            # Say that the family is registered elsewhere, never where.
+            raise CaseError("该申请人的家庭不在本市登记。请引导申请人到户籍所在地的窗口办理。")
         if not can_see_division(user, household.division):
-            # Say that the family is registered elsewhere, never where: a number typed at a
-            # window must not tell the clerk the village of a person outside their area.
-            raise CaseError(
-                "该申请人的家庭不在您的辖区登记。请引导申请人到户籍所在乡镇（街道）窗口或村（社区）工作站办理。"
-            )
+            data["home_township"] = _home_township(household.division)
+            if not may_prefill:
+                return _blind(data, parsed.number, name, household=household, relation=membership.relation)
         data.update(
             household_id=str(household.public_id),
             division_code=household.division.code,
@@ -127,10 +154,15 @@ def intake_prefill(*, user, id_number: str, name: str = "", address: str = "") -
     found, others = population_lookup(parsed.number)
     if found is not None:
         village = Division.objects.filter(code=found.division_code, level=Division.Level.VILLAGE).first()
+        elsewhere = village is not None and in_city_of(user, village) and not can_see_division(user, village)
+        if elsewhere:
+            data["home_township"] = _home_township(village)
+            if not may_prefill:
+                return _blind(data, parsed.number, name, village=village)
         data.update(
             address=data["address"] or found.address,
             hukou_number=found.hukou_number,
-            division_code=village.code if village and can_see_division(user, village) else "",
+            division_code=village.code if village and in_city_of(user, village) else "",
             source="population",
         )
         applicant = _member(parsed.number, name.strip() or found.name, found.relation or "02", "population")
@@ -144,9 +176,23 @@ def intake_prefill(*, user, id_number: str, name: str = "", address: str = "") -
         data["members"][0]["name"] = data["members"][0]["name"] or person.name
         data["members"][0]["phone"] = data["phone"] = person.phone
     if not data["division_code"]:
-        own = villages_for(user)
+        own = divisions_in_scope(user).filter(level=Division.Level.VILLAGE)
         if own.count() == 1:
             data["division_code"] = own.first().code
+    return data
+
+
+def _blind(data: dict, number: str, name: str, *, household=None, village=None, relation: str = "") -> dict:
+    """Only what the applicant brings: the number, the name they give; the home village is
+    kept (the case is routed there) but no member, address or fact of the registry."""
+    applicant = _member(number, name.strip(), relation or Relation.HEAD, "manual")
+    data.update(
+        household_id=str(household.public_id) if household else None,
+        division_code=(household.division if household else village).code,
+        members=[applicant],
+        applicant=applicant["key"],
+        blind=True,
+    )
     return data
 
 

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from ejia.accounts.policies import Capability, staff_view
 from ejia.cases import drafts
+from ejia.cases import intake_engine as engine
 from ejia.cases.intake import (
     HOUSEHOLD_FIELDS,
     MEMBER_FIELDS,
@@ -22,33 +25,31 @@ from ejia.cases.intake import (
     parse_facts,
     villages_for,
 )
-from ejia.cases.matching import PlanError, draft_plan, relevant_to
+from ejia.cases.matching import PlanError, relevant_to
 from ejia.cases.models import Case, Channel, Need
-from ejia.cases.services import CaseError, adults_without_authorisation, case_submit
+from ejia.cases.receipt import receipt_pdf
+from ejia.cases.selectors import draft_household, handover_note, open_cases_of_household
+from ejia.cases.services import CaseError
 from ejia.cases.uploads import UploadError, store_photo, store_signature
 from ejia.catalogue.plan import PlanOutcome
 from ejia.core import idnumber
+from ejia.core.audit import audit_record
 from ejia.registry.models import Relation
 
-STEP_TITLES = {
-    "start": "身份证",
-    "household": "家庭成员",
-    "needs": "困难情况",
-    "plan": "救助方案",
-    "authorise": "授权签字",
-    "materials": "材料与提交",
-}
+STEP_TITLES = {step.key: step.title for step in engine.STAFF_STEPS}
 
 
 def _context(request, draft, data, step, **extra):
+    rules = engine.rules_for(draft.channel if draft else channel_for(request.user))
     return {
         "step": step,
-        "steps": [(key, STEP_TITLES[key]) for key in drafts.STEPS],
-        "step_index": drafts.STEPS.index(step),
+        "steps": [(s.key, s.title) for s in engine.STAFF_STEPS],
+        "step_index": engine.rules_for(Channel.WINDOW).index(step),
         "draft": draft,
         "data": data,
-        "channel": (draft.channel if draft else channel_for(request.user)),
-        "is_proxy": (draft.channel if draft else channel_for(request.user)) == Channel.GRID_PROXY,
+        "channel": rules.channel,
+        "rules": rules,
+        "is_proxy": rules.proxy_consent,
         **extra,
     }
 
@@ -69,11 +70,18 @@ def _no_draft(request):
 def intake_start(request):
     draft = drafts.draft_get(user=request.user)
     error = ""
-    posted = {"id_number": "", "name": "", "address": ""}
+    posted = {"id_number": "", "name": "", "address": "", "card_read": "", "authorised_here": ""}
     if request.method == "POST":
         posted = {k: request.POST.get(k, "").strip() for k in posted}
         try:
-            data = intake_prefill(user=request.user, **posted)
+            data = intake_prefill(
+                user=request.user,
+                id_number=posted["id_number"],
+                name=posted["name"],
+                address=posted["address"],
+                card_read=posted["card_read"] == "1",
+                authorised_here=bool(posted["authorised_here"]),
+            )
         except idnumber.InvalidIdNumber as exc:
             error = exc.message
         except CaseError as exc:
@@ -148,10 +156,11 @@ def intake_household(request):
         data["household_facts"] = parse_facts("h_", HOUSEHOLD_FIELDS, posted, errors)
         for key in ("address", "phone", "bank_name", "account_number"):
             data[key] = posted.get(key, "").strip()
+        data["phone_consent"] = bool(posted.get("phone_consent"))
         village = posted.get("division_code", "")
-        if village and not villages_for(request.user).filter(code=village).exists():
-            errors["division_code"] = "请选择您辖区内的村（社区）。"
-        elif data.get("household_id") is None:
+        if village and not any(v.code == village for v in villages_for(request.user)):
+            errors["division_code"] = "请选择本市的村（社区）。"
+        elif data.get("household_id") is None and not data.get("blind"):
             data["division_code"] = village
         if not data.get("division_code"):
             errors["division_code"] = "请选择家庭所在的村（社区）。"
@@ -192,6 +201,7 @@ def intake_household(request):
             relations=Relation.choices,
             errors=errors,
             posted=posted if errors else {},
+            open_cases=open_cases_of_household(draft_household(data)),
         ),
     )
 
@@ -211,7 +221,7 @@ def intake_needs(request):
 
 def _plan(data):
     today = timezone.localdate()
-    return draft_plan(data, today), today
+    return engine.plan_for(data, today), today
 
 
 def plan_groups(plan, needs):
@@ -241,9 +251,15 @@ def intake_plan(request):
         messages.error(request, f"无法评估救助方案：{exc.message} 请检查申报的情况。")
         return redirect("cases:intake_household")
     if request.method == "POST":
-        offered = {entry.key for entry in plan if entry.offered}
-        data["programmes"] = [c for c in request.POST.getlist("programmes") if c in offered]
         data["plan_date"] = today.isoformat()
+        try:
+            data["programmes"] = engine.programmes_choose(
+                data, plan, request.POST.getlist("programmes"), engine.rules_for(draft.channel)
+            )
+        except CaseError as exc:
+            drafts.draft_save(draft=draft, data=data)
+            messages.error(request, exc.message)
+            return redirect("cases:intake_plan")
         drafts.draft_save(draft=draft, data=data, step="authorise")
         return redirect("cases:intake_authorise")
     chosen = set(data.get("programmes") or [])
@@ -289,7 +305,7 @@ def intake_authorise(request):
                     data["auth"][key] = {"method": "signature", "file": store_signature(signature), "signed_at": now}
             except UploadError as exc:
                 errors[key] = f"{member['name']}：{exc.message}"
-        if draft.channel == Channel.GRID_PROXY:
+        if engine.rules_for(draft.channel).proxy_consent:
             data["proxy_consent"] = bool(request.POST.get("proxy_consent"))
             proxy_sig = request.POST.get("sig_proxy", "")
             if proxy_sig:
@@ -297,15 +313,8 @@ def intake_authorise(request):
                     data["proxy_signature"] = store_signature(proxy_sig, what="申请人同意代办签名")
                 except UploadError as exc:
                     errors["proxy"] = exc.message
-        missing = adults_without_authorisation(data, timezone.localdate())
-        if missing and not errors:
-            errors["missing"] = f"以下成年家庭成员尚未签署核对授权书：{'、'.join(missing)}。"
-        if (
-            draft.channel == Channel.GRID_PROXY
-            and not errors
-            and not (data.get("proxy_consent") and data.get("proxy_signature"))
-        ):
-            errors["proxy"] = "网格员代办须取得申请人同意：请勾选并由申请人签名确认。"
+        if not errors:
+            errors = engine.authorisation_problems(data, engine.rules_for(draft.channel))
         drafts.draft_save(draft=draft, data=data, step="authorise" if errors else "materials")
         if not errors:
             return redirect("cases:intake_materials")
@@ -362,22 +371,60 @@ def intake_submit(request):
     key = request.POST.get("idempotency_key", "")
     done = Case.objects.filter(idempotency_key=key, submitted_by=request.user).first() if key else None
     if done is not None:  # a double click or a resubmission: show the case already made
-        return redirect("cases:case_detail", public_id=done.public_id)
+        return _submitted(done)
     draft, data = _load(request)
     if draft is None or draft.idempotency_key != key:
         return _no_draft(request)
     data["materials_received"] = request.POST.getlist("materials_received")
     drafts.draft_save(draft=draft, data=data)
+    rules = engine.rules_for(draft.channel)
     try:
-        case = case_submit(actor=request.user, channel=draft.channel, idempotency_key=key, data=data)
+        case = engine.submit(rules=rules, actor=request.user, idempotency_key=key, data=data)
     except CaseError as exc:
         messages.error(request, exc.message)
-        target = {
-            "household": "cases:intake_household",
-            "plan": "cases:intake_plan",
-            "authorise": "cases:intake_authorise",
-        }.get(exc.step, "cases:intake_materials")
-        return redirect(target)
+        return redirect(engine.step_for_refusal(rules, exc))
     drafts.draft_discard(user=request.user)
     messages.success(request, f"申请已受理，受理号 {case.reference}。请打印回执交给申请人。")
+    return _submitted(case)
+
+
+def _submitted(case):
+    """A case of the clerk's own area opens as usual; one handed over to another township
+    (全市通办) is not theirs to read: they get the done page and the receipt only."""
+    if case.handed_over:
+        return redirect("cases:intake_done", public_id=case.public_id)
     return redirect("cases:case_detail", public_id=case.public_id)
+
+
+def _own_submission(request, public_id) -> Case:
+    """404 if there is no such case, 403 if someone else took it (never naming whose it is)."""
+    case = (
+        Case.objects.select_related("window", "accepted_unit", "division__parent").filter(public_id=public_id).first()
+    )
+    if case is None:
+        raise Http404("没有找到这份申请。")
+    if case.submitted_by_id != request.user.pk:
+        raise PermissionDenied("这份申请不是您受理的，您只能查看和打印自己受理的申请的回执。")
+    return case
+
+
+@staff_view(Capability.CASE_INTAKE, cache=False)
+def intake_done(request, public_id):
+    """What the accepting clerk keeps of an application they took for another township."""
+    case = _own_submission(request, public_id)
+    return render(
+        request,
+        "cases/intake_done.html",
+        {"case": case, "handover": handover_note(case), "channel": case.channel},
+    )
+
+
+@staff_view(Capability.CASE_INTAKE, cache=False)
+def intake_done_receipt(request, public_id):
+    case = _own_submission(request, public_id)
+    audit_record(actor=request.user, action="cases.receipt_print", obj=case, data={"own_submission": True})
+    response = FileResponse(
+        receipt_pdf(case), content_type="application/pdf", filename=f"受理回执-{case.reference}.pdf"
+    )
+    response["Content-Disposition"] = response["Content-Disposition"].replace("attachment", "inline")
+    return response

@@ -20,6 +20,7 @@ from ejia.core.models import BaseModel
 
 class Channel(models.TextChoices):
     WINDOW = "window", _("窗口受理")
+    STATION = "station", _("村（社区）工作站受理")
     GRID_PROXY = "grid_proxy", _("网格员代办")
     SELF_SERVICE = "self_service", _("群众自助申请")
 
@@ -68,7 +69,12 @@ class Case(BaseModel):
     household = models.ForeignKey("registry.Household", on_delete=models.PROTECT, related_name="cases")
     # The household's village at submission; scoping filters on it.
     division = models.ForeignKey(Division, on_delete=models.PROTECT, related_name="+")
+    # The home township's window, which handles the case (全市通办 routes it there).
     window = models.ForeignKey(OrgUnit, null=True, blank=True, on_delete=models.PROTECT, related_name="cases")
+    # The unit where the application was taken (any window or station of the city); null online.
+    accepted_unit = models.ForeignKey(
+        OrgUnit, null=True, blank=True, on_delete=models.PROTECT, related_name="cases_accepted"
+    )
     applicant = models.ForeignKey("registry.Person", on_delete=models.PROTECT, related_name="cases_applied")
     phone = models.CharField(_("联系电话"), max_length=20, blank=True)
     needs = models.JSONField(_("困难类型"), default=list, blank=True)
@@ -99,6 +105,12 @@ class Case(BaseModel):
     @property
     def county_code(self) -> str:
         return self.reference[:6]
+
+    @property
+    def handed_over(self) -> bool:
+        """Taken at a unit of another township than the household's (全市通办)."""
+        township = self.division.parent
+        return bool(self.accepted_unit_id and township and not self.accepted_unit.division.is_within(township))
 
 
 class ProgrammeRequest(BaseModel):

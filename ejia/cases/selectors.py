@@ -4,17 +4,22 @@ and the viewer's area."""
 
 from __future__ import annotations
 
+import datetime as dt
+from dataclasses import dataclass
+
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.http import Http404
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from ejia.accounts.policies import Capability, get_or_refuse, require, scope_q
 from ejia.accounts.scope import scope_for
-from ejia.cases.models import Case
+from ejia.cases.models import Case, ProgrammeRequest
 from ejia.core.models import OutboxMessage
 from ejia.core.sms import normalise_mobile
-from ejia.registry.selectors import REFERENCE_RE, person_by_id_number
+from ejia.registry.models import Household
+from ejia.registry.selectors import REFERENCE_RE, current_membership, person_by_id_number
 
 
 def case_own_q(user) -> Q:
@@ -133,3 +138,69 @@ def outbox_message_get_for_user(*, user, public_id) -> OutboxMessage:
     if scope.empty or not message.area_path.startswith(scope.division_path):
         raise PermissionDenied("该短信不在您的数据权限范围内。")
     return message
+
+
+# ---------------------------------------------------------------- duplicates at intake
+
+
+@dataclass(frozen=True)
+class OpenCase:
+    """An application of the household still being handled, as the first intake step shows it:
+    the reference and, per open programme, the stage it is at — never a member's details."""
+
+    reference: str
+    channel: str
+    submitted_at: dt.datetime
+    programmes: tuple[tuple[str, str], ...]  # (programme name, stage)
+
+
+def draft_household(data: dict) -> Household | None:
+    """The registered household an intake draft is for: the applicant's current one, else the one
+    the draft started from (unscoped: the intake services and steps only)."""
+    applicant = next((m for m in data.get("members") or [] if m.get("key") == data.get("applicant")), None)
+    person = person_by_id_number(applicant["id_number"]) if applicant else None
+    membership = current_membership(person) if person else None
+    if membership is not None:
+        return membership.household
+    if data.get("household_id"):
+        return Household.objects.filter(public_id=data["household_id"]).select_related("division").first()
+    return None
+
+
+def open_cases_of_household(household: Household | None) -> list[OpenCase]:
+    """The household's applications with a programme still open, any channel, newest first."""
+    if household is None:
+        return []
+    requests = (
+        ProgrammeRequest.objects.filter(household=household, is_open=True)
+        .select_related("case", "programme", "procedure__step")
+        .order_by("-case__submitted_at", "pk")
+    )
+    found: dict[int, list] = {}
+    cases: dict[int, Case] = {}
+    for request in requests:
+        cases[request.case_id] = request.case
+        procedure = getattr(request, "procedure", None)
+        stage = procedure.step.name if procedure is not None else str(request.get_status_display())
+        found.setdefault(request.case_id, []).append((request.programme.name, stage))
+    return [
+        OpenCase(
+            reference=case.reference,
+            channel=str(case.get_channel_display()),
+            submitted_at=case.submitted_at,
+            programmes=tuple(found[pk]),
+        )
+        for pk, case in cases.items()
+    ]
+
+
+def handover_note(case: Case) -> str:
+    """The hand-over line of the case history (全市通办), shown to both units; '' if none."""
+    if not case.handed_over:
+        return ""
+    to = case.window.name if case.window_id else case.division.parent.name
+    return _("%(day)s 由%(accepted)s受理（全市通办），转%(to)s办理。") % {
+        "day": timezone.localtime(case.submitted_at).date().isoformat(),
+        "accepted": case.accepted_unit.name,
+        "to": to,
+    }

@@ -8,7 +8,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from ejia.accounts.models import Division, OrgUnit
-from ejia.accounts.scope import can_see_division
+from ejia.accounts.scope import in_city_of
 from ejia.cases.matching import (
     PlanError,
     draft_engine_input,
@@ -96,10 +96,8 @@ def _check(data: dict, *, actor, channel: str, on: dt.date) -> tuple[Division, l
     division = Division.objects.filter(code=data.get("division_code") or "", level=Division.Level.VILLAGE).first()
     if division is None:
         raise CaseError("请选择家庭所在的村（社区）。", step="household")
-    if actor is not None and channel != Channel.SELF_SERVICE and not can_see_division(actor, division):
-        raise CaseError(
-            f"{division.full_name}不在您的辖区，请引导申请人到户籍所在乡镇（街道）窗口办理。", step="household"
-        )
+    if actor is not None and channel != Channel.SELF_SERVICE and not in_city_of(actor, division):
+        raise CaseError("该村（社区）不属于本市，请引导申请人到户籍所在地办理。", step="household")
     missing = adults_without_authorisation(data, on)
     if missing:
         raise CaseError(f"以下成年家庭成员尚未签署核对授权书：{'、'.join(missing)}。", step="authorise")
@@ -158,6 +156,52 @@ def case_submit(*, actor, channel: str, idempotency_key: str, data: dict, on: dt
     return case
 
 
+def duplicates_refuse(*, household: Household, wanted: list[tuple], lock: bool = False) -> None:
+    """Refuse, naming the reference, a programme the household already has open.
+
+    `wanted` holds (programme, person or None); a member programme clashes only for the same
+    person, a household programme for anyone."""
+    open_requests = ProgrammeRequest.objects.filter(
+        household=household, programme__in=[p for p, _ in wanted], is_open=True
+    ).select_related("case", "programme", "person")
+    if lock:
+        open_requests = open_requests.select_for_update(of=("self",))
+    for clash in open_requests:
+        if any(
+            clash.programme_id == p.pk and (clash.person_id is None or person is None or clash.person_id == person.pk)
+            for p, person in wanted
+        ):
+            who = f"（{clash.person.name}）" if clash.person_id else ""
+            raise CaseError(
+                f"该家庭已有正在办理的“{clash.programme.name}”{who}申请（受理号 {clash.case.reference}），"
+                "不能重复申请；如需补充材料，请在原申请件中办理。",
+                step="plan",
+            )
+
+
+def duplicates_refuse_draft(data: dict, keys: list[str]) -> None:
+    """The same refusal at the programme step, before anything is signed: the draft's household
+    (if registered) and the chosen plan keys ("code" or "code:member key")."""
+    from ejia.cases.selectors import draft_household
+    from ejia.catalogue.models import Programme
+    from ejia.registry.selectors import person_by_id_number
+
+    household = draft_household(data)
+    if household is None or not keys:
+        return
+    by_code = Programme.objects.in_bulk([k.split(":", 1)[0] for k in keys], field_name="code")
+    numbers = {m["key"]: m["id_number"] for m in data.get("members") or []}
+    wanted = []
+    for key in keys:
+        code, _, member_key = key.partition(":")
+        if code in by_code:
+            person = person_by_id_number(numbers[member_key]) if member_key in numbers else None
+            if member_key and person is None:
+                continue  # a member not registered yet has no open request anywhere
+            wanted.append((by_code[code], person))
+    duplicates_refuse(household=household, wanted=wanted)
+
+
 def _contact_phone(data: dict, applicant) -> str:
     """The number that receives the case's messages: the one given on the form, else the
     applicant's from the registry (kept there by person_ensure). A mobile number is stored
@@ -166,9 +210,25 @@ def _contact_phone(data: dict, applicant) -> str:
     return normalise_mobile(raw) or raw[:20]
 
 
+def _phone_save_back(*, actor, person, raw: str) -> None:
+    """The applicant agreed that the contact number given now replaces the registry's."""
+    from ejia.registry.services import person_phone_update
+
+    phone = normalise_mobile(raw)
+    if phone and phone != person.phone:
+        person_phone_update(actor=actor, person=person, phone=phone, reason="申请人同意更新登记的联系电话")
+
+
 def _submit(*, actor, channel, idempotency_key, data, division, programmes, today) -> Case:
+    from ejia.cases.selectors import draft_household
+
     members = data["members"]
     reason = "受理申请时登记"
+    # The household row first, before any person: two channels submitting for the same family
+    # at once queue here, and the second then sees the first's open requests.
+    known = draft_household(data)
+    if known is not None:
+        Household.objects.select_for_update().get(pk=known.pk)
     persons = {
         m["key"]: person_ensure(
             actor=actor, id_number=m["id_number"], name=m["name"], phone=m.get("phone", ""), reason=reason
@@ -176,6 +236,8 @@ def _submit(*, actor, channel, idempotency_key, data, division, programmes, toda
         for m in members
     }
     applicant = persons[data["applicant"]]
+    if data.get("phone_consent"):
+        _phone_save_back(actor=actor, person=applicant, raw=data.get("phone") or "")
 
     # The household: the one the applicant lives in now, else the one the draft started from, else new.
     current = Membership.objects.filter(person=applicant, date_out__isnull=True).values_list("household", flat=True)
@@ -184,8 +246,8 @@ def _submit(*, actor, channel, idempotency_key, data, division, programmes, toda
         household_pk = Household.objects.filter(public_id=data["household_id"]).values_list("pk", flat=True).first()
     if household_pk is not None:
         household = Household.objects.select_for_update().select_related("division").get(pk=household_pk)
-        if actor is not None and channel != Channel.SELF_SERVICE and not can_see_division(actor, household.division):
-            raise CaseError("申请人的家庭不在您的辖区登记，请引导申请人到户籍所在地办理。", step="household")
+        if actor is not None and channel != Channel.SELF_SERVICE and not in_city_of(actor, household.division):
+            raise CaseError("申请人的家庭不在本市登记，请引导申请人到户籍所在地办理。", step="household")
         division = household.division
         if data.get("address") and data["address"] != household.address:
             household_update(actor=actor, household=household, address=data["address"])
@@ -203,8 +265,9 @@ def _submit(*, actor, channel, idempotency_key, data, division, programmes, toda
     for member in members:
         membership_add(actor=actor, household=household, person=persons[member["key"]], relation=member["relation"])
     # Members the clerk removed from the form no longer live with the household (as declared).
-    # A citizen applying alone never sees the registered members, so their silence moves nobody.
-    if channel != Channel.SELF_SERVICE:
+    # A citizen applying alone never sees the registered members, nor does a clerk of another
+    # township who took only what the applicant brought (全市通办): their silence moves nobody.
+    if channel != Channel.SELF_SERVICE and not data.get("blind"):
         for gone in household.memberships.filter(date_out__isnull=True).exclude(person_id__in=declared_keys):
             membership_end(actor=actor, membership=gone, date_out=today, reason="受理申请时申报不再共同生活")
     if (data.get("account_number") or "").strip():
@@ -231,23 +294,9 @@ def _submit(*, actor, channel, idempotency_key, data, division, programmes, toda
     wanted = [(programme, persons[member_key] if member_key else None) for programme, member_key in chosen]
 
     # One open request per household per programme (per person for a member programme):
-    # point to the case that has it.
-    open_requests = (
-        ProgrammeRequest.objects.select_for_update(of=("self",))
-        .filter(household=household, programme__in=programmes, is_open=True)
-        .select_related("case", "programme", "person")
-    )
-    for clash in open_requests:
-        if any(
-            clash.programme_id == p.pk and (clash.person_id is None or person is None or clash.person_id == person.pk)
-            for p, person in wanted
-        ):
-            who = f"（{clash.person.name}）" if clash.person_id else ""
-            raise CaseError(
-                f"该家庭已有正在办理的“{clash.programme.name}”{who}申请（受理号 {clash.case.reference}），"
-                "不能重复申请；如需补充材料，请在原申请件中办理。",
-                step="plan",
-            )
+    # point to the case that has it. The household row is locked, so a second channel
+    # submitting for the same family waits here and then finds this one's requests.
+    duplicates_refuse(household=household, wanted=wanted, lock=True)
 
     keys = [f"{p.code}:{person.public_id}" if person else p.code for p, person in wanted]
     received = set(data.get("materials_received") or [])
@@ -267,6 +316,7 @@ def _submit(*, actor, channel, idempotency_key, data, division, programmes, toda
         household=household,
         division=division,
         window=_window_of(division),
+        accepted_unit=actor.unit if getattr(actor, "pk", None) else None,
         applicant=applicant,
         phone=_contact_phone(data, applicant),
         needs=list(data.get("needs") or []),
@@ -331,6 +381,18 @@ def _submit(*, actor, channel, idempotency_key, data, division, programmes, toda
         template="case_received",
         context={"reference": case.reference},
     )
+    if case.handed_over:
+        # 全市通办: taken here, handled by the household's township from now on.
+        audit_record(
+            actor=actor,
+            action="cases.case_handover",
+            obj=case,
+            data={
+                "reference": case.reference,
+                "accepted_unit": case.accepted_unit.name,
+                "to_unit": case.window.name if case.window else division.parent.name,
+            },
+        )
     audit_record(
         actor=actor,
         action="cases.case_submit",

@@ -112,6 +112,25 @@ def person_ensure(
     return person
 
 
+def person_phone_update(*, actor, person: Person, phone: str, reason: str) -> None:
+    """Replace the person's contact phone (with their consent, said in `reason`); audited."""
+    with transaction.atomic():
+        locked = Person.objects.select_for_update().get(pk=person.pk)
+        old = locked.phone
+        if phone == old:
+            return
+        locked.phone = phone
+        locked.save(update_fields=["phone", "updated_at"])
+        person.phone = phone
+        audit_record(
+            actor=actor,
+            action="registry.person_phone_update",
+            obj=locked,
+            reason=reason,
+            data={"had_phone": bool(old)},
+        )
+
+
 def person_id_number_reveal(*, actor, person: Person, reason: str) -> str:
     """Decrypt a person's ID number for a permitted role, inside the person's scope, with a reason."""
     require(actor, Capability.ID_REVEAL)

@@ -112,6 +112,9 @@ class SourceSnapshot(BaseModel):
     staged_path = models.CharField(max_length=300, blank=True)
     # Why the background analysis refused the file, or why the last commit failed (Chinese).
     error = models.CharField(max_length=300, blank=True)
+    # The operator's reason for committing a file far smaller than the current snapshot
+    # (see verification/guard.py).
+    override_reason = models.CharField(_("低于比例入库的原因"), max_length=300, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-pk"]

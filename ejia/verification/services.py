@@ -32,6 +32,7 @@ from ejia.core import crypto
 from ejia.core.audit import audit_record
 from ejia.verification import fastpath
 from ejia.verification.files import FileRefused, check_size, open_table, scratch_file, staging_dir, write_all
+from ejia.verification.guard import CommitVerdict, Verdict, commit_verdict
 from ejia.verification.models import DataSource, RejectedRow, SourceRecord, SourceSnapshot
 from ejia.verification.validation import RowValidator
 
@@ -43,6 +44,35 @@ class ExchangeError(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+
+
+class CommitRefused(ExchangeError):
+    """The commit guard refused the file (see guard.py); nothing was written."""
+
+    def __init__(self, verdict: CommitVerdict) -> None:
+        super().__init__(verdict.message)
+        self.verdict = verdict
+
+
+def _commit_refused(*, actor, snapshot: SourceSnapshot, verdict: CommitVerdict) -> None:
+    audit_record(
+        actor=actor,
+        action="exchange.commit_refused",
+        obj=snapshot.source,
+        reason=verdict.message,
+        data={"file_name": snapshot.file_name, "sha256": snapshot.sha256, **verdict.audit_data()},
+    )
+
+
+def _commit_override(*, actor, snapshot: SourceSnapshot, verdict: CommitVerdict) -> None:
+    if verdict.code == Verdict.OVERRIDE:
+        audit_record(
+            actor=actor,
+            action="exchange.commit_override",
+            obj=snapshot,
+            reason=snapshot.override_reason,
+            data={"source": snapshot.source.code, **verdict.audit_data()},
+        )
 
 
 @dataclass
@@ -425,17 +455,31 @@ def snapshot_preview(*, actor, source: DataSource, path: Path, file_name: str) -
     return snapshot
 
 
-def snapshot_commit_request(*, actor, snapshot_id: int) -> SourceSnapshot:
+def snapshot_commit_request(*, actor, snapshot_id: int, override_reason: str = "") -> SourceSnapshot:
     """The operator confirms a preview: mark it as being committed and queue the commit. A second
-    click finds it already committing (or committed) and queues nothing."""
+    click finds it already committing (or committed) and queues nothing. A file the commit guard
+    refuses (no accepted row; too few without a reason) stays a preview with the reason shown."""
+    override_reason = (override_reason or "").strip()[:300]
     with transaction.atomic():
         snapshot = SourceSnapshot.objects.select_for_update().select_related("source").get(pk=snapshot_id)
         if snapshot.status != SourceSnapshot.Status.PREVIEW:
             return snapshot
+        verdict = commit_verdict(
+            source=snapshot.source,
+            rows_accepted=snapshot.rows_accepted,
+            rows_total=snapshot.rows_total,
+            override_reason=override_reason,
+        )
+        if not verdict.allowed:
+            snapshot.error = verdict.message[:300]
+            snapshot.save(update_fields=["error", "updated_at"])
+            _commit_refused(actor=actor, snapshot=snapshot, verdict=verdict)
+            return snapshot
         snapshot.status = SourceSnapshot.Status.COMMITTING
         snapshot.committed_by = actor
         snapshot.error = ""
-        snapshot.save(update_fields=["status", "committed_by", "error", "updated_at"])
+        snapshot.override_reason = override_reason if verdict.needs_reason else ""
+        snapshot.save(update_fields=["status", "committed_by", "error", "override_reason", "updated_at"])
         audit_record(
             actor=actor,
             action="exchange.commit_request",
@@ -472,6 +516,20 @@ def snapshot_commit(*, actor, snapshot_id: int) -> SourceSnapshot:
         if snapshot.status not in (SourceSnapshot.Status.PREVIEW, SourceSnapshot.Status.COMMITTING):
             return snapshot
         source = DataSource.objects.select_for_update().get(pk=snapshot.source_id)
+        # Again under the source's lock: another file may have been committed since the click.
+        verdict = commit_verdict(
+            source=source,
+            rows_accepted=snapshot.rows_accepted,
+            rows_total=snapshot.rows_total,
+            override_reason=snapshot.override_reason,
+            excluding=snapshot.pk,
+        )
+        if not verdict.allowed:
+            snapshot.status = SourceSnapshot.Status.PREVIEW
+            snapshot.error = verdict.message[:300]
+            snapshot.save(update_fields=["status", "error", "updated_at"])
+            _commit_refused(actor=actor, snapshot=snapshot, verdict=verdict)
+            return snapshot
         path = Path(snapshot.staged_path)
         try:
             with staged_plaintext(path) as (plain, digest):
@@ -498,6 +556,7 @@ def snapshot_commit(*, actor, snapshot_id: int) -> SourceSnapshot:
                 "rows_rejected": snapshot.rows_rejected,
             },
         )
+        _commit_override(actor=actor, snapshot=snapshot, verdict=verdict)
         transaction.on_commit(lambda: path.unlink(missing_ok=True))
         _announce_commit(snapshot.pk)
     return snapshot
@@ -510,11 +569,19 @@ def _announce_commit(snapshot_id: int) -> None:
 
 
 def snapshot_import(
-    *, actor, source: DataSource, path: Path, file_name: str = "", max_bytes: int | None = None
+    *,
+    actor,
+    source: DataSource,
+    path: Path,
+    file_name: str = "",
+    max_bytes: int | None = None,
+    override_reason: str = "",
 ) -> SourceSnapshot:
-    """Validate and commit a file in one pass (CLI, automation, benchmarks). Raises FileRefused."""
+    """Validate and commit a file in one pass (CLI, automation, benchmarks). Raises FileRefused,
+    or CommitRefused when the commit guard refuses it (nothing kept, the current snapshot stays)."""
     path = Path(path)
     file_name = file_name or path.name
+    override_reason = (override_reason or "").strip()[:300]
     try:
         size = check_size(path, max_bytes=max_bytes)
         digest = file_sha256(path)
@@ -532,6 +599,16 @@ def snapshot_import(
                 source=source, path=path, snapshot=snapshot, keep_records=True, keep_rejected=True, max_bytes=max_bytes
             )
             _apply_counts(snapshot, result)
+            verdict = commit_verdict(
+                source=source,
+                rows_accepted=result.accepted,
+                rows_total=result.total,
+                override_reason=override_reason,
+                excluding=snapshot.pk,
+            )
+            if not verdict.allowed:
+                raise CommitRefused(verdict)
+            snapshot.override_reason = override_reason if verdict.needs_reason else ""
             _supersede_and_commit(actor=actor, snapshot=snapshot)
             snapshot.save()
             _announce_commit(snapshot.pk)
@@ -547,8 +624,19 @@ def snapshot_import(
                     "rows_rejected": result.rejected,
                 },
             )
+            _commit_override(actor=actor, snapshot=snapshot, verdict=verdict)
     except FileRefused as exc:
         _refused(actor=actor, source=source, file_name=file_name, exc=exc)
+        raise
+    except CommitRefused as exc:
+        with transaction.atomic():
+            audit_record(
+                actor=actor,
+                action="exchange.commit_refused",
+                obj=source,
+                reason=exc.message,
+                data={"file_name": file_name, "sha256": digest, **exc.verdict.audit_data()},
+            )
         raise
     return snapshot
 

@@ -8,7 +8,8 @@ from ejia.accounts.policies import Capability, staff_view
 from ejia.core.audit import audit_record
 from ejia.verification import export
 from ejia.verification.files import FileRefused, limit
-from ejia.verification.forms import UploadForm
+from ejia.verification.forms import CommitForm, UploadForm
+from ejia.verification.guard import commit_verdict
 from ejia.verification.selectors import (
     rejected_rows_page,
     snapshot_get_for_user,
@@ -57,8 +58,15 @@ def upload_view(request, code):
 @operator_page
 def snapshot_view(request, public_id):
     snapshot = snapshot_get_for_user(user=request.user, public_id=public_id)
+    verdict = None
+    if snapshot.status == snapshot.Status.PREVIEW:
+        verdict = commit_verdict(
+            source=snapshot.source, rows_accepted=snapshot.rows_accepted, rows_total=snapshot.rows_total
+        )
     context = {
         "snapshot": snapshot,
+        "verdict": verdict,
+        "commit_form": CommitForm(),
         "source": snapshot.source,
         "rejected": rejected_rows_page(snapshot=snapshot),
         "columns": snapshot.source.columns,
@@ -70,9 +78,12 @@ def snapshot_view(request, public_id):
 @require_POST
 def snapshot_commit_view(request, public_id):
     snapshot = snapshot_get_for_user(user=request.user, public_id=public_id)
-    # The page itself says what happens next (写入中 while the worker commits, then 已入库),
-    # inside the part that refreshes; a flash message above it would outlive the state it describes.
-    snapshot = snapshot_commit_request(actor=request.user, snapshot_id=snapshot.pk)
+    form = CommitForm(request.POST)
+    reason = form.cleaned_data["override_reason"] if form.is_valid() else ""
+    # The page itself says what happens next (写入中 while the worker commits, then 已入库, or the
+    # commit guard's reason for refusing), inside the part that refreshes; a flash message above
+    # it would outlive the state it describes.
+    snapshot = snapshot_commit_request(actor=request.user, snapshot_id=snapshot.pk, override_reason=reason)
     return redirect("verification:snapshot", public_id=snapshot.public_id)
 
 

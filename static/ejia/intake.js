@@ -70,6 +70,8 @@
             document.getElementById("id_name").value = card.name || "";
             var address = document.getElementById("id_address");
             if (address) address.value = card.address || "";
+            var read = document.getElementById("id_card_read");
+            if (read) read.value = "1";
             showCheck(id);
             if (status) { status.textContent = "已读取：" + (card.name || ""); status.className = "ms-2 small text-success"; }
           })

@@ -93,6 +93,9 @@ def expectations(world) -> tuple[list[tuple], list[tuple]]:
         ("cases:case_detail", [o["own_case"].public_id], CASE_STAFF | {"village_clerk"}, AUDITOR),
         ("cases:case_receipt", [o["own_case"].public_id], CASE_STAFF | {"village_clerk"}, AUDITOR),
         ("workflow:case_withdraw", [o["own_case"].public_id], {"window_clerk", "village_clerk"}, ()),
+        # What the accepting clerk keeps of an application they took (全市通办): their own only.
+        ("cases:intake_done", [o["own_case"].public_id], {"village_clerk"}, ()),
+        ("cases:intake_done_receipt", [o["own_case"].public_id], {"village_clerk"}, ()),
         # The full one-click report: the case's handlers only.
         ("cases:verification", [case.public_id], CASE_STAFF, ()),
         ("cases:verification_panel", [case.public_id], CASE_STAFF, ()),
@@ -284,20 +287,26 @@ def test_lists_show_only_what_the_viewer_may_open(client, world):
             assert links == []
 
 
-def test_a_refusal_never_names_the_place_of_a_person_outside_the_area(client, world):
-    """Typing the ID number of a 市中街道 resident at 三河湖镇's window says only "not yours"."""
+def test_intake_never_shows_the_registry_of_a_person_outside_the_area(client, world):
+    """Typing the ID number of a 市中街道 resident at 三河湖镇's window (全市通办) takes the
+    application, but pre-fills nothing of the registry: no member, no village, no address."""
     from ejia.cases.intake import intake_prefill
-    from ejia.cases.services import CaseError
     from ejia.core import crypto
     from ejia.registry.models import ID_PURPOSE
 
     person = world["person"]
     number = crypto.decrypt(person.id_number_ciphertext, purpose=ID_PURPOSE)
-    with pytest.raises(CaseError) as exc:
-        intake_prefill(user=world.staff["window_clerk_other"], id_number=number)
-    division = world["household"].division
-    for place in (division.name, division.parent.name, division.full_name):
-        assert place not in exc.value.message
+    data = intake_prefill(user=world.staff["window_clerk_other"], id_number=number)
+    household = world["household"]
+    division = household.division
+    assert data["blind"] and len(data["members"]) == 1 and data["members"][0]["name"] == ""
+    assert data["address"] == "" and data["household_facts"] == {}
+    assert data["home_township"] == division.parent.name  # where the case goes, never the village
+    client.force_login(world.staff["window_clerk_other"])
+    client.post(reverse("cases:intake_start"), {"id_number": number})
+    page = client.get(reverse("cases:intake_household")).content.decode()
+    assert household.address and person.name
+    assert division.name not in page and person.name not in page and household.address not in page
     client.force_login(world.staff["window_clerk_other"])
     html = client.post(reverse("registry:household_search"), {"q": number}, follow=True).content.decode()
     assert "不在您的数据权限范围内" in html and division.name not in html

@@ -93,9 +93,18 @@ def test_a_grid_worker_needs_the_applicants_consent(gina, catalogue):
     assert case.channel == Channel.GRID_PROXY and case.proxy_consent and case.submitted_by == gina
 
 
-def test_a_clerk_cannot_submit_for_another_townships_village(carol, catalogue):
-    with pytest.raises(CaseError, match="不在您的辖区"):
-        submit(carol, application(township="371602001"))
+def test_a_clerk_of_another_township_accepts_and_the_case_goes_home(bob, carol, catalogue):
+    """全市通办: 三河湖镇's window takes a 市中街道 family's application; 市中街道 handles it."""
+    from ejia.core.models import AuditEvent
+
+    case = submit(carol, application(township="371602001"))
+    assert case.window.division.code == "371602001" and case.accepted_unit == carol.unit
+    assert case.handed_over and case.division.parent.code == "371602001"
+    handover = AuditEvent.objects.get(action="cases.case_handover")
+    assert handover.actor == carol and handover.data["to_unit"] == case.window.name
+    own = submit(bob, application(township="371602001"), key="k2")
+    assert own.accepted_unit == bob.unit and not own.handed_over
+    assert not AuditEvent.objects.filter(action="cases.case_handover", object_id=str(own.public_id)).exists()
 
 
 def test_reference_numbers_count_per_county_and_day(org):

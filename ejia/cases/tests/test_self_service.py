@@ -28,7 +28,7 @@ def login(client, capture):
 def test_a_citizen_applies_by_phone_and_resumes_after_logging_in_again(
     client, catalogue, django_capture_on_commit_callbacks
 ):
-    assert client.get(reverse("citizen:apply")).url == reverse("citizen:login")
+    assert client.get(reverse("citizen:apply")).url == reverse("citizen:login") + "?next=%2Fapply%2F"
     login(client, django_capture_on_commit_callbacks)
     me, child = new_id(), new_id(dt.date(2015, 3, 3))
     bad = client.post(
@@ -71,3 +71,35 @@ def test_a_citizen_applies_by_phone_and_resumes_after_logging_in_again(
     assert case.channel == "self_service" and case.submitted_by is None and case.phone == PHONE
     assert case.window.division.code == v.parent.code and not IntakeDraft.objects.exists()
     assert case.reference in client.get(reverse("citizen:mine")).content.decode()
+
+
+def test_the_login_returns_to_the_application_and_the_list_offers_a_way_in(
+    client, catalogue, django_capture_on_commit_callbacks
+):
+    started = client.get(reverse("citizen:apply"))
+    assert started.url == reverse("citizen:login") + "?next=%2Fapply%2F"
+    form = client.get(started.url).content.decode()
+    assert 'name="next" value="/apply/"' in form and 'class="navbar-brand' in form
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("citizen:login"), {"phone": PHONE, "action": "send", "next": "/apply/"})
+    code = re.search(r"验证码是(\d{6})", MemoryBackend.sent[-1][1]).group(1)
+    back = client.post(reverse("citizen:login"), {"phone": PHONE, "action": "verify", "code": code, "next": "/apply/"})
+    assert back.url == "/apply/"
+    empty = client.get(reverse("citizen:mine")).content.decode()
+    assert 'data-testid="start-apply"' in empty and reverse("portal:home") in empty
+    client.post(reverse("citizen:apply"), {"id_number": new_id(), "name": "周敏"})
+    resume = client.get(reverse("citizen:mine"))
+    assert resume.context["resume_url"] == reverse("citizen:apply_place")
+    assert 'data-testid="draft-resume"' in resume.content.decode()
+    assert 'data-testid="start-apply"' not in resume.content.decode()
+
+
+def test_the_login_never_sends_the_citizen_to_another_site(client, catalogue, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("citizen:login"), {"phone": PHONE, "action": "send"})
+    code = re.search(r"验证码是(\d{6})", MemoryBackend.sent[-1][1]).group(1)
+    away = client.post(
+        reverse("citizen:login"),
+        {"phone": PHONE, "action": "verify", "code": code, "next": "https://evil.example/apply/"},
+    )
+    assert away.url == reverse("citizen:mine")

@@ -21,6 +21,7 @@ from ejia.verification.models import CheckSource, DataSource, SourceSnapshot, Ve
 from ejia.verification.services import snapshot_import
 from ejia.verification.sources import sources_seed
 from ejia.verification.tests.conftest import write_csv
+from ejia.verification.tests.test_import import sample_value
 
 pytestmark = pytest.mark.django_db
 
@@ -59,14 +60,19 @@ def department_rows(head: str, spouse: str) -> dict[str, list[dict[str, str]]]:
     }  # fmt: skip
 
 
+STRANGER = 30  # VALID_IDS index of a person unrelated to the 张 household
+
+
 def import_departments(directory, *, rows: dict[str, list[dict[str, str]]], skip: tuple[str, ...] = ()) -> None:
-    """Every source gets a committed file (header only where the department has nothing on them)."""
+    """Every source gets a committed file; where the department has nothing on them, the file
+    carries a stranger's row (a file without one accepted row is never committed)."""
     directory.mkdir(parents=True, exist_ok=True)
     for source in DataSource.objects.all():
         if source.code in skip:
             continue
         header = [c["header"] for c in source.columns]
         body = [[r.get(h, "") for h in header] for r in rows.get(source.code, [])]
+        body = body or [[sample_value(c, STRANGER) for c in source.columns]]
         snapshot_import(actor=None, source=source, path=write_csv(directory / f"{source.code}.csv", header, body))
 
 

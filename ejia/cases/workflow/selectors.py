@@ -17,6 +17,7 @@ from ejia.accounts.policies import Capability, allows, get_or_refuse, scoped
 from ejia.accounts.scope import division_q, filter_by_division
 from ejia.cases.models import Case, CaseStatus, ProgrammeRequest
 from ejia.cases.selectors import LIST_DEFERRED as CASE_LIST_DEFERRED
+from ejia.cases.selectors import handover_note
 from ejia.cases.workflow.deadlines import due_flag, due_soon_limit
 from ejia.cases.workflow.models import (
     OPEN_STATES,
@@ -234,6 +235,7 @@ def case_progress(case: Case) -> dict:
         )
     notice = DecisionNotice.objects.filter(case=case).first()
     return {
+        "handover": handover_note(case),
         "rows": rows,
         "notice": notice,
         "case": case,

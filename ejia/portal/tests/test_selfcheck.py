@@ -252,3 +252,23 @@ def test_the_apply_page_names_the_nearest_window(client, catalogue):
     html = client.get(reverse("portal:selfcheck_apply")).content.decode()
     assert "市中街道" in html
     assert "网格员" in html and "网上申请" in html
+
+
+def test_the_question_count_never_grows_as_answers_bring_in_questions(client, org):
+    answers = dict(SINGLE_WORKER)
+    answers["size"] = {"size": "3"}
+    answers["ages"] = {"elderly80": "0", "elderly60": "0", "children": "1", "college": "0", "jobless": "0"}
+    answers["school"] = {"primary": "1"}
+    answers["supporter"] = {"supporter": "unknown"}
+    answers["costs"] = {"medical": "0", "education": "800", "events": ["none"]}
+    shown = set()
+    location = q("place")
+    while "/check/q/" in location:
+        slug = location.split("/check/q/")[1].split("/")[0]
+        page = client.get(location)
+        shown.add(page.context["total"])
+        assert "共" not in page.content.decode().split('step-count">')[1].split("</p>")[0]
+        location = answer(client, slug, answers[slug])
+    assert shown == {len(questions.STEPS)}
+    start = client.get(reverse("portal:selfcheck_start")).content.decode()
+    assert f"不超过 {len(questions.STEPS)} 个" in start

@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 from ejia.demo.registry_load import city_dir
 from ejia.verification.files import FileRefused
 from ejia.verification.models import DataSource, SourceSnapshot
-from ejia.verification.services import snapshot_import
+from ejia.verification.services import CommitRefused, snapshot_import
 
 
 class Command(BaseCommand):
@@ -59,6 +59,9 @@ class Command(BaseCommand):
                 )
             except FileRefused as exc:
                 raise CommandError(f"{code}：文件被拒收：{exc.message}") from None
+            except CommitRefused as exc:  # e.g. no accepted row at a tiny scale: nothing to commit
+                self.stdout.write(f"exchange: {code}: not committed: {exc.message}")
+                continue
             imported += 1
             self.stdout.write(
                 f"exchange: {code}: accepted {snapshot.rows_accepted}, rejected {snapshot.rows_rejected}"
