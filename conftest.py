@@ -5,6 +5,11 @@
 - carol: window clerk of 三河湖镇 (another township of 滨城区)
 - dave: county reviewer at 滨城区's assistance centre
 - erin: 医保 approver of 滨城区; frank: 医保 approver of 惠民县 (another county)
+
+Staff pages need a session that passed the second factor. The test client's `login()` and
+`force_login()` therefore also pass it, as a real login does: through django-otp's `login()`
+with the person's confirmed TOTP device (made on first use). `login_with_code()` goes the whole
+way through the login form and the second factor page with a real code (`totp_code()`).
 """
 
 from __future__ import annotations
@@ -14,6 +19,8 @@ from collections.abc import Callable
 
 import pytest
 from django.contrib.auth.hashers import make_password
+from django.http import HttpRequest
+from django.test import Client
 
 from ejia.accounts.models import Division, OrgUnit, Role, User
 from ejia.accounts.services import departments_ensure, divisions_upsert, orgunits_ensure, read_base_divisions
@@ -36,6 +43,57 @@ def _org_rows():
         if row.code in TEST_TOWNSHIPS:
             keep.extend(villages_for_township(row.code, row.kind)[:3])
     return keep
+
+
+# ---------------------------------------------------------------- the second factor in tests
+
+_PASSWORD_ONLY_LOGIN = Client._login
+
+
+def second_factor_device(user: User):
+    """The person's confirmed authenticator (django-otp's TOTPDevice), made with a fresh secret
+    the first time."""
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from ejia.accounts.second_factor import TOTP_DEVICE_NAME, is_enrolled, totp_device
+
+    if not is_enrolled(user):
+        TOTPDevice.objects.create(user=user, name=TOTP_DEVICE_NAME, confirmed=True)
+    return totp_device(user)
+
+
+def totp_code(user: User) -> str:
+    """A code the person's authenticator would show that the platform accepts now."""
+    from ejia.demo.second_factor import next_code
+
+    return next_code(second_factor_device(user))
+
+
+def _login_passing_second_factor(client: Client, user, backend=None) -> None:
+    from django_otp import login as otp_login
+
+    _PASSWORD_ONLY_LOGIN(client, user, backend)
+    request = HttpRequest()
+    request.session = client.session
+    request.user = user
+    otp_login(request, second_factor_device(user))
+    request.session.save()
+
+
+def login_with_code(client: Client, user, *, password: str = TEST_PASSWORD, next_url: str = ""):
+    """Sign in as a person does: the login form, then the second factor page with a real code.
+    Returns the second factor page's answer (a redirect to where the person was going)."""
+    query = f"?next={next_url}" if next_url else ""
+    response = client.post(f"/staff/login/{query}", {"username": user.username, "password": password})
+    assert response.status_code == 302 and response["Location"].startswith("/staff/second-factor/"), response
+    response = client.post(response["Location"], {"code": totp_code(user)})
+    assert response.status_code == 302, response.content.decode()[:500]
+    return response
+
+
+@pytest.fixture(autouse=True)
+def _test_logins_pass_second_factor(monkeypatch):
+    monkeypatch.setattr(Client, "_login", _login_passing_second_factor)
 
 
 @pytest.fixture(autouse=True)

@@ -38,13 +38,17 @@ ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],test
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # Django's admin with the platform's site: superusers past the second factor only.
+    "ejia.accounts.admin_site.StaffAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "template_partials",
     "django_tasks",
     "django_tasks_db",
@@ -73,8 +77,14 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "ejia.accounts.middleware.PasswordChangeRequiredMiddleware",
+    # Messages before the staff guards below, so that they can say why they sent someone away.
     "django.contrib.messages.middleware.MessageMiddleware",
+    # request.user.is_verified(): the session passed the second factor (django-otp).
+    "django_otp.middleware.OTPMiddleware",
+    # Then, in this order: the second factor, a password an administrator chose
+    # (ejia/accounts/middleware.py).
+    "ejia.accounts.middleware.SecondFactorRequiredMiddleware",
+    "ejia.accounts.middleware.PasswordChangeRequiredMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, so that it sees the exceptions of the views themselves.
     "ejia.core.errors.RefusalMiddleware",
@@ -140,6 +150,20 @@ for _proxy in EJIA_TRUSTED_PROXIES:
 # long after each failure before its next try: it slows a guesser, and never locks an account.
 LOGIN_ADDRESS_PAUSE_SECONDS = int(os.environ.get("EJIA_LOGIN_ADDRESS_PAUSE", "10"))
 # ---- end throttling behind a proxy ----
+
+# ---- second factor and staff sessions (ejia.accounts.second_factor, ejia.accounts.middleware) ----
+# Every /staff/ page needs a session that passed a TOTP code (or a recovery code) after the
+# password. Production refuses to start with this off (config/settings_production.py).
+EJIA_STAFF_SECOND_FACTOR = env_bool("EJIA_STAFF_SECOND_FACTOR", True)
+OTP_TOTP_ISSUER = "e家大救助"
+# django-otp's own per-device delay is off: wrong codes are counted by ejia.accounts.throttle,
+# per account ("otp:<username>") and per address, like passwords.
+OTP_TOTP_THROTTLE_FACTOR = 0
+OTP_STATIC_THROTTLE_FACTOR = 0
+# /admin/ (Django's model admin) answers only when this is on, and then only to superusers whose
+# session passed the second factor. Production default: off.
+EJIA_ADMIN_ENABLED = env_bool("EJIA_ADMIN_ENABLED", True)
+# ---- end second factor and staff sessions ----
 
 LANGUAGE_CODE = "zh-hans"
 LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]

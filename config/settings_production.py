@@ -25,6 +25,11 @@ if SECRET_KEY == DEV_SECRET:
 EJIA_FIELD_KEYS = _require("EJIA_FIELD_KEYS")
 EJIA_BLIND_INDEX_KEY = _require("EJIA_BLIND_INDEX_KEY")
 EJIA_AUDIT_KEY = _require("EJIA_AUDIT_KEY")
+# Staff work on shared township PCs: a password alone is not enough.
+EJIA_STAFF_SECOND_FACTOR = env_bool("EJIA_STAFF_SECOND_FACTOR", True)
+if not EJIA_STAFF_SECOND_FACTOR:
+    raise ImproperlyConfigured("EJIA_STAFF_SECOND_FACTOR is off: production requires the staff second factor.")
+EJIA_ADMIN_ENABLED = env_bool("EJIA_ADMIN_ENABLED", False)
 
 SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", True)
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 from django.views.i18n import set_language
@@ -7,7 +8,9 @@ from ejia.accounts.policies import public_view
 urlpatterns = [
     # The language switcher is for everyone (citizens and staff).
     path("i18n/setlang/", public_view(set_language), name="set_language"),
-    path("admin/", admin.site.urls),
+    # Django's model admin only where it is wanted (production default: off), and then only for
+    # superusers past the second factor (ejia/accounts/admin_site.py).
+    *([path("admin/", admin.site.urls)] if settings.EJIA_ADMIN_ENABLED else []),
     path("staff/", include("ejia.accounts.urls")),
     path("staff/catalogue/", include("ejia.catalogue.urls")),
     path("staff/registry/", include("ejia.registry.urls")),

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import TEST_PASSWORD
+from conftest import TEST_PASSWORD, second_factor_device, totp_code
 
 CHROMIUM = os.environ.get("EJIA_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -196,7 +196,9 @@ def go(page, target) -> None:
 
 
 def login(page, live_server, user, *, password: str = TEST_PASSWORD, next_url: str = "") -> None:
-    """Log a staff member in through the real login form."""
+    """Log a staff member in through the real login form, then the second factor page with the
+    code their authenticator shows (enrolled beforehand if they have none yet)."""
+    second_factor_device(user)
     url = f"{live_server.url}/staff/login/"
     if next_url:
         url += f"?next={next_url}"
@@ -207,6 +209,12 @@ def login(page, live_server, user, *, password: str = TEST_PASSWORD, next_url: s
         page.click("button[type=submit]")
     if "/staff/login/" in page.url:
         raise AssertionError(f"login failed for {user.username}: {page.inner_text('main')[:200]}")
+    if "/staff/second-factor/" in page.url:
+        page.fill("#id_code", totp_code(user))
+        with page.expect_navigation():
+            page.click("[data-testid=otp-submit]")
+        if "/staff/second-factor/" in page.url:
+            raise AssertionError(f"second factor failed for {user.username}: {page.inner_text('main')[:200]}")
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -23,5 +23,6 @@ trap stop_worker EXIT
 trap 'exit 130' INT TERM
 echo
 echo "e家大救助 is running at http://127.0.0.1:${PORT}/   (staff: http://127.0.0.1:${PORT}/staff/)"
+echo "Second factor code for any demo login: .venv/bin/python manage.py ejia_demo_code (the demo secret is printed above)."
 echo "A task worker for background jobs runs alongside (pid ${WORKER_PID}). Stop both with Ctrl-C."
 .venv/bin/python manage.py runserver "127.0.0.1:${PORT}" --noreload

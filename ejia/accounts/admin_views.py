@@ -10,8 +10,8 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from ejia.accounts import services
-from ejia.accounts.forms import PasswordResetForm, StaffCreateForm, StaffEditForm
+from ejia.accounts import second_factor, services
+from ejia.accounts.forms import PasswordResetForm, SecondFactorResetForm, StaffCreateForm, StaffEditForm
 from ejia.accounts.models import OrgUnit, Role
 from ejia.accounts.policies import Capability, staff_view
 from ejia.accounts.role_rules import where_text
@@ -78,6 +78,29 @@ def _form_context(request, form, **extra) -> dict:
     }
 
 
+def staff_edit_context(
+    request,
+    person,
+    *,
+    form: StaffEditForm | None = None,
+    reset_form: PasswordResetForm | None = None,
+    otp_form: SecondFactorResetForm | None = None,
+) -> dict:
+    """The account page: the account form, and beside it the password and second factor resets
+    (each form given is one sent back with its errors)."""
+    return _form_context(
+        request,
+        form or StaffEditForm(admin=request.user, user=person),
+        creating=False,
+        person=person,
+        is_self=person.pk == request.user.pk,
+        reset_form=reset_form or PasswordResetForm(user=person),
+        otp_form=otp_form or SecondFactorResetForm(),
+        otp_enrolled=second_factor.is_enrolled(person),
+        otp_codes_left=second_factor.recovery_codes_left(person),
+    )
+
+
 @admin_page
 def staff_create_view(request):
     form = StaffCreateForm(request.POST or None, admin=request.user)
@@ -130,18 +153,7 @@ def staff_edit_view(request, user_id: int):
             else:
                 messages.info(request, _("没有需要保存的修改。"))
             return redirect("accounts:staff_edit", user_id=person.pk)
-    return render(
-        request,
-        "accounts/staff_form.html",
-        _form_context(
-            request,
-            form,
-            creating=False,
-            person=person,
-            is_self=person.pk == request.user.pk,
-            reset_form=PasswordResetForm(user=person),
-        ),
-    )
+    return render(request, "accounts/staff_form.html", staff_edit_context(request, person, form=form))
 
 
 @admin_page
@@ -163,20 +175,7 @@ def staff_password_reset_view(request, user_id: int):
                 % {"username": person.username},
             )
             return redirect("accounts:staff_edit", user_id=person.pk)
-    form = StaffEditForm(admin=request.user, user=person)
-    return render(
-        request,
-        "accounts/staff_form.html",
-        _form_context(
-            request,
-            form,
-            creating=False,
-            person=person,
-            is_self=person.pk == request.user.pk,
-            reset_form=reset_form,
-        ),
-        status=200,
-    )
+    return render(request, "accounts/staff_form.html", staff_edit_context(request, person, reset_form=reset_form))
 
 
 @admin_page

@@ -47,6 +47,29 @@ class LoginForm(forms.Form):
         return data
 
 
+class SecondFactorCodeForm(forms.Form):
+    """Six digits from the authenticator app (or, when verifying, one recovery code)."""
+
+    code = forms.CharField(
+        label=_("验证码"),
+        max_length=32,
+        error_messages={"required": _("请输入身份验证器上显示的6位验证码。")},
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "autofocus": True}),
+    )
+
+
+class SecondFactorResetForm(forms.Form):
+    reason = forms.CharField(
+        label=_("重置原因"),
+        min_length=4,
+        max_length=300,
+        error_messages={
+            "required": _("请说明重置原因（如：本人手机丢失，已当面核实身份）。"),
+            "min_length": _("请用4至300字说明重置原因（如：本人手机丢失，已当面核实身份）。"),
+        },
+    )
+
+
 # ---------------------------------------------------------------- account administration
 
 USERNAME_RE = r"^[A-Za-z0-9][A-Za-z0-9_.-]{2,29}$"

@@ -1,5 +1,6 @@
 import time
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login, logout, update_session_auth_hash
 from django.core import signing
@@ -40,6 +41,9 @@ def login_view(request):
         throttle.clear_failures(form.user.username)
         audit_record(actor=form.user, action="staff.login", obj=form.user, data={"ip": throttle.client_ip(request)})
         target = _safe_next(request)
+        if settings.EJIA_STAFF_SECOND_FACTOR:
+            # The password alone opens nothing: the second factor page comes next.
+            return redirect(second_factor_url(target))
         if form.user.must_change_password:
             return redirect(password_change_url(target))
         return redirect(target or "accounts:home")
@@ -58,6 +62,11 @@ def _safe_next(request) -> str:
 
 def password_change_url(next_url: str = "") -> str:
     url = reverse("accounts:password_change")
+    return f"{url}?{urlencode({'next': next_url})}" if next_url else url
+
+
+def second_factor_url(next_url: str = "") -> str:
+    url = reverse("accounts:second_factor")
     return f"{url}?{urlencode({'next': next_url})}" if next_url else url
 
 

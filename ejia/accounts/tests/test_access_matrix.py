@@ -74,6 +74,8 @@ def expectations(world) -> tuple[list[tuple], list[tuple]]:
         ("accounts:audit_log", [], AUDITOR, ()),
         ("cases:outbox", [], CENTRE, ()),
         ("accounts:password_change", [], EVERYONE, ()),
+        ("accounts:second_factor", [], EVERYONE, ()),
+        ("accounts:second_factor_codes", [], EVERYONE, ()),
         ("accounts:staff_list", [], {"sysadmin"}, ()),
         ("accounts:staff_create", [], {"sysadmin"}, ()),
         ("accounts:staff_edit", [world.staff["window_clerk"].pk], {"sysadmin"}, ()),
@@ -157,6 +159,8 @@ def expectations(world) -> tuple[list[tuple], list[tuple]]:
         ("accounts:staff_create", [], {"sysadmin"}, (), {}),
         ("accounts:staff_edit", [world.staff["window_clerk"].pk], {"sysadmin"}, (), {}),
         ("accounts:staff_password_reset", [world.staff["grid_worker"].pk], {"sysadmin"}, (), {}),
+        ("accounts:second_factor", [], EVERYONE, (), {}),
+        ("accounts:staff_second_factor_reset", [world.staff["grid_worker"].pk], {"sysadmin"}, (), {}),
         ("cases:intake_discard", [], VILLAGE | TOWNSHIPS, (), {}),
         ("cases:intake_submit", [], VILLAGE | TOWNSHIPS, (), {}),
         # (a persona before may have started a new check: re-run a source of the latest one)

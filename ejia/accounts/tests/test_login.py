@@ -5,7 +5,7 @@ import sys
 from django.conf import settings
 from django.urls import reverse
 
-from conftest import TEST_PASSWORD
+from conftest import TEST_PASSWORD, login_with_code
 from ejia.core.models import AuditEvent
 
 
@@ -15,8 +15,8 @@ def test_login_page_is_chinese(client, db):
 
 
 def test_a_clerk_logs_in_and_sees_unit_roles_and_scope(client, bob):
-    response = client.post(reverse("accounts:login"), {"username": "bob", "password": TEST_PASSWORD}, follow=True)
-    html = response.content.decode()
+    response = login_with_code(client, bob)
+    html = client.get(response["Location"]).content.decode()
     assert "市中街道社会救助工作平台" in html
     assert "乡镇（街道）窗口受理员" in html
     assert "滨州市滨城区市中街道及下辖区域" in html

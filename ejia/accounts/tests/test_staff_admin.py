@@ -10,7 +10,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.test import Client
 from django.urls import reverse
 
-from conftest import TEST_PASSWORD, _unit, first_village, make_staff
+from conftest import TEST_PASSWORD, _unit, first_village, login_with_code, make_staff
 from ejia.accounts import services
 from ejia.accounts.models import OrgUnit, Role, User
 from ejia.core.models import AuditEvent
@@ -396,7 +396,7 @@ def test_a_reset_makes_the_person_change_the_password_at_login(sam, bob):
     assert NEW_PASSWORD not in json.dumps(event.data) and TEST_PASSWORD not in json.dumps(event.data)
 
     client = Client()
-    response = client.post(reverse("accounts:login"), {"username": "bob", "password": NEW_PASSWORD})
+    response = login_with_code(client, bob, password=NEW_PASSWORD)
     assert response["Location"] == reverse("accounts:password_change")
     # Every other staff page sends the person back to change the password first.
     response = client.get(reverse("cases:queue"))
@@ -430,9 +430,7 @@ def test_a_reset_makes_the_person_change_the_password_at_login(sam, bob):
 def test_the_login_keeps_the_page_asked_for_through_the_password_change(sam, bob):
     services.staff_password_reset(actor=sam, user_id=bob.pk, password=NEW_PASSWORD)
     client = Client()
-    response = client.post(
-        reverse("accounts:login") + "?next=/staff/cases/", {"username": "bob", "password": NEW_PASSWORD}
-    )
+    response = login_with_code(client, bob, password=NEW_PASSWORD, next_url="/staff/cases/")
     assert response["Location"] == reverse("accounts:password_change") + "?next=%2Fstaff%2Fcases%2F"
     good = {"old_password": NEW_PASSWORD, "new_password1": "Amber-Meadow-88", "new_password2": "Amber-Meadow-88"}
     response = client.post(reverse("accounts:password_change") + "?next=/staff/cases/", good)
