@@ -27,7 +27,7 @@ from ejia.accounts.policies import (
     staff_view,
 )
 from ejia.accounts.selectors import home_summary
-from ejia.accounts.work import work_items
+from ejia.accounts.work import actions, work_items
 from ejia.core.audit import audit_record
 
 
@@ -109,7 +109,11 @@ def home_view(request):
     return render(
         request,
         "accounts/home.html",
-        {"summary": home_summary(user=request.user), "work_items": work_items(request.user)},
+        {
+            "summary": home_summary(user=request.user),
+            "work_items": work_items(request.user),
+            "actions": actions(request.user),
+        },
     )
 
 
