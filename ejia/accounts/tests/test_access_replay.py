@@ -62,6 +62,10 @@ TOWNSHIP_JOB = (
 )
 COUNTY_JOB = CASE_FILE | REPORT | HANDLING | NOTICES | DYNAMIC | PAY | REVERIFY
 COUNTY_JOB |= {"cases:queue", "registry:household_search", "registry:household_detail", "cases:outbox"}
+LEADS = {"discovery:leads", "discovery:lead"}
+VISITS = LEADS | {"discovery:visits"}
+TOWNSHIP_JOB |= VISITS
+COUNTY_JOB |= LEADS
 JOBS = {
     "window_clerk": TOWNSHIP_JOB,
     "window_clerk_other": TOWNSHIP_JOB,
@@ -71,9 +75,12 @@ JOBS = {
     | CASE_FILE
     | HANDLING
     | NOTICES
-    | {"workflow:case_withdraw"},
+    | VISITS
+    | {"workflow:case_withdraw", "discovery:report"},
     "grid_worker": {"cases:queue", "cases:intake_start", "registry:household_search", "registry:household_detail"}
-    | CASE_FILE,
+    | CASE_FILE
+    | VISITS
+    | {"discovery:report"},
     "approver_mz": {"workflow:queue", "workflow:procedure"},
     "approver_yb": {"workflow:queue", "workflow:procedure"},
     "approver_jy": {"workflow:queue", "workflow:procedure"},
@@ -92,6 +99,7 @@ def _object(match):
     from ejia.cases.workflow.models import PublicNotice, RequestProcedure
     from ejia.catalogue.models import Programme
     from ejia.disbursement.models import ChangeReport, DynamicAlert, Entitlement, PaymentBatch, Recovery
+    from ejia.discovery.models import Lead
     from ejia.registry.models import Household
     from ejia.verification.models import ReverificationBatch, ReverificationFlag
 
@@ -108,6 +116,7 @@ def _object(match):
         return None, None
     pid = kw["public_id"]
     model = {
+        "discovery": Lead,
         "cases": Case,
         "registry": Household,
         "verification": ReverificationBatch,
@@ -143,6 +152,7 @@ def may_see(user, path: str) -> bool:
     from ejia.cases.models import Case
     from ejia.cases.workflow.models import RequestProcedure, StepRecord
     from ejia.catalogue.models import Programme
+    from ejia.discovery.models import Lead
 
     match = resolve(path)
     if match.view_name in ("accounts:home", "accounts:password_change"):
@@ -157,6 +167,8 @@ def may_see(user, path: str) -> bool:
         return user.username == "centre_director" or obj.department_id == unit.department_id
     if user.username in ("village_clerk", "grid_worker") and isinstance(obj, Case):
         return obj.submitted_by_id == user.pk
+    if user.username == "grid_worker" and isinstance(obj, Lead):
+        return user.pk in (obj.assigned_to_id, obj.reported_by_id)
     if user.username.startswith("approver_") and isinstance(obj, RequestProcedure):
         return (
             obj.acting_unit.department_id == unit.department_id
