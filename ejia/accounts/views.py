@@ -5,7 +5,7 @@ from django.contrib import messages
 from django.contrib.auth import login, logout, update_session_auth_hash
 from django.core import signing
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpResponseNotAllowed, JsonResponse
+from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
@@ -28,7 +28,7 @@ from ejia.accounts.policies import (
     staff_view,
 )
 from ejia.accounts.selectors import home_summary
-from ejia.accounts.sessions import is_background, session_begin, session_touch
+from ejia.accounts.sessions import session_begin, session_touch
 from ejia.accounts.work import actions, work_items
 from ejia.core.audit import audit_record
 
@@ -127,14 +127,10 @@ def home_view(request):
 
 @staff_view(SIGNED_IN, cache=False)
 def session_view(request):
-    """The session clock (static/ejia/session.js): GET, sent as background, says how long the
-    session has left; POST ("继续工作") counts as work and starts the idle time again."""
-    if request.method == "POST":
-        clock = session_touch(request)
-    elif request.method == "GET" and is_background(request):
-        clock = request.staff_session
-    else:
-        return HttpResponseNotAllowed(["POST", "GET"])
+    """The session clock (static/ejia/session.js): GET says how long the session has left (the
+    script sends it as background, so that asking is not work); POST ("继续工作") counts as work
+    and starts the idle time again."""
+    clock = session_touch(request) if request.method == "POST" else request.staff_session
     return JsonResponse({"idle_left": clock.idle_left, "absolute_left": clock.absolute_left})
 
 
