@@ -44,6 +44,8 @@ DYNAMIC = {
     "disbursement:change_report_new",
     "disbursement:change_report",
     "disbursement:household_account",
+    "disbursement:alert",
+    "disbursement:recovery",
 }
 PAY = {
     "disbursement:held",
@@ -96,7 +98,7 @@ def _object(match):
     from ejia.cases.models import Case
     from ejia.cases.workflow.models import PublicNotice, RequestProcedure
     from ejia.catalogue.models import Programme
-    from ejia.disbursement.models import ChangeReport, Entitlement, PaymentBatch
+    from ejia.disbursement.models import ChangeReport, DynamicAlert, Entitlement, PaymentBatch, Recovery
     from ejia.discovery.models import Lead
     from ejia.registry.models import Household
     from ejia.verification.models import ReverificationBatch, ReverificationFlag
@@ -136,6 +138,9 @@ def _object(match):
         if name == "disbursement:change_report":
             report = ChangeReport.objects.get(public_id=pid)
             return report, report.household.division
+        if name in ("disbursement:alert", "disbursement:recovery"):
+            row = (DynamicAlert if name == "disbursement:alert" else Recovery).objects.get(public_id=pid)
+            return row, row.household.division
         entitlement = Entitlement.objects.get(public_id=pid)
         return entitlement, entitlement.household.division
     obj = model.objects.get(public_id=pid)
