@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from django.contrib.auth.hashers import make_password
@@ -43,6 +44,41 @@ def _org_rows():
         if row.code in TEST_TOWNSHIPS:
             keep.extend(villages_for_township(row.code, row.kind)[:3])
     return keep
+
+
+# ---- The fast lane: ./scripts/test.sh -m "not e2e and not slow" (README). Every test under
+# e2e/ is a browser test, marked e2e here even if its module forgot to say so. These are the
+# slowest of the rest (each several seconds of CPU or more on a 2-core machine: the whole-site
+# access replays, the synthetic city, the rule-language fuzzers, the oracle sweeps); the full
+# run (CI) keeps them. A file, or a file::test; tests/test_fast_lane.py checks each one exists.
+E2E_DIR = Path(__file__).resolve().parent / "e2e"
+SLOW = (
+    "ejia/accounts/tests/test_access_replay.py",
+    "ejia/accounts/tests/test_access_matrix.py",
+    "ejia/accounts/tests/test_login.py::test_production_settings_pass_the_deploy_check",
+    "ejia/cases/tests/test_plan_migration.py::test_old_plans_open_after_the_migration",
+    "ejia/core/tests/test_idnumber.py::test_single_digit_errors_are_caught_like_the_oracle_does",
+    "ejia/core/tests/test_idnumber.py::test_generated_numbers_agree_with_the_stdnum_oracle",
+    "ejia/demo/tests/test_city.py",
+    "ejia/demo/tests/test_demo_cases.py",
+    "ejia/disbursement/tests/test_demo_batch.py",
+    "ejia/rules/tests/test_checker.py::test_any_text_gives_a_rule_error_or_nothing",
+    "ejia/rules/tests/test_checker.py::test_near_misses_built_from_the_language_never_crash",
+    "ejia/rules/tests/test_parity.py::test_explained_and_bulk_agree_on_duckdb",
+    "ejia/verification/tests/test_background_import.py::test_a_refusal_found_while_reading_the_rows_is_shown_and_nothing_is_kept",
+    "ejia/verification/tests/test_checks.py::test_verified_facts_equal_the_city_the_departments_describe",
+    "ejia/verification/tests/test_import.py::test_the_cli_exit_code_is_non_zero_on_refusal",
+)
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    for item in items:
+        path = Path(str(item.path)).resolve()
+        if E2E_DIR in path.parents:
+            item.add_marker(pytest.mark.e2e)
+        node = item.nodeid.split("[")[0]
+        if any(node == slow or node.startswith(slow + "::") for slow in SLOW):
+            item.add_marker(pytest.mark.slow)
 
 
 # ---------------------------------------------------------------- the second factor in tests

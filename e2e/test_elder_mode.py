@@ -155,7 +155,7 @@ def test_elder_mode_on_every_citizen_page(sized_page, live_server, catalogue):
     survey(page, "track")
     read_aloud_speaks(page, "查询办理进度", survey)
     page.goto(base + "/apply/")
-    page.wait_for_url("**/track/login/")
+    page.wait_for_url("**/track/login/?next=*")
     survey(page, "login")
     page.fill("#phone", "13600003333")
     go(page, page.get_by_role("button", name="获取验证码"))
@@ -163,7 +163,9 @@ def test_elder_mode_on_every_citizen_page(sized_page, live_server, catalogue):
     code = re.search(r"验证码是(\d{6})", MemoryBackend.sent[-1][1]).group(1)
     page.fill("#code", code)
     go(page, page.get_by_role("button", name="登录"))
-    survey(page, "after-login")
+    page.wait_for_url("**/apply/")  # the login returns to the application
+    page.goto(base + "/track/mine/")
+    survey(page, "mine-empty")
 
     page.goto(base + "/apply/")
     survey(page, "apply-start")

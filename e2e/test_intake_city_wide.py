@@ -76,3 +76,34 @@ def test_an_open_programme_is_shown_first_and_refused_again(page, live_server, b
     page.wait_for_url("**/intake/plan/")
     assert first.reference in page.inner_text("main") and "不能重复申请" in page.inner_text("main")
     assert Case.objects.count() == 1
+
+
+def test_a_village_station_takes_an_application_through_the_same_steps(page, live_server, alice, catalogue):  # noqa: F811
+    """The fourth channel: the village clerk's station uses the window's steps (no proxy consent)."""
+    from ejia.registry.tests.factories import new_id
+
+    login(page, live_server, alice)
+    page.goto(live_server.url + "/staff/cases/intake/")
+    assert page.get_by_test_id("read-card").count() == 1  # a station has a card reader
+    page.fill("#id_id_number", new_id())
+    page.fill("#id_name", "赵春华")
+    page.get_by_role("button", name="查询并下一步").click()
+    page.wait_for_url("**/intake/household/")
+    page.get_by_test_id("member").first.locator("input[name$='income_month_fen']").fill("400")
+    page.get_by_role("button", name="下一步：困难情况").click()
+    page.wait_for_url("**/intake/needs/")
+    page.get_by_text("基本生活困难").click()
+    page.get_by_role("button", name="下一步：查看救助方案").click()
+    page.wait_for_url("**/intake/plan/")
+    page.check("#p_dibao")
+    page.get_by_role("button", name="下一步：授权签字").click()
+    page.wait_for_url("**/intake/authorise/")
+    assert page.locator("#proxy_consent").count() == 0
+    sign(page, page.locator("canvas").first.get_attribute("data-testid"))
+    page.get_by_role("button", name="保存签字，下一步").click()
+    page.wait_for_url("**/intake/materials/")
+    page.get_by_test_id("submit").click()
+    page.wait_for_url("**/staff/cases/*-*-*-*-*/")
+    case = Case.objects.get()
+    assert case.channel == "station" and case.accepted_unit == alice.unit and not case.handed_over
+    assert page.inner_text("[data-testid=reference]") == case.reference

@@ -7,9 +7,10 @@ class CasesConfig(AppConfig):
 
     def ready(self) -> None:
         from ejia.accounts.policies import register_own_rule
-        from ejia.accounts.work import register
+        from ejia.accounts.work import register, register_actions
         from ejia.cases.selectors import case_own_q
-        from ejia.cases.work import case_work
+        from ejia.cases.work import case_actions, case_work
 
         register(case_work)
+        register_actions(case_actions)
         register_own_rule("cases.Case", case_own_q)

@@ -19,6 +19,7 @@ from ejia.cases import drafts
 from ejia.cases import intake_engine as engine
 from ejia.cases.citizen_views import SESSION_KEY, login_redirect
 from ejia.cases.intake import adults, member_summary
+from ejia.cases.intake_forms import ApplicantForm, NeedsForm, ProgrammesForm
 from ejia.cases.models import Case, Channel, Need
 from ejia.cases.selectors import draft_household, open_cases_of_household
 from ejia.cases.services import CaseError, adults_without_authorisation
@@ -76,13 +77,11 @@ def apply_start(request):
     error, posted = "", {"id_number": "", "name": ""}
     if request.method == "POST":
         posted = {k: request.POST.get(k, "").strip() for k in posted}
-        try:
-            parsed = idnumber.parse(posted["id_number"])
-            if not posted["name"]:
-                raise CaseError("请填写申请人姓名。")
-        except (idnumber.InvalidIdNumber, CaseError) as exc:
-            error = exc.message
+        form = ApplicantForm(request.POST, name_required=True)
+        if not form.is_valid():
+            error = form.first_error()
         else:
+            parsed = idnumber.parse(form.cleaned_data["id_number"])
             data = {
                 "channel": Channel.SELF_SERVICE,
                 "household_id": None,
@@ -218,9 +217,9 @@ def apply_needs(request):
         return _login_first(request)
     if draft is None:
         return redirect("citizen:apply")
-    if request.method == "POST":
-        data["needs"] = [n for n in request.POST.getlist("needs") if n in Need.values]
-        data["needs_note"] = request.POST.get("needs_note", "").strip()[:2000]
+    form = NeedsForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data.update(form.cleaned_data)
         drafts.draft_save(draft=draft, data=data, step="programmes")
         return redirect("citizen:apply_programmes")
     return render(request, "cases/citizen/apply_needs.html", _ctx("needs", needs=Need.choices, data=data))
@@ -238,9 +237,9 @@ def apply_programmes(request):
     shown = engine.offered_entries(plan, data, RULES)
     if request.method == "POST":
         try:
-            data["programmes"] = engine.programmes_choose(
-                data, plan, [k for k in request.POST.getlist("programmes") if k in {e.key for e in shown}], RULES
-            )
+            form = ProgrammesForm(request.POST, offered=shown)
+            form.is_valid()
+            data["programmes"] = engine.programmes_choose(data, plan, form.cleaned_data["programmes"], RULES)
         except CaseError as exc:
             drafts.draft_save(draft=draft, data=data)
             messages.error(request, exc.message)

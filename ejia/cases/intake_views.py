@@ -25,6 +25,7 @@ from ejia.cases.intake import (
     parse_facts,
     villages_for,
 )
+from ejia.cases.intake_forms import ApplicantForm, NeedsForm, ProgrammesForm
 from ejia.cases.matching import PlanError, relevant_to
 from ejia.cases.models import Case, Channel, Need
 from ejia.cases.receipt import receipt_pdf
@@ -73,17 +74,18 @@ def intake_start(request):
     posted = {"id_number": "", "name": "", "address": "", "card_read": "", "authorised_here": ""}
     if request.method == "POST":
         posted = {k: request.POST.get(k, "").strip() for k in posted}
+        form = ApplicantForm(request.POST)
         try:
+            if not form.is_valid():
+                raise CaseError(form.first_error())
             data = intake_prefill(
                 user=request.user,
-                id_number=posted["id_number"],
-                name=posted["name"],
-                address=posted["address"],
-                card_read=posted["card_read"] == "1",
-                authorised_here=bool(posted["authorised_here"]),
+                id_number=form.cleaned_data["id_number"],
+                name=form.cleaned_data["name"],
+                address=form.cleaned_data["address"],
+                card_read=form.card_was_read,
+                authorised_here=form.cleaned_data["authorised_here"],
             )
-        except idnumber.InvalidIdNumber as exc:
-            error = exc.message
         except CaseError as exc:
             error = exc.message
         else:
@@ -211,9 +213,9 @@ def intake_needs(request):
     draft, data = _load(request)
     if draft is None:
         return _no_draft(request)
-    if request.method == "POST":
-        data["needs"] = [n for n in request.POST.getlist("needs") if n in Need.values]
-        data["needs_note"] = request.POST.get("needs_note", "").strip()[:2000]
+    form = NeedsForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data.update(form.cleaned_data)
         drafts.draft_save(draft=draft, data=data, step="plan")
         return redirect("cases:intake_plan")
     return render(request, "cases/intake_needs.html", _context(request, draft, data, "needs", needs=Need.choices))
@@ -253,9 +255,10 @@ def intake_plan(request):
     if request.method == "POST":
         data["plan_date"] = today.isoformat()
         try:
-            data["programmes"] = engine.programmes_choose(
-                data, plan, request.POST.getlist("programmes"), engine.rules_for(draft.channel)
-            )
+            rules = engine.rules_for(draft.channel)
+            form = ProgrammesForm(request.POST, offered=engine.offered_entries(plan, data, rules))
+            form.is_valid()
+            data["programmes"] = engine.programmes_choose(data, plan, form.cleaned_data["programmes"], rules)
         except CaseError as exc:
             drafts.draft_save(draft=draft, data=data)
             messages.error(request, exc.message)

@@ -1,12 +1,13 @@
-"""Home-page work items of the case system (registered in CasesConfig.ready)."""
+"""Home-page work items and actions of the case system (registered in CasesConfig.ready)."""
 
 from __future__ import annotations
 
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
-from ejia.accounts.policies import Capability, allows
-from ejia.accounts.work import WorkItem
+from ejia.accounts.models import Role
+from ejia.accounts.policies import Capability, Reach, allows, reach
+from ejia.accounts.work import Action, WorkItem
 
 
 def case_work(user) -> list[WorkItem]:
@@ -28,3 +29,15 @@ def case_work(user) -> list[WorkItem]:
         failed = outbox_for_user(user=user, show="failed").count()
         items.append(WorkItem("outbox_failed", _("发送失败的短信"), f"{reverse('cases:outbox')}?show=failed", failed))
     return items
+
+
+def case_actions(user) -> list[Action]:
+    """Start an application, and the list of those one started. A grid worker applies on a
+    household's behalf (代办); who may list only their own files sees that list as theirs."""
+    if not allows(user, Capability.CASE_INTAKE):
+        return []
+    proxy = user.has_role(Role.GRID_WORKER)
+    found = [Action("intake", _("代办申请") if proxy else _("受理申请"), reverse("cases:intake_start"), primary=True)]
+    if reach(user, Capability.CASE_LIST) == Reach.OWN:
+        found.append(Action("my_cases", _("我代办的申请") if proxy else _("我受理的申请"), reverse("cases:queue")))
+    return found

@@ -9,6 +9,9 @@ class DiscoveryConfig(AppConfig):
         from django.db.models import Q
 
         from ejia.accounts.policies import register_own_rule
+        from ejia.accounts.work import register_actions
+        from ejia.discovery.work import discovery_actions
 
         # A grid worker's own leads: those assigned to them and those they reported.
         register_own_rule("discovery.lead", lambda user: Q(assigned_to=user) | Q(reported_by=user))
+        register_actions(discovery_actions)

@@ -39,7 +39,8 @@ def limit(name: str) -> int:
         "MAX_ZIP_RATIO": 100,
         "MAX_ZIP_ENTRIES": 500,
         "MAX_XLSX_PART": 192 * 1024 * 1024,
-        "MAX_SHARED_STRINGS": 5_000_000,
+        "MAX_SHARED_STRINGS": 3_000_000,  # no more than cells can refer to (MAX_XLSX_CELLS)
+        "MAX_XLSX_CELLS": 3_000_000,
         "MAX_COLUMNS": 64,
         "MAX_CELL_CHARS": 2000,
         "MAX_ROWS": 5_000_000,

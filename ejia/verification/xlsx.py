@@ -34,7 +34,7 @@ _DANGEROUS_XML = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
 # Tag names may carry a namespace prefix (<x:c>, <x:f>): Excel accepts both forms.
 _P = rb"(?:[A-Za-z_][\w.-]*:)?"
 _CELL_REF = re.compile(rb"<" + _P + rb'c\b[^>]*?\sr="([A-Z]{1,4})([0-9]{1,9})"')
-_WIDE_REF = re.compile(rb'r="[A-Z]{2}')
+_CELL_COLUMN = re.compile(rb'<c r="([A-Z]{1,4})[0-9]')
 _CELL_TAG = re.compile(rb"<" + _P + rb"c[\s>/]")
 _ROW_SPLIT = re.compile(rb"<" + _P + rb"row[\s>/]")
 _ROW_TAG = re.compile(rb"<" + _P + rb'row\b[^>]*?\sr="([0-9]{1,9})"')
@@ -187,6 +187,8 @@ class _MemberScan:
         self.run = 0
         self.rows_seen = 0
         self.max_row_seen = 0
+        self.max_col_seen = 0
+        self.max_cells = limit("MAX_XLSX_CELLS")
         self.cells_in_row = 0
         self.shared_items = 0
 
@@ -273,20 +275,29 @@ class _MemberScan:
     def _sheet(self, body: bytes) -> None:
         max_cols, max_rows = self.max_cols, self.max_rows
         m = _DIMENSION.search(body) if b"dimension" in body else None
-        if m and m.group(3) and (column_index(m.group(3)) > max_cols or int(m.group(4)) > max_rows):
+        if m and m.group(3):
             span = m.group(0).split(b'"')[1].decode()
-            raise _refuse(
-                f"工作表声明的范围 {span} 过大（最多 {max_cols} 列、{max_rows} 行），文件被拒收。", "too_many_columns"
-            )
-        # One-letter columns (A–Z) are always within the cap: only longer ones are looked at.
-        if max_cols < 26 or _WIDE_REF.search(body):
-            for ref in _CELL_REF.finditer(body):
-                if column_index(ref.group(1)) > max_cols:
-                    raise _refuse(
-                        f"单元格 {(ref.group(1) + ref.group(2)).decode()} 超出允许的列数（最多 {max_cols} 列），文件被拒收。",
-                        "too_many_columns",
-                    )
+            if column_index(m.group(3)) > max_cols or int(m.group(4)) > max_rows:
+                raise _refuse(
+                    f"工作表声明的范围 {span} 过大（最多 {max_cols} 列、{max_rows} 行），文件被拒收。",
+                    "too_many_columns",
+                )
+            self._check_area(int(m.group(4)), column_index(m.group(3)), f"声明的范围 {span}")
         prefixed = b":row" in body or b":c" in body
+        # The widest column named: the distinct letters of the chunk, so legit files cost one
+        # findall and a set, whatever their size.
+        letters = set(_CELL_COLUMN.findall(body))
+        if prefixed:
+            letters |= {ref.group(1) for ref in _CELL_REF.finditer(body)}
+        if letters:
+            widest = max(map(column_index, letters))
+            if widest > max_cols:
+                ref = next(r for r in _CELL_REF.finditer(body) if column_index(r.group(1)) > max_cols)
+                raise _refuse(
+                    f"单元格 {(ref.group(1) + ref.group(2)).decode()} 超出允许的列数（最多 {max_cols} 列），文件被拒收。",
+                    "too_many_columns",
+                )
+            self.max_col_seen = max(self.max_col_seen, widest)
         numbers = _ROW_TAG_PLAIN.findall(body) + (_ROW_TAG.findall(body) if b":row" in body else [])
         row_tags = body.count(b"<row")  # also <rowBreaks>: a few more rows counted is harmless
         if prefixed:
@@ -302,6 +313,7 @@ class _MemberScan:
                     if number:
                         self.cells_in_row = 0
                     self.cells_in_row += len(_CELL_TAG.findall(piece))
+                    self.max_col_seen = max(self.max_col_seen, self.cells_in_row)
                     if self.cells_in_row > max_cols:
                         raise _refuse(
                             f"工作表第 {self.rows_seen + number} 行附近一行有 {self.cells_in_row} 个单元格，超过上限 "
@@ -314,6 +326,7 @@ class _MemberScan:
             self.cells_in_row = 0
         if numbers:
             self.max_row_seen = max(self.max_row_seen, max(map(int, numbers)))
+        self._check_area(max(self.max_row_seen, self.rows_seen + row_tags), self.max_col_seen, "")
         self.rows_seen += row_tags
         if self.rows_seen > max_rows:
             raise _refuse(f"工作表超过 {max_rows} 行，文件被拒收。请拆分后分批导入。", "too_many_rows")
@@ -332,6 +345,17 @@ class _MemberScan:
         if self.shared_items > self.max_shared:
             raise _refuse(
                 f"共享字符串表超过 {self.max_shared} 项，异常庞大，文件被拒收。请拆分后分批导入。", "shared_strings"
+            )
+
+    def _check_area(self, rows: int, columns: int, what: str) -> None:
+        """The reader holds the sheet as a dense grid (first used cell to last, every cell a
+        slot), so its memory follows rows × columns, not the cells present."""
+        if rows * columns > self.max_cells:
+            what = what or f"已达 {rows} 行 × {columns} 列"
+            raise _refuse(
+                f"工作表{what}，约 {rows * columns / 10000:.0f} 万个单元格，超过 XLSX 文件上限 "
+                f"{self.max_cells / 10000:.0f} 万个。大批量数据请导出为 CSV 文件（CSV 没有此限制）。",
+                "too_many_cells",
             )
 
     def finish(self) -> None:

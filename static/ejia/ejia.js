@@ -4,6 +4,7 @@
    - <form data-submit-once>           sends once: a double click makes one request;
    - <select data-autosubmit>          sends its form when the choice changes;
    - <div class="progress-bar" data-width="37">  is drawn 37 % wide (also after htmx swaps it in).
+   - <details data-fold>               is folded on a phone and opened on a wide screen (≥992 px);
    Plain JS, no dependencies. */
 (function () {
   "use strict";
@@ -42,4 +43,9 @@
   document.addEventListener("htmx:load", function (e) { drawProgress(e.detail.elt); });
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", function () { drawProgress(document); });
   else drawProgress(document);
+  // A long page (the case file) folds its details on a phone, so the summary comes first;
+  // a wide screen has room for all of it. Opened once at load: a fold the user closes stays closed.
+  if (window.matchMedia && window.matchMedia("(min-width: 992px)").matches) {
+    document.querySelectorAll("details[data-fold]").forEach(function (d) { d.open = true; });
+  }
 })();

@@ -73,3 +73,28 @@ def test_one_submit_for_every_channel(bob, alice, gina, catalogue):
         case = engine.submit(rules=engine.rules_for(channel), actor=actor, idempotency_key=f"k{n}", data=data)
         made.append(case.channel)
     assert made == ["window", "station", "grid_proxy", "self_service"] and Case.objects.count() == 4
+
+
+def test_the_shared_forms_parse_with_chinese_messages():
+    from django.http import QueryDict
+
+    from ejia.cases.intake_forms import ApplicantForm, NeedsForm, ProgrammesForm
+    from ejia.registry.tests.factories import new_id
+
+    good = new_id()
+    bad = good[:-1] + ("0" if good[-1] != "0" else "1")
+    form = ApplicantForm({"id_number": bad, "name": "周敏"})
+    assert not form.is_valid() and "校验位" in form.first_error()
+    nameless = ApplicantForm({"id_number": good}, name_required=True)
+    assert not nameless.is_valid() and nameless.first_error() == "请填写申请人姓名。"
+    card = ApplicantForm({"id_number": good.lower(), "card_read": "1"})
+    assert card.is_valid() and card.card_was_read and card.cleaned_data["id_number"] == good.upper()
+    needs = NeedsForm(QueryDict("needs=illness&needs=made_up&needs_note=看病"))
+    assert needs.is_valid() and needs.cleaned_data == {"needs": ["illness"], "needs_note": "看病"}
+
+    class Offered:
+        def __init__(self, key):
+            self.key = key
+
+    ticked = ProgrammesForm(QueryDict("programmes=dibao&programmes=not_offered"), offered=[Offered("dibao")])
+    assert ticked.is_valid() and ticked.cleaned_data["programmes"] == ["dibao"]

@@ -213,8 +213,19 @@ def huge_dimension(d: Path) -> Path:
 
 
 def sparse_rows(d: Path) -> Path:
-    inner = BODY + '<row r="1048576"><c r="A1048576"><v>1</v></c></row>'
+    inner = BODY + '<row r="500000"><c r="A500000"><v>1</v></c></row>'
     return write(d / "sparse.xlsx", package(sheet_xml(inner)))
+
+
+def wide_sparse_grid(d: Path) -> Path:
+    """100,000 rows with one cell each in column BL: few cells, but the reader's dense grid would
+    hold 100,000 × 64 slots."""
+    inner = BODY + "".join(f'<row r="{r}"><c r="BL{r}"><v>1</v></c></row>' for r in range(3, 100_003))
+    return write(d / "wide_sparse.xlsx", package(sheet_xml(inner)))
+
+
+def huge_declared_area(d: Path) -> Path:
+    return write(d / "area.xlsx", package(sheet_xml(dimension="A1:BL4000000")))
 
 
 def cells_without_reference(d: Path) -> Path:
@@ -292,6 +303,8 @@ KINDS: dict[str, tuple[Callable[[Path], Path], str]] = {
     "huge_dimension": (huge_dimension, "too_many_columns"),
     "sparse_rows": (sparse_rows, "sparse_sheet"),
     "cells_without_reference": (cells_without_reference, "too_many_columns"),
+    "wide_sparse_grid": (wide_sparse_grid, "too_many_cells"),
+    "huge_declared_area": (huge_declared_area, "too_many_cells"),
     "utf16_sheet": (utf16_sheet, "xml"),
     "utf7_declared": (utf7_declared, "xml"),
     "encrypted_member": (encrypted_member, "encrypted"),

@@ -13,7 +13,7 @@ from ejia.verification.files import FileRefused, open_table
 from ejia.verification.models import DataSource, SourceRecord, SourceSnapshot
 from ejia.verification.services import snapshot_import, snapshot_preview
 
-from .hostile_xlsx import HEADER, KINDS, LEGIT, ROW, package, rows_xml, sheet_xml, write
+from .hostile_xlsx import HEADER, KINDS, LEGIT, MAIN_NS, ROW, package, rows_xml, sheet_xml, write
 
 CHINESE = re.compile(r"[\u4e00-\u9fff]{4}")
 
@@ -68,3 +68,15 @@ def test_the_parser_reads_the_file_that_was_scanned_not_a_later_one_under_the_sa
     table = open_table(path)
     assert [cells[1] for _n, cells in table.rows] == ["张三"]
     assert "李四".encode() in zipfile.ZipFile(path).read("xl/worksheets/sheet1.xml")
+
+
+def test_shared_strings_are_counted_whatever_the_header_declares(sources, tmp_path, settings):
+    settings.EJIA_EXCHANGE_MAX_SHARED_STRINGS = 10
+    items = "".join(f"<si><t>{i}</t></si>" for i in range(11))
+    sst = f'<?xml version="1.0"?><sst xmlns="{MAIN_NS}" count="1" uniqueCount="1">{items}</sst>'.encode()
+    path = write(tmp_path / "sst.xlsx", package(extra={"xl/sharedStrings.xml": sst}))
+    with pytest.raises(FileRefused) as exc:
+        open_table(path)
+    assert exc.value.code == "shared_strings" and "10 项" in exc.value.message
+    settings.EJIA_EXCHANGE_MAX_SHARED_STRINGS = 11
+    assert open_table(path).header[0] == HEADER[0]
