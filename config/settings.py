@@ -81,8 +81,9 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     # request.user.is_verified(): the session passed the second factor (django-otp).
     "django_otp.middleware.OTPMiddleware",
-    # Then, in this order: the second factor, a password an administrator chose
-    # (ejia/accounts/middleware.py).
+    # Then, in this order: the idle and absolute limits of a staff session (ejia/accounts/sessions.py),
+    # the second factor, a password an administrator chose (ejia/accounts/middleware.py).
+    "ejia.accounts.sessions.StaffSessionMiddleware",
     "ejia.accounts.middleware.SecondFactorRequiredMiddleware",
     "ejia.accounts.middleware.PasswordChangeRequiredMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -189,7 +190,12 @@ STORAGES = {
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
-SESSION_COOKIE_AGE = 8 * 3600
+# Staff sessions (ejia.accounts.sessions) end when the browser closes (the login makes the cookie
+# a browser-session one), after EJIA_SESSION_IDLE_MINUTES without work, and
+# EJIA_SESSION_ABSOLUTE_HOURS after the login whatever the activity.
+EJIA_SESSION_IDLE_MINUTES = int(os.environ.get("EJIA_SESSION_IDLE_MINUTES", "30"))
+EJIA_SESSION_ABSOLUTE_HOURS = int(os.environ.get("EJIA_SESSION_ABSOLUTE_HOURS", "8"))
+SESSION_COOKIE_AGE = EJIA_SESSION_ABSOLUTE_HOURS * 3600
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = True  # templates pass the token to htmx through hx-headers
 X_FRAME_OPTIONS = "DENY"

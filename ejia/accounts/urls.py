@@ -12,6 +12,7 @@ urlpatterns = [
     path("second-factor/", second_factor_views.second_factor_view, name="second_factor"),
     path("second-factor/recovery-codes/", second_factor_views.second_factor_codes_view, name="second_factor_codes"),
     path("purpose/", views.purpose_view, name="purpose"),
+    path("session/", views.session_view, name="session"),
     path("audit/", audit_views.audit_log_view, name="audit_log"),
     path("audit/verify/", audit_views.audit_verify_view, name="audit_verify"),
     path("accounts/", admin_views.staff_list_view, name="staff_list"),

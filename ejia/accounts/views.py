@@ -5,6 +5,7 @@ from django.contrib import messages
 from django.contrib.auth import login, logout, update_session_auth_hash
 from django.core import signing
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpResponseNotAllowed, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
@@ -27,6 +28,7 @@ from ejia.accounts.policies import (
     staff_view,
 )
 from ejia.accounts.selectors import home_summary
+from ejia.accounts.sessions import is_background, session_begin, session_touch
 from ejia.accounts.work import actions, work_items
 from ejia.core.audit import audit_record
 
@@ -38,6 +40,7 @@ def login_view(request):
     form = LoginForm(request, data=request.POST or None)
     if request.method == "POST" and form.is_valid():
         login(request, form.user)
+        session_begin(request)
         throttle.clear_failures(form.user.username)
         audit_record(actor=form.user, action="staff.login", obj=form.user, data={"ip": throttle.client_ip(request)})
         target = _safe_next(request)
@@ -62,6 +65,11 @@ def _safe_next(request) -> str:
 
 def password_change_url(next_url: str = "") -> str:
     url = reverse("accounts:password_change")
+    return f"{url}?{urlencode({'next': next_url})}" if next_url else url
+
+
+def login_url(next_url: str = "") -> str:
+    url = reverse("accounts:login")
     return f"{url}?{urlencode({'next': next_url})}" if next_url else url
 
 
@@ -115,6 +123,19 @@ def home_view(request):
             "actions": actions(request.user),
         },
     )
+
+
+@staff_view(SIGNED_IN, cache=False)
+def session_view(request):
+    """The session clock (static/ejia/session.js): GET, sent as background, says how long the
+    session has left; POST ("继续工作") counts as work and starts the idle time again."""
+    if request.method == "POST":
+        clock = session_touch(request)
+    elif request.method == "GET" and is_background(request):
+        clock = request.staff_session
+    else:
+        return HttpResponseNotAllowed(["POST", "GET"])
+    return JsonResponse({"idle_left": clock.idle_left, "absolute_left": clock.absolute_left})
 
 
 @staff_view(Capability.CASE_READ)

@@ -48,6 +48,8 @@ class ProgrammeTextForm(forms.ModelForm):
             "benefit_form",
             "amount_period",
             "pay_from",
+            "gradual_exit",
+            "gradual_exit_months",
             "summary",
             "description",
             "how_much",
@@ -65,6 +67,8 @@ class ProgrammeTextForm(forms.ModelForm):
             "benefit_form": _("救助方式"),
             "amount_period": _("金额周期"),
             "pay_from": _("起始发放月份"),
+            "gradual_exit": _("收入超过标准时设渐退期"),
+            "gradual_exit_months": _("渐退期月数"),
             "summary": _("一句话说明"),
             "description": _("详细说明"),
             "how_much": _("救助标准（群众能看懂的说法）"),
@@ -79,9 +83,18 @@ class ProgrammeTextForm(forms.ModelForm):
             "legal_basis": forms.Textarea(attrs={"rows": 2}),
         }
 
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("gradual_exit") and not cleaned.get("gradual_exit_months"):
+            self.add_error("gradual_exit_months", _("设渐退期的项目须填写渐退期月数（至少1个月）。"))
+        return cleaned
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         for field in self.fields.values():
+            if isinstance(field.widget, forms.CheckboxInput):
+                field.widget.attrs.setdefault("class", "form-check-input")
+                continue
             css = "form-select" if isinstance(field.widget, forms.Select) else "form-control"
             field.widget.attrs.setdefault("class", css)
 

@@ -73,6 +73,10 @@ class Programme(BaseModel):
     amount_period = models.CharField(max_length=10, choices=AmountPeriod.choices, blank=True)
     # Months between this and the first batch that pays the benefit are paid then as arrears (补发).
     pay_from = models.CharField(max_length=16, choices=PayFrom.choices, default=PayFrom.DECISION_MONTH)
+    # 渐退期 (梯度救助): when a recipient's income rises above the line, the benefit goes on at its
+    # current amount for this many months before it ends, instead of stopping at once.
+    gradual_exit = models.BooleanField(_("设渐退期"), default=False)
+    gradual_exit_months = models.PositiveSmallIntegerField(_("渐退期月数"), default=0)
     summary = models.CharField(max_length=200, help_text="一句话说明，群众能看懂")
     description = models.TextField(blank=True)
     how_much = models.TextField(blank=True, help_text="救助标准或金额，用群众能看懂的话写")

@@ -159,14 +159,19 @@ def build_plan(
     members: Sequence[PlanMember],
     held: Iterable[Holding] = (),
     combinations: Sequence[Combination] | None = None,
+    programmes: dict[str, Programme] | None = None,
 ) -> Plan:
     """The plan of one household: the engine's results, what it holds, the combination rules
-    (the catalogue's, unless given) applied."""
+    (the catalogue's, unless given) applied. A bulk caller passes the catalogue's programmes
+    (by code, with their departments) once instead of one query per household."""
     from ejia.catalogue.selectors import combinations_in_force
 
     held = list(held)
     codes = set(results) | {h.code for h in held}
-    programmes = {p.code: p for p in Programme.objects.filter(code__in=codes).select_related("department")}
+    if programmes is None:
+        programmes = {p.code: p for p in Programme.objects.filter(code__in=codes).select_related("department")}
+    else:
+        programmes = {code: programmes[code] for code in codes if code in programmes}
     entries: list[PlanEntry] = []
     for code, result in results.items():
         programme = programmes.get(code)

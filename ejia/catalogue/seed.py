@@ -35,6 +35,8 @@ PROGRAMME_FIELDS = (
     "benefit_form",
     "amount_period",
     "pay_from",
+    "gradual_exit",
+    "gradual_exit_months",
     "summary",
     "description",
     "how_much",

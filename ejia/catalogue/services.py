@@ -31,6 +31,8 @@ EDITABLE_FIELDS = (
     "benefit_form",
     "amount_period",
     "pay_from",
+    "gradual_exit",
+    "gradual_exit_months",
     "summary",
     "description",
     "how_much",

@@ -20,3 +20,10 @@ class DisbursementConfig(AppConfig):
         from ejia.disbursement.services import entitlement_on_approval
 
         on_approval(entitlement_on_approval)
+        from ejia.disbursement.tasks import snapshot_committed_receiver
+        from ejia.disbursement.work import dynamic_panel, dynamic_work
+        from ejia.verification.signals import snapshot_committed
+
+        register_panel(dynamic_panel)
+        register_work(dynamic_work)
+        snapshot_committed.connect(snapshot_committed_receiver, dispatch_uid="disbursement.alerts")

@@ -14,6 +14,7 @@ from ejia.core.audit import audit_record
 from ejia.disbursement.batches import _county, _require_batch_actor, batch_build, batch_get_or_create
 from ejia.disbursement.exceptions import DisbursementError
 from ejia.disbursement.models import Entitlement, PaymentBatch, PaymentItem, PaymentLine, add_months
+from ejia.disbursement.services import entitlements_close_elapsed
 
 LOOK_BACK_MONTHS = 24
 
@@ -63,6 +64,9 @@ def batch_build_start(*, actor, county: Division | str, period: dt.date) -> Paym
     the build continues from its cursor and never writes anything twice."""
     county = _county(county)
     _require_batch_actor(actor, county)
+    # Entitlements whose last month came before this one end now, each gradual exit with its
+    # written notice (渐退期届满); the batch pays by months either way.
+    entitlements_close_elapsed(on=period)
     batch = batch_get_or_create(actor=actor, county=county, period=period)
     if batch.status != PaymentBatch.Status.BUILDING:
         return batch

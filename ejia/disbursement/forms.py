@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django import forms
 
-from ejia.disbursement.models import ChangeReport, Outcome, parse_period, period_label
+from ejia.disbursement.models import Outcome, parse_period, period_label
 
 
 class BuildForm(forms.Form):
@@ -75,20 +75,13 @@ class HouseholdAccountForm(forms.Form):
             )
 
 
-class ChangeReportForm(forms.Form):
-    kind = forms.ChoiceField(label="变化类型", choices=ChangeReport.Kind.choices)
-    person = forms.ChoiceField(label="涉及成员", required=False)
-    effective_on = forms.DateField(label="发生日期", widget=forms.DateInput(attrs={"type": "date"}))
-    note = forms.CharField(label="情况说明", widget=forms.Textarea(attrs={"rows": 3}), required=False)
-
-    def __init__(self, *args, members=(), **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["person"].choices = [("", "—"), *((str(p.public_id), p.name) for p in members)]
-
-
 class DecideForm(forms.Form):
-    from_month = forms.CharField(label="自何月起执行", max_length=7, help_text="YYYY-MM")
-    reason = forms.CharField(label="书面理由", widget=forms.Textarea(attrs={"rows": 3}))
+    from_month = forms.CharField(label="自何月起执行", max_length=7, help_text="YYYY-MM（变化核实后的次月起）")
+    reason = forms.CharField(
+        label="书面理由",
+        widget=forms.Textarea(attrs={"rows": 3}),
+        error_messages={"required": "须填写书面理由（将写入给家庭的通知书）。"},
+    )
 
     def clean_from_month(self):
         try:
@@ -102,3 +95,22 @@ class ReviewForm(forms.Form):
         label="核查结论", choices=[(Outcome.CONTINUE, Outcome.CONTINUE.label), ("changed", "情况有变化（另行报告）")]
     )
     note = forms.CharField(label="核查记录", widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class DismissForm(forms.Form):
+    reason = forms.CharField(
+        label="排除理由",
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        error_messages={"required": "请填写排除的理由。"},
+    )
+
+
+class RecoveryCloseForm(forms.Form):
+    note = forms.CharField(
+        label="处理情况",
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="如：已由家属退回；已在后续发放中抵扣；经批准核销及理由",
+        error_messages={"required": "请填写追回或核销的处理情况。"},
+    )

@@ -351,10 +351,20 @@ class ChangeReport(BaseModel):
     """A change in a household's situation, reported by a clerk or the citizen (变更报告)."""
 
     class Kind(models.TextChoices):
-        MOVED_OUT = "moved_out", _("成员迁出")
+        # Each kind's facts and what it drives: ejia/disbursement/change_facts.py.
         INCOME_CHANGE = "income_change", _("收入变化")
-        EMPLOYMENT = "employment", _("成员就业")
-        DEATH = "death", _("成员死亡")
+        EMPLOYMENT = "employment", _("就业或失业")
+        MEMBER_JOINED = "member_joined", _("家庭成员增加")
+        MOVED_OUT = "moved_out", _("家庭成员迁出")
+        DEATH = "death", _("家庭成员死亡")
+        DISABILITY = "disability", _("残疾人证变化")
+        VEHICLE = "vehicle", _("新增或处置车辆")
+        PROPERTY = "property", _("房产变化")
+        BUSINESS = "business", _("经营主体登记")
+        ASSETS = "assets", _("存款等金融资产变化")
+        MEDICAL_COSTS = "medical_costs", _("大额医疗费用")
+        ILLNESS = "illness", _("重病或慢性病")
+        SCHOOL_STAGE = "school_stage", _("学段变化")
         OTHER = "other", _("其他变化")
 
     class Channel(models.TextChoices):
@@ -372,10 +382,16 @@ class ChangeReport(BaseModel):
     kind = models.CharField(max_length=16, choices=Kind.choices)
     channel = models.CharField(max_length=12, choices=Channel.choices)
     effective_on = models.DateField()
+    # {"facts": {"household": {...}, "members": {person public id: {...}}}, "note": ...}: the new
+    # facts as the engine input builder takes declared facts.
     details = models.JSONField(default=dict, blank=True)
+    # Where the facts come from: declared by whom, or which department file.
+    source = models.CharField(_("信息来源"), max_length=12, blank=True)
+    source_detail = models.CharField(_("申报人或部门文件"), max_length=120, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN, db_index=True)
-    # The engine's results at re-evaluation: {code: {"result", "amount_fen"}} plus the date used.
-    # The re-evaluated plan (ejia.catalogue.plan.Plan), None until evaluated.
+    # The plans on the registry's facts (before) and with the report's facts on top (after),
+    # both from the one engine input builder; None until evaluated.
+    evaluation_before = PlanField(null=True, blank=True, default=None)
     evaluation = PlanField(null=True, blank=True, default=None)
     outcome = models.CharField(max_length=16, choices=Outcome.choices, blank=True)
     decision_reason = models.TextField(blank=True)
@@ -407,3 +423,102 @@ class Notice(BaseModel):
 
     class Meta:
         ordering = ["-created_at"]
+
+
+class Recovery(BaseModel):
+    """待追回: a month paid for a person after their death (the payment was already made when the
+    death became known). Staff close it with a note once recovered or waived."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("待追回")
+        CLOSED = "closed", _("已处理")
+
+    household = models.ForeignKey("registry.Household", on_delete=models.PROTECT, related_name="recoveries")
+    person = models.ForeignKey("registry.Person", on_delete=models.PROTECT, related_name="+")
+    item = models.OneToOneField(PaymentItem, on_delete=models.PROTECT, related_name="recovery")
+    period = models.DateField()
+    amount_fen = models.BigIntegerField()
+    reason = models.CharField(max_length=200)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.OPEN, db_index=True)
+    note = models.TextField(blank=True)
+    closed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["household", "period", "pk"]
+
+
+class AlertReason(models.TextChoices):
+    """What a department file says that matters for a recipient (动态监测)."""
+
+    DEATH = "death", _("死亡登记")
+    VEHICLE = "vehicle", _("新增车辆")
+    PROPERTY = "property", _("新增房产")
+    BUSINESS = "business", _("经营主体登记")
+    INCOME = "income", _("收入超过登记")
+    UNEMPLOYMENT = "unemployment", _("失业登记")
+    MEDICAL = "medical", _("大额医疗自付费用")
+
+
+class DynamicAlert(BaseModel):
+    """One alert per (household, person, reason) while the reason holds: a re-import updates its
+    facts instead of adding a row. The township confirms it into a change report carrying the
+    facts, or dismisses it with a reason."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("待核实")
+        CONFIRMED = "confirmed", _("已转为变更报告")
+        DISMISSED = "dismissed", _("已排除")
+
+    household = models.ForeignKey("registry.Household", on_delete=models.PROTECT, related_name="dynamic_alerts")
+    person = models.ForeignKey("registry.Person", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    # "" for a household's alert: one key with no NULLs, so the unique index holds on PostgreSQL.
+    person_key = models.CharField(max_length=36, blank=True)
+    reason = models.CharField(max_length=16, choices=AlertReason.choices)
+    # The changed facts, in the change report's shape, and the day they speak for.
+    facts = models.JSONField(default=dict)
+    effective_on = models.DateField()
+    source_name = models.CharField(max_length=200)
+    snapshot_id = models.BigIntegerField(null=True, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN, db_index=True)
+    due_on = models.DateField(_("处理期限"))
+    dismiss_reason = models.TextField(blank=True)
+    change_report = models.ForeignKey(
+        ChangeReport, null=True, blank=True, on_delete=models.PROTECT, related_name="alerts"
+    )
+    handled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    handled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["due_on", "pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["household", "person_key", "reason"],
+                condition=Q(status="open"),
+                name="dynamicalert_one_open_per_reason",
+            ),
+        ]
+
+
+class AlertScan(BaseModel):
+    """One scan of a committed department file for recipients' changes. A scan that failed stays
+    visible in the 动态管理 queue until a rerun succeeds."""
+
+    class Status(models.TextChoices):
+        RUNNING = "running", _("正在比对")
+        DONE = "done", _("已完成")
+        FAILED = "failed", _("比对失败")
+
+    snapshot_id = models.BigIntegerField(db_index=True)
+    source_name = models.CharField(max_length=200)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.RUNNING)
+    alerts_raised = models.PositiveIntegerField(default=0)
+    alerts_updated = models.PositiveIntegerField(default=0)
+    error = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]

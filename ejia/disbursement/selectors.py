@@ -14,13 +14,16 @@ from ejia.accounts.models import Division
 from ejia.accounts.policies import Capability, allows, get_or_refuse, scoped
 from ejia.accounts.scope import can_see_division, divisions_in_scope
 from ejia.disbursement.models import (
+    AlertScan,
     ChangeReport,
     Delivery,
+    DynamicAlert,
     Entitlement,
     Notice,
     PaymentBatch,
     PaymentItem,
     PaymentLine,
+    Recovery,
     month_start,
 )
 from ejia.disbursement.services import LIVE
@@ -119,3 +122,72 @@ def household_entitlements_panel(*, user, household, on: dt.date | None = None) 
     )
     notices = list(Notice.objects.filter(household=household)[:10])
     return EntitlementsPanel(entitlements, total, payments, deliveries, notices)
+
+
+def _in_area(qs, user):
+    return scoped(qs, user, Capability.ENTITLEMENT_MANAGE, division="household__division")
+
+
+def alerts_for_user(*, user, household=None) -> list[DynamicAlert]:
+    """Open 动态监测 alerts in the user's area, the nearest deadline first."""
+    qs = _in_area(
+        DynamicAlert.objects.filter(status=DynamicAlert.Status.OPEN).select_related("household__division", "person"),
+        user,
+    )
+    if household is not None:
+        qs = qs.filter(household=household)
+    return list(qs.order_by("due_on", "pk")[:300])
+
+
+def alert_get_for_user(*, user, public_id) -> DynamicAlert:
+    return get_or_refuse(
+        _in_area(DynamicAlert.objects.select_related("household__division", "person", "change_report"), user),
+        exists=lambda: DynamicAlert.objects.filter(public_id=public_id).exists(),
+        what=_("该预警"),
+        public_id=public_id,
+    )
+
+
+def recoveries_for_user(*, user, household=None) -> list[Recovery]:
+    qs = _in_area(
+        Recovery.objects.filter(status=Recovery.Status.OPEN).select_related(
+            "household__division", "person", "item__entitlement__programme"
+        ),
+        user,
+    )
+    if household is not None:
+        qs = qs.filter(household=household)
+    return list(qs.order_by("period", "pk")[:300])
+
+
+def recovery_get_for_user(*, user, public_id) -> Recovery:
+    return get_or_refuse(
+        _in_area(Recovery.objects.select_related("household__division", "person"), user),
+        exists=lambda: Recovery.objects.filter(public_id=public_id).exists(),
+        what=_("该追回事项"),
+        public_id=public_id,
+    )
+
+
+def failed_scans_for_user(*, user) -> list[AlertScan]:
+    """Department-file comparisons that failed: everyone who handles 动态管理 sees them (they name
+    a file, no person), until a rerun succeeds."""
+    if not allows(user, Capability.ENTITLEMENT_MANAGE):
+        return []
+    return list(AlertScan.objects.filter(status=AlertScan.Status.FAILED).order_by("-created_at")[:50])
+
+
+def scan_get_for_user(*, user, public_id) -> AlertScan:
+    if not allows(user, Capability.ENTITLEMENT_MANAGE):
+        raise PermissionDenied
+    return get_or_refuse(
+        AlertScan.objects.all(),
+        exists=lambda: AlertScan.objects.filter(public_id=public_id).exists(),
+        what=_("该比对"),
+        public_id=public_id,
+    )
+
+
+def change_reports_for_household(*, user, household) -> list[ChangeReport]:
+    qs = _in_area(ChangeReport.objects.filter(household=household).select_related("person"), user)
+    return list(qs.order_by("-created_at")[:20])

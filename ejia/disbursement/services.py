@@ -11,7 +11,6 @@ import datetime as dt
 import logging
 from collections.abc import Iterable
 
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -38,6 +37,8 @@ from ejia.registry.models import STATUS_BY_PROGRAMME, BenefitRecord, Household, 
 from ejia.registry.services import status_end
 
 logger = logging.getLogger(__name__)
+# The right to ask for review, on every written decision about a benefit (行政复议法 Art. 20).
+REVIEW_RIGHT = "如对本决定有异议，可自收到本通知之日起 60 日内申请复核或行政复议。"
 LIVE = (Entitlement.Status.ACTIVE, Entitlement.Status.SUSPENDED, Entitlement.Status.GRADUAL_EXIT)
 ONE_PERIOD_FORMS = (Programme.BenefitForm.ONE_OFF_CASH,)
 WORKING_AGE = (16, 59)
@@ -50,10 +51,6 @@ DEFAULT_SCHEDULES = {
     ("dibao", "stable"): 12,
     ("dibao", "working_age"): 6,
 }
-
-
-def gradual_exit_months() -> int:
-    return int(getattr(settings, "EJIA_GRADUAL_EXIT_MONTHS", 6))
 
 
 def _actor_or_system(actor):
@@ -469,10 +466,13 @@ def entitlement_change_amount(
 def entitlement_gradual_exit(
     *, actor, entitlement: Entitlement, from_month: dt.date, reason: str, months: int | None = None
 ) -> Entitlement:
-    """渐退期: income rose above the line because someone found work; pay `months` more, then end."""
+    """渐退期: income rose above the line; pay `months` more (the programme's 渐退期 unless given)
+    at the current amount, then end."""
     reason = _require_reason(reason)
     _check_actor(actor, entitlement.household_id)
-    months = months or gradual_exit_months()
+    months = months or entitlement.programme.gradual_exit_months
+    if not months:
+        raise DisbursementError(f"{entitlement.programme.name}未设渐退期。")
     start = month_start(from_month)
     last = add_months(start, months - 1)
     with transaction.atomic():
@@ -498,9 +498,9 @@ def entitlement_gradual_exit(
             entitlement=ent,
             kind=Outcome.GRADUAL_EXIT,
             title=f"{ent.programme.name}渐退告知书",
-            body=f"您家因家庭成员就业，收入已超过保障标准。按照渐退政策，{ent.programme.name}继续发放 {months} 个月"
-            f"（{period_label(start)} 至 {period_label(ent.end_month)}），自 {period_label(add_months(ent.end_month, 1))} 起停发。"
-            f"理由：{reason}。",
+            body=f"您家收入已超过保障标准。按照渐退政策，{ent.programme.name}按每月 {format_fen(ent.amount_fen)} "
+            f"继续发放 {months} 个月（{period_label(start)} 至 {period_label(ent.end_month)}），"
+            f"自 {period_label(add_months(ent.end_month, 1))} 起停发。理由：{reason}。{REVIEW_RIGHT}",
         )
     return ent
 
@@ -511,15 +511,29 @@ def entitlements_close_elapsed(*, on: dt.date) -> int:
     sources = [m.source for m in ENTITLEMENT.moves if m.action == EntitlementAction.CLOSE_ELAPSED]
     target = ENTITLEMENT.check(action=EntitlementAction.CLOSE_ELAPSED, source=sources[0]).target
     with transaction.atomic():
-        ids = list(
+        rows = list(
             Entitlement.objects.select_for_update()
             .filter(status__in=sources, end_month__lt=month)
             .order_by("pk")
-            .values_list("pk", flat=True)
+            .values_list("pk", "status")
         )
-        if not ids:
+        if not rows:
             return 0
+        ids = [pk for pk, _status in rows]
         Entitlement.objects.filter(pk__in=ids).update(status=target, next_review_on=None, updated_at=timezone.now())
+        # A gradual exit that ran out is a step the household is told about (渐退期届满).
+        for ent in Entitlement.objects.filter(
+            pk__in=[pk for pk, status in rows if status == Entitlement.Status.GRADUAL_EXIT]
+        ).select_related("programme"):
+            _notice(
+                actor=None,
+                household_id=ent.household_id,
+                entitlement=ent,
+                kind=Outcome.TERMINATE,
+                title=f"{ent.programme.name}渐退期届满告知书",
+                body=f"{ent.programme.name}渐退期已于 {period_label(ent.end_month)} 届满，"
+                f"自 {period_label(add_months(ent.end_month, 1))} 起停止发放。{REVIEW_RIGHT}",
+            )
         audit_record(
             actor=None,
             action="disbursement.entitlements_close_elapsed",

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from ejia.disbursement import views
+from ejia.disbursement import dynamic_views, views
 
 app_name = "disbursement"
 
@@ -19,9 +19,16 @@ urlpatterns = [
     path("held/decisions/<int:decision_id>/member/", views.held_decision_member_view, name="held_decision_member"),
     path("households/<uuid:household_id>/account/", views.household_account_view, name="household_account"),
     path("entitlements/<uuid:public_id>/", views.entitlement_view, name="entitlement"),
-    path("reviews/", views.reviews_due_view, name="reviews_due"),
-    path("reviews/<uuid:public_id>/", views.review_complete_view, name="review_complete"),
-    path("households/<uuid:household_id>/changes/new/", views.change_report_new_view, name="change_report_new"),
-    path("changes/<uuid:public_id>/", views.change_report_view, name="change_report"),
+    path("reviews/", dynamic_views.reviews_due_view, name="reviews_due"),
+    path("reviews/<uuid:public_id>/", dynamic_views.review_complete_view, name="review_complete"),
+    path(
+        "households/<uuid:household_id>/changes/new/",
+        dynamic_views.change_report_new_view,
+        name="change_report_new",
+    ),
+    path("changes/<uuid:public_id>/", dynamic_views.change_report_view, name="change_report"),
+    path("alerts/<uuid:public_id>/", dynamic_views.alert_view, name="alert"),
+    path("recoveries/<uuid:public_id>/", dynamic_views.recovery_view, name="recovery"),
+    path("scans/<uuid:public_id>/rerun/", dynamic_views.scan_rerun_view, name="scan_rerun"),
     path("reverification/<int:flag_id>/", views.reverification_flag_view, name="reverification_flag"),
 ]

@@ -22,22 +22,13 @@ from ejia.disbursement.batches import (
     held_lines_recheck,
     line_status_counts,
 )
-from ejia.disbursement.dynamic import (
-    change_report_create,
-    change_report_decide,
-    change_report_evaluate,
-    review_complete,
-)
 from ejia.disbursement.exceptions import DisbursementError
 from ejia.disbursement.forms import (
     AcceptForm,
     BuildForm,
-    ChangeReportForm,
-    DecideForm,
     HouseholdAccountForm,
     ReissueForm,
     ReturnUploadForm,
-    ReviewForm,
 )
 from ejia.disbursement.holds import (
     held_decision_get_for_user,
@@ -395,97 +386,6 @@ def household_account_view(request, household_id):
                 return redirect(back)
             return redirect("registry:household_detail", public_id=household.public_id)
     return render(request, "disbursement/household_account.html", {"household": household, "form": form})
-
-
-@staff_view(Capability.ENTITLEMENT_MANAGE)
-def reviews_due_view(request):
-    return render(
-        request,
-        "disbursement/reviews_due.html",
-        {
-            "due": selectors.reviews_due_for_user(user=request.user),
-            "reports": selectors.change_reports_for_user(user=request.user),
-            "today": timezone.localdate(),
-        },
-    )
-
-
-@staff_view(Capability.ENTITLEMENT_MANAGE, cache=False)
-def review_complete_view(request, public_id):
-    entitlement = (
-        Entitlement.objects.select_related("household__division", "programme").filter(public_id=public_id).first()
-    )
-    if entitlement is None:
-        raise PermissionDenied
-    household_get_for_user(user=request.user, public_id=entitlement.household.public_id)
-    form = ReviewForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        review_complete(
-            actor=request.user,
-            entitlement=entitlement,
-            outcome=form.cleaned_data["outcome"],
-            note=form.cleaned_data["note"],
-        )
-        messages.success(request, "核查已记录。")
-        if form.cleaned_data["outcome"] == "changed":
-            return redirect("disbursement:change_report_new", household_id=entitlement.household.public_id)
-        return redirect("disbursement:reviews_due")
-    return render(request, "disbursement/review_form.html", {"entitlement": entitlement, "form": form})
-
-
-@staff_view(Capability.ENTITLEMENT_MANAGE, cache=False)
-def change_report_new_view(request, household_id):
-    household = household_get_for_user(user=request.user, public_id=household_id)
-    members = [m.person for m in household.current_memberships()]
-    form = ChangeReportForm(request.POST or None, members=members)
-    if request.method == "POST" and form.is_valid():
-        person = next((p for p in members if str(p.public_id) == form.cleaned_data["person"]), None)
-        try:
-            report = change_report_create(
-                actor=request.user,
-                household=household,
-                kind=form.cleaned_data["kind"],
-                effective_on=form.cleaned_data["effective_on"],
-                person=person,
-                details={"note": form.cleaned_data["note"]},
-            )
-        except DisbursementError as exc:
-            messages.error(request, str(exc))
-        else:
-            return redirect("disbursement:change_report", public_id=report.public_id)
-    return render(request, "disbursement/change_report_new.html", {"household": household, "form": form})
-
-
-@staff_view(Capability.ENTITLEMENT_MANAGE, cache=False)
-def change_report_view(request, public_id):
-    report = selectors.change_report_get_for_user(user=request.user, public_id=public_id)
-    form = DecideForm(
-        request.POST or None, initial={"from_month": period_label(add_months(month_start(timezone.localdate()), 1))}
-    )
-    if request.method == "POST":
-        try:
-            if "evaluate" in request.POST:
-                change_report_evaluate(actor=request.user, report=report)
-                messages.success(request, "已按变更后的情况重新评估。")
-                return redirect("disbursement:change_report", public_id=report.public_id)
-            if form.is_valid():
-                change_report_decide(
-                    actor=request.user,
-                    report=report,
-                    from_month=form.cleaned_data["from_month"],
-                    reason=form.cleaned_data["reason"],
-                )
-                messages.success(request, "已作出决定并生成书面通知。")
-                return redirect("disbursement:change_report", public_id=report.public_id)
-        except DisbursementError as exc:
-            messages.error(request, str(exc))
-    panel = selectors.household_entitlements_panel(user=request.user, household=report.household)
-    held_codes = {e.programme.code for e in panel.entitlements}
-    return render(
-        request,
-        "disbursement/change_report.html",
-        {"report": report, "form": form, "panel": panel, "held_codes": held_codes},
-    )
 
 
 @staff_view(Capability.ENTITLEMENT_MANAGE, cache=False)

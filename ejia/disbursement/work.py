@@ -46,3 +46,47 @@ def payment_work(user) -> list[WorkItem]:
             open_answers_for_user(user=user).count(),
         ),
     ]
+
+
+def dynamic_panel(user, household) -> str:
+    """动态管理 on the household page: 报告变化, and the household's open alerts, change reports
+    and recoveries — for the roles that handle the household."""
+    from ejia.accounts.policies import Capability, allows
+    from ejia.disbursement.change_facts import CHANGE_KINDS
+    from ejia.disbursement.selectors import alerts_for_user, change_reports_for_household, recoveries_for_user
+
+    if not allows(user, Capability.ENTITLEMENT_MANAGE):
+        return ""
+    return render_to_string(
+        "disbursement/_household_dynamic.html",
+        {
+            "household": household,
+            "kinds": CHANGE_KINDS.values(),
+            "alerts": alerts_for_user(user=user, household=household),
+            "reports": change_reports_for_household(user=user, household=household),
+            "recoveries": recoveries_for_user(user=user, household=household),
+        },
+    )
+
+
+def dynamic_work(user) -> list[WorkItem]:
+    """The township's 动态管理 work on the home page: alerts, open reports, recoveries, failed scans."""
+    from ejia.accounts.policies import Capability, allows
+    from ejia.disbursement.selectors import (
+        alerts_for_user,
+        change_reports_for_user,
+        failed_scans_for_user,
+        recoveries_for_user,
+    )
+
+    if not allows(user, Capability.ENTITLEMENT_MANAGE):
+        return []
+    url = reverse("disbursement:reviews_due")
+    return [
+        WorkItem("dynamic_alerts", _("动态监测预警待核实"), f"{url}#alerts", len(alerts_for_user(user=user))),
+        WorkItem(
+            "change_reports", _("变更报告待评估或决定"), f"{url}#reports", len(change_reports_for_user(user=user))
+        ),
+        WorkItem("recoveries", _("死亡后已发放待追回"), f"{url}#recoveries", len(recoveries_for_user(user=user))),
+        WorkItem("failed_scans", _("部门数据比对失败"), f"{url}#scans", len(failed_scans_for_user(user=user))),
+    ]

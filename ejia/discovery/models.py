@@ -145,6 +145,6 @@ class Lead(BaseModel):
     @property
     def title(self) -> str:
         if self.household_id is not None:
-            head = self.household.head
+            head = self.household.head()
             return head.name if head else self.household.address
         return self.reported_name or self.reported_address

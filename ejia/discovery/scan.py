@@ -43,13 +43,24 @@ from ejia.rules.facts import FACTS
 
 logger = logging.getLogger(__name__)
 
-# A family that said no is not asked again about the same programme for half a year.
-COOL_OFF = dt.timedelta(days=182)
+# A family that said no, or that a visit found not eligible, is not visited again about the
+# same programme for half a year; an application started from a lead has a month to be
+# submitted (its open request then keeps the family off the list) before the scan asks again.
+COOL_OFF = {
+    LeadStatus.DECLINED: dt.timedelta(days=182),
+    LeadStatus.NOT_ELIGIBLE: dt.timedelta(days=182),
+    LeadStatus.APPLIED: dt.timedelta(days=30),
+}
 # A running scan that has not finished for this long lost its worker.
 STALE_AFTER = dt.timedelta(hours=2)
 OFFERED = {PlanOutcome.LIKELY: Lead.Likelihood.LIKELY, PlanOutcome.POSSIBLE: Lead.Likelihood.POSSIBLE}
+# "Possibly eligible" is worth a visit only for the means-tested core, where what is missing is
+# what a visit establishes (income, assets, care needs). For the other programmes "possible"
+# mostly means the registry does not record the condition at all (an orphan's care, a business
+# loan, a disaster), and such leads would send a visitor to every door; the window's plan still
+# lists them when the family comes.
+POSSIBLE_WORTH_A_VISIT = frozenset({"dibao", "tekun", "dibao_edge", "expense_hardship", "linshi", "medical_aid"})
 LIVE_ENTITLEMENT = ("active", "suspended", "gradual_exit")
-BULK_OUTCOMES = ("eligible", "possibly_eligible")
 
 
 class ScanRefused(Exception):
@@ -137,7 +148,7 @@ def scan_run(*, scan_id: int) -> ScanRun:
 
 
 def _run(scan: ScanRun) -> ScanRun:
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     tally = Tally()
     sources = sources_committed()
     reader = Reader.for_area(scan.area, scan.on, sources)
@@ -167,6 +178,8 @@ def _run(scan: ScanRun) -> ScanRun:
     _upsert(scan, findings, tally)
     tally.timings["upsert"] = round(time.perf_counter() - t, 3)
     tally.timings["total"] = round(time.perf_counter() - started, 3)
+    # CPU seconds of this process (DuckDB's threads included): the wall time on a shared machine lies.
+    tally.timings["cpu"] = round(time.process_time() - cpu, 3)
     tally.timings["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
     by_programme = dict(
         Lead.objects.filter(
@@ -221,12 +234,12 @@ def evaluate_export(folder: Path, *, on: dt.date) -> dict[int, dict[str, str]]:
 
 
 def outcomes_of(result, codes: list[str]) -> dict[int, dict[str, str]]:
-    """The positive outcomes of a bulk result (a pyarrow Table), by household."""
+    """The outcomes of a bulk result (a pyarrow Table) worth a lead, by household."""
     ids = result.column("household_id").to_pylist()
     out: dict[int, dict[str, str]] = defaultdict(dict)
     for code in codes:
         for household_id, outcome in zip(ids, result.column(f"{code}__outcome").to_pylist(), strict=True):
-            if outcome in BULK_OUTCOMES:
+            if outcome == "eligible" or (outcome == "possibly_eligible" and code in POSSIBLE_WORTH_A_VISIT):
                 out[household_id][code] = outcome
     return dict(out)
 
@@ -274,11 +287,21 @@ def _subtract(outcomes: dict[int, dict[str, str]], on: dt.date) -> dict[int, set
 
 
 def _explain(reader: Reader, candidates: dict[int, set[str]], *, chunk: int = 500) -> list[Finding]:
-    from ejia.cases.matching import household_holdings, plan_evaluate
-    from ejia.catalogue.plan import PlanError
-    from ejia.catalogue.selectors import engine_for
+    """Each candidate household through the plan builder. The plan is built on the candidate
+    programmes and those the combination rules tie them to (what the family holds included):
+    the same verdicts as the window's full plan for these programmes, without explaining the
+    other sixty."""
+    from ejia.cases.matching import household_holdings
+    from ejia.catalogue.planning import build_plan
+    from ejia.catalogue.selectors import combinations_in_force, engine_for
+    from ejia.rules.errors import RuleError
 
     engine = engine_for(reader.on)
+    combinations = combinations_in_force()
+    partners: dict[str, set[str]] = defaultdict(set)
+    for rule in combinations:
+        partners[rule.programme].add(rule.other)
+        partners[rule.other].add(rule.programme)
     programmes = {p.code: p for p in Programme.objects.select_related("department")}
     ids = sorted(candidates)
     findings: list[Finding] = []
@@ -292,29 +315,45 @@ def _explain(reader: Reader, candidates: dict[int, set[str]], *, chunk: int = 50
             if item is None:
                 continue
             household = households[household_id]
+            held = household_holdings(household, reader.on)
+            wanted = set(candidates[household_id]) | {h.code for h in held}
+            for code in list(wanted):
+                wanted |= partners.get(code, set())
             try:
-                plan = plan_evaluate(engine_input=item, on=reader.on, held=household_holdings(household, reader.on))
-            except PlanError:
+                results = engine.evaluate(item.input, on=reader.on)
+            except RuleError:
                 continue
+            members = [PlanMember(ref, name) for ref, name in zip(item.refs, item.names, strict=True)]
+            plan = build_plan(
+                results={code: r for code, r in results.items() if code in wanted},
+                on=reader.on,
+                members=members,
+                held=held,
+                combinations=combinations,
+                programmes=programmes,
+            )
             by_code: dict[str, list] = defaultdict(list)
             for entry in plan.entries:
-                if entry.outcome in OFFERED and entry.code not in taken.get(household_id, set()) and _grounded(entry):
+                if (
+                    entry.code in candidates[household_id]
+                    and entry.outcome in OFFERED
+                    and entry.code not in taken.get(household_id, set())
+                    and _grounded(entry)
+                ):
                     by_code[entry.code].append(entry)
             for code, entries in by_code.items():
-                programme = programmes.get(code)
-                if programme is None:
-                    continue
-                compiled = engine.programmes.get(code)
-                if compiled is not None:
+                programme, compiled = programmes.get(code), engine.programmes.get(code)
+                if programme is not None and compiled is not None:
                     findings.append(_finding(household, item, programme, compiled, entries, plan.members))
     return findings
 
 
 def _grounded(entry) -> bool:
-    """A likely entry always; a possible one only when some criterion is positively met: a
-    programme that is "possible" merely because nothing is known about the family (a disaster
-    death, wandering) would send a visitor to every door."""
-    return entry.outcome == PlanOutcome.LIKELY or any(c.result is True for c in entry.reasons)
+    """A likely entry always; a possible one of the means-tested core only when some criterion
+    is positively met (not merely "nothing is known")."""
+    if entry.outcome == PlanOutcome.LIKELY:
+        return True
+    return entry.code in POSSIBLE_WORTH_A_VISIT and any(c.result is True for c in entry.reasons)
 
 
 def _finding(household: Household, item, programme: Programme, compiled, entries: list, members) -> Finding:
@@ -351,7 +390,12 @@ def facts_behind(item, programme, person_refs: list[str], members: tuple[PlanMem
 
     def row(name: str, who: str, value, provenance: str | None) -> dict:
         fact = FACTS[name]
-        shown = "未知" if value is None else fmt(value, is_money=is_money(fact))
+        if value is None:
+            shown = "未知"
+        elif fact.type == "enum":
+            shown = dict(fact.choices).get(value, str(value))
+        else:
+            shown = fmt(value, is_money=is_money(fact))
         return {"label": fact.label, "who": who, "value": shown, "source": _source_label(provenance)}
 
     rows = []
@@ -382,7 +426,6 @@ def _source_label(provenance: str | None) -> str:
 def _upsert(scan: ScanRun, findings: list[Finding], tally: Tally) -> None:
     now = timezone.now()
     seen: set[tuple[int, int]] = set()
-    declined_since = now - COOL_OFF
     for start in range(0, len(findings), 500):
         part = findings[start : start + 500]
         keys = {(f.household_id, f.programme.pk) for f in part}
@@ -394,10 +437,11 @@ def _upsert(scan: ScanRun, findings: list[Finding], tally: Tally) -> None:
                 .filter(household_id__in=household_ids, status__in=OPEN_STATUSES)
                 .order_by("pk")
             }
+            recent = Q()
+            for status, days in COOL_OFF.items():
+                recent |= Q(status=status, closed_at__gte=now - days)
             cooling = set(
-                Lead.objects.filter(
-                    household_id__in=household_ids, status=LeadStatus.DECLINED, closed_at__gte=declined_since
-                ).values_list("household_id", "programme_id")
+                Lead.objects.filter(recent, household_id__in=household_ids).values_list("household_id", "programme_id")
             )
             new, changed = [], []
             for f in part:

@@ -182,7 +182,7 @@ def application_draft(*, actor, lead: Lead) -> dict:
 
     if lead.household_id is None:
         raise LeadError("上报的线索尚未对应到登记家庭，请在一门受理中按身份证号码开始申请。")
-    head = lead.household.head or next(
+    head = lead.household.head() or next(
         (m.person for m in lead.household.current_memberships().select_related("person").order_by("pk")), None
     )
     if head is None:

@@ -349,3 +349,28 @@ def status_end(
                 data={"kind": kind.value, "end": end.isoformat(), "person": str(person.public_id) if person else None},
             )
     return ended
+
+
+def person_death_register(*, actor, person: Person, died_on: dt.date, source: str) -> bool:
+    """A death (from a report or a 民政 death registration): the person is recorded as deceased and
+    leaves their household from that day, so no means test counts them again. Safe to run twice;
+    returns whether anything changed."""
+    with transaction.atomic():
+        person = Person.objects.select_for_update().get(pk=person.pk)
+        changed = person.deceased_on != died_on
+        if changed:
+            person.deceased_on = died_on
+            person.save(update_fields=["deceased_on", "updated_at"])
+        for membership in Membership.objects.select_for_update().filter(person=person, date_out__isnull=True):
+            membership.date_out = max(died_on, membership.date_in)
+            membership.save(update_fields=["date_out", "updated_at"])
+            changed = True
+        if changed:
+            audit_record(
+                actor=actor,
+                action="registry.person_death",
+                obj=person,
+                reason=source,
+                data={"died_on": died_on.isoformat()},
+            )
+    return changed

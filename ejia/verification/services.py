@@ -558,7 +558,14 @@ def snapshot_commit(*, actor, snapshot_id: int) -> SourceSnapshot:
         )
         _commit_override(actor=actor, snapshot=snapshot, verdict=verdict)
         transaction.on_commit(lambda: path.unlink(missing_ok=True))
+        _announce_commit(snapshot.pk)
     return snapshot
+
+
+def _announce_commit(snapshot_id: int) -> None:
+    from ejia.verification.signals import snapshot_committed
+
+    transaction.on_commit(lambda: snapshot_committed.send_robust(sender=SourceSnapshot, snapshot_id=snapshot_id))
 
 
 def snapshot_import(
@@ -604,6 +611,7 @@ def snapshot_import(
             snapshot.override_reason = override_reason if verdict.needs_reason else ""
             _supersede_and_commit(actor=actor, snapshot=snapshot)
             snapshot.save()
+            _announce_commit(snapshot.pk)
             audit_record(
                 actor=actor,
                 action="exchange.import",

@@ -44,6 +44,8 @@ DYNAMIC = {
     "disbursement:change_report_new",
     "disbursement:change_report",
     "disbursement:household_account",
+    "disbursement:alert",
+    "disbursement:recovery",
 }
 PAY = {
     "disbursement:held",
@@ -60,6 +62,10 @@ TOWNSHIP_JOB = (
 )
 COUNTY_JOB = CASE_FILE | REPORT | HANDLING | NOTICES | DYNAMIC | PAY | REVERIFY
 COUNTY_JOB |= {"cases:queue", "registry:household_search", "registry:household_detail", "cases:outbox"}
+LEADS = {"discovery:leads", "discovery:lead"}
+VISITS = LEADS | {"discovery:visits"}
+TOWNSHIP_JOB |= VISITS
+COUNTY_JOB |= LEADS
 JOBS = {
     "window_clerk": TOWNSHIP_JOB,
     "window_clerk_other": TOWNSHIP_JOB,
@@ -69,9 +75,12 @@ JOBS = {
     | CASE_FILE
     | HANDLING
     | NOTICES
-    | {"workflow:case_withdraw"},
+    | VISITS
+    | {"workflow:case_withdraw", "discovery:report"},
     "grid_worker": {"cases:queue", "cases:intake_start", "registry:household_search", "registry:household_detail"}
-    | CASE_FILE,
+    | CASE_FILE
+    | VISITS
+    | {"discovery:report"},
     "approver_mz": {"workflow:queue", "workflow:procedure"},
     "approver_yb": {"workflow:queue", "workflow:procedure"},
     "approver_jy": {"workflow:queue", "workflow:procedure"},
@@ -89,7 +98,8 @@ def _object(match):
     from ejia.cases.models import Case
     from ejia.cases.workflow.models import PublicNotice, RequestProcedure
     from ejia.catalogue.models import Programme
-    from ejia.disbursement.models import ChangeReport, Entitlement, PaymentBatch
+    from ejia.disbursement.models import ChangeReport, DynamicAlert, Entitlement, PaymentBatch, Recovery
+    from ejia.discovery.models import Lead
     from ejia.registry.models import Household
     from ejia.verification.models import ReverificationBatch, ReverificationFlag
 
@@ -106,6 +116,7 @@ def _object(match):
         return None, None
     pid = kw["public_id"]
     model = {
+        "discovery": Lead,
         "cases": Case,
         "registry": Household,
         "verification": ReverificationBatch,
@@ -127,6 +138,9 @@ def _object(match):
         if name == "disbursement:change_report":
             report = ChangeReport.objects.get(public_id=pid)
             return report, report.household.division
+        if name in ("disbursement:alert", "disbursement:recovery"):
+            row = (DynamicAlert if name == "disbursement:alert" else Recovery).objects.get(public_id=pid)
+            return row, row.household.division
         entitlement = Entitlement.objects.get(public_id=pid)
         return entitlement, entitlement.household.division
     obj = model.objects.get(public_id=pid)
@@ -138,6 +152,7 @@ def may_see(user, path: str) -> bool:
     from ejia.cases.models import Case
     from ejia.cases.workflow.models import RequestProcedure, StepRecord
     from ejia.catalogue.models import Programme
+    from ejia.discovery.models import Lead
 
     match = resolve(path)
     if match.view_name in ("accounts:home", "accounts:password_change"):
@@ -152,6 +167,8 @@ def may_see(user, path: str) -> bool:
         return user.username == "centre_director" or obj.department_id == unit.department_id
     if user.username in ("village_clerk", "grid_worker") and isinstance(obj, Case):
         return obj.submitted_by_id == user.pk
+    if user.username == "grid_worker" and isinstance(obj, Lead):
+        return user.pk in (obj.assigned_to_id, obj.reported_by_id)
     if user.username.startswith("approver_") and isinstance(obj, RequestProcedure):
         return (
             obj.acting_unit.department_id == unit.department_id

@@ -58,11 +58,23 @@ def build_world(staff: dict[str, User]) -> World:
     from ejia.cases.verify import case_latest_check
     from ejia.cases.workflow import services as wf
     from ejia.cases.workflow.models import Decision, DecisionNotice, HomeVisitPhoto, PublicNotice, RequestProcedure
+    from ejia.catalogue.models import Programme
     from ejia.core.models import OutboxMessage
     from ejia.demo.cases import demo_cases_ensure
+    from ejia.disbursement.alerts import alert_upsert, alerts_scan
     from ejia.disbursement.batches import batch_build
+    from ejia.disbursement.departures import recoveries_after_death
     from ejia.disbursement.dynamic import change_report_create
-    from ejia.disbursement.models import ChangeReport, Entitlement, add_months, month_start
+    from ejia.disbursement.models import (
+        AlertReason,
+        ChangeReport,
+        DynamicAlert,
+        Entitlement,
+        Recovery,
+        add_months,
+        month_start,
+    )
+    from ejia.disbursement.services import entitlement_create
     from ejia.verification.models import SourceSnapshot
     from ejia.verification.tests.factories import flagged_batch
 
@@ -114,7 +126,21 @@ def build_world(staff: dict[str, User]) -> World:
     # Money: the decided case's approvals become entitlements in the county's next batch.
     county = Division.objects.get(code="371602")
     period = add_months(month_start(timezone.localdate()), 1)
+    # A member's own benefit paid for next month, then the member's death this month: the paid
+    # month is listed for recovery (待追回).
+    ent_household = Entitlement.objects.filter(household=o["decided_case"].household).first().household
+    member = ent_household.current_memberships().order_by("pk").first().person
+    entitlement_create(
+        actor=staff["county_reviewer"],
+        household=ent_household,
+        programme=Programme.objects.get(code="disability_living_subsidy"),
+        person=member,
+        amount_fen=9000,
+        start_month=period,
+    )
     o["batch"] = batch_build(actor=staff["county_reviewer"], county=county, period=period)
+    recoveries_after_death(person=member, died_on=timezone.localdate())
+    o["recovery"] = Recovery.objects.get(person=member)
     o["entitlement"] = Entitlement.objects.filter(household=o["decided_case"].household).order_by("pk").first()
     o["line"] = o["batch"].lines.order_by("pk").first()
     # The 教育 office decides its grant after the batch was built: an approved cash decision that
@@ -132,10 +158,23 @@ def build_world(staff: dict[str, User]) -> World:
     o["change_report"] = change_report_create(
         actor=staff["window_clerk"],
         household=o["entitlement"].household,
-        kind=ChangeReport.Kind.INCOME_CHANGE,
+        kind=ChangeReport.Kind.OTHER,
         effective_on=timezone.localdate() - dt.timedelta(days=3),
         details={"note": "家庭成员找到工作"},
     )
+    o["alert"] = DynamicAlert.objects.get(
+        pk=alert_upsert(
+            household_id=o["entitlement"].household_id,
+            person=None,
+            reason=AlertReason.VEHICLE,
+            facts={"household": {"vehicles": 1}},
+            effective_on=timezone.localdate(),
+            source_name="公安局机动车登记（vehicles.csv）",
+            snapshot_id=o["snapshot"].pk,
+            on=timezone.localdate(),
+        )
+    )
+    o["scan"] = alerts_scan(snapshot_id=o["snapshot"].pk)
     o["message"] = OutboxMessage.objects.filter(area_path__startswith=o["case"].division.path).order_by("pk").first()
     o["flag"] = flagged_batch(actor=staff["county_reviewer"], household=o["household"])
     o["review_batch"] = o["flag"].batch

@@ -38,6 +38,8 @@ def _evaluated(report: ChangeReport, *entries) -> ChangeReport:
 
 
 def test_gradual_exit_pays_six_more_months_then_ends(bob, dave, programmes):
+    programmes["dibao"].gradual_exit, programmes["dibao"].gradual_exit_months = True, 6
+    programmes["dibao"].save()
     hh = household()
     dibao = entitlement_create(
         actor=dave, household=hh, programme=programmes["dibao"], amount_fen=60000, start_month=MAY
@@ -47,7 +49,7 @@ def test_gradual_exit_pays_six_more_months_then_ends(bob, dave, programmes):
         household=hh,
         kind=ChangeReport.Kind.EMPLOYMENT,
         effective_on=dt.date(2026, 6, 10),
-        details={"found_work": True},
+        person=hh.memberships.get().person,
     )
     report = _evaluated(report, entry_for(programmes["dibao"], PlanOutcome.UNLIKELY))
     report = change_report_decide(
@@ -93,7 +95,7 @@ def test_tier_move_keeps_the_special_assistance_the_engine_still_grants(bob, dav
         start_month=MAY,
     )
     report = change_report_create(
-        actor=bob, household=hh, kind=ChangeReport.Kind.INCOME_CHANGE, effective_on=dt.date(2026, 6, 3)
+        actor=bob, household=hh, kind=ChangeReport.Kind.OTHER, effective_on=dt.date(2026, 6, 3)
     )
     report = _evaluated(
         report,
@@ -114,14 +116,18 @@ def test_tier_move_keeps_the_special_assistance_the_engine_still_grants(bob, dav
     assert HouseholdStatus.objects.get(household=hh, kind=StatusKind.DIBAO).end == dt.date(2026, 6, 30)
     assert HouseholdStatus.objects.filter(household=hh, kind=StatusKind.DIBAO_EDGE, end__isnull=True).exists()
     notice = Notice.objects.get(kind=Outcome.TIER_MOVE)
-    assert "低保边缘" in notice.body and "困难残疾人生活补贴：继续享受" in notice.body
+    assert "低保边缘" in notice.body and "困难残疾人生活补贴（李四）：继续享受" in notice.body
 
 
 def test_amount_change_through_a_report(bob, dave, programmes):
     hh = household()
     entitlement_create(actor=dave, household=hh, programme=programmes["dibao"], amount_fen=60000, start_month=MAY)
     report = change_report_create(
-        actor=bob, household=hh, kind=ChangeReport.Kind.INCOME_CHANGE, effective_on=dt.date(2026, 5, 20)
+        actor=bob,
+        household=hh,
+        kind=ChangeReport.Kind.INCOME_CHANGE,
+        effective_on=dt.date(2026, 5, 20),
+        person=hh.memberships.get().person,
     )
     _evaluated(report, entry_for(programmes["dibao"], PlanOutcome.LIKELY, amount_fen=42000))
     change_report_decide(actor=bob, report=report, from_month=dt.date(2026, 6, 1), reason="务工收入增加")

@@ -12,7 +12,8 @@ from ejia.disbursement.dynamic import change_report_create, change_report_decide
 from ejia.disbursement.models import ChangeReport, Delivery, Entitlement, Outcome
 from ejia.disbursement.services import delivery_record, entitlement_create, entitlement_create_from_request
 from ejia.disbursement.tests.conftest import MAY, household, person
-from ejia.registry.models import BenefitRecord, Membership
+from ejia.registry.models import BenefitRecord, HouseholdStatus, Membership, StatusKind
+from ejia.registry.services import status_begin
 
 pytestmark = pytest.mark.django_db
 
@@ -38,19 +39,27 @@ def test_income_above_the_line_moves_dibao_to_the_edge_tier_by_the_engine(bob, d
     Membership.objects.filter(household=hh).update(facts={"income_month_fen": 30000})
     dibao = Programme.objects.get(code="dibao")
     entitlement_create(actor=dave, household=hh, programme=dibao, amount_fen=100000, start_month=MAY)
+    status_begin(actor=dave, household=hh, kind=StatusKind.DIBAO, start=MAY)
     report = change_report_create(
         actor=bob,
         household=hh,
         kind=ChangeReport.Kind.INCOME_CHANGE,
         effective_on=dt.date(2026, 6, 1),
+        person=head,
         details={"facts": {"members": {str(head.public_id): {"income_month_fen": 210000}}}},
     )
     report = change_report_evaluate(actor=bob, report=report)
+    assert report.evaluation_before.get("dibao").outcome == PlanOutcome.LIKELY
     assert report.evaluation.get("dibao").outcome == PlanOutcome.UNLIKELY
     assert report.evaluation.get("dibao_edge").outcome == PlanOutcome.LIKELY
     report = change_report_decide(actor=bob, report=report, from_month=dt.date(2026, 7, 1), reason="户主收入增加")
-    assert report.outcome == Outcome.TIER_MOVE
-    assert Entitlement.objects.get(programme=dibao).end_month == dt.date(2026, 6, 1)
+    # 低保 sets a six-month 渐退期 (programme data); the edge tier begins when it has run out.
+    assert report.outcome == Outcome.GRADUAL_EXIT
+    ent = Entitlement.objects.get(programme=dibao)
+    assert ent.status == Entitlement.Status.GRADUAL_EXIT and ent.end_month == dt.date(2026, 12, 1)
+    edge = HouseholdStatus.objects.get(household=hh, kind=StatusKind.DIBAO_EDGE)
+    assert edge.start == dt.date(2027, 1, 1) and edge.end is None
+    assert HouseholdStatus.objects.get(household=hh, kind=StatusKind.DIBAO).end == dt.date(2026, 12, 31)
 
 
 def test_an_approved_request_becomes_an_entitlement_once(bob, dave, seeded):

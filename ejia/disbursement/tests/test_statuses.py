@@ -181,7 +181,9 @@ def test_a_gradual_exit_keeps_the_status_to_its_last_paid_month(bob, dave, progr
     hh = household()
     status_begin(actor=dave, household=hh, kind=StatusKind.DIBAO, start=dt.date(2026, 1, 5))
     ent = entitlement_create(actor=dave, household=hh, programme=programmes["dibao"], amount_fen=60000, start_month=MAY)
-    entitlement_gradual_exit(actor=bob, entitlement=ent, from_month=dt.date(2026, 6, 1), reason="家庭成员就业")
+    entitlement_gradual_exit(
+        actor=bob, entitlement=ent, from_month=dt.date(2026, 6, 1), reason="家庭成员就业", months=6
+    )
     assert HouseholdStatus.objects.get(household=hh).end == dt.date(2026, 11, 30)
     # Approved again before it runs out: the planned end is lifted.
     status_begin(actor=dave, household=hh, kind=StatusKind.DIBAO, start=dt.date(2026, 9, 1))

@@ -10,7 +10,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from conftest import TEST_PASSWORD
-from ejia.disbursement.models import PaymentBatch
+from ejia.disbursement.models import ChangeReport, PaymentBatch
 from ejia.disbursement.services import entitlement_create
 from ejia.disbursement.tests.conftest import MAY, household
 
@@ -67,11 +67,25 @@ def test_change_report_screens(client, bob, dave, programmes):
     entitlement_create(actor=dave, household=hh, programme=programmes["dibao"], amount_fen=60000, start_month=MAY)
     _login(client, bob)
     new = reverse("disbursement:change_report_new", args=[hh.public_id])
-    assert client.get(new).status_code == 200
-    response = client.post(new, {"kind": "income_change", "effective_on": "2026-06-01", "note": "打零工"})
+    kinds = client.get(new).content.decode()
+    assert "收入变化" in kinds and "家庭成员死亡" in kinds and "新增或处置车辆" in kinds
+    form = client.get(new + "?kind=income_change").content.decode()
+    assert "个人月收入（元/月）" in form and "申报人或部门文件" in form
+    head = hh.memberships.get().person
+    data = {"person": str(head.public_id), "effective_on": "2026-06-01", "source": "household"}
+    refused = client.post(new + "?kind=income_change", {**data, "fact_income_month_fen": "800"})
+    assert refused.status_code == 200 and "请写明由谁申报" in refused.content.decode()
+    data |= {"source_detail": "户主本人申报", "fact_income_month_fen": "800", "note": "打零工"}
+    response = client.post(new + "?kind=income_change", data)
     assert response.status_code == 302
+    report = ChangeReport.objects.get(household=hh)
+    assert report.details["facts"] == {"household": {}, "members": {str(head.public_id): {"income_month_fen": 80000}}}
+    assert report.source_detail == "户主本人申报"
     page = client.get(response["Location"]).content.decode()
-    assert "按变更后情况重新评估" in page and "享受待遇（一卡发放）" in page
+    assert "按变更后情况重新评估" in page and "享受待遇（一卡发放）" in page and "个人月收入：¥800.00" in page
+    # The household page offers 报告变化 to the township window.
+    household_page = client.get(reverse("registry:household_detail", args=[hh.public_id])).content.decode()
+    assert new in household_page
 
 
 def test_suspend_and_terminate_from_the_entitlement_page(client, bob, dave, programmes):

@@ -4,6 +4,7 @@ import time
 from django.core.management.base import BaseCommand
 
 from ejia.demo.cases import demo_cases_ensure
+from ejia.demo.dynamic import demo_dynamic_ensure
 
 
 class Command(BaseCommand):
@@ -22,6 +23,10 @@ class Command(BaseCommand):
         sms.setLevel(logging.WARNING)
         try:
             created = demo_cases_ensure(log=self.stdout.write)
+            self.stdout.write("demo 动态管理:")
+            dynamic = demo_dynamic_ensure(log=self.stdout.write)
         finally:
             sms.setLevel(level)
-        self.stdout.write(f"demo cases: +{created} created ({time.monotonic() - started:.1f} s)")
+        self.stdout.write(
+            f"demo cases: +{created} created, +{dynamic} 动态管理 households ({time.monotonic() - started:.1f} s)"
+        )

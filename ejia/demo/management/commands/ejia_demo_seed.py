@@ -3,6 +3,7 @@ from django.core.management.base import BaseCommand
 
 from ejia.accounts.models import Role
 from ejia.catalogue.seed import catalogue_seed
+from ejia.demo.discovery import demo_leads_ensure
 from ejia.demo.second_factor import demo_second_factor_ensure, demo_secret_text
 from ejia.demo.setup import organisation_ensure
 from ejia.demo.staff import DEMO_PASSWORD, demo_staff_ensure
@@ -33,3 +34,4 @@ class Command(BaseCommand):
         call_command("ejia_procedures_seed", stdout=self.stdout)
         call_command("ejia_exchange_demo", stdout=self.stdout)
         call_command("ejia_demo_cases", stdout=self.stdout)
+        demo_leads_ensure(log=self.stdout.write)
