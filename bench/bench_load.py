@@ -9,9 +9,12 @@ Usage:
    city (`ejia_demo_seed`: organisation, catalogue, staff, registry, department data, demo cases)
    under production settings; `--reuse` keeps a database loaded before. Static files are
    collected (production storage).
-2. The targets file (bench/out/load-targets.json) names the staff accounts of the mix, the ID
-   numbers of households in each one's area (synthetic people; for the posted household
-   search) and the references the tracker is asked about.
+2. The targets file (bench/out/load-targets.json) names the staff accounts of the mix (one per
+   simulated user, `bench_001`…, copies of the demo window clerk, county reviewer and centre
+   director, enrolled in the second factor with the published demo secret: a TOTP code is good
+   once per account and time step), the ID numbers of households in each one's area
+   (synthetic people; for the posted household search) and the references the tracker is
+   asked about.
 3. gunicorn starts with config/gunicorn.conf.py and production settings (4 workers, loopback,
    access log to bench/out/gunicorn.log through the masking logger).
 4. After an unmeasured warm-up (`--warmup` seconds, in which every staff user signs in once;
@@ -93,42 +96,76 @@ TARGETS_CODE = """
 import json, sys
 import django
 django.setup()
-from ejia.accounts.models import User
+from django.contrib.auth.hashers import make_password
+from django.db import transaction
+from ejia.accounts.models import OrgUnit, Role, User
 from ejia.accounts.scope import scope_for
+from ejia.accounts.services import staff_create
 from ejia.cases.models import Case
 from ejia.core import crypto
+from ejia.demo.second_factor import demo_second_factor_ensure, demo_secret_text
 from ejia.demo.staff import DEMO_PASSWORD
 from ejia.registry.models import ID_PURPOSE, Membership
 
+# One account per simulated clerk (a TOTP code is good once per account and time step), each
+# a copy of a demo account's post: the window of 市中街道, the county centre of 滨城区.
+TEMPLATES = [User.objects.get(username=name) for name in sys.argv[1].split(",")]
+password_hash = make_password(DEMO_PASSWORD)
+accounts = []
+with transaction.atomic():
+    for i in range(int(sys.argv[2])):
+        model = TEMPLATES[i % len(TEMPLATES)]
+        username = f"bench_{i + 1:03d}"
+        user = User.objects.filter(username=username).first() or staff_create(
+            actor=None,
+            username=username,
+            password_hash=password_hash,
+            display_name=f"压测{i + 1:03d}",
+            unit=model.unit,
+            roles=sorted(model.role_codes),
+            must_change_password=False,
+        )
+        accounts.append(user)
+    demo_second_factor_ensure(accounts)
+
+numbers_for = {}
 staff = []
-for username in sys.argv[1].split(","):
-    user = User.objects.get(username=username)
+for user in accounts:
     scope = scope_for(user)
-    members = (
-        Membership.objects.filter(date_out__isnull=True, household__division__path__startswith=scope.division_path)
-        .select_related("person", "household")
-        .order_by("pk")[:200]
-    )
-    numbers = [[crypto.decrypt(m.person.id_number_ciphertext, purpose=ID_PURPOSE), str(m.household.public_id)]
-               for m in members]
-    staff.append({"username": username, "password": DEMO_PASSWORD, "id_numbers": numbers})
+    if scope.division_path not in numbers_for:
+        members = (
+            Membership.objects.filter(date_out__isnull=True, household__division__path__startswith=scope.division_path)
+            .select_related("person", "household")
+            .order_by("pk")[:200]
+        )
+        numbers_for[scope.division_path] = [
+            [crypto.decrypt(m.person.id_number_ciphertext, purpose=ID_PURPOSE), str(m.household.public_id)]
+            for m in members
+        ]
+    staff.append({"username": user.username, "password": DEMO_PASSWORD, "id_numbers": numbers_for[scope.division_path]})
 tracker = [
     {"reference": c.reference, "id_last6": crypto.decrypt(c.applicant.id_number_ciphertext, purpose=ID_PURPOSE)[-6:]}
     for c in Case.objects.select_related("applicant").order_by("pk")[:20]
 ]
-print(json.dumps({"staff": staff, "tracker": tracker}, ensure_ascii=False))
+print(json.dumps({"staff": staff, "tracker": tracker, "totp_secret": demo_secret_text()}, ensure_ascii=False))
 """
 
 
-def write_targets(env: dict) -> Path:
+def write_targets(env: dict, accounts: int) -> Path:
     out = subprocess.run(
-        [sys.executable, "-c", TARGETS_CODE, ",".join(STAFF)], cwd=ROOT, env=env, check=True, capture_output=True
+        [sys.executable, "-c", TARGETS_CODE, ",".join(STAFF), str(accounts)],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
     )
     path = OUT / "load-targets.json"
     path.write_bytes(out.stdout)
     targets = json.loads(out.stdout)
-    counts = ", ".join(f"{s['username']}: {len(s['id_numbers'])} ID numbers" for s in targets["staff"])
-    print(f"targets: {counts}; {len(targets['tracker'])} references for the tracker")
+    print(
+        f"targets: {len(targets['staff'])} staff accounts (copies of {', '.join(STAFF)}, second factor enrolled), "
+        f"{len(targets['tracker'])} references for the tracker"
+    )
     return path
 
 
@@ -234,7 +271,13 @@ def run_locust(*, port: int, users: int, seconds: int, mix: str, targets: Path, 
         "WARNING",
         *classes,
     ]
-    env = dict(os.environ, EJIA_BENCH_TARGETS=str(targets), EJIA_BENCH_SESSIONS=str(OUT / "load-sessions.json"))
+    secret = json.loads(targets.read_text("utf-8")).get("totp_secret", "")
+    env = dict(
+        os.environ,
+        EJIA_BENCH_TARGETS=str(targets),
+        EJIA_BENCH_SESSIONS=str(OUT / "load-sessions.json"),
+        EJIA_BENCH_TOTP_SECRET=os.environ.get("EJIA_BENCH_TOTP_SECRET") or secret,
+    )
     before = cpu_ticks(server_pid, database)
     started = time.perf_counter()
     load = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -279,7 +322,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--reuse", action="store_true", help="keep the seeded database of an earlier run")
     parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/ejia_bench")
-    parser.add_argument("--warmup", type=int, default=40, help="seconds of unmeasured load first (0: none)")
+    parser.add_argument("--warmup", type=int, default=120, help="seconds of unmeasured load first (0: none)")
     parser.add_argument("--verbose", action="store_true", help="print each page's count and p95")
     args = parser.parse_args()
     users = [int(u) for u in args.users.split(",") if u.strip()]
@@ -292,7 +335,7 @@ def main() -> None:
     database = args.database_url.rpartition("/")[2]
     prepare_database(args.database_url, env, reuse=args.reuse)
     manage(env, "collectstatic", "--noinput", "--verbosity", "0")
-    targets = write_targets(env)
+    targets = write_targets(env, max(users))
     server = start_gunicorn(env, port=args.port, workers=args.workers)
     try:
         print(

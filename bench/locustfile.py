@@ -15,7 +15,8 @@ HTTPS proxy would (`X-Forwarded-Proto: https`, an https Origin on posts) and sen
 that the server marks Secure over the plain loopback connection itself.
 
 Staff sign in with the demo password; when the second factor is on, `EJIA_BENCH_TOTP_SECRET`
-(base32, the demo accounts' pre-enrolled secret) gives the code for the page that asks for it.
+(base32, the secret the bench accounts are enrolled with; bench_load.py passes the demo's)
+gives the code for the page that asks for it (pyotp, or django-otp's totp when installed).
 """
 
 from __future__ import annotations
@@ -78,6 +79,7 @@ TARGETS = load_targets() if os.path.exists(TARGETS_FILE) else {}
 
 def totp_now(secret: str) -> str:
     """The current 6-digit TOTP code (RFC 6238, 30 s, SHA-1) from an installed library."""
+    secret = "".join(secret.split()).upper()
     try:
         import pyotp
 
@@ -88,7 +90,7 @@ def totp_now(secret: str) -> str:
 
     from django_otp.oath import totp
 
-    key = base64.b32decode(secret.upper() + "=" * (-len(secret) % 8))
+    key = base64.b32decode(secret + "=" * (-len(secret) % 8))
     return f"{totp(key, step=30, digits=6, t0=0):06d}"
 
 

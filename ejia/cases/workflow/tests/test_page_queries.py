@@ -22,10 +22,12 @@ from ejia.registry.models import Membership
 pytestmark = pytest.mark.django_db
 
 # Ceilings per page: what the window clerk / the county reviewer cost when this was written
-# (staff home 8/11, work queue 7/8, case list 5, case page 14, household search result 5,
-# catalogue 3; before: 16 and 19 on the home page and the queue, one more per row), plus 3.
+# (work queue 7/8, case list 5, case page 14, household search result 5, catalogue 3; before:
+# 19 on the queue, one more per row), plus 3. The home page gathers every app's work items
+# (dynamic management's alerts, change reports and recoveries too): 14/16 with the second
+# factor's device, plus 3.
 CEILING = {
-    "staff home": 14,
+    "staff home": 19,
     "work queue": 11,
     "work queue (unit)": 11,
     "case list": 8,
