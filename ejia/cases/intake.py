@@ -56,14 +56,30 @@ def channel_for(user) -> str:
     return Channel.WINDOW
 
 
-def villages_for(user):
-    """The villages an intake may name: any of the city (全市通办), the own area's first."""
+def villages_for(user, township_code: str = "") -> list[Division]:
+    """The villages the household step offers: the own area's, then — 全市通办 — those of one
+    other township of the city the clerk asked for (the whole city would be thousands)."""
+    own = list(divisions_in_scope(user).filter(level=Division.Level.VILLAGE).select_related("parent").order_by("code"))
+    unit = getattr(user, "unit", None)
+    if not township_code or unit is None or not township_code.startswith(unit.division.code[:4]):
+        return own
+    seen = {v.pk for v in own}
+    other = Division.objects.filter(level=Division.Level.VILLAGE, parent__code=township_code).select_related("parent")
+    return own + [v for v in other.order_by("code") if v.pk not in seen]
+
+
+def townships_of_city(user):
     unit = getattr(user, "unit", None)
     if unit is None:
         return Division.objects.none()
-    own = set(divisions_in_scope(user).filter(level=Division.Level.VILLAGE).values_list("pk", flat=True))
-    city = Division.objects.filter(level=Division.Level.VILLAGE, code__startswith=unit.division.code[:4])
-    return sorted(city.select_related("parent").order_by("code"), key=lambda v: v.pk not in own)
+    return Division.objects.filter(level=Division.Level.TOWNSHIP, code__startswith=unit.division.code[:4]).order_by(
+        "code"
+    )
+
+
+def village_in_city(user, code: str) -> Division | None:
+    village = Division.objects.filter(code=code, level=Division.Level.VILLAGE).first()
+    return village if village is not None and in_city_of(user, village) else None
 
 
 def _home_township(division: Division) -> str:

@@ -23,6 +23,8 @@ from ejia.cases.intake import (
     intake_prefill,
     member_summary,
     parse_facts,
+    townships_of_city,
+    village_in_city,
     villages_for,
 )
 from ejia.cases.intake_forms import ApplicantForm, NeedsForm, ProgrammesForm
@@ -141,6 +143,9 @@ def intake_household(request):
         return _no_draft(request)
     errors: dict[str, str] = {}
     posted = None
+    # 全市通办: the villages of another township are listed when asked for, or when the form
+    # already names one of them (pre-filled, or chosen before).
+    township = request.GET.get("township", "") or (data.get("division_code") or "")[:9]
     if request.method == "POST":
         posted = request.POST
         removed = {m["key"] for m in data["members"] if posted.get(f"m_{m['key']}_remove")}
@@ -160,7 +165,7 @@ def intake_household(request):
             data[key] = posted.get(key, "").strip()
         data["phone_consent"] = bool(posted.get("phone_consent"))
         village = posted.get("division_code", "")
-        if village and not any(v.code == village for v in villages_for(request.user)):
+        if village and village_in_city(request.user, village) is None:
             errors["division_code"] = "请选择本市的村（社区）。"
         elif data.get("household_id") is None and not data.get("blind"):
             data["division_code"] = village
@@ -199,7 +204,9 @@ def intake_household(request):
             household_fields=field_views(
                 "h_", HOUSEHOLD_FIELDS, data.get("household_facts", {}), posted if errors else None, errors
             ),
-            villages=villages_for(request.user),
+            villages=villages_for(request.user, township),
+            townships=townships_of_city(request.user),
+            township=township,
             relations=Relation.choices,
             errors=errors,
             posted=posted if errors else {},

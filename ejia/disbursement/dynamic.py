@@ -11,30 +11,27 @@ household → entitlements, audit, a written notice with the right to ask for re
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 
-from django.db import models, transaction
+from django.db import transaction
 from django.utils import timezone
-from django.utils.translation import gettext_lazy as _
 
 from ejia.catalogue.models import Programme
-from ejia.catalogue.plan import Plan, PlanEntry, PlanOutcome
 from ejia.core.audit import audit_record
 from ejia.core.i18n import official_language
 from ejia.core.money import format_fen
 from ejia.disbursement.change_facts import CHANGE_KINDS, describe_facts
+from ejia.disbursement.departures import member_entitlements_end, member_entitlements_end_on_death
 from ejia.disbursement.exceptions import DisbursementError
 from ejia.disbursement.models import (
     ChangeReport,
     Entitlement,
     Outcome,
-    PaymentItem,
-    Recovery,
     Review,
     add_months,
     month_start,
     period_label,
 )
+from ejia.disbursement.moves import MoveAction, planned_moves
 from ejia.disbursement.services import (
     LIVE,
     REVIEW_RIGHT,
@@ -49,13 +46,10 @@ from ejia.disbursement.services import (
     entitlement_gradual_exit,
     household_type,
     review_interval,
-    statuses_follow_end,
 )
-from ejia.disbursement.transitions import EntitlementAction, entitlement_transition
 from ejia.registry.models import (
     STATUS_BY_PROGRAMME,
     Household,
-    HouseholdStatus,
     Membership,
     Person,
     StatusKind,
@@ -69,9 +63,6 @@ from ejia.registry.services import (
     status_begin,
     status_end,
 )
-
-# Leaving 低保 for one of these is a step down the ladder, not out of it (梯度救助).
-LOWER_TIERS = ("dibao_edge", "expense_hardship")
 
 
 def review_complete(*, actor, entitlement: Entitlement, outcome: str, note: str, on: dt.date | None = None) -> Review:
@@ -194,115 +185,6 @@ def _fact_names(facts: dict | None) -> set[str]:
     return names
 
 
-def member_entitlements_end_on_death(*, actor, person: Person, died_on: dt.date) -> int:
-    """A death ends the member's entitlements from the month after the death (the month itself is
-    paid); months already paid after that are listed for recovery (待追回)."""
-    with transaction.atomic():
-        ended = member_entitlements_end(
-            actor=actor, person=person, last_day=died_on, why=f"享受人于 {died_on.isoformat()} 死亡"
-        )
-        recoveries_after_death(person=person, died_on=died_on)
-    return ended
-
-
-def member_entitlements_end(*, actor, person: Person, last_day: dt.date, why: str) -> int:
-    """The person's own entitlements end after the month of `last_day`, each with a notice."""
-    next_month = add_months(month_start(last_day), 1)
-    with transaction.atomic():
-        ids = list(
-            Entitlement.objects.filter(person=person, status__in=LIVE).order_by("pk").values_list("pk", flat=True)
-        )
-        if not ids:
-            return 0
-        household_ids = sorted(set(Entitlement.objects.filter(pk__in=ids).values_list("household_id", flat=True)))
-        ended = 0
-        for household_id in household_ids:
-            for ent in _lock_household_entitlements(household_id, ids):
-                if ent.end_month is not None and ent.end_month < next_month:
-                    continue
-                ent = entitlement_transition(
-                    actor=actor,
-                    entitlement_id=ent.pk,
-                    action=EntitlementAction.END,
-                    audit_action="disbursement.entitlement_end",
-                    data={"from": period_label(next_month), "outcome": Outcome.TERMINATE},
-                    end_month=add_months(next_month, -1),
-                    exit_reason=why,
-                    next_review_on=None,
-                )
-                statuses_follow_end(actor=actor, entitlement=ent, reason=ent.exit_reason)
-                ended += 1
-                _notice(
-                    actor=actor,
-                    household_id=household_id,
-                    entitlement=ent,
-                    kind=Outcome.TERMINATE,
-                    title=f"{ent.programme.name}终止通知书",
-                    body=f"{person.name}的{ent.programme.name}因{why}，自 {period_label(next_month)} 起终止发放。"
-                    f"{REVIEW_RIGHT}",
-                )
-        audit_record(
-            actor=actor,
-            action="disbursement.member_entitlements_end",
-            obj=person,
-            reason=why,
-            data={"last_day": last_day.isoformat(), "ended": ended, "from": period_label(next_month)},
-        )
-    return ended
-
-
-def recoveries_after_death(*, person: Person, died_on: dt.date) -> int:
-    """Months of the person's own entitlements paid for after the month of death: 待追回. Safe to
-    run twice (one recovery per payment item)."""
-    after = add_months(month_start(died_on), 1)
-    items = (
-        PaymentItem.objects.filter(entitlement__person=person, period__gte=after, recovery__isnull=True)
-        .select_related("entitlement__programme", "line")
-        .order_by("period", "pk")
-    )
-    made = 0
-    for item in items:
-        if item.line.status in ("failed", "returned", "held", "reissued"):
-            continue  # never reached the household's account
-        Recovery.objects.create(
-            household_id=item.entitlement.household_id,
-            person=person,
-            item=item,
-            period=item.period,
-            amount_fen=item.amount_fen,
-            reason=f"{person.name}于 {died_on.isoformat()} 死亡，{period_label(item.period)} "
-            f"{item.entitlement.programme.name}已发放",
-        )
-        made += 1
-    if made:
-        audit_record(
-            actor=None,
-            action="disbursement.recoveries_after_death",
-            obj=person,
-            data={"died_on": died_on.isoformat(), "items": made},
-        )
-    return made
-
-
-def recovery_close(*, actor, recovery: Recovery, note: str) -> Recovery:
-    """A recovery is closed with a note (recovered, offset, or waived and why)."""
-    note = _require_reason(note)
-    _check_actor(actor, recovery.household_id)
-    with transaction.atomic():
-        locked = Recovery.objects.select_for_update().get(pk=recovery.pk)
-        if locked.status == Recovery.Status.CLOSED:
-            return locked
-        locked.status = Recovery.Status.CLOSED
-        locked.note = note
-        locked.closed_by = actor
-        locked.closed_at = timezone.now()
-        locked.save(update_fields=["status", "note", "closed_by", "closed_at", "updated_at"])
-        audit_record(
-            actor=actor, action="disbursement.recovery_close", obj=locked, reason=note, data={"fen": locked.amount_fen}
-        )
-    return locked
-
-
 # ---------------------------------------------------------------- re-evaluation
 
 
@@ -400,138 +282,6 @@ def _before_input(household: Household, report: ChangeReport, on: dt.date, verif
         verified=verified,
         statuses=active_statuses(household.pk, on),
     )
-
-
-class MoveAction(models.TextChoices):
-    STAY = "stay", _("继续享受")
-    PENDING = "pending", _("尚有事实待核实，暂继续享受")
-    AMOUNT = "amount", _("调整金额")
-    GRADUAL_EXIT = "gradual_exit", _("进入渐退期")
-    END = "end", _("终止")
-    START = "start", _("转入（梯度调整）")
-    STATUS_BEGIN = "status_begin", _("认定身份（梯度调整）")
-    STATUS_END = "status_end", _("身份终止")
-    MAY_APPLY = "may_apply", _("可另行申请")
-    NONE = "none", _("不符合")
-
-
-@dataclass
-class Move:
-    """One row of the before → after table, and what the decision does about it."""
-
-    code: str
-    name: str
-    person_name: str
-    held: str  # "" | "entitlement" | "status"
-    before: PlanEntry | None
-    after: PlanEntry | None
-    action: str
-    entitlement: Entitlement | None = None
-    amount_fen: int | None = None
-    months: int = 0
-
-    @property
-    def action_label(self) -> str:
-        label = MoveAction(self.action).label
-        if self.action == MoveAction.AMOUNT:
-            return f"{label}：{format_fen(self.entitlement.amount_fen)} → {format_fen(self.amount_fen)}"
-        if self.action == MoveAction.GRADUAL_EXIT:
-            return f"{label}：按原金额再发 {self.months} 个月后停发"
-        return str(label)
-
-
-def _entry(plan: Plan | None, code: str, person_ref: str) -> PlanEntry | None:
-    if plan is None:
-        return None
-    if person_ref:
-        return plan.get(f"{code}:{person_ref}")
-    return next(iter(plan.for_code(code)), None)
-
-
-def _likely(entry: PlanEntry | None) -> bool:
-    return entry is not None and entry.outcome == PlanOutcome.LIKELY
-
-
-def planned_moves(report: ChangeReport, *, on: dt.date | None = None) -> list[Move]:
-    """Every programme the household holds or could now get, before and after, with its move."""
-    before, after = report.evaluation_before, report.evaluation
-    if after is None:
-        return []
-    on = on or timezone.localdate()
-    change = CHANGE_KINDS.get(report.kind)
-    live = list(
-        Entitlement.objects.filter(household_id=report.household_id, status__in=LIVE)
-        .select_related("programme", "person")
-        .order_by("programme__sort_order", "pk")
-    )
-    statuses = set(
-        HouseholdStatus.objects.filter(household_id=report.household_id, start__lte=on)
-        .filter(models.Q(end__isnull=True) | models.Q(end__gte=on))
-        .values_list("kind", flat=True)
-    )
-    moves: list[Move] = []
-    seen: set[str] = set()
-    leaving_dibao = False
-    for ent in live:
-        ref = str(ent.person.public_id) if ent.person_id else ""
-        seen.add(f"{ent.programme.code}:{ref}" if ref else ent.programme.code)
-        b, a = _entry(before, ent.programme.code, ref), _entry(after, ent.programme.code, ref)
-        move = Move(
-            code=ent.programme.code,
-            name=ent.programme.name,
-            person_name=ent.person.name if ent.person_id else "",
-            held="entitlement",
-            before=b,
-            after=a,
-            action=MoveAction.STAY,
-            entitlement=ent,
-        )
-        if _likely(a):
-            changed = a.amount_fen is not None and a.amount_fen != ent.amount_fen and ent.programme.pays_cash
-            if changed and ent.status != Entitlement.Status.GRADUAL_EXIT:
-                move.action, move.amount_fen = MoveAction.AMOUNT, a.amount_fen
-        elif a is not None and a.outcome == PlanOutcome.POSSIBLE:
-            move.action = MoveAction.PENDING
-        elif ent.status == Entitlement.Status.GRADUAL_EXIT:
-            move.action = MoveAction.STAY  # already on its way out
-        elif ent.programme.gradual_exit and ent.programme.gradual_exit_months and change and change.income:
-            move.action, move.months = MoveAction.GRADUAL_EXIT, ent.programme.gradual_exit_months
-        else:
-            move.action = MoveAction.END
-        if ent.programme.code == "dibao" and move.action in (MoveAction.GRADUAL_EXIT, MoveAction.END):
-            leaving_dibao = True
-        moves.append(move)
-    for entry in after.entries:
-        key = entry.key
-        if key in seen:
-            continue
-        b = before.get(key) if before is not None else None
-        held_status = STATUS_BY_PROGRAMME.get(entry.code) in statuses and not entry.person
-        if not (held_status or _likely(entry) or entry.outcome == PlanOutcome.POSSIBLE or _likely(b)):
-            continue
-        seen.add(key)
-        move = Move(
-            code=entry.code,
-            name=entry.name,
-            person_name=entry.person_name,
-            held="status" if held_status else "",
-            before=b,
-            after=entry,
-            action=MoveAction.MAY_APPLY if entry.outcome != PlanOutcome.UNLIKELY else MoveAction.NONE,
-        )
-        if held_status:
-            keeps = _likely(entry) or entry.outcome == PlanOutcome.POSSIBLE
-            move.action = MoveAction.STAY if keeps else MoveAction.STATUS_END
-        moves.append(move)
-    # 梯度: into 低保 from a lower tier when things got worse (the lower tier then ends with the
-    # 低保 decision); out of 低保 into a lower tier when it no longer applies but that one does.
-    on_lower = any(m.held == "status" and m.code in LOWER_TIERS for m in moves)
-    for move in moves:
-        if move.code == "dibao" and not move.held and _likely(move.after) and on_lower:
-            move.action, move.amount_fen = MoveAction.START, move.after.amount_fen
-        elif move.code in LOWER_TIERS and not move.held and _likely(move.after) and leaving_dibao:
-            move.action = MoveAction.STATUS_BEGIN
-    return moves
 
 
 @official_language

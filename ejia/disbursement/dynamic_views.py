@@ -16,17 +16,17 @@ from ejia.core.workdays import WorkCalendar
 from ejia.disbursement import selectors
 from ejia.disbursement.alerts import alert_confirm, alert_dismiss, alerts_rescan
 from ejia.disbursement.change_facts import CHANGE_KINDS, ChangeFactsForm, describe_facts, facts_for_report
+from ejia.disbursement.departures import recovery_close
 from ejia.disbursement.dynamic import (
     change_report_create,
     change_report_decide,
     change_report_evaluate,
-    planned_moves,
-    recovery_close,
     review_complete,
 )
 from ejia.disbursement.exceptions import DisbursementError
 from ejia.disbursement.forms import DecideForm, DismissForm, RecoveryCloseForm, ReviewForm
 from ejia.disbursement.models import Entitlement, add_months, month_start, period_label
+from ejia.disbursement.moves import planned_moves
 from ejia.registry.selectors import household_get_for_user
 from ejia.registry.services import RegistryError
 

@@ -63,7 +63,8 @@ def build_world(staff: dict[str, User]) -> World:
     from ejia.demo.cases import demo_cases_ensure
     from ejia.disbursement.alerts import alert_upsert, alerts_scan
     from ejia.disbursement.batches import batch_build
-    from ejia.disbursement.dynamic import change_report_create, recoveries_after_death
+    from ejia.disbursement.departures import recoveries_after_death
+    from ejia.disbursement.dynamic import change_report_create
     from ejia.disbursement.models import (
         AlertReason,
         ChangeReport,

@@ -100,3 +100,35 @@ def test_a_village_clerk_takes_applications_as_a_station(alice, catalogue):
     from ejia.cases.intake import channel_for
 
     assert channel_for(alice) == Channel.STATION
+
+
+def test_the_household_step_lists_another_townships_villages_only_when_asked(client, carol, catalogue):
+    from ejia.registry.tests.factories import new_id, village
+
+    client.force_login(carol)
+    client.post(reverse("cases:intake_start"), {"id_number": new_id(), "name": "孙立"})
+    own = client.get(reverse("cases:intake_household"))
+    home = village("371602001")
+    assert home.code not in {v.code for v in own.context["villages"]}
+    assert all(v.parent.code == "371602105" for v in own.context["villages"])
+    asked = client.get(reverse("cases:intake_household"), {"township": "371602001"})
+    assert home.code in {v.code for v in asked.context["villages"]}
+    key = asked.context["rows"][0]["m"]["key"]
+    form = {"applicant": key, f"m_{key}_name": "孙立", f"m_{key}_relation": "02", "division_code": home.code}
+    assert client.post(reverse("cases:intake_household"), form).url == reverse("cases:intake_needs")
+    again = client.get(reverse("cases:intake_household"))  # the chosen village stays listed
+    assert home.code in {v.code for v in again.context["villages"]}
+    outside = client.post(reverse("cases:intake_household"), {**form, "division_code": "110101001001"})
+    assert "请选择本市的村（社区）" in outside.content.decode()
+
+
+def test_the_registry_phone_fills_the_contact_field(client, bob, catalogue):
+    from ejia.registry.models import Person
+
+    head = member("张大山", income_month_fen=30000)
+    case = case_submit(actor=bob, channel=Channel.WINDOW, idempotency_key="p", data=application(head, phone=""))
+    Person.objects.filter(pk=case.applicant_id).update(phone="13966667777")
+    client.force_login(bob)
+    client.post(reverse("cases:intake_start"), {"id_number": head["id_number"]})
+    page = client.get(reverse("cases:intake_household"))
+    assert page.context["data"]["phone"] == "13966667777" and 'value="13966667777"' in page.content.decode()

@@ -11,16 +11,11 @@ from ejia.catalogue.models import Programme
 from ejia.catalogue.plan import PlanOutcome
 from ejia.disbursement.batches import batch_build
 from ejia.disbursement.change_facts import CHANGE_KINDS, ChangeFactsForm, facts_for_report
-from ejia.disbursement.dynamic import (
-    MoveAction,
-    change_report_create,
-    change_report_decide,
-    change_report_evaluate,
-    planned_moves,
-    recovery_close,
-)
+from ejia.disbursement.departures import recovery_close
+from ejia.disbursement.dynamic import change_report_create, change_report_decide, change_report_evaluate
 from ejia.disbursement.exceptions import DisbursementError
 from ejia.disbursement.models import ChangeReport, Entitlement, Notice, Outcome, PaymentItem, Recovery
+from ejia.disbursement.moves import MoveAction, planned_moves
 from ejia.disbursement.services import entitlement_create
 from ejia.disbursement.tests.conftest import MAY, household, person
 from ejia.registry.models import HouseholdStatus, Membership, StatusKind
