@@ -14,16 +14,13 @@ members by position. They live in a scratch folder of the run and are deleted wi
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections import defaultdict
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-from django.db import connection
 from django.db.models import Q
 from django.utils import timezone
 
@@ -34,7 +31,8 @@ from ejia.rules.facts import HOUSEHOLD_FACTS, MEMBER_FACTS
 from ejia.rules.household import coerce
 from ejia.verification import findings as fnd
 from ejia.verification.engine_input import EngineInput, MemberSource, build_engine_input
-from ejia.verification.models import DataSource, SourceRecord, SourceSnapshot
+from ejia.verification.models import DataSource, SourceSnapshot
+from ejia.verification.reviews import records_by_person
 
 CHUNK = 2000
 H_COLUMNS = [n for n, f in HOUSEHOLD_FACTS.items() if not f.derived]
@@ -130,13 +128,6 @@ def area_household_ids(area: Division) -> list[int]:
     )
 
 
-def _slices(values: list, size: int | None = None) -> Iterator[list]:
-    # SQLite caps bound parameters per statement; PostgreSQL takes the chunk in one query.
-    size = size or (900 if connection.vendor == "sqlite" else 10_000)
-    for i in range(0, len(values), size):
-        yield values[i : i + size]
-
-
 def engine_inputs(reader: Reader, household_ids: list[int]) -> dict[int, EngineInput]:
     """The engine input of each household (registry, statuses, snapshots) on the reader's date;
     households without a living member, or with a registered fact the rules cannot read, are
@@ -173,18 +164,7 @@ def engine_inputs(reader: Reader, household_ids: list[int]) -> dict[int, EngineI
     ):
         members[row[0]].append(row[1:])
     key_of = {index: str(public_id) for ms in members.values() for public_id, index, *_ in ms}
-    found: dict[str, dict[str, list[dict]]] = {}
-    for source in reader.sources.found:
-        by_person: dict[str, list[dict]] = defaultdict(list)
-        for part in _slices(list(key_of)):
-            rows = (
-                SourceRecord.objects.filter(snapshot_id=source.snapshot_id, person_index__in=part)
-                .order_by("row_number")
-                .values_list("person_index", "data")
-            )
-            for index, data in rows:
-                by_person[key_of[index]].append(data if isinstance(data, dict) else json.loads(data))
-        found[source.code] = by_person
+    found = records_by_person(reader.sources.found, key_of)
     out: dict[int, EngineInput] = {}
     for household_id in household_ids:
         household = households.get(household_id)

@@ -318,6 +318,26 @@ def _slices(values: list, size: int | None = None) -> Iterator[list]:
         yield values[i : i + size]
 
 
+def records_by_person(sources, key_of: dict[int, str]) -> dict[str, dict[str, list[dict]]]:
+    """The committed department records of many people at once: {source code: {person key:
+    [record, ...]}} in file order. `sources` are the snapshots to read (each with `code` and
+    `snapshot_id`); `key_of` maps a person's blind index to the key the caller uses. Shared by
+    the annual review and the 主动发现 export, so both read department data the same way."""
+    found: dict[str, dict[str, list[dict]]] = {}
+    for source in sources:
+        by_person: dict[str, list[dict]] = defaultdict(list)
+        for part in _slices(list(key_of)):
+            rows = (
+                SourceRecord.objects.filter(snapshot_id=source.snapshot_id, person_index__in=part)
+                .order_by("row_number")
+                .values_list("person_index", "data")
+            )
+            for index, data in rows:
+                by_person[key_of[index]].append(data if isinstance(data, dict) else json.loads(data))
+        found[source.code] = by_person
+    return found
+
+
 def _review_chunk(run: _Run, household_ids: list[int]) -> list[ReverificationFlag]:
     on = run.batch.on
     households = {
@@ -357,18 +377,7 @@ def _review_chunk(run: _Run, household_ids: list[int]) -> list[ReverificationFla
         members[row[0]].append(_Member(str(row[2]), row[1], row[3], row[4], row[5], row[6], row[7], row[8], row[9]))
     key_of = {m.index: m.key for ms in members.values() for m in ms}
     run.persons += len(key_of)
-    found: dict[str, dict[str, list[dict]]] = {}
-    for source in run.sources:
-        by_person: dict[str, list[dict]] = defaultdict(list)
-        for part in _slices(list(key_of)):
-            rows = (
-                SourceRecord.objects.filter(snapshot_id=source.snapshot_id, person_index__in=part)
-                .order_by("row_number")
-                .values_list("person_index", "data")
-            )
-            for index, data in rows:
-                by_person[key_of[index]].append(data if isinstance(data, dict) else json.loads(data))
-        found[source.code] = by_person
+    found = records_by_person(run.sources, key_of)
     flags: list[ReverificationFlag] = []
     for household_id in household_ids:
         household = households.get(household_id)
