@@ -51,3 +51,30 @@ def test_a_grid_worker_reports_a_family_without_an_id_number(client, demo_city):
     lead.refresh_from_db()
     assert lead.status == LeadStatus.NOT_ELIGIBLE and lead.closed_by == clerk
     assert AuditEvent.objects.filter(action="discovery.lead_not_eligible").count() == 1
+
+
+def test_the_home_page_counts_the_visits_handed_out_and_the_leads_nobody_has_taken(client, demo_city):
+    from ejia.accounts.work import work_items
+
+    def counts(user) -> dict[str, int]:
+        return {i.key: i.count for i in work_items(user) if i.key.startswith("lead")}
+
+    grid, clerk, window = demo_city["grid_worker"], demo_city["village_clerk"], demo_city["window_clerk"]
+    assert counts(clerk)["lead_visits"] == 0 and counts(window)["leads_unassigned"] == 0
+    client.force_login(grid)
+    village = grid.unit.division
+    client.post(
+        reverse("discovery:report"), {"village": village.code, "name": "", "address": "桥东第二户", "seen": "独居老人"}
+    )
+    lead = Lead.objects.get()
+    # Reported and not yet taken: on the reporter's visit list and waiting at the window.
+    assert counts(grid)["lead_visits"] == 1 and counts(window)["leads_unassigned"] == 1
+    assert "leads_unassigned" not in counts(grid)
+    assert counts(demo_city["window_clerk_other"])["leads_unassigned"] == 0
+    client.force_login(window)
+    client.post(reverse("discovery:assign", args=[lead.public_id]), {"assignee": clerk.pk})
+    assert counts(clerk)["lead_visits"] == 1 and counts(window)["leads_unassigned"] == 0
+    assert counts(grid)["lead_visits"] == 0
+    client.force_login(clerk)
+    home = client.get(reverse("accounts:home")).content.decode()
+    assert "我的走访" in home and reverse("discovery:visits") in home
