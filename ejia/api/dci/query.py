@@ -62,11 +62,12 @@ class ParsedQuery:
 
 
 def _division_ids(code: str) -> list[int]:
+    """The division and everything under it (its `path` is a prefix of theirs)."""
     code = str(code).strip()
-    if not code.isdigit() or not 6 <= len(code) <= 12:
+    division = Division.objects.filter(code=code).only("path").first() if code.isdigit() else None
+    if division is None:
         raise CriteriaError(RJCT_CRITERIA, f"行政区划代码不正确：{code}")
-    ids = list(Division.objects.filter(code__startswith=code).values_list("pk", flat=True))
-    return ids
+    return list(Division.objects.filter(path__startswith=division.path).values_list("pk", flat=True))
 
 
 def _national_index(value: Any) -> str:

@@ -154,7 +154,7 @@ def test_expression_search_pages_with_a_cursor_inside_the_partners_area(bob, fam
     seen = {r["@id"] for r in page["data"]["reg_records"]} | {r["@id"] for r in rest["data"]["reg_records"]}
     assert len(seen) == 4 and "next_cursor" in rest["pagination"]
     # A partner of another county sees nothing of this one.
-    _, outside = sync_search(envelope(by_area("371602001")), partner(division="371603"))
+    _, outside = sync_search(envelope(by_area("371602001")), partner(division="371621"))
     assert outside["message"]["search_response"][0]["pagination"]["total_count"] == 0
 
 
@@ -191,7 +191,7 @@ def test_predicate_search_combines_conditions(family):
         ),
     ],
 )
-def test_bad_criteria_are_rejected_per_request_with_the_spec_reason_code(criteria, code):
+def test_bad_criteria_are_rejected_per_request_with_the_spec_reason_code(org, criteria, code):
     _, response = sync_search(envelope(criteria), partner())
     spec_validator(SYNC_RESPONSE).validate(response)
     answer = response["message"]["search_response"][0]
