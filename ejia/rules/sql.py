@@ -179,7 +179,7 @@ class SqlCompiler:
         self.mcols = None if member_columns is None else {c.lower() for c in member_columns}
         self.stage_of: dict[str, int] = {}
         self.aggs: dict[int, AggInfo] = {}
-        self._slot: dict[str, tuple[int, int]] = {}
+        self._slot: dict[tuple[int, tuple[str, str]], tuple[int, int]] = {}
         self._plan()
 
     # ---- planning
@@ -280,6 +280,15 @@ class SqlCompiler:
                 self.stages[self.stage_of[code]].household_programmes.append(code)
         for info in self.aggs.values():
             self.stages[info.stage].aggregates.append(info)
+        # Flag bits, 62 to a word (BIGINT, sign bit unused), per stage.
+        self._words: list[list[list[tuple[str, str]]]] = []
+        for k, stage in enumerate(self.stages):
+            keys = self._flag_keys(stage)
+            words = [keys[i : i + 62] for i in range(0, len(keys), 62)]
+            self._words.append(words)
+            for w, chunk in enumerate(words):
+                for bit, key in enumerate(chunk):
+                    self._slot[(k, key)] = (w, bit)
 
     def _stage(self, roots: list[Node], *, member_context: bool) -> int:
         targets = self.engine.targets
@@ -488,54 +497,68 @@ class SqlCompiler:
         return [("s", case((paren(c), e))), ("u", case((unknown, one), default=zero))]
 
     def _aggregate_pass(self, k: int, stage: Stage, m_name: str) -> exp.Select:
+        # Only sums and counts are aggregated one by one; every yes/no part (a roll-up's "some
+        # member eligible / possibly", an any/all aggregate's value, "some amount unknown") is a
+        # bit in a 62-bit word, one BIT_OR per word: a GROUP BY with a few aggregates is much
+        # faster than with one per programme.
         select = exp.select(col("household_id", "m"))
         for info in stage.aggregates:
             node = info.node
-            if node.kind == "any":
+            if node.kind == "count":
                 select = select.select(
-                    alias(exp.Max(this=col(f"{info.name}__in_v", "m")), f"{info.name}__v"), copy=False
+                    alias(cast(exp.Count(this=col(f"{info.name}__in_n", "m")), "BIGINT"), f"{info.name}__n"), copy=False
                 )
-            elif node.kind == "all":
-                select = select.select(
-                    alias(exp.Min(this=col(f"{info.name}__in_v", "m")), f"{info.name}__v"), copy=False
-                )
-            elif node.kind == "count":
-                select = select.select(
-                    alias(cast(exp.Count(this=col(f"{info.name}__in_n", "m")), "BIGINT"), f"{info.name}__n"),
-                    alias(cast(exp.Max(this=col(f"{info.name}__in_u", "m")), "BIGINT"), f"{info.name}__u"),
-                    copy=False,
-                )
-            else:
+            elif node.kind == "sum":
                 total = exp.Sum(this=col(f"{info.name}__in_s", "m"))
-                select = select.select(
-                    alias(cast(total, SQL_TYPES[node.type]), f"{info.name}__s"),
-                    alias(cast(exp.Max(this=col(f"{info.name}__in_u", "m")), "BIGINT"), f"{info.name}__u"),
-                    copy=False,
-                )
+                select = select.select(alias(cast(total, SQL_TYPES[node.type]), f"{info.name}__s"), copy=False)
         for code in stage.member_programmes:
             ok, amt = col(ok_col(code), "m"), col(amt_col(code), "m")
-            unknown = is_null(ok)
             if self.engine.programmes[code].amount is not None:
-                parts = {
-                    "ta": (exp.Sum, case((ok, amt))),
-                    "tn": (exp.Max, case((exp.And(this=ok, expression=is_null(amt)), num(1)), default=num(0))),
-                    "ua": (exp.Sum, case((unknown, amt))),
-                    "un": (exp.Max, case((exp.And(this=unknown, expression=is_null(amt)), num(1)), default=num(0))),
-                }
-                for part, (fn, value) in parts.items():
-                    select = select.select(alias(cast(fn(this=value), "BIGINT"), f"r__{code}__{part}"), copy=False)
-        # Roll-ups packed two bits per programme into 62-bit words, one BIT_OR per word: a
-        # GROUP BY with a few aggregates is much faster than with one per programme.
-        for word, codes in enumerate(self._words(stage)):
+                for part, cond in (("ta", ok), ("ua", is_null(ok))):
+                    total = cast(exp.Sum(this=case((cond, amt))), "BIGINT")
+                    select = select.select(alias(total, f"r__{code}__{part}"), copy=False)
+        for word, keys in enumerate(self._words[k]):
             bits: exp.Expression | None = None
-            for slot, code in enumerate(codes):
-                ok = col(ok_col(code), "m")
-                value = case((ok, num(2 ** (2 * slot + 1))), (is_null(ok), num(2 ** (2 * slot))), default=num(0))
+            for bit, key in enumerate(keys):
+                value = case((self._flag_condition(key), num(2**bit)), default=num(0))
                 bits = value if bits is None else exp.Add(this=bits, expression=value)
             select = select.select(
                 alias(cast(exp.BitwiseOrAgg(this=cast(paren(bits), "BIGINT")), "BIGINT"), f"w{k}_{word}"), copy=False
             )
         return select.from_(exp.to_table(m_name).as_("m"), copy=False).group_by(col("household_id", "m"), copy=False)
+
+    def _flag_keys(self, stage: Stage) -> list[tuple[str, str]]:
+        keys: list[tuple[str, str]] = []
+        for info in stage.aggregates:
+            kind = info.node.kind
+            parts = {"any": ("v2", "v1"), "all": ("v0", "v1")}.get(kind, ("u",))
+            keys += [(info.name, part) for part in parts]
+        for code in stage.member_programmes:
+            keys += [(code, "ok"), (code, "okn")]
+            if self.engine.programmes[code].amount is not None:
+                keys += [(code, "tn"), (code, "un")]
+        return keys
+
+    def _flag_condition(self, key: tuple[str, str]) -> exp.Expression:
+        """The per-member condition behind a flag bit, over the member pass's columns."""
+        name, part = key
+        if part in ("v0", "v1", "v2"):
+            return exp.EQ(this=col(f"{name}__in_v", "m"), expression=num(int(part[1])))
+        if part == "u":
+            return exp.EQ(this=col(f"{name}__in_u", "m"), expression=num(1))
+        ok, amt = col(ok_col(name), "m"), col(amt_col(name), "m")
+        return {
+            "ok": ok,
+            "okn": is_null(ok),
+            "tn": exp.And(this=ok, expression=is_null(amt)),
+            "un": exp.And(this=is_null(ok), expression=is_null(amt)),
+        }[part]
+
+    def _flag(self, stage: int, key: tuple[str, str], table: str) -> exp.Expression:
+        """True when some member of the household had the flag; NULL for no member at all."""
+        word, bit = self._slot[(stage, key)]
+        w = col(f"w{stage}_{word}", table)
+        return exp.NEQ(this=exp.Paren(this=exp.BitwiseAnd(this=w, expression=num(2**bit))), expression=num(0))
 
     def _household_pass(self, k: int, stage: Stage, h_prev: str, a_name: str | None) -> exp.Select:
         select = exp.select(exp.Column(this=exp.Star(), table=exp.to_identifier("h")))
@@ -545,9 +568,9 @@ class SqlCompiler:
                     select = select.select(col(f"{info.name}__{part}", "a"), copy=False)
             for code in stage.member_programmes:
                 has_amount = self.engine.programmes[code].amount is not None
-                for part in ("ta", "tn", "ua", "un") if has_amount else ():
+                for part in ("ta", "ua") if has_amount else ():
                     select = select.select(col(f"r__{code}__{part}", "a"), copy=False)
-            for word in range(len(self._words(stage))):
+            for word in range(len(self._words[k])):
                 select = select.select(col(f"w{k}_{word}", "a"), copy=False)
         ctx = Ctx(in_member=False, where="h", stage=k)
         for code in stage.rollups:
@@ -571,32 +594,22 @@ class SqlCompiler:
             )
         return select
 
-    def _words(self, stage: Stage) -> list[list[str]]:
-        codes = stage.member_programmes
-        words = [codes[i : i + 31] for i in range(0, len(codes), 31)]
-        for w, chunk in enumerate(words):
-            for slot, code in enumerate(chunk):
-                self._slot[code] = (w, slot)
-        return words
-
     @staticmethod
     def _agg_parts(info: AggInfo) -> tuple[str, ...]:
-        return {"any": ("v",), "all": ("v",), "count": ("n", "u"), "sum": ("s", "u")}[info.node.kind]
+        return {"any": (), "all": (), "count": ("n",), "sum": ("s",)}[info.node.kind]
 
     def _rollup_parts(self, code: str, ctx: Ctx):
         table = "a" if (ctx.where == "h" and self.member_stage[code] == ctx.stage) else "h"
 
+        stage = self.member_stage[code]
+
         def part(name: str) -> exp.Expression:
             if name == "v":
                 # 2 some member eligible, 1 some possibly, 0 none (from the packed word)
-                stage = self.member_stage[code]
-                word, slot = self._slot[code]
-                w = col(f"w{stage}_{word}", table)
-
-                def bit(n: int) -> exp.Expression:
-                    return exp.NEQ(this=exp.Paren(this=exp.BitwiseAnd(this=w, expression=num(2**n))), expression=num(0))
-
-                return case((bit(2 * slot + 1), num(2)), (bit(2 * slot), num(1)), default=num(0))
+                ok, okn = self._flag(stage, (code, "ok"), table), self._flag(stage, (code, "okn"), table)
+                return case((ok, num(2)), (okn, num(1)), default=num(0))
+            if name in ("tn", "un"):
+                return self._flag(stage, (code, name), table)
             return col(f"r__{code}__{name}", table)
 
         house = self.household_criteria[code]
@@ -613,7 +626,7 @@ class SqlCompiler:
         part, house = self._rollup_parts(code, ctx)
 
         def counted(a: str, n: str) -> exp.Expression:
-            return case((exp.GT(this=zero_if_null(part(n)), expression=num(0)), exp.Null()), default=part(a))
+            return case((part(n), exp.Null()), default=part(a))
 
         if house is None:
             value = simple_case(part("v"), (num(2), counted("ta", "tn")), (num(1), counted("ua", "un")))
@@ -622,12 +635,7 @@ class SqlCompiler:
         # Possibly eligible with the household part unknown: every member whose own part is
         # not false would be counted (mᵢ ∧ unknown is unknown).
         either = case(
-            (
-                exp.GT(
-                    this=exp.Add(this=zero_if_null(part("tn")), expression=zero_if_null(part("un"))), expression=num(0)
-                ),
-                exp.Null(),
-            ),
+            (exp.Or(this=part("tn"), expression=part("un")), exp.Null()),
             default=exp.Add(this=zero_if_null(part("ta")), expression=zero_if_null(part("ua"))),
         )
         value = case(
@@ -800,11 +808,14 @@ class SqlCompiler:
         def part(name: str) -> exp.Expression:
             return col(f"{info.name}__{name}", table)
 
+        def flag(name: str) -> exp.Expression:
+            return self._flag(info.stage, (info.name, name), table)
+
         if node.kind == "any":
-            return simple_case(part("v"), (num(2), exp.true()), (num(1), exp.Null()), default=exp.false())
+            return case((flag("v2"), exp.true()), (flag("v1"), exp.Null()), default=exp.false())
         if node.kind == "all":
-            return simple_case(part("v"), (num(0), exp.false()), (num(1), exp.Null()), default=exp.true())
-        unknown = exp.GT(this=zero_if_null(part("u")), expression=num(0))
+            return case((flag("v0"), exp.false()), (flag("v1"), exp.Null()), default=exp.true())
+        unknown = flag("u")
         value = part("n") if node.kind == "count" else part("s")
         zero = num(0) if node.type != "float" else cast(num(0), "DOUBLE")
         return case((unknown, exp.Null()), default=exp.Coalesce(this=value, expressions=[zero]))
