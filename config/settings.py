@@ -330,7 +330,7 @@ EJIA_PERMISSIONS_POLICY = {
 }
 # Responses under these paths are never stored by a browser or proxy, whoever asks; so is every
 # response to a signed-in staff member, wherever it is.
-EJIA_NO_STORE_PATH_PREFIXES = ("/staff/", "/admin/", "/track/", "/apply/", "/check/")
+EJIA_NO_STORE_PATH_PREFIXES = ("/staff/", "/admin/", "/track/", "/apply/", "/check/", "/api/")
 # ---- end security headers ----
 
 # The population the catalogue editor's live qualifying count runs over: a module with

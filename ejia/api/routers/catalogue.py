@@ -7,17 +7,20 @@ selectors, so the API shows what the portal shows.
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
+from django import forms
 from django.http import Http404
 from django.utils import timezone
 from ninja import Field, Query, Router, Schema
 
 from ejia.accounts.policies import ApiScope
 from ejia.api.auth import client_auth
-from ejia.api.errors import Error
+from ejia.api.errors import ApiError, Error
 from ejia.catalogue import selectors as catalogue
 from ejia.catalogue.models import Programme
 from ejia.portal import catalogue as portal_catalogue
+from ejia.portal import questions, results
 from ejia.portal import selectors as portal
 from ejia.rules.facts import STANDARD_KINDS
 
@@ -160,3 +163,160 @@ def standards_by_county(request, county: str, on: dt.date | None = None):
             for k in kinds
         ],
     }
+
+
+# ---------------------------------------------------------------- self-check
+
+
+class ChoiceOut(Schema):
+    value: str
+    label: str
+
+
+class QuestionFieldOut(Schema):
+    name: str
+    label: str
+    type: str
+    required: bool
+    choices: list[ChoiceOut] = []
+
+
+class QuestionOut(Schema):
+    slug: str
+    question: str
+    fields: list[QuestionFieldOut]
+
+
+def _field_type(field) -> str:
+    kinds = {
+        forms.MultipleChoiceField: "choices",
+        forms.ChoiceField: "choice",
+        forms.IntegerField: "integer",
+        forms.BooleanField: "boolean",
+    }
+    return next((name for kind, name in kinds.items() if isinstance(field, kind)), "text")
+
+
+def _flat(choices):
+    """Choices with their groups opened ("滨城区" → its townships), without the empty prompt."""
+    for value, label in choices:
+        if isinstance(label, (list, tuple)):
+            yield from ((v, f"{value} {inner}") for v, inner in label)
+        elif value != "":
+            yield value, label
+
+
+@router.get("/self-check/questions", response={200: list[QuestionOut], **ERRORS}, summary="自助测算的问题")
+def self_check_questions(request):
+    """The portal's questions with their fields and choices: what `answers` holds, by `slug`.
+    A question applies depending on earlier answers (school only with children…)."""
+    found = []
+    for step in questions.STEPS:
+        form = step.form_class(answers={})
+        fields = []
+        for name, field in form.fields.items():
+            choices = [{"value": str(v), "label": str(label)} for v, label in _flat(getattr(field, "choices", []))]
+            fields.append(
+                {
+                    "name": name,
+                    "label": str(field.label or name),
+                    "type": _field_type(field),
+                    "required": field.required,
+                    "choices": choices,
+                }
+            )
+        found.append({"slug": step.slug, "question": str(step.question), "fields": fields})
+    return found
+
+
+class SelfCheckIn(Schema):
+    answers: dict[str, dict[str, Any]] = Field(
+        ..., description="按问题 slug 给出答案，字段见 /catalogue/self-check/questions", max_length=20
+    )
+
+
+class ReasonOut(Schema):
+    label: str
+    detail: str
+
+
+class ResultOut(Schema):
+    code: str
+    name: str
+    department: str
+    outcome: str
+    amount_fen: int | None
+    amount_text: str
+    reasons: list[ReasonOut]
+    unknown: list[str]
+    unchecked: list[str]
+    who: str
+
+
+class SelfCheckOut(Schema):
+    on: dt.date
+    division_code: str
+    results: list[ResultOut]
+
+
+def _validated_answers(raw: dict[str, dict[str, Any]]) -> questions.Answers:
+    """Each applicable question's answer through the portal's own form, in the portal's order;
+    the first problem is a 422 naming the field."""
+    unknown = sorted(set(raw) - set(questions.STEP_BY_SLUG))
+    if unknown:
+        raise ApiError(422, "invalid_request", f"没有这个问题：{unknown[0]}。", field=f"body.answers.{unknown[0]}")
+    answers: questions.Answers = {}
+    for step in questions.STEPS:
+        if not step.applies(answers):
+            continue
+        given = raw.get(step.slug)
+        if given is None:
+            raise ApiError(
+                422, "invalid_request", f"缺少问题“{step.question}”的答案。", field=f"body.answers.{step.slug}"
+            )
+        form = step.form_class(_form_data(given), answers=answers)
+        if not form.is_valid():
+            details = [
+                {
+                    "field": f"body.answers.{step.slug}" + ("" if name == "__all__" else f".{name}"),
+                    "code": "invalid",
+                    "message": str(message),
+                }
+                for name, messages in form.errors.items()
+                for message in messages
+            ]
+            raise ApiError(422, "invalid_request", details[0]["message"], field=details[0]["field"], details=details)
+        answers[step.slug] = form.cleaned_data
+    return answers
+
+
+def _form_data(given: dict[str, Any]) -> dict[str, Any]:
+    """JSON values as a browser would post them (true/false as the checkbox does)."""
+    data = {}
+    for name, value in given.items():
+        if isinstance(value, bool):
+            if value:
+                data[name] = "on"
+        elif isinstance(value, list):
+            data[name] = [str(v) for v in value]
+        elif value is not None:
+            data[name] = str(value)
+    return data
+
+
+@router.post("/self-check", response={200: SelfCheckOut, 503: Error, **ERRORS}, summary="自助测算")
+def self_check(request, payload: SelfCheckIn):
+    """The portal's self-check: the answers through the same questions, the same estimate and
+    the same rule evaluation; every programme with its outcome and the reasons."""
+    answers = _validated_answers(payload.answers)
+    on = timezone.localdate()
+    estimate = questions.build_estimate(answers, on)
+    evaluation = results.evaluate(estimate, on=on)
+    if evaluation.error:  # a broken rule (logged): the portal says the same and sends people to the window
+        raise ApiError(503, "evaluation_unavailable", evaluation.error)
+    lines = [
+        {**vars(line), "outcome": group.key, "reasons": [vars(r) for r in line.reasons]}
+        for group in evaluation.groups
+        for line in group.items
+    ]
+    return {"on": on, "division_code": estimate.division_code, "results": lines}
