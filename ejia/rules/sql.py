@@ -160,7 +160,7 @@ class Stage:
 @dataclass
 class Ctx:
     in_member: bool
-    where: str  # "m": building m_k (aliases m, h); "h": building h_k (aliases h, a)
+    where: str  # "m": building m_k (aliases m, h); "h": building h_k (aliases h, a); "p": hp (alias h)
     stage: int
 
 
@@ -252,9 +252,21 @@ class SqlCompiler:
         self.member_criteria: dict[str, list[Node]] = {}
         self.household_criteria: dict[str, list[Node]] = {}
         self.member_stage: dict[str, int] = {}
+        # Household programmes that read no member aggregate and no roll-up (dibao by income
+        # and assets, …), directly or through the programmes they name, are computed once on
+        # the households before any member pass ("hp"), so member criteria that name them
+        # (eligible("dibao") or eligible("tekun") …) need no second member pass.
+        self.pre: list[str] = []
         for code in engine.order:
             prog = engine.programmes[code]
             nodes = [c.node for c in prog.criteria]
+            if prog.target == "household" and all(
+                not self._aggregates(root) and all(dep in self.pre for dep, _ in self._outside(root))
+                for root in self._roots(prog)
+            ):
+                self.pre.append(code)
+                self.stage_of[code] = 0
+                continue
             if prog.target == "member":
                 if code in self.per_member:
                     member_nodes, house_nodes = nodes, []
@@ -276,7 +288,7 @@ class SqlCompiler:
             if targets[code] == "member":
                 self.stages[self.member_stage[code]].member_programmes.append(code)
                 self.stages[self.stage_of[code]].rollups.append(code)
-            else:
+            elif code not in self.pre:
                 self.stages[self.stage_of[code]].household_programmes.append(code)
         for info in self.aggs.values():
             self.stages[info.stage].aggregates.append(info)
@@ -299,11 +311,19 @@ class SqlCompiler:
                     # Inside an aggregate a member programme is the member's own result,
                     # recomputed in place; a household programme comes from the last pass.
                     agg_stage = max(
-                        [0, *(self.stage_of[c] + (0 if targets[c] == "member" else 1) for c in eligibles(agg))]
+                        [
+                            0,
+                            *(
+                                self.stage_of[c] + (0 if targets[c] == "member" or c in self.pre else 1)
+                                for c in eligibles(agg)
+                            ),
+                        ]
                     )
                     self.aggs[id(agg)] = AggInfo(agg, f"g{len(self.aggs)}", agg_stage)
                 stage = max(stage, self.aggs[id(agg)].stage + (1 if member_context else 0))
             for dep, _rollup in self._outside(root):
+                if dep in self.pre:
+                    continue  # computed before the first member pass
                 # In a household pass, a programme of the same stage is inlined (its criteria
                 # are repeated), so it costs no extra stage; a member pass reads the previous
                 # household pass.
@@ -421,6 +441,15 @@ class SqlCompiler:
         ctes.append(("mb", mb))
 
         m_prev, h_prev = "mb", "hb"
+        if self.pre:
+            pre = exp.select(exp.Column(this=exp.Star(), table=exp.to_identifier("h")))
+            ctx = Ctx(in_member=False, where="p", stage=0)
+            for code in self.pre:
+                prog = engine.programmes[code]
+                ok = and_all([self.expr(c.node, ctx) for c in prog.criteria])
+                pre = pre.select(alias(ok, ok_col(code)), alias(self._amount(prog, ctx), amt_col(code)), copy=False)
+            ctes.append(("hp", pre.from_(exp.to_table("hb").as_("h"), copy=False)))
+            h_prev = "hp"
         for k, stage in enumerate(self.stages):
             member_work = bool(stage.member_programmes or stage.aggregates)
             a_name = None
@@ -737,6 +766,10 @@ class SqlCompiler:
 
     def _eligible(self, code: str, ctx: Ctx, *, per_member: bool) -> exp.Expression:
         target = self.engine.targets[code]
+        if code in self.pre:
+            if ctx.where == "p":  # the same SELECT: repeat its criteria
+                return paren(and_all([self.expr(c.node, ctx) for c in self.engine.programmes[code].criteria]))
+            return col(ok_col(code), "h")
         if target == "member" and per_member:
             criteria = self.engine.programmes[code].criteria
             return paren(and_all([self.expr(c.node, ctx) for c in criteria]))
