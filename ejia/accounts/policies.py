@@ -412,6 +412,7 @@ class ApiScope(StrEnum):
     CATALOGUE_READ = "catalogue:read"
     EXCHANGE_PUSH = "exchange:push"
     DEPARTMENT_REQUESTS = "department:requests"
+    DCI_SEARCH = "dci:search"
 
 
 # Scope -> the capability it needs (None: public information, the scope alone decides).
@@ -419,6 +420,9 @@ API_SCOPES: dict[str, Capability | None] = {
     ApiScope.CATALOGUE_READ: None,
     ApiScope.EXCHANGE_PUSH: Capability.EXCHANGE_OPERATE,
     ApiScope.DEPARTMENT_REQUESTS: Capability.PROCEDURE_HANDLE,
+    # A partner registry's DCI search: the scope, then its agreement (fields, masking) and its
+    # area (the client's unit's division, else the city) decide what it sees (ejia.api.dci).
+    ApiScope.DCI_SEARCH: None,
 }
 
 # The role a client's service account holds for a scope (at the client's unit), so that the
@@ -431,13 +435,14 @@ API_SCOPE_ROLES: dict[str, str] = {
 API_KIND_SCOPES: dict[str, frozenset[str]] = {
     "department": frozenset({ApiScope.CATALOGUE_READ, ApiScope.EXCHANGE_PUSH, ApiScope.DEPARTMENT_REQUESTS}),
     "citizen_app": frozenset({ApiScope.CATALOGUE_READ}),
-    "partner": frozenset({ApiScope.CATALOGUE_READ}),
+    "partner": frozenset({ApiScope.CATALOGUE_READ, ApiScope.DCI_SEARCH}),
 }
 
 API_SCOPE_LABELS = {
     ApiScope.CATALOGUE_READ: _("查询救助项目、标准和自助测算"),
     ApiScope.EXCHANGE_PUSH: _("推送部门数据"),
     ApiScope.DEPARTMENT_REQUESTS: _("接收转办事项并反馈审批结果"),
+    ApiScope.DCI_SEARCH: _("按DCI标准查询社会救助登记信息"),
 }
 
 

@@ -36,6 +36,9 @@ class ApiClient(BaseModel):
     agreement_fields = models.JSONField(_("协议约定字段"), default=list, blank=True)
     agreement_mask_ids = models.BooleanField(_("身份证号码脱敏"), default=True)
     agreement_ref = models.CharField(_("协议编号"), max_length=100, blank=True)
+    # A partner registry's public signing keys (a JWKS): DCI messages it sends are verified
+    # with them (ejia.api.dci.signing).
+    jwks = models.JSONField(_("签名公钥（JWKS）"), default=dict, blank=True)
     rate_limit_per_minute = models.PositiveIntegerField(_("每分钟调用上限"), default=600)
     is_active = models.BooleanField(_("启用"), default=True)
 

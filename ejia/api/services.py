@@ -156,3 +156,25 @@ def client_authenticate(client_id: str, secret: str) -> ApiClient | None:
         if (row.expires_at is None or row.expires_at > now) and hmac.compare_digest(row.secret_hash, wanted):
             return client
     return None
+
+
+def client_set_jwks(*, actor: User | None, client_id: str, jwks: dict) -> ApiClient:
+    """Register a partner's public signing keys (a JWKS with a `kid` on every key)."""
+    import jwt
+
+    keys = jwks.get("keys") if isinstance(jwks, dict) else None
+    if not isinstance(keys, list) or not keys:
+        raise ValidationError({"jwks": 'JWKS 须为 {"keys": [...]}，至少一把公钥。'})
+    for key in keys:
+        if not isinstance(key, dict) or not key.get("kid") or "d" in key:
+            raise ValidationError({"jwks": "每把公钥须有 kid，且不得含私钥部分。"})
+        try:
+            jwt.PyJWK(key)
+        except jwt.PyJWKError as exc:
+            raise ValidationError({"jwks": f"公钥 {key.get('kid')} 无法解析。"}) from exc
+    with transaction.atomic():
+        client = _locked(client_id)
+        client.jwks = {"keys": keys}
+        client.save(update_fields=["jwks", "updated_at"])
+        audit_record(actor=actor, action="api.client.jwks", obj=client, data={"kids": [k["kid"] for k in keys]})
+    return client

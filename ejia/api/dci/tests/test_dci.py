@@ -61,7 +61,7 @@ def jwks(key=PARTNER_KEY, kid="k1") -> dict:
 
 
 def partner(agreement=FULL, division="371602") -> Partner:
-    return Partner(sender_id="spmis.shandong", jwks=jwks(), agreement=agreement, division_code=division)
+    return Partner(sender_id="spmis-shandong", jwks=jwks(), agreement=agreement, division_code=division)
 
 
 def envelope(*criteria, key=PARTNER_KEY, kid="k1", total=None) -> dict:
@@ -70,7 +70,7 @@ def envelope(*criteria, key=PARTNER_KEY, kid="k1", total=None) -> dict:
         "message_id": "m-1",
         "message_ts": "2026-12-04T10:00:00+08:00",
         "action": "search",
-        "sender_id": "spmis.shandong",
+        "sender_id": "spmis-shandong",
         "receiver_id": receiver_id(),
         "total_count": len(criteria) if total is None else total,
         "is_msg_encrypted": False,
@@ -235,3 +235,56 @@ def test_header_total_count_must_match_the_batch(family):
 def test_canonical_form_ignores_key_order_and_whitespace():
     assert signing.canonical({"b": 1, "a": "中"}, {}) == signing.canonical({"a": "中", "b": 1}, {})
     assert signing.canonical({"a": 1}, {}) == b'{"header":{"a":1},"message":{}}'
+
+
+def _registered_partner(scopes, **agreement):
+    from ejia.api.models import ApiClient
+    from ejia.api.services import client_create, client_set_jwks
+
+    client, _ = client_create(
+        actor=None,
+        name="省社会救助登记系统",
+        kind=ApiClient.Kind.PARTNER,
+        client_id="spmis-shandong",
+        scopes=scopes,
+        **agreement,
+    )
+    return client_set_jwks(actor=None, client_id=client.client_id, jwks=jwks())
+
+
+def _post(client, api_client, body):
+    from ejia.api.auth import token_issue
+
+    token, _, _ = token_issue(api_client)
+    return client.post(
+        "/api/v1/dci/registry/sync/search",
+        data=json.dumps(body),
+        content_type="application/json",
+        headers={"Authorization": f"Bearer {token}"},
+    )
+
+
+def test_http_sync_search_answers_a_signed_envelope_verifiable_with_our_jwks(client, family):
+    from ejia.accounts.policies import ApiScope
+
+    _, head_id, _ = family
+    partner_client = _registered_partner([ApiScope.DCI_SEARCH], agreement_fields=["name", "member_list"])
+    response = _post(client, partner_client, envelope(by_id(head_id)))
+    assert response.status_code == 200, response.content
+    body = response.json()
+    spec_validator(SYNC_RESPONSE).validate(body)
+    ours = client.get("/.well-known/jwks.json").json()
+    assert signing.verify(body["signature"], body["header"], body["message"], jwks=ours)
+    group = body["message"]["search_response"][0]["data"]["reg_records"][0]
+    assert set(group) == {"@type", "@id", "group_identifier", "group_type", "member_list"}
+    assert group["member_list"][0]["member_identifier"][0]["identifier_value"] == idnumber.mask(head_id)
+    broken = _post(client, partner_client, {**envelope(by_id(head_id)), "signature": "x..y"})
+    assert broken.status_code == 401 and broken.json()["message"]["error"]["code"] == env.ERR_SIGNATURE_INVALID
+
+
+def test_http_sync_search_needs_the_dci_scope(client, family):
+    from ejia.accounts.policies import ApiScope
+
+    _, head_id, _ = family
+    catalogue_only = _registered_partner([ApiScope.CATALOGUE_READ])
+    assert _post(client, catalogue_only, envelope(by_id(head_id))).status_code == 403
