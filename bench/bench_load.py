@@ -41,6 +41,9 @@ import time
 import urllib.request
 from pathlib import Path
 
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"
 BASELINE_RPS = 22.0  # issue 15: the staff mix on the SQLite demo saturated at about 22 requests/s
@@ -53,6 +56,10 @@ BENCH_ENV = {
     "EJIA_FIELD_KEY_ID": "k1",
     "EJIA_BLIND_INDEX_KEY": "dev-only-blind-index-key",
     "EJIA_AUDIT_KEY": "dev-only-audit-chain-key",
+    # The API token key (production requires it): a fresh one per run.
+    "EJIA_API_SIGNING_KEY": Ed25519PrivateKey.generate()
+    .private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    .decode("ascii"),
     "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
     "EJIA_TRUSTED_PROXIES": "127.0.0.1",
 }

@@ -63,6 +63,9 @@ INSTALLED_APPS = [
     "ejia.discovery",
     "ejia.portal",
     "ejia.demo",
+    "ejia.api",
+    # django-ninja: only for its vendored Swagger UI files (the API docs page loads no CDN).
+    "ninja",
 ]
 
 MIDDLEWARE = [
@@ -271,6 +274,17 @@ EJIA_SMS_LOG_FILE = Path(os.environ.get("EJIA_SMS_LOG_FILE", VAR_DIR / "sms.log"
 EJIA_TRACKING_PATH = os.environ.get("EJIA_TRACKING_PATH", "/track/")
 # ---- end registry & intake ----
 
+# ---- open API (ejia.api, docs/api.md) ----
+# The key that signs API access tokens (JWT, EdDSA): an Ed25519 private key in PEM. Production
+# sets it (settings_production requires it); in development it is generated once into VAR_DIR.
+EJIA_API_SIGNING_KEY = os.environ.get("EJIA_API_SIGNING_KEY", "")
+EJIA_API_SIGNING_KEY_FILE = Path(os.environ.get("EJIA_API_SIGNING_KEY_FILE", VAR_DIR / "api_signing_key.pem"))
+EJIA_API_TOKEN_SECONDS = int(os.environ.get("EJIA_API_TOKEN_SECONDS", "600"))
+EJIA_API_ISSUER = os.environ.get("EJIA_API_ISSUER", "ejia")
+# Kept answers of idempotent POSTs are replayed this long.
+EJIA_API_IDEMPOTENCY_HOURS = int(os.environ.get("EJIA_API_IDEMPOTENCY_HOURS", "24"))
+# ---- end open API ----
+
 # ---- security headers (ejia.core.headers: CSP, Permissions-Policy, no-store) ----
 # In every environment, so that the demo, the tests and the browser journeys run under the
 # policy production sends. Everything the pages load is our own (static/vendor, no CDN); no
@@ -316,7 +330,7 @@ EJIA_PERMISSIONS_POLICY = {
 }
 # Responses under these paths are never stored by a browser or proxy, whoever asks; so is every
 # response to a signed-in staff member, wherever it is.
-EJIA_NO_STORE_PATH_PREFIXES = ("/staff/", "/admin/", "/track/", "/apply/", "/check/")
+EJIA_NO_STORE_PATH_PREFIXES = ("/staff/", "/admin/", "/track/", "/apply/", "/check/", "/api/")
 # ---- end security headers ----
 
 # The population the catalogue editor's live qualifying count runs over: a module with

@@ -25,6 +25,8 @@ if SECRET_KEY == DEV_SECRET:
 EJIA_FIELD_KEYS = _require("EJIA_FIELD_KEYS")
 EJIA_BLIND_INDEX_KEY = _require("EJIA_BLIND_INDEX_KEY")
 EJIA_AUDIT_KEY = _require("EJIA_AUDIT_KEY")
+# The API token signing key (Ed25519 private key, PEM): never the generated development file.
+EJIA_API_SIGNING_KEY = _require("EJIA_API_SIGNING_KEY")
 # Staff work on shared township PCs: a password alone is not enough.
 EJIA_STAFF_SECOND_FACTOR = env_bool("EJIA_STAFF_SECOND_FACTOR", True)
 if not EJIA_STAFF_SECOND_FACTOR:

@@ -19,6 +19,8 @@ urlpatterns = [
     path("staff/exchange/", include("ejia.verification.urls")),
     path("staff/pay/", include("ejia.disbursement.urls")),
     path("staff/discovery/", include("ejia.discovery.urls")),
+    # The open API (/api/v1/, docs/api.md) and its public keys (/.well-known/jwks.json).
+    path("", include("ejia.api.urls")),
     path("", include("ejia.portal.urls")),
     # Citizens apply and track at the site root (/apply/, /track/): the receipt's QR code points here.
     path("", include("ejia.cases.citizen_urls")),

@@ -34,6 +34,7 @@ export DJANGO_SETTINGS_MODULE=config.settings_production
 export DJANGO_SECRET_KEY="smoke-$(secret 48)"
 export EJIA_FIELD_KEYS="k1:$(secret 32)" EJIA_FIELD_KEY_ID=k1
 export EJIA_BLIND_INDEX_KEY="smoke-$(secret 32)" EJIA_AUDIT_KEY="smoke-$(secret 32)"
+export EJIA_API_SIGNING_KEY="$($py -m ejia.api.keys)"
 export DJANGO_ALLOWED_HOSTS=127.0.0.1
 export EJIA_VAR_DIR="$work/var"
 export EJIA_AUDIT_ANCHOR_FILE="$work/var/audit-anchor.json"

@@ -24,14 +24,24 @@ import config
 import config.settings as base_settings
 from conftest import _unit, make_staff
 from ejia.accounts.models import Role
+from ejia.api.keys import new_pem
 
 # What production must not hand to the tests: its secrets and its database.
-NOT_COPIED = {"SECRET_KEY", "DATABASES", "DATABASE_URL", "EJIA_FIELD_KEYS", "EJIA_BLIND_INDEX_KEY", "EJIA_AUDIT_KEY"}
+NOT_COPIED = {
+    "SECRET_KEY",
+    "DATABASES",
+    "DATABASE_URL",
+    "EJIA_FIELD_KEYS",
+    "EJIA_BLIND_INDEX_KEY",
+    "EJIA_AUDIT_KEY",
+    "EJIA_API_SIGNING_KEY",
+}
 PRODUCTION_ENV = {
     "DJANGO_SECRET_KEY": "test-" + "x" * 60,
     "EJIA_FIELD_KEYS": "k1:" + base64.b64encode(b"p" * 32).decode(),
     "EJIA_BLIND_INDEX_KEY": "test-blind",
     "EJIA_AUDIT_KEY": "test-audit",
+    "EJIA_API_SIGNING_KEY": new_pem().decode("ascii"),
     "DJANGO_ALLOWED_HOSTS": "testserver",
     "DJANGO_CSRF_TRUSTED_ORIGINS": "https://testserver",
 }

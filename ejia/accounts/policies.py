@@ -398,3 +398,68 @@ def public_view(view):
     """Declare a view open to everyone (it must not show any staff data)."""
     view.ejia_capability = PUBLIC
     return view
+
+
+# ---------------------------------------------------------------- API clients (ejia.api)
+
+
+class ApiScope(StrEnum):
+    """What a registered API client may call. A scope is granted to a client (ejia.api
+    ApiClient.scopes); what it reaches is decided below, by the same capabilities and reaches
+    as for staff: a scope names a capability, and a client that acts on cases does so as its
+    service account, whose roles (API_SCOPE_ROLES) give that capability its reach."""
+
+    CATALOGUE_READ = "catalogue:read"
+    EXCHANGE_PUSH = "exchange:push"
+    DEPARTMENT_REQUESTS = "department:requests"
+
+
+# Scope -> the capability it needs (None: public information, the scope alone decides).
+API_SCOPES: dict[str, Capability | None] = {
+    ApiScope.CATALOGUE_READ: None,
+    ApiScope.EXCHANGE_PUSH: Capability.EXCHANGE_OPERATE,
+    ApiScope.DEPARTMENT_REQUESTS: Capability.PROCEDURE_HANDLE,
+}
+
+# The role a client's service account holds for a scope (at the client's unit), so that the
+# service account's reach is the one a person in that job would have.
+API_SCOPE_ROLES: dict[str, str] = {
+    ApiScope.DEPARTMENT_REQUESTS: Role.DEPT_APPROVER,
+}
+
+# Which scopes each kind of client may be given at all (ejia.api ApiClient.Kind values).
+API_KIND_SCOPES: dict[str, frozenset[str]] = {
+    "department": frozenset({ApiScope.CATALOGUE_READ, ApiScope.EXCHANGE_PUSH, ApiScope.DEPARTMENT_REQUESTS}),
+    "citizen_app": frozenset({ApiScope.CATALOGUE_READ}),
+    "partner": frozenset({ApiScope.CATALOGUE_READ}),
+}
+
+API_SCOPE_LABELS = {
+    ApiScope.CATALOGUE_READ: _("查询救助项目、标准和自助测算"),
+    ApiScope.EXCHANGE_PUSH: _("推送部门数据"),
+    ApiScope.DEPARTMENT_REQUESTS: _("接收转办事项并反馈审批结果"),
+}
+
+
+def api_reach(principal, scope: str) -> Reach:
+    """The reach an API principal (ejia.api.auth.ApiPrincipal: the client's granted scopes and
+    its service account) has for `scope`: none without the scope; for public information the
+    scope alone; otherwise the service account's reach for the scope's capability."""
+    if scope not in principal.scopes or scope not in API_SCOPES:
+        return Reach.NONE
+    capability = API_SCOPES[scope]
+    if capability is None:
+        return Reach.AREA
+    return reach(principal.user, capability)
+
+
+def api_require(principal, scope: str) -> Reach:
+    """The principal's reach for `scope`, or PermissionDenied with a plain sentence."""
+    found = api_reach(principal, scope)
+    if found == Reach.NONE:
+        label = API_SCOPE_LABELS.get(scope, scope)
+        raise PermissionDenied(
+            gettext("接入系统“%(client)s”未获授权%(what)s（授权范围 %(scope)s）。")
+            % {"client": principal.client_name, "what": label, "scope": scope}
+        )
+    return found

@@ -41,6 +41,7 @@ class ProgrammeLine:
     summary: str
     url: str
     amount_text: str = ""
+    amount_fen: int | None = None  # what the rules computed (for the API; the page shows the text)
     reasons: list[Reason] = field(default_factory=list)
     unknown: list[str] = field(default_factory=list)
     unchecked: list[str] = field(default_factory=list)
@@ -123,6 +124,7 @@ def _line(result, programme, outcome: str) -> ProgrammeLine:
         summary=getattr(programme, "summary", ""),
         url=reverse("portal:programme", args=[result.code]),
         amount_text=amount_text,
+        amount_fen=result.amount_fen if outcome != NOT and result.amount_fen else None,
         reasons=reasons,
         unknown=unknown,
         unchecked=list(getattr(programme, "unchecked_conditions", None) or []),

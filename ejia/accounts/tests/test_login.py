@@ -6,6 +6,7 @@ from django.conf import settings
 from django.urls import reverse
 
 from conftest import TEST_PASSWORD, login_with_code
+from ejia.api.keys import new_pem
 from ejia.core.models import AuditEvent
 
 
@@ -66,6 +67,7 @@ def test_production_settings_pass_the_deploy_check():
         EJIA_FIELD_KEYS="k1:ZGV2LW9ubHktZmllbGQta2V5LTMyLWJ5dGVzLWxvbmc=",
         EJIA_BLIND_INDEX_KEY="x",
         EJIA_AUDIT_KEY="y",
+        EJIA_API_SIGNING_KEY=new_pem().decode("ascii"),
         DJANGO_ALLOWED_HOSTS="ejia.example.gov.cn",
     )
     result = subprocess.run(

@@ -21,6 +21,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from conftest import TEST_PASSWORD, _unit, login_with_code, make_staff, totp_code
 from ejia.accounts.models import LoginFailure, Role
 from ejia.accounts.second_factor import RECOVERY_CODE_COUNT, new_secret, second_factor_enrol
+from ejia.api.keys import new_pem
 from ejia.core.models import AuditEvent
 from ejia.demo.second_factor import code_for_key
 
@@ -85,6 +86,7 @@ def test_production_refuses_to_start_with_the_second_factor_off_and_keeps_admin_
         EJIA_FIELD_KEYS="k1:ZGV2LW9ubHktZmllbGQta2V5LTMyLWJ5dGVzLWxvbmc=",
         EJIA_BLIND_INDEX_KEY="x",
         EJIA_AUDIT_KEY="y",
+        EJIA_API_SIGNING_KEY=new_pem().decode("ascii"),
     )
     probe = "import config.settings_production as s; print(s.EJIA_STAFF_SECOND_FACTOR, s.EJIA_ADMIN_ENABLED)"
 

@@ -1,0 +1,76 @@
+"""Registered API clients, their secrets, and the answers kept for idempotent retries."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from ejia.core.models import BaseModel
+
+
+class ApiClient(BaseModel):
+    """A system that calls the open API: a department's own system, the citizens' app, or
+    another registry (a partner). Its scopes say which endpoints it may call; the access policy
+    (ejia.accounts.policies, API_SCOPES) says what each scope means. A client that acts on
+    cases does so as its service account (`service_user`), a staff account with the roles its
+    scopes need, so that the same policy decides for it as for a person at a page."""
+
+    class Kind(models.TextChoices):
+        DEPARTMENT = "department", _("部门业务系统")
+        CITIZEN_APP = "citizen_app", _("群众手机App")
+        PARTNER = "partner", _("合作登记系统")
+
+    name = models.CharField(_("名称"), max_length=100)
+    kind = models.CharField(_("类型"), max_length=12, choices=Kind.choices)
+    client_id = models.SlugField(_("客户端标识"), max_length=64, unique=True)
+    scopes = models.JSONField(_("授权范围"), default=list, blank=True)
+    # A department system's own department and unit (the service account sits there).
+    unit = models.ForeignKey(
+        "accounts.OrgUnit", null=True, blank=True, on_delete=models.PROTECT, related_name="api_clients"
+    )
+    service_user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="api_client"
+    )
+    # A partner registry's agreement: which fields it may see, and whether ID numbers are masked.
+    agreement_fields = models.JSONField(_("协议约定字段"), default=list, blank=True)
+    agreement_mask_ids = models.BooleanField(_("身份证号码脱敏"), default=True)
+    agreement_ref = models.CharField(_("协议编号"), max_length=100, blank=True)
+    rate_limit_per_minute = models.PositiveIntegerField(_("每分钟调用上限"), default=600)
+    is_active = models.BooleanField(_("启用"), default=True)
+
+    class Meta:
+        ordering = ["client_id"]
+
+    def __str__(self) -> str:
+        return f"{self.name}（{self.client_id}）"
+
+
+class ApiClientSecret(models.Model):
+    """One secret of a client, stored hashed. During a rotation two are valid at once: the new
+    one, and the old one until its `expires_at`."""
+
+    client = models.ForeignKey(ApiClient, on_delete=models.CASCADE, related_name="secrets")
+    secret_hash = models.CharField(max_length=200)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+
+class IdempotencyRecord(models.Model):
+    """The first answer to a creating POST, replayed when the client retries with the same
+    `Idempotency-Key` (and refused with 409 when the body differs). The unique constraint makes
+    two concurrent retries create once: the loser of the race waits for the winner's row."""
+
+    client = models.ForeignKey(ApiClient, on_delete=models.CASCADE, related_name="idempotency_records")
+    key = models.CharField(max_length=200)
+    operation = models.CharField(max_length=200)
+    body_hash = models.CharField(max_length=64)
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_body = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["client", "key"], name="api_idempotency_unique")]

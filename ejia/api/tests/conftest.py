@@ -1,0 +1,62 @@
+"""API test fixtures: registered clients and their tokens, built through the API's services."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.cache import cache
+
+from ejia.accounts.policies import ApiScope
+from ejia.api.auth import token_issue
+from ejia.api.models import ApiClient
+from ejia.api.services import client_create
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits():
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def catalogue(org):
+    """The seed catalogue: programmes, version 1 published, the 2023 standards."""
+    from ejia.catalogue.seed import catalogue_seed
+    from ejia.catalogue.selectors import engine_cache_clear
+
+    engine_cache_clear()
+    catalogue_seed()
+    yield org
+    engine_cache_clear()
+
+
+@pytest.fixture
+def partner(org):
+    """A partner registry allowed the catalogue only; returns (client, secret)."""
+    return client_create(
+        actor=None,
+        name="省民政厅登记系统",
+        kind=ApiClient.Kind.PARTNER,
+        client_id="sd-registry",
+        scopes=[ApiScope.CATALOGUE_READ],
+    )
+
+
+@pytest.fixture
+def yb_system(org):
+    """滨城区医保局's own system: routed requests and decisions; returns (client, secret)."""
+    from conftest import _unit
+
+    return client_create(
+        actor=None,
+        name="滨城区医保业务系统",
+        kind=ApiClient.Kind.DEPARTMENT,
+        client_id="bc-yb",
+        scopes=[ApiScope.CATALOGUE_READ, ApiScope.DEPARTMENT_REQUESTS],
+        unit=_unit("371602", "department", "yb"),
+    )
+
+
+def bearer(client: ApiClient, scopes: list[str] | None = None) -> dict[str, str]:
+    token, _, _ = token_issue(client, scopes)
+    return {"Authorization": f"Bearer {token}"}
