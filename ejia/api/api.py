@@ -8,7 +8,7 @@ from __future__ import annotations
 from ninja import NinjaAPI
 
 from ejia.api import errors
-from ejia.api.routers import catalogue, dci, oauth
+from ejia.api.routers import catalogue, dci, department, exchange, oauth
 
 api = NinjaAPI(
     title="e家大救助 开放接口",
@@ -23,6 +23,8 @@ errors.install(api)
 ROUTERS = [
     ("/oauth2/", oauth.router),
     ("/catalogue/", catalogue.router),
+    ("/exchange/", exchange.router),
+    ("/department/", department.router),
     ("/dci/", dci.router),
 ]
 for prefix, router in ROUTERS:

@@ -321,7 +321,7 @@ def _explain(reader: Reader, candidates: dict[int, set[str]], *, chunk: int = 50
             for code in list(wanted):
                 wanted |= partners.get(code, set())
             try:
-                results = engine.evaluate(item.input, on=reader.on)
+                results = engine.evaluate(item.input, on=reader.on, only=wanted)
             except RuleError:
                 continue
             members = [PlanMember(ref, name) for ref, name in zip(item.refs, item.names, strict=True)]
