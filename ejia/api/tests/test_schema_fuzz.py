@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import pytest
 import schemathesis
+from django.core import signals
 from django.core.wsgi import get_wsgi_application
+from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
@@ -30,7 +32,19 @@ EXCLUDED = [positive_data_acceptance]
 
 
 @pytest.fixture
-def fuzz_headers(catalogue):
+def in_test_transaction():
+    """The WSGI app closes the database connection after each request (Django's
+    close_old_connections), which inside the test's transaction ends it on PostgreSQL; Django's
+    own test client switches that off the same way."""
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    yield
+    signals.request_started.connect(close_old_connections)
+    signals.request_finished.connect(close_old_connections)
+
+
+@pytest.fixture
+def fuzz_headers(catalogue, in_test_transaction):
     from conftest import _unit
 
     client, _ = client_create(
