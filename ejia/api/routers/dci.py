@@ -17,6 +17,7 @@ from ejia.api.dci import envelope as env
 from ejia.api.dci import signing
 from ejia.api.dci.records import AGREEMENT_FIELDS, Agreement
 from ejia.api.dci.search import Partner, sync_search
+from ejia.api.errors import Error
 from ejia.api.keys import signing_key
 
 router = Router(tags=["DCI社会登记"], auth=client_auth(ApiScope.DCI_SEARCH))
@@ -41,7 +42,12 @@ def _our_signature(header: dict, message: dict) -> str:
     return signing.sign(header, message, private_key=key.private, kid=key.kid)
 
 
-@router.post("/registry/sync/search", summary="同步查询（DCI registry/sync/search）")
+# DCI envelopes and acknowledgements (the spec's shapes, not ours); 401/403 of the token check
+# and 429 of the rate limit keep the API's error shape.
+RESPONSES = {200: dict, 400: dict, 401: dict, 403: dict, 422: Error, 429: Error}
+
+
+@router.post("/registry/sync/search", summary="同步查询（DCI registry/sync/search）", response=RESPONSES)
 def registry_sync_search(request):
     try:
         body = json.loads(request.body or b"null")
