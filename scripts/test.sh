@@ -16,6 +16,4 @@ if [ ${#need_apt[@]} -gt 0 ]; then
 fi
 scripts/bootstrap.sh dev
 export PYTHONHASHSEED=0
-# worksteal: a worker that finishes its share takes tests queued on the other one, so a long
-# test near the end does not leave a core idle.
-exec .venv/bin/python -m pytest -n "${PYTEST_WORKERS:-2}" --dist worksteal -q "$@"
+exec .venv/bin/python -m pytest -n "${PYTEST_WORKERS:-2}" -q "$@"
