@@ -277,17 +277,23 @@ class Change:
 
 
 def diff_export(
-    export, *, published: ProgrammeSpec | None, draft: ProgrammeSpec, on: dt.date
+    export,
+    *,
+    published: ProgrammeSpec | None,
+    draft: ProgrammeSpec,
+    on: dt.date,
+    in_force: list[ProgrammeSpec] | None = None,
 ) -> tuple[list[Change], dict[str, int]]:
     """The households whose eligibility or monthly amount differs between the version in force
     and the draft, over an export; and the eligible households before and after. One statement,
-    one pass: the draft runs under DRAFT_CODE beside the published version and its dependencies."""
+    one pass: the draft runs under DRAFT_CODE beside the published version and its dependencies.
+    `in_force` replaces the catalogue's programmes in force (the benchmark, without a database)."""
     import duckdb
 
     from ejia.catalogue.selectors import published_specs, with_dependencies
     from ejia.rules import Engine
 
-    specs = {s.code: s for s in published_specs(on)}
+    specs = {s.code: s for s in (in_force if in_force is not None else published_specs(on))}
     renamed = ProgrammeSpec(
         code=DRAFT_CODE,
         name=draft.name,
