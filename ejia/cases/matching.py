@@ -22,6 +22,7 @@ __all__ = [
     "draft_engine_input",
     "draft_person_refs",
     "draft_plan",
+    "holdings_by_household",
     "household_holdings",
     "plan_evaluate",
     "relevant_to",
@@ -123,35 +124,78 @@ def household_holdings(household: Household, on: dt.date, refs: dict[int, str] |
     """What the household already receives on `on`: its live entitlements (amount, since the
     first month of the chain) and its registry statuses (since their start). `refs` maps a
     person pk to the member reference the plan uses (default: the person's public id)."""
-    current = Q(start__lte=on) & (Q(end__isnull=True) | Q(end__gte=on))
-    found: dict[tuple[str, str], Holding] = {}
     person_ref = dict(refs or {})
     if refs is None:
         for pk, public_id in household.memberships.filter(date_out__isnull=True).values_list(
             "person_id", "person__public_id"
         ):
             person_ref[pk] = str(public_id)
+    current = _current(on)
+    return _holdings(
+        person_ref,
+        HouseholdStatus.objects.filter(current, household=household).values_list("kind", "start"),
+        MemberStatus.objects.filter(current, household=household).values_list("kind", "start", "person_id"),
+        _live_entitlements(household.entitlements.all(), on).order_by("pk"),
+    )
+
+
+def holdings_by_household(household_ids: Iterable[int], on: dt.date) -> dict[int, list[Holding]]:
+    """`household_holdings` (members referred to by public id) for many households at once: four
+    queries instead of four per household; the same holdings in the same order."""
+    from ejia.disbursement.models import Entitlement
+    from ejia.registry.models import Membership
+
+    ids = list(household_ids)
+    refs: dict[int, dict[int, str]] = {h: {} for h in ids}
+    for household_id, pk, public_id in Membership.objects.filter(
+        household_id__in=ids, date_out__isnull=True
+    ).values_list("household_id", "person_id", "person__public_id"):
+        refs[household_id][pk] = str(public_id)
+    current = _current(on)
+    house: dict[int, list] = {h: [] for h in ids}
+    for household_id, kind, start in HouseholdStatus.objects.filter(current, household_id__in=ids).values_list(
+        "household_id", "kind", "start"
+    ):
+        house[household_id].append((kind, start))
+    member: dict[int, list] = {h: [] for h in ids}
+    for household_id, kind, start, person_id in MemberStatus.objects.filter(current, household_id__in=ids).values_list(
+        "household_id", "kind", "start", "person_id"
+    ):
+        member[household_id].append((kind, start, person_id))
+    live: dict[int, list] = {h: [] for h in ids}
+    entitlements = Entitlement.objects.filter(household_id__in=ids)
+    for ent in _live_entitlements(entitlements, on).select_related("previous").order_by("household_id", "pk"):
+        live[ent.household_id].append(ent)
+    return {h: _holdings(refs[h], house[h], member[h], live[h]) for h in ids}
+
+
+def _current(on: dt.date) -> Q:
+    return Q(start__lte=on) & (Q(end__isnull=True) | Q(end__gte=on))
+
+
+def _live_entitlements(entitlements, on: dt.date):
+    month = on.replace(day=1)
+    return (
+        entitlements.filter(status__in=LIVE_ENTITLEMENT, start_month__lte=month)
+        .filter(Q(end_month__isnull=True) | Q(end_month__gte=month))
+        .select_related("programme")
+    )
+
+
+def _holdings(person_ref: dict[int, str], house_statuses, member_statuses, live) -> list[Holding]:
+    found: dict[tuple[str, str], Holding] = {}
     only = next(iter(person_ref.values())) if len(person_ref) == 1 else ""
-    for kind, start in HouseholdStatus.objects.filter(current, household=household).values_list("kind", "start"):
+    for kind, start in house_statuses:
         code = STATUS_PROGRAMMES.get(kind)
         if code:
             person = only if code in ("tekun", "orphan_allowance") else ""
             found[(code, person)] = Holding(code, person, start, None, "status")
-    for kind, start, person_id in MemberStatus.objects.filter(current, household=household).values_list(
-        "kind", "start", "person_id"
-    ):
+    for kind, start, person_id in member_statuses:
         code = STATUS_PROGRAMMES.get(kind)
         if code and person_id in person_ref:
             person = person_ref[person_id] if code in ("tekun", "orphan_allowance") else ""
             found.pop((code, ""), None) if person else None
             found[(code, person)] = Holding(code, person, start, None, "status")
-    month = on.replace(day=1)
-    live = (
-        household.entitlements.filter(status__in=LIVE_ENTITLEMENT, start_month__lte=month)
-        .filter(Q(end_month__isnull=True) | Q(end_month__gte=month))
-        .select_related("programme")
-        .order_by("pk")
-    )
     for ent in live:
         if ent.facts.get("back_pay_for"):
             continue  # a one-period back payment, not a benefit of its own

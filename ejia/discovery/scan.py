@@ -291,7 +291,7 @@ def _explain(reader: Reader, candidates: dict[int, set[str]], *, chunk: int = 50
     programmes and those the combination rules tie them to (what the family holds included):
     the same verdicts as the window's full plan for these programmes, without explaining the
     other sixty."""
-    from ejia.cases.matching import household_holdings
+    from ejia.cases.matching import holdings_by_household
     from ejia.catalogue.planning import build_plan
     from ejia.catalogue.selectors import combinations_in_force, engine_for
     from ejia.rules.errors import RuleError
@@ -310,17 +310,18 @@ def _explain(reader: Reader, candidates: dict[int, set[str]], *, chunk: int = 50
         inputs = engine_inputs(reader, part)
         taken = held_and_applied(part, reader.on)
         households = Household.objects.in_bulk(part)
+        holdings = holdings_by_household(part, reader.on)
         for household_id in part:
             item = inputs.get(household_id)
             if item is None:
                 continue
             household = households[household_id]
-            held = household_holdings(household, reader.on)
+            held = holdings[household_id]
             wanted = set(candidates[household_id]) | {h.code for h in held}
             for code in list(wanted):
                 wanted |= partners.get(code, set())
             try:
-                results = engine.evaluate(item.input, on=reader.on)
+                results = engine.evaluate(item.input, on=reader.on, only=wanted)
             except RuleError:
                 continue
             members = [PlanMember(ref, name) for ref, name in zip(item.refs, item.names, strict=True)]

@@ -8,11 +8,12 @@ import pytest
 from django.utils import timezone
 
 from ejia.accounts.models import Division
+from ejia.cases.matching import holdings_by_household, household_holdings
 from ejia.core.models import AuditEvent
 from ejia.discovery.models import OPEN_STATUSES, Lead, LeadStatus, ScanRun
 from ejia.discovery.scan import held_and_applied, scan_run, scan_start
 from ejia.discovery.services import LeadError, lead_assign, lead_close
-from ejia.registry.models import StatusKind
+from ejia.registry.models import Household, StatusKind
 from ejia.registry.services import status_begin
 
 pytestmark = pytest.mark.django_db
@@ -48,6 +49,11 @@ def test_a_scan_finds_leads_with_reasons_and_facts_and_never_what_a_family_holds
     assert not Lead.objects.filter(household_id__in=dibao_holders, programme__code="dibao").exists()
     assert run.by_programme and sum(run.by_programme.values()) == run.leads_new
     assert AuditEvent.objects.filter(action="discovery.scan_source_query").exists()
+    # The scan reads what families hold set-based: the same holdings as the window's reader.
+    households = list(Household.objects.filter(division__path__startswith=run.area.path))
+    together = holdings_by_household([h.pk for h in households], run.on)
+    assert any(together.values()), "the small city has families that receive something"
+    assert together == {h.pk: household_holdings(h, run.on) for h in households}
 
 
 def test_a_second_scan_updates_the_same_leads_and_closes_those_whose_reason_went_away(demo_city):
