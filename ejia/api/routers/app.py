@@ -7,7 +7,6 @@ withdrawal service); see docs/api.md § 群众手机App.
     everything under /app/me/ and POST /app/logout — the citizen's own token (ejia.api.app_auth)
 """
 
-
 import datetime as dt
 import hashlib
 import uuid
