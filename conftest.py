@@ -53,6 +53,7 @@ def _org_rows():
 # run (CI) keeps them. A file, or a file::test; tests/test_fast_lane.py checks each one exists.
 E2E_DIR = Path(__file__).resolve().parent / "e2e"
 SLOW = (
+    "ejia/api/tests/test_schema_fuzz.py",
     "ejia/accounts/tests/test_access_replay.py",
     "ejia/accounts/tests/test_access_matrix.py",
     "ejia/accounts/tests/test_login.py::test_production_settings_pass_the_deploy_check",

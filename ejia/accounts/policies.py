@@ -419,9 +419,12 @@ class ApiScope(StrEnum):
 API_SCOPES: dict[str, Capability | None] = {
     ApiScope.CATALOGUE_READ: None,
     # The citizens' app: no staff capability; a citizen's token reaches only the applications
-    # made with the phone it verified by SMS code (ejia.api.auth.CitizenAuth).
+    # made with the phone it verified by SMS code (ejia.api.app_auth.CitizenAuth).
     ApiScope.CITIZEN_APP: None,
-    ApiScope.EXCHANGE_PUSH: Capability.EXCHANGE_OPERATE,
+    # A department's system pushes its own data: not the exchange operator's job (a city-centre
+    # role that reaches every source) but the scope plus the sources it was registered for
+    # (api_source_allowed); the snapshot then goes through the exchange's own validation and guard.
+    ApiScope.EXCHANGE_PUSH: None,
     ApiScope.DEPARTMENT_REQUESTS: Capability.PROCEDURE_HANDLE,
 }
 
@@ -456,6 +459,14 @@ def api_reach(principal, scope: str) -> Reach:
     if capability is None:
         return Reach.AREA
     return reach(principal.user, capability)
+
+
+def api_source_allowed(principal, source_code: str) -> bool:
+    """Pushing department data reaches only the sources the client was registered for (its own
+    department's data), never another department's."""
+    return api_reach(principal, ApiScope.EXCHANGE_PUSH) != Reach.NONE and source_code in (
+        principal.client.sources or []
+    )
 
 
 def api_require(principal, scope: str) -> Reach:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from ninja import NinjaAPI
 
 from ejia.api import errors
-from ejia.api.routers import app, catalogue, oauth
+from ejia.api.routers import app, catalogue, department, exchange, oauth
 
 api = NinjaAPI(
     title="e家大救助 开放接口",
@@ -23,6 +23,8 @@ errors.install(api)
 ROUTERS = [
     ("/oauth2/", oauth.router),
     ("/catalogue/", catalogue.router),
+    ("/exchange/", exchange.router),
+    ("/department/", department.router),
     ("/app/", app.router),
 ]
 for prefix, router in ROUTERS:

@@ -8,7 +8,9 @@ The same key with the same body (method, path and raw body bytes) replays the st
 with a different body it is refused with 409. The key is claimed by inserting its row in the
 same transaction as the work: a concurrent duplicate waits on the unique (client, key) index
 until the first commits, then finds its answer (PostgreSQL; SQLite serialises writers anyway).
-A failed call (any error answer) keeps nothing, so the client may retry it.
+Views return `Status(code, body)`. A router module using it must not say
+`from __future__ import annotations`: ninja reads the view's annotations through the wrapper,
+whose globals are this module's, so they must be real types, not strings. A failed call (any error answer) keeps nothing, so the client may retry it.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import json
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from ninja.responses import NinjaJSONEncoder
+from ninja.responses import NinjaJSONEncoder, Status
 
 from ejia.api.errors import ApiError
 from ejia.api.models import IdempotencyRecord
@@ -60,7 +62,15 @@ def _conflict(message: str) -> ApiError:
 def _replay(record: IdempotencyRecord, fingerprint: str):
     if record.body_hash != fingerprint:
         raise _conflict("该 Idempotency-Key 已用于另一个不同内容的请求，请为新请求换一个键。")
-    return record.status_code, record.response_body
+    return Status(record.status_code, record.response_body)
+
+
+def _split(result) -> tuple[int, object]:
+    if isinstance(result, Status):
+        return result.status_code, result.value
+    if isinstance(result, tuple):
+        return result
+    return 200, result
 
 
 def idempotent(view):
@@ -96,12 +106,12 @@ def idempotent(view):
                     raise _conflict("同一 Idempotency-Key 的请求正在处理，请稍后重试。") from None
                 return _replay(found, fingerprint)
             result = view(request, *args, **kwargs)
-            status, body = result if isinstance(result, tuple) else (200, result)
+            status, body = _split(result)
             if status >= 400:
                 transaction.set_rollback(True)  # an error answer keeps nothing: the client may retry
-                return status, body
+                return Status(status, body)
             record.status_code, record.response_body = status, _jsonable(body)
             record.save(update_fields=["status_code", "response_body"])
-        return status, record.response_body
+        return Status(status, record.response_body)
 
     return wrapped

@@ -32,6 +32,9 @@ class ApiClient(BaseModel):
     service_user = models.OneToOneField(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="api_client"
     )
+    # The department data sources this client may push (exchange:push), by DataSource code: a
+    # department's system delivers its own data, as agreed when it was registered.
+    sources = models.JSONField(_("可推送的数据源"), default=list, blank=True)
     # A partner registry's agreement: which fields it may see, and whether ID numbers are masked.
     agreement_fields = models.JSONField(_("协议约定字段"), default=list, blank=True)
     agreement_mask_ids = models.BooleanField(_("身份证号码脱敏"), default=True)

@@ -66,6 +66,7 @@ def client_create(
     agreement_fields: Iterable[str] = (),
     agreement_mask_ids: bool = True,
     agreement_ref: str = "",
+    sources: Iterable[str] = (),
 ) -> tuple[ApiClient, str]:
     """A new client and its first secret (returned once, never stored in clear). A client
     whose scopes need a staff role gets a service account at its unit holding those roles."""
@@ -75,6 +76,15 @@ def client_create(
     problems = scope_problems(kind, scopes, unit)
     if problems:
         raise ValidationError({"scopes": problems})
+    sources = sorted(set(sources))
+    if sources and "exchange:push" not in scopes:
+        raise ValidationError({"sources": "只有获得“推送部门数据”授权的接入系统才能指定数据源。"})
+    if sources:
+        from ejia.verification.models import DataSource
+
+        missing = sorted(set(sources) - set(DataSource.objects.filter(code__in=sources).values_list("code", flat=True)))
+        if missing:
+            raise ValidationError({"sources": f"没有这些数据源：{'、'.join(missing)}。"})
     if ApiClient.objects.filter(client_id=client_id).exists():
         raise ValidationError({"client_id": "该客户端标识已被使用。"})
     with transaction.atomic():
@@ -88,6 +98,7 @@ def client_create(
             agreement_fields=list(agreement_fields),
             agreement_mask_ids=agreement_mask_ids,
             agreement_ref=agreement_ref,
+            sources=sorted(set(sources)),
         )
         client.full_clean(exclude=["service_user"])
         roles = sorted({API_SCOPE_ROLES[s] for s in scopes if s in API_SCOPE_ROLES})

@@ -26,7 +26,7 @@ from ejia.rules.facts import STANDARD_KINDS
 
 router = Router(tags=["救助项目"], auth=client_auth(ApiScope.CATALOGUE_READ))
 
-ERRORS = {401: Error, 403: Error, 404: Error, 422: Error, 429: Error}
+ERRORS = {400: Error, 401: Error, 403: Error, 404: Error, 422: Error, 429: Error}
 
 
 class ProgrammeOut(Schema):

@@ -60,3 +60,19 @@ def yb_system(org):
 def bearer(client: ApiClient, scopes: list[str] | None = None) -> dict[str, str]:
     token, _, _ = token_issue(client, scopes)
     return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+def procedures(org):
+    """The catalogue, the procedures and the message templates (what a case needs to move)."""
+    from ejia.cases.workflow.procedures import procedures_seed
+    from ejia.catalogue.seed import catalogue_seed
+    from ejia.catalogue.selectors import engine_cache_clear
+    from ejia.core.outbox import templates_seed
+
+    engine_cache_clear()
+    catalogue_seed()
+    procedures_seed()
+    templates_seed()
+    yield org
+    engine_cache_clear()

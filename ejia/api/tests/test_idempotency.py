@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from django.db import connection
 from django.test import RequestFactory
+from ninja import Status
 
 from ejia.accounts.policies import ApiScope
 from ejia.api.auth import ApiPrincipal
@@ -25,7 +26,7 @@ def _request(principal, body: bytes, key: str = "k-1"):
 def thing_create(request):
     """A creating view: one audit event per creation (what a retry must not repeat)."""
     event = audit_record(actor=None, action="test.thing.create", data={"body": request.body.decode()})
-    return 201, {"seq": event.seq}
+    return Status(201, {"seq": event.seq})
 
 
 @pytest.fixture
@@ -37,7 +38,7 @@ def principal(partner):
 def test_the_same_key_and_body_replays_the_first_answer(principal):
     first = thing_create(_request(principal, b'{"a": 1}'))
     again = thing_create(_request(principal, b'{"a": 1}'))
-    assert first == again and first[0] == 201
+    assert (first.status_code, first.value) == (again.status_code, again.value) == (201, first.value)
     assert AuditEvent.objects.filter(action="test.thing.create").count() == 1
 
 
@@ -52,9 +53,9 @@ def test_the_same_key_with_another_body_is_409_in_chinese(principal):
 def test_an_error_answer_keeps_nothing(principal):
     @idempotent
     def failing(request):
-        return 422, {"code": "rejected"}
+        return Status(422, {"code": "rejected"})
 
-    assert failing(_request(principal, b"{}"))[0] == 422
+    assert failing(_request(principal, b"{}")).status_code == 422
     assert not IdempotencyRecord.objects.exists()
 
 
@@ -74,8 +75,8 @@ def test_concurrent_duplicates_create_once_on_postgresql(partner):
     principal = ApiPrincipal(client=client, scopes=frozenset({ApiScope.CATALOGUE_READ}), user=None)
 
     def attempt():
-        status, body = thing_create(_request(principal, b'{"a": 1}', key="same"))
-        return f"{status}:{body['seq']}"
+        answer = thing_create(_request(principal, b'{"a": 1}', key="same"))
+        return f"{answer.status_code}:{answer.value['seq']}"
 
     outcomes = race(attempt, attempt, attempt, expected={ApiError: lambda exc: exc.code})
     assert AuditEvent.objects.filter(action="test.thing.create").count() == 1

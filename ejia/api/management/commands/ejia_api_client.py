@@ -31,6 +31,7 @@ class Command(BaseCommand):
         parser.add_argument("--unit-division", default="", help="division code of the client's unit")
         parser.add_argument("--unit-department", default="", help="department code of the client's unit")
         parser.add_argument("--rate-limit", type=int, default=600, help="calls per minute")
+        parser.add_argument("--source", action="append", default=[], help="a data source it may push")
         parser.add_argument("--agreement-field", action="append", default=[])
         parser.add_argument("--agreement-ref", default="")
         parser.add_argument("--unmasked-ids", action="store_true", help="the agreement allows full ID numbers")
@@ -80,6 +81,7 @@ class Command(BaseCommand):
             agreement_fields=opts["agreement_field"],
             agreement_mask_ids=not opts["unmasked_ids"],
             agreement_ref=opts["agreement_ref"],
+            sources=opts["source"],
         )
         self.stdout.write(f"已登记 {client}。")
         self.stdout.write(f"client_id: {client.client_id}")
