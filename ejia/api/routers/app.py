@@ -13,6 +13,7 @@ import uuid
 
 from django.shortcuts import get_object_or_404
 from ninja import Field, Router, Schema
+from ninja.responses import Status
 
 from ejia.accounts.policies import ApiScope
 from ejia.api.app_auth import citizen_auth, citizen_token_issue, citizen_token_revoke
@@ -50,6 +51,8 @@ FIELD_LABELS["/api/v1/app/"] = {
     "confirmed": "确认撤回：",
 }
 LABELS = FIELD_LABELS["/api/v1/app/"]
+# What any operation here may answer besides its own: no or bad token, not allowed, bad input, too many calls.
+ERRORS = {401: Error, 403: Error, 422: Error, 429: Error}
 
 
 def refused(field: str, message: str, *, status: int = 422, code: str = "rejected") -> ApiError:
@@ -85,7 +88,7 @@ class CitizenToken(Schema):
     phone: str
 
 
-@router.post("/sms-code", auth=APP, response={202: CodeSent, 422: Error, 429: Error}, summary="获取登录验证码")
+@router.post("/sms-code", auth=APP, response={202: CodeSent, **ERRORS}, summary="获取登录验证码")
 def sms_code(request, payload: PhoneIn):
     """Same code, throttle (60 s between codes, 5 an hour per phone) and SMS gateway as the portal."""
     if not normalise_mobile(payload.phone):
@@ -94,10 +97,10 @@ def sms_code(request, payload: PhoneIn):
         sms_code_send(phone=payload.phone)
     except TrackingError as exc:
         raise ApiError(429, "sms_refused", exc.message, field="body.phone") from None
-    return 202, {"phone": mask_phone(normalise_mobile(payload.phone)), "expires_in": 300, "resend_after": 60}
+    return Status(202, {"phone": mask_phone(normalise_mobile(payload.phone)), "expires_in": 300, "resend_after": 60})
 
 
-@router.post("/token", auth=APP, response={200: CitizenToken, 422: Error}, summary="手机号+验证码登录，换取本人令牌")
+@router.post("/token", auth=APP, response={200: CitizenToken, **ERRORS}, summary="手机号+验证码登录，换取本人令牌")
 def token(request, payload: LoginIn):
     try:
         phone = sms_code_verify(phone=payload.phone, code=payload.code)
@@ -108,10 +111,10 @@ def token(request, payload: LoginIn):
     return {"access_token": access, "token_type": "Bearer", "expires_in": lifetime, "phone": mask_phone(phone)}
 
 
-@router.post("/logout", auth=CITIZEN, response={204: None}, summary="退出登录（令牌作废）")
+@router.post("/logout", auth=CITIZEN, response={204: None, **ERRORS}, summary="退出登录（令牌作废）")
 def logout(request):
     citizen_token_revoke(session=request.auth.session)
-    return 204, None
+    return Status(204, None)
 
 
 # ---------------------------------------------------------------- my applications
@@ -188,19 +191,19 @@ def my_case(request, public_id) -> Case:
     return get_object_or_404(cases_for_phone(request.auth.phone), public_id=public_id)
 
 
-@router.get("/me/applications", auth=CITIZEN, response=list[ApplicationOut], summary="我的申请")
+@router.get("/me/applications", auth=CITIZEN, response={200: list[ApplicationOut], **ERRORS}, summary="我的申请")
 def my_applications(request):
     return [application_out(c) for c in cases_for_phone(request.auth.phone)]
 
 
 @router.get(
-    "/me/applications/{uuid:public_id}",
+    "/me/applications/{public_id}",
     auth=CITIZEN,
-    response={200: ApplicationOut, 404: Error},
+    response={200: ApplicationOut, 404: Error, **ERRORS},
     summary="一份申请的进度",
 )
 def my_application(request, public_id: uuid.UUID):
-    return 200, application_out(my_case(request, public_id))
+    return Status(200, application_out(my_case(request, public_id)))
 
 
 class MemberIn(Schema):
@@ -226,7 +229,7 @@ class ApplicationIn(Schema):
 @router.post(
     "/me/applications",
     auth=CITIZEN,
-    response={201: ApplicationOut, 400: Error, 409: Error, 422: Error},
+    response={201: ApplicationOut, 400: Error, 409: Error, **ERRORS},
     openapi_extra=IDEMPOTENCY_DOC,
     summary="提交申请（群众自助申请）",
 )
@@ -247,7 +250,7 @@ def application_submit(request, payload: ApplicationIn):
         raise refused(exc.field, exc.message) from None
     except self_service.CaseError as exc:
         raise ApiError(422, "rejected", exc.message) from None
-    return 201, application_out(case)
+    return Status(201, application_out(case))
 
 
 class WithdrawIn(Schema):
@@ -262,9 +265,9 @@ class WithdrawnOut(Schema):
 
 
 @router.post(
-    "/me/applications/{uuid:public_id}/withdraw",
+    "/me/applications/{public_id}/withdraw",
     auth=CITIZEN,
-    response={200: WithdrawnOut, 404: Error, 422: Error},
+    response={200: WithdrawnOut, 404: Error, **ERRORS},
     summary="撤回申请（全部或部分项目）",
 )
 def application_withdraw(request, public_id: uuid.UUID, payload: WithdrawIn):
