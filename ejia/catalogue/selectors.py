@@ -125,6 +125,24 @@ def published_specs(on: dt.date) -> list[ProgrammeSpec]:
     return [version_spec(v.programme, v) for v in versions_in_force(on)]
 
 
+ELIGIBLE_CALL = re.compile(r"""eligible\(\s*["'](\w+)["']\s*\)""")
+
+
+def with_dependencies(spec: ProgrammeSpec, published: dict[str, ProgrammeSpec]) -> list[ProgrammeSpec]:
+    """The spec and every published programme it names through eligible(…), transitively:
+    evaluating one programme need not run all of them."""
+    wanted = {spec.code: spec}
+    todo = [spec]
+    while todo:
+        current = todo.pop()
+        texts = [c.expr for c in current.criteria] + [current.amount or ""]
+        for code in ELIGIBLE_CALL.findall(" ".join(texts)):
+            if code not in wanted and code in published:
+                wanted[code] = published[code]
+                todo.append(published[code])
+    return list(wanted.values())
+
+
 _engines: dict[tuple, Engine] = {}
 _engines_lock = threading.Lock()
 _ENGINE_CACHE_SIZE = 16

@@ -10,7 +10,6 @@ force.
 from __future__ import annotations
 
 import datetime as dt
-import re
 import threading
 from dataclasses import dataclass
 from importlib import import_module
@@ -82,15 +81,35 @@ _population_cache: dict[str, object] = {}
 @dataclass(frozen=True)
 class Population:
     description: str
-    households: object  # pyarrow.Table
+    households: object  # pyarrow.Table, or None when read from `folder`
     members: object
+    folder: object = None  # the discovery export's folder (Parquet files)
+    rows: int = 0
 
     @property
     def size(self) -> int:
-        return self.households.num_rows
+        return self.rows if self.folder is not None else self.households.num_rows
+
+    @property
+    def is_registry(self) -> bool:
+        return self.folder is not None
 
 
 def population() -> Population:
+    """The registry export of the what-if (影响测算) when one exists: the live count and the
+    what-if read the same files. Before the first what-if, the provider's population."""
+    from ejia.discovery.whatif import latest_export
+
+    export = latest_export()
+    if export is not None:
+        written = timezone.localtime(export.written_at)
+        return Population(
+            description=f"全市登记家庭（{written:%Y-%m-%d %H:%M}导出）",
+            households=None,
+            members=None,
+            folder=export.folder,
+            rows=export.households,
+        )
     provider = import_module(settings.EJIA_COUNT_POPULATION)
     key = provider.cache_key()
     with _population_lock:
@@ -100,24 +119,6 @@ def population() -> Population:
             _population_cache.clear()
             _population_cache[key] = cached
     return cached
-
-
-ELIGIBLE_CALL = re.compile(r"""eligible\(\s*["'](\w+)["']\s*\)""")
-
-
-def _with_dependencies(spec: ProgrammeSpec, published: dict[str, ProgrammeSpec]) -> list[ProgrammeSpec]:
-    """The spec and every published programme it names through eligible(…), transitively:
-    counting one programme need not run all of them."""
-    wanted = {spec.code: spec}
-    todo = [spec]
-    while todo:
-        current = todo.pop()
-        texts = [c.expr for c in current.criteria] + [current.amount or ""]
-        for code in ELIGIBLE_CALL.findall(" ".join(texts)):
-            if code not in wanted and code in published:
-                wanted[code] = published[code]
-                todo.append(published[code])
-    return list(wanted.values())
 
 
 @dataclass(frozen=True)
@@ -131,7 +132,7 @@ def count_qualifying(spec: ProgrammeSpec, *, on: dt.date) -> Count:
     import pyarrow as pa
 
     published = {s.code: s for s in selectors.published_specs(on)}
-    engine = Engine(_with_dependencies(spec, published))
+    engine = Engine(selectors.with_dependencies(spec, published))
     people = population()
     rows = selectors.standards_table_rows(on)
     standards = pa.table(
@@ -144,8 +145,12 @@ def count_qualifying(spec: ProgrammeSpec, *, on: dt.date) -> Count:
     )
     con = duckdb.connect()
     try:
-        con.register("households", people.households)
-        con.register("members", people.members)
+        if people.is_registry:
+            con.read_parquet(str(people.folder / "households.parquet")).create_view("households")
+            con.read_parquet(str(people.folder / "members.parquet")).create_view("members")
+        else:
+            con.register("households", people.households)
+            con.register("members", people.members)
         con.register("standards", standards)
         result = engine.evaluate_bulk(con, on=on)
     finally:
@@ -161,7 +166,7 @@ def published_count(programme: Programme, *, on: dt.date) -> Count | None:
     version = selectors.programme_current_version(programme, on=on)
     if version is None:
         return None
-    key = (programme.code, version.pk, on, population().description, population().size)
+    key = (programme.code, version.pk, on, population().description, str(population().folder), population().size)
     if key not in _published_counts:
         if len(_published_counts) > 256:
             _published_counts.clear()
@@ -324,6 +329,9 @@ def programme_edit_view(request, code: str):
         formset = CriterionFormSet(request.POST, prefix="criteria")
         if rules_form.is_valid() and formset.is_valid():
             version = _save_rules(request, programme, draft, rules_form, formset)
+            started = getattr(request, "ejia_whatif", None)
+            if started is not None:
+                return redirect("catalogue:whatif", code=code, public_id=started.public_id)
             if version is not None:
                 return (
                     redirect("catalogue:edit", code=code)
@@ -404,6 +412,7 @@ def _save_rules(request, programme, draft, rules_form, formset) -> ProgrammeVers
     criteria = criteria_from(formset)
     data = rules_form.cleaned_data
     publish = request.POST.get("action") == "publish"
+    whatif = request.POST.get("action") == "whatif"
     try:
         with transaction.atomic():
             if draft is None:
@@ -433,6 +442,9 @@ def _save_rules(request, programme, draft, rules_form, formset) -> ProgrammeVers
     except ValidationError as exc:
         _errors_to_forms(exc, rules_form)
         return None
+    if whatif:
+        request.ejia_whatif = _whatif_start(request, version)
+        return version
     if publish:
         messages.success(
             request,
@@ -526,3 +538,54 @@ def _changes(before: ProgrammeVersion | None, after: ProgrammeVersion) -> list[t
     if (before.amount_expr or "") != (after.amount_expr or ""):
         changes.append(("amount", "金额公式"))
     return changes
+
+
+# ---------------------------------------------------------------- 影响测算 (what-if)
+
+
+def _whatif_start(request, version: ProgrammeVersion):
+    from ejia.discovery.whatif import WhatIfRefused, whatif_start
+
+    try:
+        return whatif_start(actor=request.user, version=version)
+    except WhatIfRefused as exc:
+        messages.error(request, exc.message)
+        return None
+
+
+@editor_view
+@require_POST
+def whatif_start_view(request, code: str):
+    """Run the what-if of the programme's saved draft."""
+    programme = programme_for_editor(request.user, code)
+    draft = _latest_draft(programme)
+    if draft is None:
+        messages.error(request, "请先保存草稿，再测算影响。")
+        return redirect("catalogue:edit", code=code)
+    started = _whatif_start(request, draft)
+    if started is None:
+        return redirect("catalogue:edit", code=code)
+    return redirect("catalogue:whatif", code=code, public_id=started.public_id)
+
+
+@editor_view
+def whatif_view(request, code: str, public_id):
+    """The what-if's progress and, when finished, its table (the page polls itself while open)."""
+    from ejia.discovery.models import WhatIfRun
+
+    programme = programme_for_editor(request.user, code)
+    item = WhatIfRun.objects.filter(programme=programme, public_id=public_id).select_related("version").first()
+    if item is None:
+        raise Http404("没有这次测算。")
+    return render(
+        request,
+        "catalogue/editor/whatif.html",
+        {
+            "programme": programme,
+            "item": item,
+            "draft_changed": item.version.updated_at > item.version_updated_at or item.version.is_published,
+            "export_age_days": (timezone.localdate() - timezone.localtime(item.export_at).date()).days
+            if item.export_at
+            else None,
+        },
+    )

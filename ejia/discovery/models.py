@@ -148,3 +148,43 @@ class Lead(BaseModel):
             head = self.household.head()
             return head.name if head else self.household.address
         return self.reported_name or self.reported_address
+
+
+class WhatIfRun(BaseModel):
+    """影响测算: a draft version of a programme against the version in force, evaluated over the
+    registry and the latest committed department snapshots (the discovery export), before the
+    draft is published. The result is a diff per household, summed by county and township."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("排队中")
+        RUNNING = "running", _("测算中")
+        FINISHED = "finished", _("已完成")
+        FAILED = "failed", _("失败")
+
+    programme = models.ForeignKey("catalogue.Programme", on_delete=models.PROTECT, related_name="+")
+    version = models.ForeignKey("catalogue.ProgrammeVersion", on_delete=models.PROTECT, related_name="+")
+    # The draft as it was when the run was asked for: a later edit makes the result stale.
+    version_updated_at = models.DateTimeField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    on = models.DateField(_("测算基准日"))
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    # When the export the run read was written, and whether it was reused from an earlier run.
+    export_at = models.DateTimeField(null=True, blank=True)
+    export_reused = models.BooleanField(default=False)
+    # {"households", "before", "after", "totals": {...}, "counties": [...], "snapshots": [...]}
+    result = models.JSONField(default=dict, blank=True)
+    # {"export": s, "evaluate": s, "diff": s, "total": s}
+    timings = models.JSONField(default=dict, blank=True)
+    error = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"影响测算 {self.programme_id} {self.created_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in (self.Status.QUEUED, self.Status.RUNNING)
