@@ -54,6 +54,7 @@ def _org_rows():
 E2E_DIR = Path(__file__).resolve().parent / "e2e"
 SLOW = (
     "ejia/api/tests/test_schema_fuzz.py",
+    "ejia/api/tests/test_api_matrix.py::test_the_authorisation_matrix",
     "ejia/accounts/tests/test_access_replay.py",
     "ejia/accounts/tests/test_access_matrix.py",
     "ejia/accounts/tests/test_login.py::test_production_settings_pass_the_deploy_check",

@@ -1,0 +1,304 @@
+"""API benchmark (issue 20): a department system's and the catalogue's mix against gunicorn with
+production settings, all on this machine's loopback.
+
+Usage:
+  .venv/bin/python bench/bench_api.py [--threads 8] [--run-time 30] [--workers 4] [--port 8766]
+      [--database-url sqlite:///… | postgres://postgres@127.0.0.1:5432/ejia_bench_api] [--reuse]
+
+1. A fresh database (SQLite in bench/out/api/ by default, or the PostgreSQL one named; dropped
+   and created unless --reuse) is migrated and loaded with the organisation, the catalogue, the
+   procedures and the department sources; one department client (滨城区医保, scopes
+   catalogue:read + department:requests, no rate limit) is registered with `ejia_api_client`.
+2. gunicorn starts with config/gunicorn.conf.py and production settings (loopback).
+3. The client takes ONE token (POST /api/v1/oauth2/client/token), then `--threads` threads,
+   each on its own keep-alive connection, call the mix in a loop for `--run-time` seconds
+   (after a 5 s unmeasured warm-up): programmes list, one programme, standards of a county, the
+   self-check, the questions, the department's routed requests. Every call is a full API call:
+   token verification, client lookup, rate-limit count, policy, audit event.
+4. Printed: requests/s, p50/p95/p99 (ms) overall and per operation, non-2xx count, and the CPU
+   time of gunicorn's processes per request.
+
+The load generator shares the two cores with the server: its CPU is printed too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import resource
+import subprocess
+import sys
+import threading
+import time
+import urllib.parse
+from pathlib import Path
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "bench" / "out" / "api"
+
+POOR_FAMILY = {
+    "place": {"township": "371602001"},
+    "size": {"size": 3},
+    "ages": {"elderly80": 0, "elderly60": 1, "children": 1, "college": 0, "jobless": 1},
+    "school": {"junior": 1},
+    "situation": {"items": ["none"]},
+    "income": {"amount": "900"},
+    "assets": {"amount": "2000"},
+    "housing": {"housing_condition": "owned_ok", "other_houses": "no", "car": "no", "business": "no"},
+    "health": {"items": ["none"]},
+    "supporter": {"supporter": "no"},
+    "costs": {"medical": "3000", "education": "500", "events": ["none"]},
+}
+# (name, method, path, body, weight): a department system polls its queue most.
+MIX = [
+    ("department.requests", "GET", "/api/v1/department/requests", None, 4),
+    ("catalogue.programmes", "GET", "/api/v1/catalogue/programmes?q=db", None, 2),
+    ("catalogue.programme", "GET", "/api/v1/catalogue/programmes/dibao?county=371602", None, 2),
+    ("catalogue.standards", "GET", "/api/v1/catalogue/standards/371602", None, 2),
+    ("catalogue.questions", "GET", "/api/v1/catalogue/self-check/questions", None, 1),
+    ("catalogue.self_check", "POST", "/api/v1/catalogue/self-check", {"answers": POOR_FAMILY}, 1),
+]
+
+SEED = """
+from ejia.demo.setup import organisation_ensure
+from ejia.catalogue.seed import catalogue_seed
+from django.core.management import call_command
+organisation_ensure()
+catalogue_seed()
+call_command("ejia_procedures_seed")
+call_command("ejia_sources_seed")
+"""
+
+
+def bench_env(database_url: str) -> dict[str, str]:
+    key = Ed25519PrivateKey.generate().private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings_production",
+        "DJANGO_SECRET_KEY": "bench-only-secret-key-" + "0" * 40,
+        "EJIA_FIELD_KEYS": "k1:ZGV2LW9ubHktZmllbGQta2V5LTMyLWJ5dGVzLWxvbmc=",
+        "EJIA_FIELD_KEY_ID": "k1",
+        "EJIA_BLIND_INDEX_KEY": "dev-only-blind-index-key",
+        "EJIA_AUDIT_KEY": "dev-only-audit-chain-key",
+        "EJIA_API_SIGNING_KEY": key.decode("ascii"),
+        "EJIA_VAR_DIR": str(OUT / "var"),
+        "EJIA_AUDIT_ANCHOR_FILE": str(OUT / "var" / "audit-anchor.json"),
+        "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
+        "EJIA_TRUSTED_PROXIES": "127.0.0.1",
+        "DATABASE_URL": database_url,
+    }
+
+
+def manage(env: dict, *args: str) -> str:
+    done = subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, check=False
+    )
+    if done.returncode:
+        raise SystemExit(f"manage.py {' '.join(args[:2])} failed:\n{done.stdout}\n{done.stderr}")
+    return done.stdout
+
+
+def prepare(env: dict, url: str, *, reuse: bool) -> str:
+    """The database loaded, and a fresh client secret."""
+    if not reuse:
+        if url.startswith("sqlite:///"):
+            Path(url.removeprefix("sqlite:///")).unlink(missing_ok=True)
+        else:
+            parts = urllib.parse.urlsplit(url)
+            name = parts.path.lstrip("/")
+            admin = f"{parts.scheme}://{parts.netloc}/postgres"
+            for sql in (f'DROP DATABASE IF EXISTS "{name}"', f'CREATE DATABASE "{name}"'):
+                subprocess.run(["psql", admin, "-q", "-c", sql], check=True)
+        started = time.monotonic()
+        manage(env, "migrate", "--noinput", "-v", "0")
+        manage(env, "shell", "-c", SEED)
+        print(f"database loaded in {time.monotonic() - started:.0f} s")
+    manage(env, "collectstatic", "--noinput", "-v", "0")
+    created = manage(env, "ejia_api_client", "list")
+    if "bench-yb" not in created:
+        out = manage(
+            env,
+            "ejia_api_client",
+            "create",
+            "--client-id=bench-yb",
+            "--name=滨城区医保业务系统（压测）",
+            "--kind=department",
+            "--scope=catalogue:read",
+            "--scope=department:requests",
+            "--unit-division=371602",
+            "--unit-department=yb",
+            "--rate-limit=0",
+        )
+    else:
+        out = manage(env, "ejia_api_client", "rotate", "--client-id=bench-yb", "--grace-hours=0")
+    return next(line for line in out.splitlines() if "只显示这一次" in line).split("：")[-1].strip()
+
+
+def start_gunicorn(env: dict, *, port: int, workers: int) -> subprocess.Popen:
+    log = OUT / "gunicorn.log"
+    env = dict(env, EJIA_ACCESS_LOG=str(log), EJIA_ERROR_LOG=str(log))
+    server = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "gunicorn"),
+            "-c",
+            "config/gunicorn.conf.py",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(workers),
+        ],
+        cwd=ROOT,
+        env=env,
+    )
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            connection.request("GET", "/api/v1/openapi.json", headers={"X-Forwarded-Proto": "https"})
+            connection.getresponse().read()
+            return server
+        except OSError:
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"gunicorn did not start; see {log}") from None
+            time.sleep(0.3)
+
+
+def token(port: int, secret: str) -> str:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    body = urllib.parse.urlencode(
+        {"grant_type": "client_credentials", "client_id": "bench-yb", "client_secret": secret}
+    )
+    connection.request(
+        "POST",
+        "/api/v1/oauth2/client/token",
+        body=body,
+        headers={"Content-Type": "application/x-www-form-urlencoded", "X-Forwarded-Proto": "https"},
+    )
+    answer = connection.getresponse()
+    data = json.loads(answer.read())
+    if answer.status != 200:
+        raise SystemExit(f"no token: {answer.status} {data}")
+    return data["access_token"]
+
+
+def worker(port, access_token, until, warm_until, samples, errors, seed):
+    headers = {
+        "Authorization": f"Bearer {access_token}",
+        "X-Forwarded-Proto": "https",
+        "Content-Type": "application/json",
+    }
+    plan = [m for m in MIX for _ in range(m[4])]
+    i = seed
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    while True:
+        now = time.monotonic()
+        if now >= until:
+            return
+        name, method, path, body, _ = plan[i % len(plan)]
+        i += 1
+        payload = json.dumps(body) if body is not None else None
+        started = time.perf_counter()
+        try:
+            connection.request(method, path, body=payload, headers=headers)
+            answer = connection.getresponse()
+            answer.read()
+            status = answer.status
+        except (OSError, http.client.HTTPException):
+            connection.close()
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            status = 0
+        elapsed = (time.perf_counter() - started) * 1000
+        if now >= warm_until:
+            samples.append((name, elapsed))
+            if not 200 <= status < 300:
+                errors.append((name, status))
+
+
+def cpu_of_tree(root: int) -> int:
+    """utime + stime ticks of a process and its children (gunicorn master + workers)."""
+    total = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            raw = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = raw[raw.rindex(")") + 2 :].split()
+        if int(entry.name) == root or int(fields[1]) == root:
+            total += int(fields[11]) + int(fields[12])
+    return total
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))] if ordered else 0.0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--run-time", type=int, default=30, help="measured seconds (at most 600)")
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--port", type=int, default=8766)
+    parser.add_argument("--database-url", default=f"sqlite:///{OUT / 'bench-api.sqlite3'}")
+    parser.add_argument("--reuse", action="store_true", help="keep the database of an earlier run")
+    args = parser.parse_args()
+    seconds = max(5, min(args.run_time, 600))
+    OUT.mkdir(parents=True, exist_ok=True)
+    env = bench_env(args.database_url)
+    secret = prepare(env, args.database_url, reuse=args.reuse)
+    server = start_gunicorn(env, port=args.port, workers=args.workers)
+    try:
+        access_token = token(args.port, secret)  # once: the token is good for ten minutes
+        samples: list[tuple[str, float]] = []
+        errors: list[tuple[str, int]] = []
+        warm_until = time.monotonic() + 5
+        until = warm_until + seconds
+
+        threads = [
+            threading.Thread(target=worker, args=(args.port, access_token, until, warm_until, samples, errors, n))
+            for n in range(args.threads)
+        ]
+        own_before = resource.getrusage(resource.RUSAGE_SELF)
+        for t in threads:
+            t.start()
+        time.sleep(max(0.0, warm_until - time.monotonic()))
+        ticks_before = cpu_of_tree(server.pid)
+        for t in threads:
+            t.join()
+        ticks = cpu_of_tree(server.pid) - ticks_before
+        own_after = resource.getrusage(resource.RUSAGE_SELF)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    times = [ms for _, ms in samples]
+    count = len(times)
+    hz = os.sysconf("SC_CLK_TCK")
+    own = (own_after.ru_utime + own_after.ru_stime) - (own_before.ru_utime + own_before.ru_stime)
+    print(
+        f"\nAPI mix, {args.threads} threads, {args.workers} gunicorn workers, {seconds} s measured, {args.database_url.split(':')[0]}"
+    )
+    print(f"  requests: {count}   rps: {count / seconds:.1f}   non-2xx: {len(errors)}")
+    print(
+        f"  latency ms: p50 {percentile(times, 50):.1f}   p95 {percentile(times, 95):.1f}   p99 {percentile(times, 99):.1f}"
+    )
+    if count:
+        print(f"  server CPU per request: {ticks / hz / count * 1000:.1f} ms   load generator CPU: {own:.1f} s")
+    for name, *_ in MIX:
+        mine = [ms for n, ms in samples if n == name]
+        if mine:
+            print(f"  {name:<22} n={len(mine):<6} p50 {percentile(mine, 50):7.1f}   p95 {percentile(mine, 95):7.1f}")
+    if errors:
+        print("  errors (first 5):", errors[:5])
+
+
+if __name__ == "__main__":
+    main()
