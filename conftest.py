@@ -14,6 +14,7 @@ way through the login form and the second factor page with a real code (`totp_co
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -34,7 +35,10 @@ _HASH = None
 TEST_TOWNSHIPS = ("371602001", "371602105", "371621101")
 
 
-def _org_rows():
+@functools.cache
+def _org_rows() -> tuple:
+    """Read once per worker: the rows are frozen dataclasses, the CSV and the generated
+    villages do not change during a run."""
     base = read_base_divisions()
     keep = []
     for row in base:
@@ -43,7 +47,7 @@ def _org_rows():
     for row in base:
         if row.code in TEST_TOWNSHIPS:
             keep.extend(villages_for_township(row.code, row.kind)[:3])
-    return keep
+    return tuple(keep)
 
 
 # ---- The fast lane: ./scripts/test.sh -m "not e2e and not slow" (README). Every test under

@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "ejia.portal",
     "ejia.demo",
     "ejia.api",
+    "ejia.dashboards",
     # django-ninja: only for its vendored Swagger UI files (the API docs page loads no CDN).
     "ninja",
 ]

@@ -23,6 +23,7 @@ from ejia.accounts.models import Division
 from ejia.accounts.policies import Capability, require
 from ejia.accounts.scope import require_division
 from ejia.core.audit import audit_record
+from ejia.dashboards.tasks import enqueue_after_commit
 from ejia.disbursement.exceptions import DisbursementError
 from ejia.disbursement.models import Entitlement, PaymentBatch, PaymentItem, PaymentLine, add_months, period_label
 from ejia.disbursement.transitions import (
@@ -449,6 +450,7 @@ def batch_release(*, actor, batch: PaymentBatch) -> PaymentBatch:
             return locked
         if locked.status == PaymentBatch.Status.BUILT and locked.prepared_by_id == actor.pk:
             raise DisbursementError("两人复核：批次的生成人不能同时作为发放人，请由另一位工作人员复核发放。")
+        enqueue_after_commit(trigger="batch_release", months=[locked.period])
         return batch_transition(
             actor=actor,
             batch_id=locked.pk,

@@ -1,0 +1,95 @@
+"""The summaries agree with the raw payment rows they are computed from; refresh is idempotent
+and a failed month is recorded, not raised."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+from django.db.models import Sum
+
+from ejia.core.models import AuditEvent
+from ejia.dashboards.models import PaymentMonthly, RecipientMonthly, RefreshRun
+from ejia.dashboards.refresh import refresh
+from ejia.dashboards.tasks import refresh_dashboards
+from ejia.disbursement.bankfiles import bank_file_export, bank_return_import
+from ejia.disbursement.batches import batch_build, batch_release
+from ejia.disbursement.models import PaymentItem
+from ejia.disbursement.services import entitlement_create
+from ejia.disbursement.tests.conftest import MAY, household
+
+pytestmark = pytest.mark.django_db
+
+
+def _answer(*rows) -> bytes:
+    out = io.StringIO()
+    w = csv.writer(out)
+    w.writerow(["交易流水号", "金额（元）", "结果", "银行流水号", "说明"])
+    w.writerows(rows)
+    return out.getvalue().encode("utf-8")
+
+
+@pytest.fixture
+def answered(dave, grace, programmes, django_capture_on_commit_callbacks):
+    """May in 滨城区: one household paid (低保 ¥600 + 残疾人补贴 ¥229), one failed (低保 ¥1,212),
+    one held for want of an account (低保 ¥500)."""
+    first, second, third = household(), household(), household(account=None)
+    dibao = programmes["dibao"]
+    entitlement_create(actor=dave, household=first, programme=dibao, amount_fen=60000, start_month=MAY)
+    entitlement_create(
+        actor=dave,
+        household=first,
+        programme=programmes["disability_living_subsidy"],
+        person=first.memberships.get().person,
+        amount_fen=22900,
+        start_month=MAY,
+    )
+    entitlement_create(actor=dave, household=second, programme=dibao, amount_fen=121200, start_month=MAY)
+    entitlement_create(actor=dave, household=third, programme=dibao, amount_fen=50000, start_month=MAY)
+    batch = batch_release(actor=grace, batch=batch_build(actor=dave, county="371602", period=MAY))
+    bank_file_export(actor=grace, batch=batch)
+    one, two = batch.lines.get(household=first), batch.lines.get(household=second)
+    # The import queues a refresh of May once it commits.
+    with django_capture_on_commit_callbacks(execute=True):
+        bank_return_import(
+            actor=grace,
+            batch=batch,
+            data=_answer(
+                [one.reference, "829.00", "成功", "B1", ""], [two.reference, "1212.00", "失败", "", "账户冻结"]
+            ),
+        )
+    return programmes
+
+
+def test_summaries_match_the_raw_rows_and_refresh_is_idempotent(answered):
+    assert RefreshRun.objects.get(trigger="bank_return").status == RefreshRun.Status.DONE
+    [run] = refresh(months=[MAY], trigger="test")
+    assert run.status == RefreshRun.Status.DONE
+    dibao = PaymentMonthly.objects.get(month=MAY, county_code="371602", programme=answered["dibao"])
+    assert (dibao.households, dibao.due_fen) == (3, 60000 + 121200 + 50000)
+    assert (dibao.paid_fen, dibao.failed_fen, dibao.held_fen, dibao.pending_fen) == (60000, 121200, 50000, 0)
+    disability = PaymentMonthly.objects.get(month=MAY, programme=answered["disability_living_subsidy"])
+    assert (disability.households, disability.paid_fen) == (1, 22900)
+    # Recomputed straight from the payment items.
+    raw = PaymentItem.objects.filter(period=MAY).aggregate(t=Sum("amount_fen"))["t"]
+    assert PaymentMonthly.objects.filter(month=MAY).aggregate(t=Sum("due_fen"))["t"] == raw
+    recipients = RecipientMonthly.objects.get(month=MAY, programme=answered["dibao"])
+    assert (recipients.entitlements, recipients.households, recipients.monthly_fen) == (3, 3, 231200)
+
+    refresh_dashboards.enqueue(trigger="again", months=[MAY.isoformat()])
+    assert PaymentMonthly.objects.filter(month=MAY).count() == 2
+    assert AuditEvent.objects.filter(action="dashboards.refresh", object_id="2026-05-01", actor=None).count() == 3
+
+
+def test_a_failed_month_is_recorded_and_not_raised(answered, monkeypatch):
+    from ejia.dashboards import refresh as module
+
+    def broken(month):
+        raise RuntimeError("数据库连接中断")
+
+    monkeypatch.setattr(module, "_payments", broken)
+    [run] = refresh(months=[MAY], trigger="test")
+    assert run.status == RefreshRun.Status.FAILED and "数据库连接中断" in run.error
+    # The month keeps what the refresh after the bank's answer wrote.
+    assert PaymentMonthly.objects.filter(month=MAY).count() == 2 and RecipientMonthly.objects.count() == 2
