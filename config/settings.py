@@ -284,6 +284,7 @@ EJIA_API_TOKEN_SECONDS = int(os.environ.get("EJIA_API_TOKEN_SECONDS", "600"))
 EJIA_API_ISSUER = os.environ.get("EJIA_API_ISSUER", "ejia")
 # Kept answers of idempotent POSTs are replayed this long.
 EJIA_API_IDEMPOTENCY_HOURS = int(os.environ.get("EJIA_API_IDEMPOTENCY_HOURS", "24"))
+EJIA_API_CITIZEN_TOKEN_SECONDS = int(os.environ.get("EJIA_API_CITIZEN_TOKEN_SECONDS", "1800"))
 # ---- end open API ----
 
 # ---- security headers (ejia.core.headers: CSP, Permissions-Policy, no-store) ----

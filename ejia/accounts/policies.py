@@ -410,6 +410,7 @@ class ApiScope(StrEnum):
     service account, whose roles (API_SCOPE_ROLES) give that capability its reach."""
 
     CATALOGUE_READ = "catalogue:read"
+    CITIZEN_APP = "app:citizen"
     EXCHANGE_PUSH = "exchange:push"
     DEPARTMENT_REQUESTS = "department:requests"
     DCI_SEARCH = "dci:search"
@@ -418,6 +419,9 @@ class ApiScope(StrEnum):
 # Scope -> the capability it needs (None: public information, the scope alone decides).
 API_SCOPES: dict[str, Capability | None] = {
     ApiScope.CATALOGUE_READ: None,
+    # The citizens' app: no staff capability; a citizen's token reaches only the applications
+    # made with the phone it verified by SMS code (ejia.api.app_auth.CitizenAuth).
+    ApiScope.CITIZEN_APP: None,
     # A department's system pushes its own data: not the exchange operator's job (a city-centre
     # role that reaches every source) but the scope plus the sources it was registered for
     # (api_source_allowed); the snapshot then goes through the exchange's own validation and guard.
@@ -437,12 +441,13 @@ API_SCOPE_ROLES: dict[str, str] = {
 # Which scopes each kind of client may be given at all (ejia.api ApiClient.Kind values).
 API_KIND_SCOPES: dict[str, frozenset[str]] = {
     "department": frozenset({ApiScope.CATALOGUE_READ, ApiScope.EXCHANGE_PUSH, ApiScope.DEPARTMENT_REQUESTS}),
-    "citizen_app": frozenset({ApiScope.CATALOGUE_READ}),
+    "citizen_app": frozenset({ApiScope.CATALOGUE_READ, ApiScope.CITIZEN_APP}),
     "partner": frozenset({ApiScope.CATALOGUE_READ, ApiScope.DCI_SEARCH}),
 }
 
 API_SCOPE_LABELS = {
     ApiScope.CATALOGUE_READ: _("查询救助项目、标准和自助测算"),
+    ApiScope.CITIZEN_APP: _("群众手机App登录、申请、查询和撤回本人申请"),
     ApiScope.EXCHANGE_PUSH: _("推送部门数据"),
     ApiScope.DEPARTMENT_REQUESTS: _("接收转办事项并反馈审批结果"),
     ApiScope.DCI_SEARCH: _("按DCI标准查询社会救助登记信息"),

@@ -8,7 +8,7 @@ from __future__ import annotations
 from ninja import NinjaAPI
 
 from ejia.api import errors
-from ejia.api.routers import catalogue, dci, department, exchange, oauth
+from ejia.api.routers import app, catalogue, dci, department, exchange, oauth
 
 api = NinjaAPI(
     title="e家大救助 开放接口",
@@ -25,6 +25,7 @@ ROUTERS = [
     ("/catalogue/", catalogue.router),
     ("/exchange/", exchange.router),
     ("/department/", department.router),
+    ("/app/", app.router),
     ("/dci/", dci.router),
 ]
 for prefix, router in ROUTERS:

@@ -112,6 +112,22 @@ def validation_details(errors: list[dict]) -> list[dict]:
     return details
 
 
+# Chinese names of input fields, by the path prefix of the operations that take them
+# (a router registers its own): "body.members.0.id_number" is told as "身份证号码".
+FIELD_LABELS: dict[str, dict[str, str]] = {}
+
+
+def labelled(path: str, details: list[dict]) -> list[dict]:
+    for prefix, labels in FIELD_LABELS.items():
+        if path.startswith(prefix):
+            for detail in details:
+                names = [p for p in detail["field"].split(".")[1:] if not p.isdigit()]
+                label = labels.get(names[-1]) if names else None
+                if label and not detail["message"].startswith(label):
+                    detail["message"] = f"{label}{detail['message']}"
+    return details
+
+
 def error_body(code: str, message: str, *, field: str = "", details: list[dict] | None = None) -> dict:
     return {"code": code, "message": str(message), "field": field, "details": details or []}
 
@@ -132,7 +148,7 @@ def install(api) -> None:
 
     @api.exception_handler(NinjaValidationError)
     def validation_error(request, exc: NinjaValidationError):
-        details = validation_details(list(exc.errors))
+        details = labelled(request.path, validation_details(list(exc.errors)))
         first = details[0] if details else {"field": "", "message": "请求参数有误"}
         message = f"请求参数有误：{first['field']} {first['message']}".replace("： ", "：")
         return respond(request, 422, error_body("invalid_request", message, field=first["field"], details=details))

@@ -80,3 +80,19 @@ class IdempotencyRecord(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["client", "key"], name="api_idempotency_unique")]
+
+
+class AppSession(models.Model):
+    """A citizen logged in to the citizens' app (phone + SMS code): a personal token bound to the
+    app's client and to the phone, stored hashed. It reaches only the applications made with that
+    phone; it ends when it expires, when the citizen logs out, or when the app client is disabled."""
+
+    client = models.ForeignKey(ApiClient, on_delete=models.CASCADE, related_name="app_sessions")
+    phone = models.CharField(max_length=20, db_index=True)
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]

@@ -15,7 +15,7 @@ from django.views.decorators.cache import never_cache
 
 from ejia.accounts.models import Division
 from ejia.accounts.policies import public_view
-from ejia.cases import drafts
+from ejia.cases import drafts, self_service
 from ejia.cases import intake_engine as engine
 from ejia.cases.citizen_views import SESSION_KEY, login_redirect
 from ejia.cases.intake import adults, member_summary
@@ -23,14 +23,13 @@ from ejia.cases.intake_forms import ApplicantForm, NeedsForm, ProgrammesForm
 from ejia.cases.models import Case, Channel, Need
 from ejia.cases.selectors import draft_household, open_cases_of_household
 from ejia.cases.services import CaseError, adults_without_authorisation
-from ejia.cases.uploads import UploadError, store_signature
+from ejia.cases.uploads import UploadError
 from ejia.catalogue.plan import PlanOutcome
 from ejia.core import idnumber
-from ejia.core.money import InvalidAmount, format_fen_plain, yuan_to_fen
+from ejia.core.money import InvalidAmount, format_fen_plain
 from ejia.registry.models import Relation
-from ejia.registry.selectors import current_membership, person_by_id_number
 
-RULES = engine.rules_for(Channel.SELF_SERVICE)
+RULES = self_service.RULES
 STEPS = [(step.key, step.title) for step in RULES.steps]
 
 
@@ -55,18 +54,6 @@ def _login_first(request):
     return login_redirect(request)
 
 
-def _member(id_number: str, name: str, relation: str) -> dict:
-    return {
-        "key": drafts.new_member_key(),
-        "id_number": id_number,
-        "name": name,
-        "relation": relation,
-        "phone": "",
-        "source": "self",
-        "facts": {},
-    }
-
-
 @public_view
 @never_cache
 def apply_start(request):
@@ -81,28 +68,7 @@ def apply_start(request):
         if not form.is_valid():
             error = form.first_error()
         else:
-            parsed = idnumber.parse(form.cleaned_data["id_number"])
-            data = {
-                "channel": Channel.SELF_SERVICE,
-                "household_id": None,
-                "division_code": "",
-                "address": "",
-                "phone": phone,
-                "members": [_member(parsed.number, posted["name"], Relation.HEAD)],
-                "household_facts": {},
-                "needs": [],
-                "needs_note": "",
-                "programmes": [],
-                "auth": {},
-            }
-            data["applicant"] = data["members"][0]["key"]
-            person = person_by_id_number(parsed.number)
-            membership = current_membership(person) if person else None
-            if membership is not None:
-                # Known household: its place is known; its members are not shown to the citizen.
-                data["household_id"] = str(membership.household.public_id)
-                data["division_code"] = membership.household.division.code
-                data["members"][0]["relation"] = membership.relation
+            data = self_service.data_start(phone=phone, id_number=form.cleaned_data["id_number"], name=posted["name"])
             drafts.draft_start(phone=phone, channel=Channel.SELF_SERVICE, data=data, step="place")
             return redirect("citizen:apply_members" if data["division_code"] else "citizen:apply_place")
     return render(request, "cases/citizen/apply_start.html", _ctx("start", draft=draft, error=error, posted=posted))
@@ -122,12 +88,11 @@ def apply_place(request):
     villages = Division.objects.filter(parent=township).order_by("code") if township else []
     error = ""
     if request.method == "POST" and request.POST.get("village"):
-        village = Division.objects.filter(code=request.POST["village"], level=Division.Level.VILLAGE).first()
-        if village is None:
-            error = "请选择村（社区）。"
+        try:
+            self_service.place_set(data, village_code=request.POST["village"], address=request.POST.get("address", ""))
+        except CaseError as exc:
+            error = exc.message
         else:
-            data["division_code"] = village.code
-            data["address"] = request.POST.get("address", "").strip()[:200]
             drafts.draft_save(draft=draft, data=data, step="members")
             return redirect("citizen:apply_members")
     return render(
@@ -158,26 +123,18 @@ def apply_members(request):
         remove = request.POST.get("remove")
         data["members"] = [m for m in data["members"] if m["key"] != remove or m["key"] == data["applicant"]]
         for m in data["members"]:
-            raw = request.POST.get(f"income_{m['key']}", "").strip()
             try:
-                m["facts"]["income_month_fen"] = yuan_to_fen(raw) if raw else None
+                self_service.income_set(m, request.POST.get(f"income_{m['key']}", ""))
             except InvalidAmount as exc:
                 errors[m["key"]] = f"{m['name']}：{exc}"
         new_id = request.POST.get("new_id_number", "").strip()
         if new_id:
             try:
-                parsed = idnumber.parse(new_id)
-                name = request.POST.get("new_name", "").strip()
-                if not name:
-                    raise CaseError("请填写新成员的姓名。")
-                if any(m["id_number"] == parsed.number for m in data["members"]):
-                    raise CaseError("这位成员已经添加过了。")
-                person = person_by_id_number(parsed.number)
-                membership = current_membership(person) if person else None
-                if membership is not None and str(membership.household.public_id) != (data.get("household_id") or ""):
-                    raise CaseError("这位成员已登记在其他家庭，一人只能属于一个家庭。请到乡镇（街道）窗口咨询。")
-                data["members"].append(
-                    _member(parsed.number, name, Relation.normalise(request.POST.get("new_relation", "")))
+                self_service.member_add(
+                    data,
+                    id_number=new_id,
+                    name=request.POST.get("new_name", ""),
+                    relation=request.POST.get("new_relation", ""),
                 )
             except (idnumber.InvalidIdNumber, CaseError) as exc:
                 errors["new"] = exc.message
@@ -271,16 +228,10 @@ def apply_sign(request):
         return redirect("citizen:apply")
     error = ""
     if request.method == "POST":
-        now = timezone.now().isoformat()
         try:
-            for m in adults(data):
-                signature = request.POST.get(f"sig_{m['key']}", "")
-                if signature:
-                    data["auth"][m["key"]] = {
-                        "method": "signature",
-                        "file": store_signature(signature, what=f"{m['name']}的签名"),
-                        "signed_at": now,
-                    }
+            self_service.signatures_store(
+                data, {m["key"]: request.POST.get(f"sig_{m['key']}", "") for m in adults(data)}
+            )
         except UploadError as exc:
             error = exc.message
         missing = adults_without_authorisation(data, timezone.localdate())

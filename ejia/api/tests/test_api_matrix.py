@@ -40,11 +40,26 @@ CALLS = [
         f"/api/v1/department/requests/{NOBODY}/decision",
         {"decision": "refuse", "reason": "不符合条件"},
     ),
+    ("POST", "/app/sms-code", "/api/v1/app/sms-code", {"phone": "13700004444"}),
+    ("POST", "/app/token", "/api/v1/app/token", {"phone": "13700004444", "code": "abc"}),
+    ("POST", "/app/logout", "/api/v1/app/logout", {}),
+    ("GET", "/app/me/applications", "/api/v1/app/me/applications", None),
+    ("GET", "/app/me/applications/{public_id}", f"/api/v1/app/me/applications/{NOBODY}", None),
+    ("POST", "/app/me/applications", "/api/v1/app/me/applications", {}),
+    (
+        "POST",
+        "/app/me/applications/{public_id}/withdraw",
+        f"/api/v1/app/me/applications/{NOBODY}/withdraw",
+        {"confirmed": True},
+    ),
     ("POST", "/dci/registry/sync/search", "/api/v1/dci/registry/sync/search", {}),
 ]
 CATALOGUE = {c[1] for c in CALLS if c[1].startswith("/catalogue/")}
 EXCHANGE = {"/exchange/{source}/records"}
 DEPARTMENT = {c[1] for c in CALLS if c[1].startswith("/department/")}
+APP = {"/app/sms-code", "/app/token"}
+# A citizen's own token only (test_app.py): every client token is 401 there.
+CITIZEN = {c[1] for c in CALLS if c[1].startswith("/app/")} - APP
 # DCI answers in the spec's own shapes (an empty body is an ERR acknowledgement, 400).
 DCI = {"/dci/registry/sync/search"}
 # What a client that may call an operation gets with this data (no case exists: the detail
@@ -55,12 +70,14 @@ ALLOWED = {
     "/department/requests": 200,
     "/department/requests/{request_id}": 404,
     "/department/requests/{request_id}/decision": 404,
+    "/app/sms-code": 202,
+    "/app/token": 422,  # the code is wrong
     "/dci/registry/sync/search": 400,
 }
 
 
 def expected(allowed: set[str]) -> dict[str, int]:
-    return {path: ALLOWED[path] if path in allowed else 403 for _, path, _, _ in CALLS}
+    return {path: 401 if path in CITIZEN else ALLOWED[path] if path in allowed else 403 for _, path, _, _ in CALLS}
 
 
 # client → (the operations it may call); the statuses follow from ALLOWED.
@@ -69,7 +86,7 @@ MATRIX = {
     "disabled partner": None,  # a token of a client since disabled: 401
     "partner (catalogue:read)": CATALOGUE,
     "partner registry (dci:search)": DCI,
-    "citizens' app (catalogue:read)": CATALOGUE,
+    "citizens' app (catalogue:read, app:citizen)": CATALOGUE | APP,
     "department approver system (department:requests)": DEPARTMENT,
     "department pusher (exchange:push, its source)": EXCHANGE,
     "department pusher of another source": set(),
@@ -93,7 +110,7 @@ def clients(catalogue, settings, tmp_path):
     disabled = make("disabled", ApiClient.Kind.PARTNER, [ApiScope.CATALOGUE_READ])
     disabled_token = bearer(disabled)
     client_set_active(actor=None, client_id="disabled", active=False)
-    app = make("app", ApiClient.Kind.CITIZEN_APP, [ApiScope.CATALOGUE_READ])
+    app = make("app", ApiClient.Kind.CITIZEN_APP, [ApiScope.CATALOGUE_READ, ApiScope.CITIZEN_APP])
     approver = make("approver", ApiClient.Kind.DEPARTMENT, [ApiScope.DEPARTMENT_REQUESTS], unit=yb)
     pusher = make("pusher", ApiClient.Kind.DEPARTMENT, [ApiScope.EXCHANGE_PUSH], sources=["mz_civil"])
     other = make("other", ApiClient.Kind.DEPARTMENT, [ApiScope.EXCHANGE_PUSH], sources=["gongan_vehicles"])
@@ -109,7 +126,7 @@ def clients(catalogue, settings, tmp_path):
         "disabled partner": disabled_token,
         "partner (catalogue:read)": bearer(partner),
         "partner registry (dci:search)": bearer(registry),
-        "citizens' app (catalogue:read)": bearer(app),
+        "citizens' app (catalogue:read, app:citizen)": bearer(app),
         "department approver system (department:requests)": bearer(approver),
         "department pusher (exchange:push, its source)": bearer(pusher),
         "department pusher of another source": bearer(other),
