@@ -122,6 +122,7 @@ def expectations(world) -> tuple[list[tuple], list[tuple]]:
         # The catalogue: each department its own programmes; the centre all of them.
         ("catalogue:edit", [o["mz_programme"]], {"editor_mz", "centre_director"}, ()),
         ("catalogue:history", [o["mz_programme"]], {"editor_mz", "centre_director"}, ()),
+        ("catalogue:whatif", [o["mz_programme"], o["whatif"].public_id], {"editor_mz", "centre_director"}, ()),
         ("catalogue:edit", [o["jy_programme"]], {"editor_jy", "centre_director"}, ()),
         # Department data.
         ("verification:upload", [o["source_code"]], {"exchange_operator"}, ()),
@@ -179,6 +180,7 @@ def expectations(world) -> tuple[list[tuple], list[tuple]]:
         ("workflow:case_withdraw", [case.public_id], {"window_clerk"}, (), {}),
         ("catalogue:check", [o["mz_programme"]], {"editor_mz", "centre_director"}, (), {}),
         ("catalogue:combinations_check", [o["mz_programme"]], {"editor_mz", "centre_director"}, (), {}),
+        ("catalogue:whatif_start", [o["mz_programme"]], {"editor_mz", "centre_director"}, (), {}),
         ("verification:commit", [o["snapshot"].public_id], {"exchange_operator"}, (), {}),
         ("verification:review_start", [], CENTRE, (), {"county": "371602"}),
         ("disbursement:batch_return", [o["batch"].public_id], CENTRE, (), {}),

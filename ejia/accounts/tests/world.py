@@ -123,6 +123,21 @@ def build_world(staff: dict[str, User]) -> World:
     o["source_code"] = o["snapshot"].source.code
     o["mz_programme"] = "dibao"
     o["jy_programme"] = "edu_compulsory"
+    # A draft of 低保 with a what-if recorded (not run): the what-if pages are the editor's.
+    from ejia.catalogue.services import programme_draft_create
+    from ejia.discovery.whatif import whatif_start
+
+    dibao = Programme.objects.get(code="dibao")
+    published = dibao.versions.filter(status="published").order_by("-number").first()
+    draft = programme_draft_create(
+        actor=staff["editor_mz"],
+        programme=dibao,
+        criteria=[{"label": c["label"], "expr": c["expr"]} for c in published.criteria],
+        amount_expr=published.amount_expr,
+        effective_from=timezone.localdate(),
+        change_note="矩阵测试草稿",
+    )
+    o["whatif"] = whatif_start(actor=staff["editor_mz"], version=draft, run=False)
     # Money: the decided case's approvals become entitlements in the county's next batch.
     county = Division.objects.get(code="371602")
     period = add_months(month_start(timezone.localdate()), 1)
