@@ -166,6 +166,15 @@ def install(api) -> None:
         first = details[0] if details else {"field": "", "message": "请求未通过校验"}
         return respond(request, 422, error_body("rejected", first["message"], field=first["field"], details=details))
 
+    @api.exception_handler(ValueError)
+    def value_error(request, exc: ValueError):
+        # PostgreSQL cannot store NUL: psycopg refuses such a parameter before the query runs.
+        # Any other ValueError is a defect and stays a 500.
+        if "NUL" not in str(exc):
+            raise exc
+        message = "请求中含有不允许的控制字符（NUL），请删除后重试。"
+        return respond(request, 422, error_body("invalid_request", message))
+
     @api.exception_handler(AuthenticationError)
     def unauthenticated(request, exc):
         body = error_body(

@@ -80,8 +80,8 @@ class RequestDetailOut(RequestOut):
 
 class QueueFilters(Schema):
     tab: Literal["mine", "claimed", "unit", "due_soon", "overdue"] = "mine"
-    programme: str = Field("", max_length=40)
-    step: str = Field("", max_length=40)
+    programme: str = Field("", max_length=40, pattern=r"^[^\x00-\x1f]*$")
+    step: str = Field("", max_length=40, pattern=r"^[^\x00-\x1f]*$")
 
 
 def _row(p: RequestProcedure) -> dict:

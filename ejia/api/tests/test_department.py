@@ -118,3 +118,11 @@ def test_a_stale_version_is_409(client, medical_case, yb_system):
     answer = decide(client, api_client, row["id"], {"decision": "approve", "version": row["version"] + 5})
     assert answer.status_code == 409 and answer.json()["code"] == "stale"
     assert dt.date.fromisoformat(row["step_due"])
+
+
+def test_a_control_character_in_a_filter_is_a_422_not_a_500(client, yb_system):
+    """PostgreSQL cannot hold NUL: the filter is refused by its pattern, in Chinese, on both databases."""
+    system, _ = yb_system
+    answer = client.get("/api/v1/department/requests?programme=a%00b&tab=overdue", headers=bearer(system))
+    assert answer.status_code == 422
+    assert answer.json()["field"].endswith("programme")
