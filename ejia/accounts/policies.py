@@ -69,6 +69,7 @@ class Capability(StrEnum):
     LEAD_VISIT = "lead_visit"
     LEAD_REPORT = "lead_report"
     DISCOVERY_SCAN = "discovery_scan"
+    DASHBOARD_READ = "dashboard_read"
 
     @property
     def label(self) -> str:
@@ -102,6 +103,7 @@ LABELS = {
     Capability.LEAD_VISIT: _("登记主动发现线索的走访结果"),
     Capability.LEAD_REPORT: _("上报网格内发现的困难家庭"),
     Capability.DISCOVERY_SCAN: _("发起主动发现数据比对"),
+    Capability.DASHBOARD_READ: _("查看大数据统计看板（汇总数字，不含个人信息）"),
 }
 
 
@@ -141,6 +143,7 @@ COUNTY_CENTRE: dict[Capability, Reach] = {
     C.LEAD_READ: R.AREA,
     C.LEAD_ASSIGN: R.AREA,
     C.DISCOVERY_SCAN: R.AREA,
+    C.DASHBOARD_READ: R.AREA,
 }
 
 GRANTS: dict[str, dict[Capability, Reach]] = {
@@ -188,6 +191,8 @@ GRANTS: dict[str, dict[Capability, Reach]] = {
         C.LEAD_READ: R.AREA,
         C.LEAD_ASSIGN: R.AREA,
         C.LEAD_VISIT: R.AREA,
+        # The township's dashboard (aggregates only).
+        C.DASHBOARD_READ: R.AREA,
     },
     Role.COUNTY_REVIEWER: COUNTY_CENTRE,
     Role.CENTRE_DIRECTOR: {
@@ -196,9 +201,10 @@ GRANTS: dict[str, dict[Capability, Reach]] = {
         C.CATALOGUE_EDIT: R.AREA,
     },
     # A department decides on what is routed to it, on the minimum-necessary procedure page.
-    Role.DEPT_APPROVER: {C.PROCEDURE_HANDLE: R.DEPARTMENT},
+    # Its dashboards show only the department's programmes.
+    Role.DEPT_APPROVER: {C.PROCEDURE_HANDLE: R.DEPARTMENT, C.DASHBOARD_READ: R.DEPARTMENT},
     # The catalogue and aggregate counts, never a person; only the own department's programmes.
-    Role.CATALOGUE_EDITOR: {C.CATALOGUE_EDIT: R.DEPARTMENT},
+    Role.CATALOGUE_EDITOR: {C.CATALOGUE_EDIT: R.DEPARTMENT, C.DASHBOARD_READ: R.DEPARTMENT},
     # Department files, import runs and rejected rows; no case or household files.
     Role.EXCHANGE_OPERATOR: {C.EXCHANGE_OPERATE: R.AREA},
     Role.AUDITOR: {C.AUDIT_READ: R.AREA, C.CASE_READ: R.PURPOSE},

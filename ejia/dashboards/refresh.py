@@ -1,19 +1,36 @@
-"""Refresh of the dashboard summaries: set-based aggregates over the raw tables, one transaction
-per month, idempotent (the month's rows are replaced), audited as a system job. A failure is
-recorded as a RefreshRun row and logged; it never reaches the business action that asked."""
+"""Refresh of the dashboard summaries.
+
+Each part (coverage, money, population, …) runs one set-based grouped query per month at the
+village grain (the household's village), then `rollup` adds every village row into its
+township, county and city, so a page reads one indexed row per area and never sums raw rows.
+A month is refreshed in one transaction per month (its rows are replaced: running twice gives
+the same rows) and audited as a system job. A failure is rolled back for that month alone,
+recorded as a RefreshRun row with the error and logged; it never reaches the business action
+that asked for the refresh.
+
+A part marked `current_only` is a picture of "now" (the backlog of open requests): it is
+written for the current month only, and a past month keeps the picture taken at its last
+refresh inside that month.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
-from django.db import transaction
+from django.db import models, transaction
 from django.db.models import Count, F, Q, Sum
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from ejia.accounts.models import Division
 from ejia.core.audit import audit_record
-from ejia.dashboards.models import PaymentMonthly, RecipientMonthly, RefreshRun
+from ejia.dashboards.models import AreaPopulation, PaymentMonthly, RecipientMonthly, RefreshRun
 from ejia.disbursement.models import Entitlement, PaymentItem, PaymentLine, add_months
+from ejia.registry.models import Household, Membership
 
 log = logging.getLogger(__name__)
 
@@ -26,88 +43,226 @@ def month_start(day: dt.date) -> dt.date:
     return day.replace(day=1)
 
 
+def month_end(month: dt.date) -> dt.date:
+    return add_months(month, 1) - dt.timedelta(days=1)
+
+
+# ---------------------------------------------------------------- areas and roll-up
+
+
+@dataclass(frozen=True)
+class AreaTree:
+    """The division tree as two dicts (code → parent code, code → level), loaded once per refresh."""
+
+    parent: dict[str, str]
+    level: dict[str, str]
+
+    @classmethod
+    def load(cls) -> AreaTree:
+        rows = Division.objects.values_list("code", "level", "parent__code")
+        return cls(parent={c: p or "" for c, _, p in rows}, level={c: lv for c, lv, _ in rows})
+
+    def chain(self, code: str) -> list[str]:
+        """The area and every area above it, the area first."""
+        out = []
+        while code:
+            out.append(code)
+            code = self.parent.get(code, "")
+        return out
+
+
+Values = dict[str, int | list[int]]
+
+
+def _add(into: Values, values: Values) -> None:
+    for key, value in values.items():
+        if isinstance(value, list):
+            have = into.setdefault(key, [0] * len(value))
+            for i, v in enumerate(value):
+                have[i] += v
+        else:
+            into[key] = into.get(key, 0) + (value or 0)
+
+
+def rollup(tree: AreaTree, rows: Iterable[tuple[str, tuple, Values]]) -> dict[tuple[str, tuple], Values]:
+    """Add each (village code, dimensions, values) into the village and all areas above it.
+    Counts of distinct households add up because a household lives in one village."""
+    acc: dict[tuple[str, tuple], Values] = defaultdict(dict)
+    for code, dims, values in rows:
+        for area in tree.chain(code):
+            _add(acc[(area, dims)], values)
+    return acc
+
+
+def area_rows(
+    model: type[models.Model],
+    *,
+    month: dt.date,
+    tree: AreaTree,
+    rows: Iterable[tuple[str, tuple, Values]],
+    dims: tuple[str, ...],
+) -> list[models.Model]:
+    """Unsaved `model` rows of every area level for `rows` keyed by village code."""
+    out = []
+    for (area, key), values in rollup(tree, rows).items():
+        out.append(
+            model(
+                month=month,
+                level=tree.level.get(area, ""),
+                area_code=area,
+                parent_code=tree.parent.get(area, ""),
+                **dict(zip(dims, key, strict=True)),
+                **values,
+            )
+        )
+    return out
+
+
+# ---------------------------------------------------------------- parts
+
+
 def _money(statuses) -> Sum:
     return Sum("amount_fen", filter=Q(line__status__in=statuses), default=0)
 
 
-def _payments(month: dt.date) -> list[PaymentMonthly]:
-    rows = (
-        PaymentItem.objects.filter(period=month)
-        .values(
-            county=F("entitlement__county_code"),
+def _payments(month: dt.date, tree: AreaTree) -> list[models.Model]:
+    items = PaymentItem.objects.filter(period=month)
+    sums = {
+        "due_fen": Sum("amount_fen", default=0),
+        "paid_fen": _money(PAID),
+        "pending_fen": _money([S.PENDING]),
+        "held_fen": _money([S.HELD]),
+        "failed_fen": _money(FAILED),
+        "arrears_fen": Sum("amount_fen", filter=Q(line__batch__period__gt=F("period")), default=0),
+        "households": Count("line__household_id", distinct=True),
+    }
+    by_programme = (
+        items.values(
+            village=F("line__household__division__code"),
             prog=F("entitlement__programme_id"),
             dept=F("entitlement__programme__department__code"),
         )
-        .annotate(
-            n_households=Count("line__household_id", distinct=True),
-            due=Sum("amount_fen", default=0),
-            paid=_money(PAID),
-            pending=_money([S.PENDING]),
-            held=_money([S.HELD]),
-            failed=_money(FAILED),
-        )
+        .annotate(**sums)
         .order_by()
     )
-    return [
-        PaymentMonthly(
-            month=month,
-            county_code=r["county"],
-            programme_id=r["prog"],
-            department_code=r["dept"],
-            households=r["n_households"],
-            due_fen=r["due"],
-            paid_fen=r["paid"],
-            pending_fen=r["pending"],
-            held_fen=r["held"],
-            failed_fen=r["failed"],
-        )
-        for r in rows
-    ]
+    any_programme = items.values(village=F("line__household__division__code")).annotate(**sums).order_by()
+
+    def values(r) -> Values:
+        return {k: r[k] for k in sums}
+
+    rows = [(r["village"], (r["prog"], r["dept"]), values(r)) for r in by_programme]
+    rows += [(r["village"], (None, ""), values(r)) for r in any_programme]
+    return area_rows(PaymentMonthly, month=month, tree=tree, rows=rows, dims=("programme_id", "department_code"))
 
 
-def _recipients(month: dt.date) -> list[RecipientMonthly]:
-    rows = (
-        Entitlement.objects.filter(start_month__lte=month)
-        .filter(Q(end_month__isnull=True) | Q(end_month__gte=month))
-        .values(
-            county=F("county_code"),
-            prog=F("programme_id"),
-            dept=F("programme__department__code"),
-        )
-        .annotate(n=Count("id"), n_households=Count("household_id", distinct=True), fen=Sum("amount_fen", default=0))
+def _recipients(month: dt.date, tree: AreaTree) -> list[models.Model]:
+    in_force = Entitlement.objects.filter(start_month__lte=month).filter(
+        Q(end_month__isnull=True) | Q(end_month__gte=month)
+    )
+    last_day = month_end(month)
+    living = Q(household__memberships__date_in__lte=last_day) & (
+        Q(household__memberships__date_out__isnull=True) | Q(household__memberships__date_out__gt=last_day)
+    )
+    # Counted without the membership join (a join would repeat each entitlement per member).
+    money = {
+        "entitlements": Count("id"),
+        "households": Count("household_id", distinct=True),
+        "monthly_fen": Sum("amount_fen", default=0),
+    }
+    # The people a benefit reaches: the member it is paid for, or everyone living in the
+    # household at the month's end for a household benefit.
+    people = {"persons": Count(Coalesce("person_id", "household__memberships__person_id"), distinct=True)}
+    keyed = {
+        "village": F("household__division__code"),
+        "prog": F("programme_id"),
+        "dept": F("programme__department__code"),
+    }
+    rows: list[tuple[str, tuple, Values]] = []
+    for keys, dims in (
+        (keyed, lambda r: (r["prog"], r["dept"])),
+        ({"village": keyed["village"]}, lambda r: (None, "")),
+    ):
+        for sums, qs in ((money, in_force), (people, in_force.filter(living))):
+            for r in qs.values(**keys).annotate(**sums).order_by():
+                rows.append((r["village"], dims(r), {k: r[k] for k in sums}))
+    return area_rows(RecipientMonthly, month=month, tree=tree, rows=rows, dims=("programme_id", "department_code"))
+
+
+def _population(month: dt.date, tree: AreaTree) -> list[models.Model]:
+    last_day = month_end(month)
+    households = Household.objects.values(village=F("division__code")).annotate(n=Count("id")).order_by()
+    persons = (
+        Membership.objects.filter(date_in__lte=last_day)
+        .filter(Q(date_out__isnull=True) | Q(date_out__gt=last_day))
+        .values(village=F("household__division__code"))
+        .annotate(n=Count("person_id", distinct=True))
         .order_by()
     )
-    return [
-        RecipientMonthly(
-            month=month,
-            county_code=r["county"],
-            programme_id=r["prog"],
-            department_code=r["dept"],
-            entitlements=r["n"],
-            households=r["n_households"],
-            monthly_fen=r["fen"],
-        )
-        for r in rows
-    ]
+    rows = [(r["village"], (), {"households": r["n"]}) for r in households]
+    rows += [(r["village"], (), {"persons": r["n"]}) for r in persons]
+    return area_rows(AreaPopulation, month=month, tree=tree, rows=rows, dims=())
 
 
-def refresh_month(*, month: dt.date, trigger: str) -> int:
+@dataclass(frozen=True)
+class Part:
+    """One group of summary tables refreshed together."""
+
+    name: str
+    models: tuple[type[models.Model], ...]
+    build: Callable[[dt.date, AreaTree], list[models.Model]]
+    current_only: bool = False
+
+
+PARTS: list[Part] = [
+    Part("money", (PaymentMonthly,), _payments),
+    Part("coverage", (RecipientMonthly,), _recipients),
+    Part("population", (AreaPopulation,), _population),
+]
+
+
+def register(part: Part) -> None:
+    """Add a part (called at import by the modules that define the other summaries)."""
+    if any(p.name == part.name for p in PARTS):
+        return
+    PARTS.append(part)
+
+
+def _load_parts() -> None:
+    # The parts of the other summaries live in their own modules and register themselves.
+    from ejia.dashboards import parts  # noqa: F401
+
+
+def refresh_month(
+    *, month: dt.date, trigger: str, parts: Iterable[str] | None = None, tree: AreaTree | None = None
+) -> int:
     """Replace the summaries of one month; returns the number of summary rows written."""
+    _load_parts()
     month = month_start(month)
+    chosen = [p for p in PARTS if parts is None or p.name in set(parts)]
+    current = month_start(timezone.localdate())
+    tree = tree or AreaTree.load()
+    written = 0
     with transaction.atomic():
-        PaymentMonthly.objects.filter(month=month).delete()
-        RecipientMonthly.objects.filter(month=month).delete()
-        payments = PaymentMonthly.objects.bulk_create(_payments(month), batch_size=2000)
-        recipients = RecipientMonthly.objects.bulk_create(_recipients(month), batch_size=2000)
-        rows = len(payments) + len(recipients)
+        for part in chosen:
+            if part.current_only and month != current:
+                continue
+            rows = part.build(month, tree)
+            for model in part.models:
+                model.objects.filter(month=month).delete()
+            by_model: dict[type, list] = defaultdict(list)
+            for row in rows:
+                by_model[type(row)].append(row)
+            for model, batch in by_model.items():
+                model.objects.bulk_create(batch, batch_size=2000)
+            written += len(rows)
         audit_record(
             actor=None,
             action="dashboards.refresh",
             object_type="dashboards.month",
             object_id=month.isoformat(),
-            data={"trigger": trigger, "rows": rows},
+            data={"trigger": trigger, "rows": written, "parts": [p.name for p in chosen]},
         )
-    return rows
+    return written
 
 
 def recent_months(*, today: dt.date | None = None, count: int = 12) -> list[dt.date]:
@@ -115,13 +270,15 @@ def recent_months(*, today: dt.date | None = None, count: int = 12) -> list[dt.d
     return [add_months(last, -i) for i in range(count - 1, -1, -1)]
 
 
-def refresh(*, months: list[dt.date], trigger: str) -> list[RefreshRun]:
+def refresh(*, months: list[dt.date], trigger: str, parts: Iterable[str] | None = None) -> list[RefreshRun]:
     """Refresh each month in its own transaction and record the outcome; never raises."""
     runs = []
+    tree = AreaTree.load()
+    parts = list(parts) if parts is not None else None
     for month in months:
         started = timezone.now()
         try:
-            rows = refresh_month(month=month, trigger=trigger)
+            rows = refresh_month(month=month, trigger=trigger, parts=parts, tree=tree)
             status, error = RefreshRun.Status.DONE, ""
         except Exception as exc:
             log.exception("dashboards refresh of %s failed", month)

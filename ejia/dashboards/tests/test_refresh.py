@@ -10,7 +10,7 @@ import pytest
 from django.db.models import Sum
 
 from ejia.core.models import AuditEvent
-from ejia.dashboards.models import PaymentMonthly, RecipientMonthly, RefreshRun
+from ejia.dashboards.models import AreaPopulation, PaymentMonthly, RecipientMonthly, RefreshRun
 from ejia.dashboards.refresh import refresh
 from ejia.dashboards.tasks import refresh_dashboards
 from ejia.disbursement.bankfiles import bank_file_export, bank_return_import
@@ -18,6 +18,7 @@ from ejia.disbursement.batches import batch_build, batch_release
 from ejia.disbursement.models import PaymentItem
 from ejia.disbursement.services import entitlement_create
 from ejia.disbursement.tests.conftest import MAY, household
+from ejia.registry.models import Household
 
 pytestmark = pytest.mark.django_db
 
@@ -62,34 +63,56 @@ def answered(dave, grace, programmes, django_capture_on_commit_callbacks):
     return programmes
 
 
-def test_summaries_match_the_raw_rows_and_refresh_is_idempotent(answered):
+def test_summaries_match_the_raw_rows_at_every_level_and_refresh_is_idempotent(answered):
     assert RefreshRun.objects.get(trigger="bank_return").status == RefreshRun.Status.DONE
     [run] = refresh(months=[MAY], trigger="test")
     assert run.status == RefreshRun.Status.DONE
-    dibao = PaymentMonthly.objects.get(month=MAY, county_code="371602", programme=answered["dibao"])
+    dibao = PaymentMonthly.objects.get(month=MAY, area_code="371602", programme=answered["dibao"])
+    assert dibao.level == "county" and dibao.parent_code == "371600"
     assert (dibao.households, dibao.due_fen) == (3, 60000 + 121200 + 50000)
     assert (dibao.paid_fen, dibao.failed_fen, dibao.held_fen, dibao.pending_fen) == (60000, 121200, 50000, 0)
-    disability = PaymentMonthly.objects.get(month=MAY, programme=answered["disability_living_subsidy"])
+    disability = PaymentMonthly.objects.get(
+        month=MAY, area_code="371602", programme=answered["disability_living_subsidy"]
+    )
     assert (disability.households, disability.paid_fen) == (1, 22900)
-    # Recomputed straight from the payment items.
+    # Every level holds the same totals: recomputed straight from the payment items.
     raw = PaymentItem.objects.filter(period=MAY).aggregate(t=Sum("amount_fen"))["t"]
-    assert PaymentMonthly.objects.filter(month=MAY).aggregate(t=Sum("due_fen"))["t"] == raw
-    recipients = RecipientMonthly.objects.get(month=MAY, programme=answered["dibao"])
+    for level in ("city", "county", "township", "village"):
+        rows = PaymentMonthly.objects.filter(month=MAY, level=level, programme__isnull=False)
+        assert rows.aggregate(t=Sum("due_fen"))["t"] == raw, level
+    # The "any programme" row counts a household with two programmes once.
+    city = PaymentMonthly.objects.get(month=MAY, area_code="371600", programme=None)
+    assert (city.households, city.due_fen) == (3, raw)
+    recipients = RecipientMonthly.objects.get(month=MAY, area_code="371600", programme=answered["dibao"])
     assert (recipients.entitlements, recipients.households, recipients.monthly_fen) == (3, 3, 231200)
+    per_person = RecipientMonthly.objects.get(
+        month=MAY, area_code="371600", programme=answered["disability_living_subsidy"]
+    )
+    assert (per_person.households, per_person.persons) == (1, 1)
+    population = AreaPopulation.objects.get(month=MAY, area_code="371600")
+    assert population.households == Household.objects.count() and population.persons >= 3
 
+    before = sorted(
+        PaymentMonthly.objects.filter(month=MAY).values_list("area_code", "programme_id", "due_fen"), key=str
+    )
     refresh_dashboards.enqueue(trigger="again", months=[MAY.isoformat()])
-    assert PaymentMonthly.objects.filter(month=MAY).count() == 2
+    after = sorted(
+        PaymentMonthly.objects.filter(month=MAY).values_list("area_code", "programme_id", "due_fen"), key=str
+    )
+    assert after == before
     assert AuditEvent.objects.filter(action="dashboards.refresh", object_id="2026-05-01", actor=None).count() == 3
 
 
 def test_a_failed_month_is_recorded_and_not_raised(answered, monkeypatch):
     from ejia.dashboards import refresh as module
 
-    def broken(month):
+    def broken(month, tree):
         raise RuntimeError("数据库连接中断")
 
-    monkeypatch.setattr(module, "_payments", broken)
+    monkeypatch.setattr(module, "PARTS", [module.Part("money", (PaymentMonthly,), broken), *module.PARTS[1:]])
+    kept = PaymentMonthly.objects.filter(month=MAY).count()
     [run] = refresh(months=[MAY], trigger="test")
     assert run.status == RefreshRun.Status.FAILED and "数据库连接中断" in run.error
-    # The month keeps what the refresh after the bank's answer wrote.
-    assert PaymentMonthly.objects.filter(month=MAY).count() == 2 and RecipientMonthly.objects.count() == 2
+    # The month keeps what the refresh after the bank's answer wrote, all parts of it.
+    assert kept > 0 and PaymentMonthly.objects.filter(month=MAY).count() == kept
+    assert RecipientMonthly.objects.filter(month=MAY).exists()
