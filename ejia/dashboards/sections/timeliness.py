@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 
 from django.db.models import Min, Sum
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from ejia.cases.models import Channel
 from ejia.cases.workflow.models import ProcedureStep
@@ -124,7 +125,11 @@ def _channel_rows(q) -> tuple[list[Table], list[Chart]]:
         table_key="timeliness_channel_mix",
     )
 
-    outcome_labels = {"approved": _("批准"), "refused": _("不予批准"), "withdrawn": _("申请人撤回")}
+    outcome_labels = {
+        "approved": pgettext("outcome", "批准"),
+        "refused": pgettext("outcome", "不予批准"),
+        "withdrawn": _("申请人撤回"),
+    }
     decided_rows = [
         (label, *(decided[o][i] for o in OUTCOMES), sum(decided[o][i] for o in OUTCOMES))
         for i, label in enumerate(q.month_labels)
