@@ -25,8 +25,7 @@ from ejia.dashboards.parts.cases import FINISHING, STEP_CHANGING, WorkdayIndex
 from ejia.dashboards.refresh import refresh
 from ejia.dashboards.sections import timeliness
 from ejia.dashboards.sections.timeliness import percentile
-from ejia.dashboards.selectors import Query
-from ejia.dashboards.types import Crumb
+from ejia.dashboards.selectors import Query, query_for
 
 pytestmark = pytest.mark.django_db
 
@@ -202,20 +201,14 @@ def test_the_backlog_is_a_picture_of_today_by_step_and_unit(walked, bob, carol):
         assert sums == {"o": open_now.count(), "d": open_now.filter(step_due__lt=today).count()}, level
 
 
-def _query(area: str, name: str, children, *, department: str = "") -> Query:
-    return Query(
-        area=Crumb(area, name),
-        level="city" if len(area) == 6 and area.endswith("00") else "county",
-        child_level="county" if area == "371600" else "township",
-        children=tuple(Crumb(code, n) for code, n in children),
-        months=(MARCH, APRIL),
-        department_code=department,
-        department_name="",
-    )
+def _query(user) -> Query:
+    """The viewer's own dashboard query for March–April, as the page builds it."""
+    return query_for(user, area_code=None, start="2026-03", end="2026-04", today=dt.date(2026, 4, 14))
 
 
-def test_the_section_shows_the_summarised_numbers(walked):
-    q = _query("371602", "滨城区", [("371602001", "市中街道"), ("371602105", "杜店街道")])
+def test_the_section_shows_the_summarised_numbers(walked, dave):
+    q = _query(dave)
+    assert (q.area.code, [c.code for c in q.children]) == ("371602", ["371602001", "371602105"])
     section = timeliness.build(q)
     assert section.title == "办理时效"
     received = section.table("timeliness_received")
@@ -247,9 +240,9 @@ def test_the_section_shows_the_summarised_numbers(walked):
     assert {c.table_key for c in section.charts} <= {t.key for t in section.tables}
 
 
-def test_a_department_viewer_sees_only_its_steps_and_backlog(walked):
-    q = _query("371602", "滨城区", [("371602001", "市中街道"), ("371602105", "杜店街道")], department="yb")
-    q = Query(**{**q.__dict__, "department_code": _department("medical_aid")})
+def test_a_department_viewer_sees_only_its_steps_and_backlog(walked, erin):
+    q = _query(erin)
+    assert q.department_code == _department("medical_aid") and q.area.code == "371602"
     section = timeliness.build(q)
     keys = [t.key for t in section.tables]
     assert keys == ["timeliness_steps", "timeliness_backlog", "timeliness_overdue_units", "timeliness_areas"]
