@@ -341,3 +341,11 @@ def test_the_workday_index_agrees_with_the_calendar(start, span, deadline):
     assert index.between(start, end) == CALENDAR.working_days_between(start, end)
     assert index.between(end, start) == CALENDAR.working_days_between(end, start)
     assert index.due(start, deadline) == CALENDAR.add_working_days(start, deadline)
+
+
+def test_the_county_page_shows_the_timeliness_section_and_drills_into_a_township(walked, dave, client):
+    client.force_login(dave)
+    page = client.get("/staff/dashboards/?from=2026-03&to=2026-04").content.decode()
+    assert "办理时效" in page and "各环节办理用时" in page and "家庭经济状况核对" in page
+    township = client.get("/staff/dashboards/371602105/?from=2026-03&to=2026-04").content.decode()
+    assert "办理时效" in township and f"/staff/dashboards/{walked['c'].division.code}/" in township
