@@ -136,7 +136,11 @@ def search_complete(*, transaction_pk: int) -> DciTransaction:
     """Run an accepted search, keep its answer and queue the on-search callback. Safe to run
     twice: a finished transaction is left as it is."""
     with transaction.atomic():
-        txn = DciTransaction.objects.select_for_update().select_related("client__unit__division").get(pk=transaction_pk)
+        txn = (
+            DciTransaction.objects.select_for_update(of=("self",))
+            .select_related("client__unit__division")
+            .get(pk=transaction_pk)
+        )
         if txn.status not in (DciTransaction.Status.RECEIVED, DciTransaction.Status.PENDING):
             return txn
         client = txn.client
