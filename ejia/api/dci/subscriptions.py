@@ -17,7 +17,7 @@ import logging
 from collections.abc import Iterable
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -136,6 +136,11 @@ def _finish(txn: DciTransaction, client: ApiClient, header: dict, message: dict)
     )
 
 
+def _duplicate(transaction_id: str) -> tuple[int, dict[str, Any]]:
+    error = env.DciError(env.ERR_REQUEST_BAD, f"transaction_id {transaction_id} 已使用。")
+    return error.http_status, env.error_ack(error)
+
+
 def subscribe_accept(body: Any, *, client: ApiClient) -> tuple[int, dict[str, Any]]:
     """`registry/subscribe`: ACK now; the subscriptions (or each one's rejection) go to the
     partner as `on-subscribe`, in the same transaction that creates them."""
@@ -147,6 +152,14 @@ def subscribe_accept(body: Any, *, client: ApiClient) -> tuple[int, dict[str, An
             raise env.DciError(env.ERR_REQUEST_BAD, "header.total_count 须等于订阅条数。")
     except env.DciError as exc:
         return exc.http_status, env.error_ack(exc)
+    try:
+        txn = _subscribe(body, client, transaction_id, items, base)
+    except IntegrityError:  # the same transaction_id a moment ago (a concurrent retry)
+        return _duplicate(transaction_id)
+    return 200, env.ack(txn.correlation_id)
+
+
+def _subscribe(body: dict, client: ApiClient, transaction_id: str, items: list, base: str) -> DciTransaction:
     with transaction.atomic():
         txn = _transaction(client, "subscribe", transaction_id, body, base)
         seen: set[str] = set()
@@ -172,7 +185,7 @@ def subscribe_accept(body: Any, *, client: ApiClient) -> tuple[int, dict[str, An
             obj=client,
             data={"transaction_id": transaction_id, "codes": codes},
         )
-    return 200, env.ack(txn.correlation_id)
+    return txn
 
 
 def unsubscribe_accept(body: Any, *, client: ApiClient) -> tuple[int, dict[str, Any]]:
@@ -184,6 +197,14 @@ def unsubscribe_accept(body: Any, *, client: ApiClient) -> tuple[int, dict[str, 
             raise env.DciError(env.ERR_REQUEST_BAD, "subscription_codes 须为订阅编码（字符串）的列表。")
     except env.DciError as exc:
         return exc.http_status, env.error_ack(exc)
+    try:
+        txn = _unsubscribe(body, client, transaction_id, codes, base)
+    except IntegrityError:  # the same transaction_id a moment ago (a concurrent retry)
+        return _duplicate(transaction_id)
+    return 200, env.ack(txn.correlation_id)
+
+
+def _unsubscribe(body: dict, client: ApiClient, transaction_id: str, codes: list, base: str) -> DciTransaction:
     with transaction.atomic():
         txn = _transaction(client, "unsubscribe", transaction_id, body, base)
         mine = {s.code: s for s in DciSubscription.objects.select_for_update().filter(client=client, code__in=codes)}
@@ -226,7 +247,7 @@ def unsubscribe_accept(body: Any, *, client: ApiClient) -> tuple[int, dict[str, 
             obj=client,
             data={"transaction_id": transaction_id, "codes": ended},
         )
-    return 200, env.ack(txn.correlation_id)
+    return txn
 
 
 # ---------------------------------------------------------------- notify
@@ -264,7 +285,11 @@ def notify_subscribers(*, household_ids: list[int]) -> int:
         if not client.is_active or ApiScope.DCI_SEARCH not in (client.scopes or []) or not client.callback_uri:
             continue
         partner = partner_of(client)
-        parsed = parse_criteria(_open(subscription.criteria_ciphertext))
+        try:
+            parsed = parse_criteria(_open(subscription.criteria_ciphertext))
+        except CriteriaError as exc:  # e.g. a division named by the filter no longer exists
+            logger.error("DCI subscription %s cannot be evaluated: %s", subscription.code, exc.message)
+            continue
         condition = _area_q(partner) & parsed.households & Q(pk__in=household_ids)
         pager = group_records_page if subscription.entity == "Group" else member_records_page
         page = type(parsed.page)(NOTIFY_PAGE, 1, None)
