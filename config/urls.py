@@ -19,6 +19,7 @@ urlpatterns = [
     path("staff/exchange/", include("ejia.verification.urls")),
     path("staff/pay/", include("ejia.disbursement.urls")),
     path("staff/discovery/", include("ejia.discovery.urls")),
+    path("staff/dashboards/", include("ejia.dashboards.urls")),
     # The open API (/api/v1/, docs/api.md) and its public keys (/.well-known/jwks.json).
     path("", include("ejia.api.urls")),
     path("", include("ejia.portal.urls")),

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import transaction
+from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from ejia.accounts import throttle
@@ -19,7 +20,7 @@ from ejia.cases.models import Case, SmsCode
 from ejia.core import crypto
 from ejia.core.sms import mask_phone, normalise_mobile, sms_send
 from ejia.core.workdays import WorkCalendar
-from ejia.registry.models import ID_PURPOSE
+from ejia.registry.models import ID_PURPOSE, Household
 from ejia.registry.selectors import REFERENCE_RE
 
 logger = logging.getLogger("ejia.sms")
@@ -134,3 +135,18 @@ def case_stages(case: Case) -> list[Stage]:
         Stage("审核确认", "县级审核确认，结果短信通知", None, add_working_days(accepted, 30)),
         Stage("发放", "按月打入家庭一卡通账户", None, None),
     ]
+
+
+def households_for_phone(phone: str):
+    """The households a verified phone applied for: what its owner may read of decisions and
+    payments (the citizen's own household, as the portal's 我的申请 knows them)."""
+    return (
+        Household.objects.filter(pk__in=Case.objects.filter(phone=phone).values("household"))
+        .select_related("division")
+        .order_by("pk")
+    )
+
+
+def household_for_phone(*, phone: str, public_id):
+    """One of the phone's households; anyone else's household is not found (404), like a case."""
+    return get_object_or_404(households_for_phone(phone), public_id=public_id)

@@ -8,6 +8,20 @@ import datetime as dt
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+# Series colours of every chart, on the page and in the printed report: the Okabe–Ito palette,
+# which stays distinguishable for the common colour-vision deficiencies (red–green included)
+# and in greyscale print, in an order that puts the hardest colour on white (yellow) last.
+PALETTE: tuple[str, ...] = (
+    "#0072B2",  # blue
+    "#E69F00",  # orange
+    "#009E73",  # bluish green
+    "#CC79A7",  # reddish purple
+    "#56B4E9",  # sky blue
+    "#D55E00",  # vermilion
+    "#000000",  # black
+    "#F0E442",  # yellow
+)
+
 
 class Kind(StrEnum):
     """How a column's values are written: the page, the exports and the PDF agree on it."""

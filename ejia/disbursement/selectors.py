@@ -191,3 +191,24 @@ def scan_get_for_user(*, user, public_id) -> AlertScan:
 def change_reports_for_household(*, user, household) -> list[ChangeReport]:
     qs = _in_area(ChangeReport.objects.filter(household=household).select_related("person"), user)
     return list(qs.order_by("-created_at")[:20])
+
+
+# Lines of a batch still being built or waiting for its second person may change or vanish;
+# a household is shown only what was released to the bank.
+RELEASED_BATCH_STATUSES = (
+    PaymentBatch.Status.RELEASED,
+    PaymentBatch.Status.EXPORTED,
+    PaymentBatch.Status.RECONCILED,
+)
+
+
+def payment_lines_for_household(household) -> QuerySet[PaymentLine]:
+    """The household's payment lines of released batches with their items (programme and month),
+    newest month first (the citizen's household, resolved by its caller)."""
+    items = PaymentItem.objects.select_related("entitlement__programme").order_by("period", "pk")
+    return (
+        PaymentLine.objects.filter(household=household, batch__status__in=RELEASED_BATCH_STATUSES)
+        .select_related("batch")
+        .prefetch_related(Prefetch("items", queryset=items))
+        .order_by("-batch__period", "kind", "pk")
+    )

@@ -5,6 +5,9 @@ withdrawal service); see docs/api.md § 群众手机App.
 
     POST /app/sms-code, POST /app/token        — the app's client token (scope app:citizen)
     everything under /app/me/ and POST /app/logout — the citizen's own token (ejia.api.app_auth)
+
+The decisions and payments of "one's own household" are those of the households the verified
+phone applied for (ejia.cases.tracking.households_for_phone); any other household is 404.
 """
 
 import datetime as dt
@@ -12,6 +15,7 @@ import hashlib
 import uuid
 
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 from ninja import Field, Router, Schema
 from ninja.responses import Status
 
@@ -23,10 +27,21 @@ from ejia.api.idempotency import HEADER, IDEMPOTENCY_DOC, idempotent
 from ejia.cases import self_service
 from ejia.cases.citizen_views import masked_name
 from ejia.cases.models import Case, CaseStatus, Need
-from ejia.cases.tracking import TrackingError, case_stages, cases_for_phone, sms_code_send, sms_code_verify
+from ejia.cases.tracking import (
+    TrackingError,
+    case_stages,
+    cases_for_phone,
+    household_for_phone,
+    households_for_phone,
+    sms_code_send,
+    sms_code_verify,
+)
+from ejia.cases.workflow.selectors import decisions_for_household
 from ejia.cases.workflow.services import WorkflowError
 from ejia.cases.workflow.services.withdrawal import DEFAULT_REASON, case_withdraw_by_applicant
 from ejia.core.sms import mask_phone, normalise_mobile
+from ejia.disbursement.selectors import payment_lines_for_household
+from ejia.registry.models import Household
 
 router = Router(tags=["群众手机App"])
 APP = client_auth(ApiScope.CITIZEN_APP)
@@ -289,3 +304,131 @@ def application_withdraw(request, public_id: uuid.UUID, payload: WithdrawIn):
     out = application_out(case)
     ids = {r.public_id for r in withdrawn}
     return {"withdrawn": [r for r in out["requests"] if r["id"] in ids], "application": out}
+
+
+# ---------------------------------------------------------------- my household: decisions and payments
+
+
+class HouseholdOut(Schema):
+    id: uuid.UUID
+    village: str
+    head: str  # masked, as on the portal
+    members: int
+
+
+@router.get("/me/households", auth=CITIZEN, response={200: list[HouseholdOut], **ERRORS}, summary="我的家庭")
+def my_households(request):
+    out = []
+    for household in households_for_phone(request.auth.phone):
+        head = household.head()
+        out.append(
+            {
+                "id": household.public_id,
+                "village": household.division.name,
+                "head": masked_name(head.name) if head else "",
+                "members": household.current_memberships().count(),
+            }
+        )
+    return out
+
+
+def my_household(request, household_id) -> Household:
+    return household_for_phone(phone=request.auth.phone, public_id=household_id)
+
+
+class DecisionOut(Schema):
+    application: str  # the case's reference (受理号)
+    programme_code: str
+    programme: str
+    department: str
+    outcome: str
+    outcome_label: str
+    amount_fen: int | None  # per period, approved only
+    reasons: str  # a refusal's reasons (what the decision notice says); empty for an approval
+    decided_on: dt.date
+
+
+@router.get(
+    "/me/households/{household_id}/decisions",
+    auth=CITIZEN,
+    response={200: list[DecisionOut], 404: Error, **ERRORS},
+    summary="家庭的救助决定",
+)
+def household_decisions(request, household_id: uuid.UUID):
+    decisions = decisions_for_household(my_household(request, household_id))
+    out = []
+    for d in decisions:
+        programme = d.procedure.request.programme
+        approved = d.outcome == d.Outcome.APPROVED
+        out.append(
+            {
+                "application": d.procedure.case.reference,
+                "programme_code": programme.code,
+                "programme": programme.name,
+                "department": programme.department.name if programme.department else "",
+                "outcome": d.outcome,
+                "outcome_label": d.get_outcome_display(),
+                "amount_fen": d.amount_fen if approved else None,
+                "reasons": "" if approved else d.reasons,
+                "decided_on": timezone.localdate(d.decided_at),
+            }
+        )
+    return Status(200, out)
+
+
+class PaymentItemOut(Schema):
+    month: str  # YYYY-MM: the month the money is for
+    programme_code: str
+    programme: str
+    amount_fen: int
+
+
+class PaymentOut(Schema):
+    reference: str  # the line's transaction number in the bank file
+    month: str  # YYYY-MM: the batch's month
+    kind: str
+    kind_label: str
+    amount_fen: int
+    status: str  # as the bank answered (pending until the bank's return is imported)
+    status_label: str
+    bank_amount_fen: int | None
+    failure_reason: str
+    account: str  # masked
+    items: list[PaymentItemOut]
+
+
+@router.get(
+    "/me/households/{household_id}/payments",
+    auth=CITIZEN,
+    response={200: list[PaymentOut], 404: Error, **ERRORS},
+    summary="家庭的发放记录",
+)
+def household_payments(request, household_id: uuid.UUID):
+    lines = payment_lines_for_household(my_household(request, household_id))
+    return Status(
+        200,
+        [
+            {
+                "reference": line.reference,
+                "month": f"{line.batch.period:%Y-%m}",
+                "kind": line.kind,
+                "kind_label": line.get_kind_display(),
+                "amount_fen": line.amount_fen,
+                "status": line.status,
+                "status_label": line.get_status_display(),
+                "bank_amount_fen": line.bank_amount_fen,
+                "failure_reason": line.failure_reason,
+                "account": line.account_masked,
+                "items": [
+                    {
+                        "month": f"{item.period:%Y-%m}",
+                        "programme_code": item.entitlement.programme.code,
+                        "programme": item.entitlement.programme.name,
+                        "amount_fen": item.amount_fen,
+                    }
+                    for item in line.items.all()
+                ],
+            }
+            for line in lines
+        ],
+    )

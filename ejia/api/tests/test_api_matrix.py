@@ -52,6 +52,14 @@ CALLS = [
         f"/api/v1/app/me/applications/{NOBODY}/withdraw",
         {"confirmed": True},
     ),
+    ("GET", "/app/me/households", "/api/v1/app/me/households", None),
+    (
+        "GET",
+        "/app/me/households/{household_id}/decisions",
+        f"/api/v1/app/me/households/{NOBODY}/decisions",
+        None,
+    ),
+    ("GET", "/app/me/households/{household_id}/payments", f"/api/v1/app/me/households/{NOBODY}/payments", None),
     ("POST", "/dci/registry/sync/search", "/api/v1/dci/registry/sync/search", {}),
 ]
 CATALOGUE = {c[1] for c in CALLS if c[1].startswith("/catalogue/")}

@@ -21,6 +21,7 @@ from ejia.cases.selectors import handover_note
 from ejia.cases.workflow.deadlines import due_flag, due_soon_limit
 from ejia.cases.workflow.models import (
     OPEN_STATES,
+    Decision,
     DecisionNotice,
     ProcedureState,
     PublicNotice,
@@ -249,3 +250,13 @@ def case_requests_for_withdrawal(case: Case) -> list[ProgrammeRequest]:
     for r in requests:
         r.proc = getattr(r, "procedure", None)
     return requests
+
+
+def decisions_for_household(household) -> QuerySet[Decision]:
+    """Every decision on the household's programme requests, newest first (the citizen's
+    household, already resolved by its caller: ejia.cases.tracking.household_for_phone)."""
+    return (
+        Decision.objects.filter(procedure__case__household=household)
+        .select_related("procedure__case", "procedure__request__programme__department")
+        .order_by("-decided_at", "-pk")
+    )

@@ -3,9 +3,6 @@ and a failed month is recorded, not raised."""
 
 from __future__ import annotations
 
-import csv
-import io
-
 import pytest
 from django.db.models import Sum
 
@@ -13,54 +10,11 @@ from ejia.core.models import AuditEvent
 from ejia.dashboards.models import AreaPopulation, PaymentMonthly, RecipientMonthly, RefreshRun
 from ejia.dashboards.refresh import refresh
 from ejia.dashboards.tasks import refresh_dashboards
-from ejia.disbursement.bankfiles import bank_file_export, bank_return_import
-from ejia.disbursement.batches import batch_build, batch_release
 from ejia.disbursement.models import PaymentItem
-from ejia.disbursement.services import entitlement_create
-from ejia.disbursement.tests.conftest import MAY, household
+from ejia.disbursement.tests.conftest import MAY
 from ejia.registry.models import Household
 
 pytestmark = pytest.mark.django_db
-
-
-def _answer(*rows) -> bytes:
-    out = io.StringIO()
-    w = csv.writer(out)
-    w.writerow(["交易流水号", "金额（元）", "结果", "银行流水号", "说明"])
-    w.writerows(rows)
-    return out.getvalue().encode("utf-8")
-
-
-@pytest.fixture
-def answered(dave, grace, programmes, django_capture_on_commit_callbacks):
-    """May in 滨城区: one household paid (低保 ¥600 + 残疾人补贴 ¥229), one failed (低保 ¥1,212),
-    one held for want of an account (低保 ¥500)."""
-    first, second, third = household(), household(), household(account=None)
-    dibao = programmes["dibao"]
-    entitlement_create(actor=dave, household=first, programme=dibao, amount_fen=60000, start_month=MAY)
-    entitlement_create(
-        actor=dave,
-        household=first,
-        programme=programmes["disability_living_subsidy"],
-        person=first.memberships.get().person,
-        amount_fen=22900,
-        start_month=MAY,
-    )
-    entitlement_create(actor=dave, household=second, programme=dibao, amount_fen=121200, start_month=MAY)
-    entitlement_create(actor=dave, household=third, programme=dibao, amount_fen=50000, start_month=MAY)
-    batch = batch_release(actor=grace, batch=batch_build(actor=dave, county="371602", period=MAY))
-    bank_file_export(actor=grace, batch=batch)
-    one, two = batch.lines.get(household=first), batch.lines.get(household=second)
-    # The import queues a refresh of May once it commits.
-    with django_capture_on_commit_callbacks(execute=True):
-        bank_return_import(
-            actor=grace,
-            batch=batch,
-            data=_answer(
-                [one.reference, "829.00", "成功", "B1", ""], [two.reference, "1212.00", "失败", "", "账户冻结"]
-            ),
-        )
-    return programmes
 
 
 def test_summaries_match_the_raw_rows_at_every_level_and_refresh_is_idempotent(answered):
