@@ -259,3 +259,16 @@ def test_closing_a_lead_finishing_a_check_and_committing_a_file_refresh_this_mon
         _import(tmp_path, "mz_civil", CIVIL + f"{_number(person())},李四,结婚登记,2026-11-20,民政局\n", "c.csv")
     assert RefreshRun.objects.filter(trigger="import_commit", status=RefreshRun.Status.DONE).exists()
     assert ImportMonthly.objects.get(month=this_month(), source_code="mz_civil").files == 1
+
+
+def test_the_page_shows_both_sections_and_a_department_only_its_files(month_of_work, dave, client):
+    client.force_login(dave)
+    page = client.get("/staff/dashboards/").content.decode()
+    assert "核对与数据" in page and "主动发现与动态管理" in page
+    assert "各数据源核出差异的占比" in page and "机动车登记" in page and "走访转化率" in page
+    assert 'href="/staff/dashboards/371602001/' in page
+    mia = make_staff("mia", _unit("371602", "department", "mz"), Role.DEPT_APPROVER, display_name="民政审批")
+    client.force_login(mia)
+    page = client.get("/staff/dashboards/").content.decode()
+    assert "各部门数据文件导入与拒收行" in page and "民政局" in page
+    assert "各数据源核出差异的占比" not in page and "主动发现与动态管理" not in page
