@@ -3,8 +3,8 @@
 - CheckMonthly: checks finished in the month (VerificationCheck.finished_at, Asia/Shanghai), by
   the household's village. The row with no source (`source_code=""`) counts checks: with a
   difference from what the family declared, and partial (a source could not answer). The row of
-  a source counts the checks that asked it, those whose differences it proved and those it
-  failed to answer.
+  a source (townships and above only) counts the checks that asked it, those whose differences
+  it proved and those it failed to answer.
 - ImportMonthly: department files by the month they were committed (committed_at; a file later
   superseded still counts in its own month) or refused (a refused file keeps the moment of
   refusal in updated_at); rows of committed files only, so accepted + rejected = rows.
@@ -63,13 +63,16 @@ def _checks(month: dt.date, tree: AreaTree) -> list[models.Model]:
         .order_by()
     ):
         rows.append((r["village"], ("",), {k: r[k] for k in ("checks", "with_differences", "failed")}))
+    # By source from the township up: a village sees a check or two a month, and thirteen rows per
+    # village and month would make this the largest summary of all for figures nobody can read.
+    township = tree.parent.get
     asked = CheckSource.objects.filter(verification__in=checks)
     for r in (
         asked.values(village=F("verification__household__division__code"), code=F("source__code"))
         .annotate(checks=Count("id"), failed=Count("id", filter=Q(status=CheckSource.Status.FAILED)))
         .order_by()
     ):
-        rows.append((r["village"], (r["code"],), {"checks": r["checks"], "failed": r["failed"]}))
+        rows.append((township(r["village"], ""), (r["code"],), {"checks": r["checks"], "failed": r["failed"]}))
     # A difference names the sources that proved the verified value by their names, inside the
     # check's JSON list; SQLite and PostgreSQL share no way to unnest it, so the lists of the
     # month's checks *with* differences are read (one query) and counted once per check and source.
@@ -80,7 +83,7 @@ def _checks(month: dt.date, tree: AreaTree) -> list[models.Model]:
     ):
         names = {name for d in differences or [] for name in d.get("sources") or []}
         for code in {code_of[n] for n in names if n in code_of}:
-            proved[(village, code)] += 1
+            proved[(township(village, ""), code)] += 1
     rows += [(village, (code,), {"with_differences": n}) for (village, code), n in proved.items()]
     return area_rows(CheckMonthly, month=month, tree=tree, rows=rows, dims=("source_code",))
 

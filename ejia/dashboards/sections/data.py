@@ -76,7 +76,9 @@ def _checks_by_month(q: Query) -> tuple[Chart, Table]:
     return chart, table
 
 
-def _checks_by_source(q: Query) -> tuple[Chart, Table]:
+def _checks_by_source(q: Query) -> tuple[Chart, Table] | None:
+    if q.level == "village":
+        return None  # summarised by source from the township up (see parts/data.py)
     rows = CheckMonthly.objects.filter(area_code=q.area.code, month__in=q.months).exclude(source_code="")
     sums = by_key(rows, "source_code", CHECK_FIELDS)
     sources = list(DataSource.objects.order_by("sort_order", "code").values_list("code", "name", "department"))
@@ -237,10 +239,12 @@ def build(q: Query) -> Section:
     chart, monthly, by_department = _imports(q)
     charts.append(chart)
     tables += [monthly, by_department]
-    note = (
-        _("%(department)s只能查看本部门提供的数据文件；一键核对不按部门区分，不在此显示。")
-        % {"department": q.department_name}
-        if q.department_code
-        else ""
-    )
+    if q.department_code:
+        note = _("%(department)s只能查看本部门提供的数据文件；一键核对不按部门区分，不在此显示。") % {
+            "department": q.department_name
+        }
+    elif q.level == "village":
+        note = _("按数据源的核对统计只到乡镇（街道）一级，村（社区）只显示核对总数。")
+    else:
+        note = ""
     return Section(key="data", title=_("核对与数据"), charts=tuple(charts), tables=tuple(tables), note=note)

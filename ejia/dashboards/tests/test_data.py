@@ -124,6 +124,10 @@ def month_of_work(sources, programmes, dave, bob, carol, gina, tmp_path, django_
     return {"first": first, "second": second, "village": village}
 
 
+def first_village_code() -> str:
+    return Division.objects.filter(parent__code="371602001", level="village").order_by("code").first().code
+
+
 def _in(area: Division):
     return {"household__division__path__startswith": area.path}
 
@@ -144,7 +148,11 @@ def test_check_rows_equal_the_raw_checks_at_every_level(month_of_work):
         assert row.checks == checks.count()
         assert row.with_differences == sum(1 for c in checks if c.differences)
         assert row.failed == checks.filter(status="partial").count()
-        # Per source: every check asked every source; differences counted once per check.
+        # Per source (from the township up): every check asked every source; differences
+        # counted once per check.
+        if area.level == "village":
+            assert not CheckMonthly.objects.filter(month=month, area_code=area.code).exclude(source_code="").exists()
+            continue
         proved = Counter(name for c in checks for name in {n for d in c.differences for n in d["sources"]})
         for source in DataSource.objects.all():
             per = CheckMonthly.objects.get(month=month, area_code=area.code, source_code=source.code)
@@ -217,6 +225,11 @@ def test_the_sections_show_the_summary_numbers_and_drill_down(month_of_work, dav
     assert departments["残疾人联合会"][2] == 1  # the refused file
     assert "全市" in section.table("data_departments").note
     assert {c.table_key for c in section.charts} <= {t.key for t in section.tables}
+
+    village = query_for(dave, area_code=first_village_code(), start=None, end=None, today=timezone.localdate())
+    at_village = data_section.build(village)
+    assert "data_sources" not in [t.key for t in at_village.tables] and "乡镇" in at_village.note
+    assert at_village.table("data_checks").total[1:3] == (2, 1)
 
     discovery = discovery_section.build(q)
     assert discovery.title == "主动发现与动态管理"
