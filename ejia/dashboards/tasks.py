@@ -11,8 +11,8 @@ from django_tasks import task
 def refresh_dashboards(
     trigger: str = "nightly", months: list[str] | None = None, parts: list[str] | None = None
 ) -> int:
-    """Refresh the given months (ISO dates), or the last twelve, of the named parts (all by
-    default); returns how many months failed."""
+    """Refresh the given months (ISO dates), or the last twelve, of the given parts (all when
+    None); returns how many failed."""
     from ejia.dashboards.refresh import recent_months, refresh
 
     chosen = [dt.date.fromisoformat(m) for m in months] if months else recent_months()
@@ -29,7 +29,9 @@ def enqueue_after_commit(*, trigger: str, months: list[dt.date] | None = None, p
     def _enqueue() -> None:
         try:
             refresh_dashboards.enqueue(
-                trigger=trigger, months=[m.isoformat() for m in months] if months else None, parts=parts
+                trigger=trigger,
+                months=[m.isoformat() for m in months] if months else None,
+                parts=list(parts) if parts else None,
             )
         except Exception:
             logging.getLogger(__name__).exception("could not queue the dashboards refresh")
