@@ -201,7 +201,7 @@ def _walk(
                 actor=staff.reviewer,
                 procedure_id=p.pk,
                 expected_version=p.version,
-                reasons="经核对，家庭成员名下有商业保险及存款，家庭财产超过低保规定标准。",
+                reasons="经一键核对和入户调查，家庭收入或财产状况不符合低保条件。",
             )
             return "refused"
         wf.procedure_approve(actor=staff.reviewer, procedure_id=p.pk, expected_version=p.version)
