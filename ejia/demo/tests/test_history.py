@@ -10,7 +10,7 @@ from django.utils import timezone
 from ejia.accounts.models import Division
 from ejia.cases.models import Case, Channel
 from ejia.cases.workflow.models import OPEN_STATES, Decision, RequestProcedure, StepRecord
-from ejia.dashboards.models import PaymentMonthly, RecipientMonthly
+from ejia.dashboards.models import CaseMonthly, PaymentMonthly, RecipientMonthly, StepMonthly
 from ejia.dashboards.refresh import PAID, recent_months
 from ejia.demo.history import demo_history_ensure
 from ejia.disbursement.models import Entitlement, PaymentBatch, PaymentItem, PaymentLine, PaymentReturn
@@ -76,6 +76,12 @@ def test_twelve_months_of_history_agree_with_the_raw_rows_and_a_second_run_adds_
     assert Decision.objects.filter(procedure__case__in=cases).count() >= 9
     # Some steps overdue now, and some finished after their deadline.
     assert RequestProcedure.objects.filter(case__in=cases, state__in=OPEN_STATES, step_due__lt=today).exists()
+
+    # The timeliness summaries see them in their months (the current one may have none yet).
+    received = set(CaseMonthly.objects.filter(level=Division.Level.CITY).values_list("month", flat=True))
+    assert set(months[:-1]) <= received
+    finished = set(StepMonthly.objects.filter(level=Division.Level.CITY).values_list("month", flat=True))
+    assert set(months[:-1]) <= finished
 
     before = _counts()
     again = demo_history_ensure(today=today, county_codes=["371602"], cases_per_month=1)
