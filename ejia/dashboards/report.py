@@ -217,7 +217,8 @@ def section_story(section: Section) -> list:
         story.append(paragraph(section.note, SMALL))
     tables = {t.key: t for t in section.tables}
     for chart in section.charts:
-        unit = _("（单位：万元）") if chart.value_kind == Kind.FEN else ""
+        # The page's money charts name their unit in the title already; say it where one does not.
+        unit = _("（单位：万元）") if chart.value_kind == Kind.FEN and "万元" not in chart.title else ""
         block: list = [paragraph(chart.title + unit, SUBHEADING)]
         drawing = chart_drawing(chart)
         if drawing is None:

@@ -152,6 +152,18 @@ def expectations(world) -> tuple[list[tuple], list[tuple]]:
         ("dashboards:area", [village.parent.code], CENTRE | APPROVERS | EDITORS | {"window_clerk"}, ()),
         ("dashboards:area", ["371600"], EDITORS, ()),
         ("dashboards:area", ["999999"], frozenset(), ()),
+        # Its downloads (a table as CSV/XLSX, the monthly report) follow the page exactly.
+        ("dashboards:export", ["371602", "money_trend.csv"], CENTRE | APPROVERS | EDITORS, ()),
+        (
+            "dashboards:export",
+            [village.parent.code, "money_trend.xlsx"],
+            CENTRE | APPROVERS | EDITORS | {"window_clerk"},
+            (),
+        ),
+        ("dashboards:export", ["999999", "money_trend.csv"], frozenset(), ()),
+        ("dashboards:report", ["371602"], CENTRE | APPROVERS | EDITORS, ()),
+        ("dashboards:report", [village.parent.code], CENTRE | APPROVERS | EDITORS | {"window_clerk"}, ()),
+        ("dashboards:report", ["371600"], EDITORS, ()),
         ("discovery:leads", [], VILLAGE | TOWNSHIPS | CENTRE, ()),
         ("discovery:visits", [], VILLAGE | TOWNSHIPS, ()),
         ("discovery:report", [], VILLAGE, ()),
