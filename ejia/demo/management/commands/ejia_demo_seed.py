@@ -35,3 +35,5 @@ class Command(BaseCommand):
         call_command("ejia_exchange_demo", stdout=self.stdout)
         call_command("ejia_demo_cases", stdout=self.stdout)
         demo_leads_ensure(log=self.stdout.write)
+        # Last: the history pays the households as the registry and the steps above left them.
+        call_command("ejia_demo_history", stdout=self.stdout)
