@@ -127,6 +127,8 @@ class Role(models.TextChoices):
     EXCHANGE_OPERATOR = "exchange_operator", _("数据交换操作员")
     AUDITOR = "auditor", _("审计员")
     SYSADMIN = "sysadmin", _("系统管理员")
+    # Reads the statistics of the area (大数据看板) and nothing else: no case, no person.
+    LEADER = "leader", _("分管领导（查阅统计）")
 
 
 class User(AbstractUser):

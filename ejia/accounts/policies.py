@@ -209,6 +209,8 @@ GRANTS: dict[str, dict[Capability, Reach]] = {
     Role.EXCHANGE_OPERATOR: {C.EXCHANGE_OPERATE: R.AREA},
     Role.AUDITOR: {C.AUDIT_READ: R.AREA, C.CASE_READ: R.PURPOSE},
     Role.SYSADMIN: {C.ACCOUNTS_ADMIN: R.AREA},
+    # Leaders steer from the aggregates: the dashboards of their area, never a file.
+    Role.LEADER: {C.DASHBOARD_READ: R.AREA},
 }
 
 

@@ -42,6 +42,8 @@ POSTINGS: dict[str, Posting] = {
     Role.EXCHANGE_OPERATOR: Posting(frozenset({K.CENTRE}), frozenset({L.CITY})),
     Role.AUDITOR: Posting(frozenset({K.CENTRE})),
     Role.SYSADMIN: Posting(frozenset({K.CENTRE})),
+    # A city or county leader reads the statistics through the assistance centre's account set.
+    Role.LEADER: Posting(frozenset({K.CENTRE})),
 }
 
 # Separation of duties: whoever manages accounts must not also handle cases (they could grant

@@ -50,6 +50,7 @@ class ProgrammeTextForm(forms.ModelForm):
             "pay_from",
             "gradual_exit",
             "gradual_exit_months",
+            "discovery_mode",
             "summary",
             "description",
             "how_much",
@@ -69,6 +70,7 @@ class ProgrammeTextForm(forms.ModelForm):
             "pay_from": _("起始发放月份"),
             "gradual_exit": _("收入超过标准时设渐退期"),
             "gradual_exit_months": _("渐退期月数"),
+            "discovery_mode": _("主动发现线索"),
             "summary": _("一句话说明"),
             "description": _("详细说明"),
             "how_much": _("救助标准（群众能看懂的说法）"),
@@ -76,6 +78,12 @@ class ProgrammeTextForm(forms.ModelForm):
             "contact_unit": _("经办单位"),
             "contact_phone": _("咨询电话"),
             "keywords": _("搜索关键词（空格分隔）"),
+        }
+        help_texts = {
+            "discovery_mode": _(
+                "每晚数据比对后，哪些家庭列为本项目的走访线索。无需申请即由部门按名单办理、"
+                "或须在办事现场提出的项目，请选“不列为主动发现线索”；修改后下次比对时自动关闭不再列入的线索。"
+            ),
         }
         widgets = {
             "description": forms.Textarea(attrs={"rows": 4}),

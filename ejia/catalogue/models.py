@@ -62,6 +62,14 @@ class Programme(BaseModel):
         AFTER_DECISION = "after_decision", _("自批准次月起发放")
         AFTER_ACCEPTANCE = "after_acceptance", _("自受理申请次月起发放")
 
+    class DiscoveryMode(models.TextChoices):
+        # What the 主动发现 scan makes of this programme (ejia/discovery/scan.py). "Possible"
+        # is worth a visit only where a visit establishes what is missing (income, assets,
+        # care needs); elsewhere it mostly means the registry does not record the condition.
+        LIKELY_AND_POSSIBLE = "likely_possible", _("“可能符合”和“需要核实”的家庭都列为线索")
+        LIKELY = "likely", _("只把“可能符合”的家庭列为线索")
+        NEVER = "never", _("不列为主动发现线索")
+
     code = models.SlugField(max_length=40, unique=True)
     name = models.CharField(max_length=80)
     department = models.ForeignKey(Department, on_delete=models.PROTECT, related_name="programmes")
@@ -77,6 +85,11 @@ class Programme(BaseModel):
     # current amount for this many months before it ends, instead of stopping at once.
     gradual_exit = models.BooleanField(_("设渐退期"), default=False)
     gradual_exit_months = models.PositiveSmallIntegerField(_("渐退期月数"), default=0)
+    # Programmes delivered without an application (paid from the recipients list), asked for
+    # at the point of need (a court case, a course, a hospital) or insured are NEVER leads.
+    discovery_mode = models.CharField(
+        _("主动发现"), max_length=16, choices=DiscoveryMode.choices, default=DiscoveryMode.LIKELY
+    )
     summary = models.CharField(max_length=200, help_text="一句话说明，群众能看懂")
     description = models.TextField(blank=True)
     how_much = models.TextField(blank=True, help_text="救助标准或金额，用群众能看懂的话写")

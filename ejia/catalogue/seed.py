@@ -37,6 +37,7 @@ PROGRAMME_FIELDS = (
     "pay_from",
     "gradual_exit",
     "gradual_exit_months",
+    "discovery_mode",
     "summary",
     "description",
     "how_much",

@@ -33,6 +33,7 @@ EDITABLE_FIELDS = (
     "pay_from",
     "gradual_exit",
     "gradual_exit_months",
+    "discovery_mode",
     "summary",
     "description",
     "how_much",

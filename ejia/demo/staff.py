@@ -90,6 +90,7 @@ def demo_staff_specs() -> list[dict]:
         ),
         dict(username="auditor", display_name="许静", unit=unit(city, "centre"), roles=[Role.AUDITOR]),
         dict(username="sysadmin", display_name="马超", unit=unit(city, "centre"), roles=[Role.SYSADMIN]),
+        dict(username="leader", display_name="郑国华", unit=unit(city, "centre"), roles=[Role.LEADER]),
     ]
 
 

@@ -54,12 +54,12 @@ COOL_OFF = {
 # A running scan that has not finished for this long lost its worker.
 STALE_AFTER = dt.timedelta(hours=2)
 OFFERED = {PlanOutcome.LIKELY: Lead.Likelihood.LIKELY, PlanOutcome.POSSIBLE: Lead.Likelihood.POSSIBLE}
-# "Possibly eligible" is worth a visit only for the means-tested core, where what is missing is
-# what a visit establishes (income, assets, care needs). For the other programmes "possible"
-# mostly means the registry does not record the condition at all (an orphan's care, a business
-# loan, a disaster), and such leads would send a visitor to every door; the window's plan still
-# lists them when the family comes.
-POSSIBLE_WORTH_A_VISIT = frozenset({"dibao", "tekun", "dibao_edge", "expense_hardship", "linshi", "medical_aid"})
+# Which outcomes of a programme are worth a visit is the programme's `discovery_mode`, kept
+# in the catalogue editor (项目维护): "possible" for the means-tested core, where what is
+# missing is what a visit establishes (income, assets, care needs); "likely" only for most;
+# never for programmes delivered from the recipients list, asked for at the point of need, or
+# insured (docs/discovery.md).
+Mode = Programme.DiscoveryMode
 LIVE_ENTITLEMENT = ("active", "suspended", "gradual_exit")
 
 
@@ -222,6 +222,7 @@ def evaluate_export(folder: Path, *, on: dt.date) -> dict[int, dict[str, str]]:
     from ejia.catalogue.selectors import engine_for
 
     engine = engine_for(on)
+    modes = discovery_modes()
     con = duckdb.connect()
     try:
         con.execute("SET threads TO ?", [int(getattr(settings, "EJIA_DISCOVERY_THREADS", 2))])
@@ -230,16 +231,26 @@ def evaluate_export(folder: Path, *, on: dt.date) -> dict[int, dict[str, str]]:
         result = engine.evaluate_bulk(con, on=on)
     finally:
         con.close()
-    return outcomes_of(result, list(engine.programmes))
+    return outcomes_of(result, {code: modes.get(code, Mode.LIKELY) for code in engine.programmes})
 
 
-def outcomes_of(result, codes: list[str]) -> dict[int, dict[str, str]]:
-    """The outcomes of a bulk result (a pyarrow Table) worth a lead, by household."""
+def discovery_modes() -> dict[str, str]:
+    """{programme code: discovery mode} as the catalogue has them now."""
+    return dict(Programme.objects.values_list("code", "discovery_mode"))
+
+
+def outcomes_of(result, modes: dict[str, str]) -> dict[int, dict[str, str]]:
+    """The outcomes of a bulk result (a pyarrow Table) worth a lead, by household: for each
+    programme of `modes` (code → discovery mode), "eligible" unless the programme is never a
+    lead, "possibly_eligible" only where possible outcomes are leads too."""
     ids = result.column("household_id").to_pylist()
     out: dict[int, dict[str, str]] = defaultdict(dict)
-    for code in codes:
+    for code, mode in modes.items():
+        if mode == Mode.NEVER:
+            continue
+        wanted = {"eligible", "possibly_eligible"} if mode == Mode.LIKELY_AND_POSSIBLE else {"eligible"}
         for household_id, outcome in zip(ids, result.column(f"{code}__outcome").to_pylist(), strict=True):
-            if outcome == "eligible" or (outcome == "possibly_eligible" and code in POSSIBLE_WORTH_A_VISIT):
+            if outcome in wanted:
                 out[household_id][code] = outcome
     return dict(out)
 
@@ -339,7 +350,7 @@ def _explain(reader: Reader, candidates: dict[int, set[str]], *, chunk: int = 50
                     entry.code in candidates[household_id]
                     and entry.outcome in OFFERED
                     and entry.code not in taken.get(household_id, set())
-                    and _grounded(entry)
+                    and worth_a_visit(entry, programmes.get(entry.code))
                 ):
                     by_code[entry.code].append(entry)
             for code, entries in by_code.items():
@@ -349,12 +360,16 @@ def _explain(reader: Reader, candidates: dict[int, set[str]], *, chunk: int = 50
     return findings
 
 
-def _grounded(entry) -> bool:
-    """A likely entry always; a possible one of the means-tested core only when some criterion
-    is positively met (not merely "nothing is known")."""
+def worth_a_visit(entry, programme: Programme | None) -> bool:
+    """Whether a plan entry is worth a visit under its programme's discovery mode: a likely
+    entry unless the programme is never a lead; a possible one only where possible outcomes
+    are leads, and only when some criterion is positively met (not merely "nothing is known")."""
+    mode = programme.discovery_mode if programme is not None else Mode.NEVER
+    if mode == Mode.NEVER:
+        return False
     if entry.outcome == PlanOutcome.LIKELY:
         return True
-    return entry.code in POSSIBLE_WORTH_A_VISIT and any(c.result is True for c in entry.reasons)
+    return mode == Mode.LIKELY_AND_POSSIBLE and any(c.result is True for c in entry.reasons)
 
 
 def _finding(household: Household, item, programme: Programme, compiled, entries: list, members) -> Finding:
@@ -503,18 +518,36 @@ def _close_vanished(scan: ScanRun, seen: set[tuple[int, int]], tally: Tally) -> 
     now = timezone.now()
     for start in range(0, len(stale), 500):
         with transaction.atomic():
-            for lead in Lead.objects.select_for_update().filter(pk__in=stale[start : start + 500]).order_by("pk"):
+            locked = (
+                Lead.objects.select_for_update(of=("self",))
+                .select_related("programme")
+                .filter(pk__in=stale[start : start + 500])
+                .order_by("pk")
+            )
+            for lead in locked:
                 if not lead.is_open:
                     continue  # a visit closed it meanwhile
+                why = _lapse_reason(lead)
                 lead.status = LeadStatus.LAPSED
                 lead.closed_at = now
-                lead.close_reason = "再次比对时已不再符合发现条件（已享受、已申请或情况变化）。"
+                lead.close_reason = why
                 lead.save(update_fields=["status", "closed_at", "close_reason", "updated_at"])
                 audit_record(
                     actor=scan.started_by,
                     action="discovery.lead_lapse",
                     obj=lead,
                     reason="主动发现比对：线索原因已消失",
-                    data={"scan": str(scan.public_id)},
+                    data={"scan": str(scan.public_id), "why": why},
                 )
                 tally.closed += 1
+
+
+def _lapse_reason(lead: Lead) -> str:
+    """Why the scan closed the lead: the programme's discovery mode no longer admits it (set in
+    the catalogue editor), or the family's situation changed."""
+    mode = lead.programme.discovery_mode if lead.programme_id else Mode.LIKELY
+    if mode == Mode.NEVER:
+        return "该项目已设为不列主动发现线索（项目维护），本线索自动关闭。"
+    if mode == Mode.LIKELY and lead.likelihood == Lead.Likelihood.POSSIBLE:
+        return "该项目已改为只列“可能符合”的家庭，需要核实的线索自动关闭。"
+    return "再次比对时已不再符合发现条件（已享受、已申请或情况变化）。"

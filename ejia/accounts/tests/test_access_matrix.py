@@ -31,7 +31,8 @@ APPROVERS = frozenset({"approver_mz", "approver_yb", "approver_jy", "approver_zj
 # Area-wide pages (lists, queues, starting points): the other township's clerk has them too.
 HANDLERS = VILLAGE - {"grid_worker"} | TOWNSHIPS | CENTRE | APPROVERS
 EDITORS = frozenset({"editor_mz", "editor_jy"})
-DASHBOARD_READERS = CENTRE | TOWNSHIPS | APPROVERS | EDITORS
+LEADER = frozenset({"leader"})
+DASHBOARD_READERS = CENTRE | TOWNSHIPS | APPROVERS | EDITORS | LEADER
 
 
 def expectations(world) -> tuple[list[tuple], list[tuple]]:
@@ -148,9 +149,9 @@ def expectations(world) -> tuple[list[tuple], list[tuple]]:
         # was handed to them or what they reported; the other township sees nothing of it.
         # Dashboards: aggregates of the viewer's area (a department's staff: its programmes only).
         ("dashboards:overview", [], DASHBOARD_READERS, ()),
-        ("dashboards:area", ["371602"], CENTRE | APPROVERS | EDITORS, ()),
-        ("dashboards:area", [village.parent.code], CENTRE | APPROVERS | EDITORS | {"window_clerk"}, ()),
-        ("dashboards:area", ["371600"], EDITORS, ()),
+        ("dashboards:area", ["371602"], CENTRE | APPROVERS | EDITORS | LEADER, ()),
+        ("dashboards:area", [village.parent.code], CENTRE | APPROVERS | EDITORS | LEADER | {"window_clerk"}, ()),
+        ("dashboards:area", ["371600"], EDITORS | LEADER, ()),
         ("dashboards:area", ["999999"], frozenset(), ()),
         # Its downloads (a table as CSV/XLSX, the monthly report) follow the page exactly.
         ("dashboards:export", ["371602", "money_trend.csv"], CENTRE | APPROVERS | EDITORS, ()),

@@ -33,6 +33,7 @@ PERSONAS = (
     "exchange_operator",
     "auditor",
     "sysadmin",
+    "leader",
 )
 
 

@@ -103,3 +103,93 @@ def test_a_family_that_declined_is_not_found_again_within_the_cool_off(demo_city
     assert not Lead.objects.filter(
         household=lead.household, programme=lead.programme, status__in=OPEN_STATUSES
     ).exists()
+
+
+def editor_sets_discovery_mode(client, editor, code: str, mode: str) -> None:
+    """The programme's editor changes its 主动发现 setting on the editor page (项目维护)."""
+    from django.urls import reverse
+
+    client.force_login(editor)
+    url = reverse("catalogue:edit", args=[code])
+    form = client.get(url).context["text_form"]
+    data = {"form": "text"}
+    for field in form:
+        value = form.initial.get(field.name, "")
+        data[field.html_name] = field.field.prepare_value(value) if hasattr(field.field, "prepare_value") else value
+    data["text-discovery_mode"] = mode
+    response = client.post(url, data)
+    assert response.status_code == 302, response.content.decode()[-2000:]
+
+
+def test_a_programme_set_to_never_closes_its_leads_on_the_next_scan_and_comes_back_when_set_again(demo_city, client):
+    from ejia.catalogue.models import Programme
+
+    scan()
+    mine = Lead.objects.filter(programme__code="elderly_allowance", status__in=OPEN_STATUSES)
+    found = set(mine.values_list("pk", flat=True))
+    assert found, "the small city has people over 80 without the allowance"
+    others = set(Lead.objects.filter(status__in=OPEN_STATUSES).exclude(pk__in=found).values_list("pk", flat=True))
+
+    editor_sets_discovery_mode(client, demo_city["editor_mz"], "elderly_allowance", Programme.DiscoveryMode.NEVER)
+    event = AuditEvent.objects.get(action="catalogue.programme_update", actor=demo_city["editor_mz"])
+    assert event.data == {"discovery_mode": "never"}
+
+    run = scan()
+    assert run.leads_new == 0 and run.leads_closed == len(found)
+    assert not mine.exists()
+    for lead in Lead.objects.filter(pk__in=found):
+        assert lead.status == LeadStatus.LAPSED and "不列主动发现线索" in lead.close_reason
+    assert set(Lead.objects.filter(status__in=OPEN_STATUSES).values_list("pk", flat=True)) == others
+    assert "elderly_allowance" not in run.by_programme
+
+    # Set back: the scan finds the families again (a lapsed lead is no cool-off).
+    editor_sets_discovery_mode(client, demo_city["editor_mz"], "elderly_allowance", Programme.DiscoveryMode.LIKELY)
+    again = scan()
+    assert again.leads_new == len(found) and mine.count() == len(found)
+
+
+def test_possible_leads_come_and_go_with_the_programmes_discovery_mode(demo_city):
+    from ejia.catalogue.models import Programme
+    from ejia.catalogue.services import programme_update
+
+    # 单亲母亲帮扶 lists likely families only: single mothers whose income is unknown are not leads.
+    single_mother = Programme.objects.get(code="single_mother_aid")
+    assert single_mother.discovery_mode == Programme.DiscoveryMode.LIKELY
+    scan()
+    possible = Lead.objects.filter(
+        programme=single_mother, likelihood=Lead.Likelihood.POSSIBLE, status__in=OPEN_STATUSES
+    )
+    assert not possible.exists()
+    staying = set(Lead.objects.filter(status__in=OPEN_STATUSES).values_list("pk", flat=True))
+
+    director = demo_city["centre_director"]
+    programme_update(actor=director, programme=single_mother, discovery_mode="likely_possible")
+    found = scan()
+    opened = set(possible.values_list("pk", flat=True))
+    assert opened and found.leads_new == len(opened)
+    # Every possible lead rests on a criterion positively met (here: a single mother).
+    assert all(any(r["result"] is True for r in lead.reasons) for lead in possible)
+
+    programme_update(actor=director, programme=single_mother, discovery_mode="likely")
+    run = scan()
+    assert run.leads_closed == len(opened) and run.leads_new == 0
+    assert all(
+        lead.status == LeadStatus.LAPSED and "只列“可能符合”" in lead.close_reason
+        for lead in Lead.objects.filter(pk__in=opened)
+    )
+    assert set(Lead.objects.filter(status__in=OPEN_STATUSES).values_list("pk", flat=True)) == staying
+
+
+def test_the_seed_keeps_programmes_delivered_without_an_application_off_the_visit_list(demo_city):
+    from ejia.catalogue.models import Programme
+    from ejia.catalogue.services import programme_update
+
+    never = set(Programme.objects.filter(discovery_mode="never").values_list("code", flat=True))
+    assert {"legal_aid", "skills_training_subsidy", "medical_premium_subsidy"} <= never
+    run = scan()
+    assert not Lead.objects.filter(programme__code__in=never).exists()
+    assert not set(run.by_programme) & never
+    # The same families are found as soon as the catalogue lists the programme again.
+    skills = Programme.objects.get(code="skills_training_subsidy")
+    programme_update(actor=demo_city["centre_director"], programme=skills, discovery_mode="likely")
+    assert scan().by_programme.get("skills_training_subsidy", 0) > 0

@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from ejia.accounts.models import Division
 from ejia.discovery.export import Reader, export_area, sources_committed
-from ejia.discovery.scan import outcomes_of
+from ejia.discovery.scan import discovery_modes, outcomes_of
 
 pytestmark = pytest.mark.django_db
 
@@ -76,5 +76,6 @@ def test_duckdb_and_spark_agree_on_every_household_and_programme(demo_city, spar
     # The same rows, so the same candidates for leads.
     import pyarrow as pa
 
-    assert outcomes_of(pa.Table.from_pylist(duck), codes) == outcomes_of(pa.Table.from_pylist(sparked), codes)
-    assert any(outcomes_of(pa.Table.from_pylist(duck), codes).values())
+    modes = {code: mode for code, mode in discovery_modes().items() if code in engine.programmes}
+    assert outcomes_of(pa.Table.from_pylist(duck), modes) == outcomes_of(pa.Table.from_pylist(sparked), modes)
+    assert any(outcomes_of(pa.Table.from_pylist(duck), modes).values())
