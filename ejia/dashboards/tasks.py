@@ -37,3 +37,11 @@ def enqueue_after_commit(*, trigger: str, months: list[dt.date] | None = None, p
             logging.getLogger(__name__).exception("could not queue the dashboards refresh")
 
     transaction.on_commit(_enqueue)
+
+
+def enqueue_current_after_commit(*, trigger: str, parts: list[str]) -> None:
+    """Queue a refresh of this month's `parts` once the caller's transaction commits (a business
+    action that changed what they count); the nightly run covers anything missed."""
+    from django.utils import timezone
+
+    enqueue_after_commit(trigger=trigger, months=[timezone.localdate().replace(day=1)], parts=parts)
