@@ -10,7 +10,7 @@ refusals, not found, conflicts, rate limits; a service's ValidationError becomes
 
 from __future__ import annotations
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from ninja import Schema
@@ -174,6 +174,13 @@ def install(api) -> None:
             raise exc
         message = "请求中含有不允许的控制字符（NUL），请删除后重试。"
         return respond(request, 422, error_body("invalid_request", message))
+
+    @api.exception_handler(RequestDataTooBig)
+    def too_big(request, exc):
+        # Django refuses a body over DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MB) when the API reads it;
+        # without this its HTML 400 page would answer a JSON API.
+        message = "请求体过大（上限约2.5MB），请分批提交，或改用数据文件交换。"
+        return respond(request, 400, error_body("bad_request", message))
 
     @api.exception_handler(AuthenticationError)
     def unauthenticated(request, exc):

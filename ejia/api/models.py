@@ -42,6 +42,10 @@ class ApiClient(BaseModel):
     # A partner registry's public signing keys (a JWKS): DCI messages it sends are verified
     # with them (ejia.api.dci.signing).
     jwks = models.JSONField(_("签名公钥（JWKS）"), default=dict, blank=True)
+    # Where a partner receives DCI callbacks (on-search, txn/on-status, notify), agreed at
+    # onboarding: a message's `sender_uri` must lie under it, so no message can make us post to
+    # an address nobody registered (ejia.api.dci.transactions.callback_base).
+    callback_uri = models.URLField(_("回调地址"), max_length=500, blank=True)
     rate_limit_per_minute = models.PositiveIntegerField(_("每分钟调用上限"), default=600)
     is_active = models.BooleanField(_("启用"), default=True)
 
@@ -96,3 +100,68 @@ class AppSession(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-pk"]
+
+
+class DciTransaction(BaseModel):
+    """One asynchronous DCI request of a partner (a search, later a subscription): what it asked,
+    what we answered, and when. `txn/status` reads it back. The request and the answer carry
+    ID numbers and registry records, so both are stored encrypted (ejia.core.crypto)."""
+
+    class Status(models.TextChoices):
+        # The spec's MsgCallbackHeader status values.
+        RECEIVED = "rcvd", _("已接收")
+        PENDING = "pdng", _("处理中")
+        SUCCEEDED = "succ", _("已完成")
+        REJECTED = "rjct", _("已拒绝")
+
+    client = models.ForeignKey(ApiClient, on_delete=models.PROTECT, related_name="dci_transactions")
+    action = models.CharField(max_length=20)
+    transaction_id = models.CharField(max_length=99)
+    correlation_id = models.CharField(max_length=64, unique=True)
+    # The partner's own ids of the requests of the batch (not personal data): txn/status by
+    # reference_id_list finds the transaction by them.
+    reference_ids = models.JSONField(default=list)
+    request_hash = models.CharField(max_length=64)
+    request_ciphertext = models.TextField()
+    response_ciphertext = models.TextField(blank=True)
+    callback_uri = models.CharField(max_length=500)
+    status = models.CharField(max_length=4, choices=Status.choices, default=Status.RECEIVED)
+    error = models.CharField(max_length=500, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["client", "action", "transaction_id"], name="api_dcitransaction_unique_per_client"
+            )
+        ]
+
+
+class DciDelivery(models.Model):
+    """One signed callback to a partner (on-search, txn-on-status, notify …), sent by the task
+    worker and retried with a backoff; after the last attempt it stays here as failed, with the
+    error, for the operators (`manage.py ejia_dci_deliver --failed`) — never dropped silently."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("待发送")
+        SENT = "sent", _("已送达")
+        FAILED = "failed", _("发送失败")
+
+    client = models.ForeignKey(ApiClient, on_delete=models.PROTECT, related_name="dci_deliveries")
+    dci_transaction = models.ForeignKey(
+        DciTransaction, null=True, blank=True, on_delete=models.PROTECT, related_name="deliveries"
+    )
+    action = models.CharField(max_length=20)
+    url = models.CharField(max_length=600)
+    body_ciphertext = models.TextField()
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING, db_index=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.CharField(max_length=500, blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["pk"]

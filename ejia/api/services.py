@@ -189,3 +189,35 @@ def client_set_jwks(*, actor: User | None, client_id: str, jwks: dict) -> ApiCli
         client.save(update_fields=["jwks", "updated_at"])
         audit_record(actor=actor, action="api.client.jwks", obj=client, data={"kids": [k["kid"] for k in keys]})
     return client
+
+
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
+
+
+def client_set_callback_uri(*, actor: User | None, client_id: str, uri: str) -> ApiClient:
+    """Register where a partner receives DCI callbacks (on-search, txn/on-status, notify).
+
+    HTTPS only (plain HTTP on the loopback interface, for a gateway on the same machine and for
+    tests); no credentials, query or fragment: messages name a sender_uri under this address."""
+    from urllib.parse import urlsplit
+
+    uri = (uri or "").strip()
+    if uri:
+        parts = urlsplit(uri)
+        host = parts.hostname or ""
+        if parts.scheme not in ("https", "http") or not host:
+            raise ValidationError({"callback_uri": "回调地址须为 https:// 开头的完整网址。"})
+        if parts.scheme == "http" and host not in LOOPBACK_HOSTS:
+            raise ValidationError({"callback_uri": "回调地址须使用 https（仅本机地址可用 http）。"})
+        if parts.username or parts.password or parts.query or parts.fragment:
+            raise ValidationError({"callback_uri": "回调地址不得含用户名、密码、查询参数或片段。"})
+        if len(uri) > 500:
+            raise ValidationError({"callback_uri": "回调地址过长（最多500个字符）。"})
+    with transaction.atomic():
+        client = _locked(client_id)
+        client.callback_uri = uri.rstrip("/")
+        client.save(update_fields=["callback_uri", "updated_at"])
+        audit_record(
+            actor=actor, action="api.client.callback_uri", obj=client, data={"callback_uri": client.callback_uri}
+        )
+    return client

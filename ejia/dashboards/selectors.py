@@ -9,6 +9,7 @@ import re
 from dataclasses import dataclass
 
 from django.core.exceptions import PermissionDenied
+from django.db.models import Exists, OuterRef
 from django.utils.translation import gettext as _
 
 from ejia.accounts.models import Department, Division
@@ -138,14 +139,25 @@ def breadcrumbs(user, area_code: str) -> tuple[Crumb, ...]:
     return tuple(reversed(chain))
 
 
+def last_refresh() -> RefreshRun | None:
+    return RefreshRun.objects.filter(status=RefreshRun.Status.DONE).order_by("-finished_at").first()
+
+
+def failed_refreshes():
+    """Failed refreshes of a month that no later refresh of the same month repaired (the
+    nightly run catches up): one month that fails while the others pass is still shown."""
+    repaired = RefreshRun.objects.filter(
+        month=OuterRef("month"), status=RefreshRun.Status.DONE, started_at__gt=OuterRef("started_at")
+    )
+    return RefreshRun.objects.filter(status=RefreshRun.Status.FAILED).exclude(Exists(repaired))
+
+
 def dashboard(user, *, area_code: str | None, start: str | None, end: str | None, today: dt.date) -> Dashboard:
     from ejia.dashboards.sections import build_sections
 
     q = query_for(user, area_code=area_code, start=start, end=end, today=today)
-    last = RefreshRun.objects.filter(status=RefreshRun.Status.DONE).order_by("-finished_at").first()
-    failed = RefreshRun.objects.filter(status=RefreshRun.Status.FAILED)
-    if last is not None:
-        failed = failed.filter(started_at__gt=last.started_at)
+    last = last_refresh()
+    failed = failed_refreshes()
     sections: tuple[Section, ...] = build_sections(q)
     return Dashboard(
         area_code=q.area.code,
@@ -159,5 +171,5 @@ def dashboard(user, *, area_code: str | None, start: str | None, end: str | None
         breadcrumbs=breadcrumbs(user, q.area.code),
         sections=sections,
         refreshed_at=last.finished_at if last else None,
-        failed_refreshes=failed.count(),
+        failed_refreshes=failed.order_by().values("month").distinct().count(),
     )

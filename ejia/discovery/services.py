@@ -16,6 +16,7 @@ from ejia.accounts.models import Division, Role, User
 from ejia.accounts.policies import Capability, Reach, require
 from ejia.accounts.scope import can_see_division
 from ejia.core.audit import audit_record
+from ejia.dashboards.tasks import enqueue_current_after_commit
 from ejia.discovery.models import OPEN_STATUSES, Lead, LeadStatus
 
 # status → the statuses it may move to (the scan's own closing, LAPSED, goes from either open one).
@@ -174,6 +175,7 @@ def lead_close(*, actor, lead_id: int, outcome: str, reason: str = "") -> Lead:
             reason=reason[:200],
             data={"programme": lead.programme.code if lead.programme_id else ""},
         )
+        enqueue_current_after_commit(trigger="lead_closed", parts=["data"])
     return lead
 
 

@@ -80,22 +80,22 @@ def run(parsed: ParsedQuery, partner: Partner) -> tuple[dict[str, Any], dict[str
     return {"version": env.DCI_VERSION, "reg_records": records}, pagination
 
 
-def sync_search(
-    body: Any, partner: Partner, *, signer: Callable[[dict, dict], str] | None = None
-) -> tuple[int, dict[str, Any]]:
-    """(HTTP status, response body): an on-search envelope, or an ERR acknowledgement."""
-    try:
-        envelope = check_envelope(body, partner, action="search")
-    except env.DciError as exc:
-        return exc.http_status, env.error_ack(exc)
+def search_requests(envelope: env.Envelope) -> tuple[str, list]:
+    """The transaction id and the batch of a search message; DciError(err.request.bad) if absent."""
     message = envelope.message
     transaction_id = message.get("transaction_id")
     requests = message.get("search_request")
     if not isinstance(transaction_id, str) or not transaction_id or len(transaction_id) > 99:
-        return 400, env.error_ack(env.DciError(env.ERR_REQUEST_BAD, "message.transaction_id 须为1至99个字符。"))
+        raise env.DciError(env.ERR_REQUEST_BAD, "message.transaction_id 须为1至99个字符。")
     if not isinstance(requests, list) or not requests:
-        return 400, env.error_ack(env.DciError(env.ERR_REQUEST_BAD, "message.search_request 须为非空列表。"))
-    correlation_id = env.new_id()
+        raise env.DciError(env.ERR_REQUEST_BAD, "message.search_request 须为非空列表。")
+    return transaction_id, requests
+
+
+def search_answer(envelope: env.Envelope, partner: Partner, *, correlation_id: str) -> tuple[dict, dict]:
+    """(on-search header, on-search message) for a checked search envelope: the same answer
+    whether it goes back at once (sync) or later to the partner's sender_uri (async)."""
+    transaction_id, requests = search_requests(envelope)
     if len(requests) > env.MAX_BATCH or envelope.header.total_count != len(requests):
         code = env.RJCT_TOTAL_COUNT_LIMIT if len(requests) > env.MAX_BATCH else env.RJCT_TOTAL_COUNT_INVALID
         header = env.callback_header(
@@ -108,8 +108,7 @@ def sync_search(
             reason_code=code,
             reason_message=f"header.total_count 须等于查询条数，且不超过{env.MAX_BATCH}条。",
         )
-        out = {"transaction_id": transaction_id, "correlation_id": correlation_id, "search_response": []}
-        return 200, _signed(header, out, signer)
+        return header, {"transaction_id": transaction_id, "correlation_id": correlation_id, "search_response": []}
     seen: set[str] = set()
     answers = [_one(item, partner, seen) for item in requests]
     header = env.callback_header(
@@ -120,11 +119,23 @@ def sync_search(
         total_count=len(answers),
         completed_count=len(answers),
     )
-    out = {"transaction_id": transaction_id, "correlation_id": correlation_id, "search_response": answers}
-    return 200, _signed(header, out, signer)
+    return header, {"transaction_id": transaction_id, "correlation_id": correlation_id, "search_response": answers}
 
 
-def _signed(header: dict, message: dict, signer: Callable[[dict, dict], str] | None) -> dict[str, Any]:
+def sync_search(
+    body: Any, partner: Partner, *, signer: Callable[[dict, dict], str] | None = None
+) -> tuple[int, dict[str, Any]]:
+    """(HTTP status, response body): an on-search envelope, or an ERR acknowledgement."""
+    try:
+        envelope = check_envelope(body, partner, action="search")
+        search_requests(envelope)
+    except env.DciError as exc:
+        return exc.http_status, env.error_ack(exc)
+    header, message = search_answer(envelope, partner, correlation_id=env.new_id())
+    return 200, signed(header, message, signer)
+
+
+def signed(header: dict, message: dict, signer: Callable[[dict, dict], str] | None) -> dict[str, Any]:
     body: dict[str, Any] = {"header": header, "message": message}
     if signer is not None:
         body["signature"] = signer(header, message)

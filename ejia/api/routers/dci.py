@@ -2,11 +2,14 @@
 
 The body is the DCI envelope itself (`{signature, header, message}`), checked by ejia.api.dci;
 answers are the spec's envelopes, signed with our key (published at /.well-known/jwks.json).
+The async forms answer an acknowledgement and post the result later to the partner's
+registered callback address (ejia.api.dci.transactions, ejia.api.dci.delivery).
 """
 
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from django.http import JsonResponse
 from ninja import Router
@@ -14,45 +17,68 @@ from ninja import Router
 from ejia.accounts.policies import ApiScope
 from ejia.api.auth import client_auth
 from ejia.api.dci import envelope as env
-from ejia.api.dci import signing
-from ejia.api.dci.records import AGREEMENT_FIELDS, Agreement
-from ejia.api.dci.search import Partner, sync_search
+from ejia.api.dci.search import sync_search
+from ejia.api.dci.transactions import our_signature, partner_of, search_accept, sync_txn_status, txn_status_accept
 from ejia.api.errors import Error
-from ejia.api.keys import signing_key
 
 router = Router(tags=["DCI社会登记"], auth=client_auth(ApiScope.DCI_SEARCH))
-
-CITY_CODE = "371600"
-
-
-def partner_of(client) -> Partner:
-    """The partner as the DCI code sees it: its keys, its agreement, its area."""
-    fields = AGREEMENT_FIELDS.intersection(client.agreement_fields or [])
-    division = client.unit.division.code if client.unit_id else CITY_CODE
-    return Partner(
-        sender_id=client.client_id,
-        jwks=client.jwks or {},
-        agreement=Agreement.of(fields, mask_ids=client.agreement_mask_ids),
-        division_code=division,
-    )
-
-
-def _our_signature(header: dict, message: dict) -> str:
-    key = signing_key()
-    return signing.sign(header, message, private_key=key.private, kid=key.kid)
-
 
 # DCI envelopes and acknowledgements (the spec's shapes, not ours); 401/403 of the token check
 # and 429 of the rate limit keep the API's error shape.
 RESPONSES = {200: dict, 400: dict, 401: dict, 403: dict, 422: Error, 429: Error}
+ASYNC_RESPONSES = {**RESPONSES, 409: dict}
+STATUS_RESPONSES = {**RESPONSES, 404: dict}
+
+
+def _body(request) -> tuple[Any, JsonResponse | None]:
+    try:
+        return json.loads(request.body or b"null"), None
+    except (ValueError, UnicodeDecodeError):
+        error = env.DciError(env.ERR_REQUEST_BAD, "请求体不是有效的JSON。")
+        return None, JsonResponse(env.error_ack(error), status=400)
+
+
+def _answer(status: int, body: dict) -> JsonResponse:
+    return JsonResponse(body, status=status, json_dumps_params={"ensure_ascii": False})
 
 
 @router.post("/registry/sync/search", summary="同步查询（DCI registry/sync/search）", response=RESPONSES)
 def registry_sync_search(request):
-    try:
-        body = json.loads(request.body or b"null")
-    except (ValueError, UnicodeDecodeError):
-        error = env.DciError(env.ERR_REQUEST_BAD, "请求体不是有效的JSON。")
-        return JsonResponse(env.error_ack(error), status=400)
-    status, answer = sync_search(body, partner_of(request.auth.client), signer=_our_signature)
-    return JsonResponse(answer, status=status, json_dumps_params={"ensure_ascii": False})
+    body, refused = _body(request)
+    if refused:
+        return refused
+    return _answer(*sync_search(body, partner_of(request.auth.client), signer=our_signature))
+
+
+@router.post(
+    "/registry/search",
+    summary="异步查询（DCI registry/search：先应答ACK，结果回调 on-search）",
+    response=ASYNC_RESPONSES,
+)
+def registry_search(request):
+    body, refused = _body(request)
+    if refused:
+        return refused
+    return _answer(*search_accept(body, client=request.auth.client))
+
+
+@router.post(
+    "/registry/txn/status",
+    summary="异步查询事务状态（DCI registry/txn/status：结果回调 txn/on-status）",
+    response=STATUS_RESPONSES,
+)
+def registry_txn_status(request):
+    body, refused = _body(request)
+    if refused:
+        return refused
+    return _answer(*txn_status_accept(body, client=request.auth.client))
+
+
+@router.post(
+    "/registry/sync/txn/status", summary="同步查询事务状态（DCI registry/sync/txn/status）", response=STATUS_RESPONSES
+)
+def registry_sync_txn_status(request):
+    body, refused = _body(request)
+    if refused:
+        return refused
+    return _answer(*sync_txn_status(body, client=request.auth.client))

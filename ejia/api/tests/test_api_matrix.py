@@ -61,6 +61,9 @@ CALLS = [
     ),
     ("GET", "/app/me/households/{household_id}/payments", f"/api/v1/app/me/households/{NOBODY}/payments", None),
     ("POST", "/dci/registry/sync/search", "/api/v1/dci/registry/sync/search", {}),
+    ("POST", "/dci/registry/search", "/api/v1/dci/registry/search", {}),
+    ("POST", "/dci/registry/txn/status", "/api/v1/dci/registry/txn/status", {}),
+    ("POST", "/dci/registry/sync/txn/status", "/api/v1/dci/registry/sync/txn/status", {}),
 ]
 CATALOGUE = {c[1] for c in CALLS if c[1].startswith("/catalogue/")}
 EXCHANGE = {"/exchange/{source}/records"}
@@ -69,7 +72,7 @@ APP = {"/app/sms-code", "/app/token"}
 # A citizen's own token only (test_app.py): every client token is 401 there.
 CITIZEN = {c[1] for c in CALLS if c[1].startswith("/app/")} - APP
 # DCI answers in the spec's own shapes (an empty body is an ERR acknowledgement, 400).
-DCI = {"/dci/registry/sync/search"}
+DCI = {c[1] for c in CALLS if c[1].startswith("/dci/")}
 # What a client that may call an operation gets with this data (no case exists: the detail
 # and the decision of an unknown request are 404 to those who may ask).
 ALLOWED = {
@@ -80,7 +83,7 @@ ALLOWED = {
     "/department/requests/{request_id}/decision": 404,
     "/app/sms-code": 202,
     "/app/token": 422,  # the code is wrong
-    "/dci/registry/sync/search": 400,
+    **dict.fromkeys(DCI, 400),
 }
 
 

@@ -180,3 +180,15 @@ def test_the_management_command_creates_rotates_and_disables(client, org):
     assert token_via(client, "cmd", secret)["status"] == 200
     call_command("ejia_api_client", "disable", "--client-id", "cmd", stdout=out)
     assert token_via(client, "cmd", secret)["status"] == 401
+
+
+def test_a_body_over_the_upload_limit_is_a_json_400(client, partner, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    answer = client.post(
+        "/api/v1/catalogue/self-check",
+        data=json.dumps({"answers": {"x": "y" * 2000}}),
+        content_type="application/json",
+        headers=bearer(partner[0]),
+    )
+    assert answer.status_code == 400 and answer.json()["code"] == "bad_request"
+    assert "请求体过大" in answer.json()["message"]

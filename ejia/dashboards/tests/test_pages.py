@@ -114,3 +114,36 @@ def test_numbers_are_written_the_chinese_way():
     assert format_value(None, Kind.COUNT) == "—"
     assert format_value(2.25, Kind.PERMILLE) == "2.2"
     assert format_value(12.34, Kind.PERCENT) == "12.3%"
+
+
+def test_a_failed_refresh_stays_visible_until_that_month_is_refreshed(refreshed, dave, client, monkeypatch):
+    from ejia.dashboards import refresh as module
+    from ejia.dashboards.models import PaymentMonthly
+
+    def broken(month, tree):
+        raise RuntimeError("连接中断")
+
+    good = module.PARTS
+    monkeypatch.setattr(module, "PARTS", [module.Part("money", (PaymentMonthly,), broken), *good[1:]])
+    refresh(months=[MAY], trigger="test")
+    monkeypatch.setattr(module, "PARTS", good)
+    # Another month passing later does not hide May's failure.
+    refresh(months=[dt.date(2026, 6, 1)], trigger="test")
+    assert _board(dave).failed_refreshes == 1
+    client.force_login(dave)
+    home = client.get("/staff/").content.decode()
+    assert "统计刷新失败的月份" in home
+    assert "1 个月份的统计刷新失败" in client.get("/staff/dashboards/").content.decode()
+    refresh(months=[MAY], trigger="test")
+    assert _board(dave).failed_refreshes == 0
+    assert "统计刷新失败的月份" not in client.get("/staff/").content.decode()
+
+
+def test_the_home_page_leads_a_reader_to_the_dashboards(refreshed, org, client):
+    leader = make_staff("leader1", _unit("371600", "centre"), Role.LEADER)
+    client.force_login(leader)
+    home = client.get("/staff/").content.decode()
+    assert 'href="/staff/dashboards/"' in home
+    assert client.get("/staff/dashboards/").status_code == 200
+    # The leader reads statistics only: no case queue, no household.
+    assert client.get("/staff/cases/").status_code == 403

@@ -16,14 +16,14 @@ from django.core.management.base import BaseCommand, CommandError
 
 from ejia.accounts.models import OrgUnit
 from ejia.api.models import ApiClient
-from ejia.api.services import client_create, client_rotate, client_set_active
+from ejia.api.services import client_create, client_rotate, client_set_active, client_set_callback_uri
 
 
 class Command(BaseCommand):
     help = "Register, rotate or disable an API client."
 
     def add_arguments(self, parser):
-        parser.add_argument("action", choices=["create", "rotate", "disable", "enable", "list"])
+        parser.add_argument("action", choices=["create", "rotate", "disable", "enable", "list", "callback"])
         parser.add_argument("--client-id", default="")
         parser.add_argument("--name", default="")
         parser.add_argument("--kind", choices=ApiClient.Kind.values, default=ApiClient.Kind.DEPARTMENT)
@@ -36,6 +36,7 @@ class Command(BaseCommand):
         parser.add_argument("--agreement-ref", default="")
         parser.add_argument("--unmasked-ids", action="store_true", help="the agreement allows full ID numbers")
         parser.add_argument("--grace-hours", type=int, default=24)
+        parser.add_argument("--callback-uri", default="", help="callback: where a partner receives DCI callbacks")
 
     def handle(self, *args, **opts):
         action = opts["action"]
@@ -51,6 +52,9 @@ class Command(BaseCommand):
         try:
             if action == "create":
                 self._create(opts)
+            elif action == "callback":
+                client = client_set_callback_uri(actor=None, client_id=opts["client_id"], uri=opts["callback_uri"])
+                self.stdout.write(f"{client.client_id} 的回调地址：{client.callback_uri or '（无）'}")
             elif action == "rotate":
                 secret = client_rotate(actor=None, client_id=opts["client_id"], grace_hours=opts["grace_hours"])
                 self.stdout.write(f"新密钥（只显示这一次）：{secret}")

@@ -33,6 +33,7 @@ from ejia.cases.workflow.transitions import UNCLAIMED_OK, Action, Move, move_for
 from ejia.core.audit import audit_record
 from ejia.core.i18n import official_language
 from ejia.core.workdays import WorkCalendar
+from ejia.dashboards.tasks import enqueue_after_commit
 from ejia.verification.models import VerificationCheck
 
 
@@ -323,6 +324,13 @@ def _verification_for_step(
     return check, state.failed_sources if state.partial else [], ""
 
 
+def dashboards_refresh_after_commit() -> None:
+    """A request decided or withdrawn changes this month's applications, step times and
+    backlog on the dashboards: their summaries of the current month are refreshed once the
+    move commits (a failed refresh is recorded there, never undoing the move)."""
+    enqueue_after_commit(trigger="decision", months=[timezone.localdate().replace(day=1)], parts=["cases", "backlog"])
+
+
 # ---------------------------------------------------------------- moves
 
 
@@ -499,6 +507,7 @@ def procedure_approve(
         # sits above the case system in the dependency order).
         for listener in APPROVAL_LISTENERS:
             listener(actor=actor, decision=decision)
+        dashboards_refresh_after_commit()
     return decision
 
 
@@ -535,6 +544,7 @@ def procedure_refuse(*, actor, procedure_id: int, expected_version: int | None, 
         )
         _record(procedure, actor=actor, action=Action.REFUSE, from_state=from_state, comment=reasons)
         audit_record(actor=actor, action="workflow.refuse", obj=procedure, reason=reasons)
+        dashboards_refresh_after_commit()
     return decision
 
 

@@ -21,7 +21,14 @@ from ejia.accounts.scope import can_see_division
 from ejia.cases.models import Case, CaseStatus, ProgrammeRequest
 from ejia.cases.workflow.models import OPEN_STATES, RequestProcedure
 from ejia.cases.workflow.notifications import case_message
-from ejia.cases.workflow.services.moves import StaleScreen, WorkflowError, _check, _record, _save
+from ejia.cases.workflow.services.moves import (
+    StaleScreen,
+    WorkflowError,
+    _check,
+    _record,
+    _save,
+    dashboards_refresh_after_commit,
+)
 from ejia.cases.workflow.transitions import Action, move_for
 from ejia.core.audit import audit_record
 from ejia.core.sms import mask_phone
@@ -210,6 +217,7 @@ def _withdraw(
             template="withdrawn",
             context={"reference": case.reference, "programme": names},
         )
+        dashboards_refresh_after_commit()
     for request in chosen:
         request.status, request.is_open = ProgrammeRequest.Status.WITHDRAWN, False
     return chosen

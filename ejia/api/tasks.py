@@ -1,0 +1,35 @@
+"""Background tasks of the open API: thin wrappers over the DCI services."""
+
+from __future__ import annotations
+
+from django_tasks import default_task_backend, task
+
+BATCH = 200
+
+
+@task()
+def dci_search_run(transaction_pk: int) -> str:
+    """Answer one accepted async search and queue its on-search callback."""
+    from ejia.api.dci.transactions import search_complete
+
+    return search_complete(transaction_pk=transaction_pk).status
+
+
+@task()
+def dci_deliver() -> int:
+    """Post every due DCI callback; returns how many went out. When a post failed and will be
+    tried again, this task is queued for that moment (where the backend can defer; the cron
+    sweep `manage.py ejia_dci_deliver` covers the others)."""
+    from ejia.api.dci.delivery import deliveries_send, next_retry_at
+
+    sent = waiting = 0
+    while True:
+        result = deliveries_send(limit=BATCH)
+        sent += result.sent
+        waiting += result.waiting
+        if result.due < BATCH:
+            break
+    due = next_retry_at() if waiting else None
+    if due is not None and default_task_backend.supports_defer:
+        dci_deliver.using(run_after=due).enqueue()
+    return sent
