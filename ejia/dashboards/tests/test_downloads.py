@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import re
 import subprocess
 
 import pytest
@@ -117,3 +118,17 @@ def test_nobody_downloads_outside_their_area(refreshed, bob, alice, client):
     assert client.get("/staff/dashboards/371602001/report.pdf").status_code == 403
     assert [e.actor for e in _events("dashboards.export")] == [bob]
     assert not _events("dashboards.report").exists()
+
+
+def test_the_page_links_every_table_and_the_report_to_its_download(refreshed, dave, client):
+    client.force_login(dave)
+    page = client.get("/staff/dashboards/371602/", RANGE).content.decode()
+    board_tables = re.findall(r'data-testid="table-([a-z0-9_]+)"', page)
+    links = re.findall(r'href="(/staff/dashboards/371602/export/[^"]+)"', page)
+    assert board_tables and len(links) == 2 * len(board_tables)
+    assert "/staff/dashboards/371602/export/money_trend.csv?from=2026-04&amp;to=2026-06" in links
+    for link in links:
+        assert client.get(link.replace("&amp;", "&")).status_code == 200, link
+    report = re.search(r'href="(/staff/dashboards/371602/report\.pdf\?month=2026-06)"', page).group(1)
+    assert client.get(report)["Content-Type"] == "application/pdf"
+    assert _events("dashboards.export").count() == len(links)
