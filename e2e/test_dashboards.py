@@ -5,9 +5,6 @@ open the county's."""
 
 from __future__ import annotations
 
-import csv
-import io
-
 import pytest
 from django.db.models import Q, Sum
 from django.utils import timezone
@@ -20,17 +17,9 @@ from ejia.disbursement.bankfiles import bank_file_export, bank_return_import
 from ejia.disbursement.batches import batch_build, batch_release
 from ejia.disbursement.models import Entitlement, PaymentItem
 from ejia.disbursement.services import entitlement_create
-from ejia.disbursement.tests.conftest import household
+from ejia.disbursement.tests.conftest import bank_answer, household
 
 pytestmark = pytest.mark.e2e
-
-
-def _answer(*rows) -> bytes:
-    out = io.StringIO()
-    w = csv.writer(out)
-    w.writerow(["交易流水号", "金额（元）", "结果", "银行流水号", "说明"])
-    w.writerows(rows)
-    return out.getvalue().encode("utf-8")
 
 
 @pytest.fixture
@@ -58,7 +47,9 @@ def paid(transactional_db, demo_city):
     bank_return_import(
         actor=director,
         batch=batch,
-        data=_answer([one.reference, "829.00", "成功", "B1", ""], [two.reference, "1212.00", "失败", "", "账户冻结"]),
+        data=bank_answer(
+            [one.reference, "829.00", "成功", "B1", ""], [two.reference, "1212.00", "失败", "", "账户冻结"]
+        ),
     )
     refresh(months=[month], trigger="test")
     return {"month": month, "village": first.division}
