@@ -48,12 +48,18 @@ def test_a_grid_worker_visits_a_discovered_family_and_starts_its_application(pho
     for item in (lead, vanishing):
         lead_assign(actor=clerk, lead_id=item.pk, assignee_id=grid.pk)
     head = lead.household.head()
+    # The visit is to the family: each household's open leads went to him together.
+    family = list(Lead.objects.filter(household=lead.household, status__in=OPEN_STATUSES))
+    assert all(item.assigned_to_id == grid.pk for item in family)
 
     login(page, live_server, grid, password=DEMO_PASSWORD)
     page.goto(live_server.url + reverse("discovery:visits"))
     visits = page.get_by_test_id("visit")
-    assert visits.count() == 2
+    assert visits.count() == 2  # one card per household, however many programmes
     assert head.name in page.inner_text("[data-testid=visits]")
+    card = visits.filter(has_text=head.name)
+    assert card.get_by_test_id("card-programme").count() == len(family)
+    assert all(item.programme.name in card.inner_text() for item in family)
     assert page.evaluate("() => document.documentElement.scrollWidth") <= 390
     screenshot(page, "discovery-1-visits-phone")
     go(page, page.get_by_test_id("visit").filter(has_text=head.name).first)
@@ -89,9 +95,12 @@ def test_a_grid_worker_visits_a_discovered_family_and_starts_its_application(pho
     assert Lead.objects.filter(household=lead.household, programme=lead.programme).count() == 1
     vanishing.refresh_from_db()
     assert vanishing.status == LeadStatus.LAPSED
-    assert not Lead.objects.filter(assigned_to=grid, status__in=OPEN_STATUSES).exists()
+    # What is left on his list: the two families' other programmes, not the applied or lapsed ones.
+    left = Lead.objects.filter(assigned_to=grid, status__in=OPEN_STATUSES)
+    assert not left.filter(pk__in=[lead.pk, vanishing.pk]).exists()
     page.goto(live_server.url + reverse("discovery:visits"))
-    assert page.get_by_test_id("visit").count() == 0
+    assert page.get_by_test_id("visit").count() == len({item.household_id for item in left})
+    assert page.get_by_test_id("card-programme").count() == left.count()
     page.goto(live_server.url + reverse("discovery:lead", args=[vanishing.public_id]))
     assert "线索已消失" in page.inner_text("[data-testid=lead-status]")
     screenshot(page, "discovery-4-lapsed")

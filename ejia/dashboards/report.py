@@ -37,8 +37,13 @@ WARNING = ParagraphStyle("dr-warning", parent=BODY, textColor=colors.HexColor("#
 TITLE = ParagraphStyle("dr-title", parent=BODY, fontSize=20, leading=28, alignment=TA_CENTER, spaceAfter=4)
 SUBTITLE = ParagraphStyle("dr-subtitle", parent=BODY, fontSize=12, leading=18, alignment=TA_CENTER)
 COVER = ParagraphStyle("dr-cover", parent=BODY, fontSize=9.5, alignment=TA_CENTER, textColor=colors.grey)
-HEADING = ParagraphStyle("dr-heading", parent=BODY, fontSize=14, leading=20, spaceBefore=10, spaceAfter=4)
-SUBHEADING = ParagraphStyle("dr-subheading", parent=BODY, fontSize=10.5, leading=15, spaceBefore=6, spaceAfter=3)
+# Headings stay on the page of what they introduce (never alone at the foot of a page).
+HEADING = ParagraphStyle(
+    "dr-heading", parent=BODY, fontSize=14, leading=20, spaceBefore=10, spaceAfter=4, keepWithNext=1
+)
+SUBHEADING = ParagraphStyle(
+    "dr-subheading", parent=BODY, fontSize=10.5, leading=15, spaceBefore=6, spaceAfter=3, keepWithNext=1
+)
 WIDTH = 180 * mm
 HEADER_BG = colors.HexColor("#e8eef7")
 TOTAL_BG = colors.HexColor("#f2f2f2")
@@ -217,7 +222,8 @@ def section_story(section: Section) -> list:
         story.append(paragraph(section.note, SMALL))
     tables = {t.key: t for t in section.tables}
     for chart in section.charts:
-        unit = _("（单位：万元）") if chart.value_kind == Kind.FEN else ""
+        # The page's money charts name their unit in the title already; say it where one does not.
+        unit = _("（单位：万元）") if chart.value_kind == Kind.FEN and "万元" not in chart.title else ""
         block: list = [paragraph(chart.title + unit, SUBHEADING)]
         drawing = chart_drawing(chart)
         if drawing is None:

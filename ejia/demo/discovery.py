@@ -1,5 +1,5 @@
 """The demo's first 主动发现 scan: the county of the demo township is scanned once, and a few
-of the demo village's leads are handed out, so the village clerk and the grid worker find
+of the demo village's families are handed out, so the village clerk and the grid worker find
 visits waiting on first start. Idempotent: a county scanned before is not scanned again, and
 leads already handed out stay with whoever has them."""
 
@@ -11,7 +11,7 @@ from ejia.accounts.models import Division, User
 from ejia.demo.staff import DEMO_TOWNSHIP
 from ejia.discovery.models import Lead, LeadStatus, ScanRun
 from ejia.discovery.scan import scan_run, scan_start
-from ejia.discovery.services import lead_assign
+from ejia.discovery.services import households_waiting, lead_assign
 
 PER_VISITOR = 5
 
@@ -31,8 +31,14 @@ def demo_leads_ensure(*, log: Callable[[str], None] | None = None) -> ScanRun | 
         return scan
     village = village_staff[0].unit.division
     for visitor in village_staff:
-        have = Lead.objects.filter(assigned_to=visitor, status=LeadStatus.ASSIGNED).count()
-        waiting = Lead.objects.filter(division=village, status=LeadStatus.OPEN, likelihood=Lead.Likelihood.LIKELY)
-        for lead in waiting.order_by("pk")[: max(0, PER_VISITOR - have)]:
+        # Five families each (a family's leads go to one visitor together).
+        while len(households_waiting(visitor)) < PER_VISITOR:
+            lead = (
+                Lead.objects.filter(division=village, status=LeadStatus.OPEN, likelihood=Lead.Likelihood.LIKELY)
+                .order_by("pk")
+                .first()
+            )
+            if lead is None:
+                break
             lead_assign(actor=clerk, lead_id=lead.pk, assignee_id=visitor.pk)
     return scan

@@ -7,14 +7,17 @@ that their first batch pays 补发, some ended on the way. Then, month by month,
 batch is built, released by a second person, exported and answered by a bank return file
 (some lines failed or returned, failed ones re-issued into the next month; in each county one
 household's account is closed for two months, so its lines are held and then re-issued, and
-another's since three months, so its lines stay held). The current month's batch is exported
+another's from two months ago on, so its lines stay held). The current month's batch is exported
 and waits for the bank. All of it goes through the real services in ejia/disbursement, in the
 order staff would have done it, and ends with a refresh of the dashboards' twelve months.
 
+Applications (ejia/demo/history_cases.py) run month by month before that month's batches, so
+an approval's entitlement is paid by the next batch.
+
 The services stamp "now" on what they write (batch built/released/exported/answered times,
-entitlement creation). After each month the generator moves
-those timestamps into that month with one queryset UPDATE per table; the audit log keeps the
-real time, since its hash chain is never rewritten.
+entitlement creation). After each month the generator moves those timestamps into that month
+with one queryset UPDATE per table; the audit log keeps the real time, since its hash chain is
+never rewritten.
 
 Idempotent: each month's new entitlements carry `facts["demo_history"] = "YYYY-MM"`, so a month
 already seeded is skipped; batches, releases, exports and returns are only done when the batch
@@ -39,6 +42,7 @@ from ejia.accounts.models import Division, OrgUnit, Role, User
 from ejia.accounts.services import staff_create
 from ejia.catalogue.models import Programme
 from ejia.dashboards.refresh import recent_months, refresh
+from ejia.demo.history_cases import demo_history_cases
 from ejia.demo.staff import DEMO_COUNTY
 from ejia.disbursement.bankfiles import bank_file_export, bank_return_import
 from ejia.disbursement.batches import batch_build, batch_release
@@ -406,13 +410,14 @@ class HistoryResult:
     lines: int = 0
     failed: int = 0
     held: int = 0
+    cases: int = 0
     refreshed: int = 0
     seconds: float = 0.0
 
     def summary(self) -> str:
         return (
             f"+{self.entitlements} entitlements, {self.ended} ended, {self.batches} batches "
-            f"({self.lines} lines, {self.failed} failed or returned, {self.held} held), "
+            f"({self.lines} lines, {self.failed} failed or returned, {self.held} held), +{self.cases} cases, "
             f"{self.refreshed} months refreshed ({self.seconds:.1f} s)"
         )
 
@@ -421,6 +426,7 @@ def demo_history_ensure(
     *,
     today: dt.date | None = None,
     county_codes: list[str] | None = None,
+    cases_per_month: int = 3,
     log: Callable[[str], None] | None = None,
 ) -> HistoryResult:
     """Backfill the last twelve months (the current one included); see the module docstring."""
@@ -445,8 +451,9 @@ def demo_history_ensure(
 
     result = HistoryResult(months=len(months))
     month_result = MonthResult()
-    for index, month in enumerate(months):
-        current = month == month_start(today)
+
+    def pay(month: dt.date) -> None:
+        index = months.index(month)
         fresh = not PaymentBatch.objects.filter(county__in=counties, period=month).exists()
         result.entitlements += _create_entitlements(planned, month, payers)
         result.ended += _end_entitlements(planned, month, payers)
@@ -458,8 +465,12 @@ def demo_history_ensure(
         if fresh and index == len(months) - 2:
             _accounts(back, close=False, actor_of=actor_of)
         for county in counties:
+            current = month == month_start(today)
             _county_month(county, month, payers[county.code], current=current, result=month_result)
         log(f"  {period_label(month)}：{month_result.batches} 个批次，累计 {month_result.lines} 笔")
+
+    # Each month: its applications first (an approval becomes an entitlement), then its batches.
+    result.cases = demo_history_cases(months=months, today=today, per_month=cases_per_month, log=log, after_month=pay)
     result.batches, result.lines = month_result.batches, month_result.lines
     result.failed, result.held = month_result.failed, month_result.held
     runs = refresh(months=months, trigger="demo")

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from django.db.models import Case, IntegerField, QuerySet, Value, When
+from dataclasses import dataclass
+
+from django.db.models import BigIntegerField, Case, Count, F, IntegerField, Min, Q, QuerySet, Sum, Value, When
+from django.db.models.functions import Coalesce
 
 from ejia.accounts.models import Division
 from ejia.accounts.policies import Capability, get_or_refuse, require, scoped
@@ -38,6 +41,101 @@ def visits_for_user(user) -> QuerySet:
 
     qs = _base().filter(status__in=OPEN_STATUSES).filter(Q(assigned_to=user) | Q(reported_by=user, assigned_to=None))
     return _likely_first(scoped(qs, user, Capability.LEAD_VISIT, division="division"))
+
+
+# A visit is to a family, so the visit list and the township's list show one card per household
+# (a grid worker's report, which names no registered household, is a card of its own). Cards
+# are ranked by `CARD_ORDER`: reports first (someone saw the hardship), then families with a
+# likely lead before families with only leads to check; within those, more programmes first,
+# then the higher estimated monthly amount (a yearly or one-off amount counts as a twelfth),
+# then by village and household, so that the order is stable.
+TIER = Case(
+    When(source="report", then=Value(0)),
+    When(likelihood="likely", then=Value(1)),
+    default=Value(2),
+    output_field=IntegerField(),
+)
+MONTHLY_FEN = Case(
+    When(programme__amount_period="month", then=Coalesce(F("amount_fen"), Value(0))),
+    When(programme__amount_period__in=("year", "once"), then=Coalesce(F("amount_fen"), Value(0)) / Value(12)),
+    default=Value(0),
+    output_field=BigIntegerField(),
+)
+# Households by their pk; a report (no household) by minus its own pk.
+CARD_KEY = Case(When(household__isnull=True, then=-F("pk")), default=F("household_id"), output_field=BigIntegerField())
+CARD_ORDER = ("tier", "-programmes", "-monthly_fen", "village", "card")
+
+
+@dataclass(frozen=True)
+class HouseholdCard:
+    """One family on the visit list: its leads in the list's scope, best first."""
+
+    leads: tuple[Lead, ...]
+    tier: int
+    monthly_fen: int
+
+    @property
+    def lead(self) -> Lead:
+        return self.leads[0]
+
+    @property
+    def programmes(self) -> list[Lead]:
+        return [lead for lead in self.leads if lead.programme_id is not None]
+
+    @property
+    def likelihood(self) -> str:
+        return self.lead.likelihood
+
+
+def cards(leads: QuerySet) -> QuerySet:
+    """The household cards of a lead queryset, ranked (rows: card, tier, programmes,
+    monthly_fen, village); page through it, then `cards_of` the page."""
+    return (
+        leads.order_by()
+        .annotate(card=CARD_KEY)
+        .values("card")
+        .annotate(
+            tier=Min(TIER),
+            programmes=Count("pk"),
+            monthly_fen=Sum(MONTHLY_FEN),
+            village=Min("division__code"),
+        )
+        .order_by(*CARD_ORDER)
+    )
+
+
+def cards_of(leads: QuerySet, rows) -> list[HouseholdCard]:
+    """The cards of `rows` (from `cards`), with their leads from the same queryset."""
+    rows = list(rows)
+    households = [row["card"] for row in rows if row["card"] > 0]
+    reports = [-row["card"] for row in rows if row["card"] < 0]
+    by_card: dict[int, list[Lead]] = {}
+    for lead in leads.filter(Q(household_id__in=households) | Q(pk__in=reports)):
+        by_card.setdefault(lead.household_id or -lead.pk, []).append(lead)
+
+    def best_first(lead: Lead) -> tuple:
+        monthly = lead.amount_fen or 0
+        if lead.programme_id and lead.programme.amount_period != "month":
+            monthly = monthly // 12 if lead.programme.amount_period else 0
+        return (0 if lead.likelihood == "likely" else 1, -monthly, lead.programme.sort_order if lead.programme else 0)
+
+    return [
+        HouseholdCard(
+            leads=tuple(sorted(by_card[row["card"]], key=best_first)),
+            tier=row["tier"],
+            monthly_fen=row["monthly_fen"] or 0,
+        )
+        for row in rows
+        if row["card"] in by_card
+    ]
+
+
+def household_leads(lead: Lead, user) -> list[Lead]:
+    """The other leads of the lead's family the user may see, open ones first."""
+    if lead.household_id is None:
+        return []
+    qs = scoped(_base(), user, Capability.LEAD_READ, division="division").filter(household_id=lead.household_id)
+    return list(_likely_first(qs.exclude(pk=lead.pk).filter(status__in=OPEN_STATUSES)))
 
 
 def lead_get_for_user(*, user, public_id) -> Lead:

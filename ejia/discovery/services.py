@@ -7,13 +7,16 @@ same button finds the move already made and changes nothing.
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from ejia.accounts.models import Division, Role, User
 from ejia.accounts.policies import Capability, Reach, require
 from ejia.accounts.scope import can_see_division
 from ejia.core.audit import audit_record
+from ejia.dashboards.tasks import enqueue_current_after_commit
 from ejia.discovery.models import OPEN_STATUSES, Lead, LeadStatus
 
 # status → the statuses it may move to (the scan's own closing, LAPSED, goes from either open one).
@@ -31,6 +34,24 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 }
 OUTCOMES = (LeadStatus.APPLIED, LeadStatus.DECLINED, LeadStatus.NOT_ELIGIBLE)
 VISITORS = (Role.VILLAGE_CLERK, Role.GRID_WORKER)
+# Households one visitor may have waiting at a time (settings.EJIA_DISCOVERY_VISIT_CAP): about
+# a month of visits for a grid worker beside the round, so that a handed-out list is walked,
+# not parked. A family counts once, however many programmes its leads name.
+VISIT_CAP_DEFAULT = 30
+
+
+def visit_cap() -> int:
+    return int(getattr(settings, "EJIA_DISCOVERY_VISIT_CAP", VISIT_CAP_DEFAULT))
+
+
+def households_waiting(user) -> set[int]:
+    """The visitor's waiting visits, one key per family (a report without a household by its own pk)."""
+    return {
+        household_id or -pk
+        for pk, household_id in Lead.objects.filter(assigned_to=user, status=LeadStatus.ASSIGNED).values_list(
+            "pk", "household_id"
+        )
+    }
 
 
 class LeadError(Exception):
@@ -62,29 +83,57 @@ def assignees(lead: Lead):
 
 
 def lead_assign(*, actor, lead_id: int, assignee_id: int) -> Lead:
-    """Hand the lead to a village clerk or grid worker of its village (again: to another one)."""
+    """Hand the lead to a village clerk or grid worker of its village (again: to another one).
+    The visit is to the family, so its other open leads of the village go to the same visitor;
+    a visitor already waiting on `visit_cap()` other families is refused."""
     require(actor, Capability.LEAD_ASSIGN)
     with transaction.atomic():
-        lead = _locked(lead_id)
+        # The family's open leads of the village, locked in one statement in pk order (whichever
+        # of them a clerk starts from), so two assignments of one family never deadlock.
+        household_id, division_id = Lead.objects.filter(pk=lead_id).values_list("household_id", "division_id").get()
+        same = Q(pk=lead_id)
+        if household_id is not None:
+            same |= Q(household_id=household_id, division_id=division_id, status__in=OPEN_STATUSES)
+        family = list(
+            Lead.objects.select_for_update(of=("self",))
+            .select_related("division", "household", "programme")
+            .filter(same)
+            .order_by("pk")
+        )
+        lead = next(item for item in family if item.pk == lead_id)
+        family = [lead] + [item for item in family if item.pk != lead_id and item.is_open]
         if not can_see_division(actor, lead.division):
             raise LeadError("该线索不在您的辖区。")
         assignee = assignees(lead).filter(pk=assignee_id).first()
         if assignee is None:
             raise LeadError("只能分派给该村（社区）的协理员或网格员。")
-        if lead.is_open and lead.assigned_to_id == assignee.pk:
+        moving = [item for item in family if not (item.is_open and item.assigned_to_id == assignee.pk)]
+        if not moving:
             return lead  # the same click twice
         _move(lead, LeadStatus.ASSIGNED)
-        previous = lead.assigned_to_id
-        lead.status = LeadStatus.ASSIGNED
-        lead.assigned_to = assignee
-        lead.assigned_at = timezone.now()
-        lead.save(update_fields=["status", "assigned_to", "assigned_at", "updated_at"])
-        audit_record(
-            actor=actor,
-            action="discovery.lead_assign",
-            obj=lead,
-            data={"assignee": assignee.username, "previous": previous},
-        )
+        # The visitor's row serialises assignments to them, so two clerks cannot both take the
+        # last place under the cap.
+        User.objects.select_for_update().filter(pk=assignee.pk).first()
+        waiting = households_waiting(assignee)
+        cap = visit_cap()
+        if (lead.household_id or -lead.pk) not in waiting and len(waiting) >= cap:
+            raise LeadError(
+                f"{assignee.get_full_name()}已有{len(waiting)}户待走访家庭，达到每人{cap}户的上限。"
+                "请等其完成部分走访，或分派给本村其他协理员、网格员。"
+            )
+        now = timezone.now()
+        for item in moving:
+            previous = item.assigned_to_id
+            item.status = LeadStatus.ASSIGNED
+            item.assigned_to = assignee
+            item.assigned_at = now
+            item.save(update_fields=["status", "assigned_to", "assigned_at", "updated_at"])
+            audit_record(
+                actor=actor,
+                action="discovery.lead_assign",
+                obj=item,
+                data={"assignee": assignee.username, "previous": previous, "with": str(lead.public_id)},
+            )
     return lead
 
 
@@ -126,6 +175,7 @@ def lead_close(*, actor, lead_id: int, outcome: str, reason: str = "") -> Lead:
             reason=reason[:200],
             data={"programme": lead.programme.code if lead.programme_id else ""},
         )
+        enqueue_current_after_commit(trigger="lead_closed", parts=["data"])
     return lead
 
 

@@ -55,13 +55,15 @@ class ReportForm(forms.Form):
 def lead_list(request):
     show = request.GET.get("show", "open")
     show = show if show in selectors.SHOW else "open"
-    page = Paginator(selectors.leads_for_user(request.user, show=show), PAGE).get_page(request.GET.get("page"))
+    leads = selectors.leads_for_user(request.user, show=show)
+    page = Paginator(selectors.cards(leads), PAGE).get_page(request.GET.get("page"))
     may_scan = allows(request.user, Capability.DISCOVERY_SCAN)
     return render(
         request,
         "discovery/lead_list.html",
         {
             "page": page,
+            "cards": selectors.cards_of(leads, page.object_list),
             "show": show,
             "areas": selectors.scan_areas_for_user(request.user) if may_scan else [],
             "scans": selectors.scans_for_user(request.user) if may_scan else [],
@@ -99,6 +101,7 @@ def lead_detail(request, public_id):
         "discovery/lead_detail.html",
         {
             "lead": lead,
+            "family": selectors.household_leads(lead, request.user),
             "assignees": list(assignees(lead)) if may_assign else [],
             "may_visit": lead.is_open and may_visit(request.user, lead),
             "outcome_form": OutcomeForm(),
@@ -158,7 +161,8 @@ def lead_outcome(request, public_id):
 
 @staff_view(Capability.LEAD_VISIT, cache=False)
 def visits(request):
-    return render(request, "discovery/visits.html", {"leads": list(selectors.visits_for_user(request.user)[:200])})
+    leads = selectors.visits_for_user(request.user)
+    return render(request, "discovery/visits.html", {"cards": selectors.cards_of(leads, selectors.cards(leads)[:200])})
 
 
 @staff_view(Capability.LEAD_REPORT, cache=False)

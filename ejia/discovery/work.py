@@ -19,19 +19,21 @@ def discovery_actions(user) -> list[Action]:
 def discovery_work(user) -> list[WorkItem]:
     """The leads waiting for this user: visits handed to them (village clerk, grid worker) and,
     for whoever hands leads out (the township window), the open leads nobody has taken yet."""
-    from ejia.discovery.selectors import leads_for_user, visits_for_user
+    from ejia.discovery.selectors import cards, leads_for_user, visits_for_user
 
     items: list[WorkItem] = []
     if allows(user, Capability.LEAD_VISIT):
         items.append(
             WorkItem(
                 "lead_visits",
-                _("我的走访：分派给我的主动发现线索"),
+                _("我的走访：分派给我的主动发现线索（户）"),
                 reverse("discovery:visits"),
-                visits_for_user(user).count(),
+                cards(visits_for_user(user)).count(),
             )
         )
     if allows(user, Capability.LEAD_ASSIGN):
-        unassigned = leads_for_user(user).filter(assigned_to=None).count()
-        items.append(WorkItem("leads_unassigned", _("待分派的主动发现线索"), reverse("discovery:leads"), unassigned))
+        unassigned = cards(leads_for_user(user).filter(assigned_to=None)).count()
+        items.append(
+            WorkItem("leads_unassigned", _("待分派的主动发现线索（户）"), reverse("discovery:leads"), unassigned)
+        )
     return items

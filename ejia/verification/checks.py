@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from ejia.core import crypto
 from ejia.core.audit import audit_record
+from ejia.dashboards.tasks import enqueue_current_after_commit
 from ejia.registry.models import ID_PURPOSE, Household, Person
 from ejia.verification import findings as fnd
 from ejia.verification.models import (
@@ -382,3 +383,4 @@ def _finish_if_complete(check_id: int) -> None:
     check.status = CheckStatus.PARTIAL if CheckSource.Status.FAILED in statuses else CheckStatus.COMPLETE
     check.finished_at = timezone.now()
     check.save(update_fields=["facts", "differences", "status", "finished_at", "updated_at"])
+    enqueue_current_after_commit(trigger="check_finished", parts=["data"])

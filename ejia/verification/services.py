@@ -30,6 +30,7 @@ from django.utils import timezone
 
 from ejia.core import crypto
 from ejia.core.audit import audit_record
+from ejia.dashboards.tasks import enqueue_current_after_commit
 from ejia.verification import fastpath
 from ejia.verification.files import FileRefused, check_size, open_table, scratch_file, staging_dir, write_all
 from ejia.verification.guard import CommitVerdict, Verdict, commit_verdict
@@ -435,6 +436,7 @@ def snapshot_analyse(*, snapshot_id: int) -> SourceSnapshot:
                 status=SourceSnapshot.Status.REFUSED, error=exc.message[:300], staged_path="", updated_at=timezone.now()
             )
             _refused(actor=snapshot.created_by, source=snapshot.source, file_name=snapshot.file_name, exc=exc)
+            _announce_refusal()
         path.unlink(missing_ok=True)
     snapshot.refresh_from_db()
     return snapshot
@@ -566,6 +568,11 @@ def _announce_commit(snapshot_id: int) -> None:
     from ejia.verification.signals import snapshot_committed
 
     transaction.on_commit(lambda: snapshot_committed.send_robust(sender=SourceSnapshot, snapshot_id=snapshot_id))
+    enqueue_current_after_commit(trigger="import_commit", parts=["data"])
+
+
+def _announce_refusal() -> None:
+    enqueue_current_after_commit(trigger="import_refused", parts=["data"])
 
 
 def snapshot_import(

@@ -36,7 +36,8 @@
     var source = document.getElementById(el.getAttribute("data-chart"));
     if (!source || !window.echarts) return;
     var data = JSON.parse(source.textContent);
-    var narrow = el.clientWidth < 480;
+    // Slant the category labels when they would not fit side by side (about 13 px a character).
+    var crowded = data.x.join("").length * 13 > el.clientWidth - 80;
     var chart = window.echarts.init(el, null, { renderer: "canvas" });
     chart.setOption({
       color: PALETTE,
@@ -47,7 +48,7 @@
       xAxis: {
         type: "category",
         data: data.x,
-        axisLabel: { rotate: narrow || data.x.length > 8 ? 40 : 0, hideOverlap: true },
+        axisLabel: { rotate: crowded ? 40 : 0, interval: 0, hideOverlap: !crowded },
       },
       yAxis: { type: "value", axisLabel: { formatter: axisLabel(data.unit) } },
       series: data.series.map(function (s) {

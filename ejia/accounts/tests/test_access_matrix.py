@@ -153,6 +153,18 @@ def expectations(world) -> tuple[list[tuple], list[tuple]]:
         ("dashboards:area", [village.parent.code], CENTRE | APPROVERS | EDITORS | LEADER | {"window_clerk"}, ()),
         ("dashboards:area", ["371600"], EDITORS | LEADER, ()),
         ("dashboards:area", ["999999"], frozenset(), ()),
+        # Its downloads (a table as CSV/XLSX, the monthly report) follow the page exactly.
+        ("dashboards:export", ["371602", "money_trend.csv"], CENTRE | APPROVERS | EDITORS | LEADER, ()),
+        (
+            "dashboards:export",
+            [village.parent.code, "money_trend.xlsx"],
+            CENTRE | APPROVERS | EDITORS | LEADER | {"window_clerk"},
+            (),
+        ),
+        ("dashboards:export", ["999999", "money_trend.csv"], frozenset(), ()),
+        ("dashboards:report", ["371602"], CENTRE | APPROVERS | EDITORS | LEADER, ()),
+        ("dashboards:report", [village.parent.code], CENTRE | APPROVERS | EDITORS | LEADER | {"window_clerk"}, ()),
+        ("dashboards:report", ["371600"], EDITORS | LEADER, ()),
         ("discovery:leads", [], VILLAGE | TOWNSHIPS | CENTRE, ()),
         ("discovery:visits", [], VILLAGE | TOWNSHIPS, ()),
         ("discovery:report", [], VILLAGE, ()),

@@ -28,9 +28,11 @@ per month from the holiday table (no per-row day loops).
 from __future__ import annotations
 
 import datetime as dt
+from collections import defaultdict
 
 from django.db import models
 from django.db.models import Count, F, OuterRef, Q, Subquery
+from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from ejia.cases.models import Case, ProgrammeRequest
@@ -128,24 +130,25 @@ def _cases(month: dt.date, tree: AreaTree) -> list[models.Model]:
 
 
 def finished_steps(month: dt.date):
-    """(village, department, step name, deadline days, started at, finished at) of every step
-    finished in the month: one query."""
+    """(village, department, step name, deadline days, start day, finishing day) of every step
+    finished in the month, the days in the project's time zone: one query."""
     begin, end = month_bounds(month)
     started = (
         StepRecord.objects.filter(procedure=OuterRef("procedure"), pk__lt=OuterRef("pk"), action__in=STEP_CHANGING)
         .order_by("-pk")
-        .values("at")[:1]
+        .annotate(day=TruncDate("at"))
+        .values("day")[:1]
     )
     return (
         StepRecord.objects.filter(at__gte=begin, at__lt=end, action__in=FINISHING)
-        .annotate(started_at=Subquery(started))
+        .annotate(start_day=Subquery(started), finish_day=TruncDate("at"))
         .values_list(
             "procedure__division__code",
             "procedure__department__code",
             "step__name",
             "step__deadline_days",
-            "started_at",
-            "at",
+            "start_day",
+            "finish_day",
         )
         .order_by()
     )
@@ -155,19 +158,47 @@ def _steps(month: dt.date, tree: AreaTree) -> list[models.Model]:
     found = list(finished_steps(month))
     if not found:
         return []
-    local = timezone.localdate
-    # A finishing record always follows the start record; a missing start (never written by
-    # the services) counts the step as started the day it finished.
-    spans = [(v, d, name, limit, local(s or f), local(f)) for v, d, name, limit, s, f in found]
-    first = min(s for *_, s, _f in spans)
+    first = min(start or finish for *_, start, finish in found)
     index = WorkdayIndex(WorkCalendar.load(), first, month_bounds(month)[1].date())
-    rows: list[tuple[str, tuple, Values]] = []
-    for village, department, name, limit, start, finish in spans:
+    # Counted straight into every area above the village (a sparse histogram per row): adding
+    # 61-bucket lists per step would cost 61 additions per step and level.
+    acc: dict[tuple[str, str, str], list] = {}
+    chains: dict[str, list[str]] = {}
+    for village, department, name, limit, start, finish in found:
+        # A finishing record always follows the start record; a missing start (never written
+        # by the services) counts the step as started the day it finished.
+        start = start or finish
+        bucket = min(index.between(start, finish), BUCKETS - 1)
+        late = finish > index.due(start, limit)
+        chain = chains.get(village)
+        if chain is None:
+            chain = chains[village] = tree.chain(village)
+        for area in chain:
+            row = acc.get((area, department, name))
+            if row is None:
+                row = acc[(area, department, name)] = [0, 0, defaultdict(int)]
+            row[0] += 1
+            row[1] += late
+            row[2][bucket] += 1
+    out = []
+    for (area, department, name), (finished, late, sparse) in acc.items():
         days = [0] * BUCKETS
-        days[min(index.between(start, finish), BUCKETS - 1)] = 1
-        late = int(finish > index.due(start, limit))
-        rows.append((village, (department, name), {"finished": 1, "late": late, "days": days}))
-    return area_rows(StepMonthly, month=month, tree=tree, rows=rows, dims=("department_code", "step_name"))
+        for bucket, count in sparse.items():
+            days[bucket] = count
+        out.append(
+            StepMonthly(
+                month=month,
+                level=tree.level.get(area, ""),
+                area_code=area,
+                parent_code=tree.parent.get(area, ""),
+                department_code=department,
+                step_name=name,
+                finished=finished,
+                late=late,
+                days=days,
+            )
+        )
+    return out
 
 
 def _backlog(month: dt.date, tree: AreaTree) -> list[models.Model]:

@@ -9,7 +9,7 @@ from importlib import import_module
 from ejia.dashboards.types import Section
 
 # Module names under ejia.dashboards.sections, in page order.
-ORDER: list[str] = ["coverage", "money", "timeliness"]
+ORDER: list[str] = ["coverage", "money", "timeliness", "data", "discovery"]
 
 
 def build_sections(q) -> tuple[Section, ...]:

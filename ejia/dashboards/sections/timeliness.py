@@ -8,6 +8,7 @@ and decisions are counted per case, which is not split by department."""
 
 from __future__ import annotations
 
+import operator
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 
@@ -44,10 +45,14 @@ def percentile(days: Sequence[int], percent: int) -> int | None:
 
 
 def add_histograms(histograms: Iterable[Sequence[int]]) -> list[int]:
+    """Bucket by bucket sums (a page adds a few thousand rows: element-wise in C via map)."""
     out = [0] * StepMonthly.HISTOGRAM_BUCKETS
     for days in histograms:
-        for i, count in enumerate(days):
-            out[i] += count
+        if len(days) == len(out):
+            out = list(map(operator.add, out, days))
+        else:
+            for i, count in enumerate(days):
+                out[i] += count
     return out
 
 
@@ -168,9 +173,11 @@ def _step_tables(q, steps, snapshot) -> tuple[list[Table], list[Chart]]:
         acc["late"] += late
         acc["days"].append(days)
     step_rows = []
+    per_step = []
     for name in sorted(finished, key=lambda n: order.get(n, (999, n))):
         acc = finished[name]
         days = add_histograms(acc["days"])
+        per_step.append(days)
         step_rows.append(
             (
                 name,
@@ -181,7 +188,7 @@ def _step_tables(q, steps, snapshot) -> tuple[list[Table], list[Chart]]:
                 ratio(acc["late"], acc["finished"]),
             )
         )
-    all_days = add_histograms(d for acc in finished.values() for d in acc["days"])
+    all_days = add_histograms(per_step)
     done_total = sum(r[1] for r in step_rows)
     late_total = sum(r[4] for r in step_rows)
     step_table = Table(

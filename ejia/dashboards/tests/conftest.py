@@ -3,23 +3,12 @@ services (entitlements, a batch built and released, the bank's answer imported).
 
 from __future__ import annotations
 
-import csv
-import io
-
 import pytest
 
 from ejia.disbursement.bankfiles import bank_file_export, bank_return_import
 from ejia.disbursement.batches import batch_build, batch_release
 from ejia.disbursement.services import entitlement_create
-from ejia.disbursement.tests.conftest import MAY, grace, household, programmes  # noqa: F401
-
-
-def _answer(*rows) -> bytes:
-    out = io.StringIO()
-    w = csv.writer(out)
-    w.writerow(["交易流水号", "金额（元）", "结果", "银行流水号", "说明"])
-    w.writerows(rows)
-    return out.getvalue().encode("utf-8")
+from ejia.disbursement.tests.conftest import MAY, bank_answer, grace, household, programmes  # noqa: F401
 
 
 @pytest.fixture
@@ -47,7 +36,7 @@ def answered(dave, grace, programmes, django_capture_on_commit_callbacks):  # no
         bank_return_import(
             actor=grace,
             batch=batch,
-            data=_answer(
+            data=bank_answer(
                 [one.reference, "829.00", "成功", "B1", ""], [two.reference, "1212.00", "失败", "", "账户冻结"]
             ),
         )

@@ -70,3 +70,22 @@ def test_a_failed_month_is_recorded_and_not_raised(answered, monkeypatch):
     # The month keeps what the refresh after the bank's answer wrote, all parts of it.
     assert kept > 0 and PaymentMonthly.objects.filter(month=MAY).count() == kept
     assert RecipientMonthly.objects.filter(month=MAY).exists()
+
+
+def test_a_refresh_already_waiting_is_not_queued_again(db, settings, django_capture_on_commit_callbacks):
+    from django_tasks_db.models import DBTaskResult
+
+    from ejia.dashboards.tasks import enqueue_after_commit
+
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default", "bulk"]}}
+    with django_capture_on_commit_callbacks(execute=True):
+        enqueue_after_commit(trigger="decision", months=[MAY], parts=["cases", "backlog"])
+        enqueue_after_commit(trigger="decision", months=[MAY], parts=["backlog", "cases"])
+        enqueue_after_commit(trigger="import", months=[MAY], parts=["data"])
+    assert DBTaskResult.objects.count() == 2
+    # Once the waiting one has started, a new change queues a new refresh (it may come too late
+    # for the running one).
+    DBTaskResult.objects.update(status="RUNNING")
+    with django_capture_on_commit_callbacks(execute=True):
+        enqueue_after_commit(trigger="decision", months=[MAY], parts=["cases", "backlog"])
+    assert DBTaskResult.objects.count() == 3

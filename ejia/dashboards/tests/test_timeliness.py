@@ -24,7 +24,7 @@ from ejia.dashboards.models import CaseMonthly, RefreshRun, StageSnapshot, StepM
 from ejia.dashboards.parts.cases import FINISHING, STEP_CHANGING, WorkdayIndex
 from ejia.dashboards.refresh import refresh
 from ejia.dashboards.sections import timeliness
-from ejia.dashboards.sections.timeliness import percentile
+from ejia.dashboards.sections.timeliness import add_histograms, percentile
 from ejia.dashboards.selectors import Query, query_for
 
 pytestmark = pytest.mark.django_db
@@ -349,3 +349,11 @@ def test_the_county_page_shows_the_timeliness_section_and_drills_into_a_township
     assert "办理时效" in page and "各环节办理用时" in page and "家庭经济状况核对" in page
     township = client.get("/staff/dashboards/371602105/?from=2026-03&to=2026-04").content.decode()
     assert "办理时效" in township and f"/staff/dashboards/{walked['c'].division.code}/" in township
+
+
+def test_histograms_add_bucket_by_bucket_whatever_their_length():
+    full = [0] * 61
+    full[3], full[60] = 2, 1
+    assert add_histograms([]) == [0] * 61
+    summed = add_histograms([full, [1, 0, 0, 4], full])
+    assert summed[:4] == [1, 0, 0, 8] and summed[60] == 2 and sum(summed) == 11

@@ -8,14 +8,17 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from ejia.accounts.models import Division
-from ejia.dashboards.models import PaymentMonthly, RecipientMonthly
+from ejia.cases.models import Case, Channel
+from ejia.cases.workflow.models import OPEN_STATES, Decision, RequestProcedure, StepRecord
+from ejia.dashboards.models import CaseMonthly, PaymentMonthly, RecipientMonthly, StepMonthly
 from ejia.dashboards.refresh import PAID, recent_months
 from ejia.demo.history import demo_history_ensure
 from ejia.disbursement.models import Entitlement, PaymentBatch, PaymentItem, PaymentLine, PaymentReturn
+from ejia.verification.models import VerificationCheck
 
 pytestmark = pytest.mark.django_db
 
-ROWS = (Entitlement, PaymentBatch, PaymentLine, PaymentItem, PaymentReturn)
+ROWS = (Entitlement, PaymentBatch, PaymentLine, PaymentItem, PaymentReturn, Case, StepRecord, VerificationCheck)
 
 
 def _counts() -> dict[str, int]:
@@ -25,7 +28,7 @@ def _counts() -> dict[str, int]:
 def test_twelve_months_of_history_agree_with_the_raw_rows_and_a_second_run_adds_nothing(demo_city):
     today = timezone.localdate()
     months = recent_months(today=today)
-    result = demo_history_ensure(today=today, county_codes=["371602"])
+    result = demo_history_ensure(today=today, county_codes=["371602"], cases_per_month=1)
     assert result.refreshed == 12
 
     city = PaymentMonthly.objects.filter(level=Division.Level.CITY, programme__isnull=True)
@@ -55,7 +58,32 @@ def test_twelve_months_of_history_agree_with_the_raw_rows_and_a_second_run_adds_
     assert lines.filter(status=PaymentLine.Status.HELD).exists()  # an account closed
     assert Entitlement.objects.filter(status=Entitlement.Status.ENDED).exists()
 
+    # Applications by every channel, dated in their months through the workflow.
+    cases = Case.objects.filter(idempotency_key__startswith="demo-history-")
+    assert result.cases == cases.count() >= 11
+    assert set(cases.values_list("channel", flat=True)) == set(Channel.values)
+    accepted = {timezone.localtime(c.submitted_at).date().replace(day=1) for c in cases}
+    assert accepted == set(months[: len(accepted)]) and len(accepted) >= 11
+    for case in cases:
+        records = StepRecord.objects.filter(procedure__case=case)
+        assert all(
+            timezone.localtime(at) >= timezone.localtime(case.submitted_at)
+            for at in records.values_list("at", flat=True)
+        )
+        assert all(timezone.localtime(at).date() <= today for at in records.values_list("at", flat=True))
+    checks = VerificationCheck.objects.filter(household__cases__in=cases)
+    assert len({timezone.localtime(c.created_at).date().replace(day=1) for c in checks}) >= 10
+    assert Decision.objects.filter(procedure__case__in=cases).count() >= 9
+    # Some steps overdue now, and some finished after their deadline.
+    assert RequestProcedure.objects.filter(case__in=cases, state__in=OPEN_STATES, step_due__lt=today).exists()
+
+    # The timeliness summaries see them in their months (the current one may have none yet).
+    received = set(CaseMonthly.objects.filter(level=Division.Level.CITY).values_list("month", flat=True))
+    assert set(months[:-1]) <= received
+    finished = set(StepMonthly.objects.filter(level=Division.Level.CITY).values_list("month", flat=True))
+    assert set(months[:-1]) <= finished
+
     before = _counts()
-    again = demo_history_ensure(today=today, county_codes=["371602"])
-    assert (again.entitlements, again.ended) == (0, 0)
+    again = demo_history_ensure(today=today, county_codes=["371602"], cases_per_month=1)
+    assert (again.entitlements, again.ended, again.cases) == (0, 0, 0)
     assert _counts() == before

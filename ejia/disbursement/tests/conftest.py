@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 import itertools
 
 import pytest
@@ -76,3 +78,12 @@ def household(*, account: str | None = "6228480000000000123", township: str = "3
         hh.account_holder = head
         hh.save()
     return hh
+
+
+def bank_answer(*rows) -> bytes:
+    """The bank's return file (回盘文件) as the bank sends it: one row per line answered."""
+    out = io.StringIO()
+    w = csv.writer(out)
+    w.writerow(["交易流水号", "金额（元）", "结果", "银行流水号", "说明"])
+    w.writerows(rows)
+    return out.getvalue().encode("utf-8")

@@ -3,8 +3,6 @@ failures re-issued into a named later batch as lines of their own, the history f
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 
 import pytest
@@ -22,19 +20,11 @@ from ejia.disbursement.reconciliation import (
     reissue_targets,
 )
 from ejia.disbursement.services import entitlement_create
-from ejia.disbursement.tests.conftest import MAY, household
+from ejia.disbursement.tests.conftest import MAY, bank_answer, household
 from ejia.registry.models import BenefitRecord
 
 pytestmark = pytest.mark.django_db
 JUNE = add_months(MAY, 1)
-
-
-def _answer(*rows) -> bytes:
-    out = io.StringIO()
-    w = csv.writer(out)
-    w.writerow(["交易流水号", "金额（元）", "结果", "银行流水号", "说明"])
-    w.writerows(rows)
-    return out.getvalue().encode("utf-8")
 
 
 @pytest.fixture
@@ -63,7 +53,7 @@ def test_a_corrected_return_wins_and_the_first_answer_is_kept(grace, exported):
     bank_return_import(
         actor=grace,
         batch=batch,
-        data=_answer(
+        data=bank_answer(
             [mismatched.reference, "828.00", "成功", "B1", ""], [other.reference, "1212.00", "成功", "B2", ""]
         ),
     )
@@ -74,7 +64,7 @@ def test_a_corrected_return_wins_and_the_first_answer_is_kept(grace, exported):
         batch_reconcile(actor=grace, batch=batch)
 
     result = bank_return_import(
-        actor=grace, batch=batch, data=_answer([mismatched.reference, "829.00", "成功", "B1c", ""])
+        actor=grace, batch=batch, data=bank_answer([mismatched.reference, "829.00", "成功", "B1c", ""])
     )
     assert (result.paid, result.corrected) == (1, 1)
     mismatched.refresh_from_db()
@@ -85,7 +75,7 @@ def test_a_corrected_return_wins_and_the_first_answer_is_kept(grace, exported):
     )
     # The same file again changes nothing and adds no history.
     again = bank_return_import(
-        actor=grace, batch=batch, data=_answer([mismatched.reference, "829.00", "成功", "B1c", ""])
+        actor=grace, batch=batch, data=bank_answer([mismatched.reference, "829.00", "成功", "B1c", ""])
     )
     assert again.unchanged == 1 and mismatched.returns.count() == 2
     assert batch_reconcile(actor=grace, batch=batch).status == PaymentBatch.Status.RECONCILED
@@ -93,9 +83,9 @@ def test_a_corrected_return_wins_and_the_first_answer_is_kept(grace, exported):
 
 def test_a_correction_that_the_money_did_not_arrive_takes_it_out_of_the_history(grace, exported):
     batch, line, _other = exported
-    bank_return_import(actor=grace, batch=batch, data=_answer([line.reference, "829.00", "成功", "B1", ""]))
+    bank_return_import(actor=grace, batch=batch, data=bank_answer([line.reference, "829.00", "成功", "B1", ""]))
     assert BenefitRecord.objects.filter(household=line.household).count() == 2
-    bank_return_import(actor=grace, batch=batch, data=_answer([line.reference, "829.00", "退回", "B1", "户名不符"]))
+    bank_return_import(actor=grace, batch=batch, data=bank_answer([line.reference, "829.00", "退回", "B1", "户名不符"]))
     line.refresh_from_db()
     assert line.status == PaymentLine.Status.RETURNED
     assert not BenefitRecord.objects.filter(household=line.household).exists()
@@ -106,7 +96,7 @@ def test_the_bank_amount_is_accepted_by_a_second_person_with_a_reason(client, da
     bank_return_import(
         actor=grace,
         batch=batch,
-        data=_answer([line.reference, "828.00", "成功", "B1", ""], [other.reference, "1212.00", "成功", "B2", ""]),
+        data=bank_answer([line.reference, "828.00", "成功", "B1", ""], [other.reference, "1212.00", "成功", "B2", ""]),
     )
     with pytest.raises(DisbursementError, match="须填写书面理由"):
         line_accept_bank_amount(actor=dave, line=line, reason="  ")
@@ -135,7 +125,7 @@ def test_a_failure_is_reissued_into_a_built_later_batch_at_once_as_its_own_line(
     bank_return_import(
         actor=grace,
         batch=batch,
-        data=_answer(
+        data=bank_answer(
             [line.reference, "829.00", "成功", "B1", ""], [other.reference, "1212.00", "失败", "", "账户冻结"]
         ),
     )
@@ -156,13 +146,13 @@ def test_a_failure_is_reissued_into_a_built_later_batch_at_once_as_its_own_line(
     assert (june.declared_line_count, june.declared_total_fen) == (3, 82900 + 2 * 121200)
     # The failed line's answer cannot be changed once its money went into another batch.
     with pytest.raises(DisbursementError, match="已转入后续批次重新发放"):
-        bank_return_import(actor=grace, batch=batch, data=_answer([other.reference, "1212.00", "成功", "B9", ""]))
+        bank_return_import(actor=grace, batch=batch, data=bank_answer([other.reference, "1212.00", "成功", "B9", ""]))
     assert batch_reconcile(actor=grace, batch=batch).status == PaymentBatch.Status.RECONCILED
 
 
 def test_a_released_later_batch_cannot_take_a_reissue(dave, grace, exported):
     batch, _line, other = exported
-    bank_return_import(actor=grace, batch=batch, data=_answer([other.reference, "1212.00", "失败", "", ""]))
+    bank_return_import(actor=grace, batch=batch, data=bank_answer([other.reference, "1212.00", "失败", "", ""]))
     june = batch_release(actor=grace, batch=batch_build(actor=dave, county="371602", period=JUNE))
     assert all(t.batch != june for t in reissue_targets(batch))
     with pytest.raises(DisbursementError, match="已复核发放，不能再加入明细"):
@@ -177,7 +167,9 @@ def test_a_correction_clears_an_acceptance_and_a_reissue_not_yet_carried(dave, g
     bank_return_import(
         actor=grace,
         batch=batch,
-        data=_answer([line.reference, "828.00", "成功", "B1", ""], [other.reference, "1212.00", "失败", "", "冻结"]),
+        data=bank_answer(
+            [line.reference, "828.00", "成功", "B1", ""], [other.reference, "1212.00", "失败", "", "冻结"]
+        ),
     )
     line_accept_bank_amount(actor=dave, line=line, reason="手续费")
     line_reissue(actor=grace, line=other, period=JUNE)
@@ -187,7 +179,7 @@ def test_a_correction_clears_an_acceptance_and_a_reissue_not_yet_carried(dave, g
     result = bank_return_import(
         actor=grace,
         batch=batch,
-        data=_answer([line.reference, "829.00", "成功", "B1", ""], [other.reference, "1212.00", "成功", "B2", ""]),
+        data=bank_answer([line.reference, "829.00", "成功", "B1", ""], [other.reference, "1212.00", "成功", "B2", ""]),
     )
     assert (result.paid, result.corrected) == (2, 2)
     line.refresh_from_db()
