@@ -5,6 +5,9 @@ open the county's."""
 
 from __future__ import annotations
 
+import subprocess
+from pathlib import Path
+
 import pytest
 from django.db.models import Q, Sum
 from django.utils import timezone
@@ -109,6 +112,19 @@ def test_leader_director_and_window_clerk_read_their_dashboards(page, live_serve
     assert _cell(page, "money_areas", "市中街道", "paid") == _yuan(arrived)
     assert _cell(page, "money_areas", "三河湖镇", "paid") == "¥0.00"
     screenshot(page, "dashboard-county")
+    # The same table downloads as CSV, with the same numbers (in 元).
+    with page.expect_download() as got:
+        page.get_by_test_id("export-money_areas").get_by_role("link", name="CSV").click()
+    text = Path(got.value.path()).read_bytes().decode("utf-8-sig")
+    row = next(line for line in text.splitlines() if line.startswith("市中街道,"))
+    assert row.split(",")[1:3] == [f"{due / 100:.2f}", f"{arrived / 100:.2f}"]
+    # The monthly report prints as a PDF naming the county and the month.
+    with page.expect_download() as got:
+        page.get_by_test_id("report-pdf").click()
+    pdf = Path(got.value.path())
+    assert pdf.read_bytes().startswith(b"%PDF")
+    words = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    assert "滨城区" in words and "月度社会救助工作报告" in words and label in words
 
     # 市中街道's window clerk: the township's board; the county's is refused.
     page.context.clear_cookies()

@@ -165,3 +165,25 @@ class DciDelivery(models.Model):
 
     class Meta:
         ordering = ["pk"]
+
+
+class DciSubscription(BaseModel):
+    """A partner's standing subscription (DCI registry/subscribe): the criteria of a search,
+    notified when a matching household of its area changes (ejia.api.dci.subscriptions). The
+    criteria may hold ID numbers, so they are stored encrypted."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "subscribe", _("订阅中")
+        UNSUBSCRIBED = "unsubscribe", _("已取消")
+
+    client = models.ForeignKey(ApiClient, on_delete=models.PROTECT, related_name="dci_subscriptions")
+    dci_transaction = models.ForeignKey(DciTransaction, on_delete=models.PROTECT, related_name="subscriptions")
+    code = models.CharField(max_length=64, unique=True)
+    reference_id = models.CharField(max_length=99)
+    entity = models.CharField(max_length=8)  # Group | Member
+    criteria_ciphertext = models.TextField()
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.ACTIVE, db_index=True)
+    unsubscribed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["pk"]

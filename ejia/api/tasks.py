@@ -33,3 +33,11 @@ def dci_deliver() -> int:
     if due is not None and default_task_backend.supports_defer:
         dci_deliver.using(run_after=due).enqueue()
     return sent
+
+
+@task()
+def dci_notify(household_ids: list[int]) -> int:
+    """Notify the partners whose subscriptions match these changed households."""
+    from ejia.api.dci.subscriptions import notify_subscribers
+
+    return notify_subscribers(household_ids=household_ids)

@@ -1,5 +1,5 @@
-"""The dashboards on the home page: a button for whoever reads them (a leader's home has nothing
-else), and a work item when the summaries failed to refresh, for the centres that steer by them."""
+"""The dashboards on the home page: a button for those who come only to read them (a leader's
+home has nothing else), and a work item when the summaries failed to refresh, for the centres that steer by them."""
 
 from __future__ import annotations
 
@@ -11,7 +11,11 @@ from ejia.accounts.work import Action, WorkItem
 
 
 def dashboard_actions(user) -> list[Action]:
+    """The big button is for those who come to read (a leader, a catalogue editor); those who
+    handle cases reach the dashboards from the navigation and keep their work buttons first."""
     if not allows(user, Capability.DASHBOARD_READ):
+        return []
+    if allows(user, Capability.CASE_LIST) or allows(user, Capability.PROCEDURE_HANDLE):
         return []
     return [Action(key="dashboards", label=_("统计看板"), url=reverse("dashboards:overview"))]
 

@@ -63,6 +63,27 @@ def mask_account(number: str) -> str:
     return digits[:4] + "*" * (len(digits) - 8) + digits[-4:]
 
 
+def _households_changed(*household_ids: int) -> None:
+    """What a partner registry can see of these households changed: once the change commits,
+    the DCI subscriptions that match them are notified (ejia.api.dci.subscriptions; a plain
+    call from each write service below, not a signal, so every path that notifies is here)."""
+    ids = sorted({pk for pk in household_ids if pk})
+    if ids:
+        transaction.on_commit(lambda: _notify_subscribers(ids))
+
+
+def _notify_subscribers(ids: list[int]) -> None:
+    from ejia.api.dci.subscriptions import households_changed
+
+    households_changed(ids)
+
+
+def _person_changed(person: Person) -> None:
+    _households_changed(
+        *Membership.objects.filter(person=person, date_out__isnull=True).values_list("household_id", flat=True)
+    )
+
+
 def person_ensure(
     *, actor, id_number: str, name: str, phone: str = "", ethnicity: str = "", reason: str = ""
 ) -> Person:
@@ -109,6 +130,7 @@ def person_ensure(
             audit_record(
                 actor=actor, action="registry.person_update", obj=person, reason=reason, data={"fields": changed}
             )
+            _person_changed(person)
     return person
 
 
@@ -129,6 +151,7 @@ def person_phone_update(*, actor, person: Person, phone: str, reason: str) -> No
             reason=reason,
             data={"had_phone": bool(old)},
         )
+        _person_changed(locked)
 
 
 def person_id_number_reveal(*, actor, person: Person, reason: str) -> str:
@@ -161,6 +184,7 @@ def household_create(
             source=source,
         )
         audit_record(actor=actor, action="registry.household_create", obj=household, data={"division": division.code})
+        _households_changed(household.pk)
     return household
 
 
@@ -177,6 +201,7 @@ def household_update(*, actor, household: Household, address: str | None = None,
         if fields:
             household.save(update_fields=[*fields, "updated_at"])
             audit_record(actor=actor, action="registry.household_update", obj=household, data={"fields": fields})
+            _households_changed(household.pk)
 
 
 def household_account_set(
@@ -229,6 +254,7 @@ def membership_add(
                 fields.append("facts")
             if fields:
                 current.save(update_fields=[*fields, "updated_at"])
+                _households_changed(current.household_id)
             return current
         try:
             with transaction.atomic():
@@ -248,6 +274,7 @@ def membership_add(
             obj=membership,
             data={"household": str(household.public_id), "person": str(person.public_id), "relation": relation},
         )
+        _households_changed(household.pk)
     return membership
 
 
@@ -259,6 +286,7 @@ def membership_end(*, actor, membership: Membership, date_out: dt.date | None = 
         membership.date_out = max(date_out or timezone.localdate(), membership.date_in)
         membership.save(update_fields=["date_out", "updated_at"])
         audit_record(actor=actor, action="registry.membership_end", obj=membership, reason=reason)
+        _households_changed(membership.household_id)
 
 
 # ---------------------------------------------------------------- statuses (救助身份)
@@ -310,6 +338,7 @@ def status_begin(
                 "replaced": replaced,
             },
         )
+        _households_changed(household.pk)
     return status
 
 
@@ -348,6 +377,7 @@ def status_end(
                 reason=reason,
                 data={"kind": kind.value, "end": end.isoformat(), "person": str(person.public_id) if person else None},
             )
+            _households_changed(household.pk)
     return ended
 
 
@@ -361,9 +391,11 @@ def person_death_register(*, actor, person: Person, died_on: dt.date, source: st
         if changed:
             person.deceased_on = died_on
             person.save(update_fields=["deceased_on", "updated_at"])
+        left = []
         for membership in Membership.objects.select_for_update().filter(person=person, date_out__isnull=True):
             membership.date_out = max(died_on, membership.date_in)
             membership.save(update_fields=["date_out", "updated_at"])
+            left.append(membership.household_id)
             changed = True
         if changed:
             audit_record(
@@ -373,4 +405,5 @@ def person_death_register(*, actor, person: Person, died_on: dt.date, source: st
                 reason=source,
                 data={"died_on": died_on.isoformat()},
             )
+            _households_changed(*left)
     return changed

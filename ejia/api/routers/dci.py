@@ -18,6 +18,7 @@ from ejia.accounts.policies import ApiScope
 from ejia.api.auth import client_auth
 from ejia.api.dci import envelope as env
 from ejia.api.dci.search import sync_search
+from ejia.api.dci.subscriptions import subscribe_accept, unsubscribe_accept
 from ejia.api.dci.transactions import our_signature, partner_of, search_accept, sync_txn_status, txn_status_accept
 from ejia.api.errors import Error
 
@@ -82,3 +83,27 @@ def registry_sync_txn_status(request):
     if refused:
         return refused
     return _answer(*sync_txn_status(body, client=request.auth.client))
+
+
+@router.post(
+    "/registry/subscribe",
+    summary="订阅登记变化（DCI registry/subscribe：先应答ACK，结果回调 on-subscribe，变化时回调 notify）",
+    response=RESPONSES,
+)
+def registry_subscribe(request):
+    body, refused = _body(request)
+    if refused:
+        return refused
+    return _answer(*subscribe_accept(body, client=request.auth.client))
+
+
+@router.post(
+    "/registry/unsubscribe",
+    summary="取消订阅（DCI registry/unsubscribe：先应答ACK，结果回调 on-unsubscribe）",
+    response=RESPONSES,
+)
+def registry_unsubscribe(request):
+    body, refused = _body(request)
+    if refused:
+        return refused
+    return _answer(*unsubscribe_accept(body, client=request.auth.client))

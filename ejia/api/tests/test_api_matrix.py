@@ -64,6 +64,8 @@ CALLS = [
     ("POST", "/dci/registry/search", "/api/v1/dci/registry/search", {}),
     ("POST", "/dci/registry/txn/status", "/api/v1/dci/registry/txn/status", {}),
     ("POST", "/dci/registry/sync/txn/status", "/api/v1/dci/registry/sync/txn/status", {}),
+    ("POST", "/dci/registry/subscribe", "/api/v1/dci/registry/subscribe", {}),
+    ("POST", "/dci/registry/unsubscribe", "/api/v1/dci/registry/unsubscribe", {}),
 ]
 CATALOGUE = {c[1] for c in CALLS if c[1].startswith("/catalogue/")}
 EXCHANGE = {"/exchange/{source}/records"}

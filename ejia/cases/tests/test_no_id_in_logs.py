@@ -149,7 +149,8 @@ def gunicorn_log(visits: list[Visit], buffer: io.StringIO) -> None:
 def valid_id_numbers(text: str, typed: list[str]) -> set[str]:
     """Valid ID numbers in `text` (idnumber's own pattern and check), and any of the numbers
     the test typed, also spelt with spaces, "+" or "%20" between the digits."""
-    found = {m.group(0) for m in idnumber.ID_PATTERN.finditer(text) if idnumber.is_valid(m.group(0))}
+    # One number whatever the case of its check letter (a trailing x is the same number as X).
+    found = {m.group(0).upper() for m in idnumber.ID_PATTERN.finditer(text) if idnumber.is_valid(m.group(0))}
     squeezed = re.sub(r"(?:\s|\+|%20)", "", text)
     decoded = unquote_plus(text)
     for number in typed:
