@@ -21,7 +21,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from django.db import models, transaction
+from django.db import connection, models, transaction
 from django.db.models import Count, F, Q, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -77,20 +77,29 @@ Values = dict[str, int | list[int]]
 def _add(into: Values, values: Values) -> None:
     for key, value in values.items():
         if isinstance(value, list):
-            have = into.setdefault(key, [0] * len(value))
-            for i, v in enumerate(value):
-                have[i] += v
+            have = into.get(key)
+            into[key] = list(value) if have is None else [a + b for a, b in zip(have, value, strict=True)]
         else:
             into[key] = into.get(key, 0) + (value or 0)
 
 
 def rollup(tree: AreaTree, rows: Iterable[tuple[str, tuple, Values]]) -> dict[tuple[str, tuple], Values]:
     """Add each (village code, dimensions, values) into the village and all areas above it.
-    Counts of distinct households add up because a household lives in one village."""
+    Counts of distinct households add up because a household lives in one village.
+
+    The rows are first summed per (area, dimensions), then each level is added into the level
+    above it, deepest first: every sum is added once per area rather than once per row and
+    level (a month's finished steps are tens of thousands of rows with 61-bucket histograms)."""
     acc: dict[tuple[str, tuple], Values] = defaultdict(dict)
     for code, dims, values in rows:
-        for area in tree.chain(code):
-            _add(acc[(area, dims)], values)
+        _add(acc[(code, dims)], values)
+    depth = {code: len(tree.chain(code)) for code in {code for code, _dims in acc}}
+    for level in range(max(depth.values(), default=0), 1, -1):
+        for (code, dims), values in [(k, v) for k, v in acc.items() if depth.get(k[0]) == level]:
+            parent = tree.parent.get(code, "")
+            if parent:
+                depth.setdefault(parent, level - 1)
+                _add(acc[(parent, dims)], values)
     return acc
 
 
@@ -189,17 +198,23 @@ def _recipients(month: dt.date, tree: AreaTree) -> list[models.Model]:
 
 
 def _population(month: dt.date, tree: AreaTree) -> list[models.Model]:
+    """Households and residents by village. The whole registry is read once per month (3.9 M
+    memberships in a full city), so the queries group by the household's division id (no join
+    to the divisions, a hash aggregate over a few thousand groups) and count memberships, not
+    distinct persons: a person lives in one household at a time (the registry's invariant,
+    see Membership), so the two counts are equal and the count needs no sort."""
     last_day = month_end(month)
-    households = Household.objects.values(village=F("division__code")).annotate(n=Count("id")).order_by()
+    code_of = dict(Division.objects.values_list("id", "code"))
+    households = Household.objects.values("division_id").annotate(n=Count("id")).order_by()
     persons = (
         Membership.objects.filter(date_in__lte=last_day)
         .filter(Q(date_out__isnull=True) | Q(date_out__gt=last_day))
-        .values(village=F("household__division__code"))
-        .annotate(n=Count("person_id", distinct=True))
+        .values(division_id=F("household__division_id"))
+        .annotate(n=Count("id"))
         .order_by()
     )
-    rows = [(r["village"], (), {"households": r["n"]}) for r in households]
-    rows += [(r["village"], (), {"persons": r["n"]}) for r in persons]
+    rows = [(code_of[r["division_id"]], (), {"households": r["n"]}) for r in households]
+    rows += [(code_of[r["division_id"]], (), {"persons": r["n"]}) for r in persons]
     return area_rows(AreaPopulation, month=month, tree=tree, rows=rows, dims=())
 
 
@@ -243,6 +258,11 @@ def refresh_month(
     tree = tree or AreaTree.load()
     written = 0
     with transaction.atomic():
+        if connection.vendor == "postgresql":
+            # Grouped scans of the whole registry: compiling them (JIT) costs seconds and saves
+            # none (measured in bench/bench_dashboards.py); off for this transaction only.
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL jit = off")
         for part in chosen:
             if part.current_only and month != current:
                 continue
