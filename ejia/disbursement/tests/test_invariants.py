@@ -18,7 +18,8 @@ from ejia.core.models import AuditEvent
 from ejia.disbursement.bankfiles import bank_return_import
 from ejia.disbursement.models import Entitlement, PaymentLine
 from ejia.disbursement.reconciliation import batch_reconcile
-from ejia.disbursement.tests.test_reconciliation import _answer, exported  # noqa: F401
+from ejia.disbursement.tests.conftest import bank_answer
+from ejia.disbursement.tests.test_reconciliation import exported  # noqa: F401
 from ejia.registry.models import Household, Membership
 from ejia.verification.models import DataSource, SourceRecord
 from ejia.verification.services import snapshot_import
@@ -37,7 +38,9 @@ def city(grace, exported, sources, tmp_path):  # noqa: F811
     bank_return_import(
         actor=grace,
         batch=batch,
-        data=_answer([first.reference, "829.00", "成功", "B1", ""], [second.reference, "1212.00", "成功", "B2", ""]),
+        data=bank_answer(
+            [first.reference, "829.00", "成功", "B1", ""], [second.reference, "1212.00", "成功", "B2", ""]
+        ),
     )
     batch_reconcile(actor=grace, batch=batch)
     civil = DataSource.objects.get(code="mz_civil")
