@@ -19,7 +19,7 @@ import datetime as dt
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.db import connection, models, transaction
 from django.db.models import Count, F, Q, Sum
@@ -56,6 +56,8 @@ class AreaTree:
 
     parent: dict[str, str]
     level: dict[str, str]
+    # What one refresh computes once for all its months (e.g. the population of each month).
+    memo: dict = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def load(cls) -> AreaTree:
@@ -198,24 +200,45 @@ def _recipients(month: dt.date, tree: AreaTree) -> list[models.Model]:
 
 
 def _population(month: dt.date, tree: AreaTree) -> list[models.Model]:
-    """Households and residents by village. The whole registry is read once per month (3.9 M
-    memberships in a full city), so the queries group by the household's division id (no join
-    to the divisions, a hash aggregate over a few thousand groups) and count memberships, not
-    distinct persons: a person lives in one household at a time (the registry's invariant,
-    see Membership), so the two counts are equal and the count needs no sort."""
-    last_day = month_end(month)
-    code_of = dict(Division.objects.values_list("id", "code"))
-    households = Household.objects.values("division_id").annotate(n=Count("id")).order_by()
-    persons = (
-        Membership.objects.filter(date_in__lte=last_day)
-        .filter(Q(date_out__isnull=True) | Q(date_out__gt=last_day))
+    """Households and residents by village. The whole registry is read (3.9 M memberships in a
+    full city), so the queries group by the household's division id (no join to the divisions,
+    a hash aggregate over a few thousand groups) and count memberships, not distinct persons: a
+    person lives in one household at a time (the registry's invariant, see Membership), so the
+    two counts are equal and the count needs no sort. One refresh of several months reads the
+    memberships once for all of them (one conditional count per month) and keeps the answer in
+    the tree's memo for the following months."""
+    months = sorted(set(tree.memo.get("months", ())) | {month})
+    counted = tree.memo.setdefault("population", {})
+    if month not in counted:
+        counted.update(_population_counts(months))
+    households, persons = counted.pop(month)
+    code_of = tree.memo.setdefault("division_codes", None) or dict(Division.objects.values_list("id", "code"))
+    tree.memo["division_codes"] = code_of
+    rows = [(code_of[d], (), {"households": n}) for d, n in households.items()]
+    rows += [(code_of[d], (), {"persons": n}) for d, n in persons.items()]
+    return area_rows(AreaPopulation, month=month, tree=tree, rows=rows, dims=())
+
+
+def _population_counts(months: list[dt.date]) -> dict[dt.date, tuple[dict[int, int], dict[int, int]]]:
+    """{month: ({division id: households}, {division id: residents at the month's end})}."""
+    households = dict(Household.objects.values("division_id").annotate(n=Count("id")).values_list("division_id", "n"))
+    ends = {f"m{i}": month_end(m) for i, m in enumerate(months)}
+    living = {
+        key: Count("id", filter=Q(date_in__lte=end) & (Q(date_out__isnull=True) | Q(date_out__gt=end)))
+        for key, end in ends.items()
+    }
+    persons: dict[str, dict[int, int]] = {key: {} for key in ends}
+    rows = (
+        Membership.objects.filter(date_in__lte=max(ends.values()))
         .values(division_id=F("household__division_id"))
-        .annotate(n=Count("id"))
+        .annotate(**living)
         .order_by()
     )
-    rows = [(code_of[r["division_id"]], (), {"households": r["n"]}) for r in households]
-    rows += [(code_of[r["division_id"]], (), {"persons": r["n"]}) for r in persons]
-    return area_rows(AreaPopulation, month=month, tree=tree, rows=rows, dims=())
+    for row in rows:
+        for key in ends:
+            if row[key]:
+                persons[key][row["division_id"]] = row[key]
+    return {m: (households, persons[f"m{i}"]) for i, m in enumerate(months)}
 
 
 @dataclass(frozen=True)
@@ -294,6 +317,7 @@ def refresh(*, months: list[dt.date], trigger: str, parts: Iterable[str] | None 
     """Refresh each month in its own transaction and record the outcome; never raises."""
     runs = []
     tree = AreaTree.load()
+    tree.memo["months"] = [month_start(m) for m in months]
     parts = list(parts) if parts is not None else None
     for month in months:
         started = timezone.now()

@@ -25,7 +25,7 @@ from ejia.core import crypto
 from ejia.core.i18n import official_language
 from ejia.core.money import InvalidAmount, format_fen, format_fen_plain, yuan_to_fen
 from ejia.dashboards.tasks import enqueue_after_commit
-from ejia.disbursement.batches import batch_mark_exported
+from ejia.disbursement.batches import batch_mark_exported, batch_periods
 from ejia.disbursement.exceptions import DisbursementError
 from ejia.disbursement.messages import payment_messages
 from ejia.disbursement.models import PaymentBatch, PaymentLine, PaymentReturn
@@ -362,7 +362,7 @@ def bank_return_import(*, actor, batch: PaymentBatch, data: bytes) -> ReturnResu
         payment_messages(arrived)
         PaymentBatch.objects.filter(pk=locked.pk).update(return_imported_at=now, updated_at=now)
         # The dashboards follow the bank's answer once it is committed (never blocks this import).
-        enqueue_after_commit(trigger="bank_return", months=[locked.period])
+        enqueue_after_commit(trigger="bank_return", months=batch_periods(locked), parts=["money"])
     return result
 
 

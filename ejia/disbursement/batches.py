@@ -356,6 +356,13 @@ def batch_totals(batch_id: int) -> dict[str, int]:
     return {"n": totals["n"] or 0, "total": totals["total"] or 0, "held": totals["held"] or 0}
 
 
+def batch_periods(batch: PaymentBatch) -> list[dt.date]:
+    """The months a batch pays for: its own and those of the arrears (补发) it carries, which the
+    dashboards count in the month they were owed."""
+    owed = PaymentItem.objects.filter(line__batch=batch).values_list("period", flat=True).distinct().order_by()
+    return sorted({batch.period, *owed})
+
+
 def batch_build(
     *, actor, county: Division | str, period: dt.date, chunk_size: int = DEFAULT_CHUNK, max_chunks: int | None = None
 ) -> PaymentBatch:
@@ -450,7 +457,7 @@ def batch_release(*, actor, batch: PaymentBatch) -> PaymentBatch:
             return locked
         if locked.status == PaymentBatch.Status.BUILT and locked.prepared_by_id == actor.pk:
             raise DisbursementError("两人复核：批次的生成人不能同时作为发放人，请由另一位工作人员复核发放。")
-        enqueue_after_commit(trigger="batch_release", months=[locked.period])
+        enqueue_after_commit(trigger="batch_release", months=batch_periods(locked), parts=["money"])
         return batch_transition(
             actor=actor,
             batch_id=locked.pk,

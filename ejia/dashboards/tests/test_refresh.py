@@ -63,11 +63,12 @@ def test_a_failed_month_is_recorded_and_not_raised(answered, monkeypatch):
     def broken(month, tree):
         raise RuntimeError("数据库连接中断")
 
+    refresh(months=[MAY], trigger="test")
     monkeypatch.setattr(module, "PARTS", [module.Part("money", (PaymentMonthly,), broken), *module.PARTS[1:]])
     kept = PaymentMonthly.objects.filter(month=MAY).count()
     [run] = refresh(months=[MAY], trigger="test")
     assert run.status == RefreshRun.Status.FAILED and "数据库连接中断" in run.error
-    # The month keeps what the refresh after the bank's answer wrote, all parts of it.
+    # The month keeps what the last good refresh wrote, all parts of it.
     assert kept > 0 and PaymentMonthly.objects.filter(month=MAY).count() == kept
     assert RecipientMonthly.objects.filter(month=MAY).exists()
 
@@ -89,3 +90,23 @@ def test_a_refresh_already_waiting_is_not_queued_again(db, settings, django_capt
     with django_capture_on_commit_callbacks(execute=True):
         enqueue_after_commit(trigger="decision", months=[MAY], parts=["cases", "backlog"])
     assert DBTaskResult.objects.count() == 3
+
+
+def test_a_batch_refreshes_the_months_its_arrears_are_for(dave, grace, programmes, django_capture_on_commit_callbacks):
+    """A 低保 decided in July that pays from May: July's batch carries May and June as 补发, and
+    the dashboards count them in May and June as soon as the batch is released."""
+    from ejia.disbursement.batches import batch_build, batch_release
+    from ejia.disbursement.services import entitlement_create
+    from ejia.disbursement.tests.conftest import household
+
+    july = MAY.replace(month=7)
+    entitlement_create(
+        actor=dave, household=household(), programme=programmes["dibao"], amount_fen=50000, start_month=MAY
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        batch_release(actor=grace, batch=batch_build(actor=dave, county="371602", period=july))
+    for month in (MAY, MAY.replace(month=6), july):
+        row = PaymentMonthly.objects.get(month=month, area_code="371600", programme=programmes["dibao"])
+        assert row.due_fen == 50000 and row.pending_fen == 50000
+    may = PaymentMonthly.objects.get(month=MAY, area_code="371600", programme=programmes["dibao"])
+    assert may.arrears_fen == 50000
