@@ -32,7 +32,8 @@ def test_a_department_approver_sees_its_work_and_a_branded_refusal_for_a_family_
 ):
     login(page, live_server, erin)
     nav = page.locator("#staffnav .nav-link").all_inner_texts()
-    assert nav == ["首页", "救助事项办理"]
+    # Its own work and its department's statistics; no case list, no household files.
+    assert nav == ["首页", "救助事项办理", "统计看板"]
     response = page.goto(f"{live_server.url}/staff/cases/{dibao_case.public_id}/")
     assert response.status == 403
     page.get_by_test_id("forbidden").wait_for()
