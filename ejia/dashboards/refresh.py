@@ -308,7 +308,15 @@ def refresh_month(
     return written
 
 
-def recent_months(*, today: dt.date | None = None, count: int = 12) -> list[dt.date]:
+# The nightly run refreshes the months that still move (this month's decisions, batches and bank
+# answers, and the arrears and late decisions that reach back a month or two); a weekly run
+# rebuilds the twelve months the pages show by default. Changes to older months queue their
+# own refresh (a batch refreshes every month its arrears are for).
+NIGHTLY_MONTHS = 3
+FULL_MONTHS = 12
+
+
+def recent_months(*, today: dt.date | None = None, count: int = FULL_MONTHS) -> list[dt.date]:
     last = month_start(today or timezone.localdate())
     return [add_months(last, -i) for i in range(count - 1, -1, -1)]
 

@@ -11,11 +11,11 @@ from django_tasks import task
 def refresh_dashboards(
     trigger: str = "nightly", months: list[str] | None = None, parts: list[str] | None = None
 ) -> int:
-    """Refresh the given months (ISO dates), or the last twelve, of the given parts (all when
-    None); returns how many failed."""
-    from ejia.dashboards.refresh import recent_months, refresh
+    """Refresh the given months (ISO dates), or the nightly months (the last three), of the given
+    parts (all when None); returns how many failed."""
+    from ejia.dashboards.refresh import NIGHTLY_MONTHS, recent_months, refresh
 
-    chosen = [dt.date.fromisoformat(m) for m in months] if months else recent_months()
+    chosen = [dt.date.fromisoformat(m) for m in months] if months else recent_months(count=NIGHTLY_MONTHS)
     return sum(run.status == "failed" for run in refresh(months=chosen, trigger=trigger, parts=parts))
 
 

@@ -1,16 +1,19 @@
 from django.core.management.base import BaseCommand
 
-from ejia.dashboards.refresh import recent_months, refresh
+from ejia.dashboards.refresh import NIGHTLY_MONTHS, recent_months, refresh
 
 
 class Command(BaseCommand):
-    help = "Rebuild the dashboard summaries of the last N months (run nightly from cron)."
+    help = (
+        "Rebuild the dashboard summaries of the last N months: nightly from cron with the default "
+        f"({NIGHTLY_MONTHS}), weekly with --months 12."
+    )
 
     def add_arguments(self, parser):
-        parser.add_argument("--months", type=int, default=12)
+        parser.add_argument("--months", type=int, default=NIGHTLY_MONTHS)
 
     def handle(self, *args, months, **options):
-        runs = refresh(months=recent_months(count=months), trigger="nightly")
+        runs = refresh(months=recent_months(count=months), trigger="nightly" if months <= NIGHTLY_MONTHS else "full")
         failed = [r for r in runs if r.status == "failed"]
         for r in failed:
             self.stderr.write(f"{r.month:%Y-%m}: {r.error}")
