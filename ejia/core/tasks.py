@@ -25,3 +25,12 @@ def send_outbox() -> int:
     if due is not None and default_task_backend.supports_defer:
         send_outbox.using(run_after=due).enqueue()
     return sent
+
+
+@task()
+def seal_access_events() -> int:
+    """Seal the access events recorded since the last seal into the audit chain (the task form
+    of `manage.py ejia_audit_seal`); returns how many were sealed."""
+    from ejia.core.audit import access_seal
+
+    return access_seal().sealed
