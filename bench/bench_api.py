@@ -107,8 +107,9 @@ def manage(env: dict, *args: str) -> str:
 
 
 def database_load(env: dict, url: str, seed: str, *, reuse: bool) -> None:
-    """Unless `reuse`: the database dropped and created (or the SQLite file removed), migrated
-    and loaded by the `seed` code (run by `manage.py shell -c`). Static files collected."""
+    """Unless `reuse`: the database dropped and created (or the SQLite file removed) and, once
+    migrated, loaded by the `seed` code (run by `manage.py shell -c`). Always migrated, static
+    files collected."""
     if not reuse:
         if url.startswith("sqlite:///"):
             Path(url.removeprefix("sqlite:///")).unlink(missing_ok=True)
@@ -118,8 +119,9 @@ def database_load(env: dict, url: str, seed: str, *, reuse: bool) -> None:
             admin = f"{parts.scheme}://{parts.netloc}/postgres"
             for sql in (f'DROP DATABASE IF EXISTS "{name}"', f'CREATE DATABASE "{name}"'):
                 subprocess.run(["psql", admin, "-q", "-c", sql], check=True)
-        started = time.monotonic()
-        manage(env, "migrate", "--noinput", "-v", "0")
+    started = time.monotonic()
+    manage(env, "migrate", "--noinput", "-v", "0")  # also a reused one: the code may have moved on
+    if not reuse:
         manage(env, "shell", "-c", seed)
         print(f"database loaded in {time.monotonic() - started:.0f} s")
     manage(env, "collectstatic", "--noinput", "-v", "0")

@@ -9,8 +9,8 @@ and the bench keys, through Django's test client (no server, no network). Logs i
 citizen through the real endpoints (the code read from the SMS log), then requests each
 operation of the mix once to warm up and `--repeat` times: printed per operation the SQL
 queries per call, their time, the median wall and CPU time of a call. `--sql NAME` prints the
-queries of NAME's last call; `--cprofile N` the N functions with the most own time over all
-calls.
+queries of NAME's last call; `--cprofile N` the N functions with the most own CPU time (or
+`--sort cumulative`) over all calls (`--only NAME`: of that operation alone).
 """
 
 from __future__ import annotations
@@ -28,9 +28,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_api_app import APP, OUT, READS, SEED_FILE, phone_of, sms_code  # noqa: E402
-
-from bench_api import POOR_FAMILY, bench_env  # noqa: E402
+from bench_api import POOR_FAMILY, bench_env
+from bench_api_app import APP, OUT, READS, SEED_FILE, phone_of, sms_code
 
 
 def main() -> None:
@@ -38,6 +37,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=50)
     parser.add_argument("--cprofile", type=int, default=0)
     parser.add_argument("--sql", default="")
+    parser.add_argument("--only", default="", help="profile only this operation")
+    parser.add_argument("--sort", default="tottime", help="cProfile order: tottime or cumulative")
     parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/ejia_bench_app")
     args = parser.parse_args()
     os.environ.update(bench_env(args.database_url, OUT))
@@ -88,9 +89,11 @@ def main() -> None:
         ),
     }
     assert list(calls) == [name for name, _ in READS]
-    profiler = cProfile.Profile() if args.cprofile else None
+    profiler = cProfile.Profile(time.process_time) if args.cprofile else None  # CPU, not waits
     print(f"{'operation':<24} {'queries':>7} {'SQL ms':>7} {'wall ms':>8} {'CPU ms':>7}")
     for name, call in calls.items():
+        if args.only and name != args.only:
+            continue
         answer = call()
         if answer.status_code != 200:
             raise SystemExit(f"{name}: {answer.status_code} {answer.content[:300]}")
@@ -114,7 +117,7 @@ def main() -> None:
                 print("   ", q["time"], q["sql"][:400])
     if profiler:
         out = io.StringIO()
-        pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(args.cprofile)
+        pstats.Stats(profiler, stream=out).sort_stats(args.sort).print_stats(args.cprofile)
         print(out.getvalue())
 
 
