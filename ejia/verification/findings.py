@@ -28,6 +28,22 @@ DISABILITY_KIND_CODES = {
     "6": "mental",
     "7": "multiple",
 }
+# The source kinds `derive` reads records of; a caller may leave the others' records unread.
+READS = frozenset(
+    {
+        "deposit",
+        "vehicle",
+        "real_estate",
+        "business",
+        "social_insurance",
+        "unemployment",
+        "tax",
+        "medical",
+        "disability",
+        "population",
+        "civil",
+    }
+)
 INCOME_NOTE = "部门数据可证实的收入（工资薪金和经营所得、养老金、失业保险金），务农、零工等无记录收入仍以申报为准"
 
 
