@@ -166,8 +166,10 @@ def engine_inputs(reader: Reader, household_ids: list[int]) -> dict[int, EngineI
     ):
         members[row[0]].append(row[1:])
     key_of = {index: str(public_id) for ms in members.values() for public_id, index, *_ in ms}
-    # Only the sources `derive` reads: another source's answer counts as given, its records unused.
-    found = records_by_person([s for s in reader.sources.found if s.kind in fnd.READS], key_of)
+    # Only the sources `derive` reads, and of their records only the keys it reads: another
+    # source's answer counts as given, its records unused.
+    used = [s for s in reader.sources.found if s.kind in fnd.READS]
+    found = records_by_person(used, key_of, keys={s.code: fnd.READS[s.kind] for s in used})
     out: dict[int, EngineInput] = {}
     for household_id in household_ids:
         household = households.get(household_id)
@@ -239,17 +241,19 @@ def input_fingerprint(item: EngineInput, division_id: int, on: dt.date) -> bytes
             birth = None
         birth = birth or birth_date_from_id(member.get("id_number"))
         ages.append(age_on(birth, on) if isinstance(birth, dt.date) else None)
+    # Dicts in their insertion order, which the same rows give again (the registry's JSON, the
+    # sources' and the builder's fixed order): sorting them would cost more than the digest.
     payload = (
         division_id,
         item.region_code,
         item.urban,
-        sorted(item.household.items()),
-        [sorted(m.items()) for m in item.members],
+        item.household,
+        item.members,
         ages,
         item.refs,
         item.names,
-        sorted(item.provenance.items()),
-        sorted(item.input.standards.items()),
+        item.provenance,
+        item.input.standards,
     )
     return hashlib.blake2b(repr(payload).encode(), digest_size=16).digest()
 

@@ -28,22 +28,22 @@ DISABILITY_KIND_CODES = {
     "6": "mental",
     "7": "multiple",
 }
-# The source kinds `derive` reads records of; a caller may leave the others' records unread.
-READS = frozenset(
-    {
-        "deposit",
-        "vehicle",
-        "real_estate",
-        "business",
-        "social_insurance",
-        "unemployment",
-        "tax",
-        "medical",
-        "disability",
-        "population",
-        "civil",
-    }
-)
+# What `derive` reads of each source kind's records: the kinds it uses and, of their records,
+# these keys only (a record's other keys never change a verified fact). A bulk reader may leave
+# other kinds unread and hand `derive` records holding only these keys.
+READS: dict[str, tuple[str, ...]] = {
+    "deposit": ("balance_fen",),
+    "vehicle": ("status", "plate_kind"),
+    "real_estate": (),
+    "business": ("status",),
+    "social_insurance": ("status", "pension_month_fen"),
+    "unemployment": ("status", "benefit_month_fen"),
+    "tax": ("period", "income_fen"),
+    "medical": ("out_of_pocket_fen",),
+    "disability": ("disability_grade", "disability_kind"),
+    "population": ("status",),
+    "civil": ("event", "event_date"),
+}
 INCOME_NOTE = "部门数据可证实的收入（工资薪金和经营所得、养老金、失业保险金），务农、零工等无记录收入仍以申报为准"
 
 
