@@ -217,12 +217,15 @@ def engine_inputs(reader: Reader, household_ids: list[int]) -> dict[int, EngineI
 
 
 def _typed(facts: dict[str, Any], names: list[str], catalogue: dict) -> dict[str, Any] | None:
-    row = {}
-    for name in names:
-        try:
-            row[name] = coerce(catalogue[name], facts.get(name))
-        except RuleError:
-            return None
+    """The row of `names` typed as the SQL back-end reads them (unknown: None); None when a
+    value cannot be read. Only the facts given are coerced: most of a row is unknown."""
+    row = dict.fromkeys(names)
+    for name, value in facts.items():
+        if value is not None and name in row:
+            try:
+                row[name] = coerce(catalogue[name], value)
+            except RuleError:
+                return None
     return row
 
 

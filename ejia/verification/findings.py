@@ -70,6 +70,15 @@ class Answer:
 
 
 def _fact(value, answers: list[Answer], note: str = "") -> dict:
+    if len(answers) == 1:  # most facts: one source (the same dict, built without sorting)
+        only = answers[0]
+        return {
+            "value": value,
+            "sources": [only.code],
+            "source_names": [only.name],
+            "as_of": only.as_of or None,
+            "note": note,
+        }
     dates = sorted(a.as_of for a in answers if a.as_of)
     return {
         "value": value,
