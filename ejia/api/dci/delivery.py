@@ -4,8 +4,9 @@ transaction that decided them, posted by the task worker, retried with a backoff
 Sending goes through the retry loop the SMS outbox uses too (ejia.core.retry): a delivery is
 claimed with a conditional UPDATE (`claimed_until`), so two workers (or the task and the cron
 sweep `manage.py ejia_dci_deliver`) never post the same row at once. After
-MAX_ATTEMPTS failures the row is `failed` with its last error and an audit event: the
-operators see it (`ejia_dci_deliver --failed`) and can send it again (`--retry`). The body is the
+MAX_ATTEMPTS failures the row is `failed` with its last error and an audit event: the system
+administrator sees it as a work item and on the page 回调投递失败 (ejia.api.staff_views), or in
+`ejia_dci_deliver --failed`, and can send it again (重新投递, or `--retry`). The body is the
 signed envelope, stored encrypted: it carries registry records.
 """
 
@@ -109,12 +110,25 @@ def next_retry_at() -> dt.datetime | None:
     return retry.next_retry_at(DciDelivery)
 
 
+class DeliveryError(ValueError):
+    """A retry that cannot be done (the callback is not failed any more): a plain Chinese message."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
 def delivery_retry(*, actor, delivery_id: int) -> DciDelivery:
-    """Send a failed callback again (an operator's decision, audited): back to pending, attempts reset."""
+    """重新投递: a failed callback goes back in the queue with fresh attempts (an operator's
+    decision, audited). The row is locked, so a double click queues it once: the second call
+    finds it pending (or sent) and is refused. The caller has checked that `actor` may handle
+    this delivery (ejia.api.selectors)."""
     with transaction.atomic():
         delivery = DciDelivery.objects.select_for_update().select_related("client").get(pk=delivery_id)
         if delivery.status != DciDelivery.Status.FAILED:
-            raise ValueError(f"回调 {delivery_id} 不是发送失败状态，无需重发。")
+            raise DeliveryError(
+                f"回调 {delivery_id} 当前为“{delivery.get_status_display()}”，只有投递失败的回调可以重新投递，请刷新后再看。"
+            )
         delivery.save(update_fields=retry.requeue(delivery))
         audit_record(
             actor=actor,
@@ -124,3 +138,9 @@ def delivery_retry(*, actor, delivery_id: int) -> DciDelivery:
         )
         transaction.on_commit(wake_deliverer)
     return delivery
+
+
+def delivery_transaction_id(delivery: DciDelivery) -> str:
+    """The `message.transaction_id` of the callback (the partner's, or for a notify ours): an
+    id, never personal data, so the operators' page can name it."""
+    return str(delivery_body(delivery).get("message", {}).get("transaction_id", ""))
