@@ -17,3 +17,12 @@ def send_outbox() -> int:
     from ejia.core.retry import drain
 
     return drain(send_outbox, send=outbox_send, model=OutboxMessage, batch=BATCH)
+
+
+@task()
+def seal_access_events() -> int:
+    """Seal the access events recorded since the last seal into the audit chain (the task form
+    of `manage.py ejia_audit_seal`); returns how many were sealed."""
+    from ejia.core.audit import access_seal
+
+    return access_seal().sealed
