@@ -33,6 +33,7 @@ import sys
 import threading
 import time
 import urllib.parse
+from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
@@ -75,7 +76,7 @@ call_command("ejia_sources_seed")
 """
 
 
-def bench_env(database_url: str) -> dict[str, str]:
+def bench_env(database_url: str, out: Path = OUT) -> dict[str, str]:
     key = Ed25519PrivateKey.generate().private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
@@ -88,8 +89,8 @@ def bench_env(database_url: str) -> dict[str, str]:
         "EJIA_BLIND_INDEX_KEY": "dev-only-blind-index-key",
         "EJIA_AUDIT_KEY": "dev-only-audit-chain-key",
         "EJIA_API_SIGNING_KEY": key.decode("ascii"),
-        "EJIA_VAR_DIR": str(OUT / "var"),
-        "EJIA_AUDIT_ANCHOR_FILE": str(OUT / "var" / "audit-anchor.json"),
+        "EJIA_VAR_DIR": str(out / "var"),
+        "EJIA_AUDIT_ANCHOR_FILE": str(out / "var" / "audit-anchor.json"),
         "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
         "EJIA_TRUSTED_PROXIES": "127.0.0.1",
         "DATABASE_URL": database_url,
@@ -105,8 +106,10 @@ def manage(env: dict, *args: str) -> str:
     return done.stdout
 
 
-def prepare(env: dict, url: str, *, reuse: bool) -> str:
-    """The database loaded, and a fresh client secret."""
+def database_load(env: dict, url: str, seed: str, *, reuse: bool) -> None:
+    """Unless `reuse`: the database dropped and created (or the SQLite file removed) and, once
+    migrated, loaded by the `seed` code (run by `manage.py shell -c`). Always migrated, static
+    files collected."""
     if not reuse:
         if url.startswith("sqlite:///"):
             Path(url.removeprefix("sqlite:///")).unlink(missing_ok=True)
@@ -116,33 +119,44 @@ def prepare(env: dict, url: str, *, reuse: bool) -> str:
             admin = f"{parts.scheme}://{parts.netloc}/postgres"
             for sql in (f'DROP DATABASE IF EXISTS "{name}"', f'CREATE DATABASE "{name}"'):
                 subprocess.run(["psql", admin, "-q", "-c", sql], check=True)
-        started = time.monotonic()
-        manage(env, "migrate", "--noinput", "-v", "0")
-        manage(env, "shell", "-c", SEED)
+    started = time.monotonic()
+    manage(env, "migrate", "--noinput", "-v", "0")  # also a reused one: the code may have moved on
+    if not reuse:
+        manage(env, "shell", "-c", seed)
         print(f"database loaded in {time.monotonic() - started:.0f} s")
     manage(env, "collectstatic", "--noinput", "-v", "0")
-    created = manage(env, "ejia_api_client", "list")
-    if "bench-yb" not in created:
-        out = manage(
-            env,
-            "ejia_api_client",
-            "create",
-            "--client-id=bench-yb",
-            "--name=滨城区医保业务系统（压测）",
-            "--kind=department",
-            "--scope=catalogue:read",
-            "--scope=department:requests",
-            "--unit-division=371602",
-            "--unit-department=yb",
-            "--rate-limit=0",
-        )
+
+
+def client_secret(env: dict, client_id: str, *create: str) -> str:
+    """A fresh secret of the client `client_id`: created with the `ejia_api_client create`
+    options `create` the first time, rotated (no grace) afterwards."""
+    if client_id not in manage(env, "ejia_api_client", "list"):
+        out = manage(env, "ejia_api_client", "create", f"--client-id={client_id}", *create)
     else:
-        out = manage(env, "ejia_api_client", "rotate", "--client-id=bench-yb", "--grace-hours=0")
+        out = manage(env, "ejia_api_client", "rotate", f"--client-id={client_id}", "--grace-hours=0")
     return next(line for line in out.splitlines() if "只显示这一次" in line).split("：")[-1].strip()
 
 
-def start_gunicorn(env: dict, *, port: int, workers: int) -> subprocess.Popen:
-    log = OUT / "gunicorn.log"
+def prepare(env: dict, url: str, *, reuse: bool) -> str:
+    """The database loaded, and a fresh secret of the department client."""
+    database_load(env, url, SEED, reuse=reuse)
+    return client_secret(
+        env,
+        "bench-yb",
+        "--name=滨城区医保业务系统（压测）",
+        "--kind=department",
+        "--scope=catalogue:read",
+        "--scope=department:requests",
+        "--unit-division=371602",
+        "--unit-department=yb",
+        "--rate-limit=0",
+    )
+
+
+def start_gunicorn(env: dict, *, port: int, workers: int, out: Path = OUT, extra: tuple = ()) -> subprocess.Popen:
+    """gunicorn with config/gunicorn.conf.py on loopback; `extra` are more command-line options
+    (e.g. --worker-class gthread --threads 4)."""
+    log = out / "gunicorn.log"
     env = dict(env, EJIA_ACCESS_LOG=str(log), EJIA_ERROR_LOG=str(log))
     server = subprocess.Popen(
         [
@@ -153,6 +167,7 @@ def start_gunicorn(env: dict, *, port: int, workers: int) -> subprocess.Popen:
             f"127.0.0.1:{port}",
             "--workers",
             str(workers),
+            *extra,
         ],
         cwd=ROOT,
         env=env,
@@ -170,11 +185,9 @@ def start_gunicorn(env: dict, *, port: int, workers: int) -> subprocess.Popen:
             time.sleep(0.3)
 
 
-def token(port: int, secret: str) -> str:
+def token(port: int, secret: str, client_id: str = "bench-yb") -> str:
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    body = urllib.parse.urlencode(
-        {"grant_type": "client_credentials", "client_id": "bench-yb", "client_secret": secret}
-    )
+    body = urllib.parse.urlencode({"grant_type": "client_credentials", "client_id": client_id, "client_secret": secret})
     connection.request(
         "POST",
         "/api/v1/oauth2/client/token",
@@ -188,37 +201,52 @@ def token(port: int, secret: str) -> str:
     return data["access_token"]
 
 
-def worker(port, access_token, until, warm_until, samples, errors, seed):
-    headers = {
+def bearer_headers(access_token: str) -> dict[str, str]:
+    return {
         "Authorization": f"Bearer {access_token}",
         "X-Forwarded-Proto": "https",
         "Content-Type": "application/json",
     }
-    plan = [m for m in MIX for _ in range(m[4])]
-    i = seed
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    while True:
-        now = time.monotonic()
-        if now >= until:
-            return
-        name, method, path, body, _ = plan[i % len(plan)]
-        i += 1
+
+
+class Caller:
+    """One load thread's keep-alive connection: `call(name, method, path, body, headers)` makes
+    one request with the thread's headers (plus `headers`), records its time and status once
+    the warm-up is over, and returns (status, parsed JSON answer or None)."""
+
+    def __init__(self, port: int, headers: dict[str, str], warm_until: float, samples: list, errors: list):
+        self.port, self.headers, self.warm_until = port, headers, warm_until
+        self.samples, self.errors = samples, errors
+        self.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+
+    def __call__(self, name: str, method: str, path: str, body=None, headers: dict | None = None):
         payload = json.dumps(body) if body is not None else None
+        now = time.monotonic()
         started = time.perf_counter()
+        raw = b""
         try:
-            connection.request(method, path, body=payload, headers=headers)
-            answer = connection.getresponse()
-            answer.read()
+            self.connection.request(method, path, body=payload, headers={**self.headers, **(headers or {})})
+            answer = self.connection.getresponse()
+            raw = answer.read()
             status = answer.status
         except (OSError, http.client.HTTPException):
-            connection.close()
-            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            self.connection.close()
+            self.connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
             status = 0
         elapsed = (time.perf_counter() - started) * 1000
-        if now >= warm_until:
-            samples.append((name, elapsed))
+        if now >= self.warm_until:
+            self.samples.append((name, elapsed))
             if not 200 <= status < 300:
-                errors.append((name, status))
+                self.errors.append((name, status, raw[:200]))
+        try:
+            return status, json.loads(raw) if raw else None
+        except ValueError:
+            return status, None
+
+
+def mix_steps(mix) -> list:
+    """A weighted MIX of (name, method, path, body, weight) as steps for `load_run`."""
+    return [(lambda call, m=m: call(m[0], m[1], m[2], m[3])) for m in mix for _ in range(m[4])]
 
 
 def cpu_of_tree(root: int) -> int:
@@ -242,6 +270,79 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))] if ordered else 0.0
 
 
+@dataclass
+class LoadResult:
+    seconds: int
+    samples: list[tuple[str, float]]
+    errors: list[tuple[str, int, bytes]]
+    server_cpu: float  # seconds, gunicorn master + workers, measured part only
+    own_cpu: float  # seconds, this load generator
+    load_before: tuple[float, float, float]
+    load_after: tuple[float, float, float]
+
+
+def load_run(port: int, server_pid: int, plans: list[tuple[dict, list]], seconds: int, warm_up: int = 5) -> LoadResult:
+    """One thread per (headers, steps) in `plans`, each on its own keep-alive connection,
+    running its steps round-robin (starting at its own offset) for `warm_up` unmeasured
+    seconds and then `seconds` measured ones. A step is `step(call)`, `call` a Caller."""
+    samples: list[tuple[str, float]] = []
+    errors: list[tuple[str, int, bytes]] = []
+    warm_until = time.monotonic() + warm_up
+    until = warm_until + seconds
+
+    def run(n: int, headers: dict, steps: list) -> None:
+        call = Caller(port, headers, warm_until, samples, errors)
+        i = n
+        while time.monotonic() < until:
+            steps[i % len(steps)](call)
+            i += 1
+
+    threads = [threading.Thread(target=run, args=(n, h, steps)) for n, (h, steps) in enumerate(plans)]
+    own_before = resource.getrusage(resource.RUSAGE_SELF)
+    for t in threads:
+        t.start()
+    time.sleep(max(0.0, warm_until - time.monotonic()))
+    load_before = os.getloadavg()
+    ticks_before = cpu_of_tree(server_pid)
+    for t in threads:
+        t.join()
+    ticks = cpu_of_tree(server_pid) - ticks_before
+    load_after = os.getloadavg()
+    own_after = resource.getrusage(resource.RUSAGE_SELF)
+    own = (own_after.ru_utime + own_after.ru_stime) - (own_before.ru_utime + own_before.ru_stime)
+    return LoadResult(seconds, samples, errors, ticks / os.sysconf("SC_CLK_TCK"), own, load_before, load_after)
+
+
+def load_report(title: str, result: LoadResult, names: list[str]) -> None:
+    times = [ms for _, ms in result.samples]
+    count = len(times)
+    print(f"\n{title}")
+    print(f"  requests: {count}   rps: {count / result.seconds:.1f}   non-2xx: {len(result.errors)}")
+    print(
+        f"  latency ms: p50 {percentile(times, 50):.1f}   p95 {percentile(times, 95):.1f}   p99 {percentile(times, 99):.1f}"
+    )
+    if count:
+        print(
+            f"  server CPU: {result.server_cpu:.1f} s, {result.server_cpu / count * 1000:.1f} ms per request   "
+            f"load generator CPU: {result.own_cpu:.1f} s ({result.own_cpu / count * 1000:.1f} ms per request)"
+        )
+    print(
+        "  load average (1, 5, 15 min): before "
+        + " ".join(f"{x:.2f}" for x in result.load_before)
+        + "   after "
+        + " ".join(f"{x:.2f}" for x in result.load_after)
+    )
+    for name in names:
+        mine = [ms for n, ms in result.samples if n == name]
+        if mine:
+            print(
+                f"  {name:<24} n={len(mine):<6} p50 {percentile(mine, 50):7.1f}   p95 {percentile(mine, 95):7.1f}"
+                f"   p99 {percentile(mine, 99):7.1f}"
+            )
+    if result.errors:
+        print("  non-2xx (first 5):", [(n, s, b.decode("utf-8", "replace")) for n, s, b in result.errors[:5]])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--threads", type=int, default=8)
@@ -257,47 +358,18 @@ def main() -> None:
     secret = prepare(env, args.database_url, reuse=args.reuse)
     server = start_gunicorn(env, port=args.port, workers=args.workers)
     try:
-        access_token = token(args.port, secret)  # once: the token is good for ten minutes
-        samples: list[tuple[str, float]] = []
-        errors: list[tuple[str, int]] = []
-        warm_until = time.monotonic() + 5
-        until = warm_until + seconds
-
-        threads = [
-            threading.Thread(target=worker, args=(args.port, access_token, until, warm_until, samples, errors, n))
-            for n in range(args.threads)
-        ]
-        own_before = resource.getrusage(resource.RUSAGE_SELF)
-        for t in threads:
-            t.start()
-        time.sleep(max(0.0, warm_until - time.monotonic()))
-        ticks_before = cpu_of_tree(server.pid)
-        for t in threads:
-            t.join()
-        ticks = cpu_of_tree(server.pid) - ticks_before
-        own_after = resource.getrusage(resource.RUSAGE_SELF)
+        headers = bearer_headers(token(args.port, secret))  # once: the token is good for ten minutes
+        steps = mix_steps(MIX)
+        result = load_run(args.port, server.pid, [(headers, steps) for _ in range(args.threads)], seconds)
     finally:
         server.terminate()
         server.wait(timeout=30)
-    times = [ms for _, ms in samples]
-    count = len(times)
-    hz = os.sysconf("SC_CLK_TCK")
-    own = (own_after.ru_utime + own_after.ru_stime) - (own_before.ru_utime + own_before.ru_stime)
-    print(
-        f"\nAPI mix, {args.threads} threads, {args.workers} gunicorn workers, {seconds} s measured, {args.database_url.split(':')[0]}"
+    load_report(
+        f"API mix, {args.threads} threads, {args.workers} gunicorn workers, {seconds} s measured, "
+        f"{args.database_url.split(':')[0]}",
+        result,
+        [m[0] for m in MIX],
     )
-    print(f"  requests: {count}   rps: {count / seconds:.1f}   non-2xx: {len(errors)}")
-    print(
-        f"  latency ms: p50 {percentile(times, 50):.1f}   p95 {percentile(times, 95):.1f}   p99 {percentile(times, 99):.1f}"
-    )
-    if count:
-        print(f"  server CPU per request: {ticks / hz / count * 1000:.1f} ms   load generator CPU: {own:.1f} s")
-    for name, *_ in MIX:
-        mine = [ms for n, ms in samples if n == name]
-        if mine:
-            print(f"  {name:<22} n={len(mine):<6} p50 {percentile(mine, 50):7.1f}   p95 {percentile(mine, 95):7.1f}")
-    if errors:
-        print("  errors (first 5):", errors[:5])
 
 
 if __name__ == "__main__":

@@ -285,6 +285,10 @@ EJIA_API_ISSUER = os.environ.get("EJIA_API_ISSUER", "ejia")
 # Kept answers of idempotent POSTs are replayed this long.
 EJIA_API_IDEMPOTENCY_HOURS = int(os.environ.get("EJIA_API_IDEMPOTENCY_HOURS", "24"))
 EJIA_API_CITIZEN_TOKEN_SECONDS = int(os.environ.get("EJIA_API_CITIZEN_TOKEN_SECONDS", "1800"))
+# DCI exchanges that are over (delivered callbacks, finished transactions, ended subscriptions)
+# are deleted after this many days by `manage.py ejia_dci_purge` (daily); failed callbacks stay
+# until handled (docs/dci.md, "Retention").
+EJIA_DCI_RETENTION_DAYS = int(os.environ.get("EJIA_DCI_RETENTION_DAYS", "90"))
 # ---- end open API ----
 
 # ---- security headers (ejia.core.headers: CSP, Permissions-Policy, no-store) ----

@@ -20,6 +20,7 @@ urlpatterns = [
     path("staff/pay/", include("ejia.disbursement.urls")),
     path("staff/discovery/", include("ejia.discovery.urls")),
     path("staff/dashboards/", include("ejia.dashboards.urls")),
+    path("staff/dci/", include("ejia.api.staff_urls")),
     # The open API (/api/v1/, docs/api.md) and its public keys (/.well-known/jwks.json).
     path("", include("ejia.api.urls")),
     path("", include("ejia.portal.urls")),

@@ -70,6 +70,7 @@ class Capability(StrEnum):
     LEAD_REPORT = "lead_report"
     DISCOVERY_SCAN = "discovery_scan"
     DASHBOARD_READ = "dashboard_read"
+    DCI_OPERATE = "dci_operate"
 
     @property
     def label(self) -> str:
@@ -104,6 +105,7 @@ LABELS = {
     Capability.LEAD_REPORT: _("上报网格内发现的困难家庭"),
     Capability.DISCOVERY_SCAN: _("发起主动发现数据比对"),
     Capability.DASHBOARD_READ: _("查看大数据统计看板（汇总数字，不含个人信息）"),
+    Capability.DCI_OPERATE: _("处理发往合作登记系统的DCI回调（查看投递失败、重新投递）"),
 }
 
 
@@ -208,7 +210,9 @@ GRANTS: dict[str, dict[Capability, Reach]] = {
     # Department files, import runs and rejected rows; no case or household files.
     Role.EXCHANGE_OPERATOR: {C.EXCHANGE_OPERATE: R.AREA},
     Role.AUDITOR: {C.AUDIT_READ: R.AREA, C.CASE_READ: R.PURPOSE},
-    Role.SYSADMIN: {C.ACCOUNTS_ADMIN: R.AREA},
+    # Accounts, and the platform's own plumbing: DCI callbacks that partners did not take (no
+    # person's data: partner, kind, ids and the error only).
+    Role.SYSADMIN: {C.ACCOUNTS_ADMIN: R.AREA, C.DCI_OPERATE: R.AREA},
     # Leaders steer from the aggregates: the dashboards of their area, never a file.
     Role.LEADER: {C.DASHBOARD_READ: R.AREA},
 }

@@ -7,7 +7,7 @@ auth class every protected operation uses, the per-client rate limit and the cal
 `client_auth(scope)` verifies the token, loads the client (a disabled client's tokens stop at
 the next call), keeps to the client's rate limit (429 + Retry-After), asks the access policy
 (ejia.accounts.policies.api_require: the same capabilities and reaches as staff) and records
-the call in the audit log under the client.
+the call in the access log under the client (sealed into the audit chain by the seal job).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from ejia.accounts.policies import api_require
 from ejia.api.errors import ApiError
 from ejia.api.keys import ALGORITHM, signing_key
 from ejia.api.models import ApiClient
-from ejia.core.audit import audit_record
+from ejia.core.audit import access_record
 
 AUDIENCE = "ejia-api"
 
@@ -122,7 +122,9 @@ def principal_for(claims: dict) -> ApiPrincipal | None:
 
 
 def audit_call(request, principal: ApiPrincipal, scope: str) -> None:
-    audit_record(
+    """Every authenticated call, allowed or not, in the access log (one INSERT, no chain lock;
+    sealed into the audit chain every minute, see ejia.core.audit.access_seal)."""
+    access_record(
         actor=principal.user,
         action="api.call",
         obj=principal.client,

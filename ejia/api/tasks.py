@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django_tasks import default_task_backend, task
+from django_tasks import task
 
 BATCH = 200
 
@@ -20,19 +20,11 @@ def dci_deliver() -> int:
     """Post every due DCI callback; returns how many went out. When a post failed and will be
     tried again, this task is queued for that moment (where the backend can defer; the cron
     sweep `manage.py ejia_dci_deliver` covers the others)."""
-    from ejia.api.dci.delivery import deliveries_send, next_retry_at
+    from ejia.api.dci.delivery import deliveries_send
+    from ejia.api.models import DciDelivery
+    from ejia.core.retry import drain
 
-    sent = waiting = 0
-    while True:
-        result = deliveries_send(limit=BATCH)
-        sent += result.sent
-        waiting += result.waiting
-        if result.due < BATCH:
-            break
-    due = next_retry_at() if waiting else None
-    if due is not None and default_task_backend.supports_defer:
-        dci_deliver.using(run_after=due).enqueue()
-    return sent
+    return drain(dci_deliver, send=deliveries_send, model=DciDelivery, batch=BATCH)
 
 
 @task()

@@ -124,10 +124,11 @@ class Stage:
     current: bool = False
 
 
-def case_stages(case: Case) -> list[Stage]:
-    """Named stages with expected dates (社会救助暂行办法 and DOMAIN §2.4 time limits)."""
+def case_stages(case: Case, calendar: WorkCalendar | None = None) -> list[Stage]:
+    """Named stages with expected dates (社会救助暂行办法 and DOMAIN §2.4 time limits). A list
+    of cases passes one `calendar` for all of them."""
     accepted = timezone.localtime(case.submitted_at).date()
-    add_working_days = WorkCalendar.load().add_working_days  # weekends, holidays and 调休 days
+    add_working_days = (calendar or WorkCalendar.load()).add_working_days  # weekends, holidays and 调休 days
     return [
         Stage("受理", "窗口已接收申请，给出受理号", accepted, accepted),
         Stage("调查核实", "核对家庭经济状况，必要时入户调查", None, add_working_days(accepted, 15), current=True),

@@ -73,6 +73,39 @@ class AuditChainHead(models.Model):
     hash = models.CharField(max_length=64, default="0" * 64)
 
 
+class AccessEvent(models.Model):
+    """Append-only record of a read (an API call): one INSERT, no lock, so that reads do not
+    queue on the audit chain's head row. Tamper-evidence comes later and in bulk: the seal job
+    (ejia.core.audit.access_seal, `manage.py ejia_audit_seal`) takes the unsealed rows, writes
+    ONE chain event `audit.access_seal` carrying their count and an HMAC digest over their
+    content, and stamps them with that event's `seq`. `audit_verify` recomputes every sealed
+    batch, so a row edited, deleted or moved after sealing breaks its seal."""
+
+    id = models.BigAutoField(primary_key=True)
+    created_at = models.DateTimeField()
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    actor_label = models.CharField(max_length=200)
+    action = models.CharField(max_length=80)
+    object_type = models.CharField(max_length=80, blank=True)
+    object_id = models.CharField(max_length=64, blank=True)
+    data = models.JSONField(default=dict, blank=True)
+    # The seq of the chain event `audit.access_seal` that sealed this row; null until sealed.
+    sealed_seq = models.BigIntegerField(null=True, blank=True, db_index=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [
+            models.Index(fields=["object_type", "object_id"]),
+            # What the seal job reads: the unsealed rows in order (small: sealed every minute).
+            models.Index(fields=["id"], condition=models.Q(sealed_seq__isnull=True), name="core_access_unsealed"),
+        ]
+
+    def __str__(self) -> str:
+        return f"access #{self.id} {self.action} {self.object_type}:{self.object_id} by {self.actor_label}"
+
+
 class CalendarDay(models.Model):
     """An exception to the Monday–Friday week: a public holiday on a weekday, or a weekend day
     made a working day (调休). Deadlines in working days count with this table."""

@@ -5,8 +5,9 @@ it reports, and sent from there at least once.
   the change and its message together; after commit the row waits until it is sent). The
   dedup key makes a second enqueue of the same event a no-op.
 - On commit the `send_outbox` task is queued; the task worker sends every due message
-  (`outbox_send`). A sender claims a row with a conditional UPDATE, so two workers never send
-  one row at the same time. A gateway error leaves the row pending with a backoff; after
+  (`outbox_send`, through the retry loop it shares with the DCI callbacks: ejia.core.retry).
+  A sender claims a row with a conditional UPDATE, so two workers never send one row at the
+  same time. A gateway error leaves the row pending with a backoff; after
   MAX_ATTEMPTS it is failed and shows on the county centre's outbox page, where staff can
   put it back in the queue (`outbox_retry`). `manage.py outbox_send` (cron, every minute)
   sends whatever a crash between commit and queueing left behind.
@@ -26,9 +27,11 @@ from dataclasses import dataclass
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from ejia.core import retry
 from ejia.core.audit import audit_record
 from ejia.core.idnumber import mask_in_text
 from ejia.core.models import NotificationTemplate, OutboxMessage
+from ejia.core.retry import RetryPolicy, SendResult
 from ejia.core.sms import normalise_mobile, sms_backend
 
 logger = logging.getLogger("ejia.outbox")
@@ -160,73 +163,34 @@ def wake_sender() -> None:
         logger.exception("could not queue the outbox sender; `manage.py outbox_send` will send later")
 
 
-def _due(now: dt.datetime):
-    return (
-        OutboxMessage.objects.filter(status=OutboxMessage.Status.PENDING)
-        .exclude(claimed_until__gt=now)
-        .exclude(next_attempt_at__gt=now)
-    )
-
-
-@dataclass
-class SendResult:
-    due: int = 0  # rows picked up (some may have been claimed by another sender meanwhile)
-    sent: int = 0
-    waiting: int = 0  # failed this time, to be tried again after the backoff
-    failed: int = 0  # failed for the last time: now on the staff outbox page
+POLICY = RetryPolicy(max_attempts=MAX_ATTEMPTS, backoff=BACKOFF, claim_seconds=CLAIM_SECONDS)
 
 
 def outbox_send(*, limit: int = 500) -> SendResult:
     """Send due messages, at most `limit`. Safe to run in several processes at once."""
-    now = timezone.now()
-    candidates = list(_due(now).order_by("pk").values_list("pk", flat=True)[:limit])
-    result = SendResult(due=len(candidates))
-    if not candidates:
-        return result
-    backend = sms_backend()
-    for pk in candidates:
-        now = timezone.now()
-        claimed = _due(now).filter(pk=pk).update(claimed_until=now + dt.timedelta(seconds=CLAIM_SECONDS))
-        if not claimed:
-            continue
-        message = OutboxMessage.objects.get(pk=pk)
-        try:
-            backend.send(message.recipient, message.text)
-        except Exception as exc:
-            attempts = message.attempts + 1
-            failed = attempts >= MAX_ATTEMPTS
-            OutboxMessage.objects.filter(pk=pk).update(
-                attempts=attempts,
-                last_error=f"{type(exc).__name__}: {exc}"[:500],
-                status=OutboxMessage.Status.FAILED if failed else OutboxMessage.Status.PENDING,
-                next_attempt_at=None if failed else timezone.now() + BACKOFF[min(attempts, len(BACKOFF)) - 1],
-                claimed_until=None,
-            )
-            logger.warning("SMS %s attempt %s failed: %s", pk, attempts, exc)
-            if failed:
-                result.failed += 1
-            else:
-                result.waiting += 1
-            continue
-        OutboxMessage.objects.filter(pk=pk).update(
-            status=OutboxMessage.Status.SENT,
-            attempts=message.attempts + 1,
-            sent_at=timezone.now(),
-            claimed_until=None,
-            next_attempt_at=None,
-        )
-        result.sent += 1
-    return result
+    backend = None
+
+    def connect() -> None:
+        nonlocal backend
+        backend = sms_backend()
+
+    def send(message: OutboxMessage) -> None:
+        backend.send(message.recipient, message.text)
+
+    return retry.send_due(
+        OutboxMessage,
+        POLICY,
+        limit=limit,
+        send=send,
+        describe=lambda exc: f"{type(exc).__name__}: {exc}",
+        prepare=connect,
+        log=logger,
+    )
 
 
 def next_retry_at() -> dt.datetime | None:
     """When the earliest message waiting after a failure is due again."""
-    return (
-        OutboxMessage.objects.filter(status=OutboxMessage.Status.PENDING, next_attempt_at__isnull=False)
-        .order_by("next_attempt_at")
-        .values_list("next_attempt_at", flat=True)
-        .first()
-    )
+    return retry.next_retry_at(OutboxMessage)
 
 
 def outbox_retry(*, actor, message: OutboxMessage) -> OutboxMessage:
@@ -238,25 +202,11 @@ def outbox_retry(*, actor, message: OutboxMessage) -> OutboxMessage:
             raise OutboxError(
                 f"该短信当前为“{locked.get_status_display()}”，只有发送失败的短信可以重新发送，请刷新后再试。"
             )
-        now = timezone.now()
-        locked.status = OutboxMessage.Status.PENDING
-        locked.attempts = 0
-        locked.next_attempt_at = None
-        locked.claimed_until = None
+        fields = retry.requeue(locked)
         locked.retries += 1
         locked.retried_by = actor
-        locked.retried_at = now
-        locked.save(
-            update_fields=[
-                "status",
-                "attempts",
-                "next_attempt_at",
-                "claimed_until",
-                "retries",
-                "retried_by",
-                "retried_at",
-            ]
-        )
+        locked.retried_at = timezone.now()
+        locked.save(update_fields=[*fields, "retries", "retried_by", "retried_at"])
         audit_record(
             actor=actor,
             action="core.outbox_retry",

@@ -85,6 +85,8 @@ def expectations(world) -> tuple[list[tuple], list[tuple]]:
         ("accounts:staff_edit", [world.staff["window_clerk"].pk], {"sysadmin"}, ()),
         ("accounts:unit_list", [], {"sysadmin"}, ()),
         ("accounts:unit_options", [], {"sysadmin"}, ()),
+        # DCI callbacks the partners did not take: the platform's plumbing, no person's data.
+        ("dci:failed", [], {"sysadmin"}, ()),
         # A 低保-only case: its file is for the township window and the county centre; no
         # department is routed anything of it; the auditor reads it after stating a purpose.
         ("cases:case_detail", [case.public_id], CASE_STAFF, AUDITOR),
@@ -174,6 +176,7 @@ def expectations(world) -> tuple[list[tuple], list[tuple]]:
         ("accounts:purpose", [], AUDITOR, (), {"token": token, "purpose": "审计抽查第12号"}),
         ("accounts:audit_verify", [], AUDITOR, (), {}),
         ("cases:outbox_retry", [o["message"].public_id], CENTRE, (), {}),
+        ("dci:retry", [o["dci_delivery"].pk], {"sysadmin"}, (), {}),
         # Searches post what they look for (an ID or phone number stays out of the URL).
         ("registry:household_search", [], VILLAGE | TOWNSHIPS | CENTRE, (), {"q": "371602-20260501-0001"}),
         ("cases:queue", [], VILLAGE | TOWNSHIPS | CENTRE, (), {"q": "371602-20260501-0001"}),

@@ -94,7 +94,13 @@ JOBS = {
     "editor_jy": {"catalogue:list", "catalogue:edit", "catalogue:history"} | DASHBOARDS,
     "exchange_operator": {"verification:sources", "verification:upload", "verification:snapshot"},
     "auditor": {"accounts:audit_log"},
-    "sysadmin": {"accounts:staff_list", "accounts:staff_create", "accounts:staff_edit", "accounts:unit_list"},
+    "sysadmin": {
+        "accounts:staff_list",
+        "accounts:staff_create",
+        "accounts:staff_edit",
+        "accounts:unit_list",
+        "dci:failed",
+    },
     "leader": DASHBOARDS,
 }
 

@@ -200,4 +200,47 @@ def build_world(staff: dict[str, User]) -> World:
     o["lead"] = lead_report(
         actor=staff["grid_worker"], division=village, name="赵大娘", address="村东头", seen="独居老人，屋顶漏雨"
     )
+    o["dci_delivery"] = failed_dci_callback()
     return world
+
+
+def failed_dci_callback():
+    """A partner registry whose callback address answers nothing (the discard port on loopback):
+    a txn-on-status callback to it fails until it gives up."""
+    from django.db import transaction
+
+    from ejia.accounts.policies import ApiScope
+    from ejia.api.dci import envelope as env
+    from ejia.api.dci.delivery import MAX_ATTEMPTS, deliveries_send, delivery_enqueue
+    from ejia.api.dci.search import receiver_id, signed
+    from ejia.api.dci.transactions import our_signature
+    from ejia.api.models import ApiClient, DciDelivery
+    from ejia.api.services import client_create, client_set_callback_uri
+
+    client, _ = client_create(
+        actor=None,
+        name="省社会救助登记系统",
+        kind=ApiClient.Kind.PARTNER,
+        client_id="spmis-sd",
+        scopes=[ApiScope.DCI_SEARCH],
+    )
+    client = client_set_callback_uri(actor=None, client_id=client.client_id, uri="http://127.0.0.1:9/dci")
+    header = env.callback_header(
+        action="txn-on-status",
+        status="rcvd",
+        sender_id=receiver_id(),
+        receiver_id=client.client_id,
+        total_count=1,
+        completed_count=0,
+    )
+    message = {"transaction_id": "s-1", "correlation_id": env.new_id(), "txnstatus_response": {"txn_type": "search"}}
+    with transaction.atomic():
+        delivery = delivery_enqueue(
+            client=client, base_uri=client.callback_uri, envelope=signed(header, message, our_signature)
+        )
+    for _ in range(MAX_ATTEMPTS):
+        DciDelivery.objects.filter(pk=delivery.pk).update(next_attempt_at=None)
+        deliveries_send()
+    delivery.refresh_from_db()
+    assert delivery.status == DciDelivery.Status.FAILED, delivery.last_error
+    return delivery

@@ -9,6 +9,7 @@ registered callback address (ejia.api.dci.transactions, ejia.api.dci.delivery).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from django.http import JsonResponse
@@ -21,6 +22,7 @@ from ejia.api.dci.search import sync_search
 from ejia.api.dci.subscriptions import subscribe_accept, unsubscribe_accept
 from ejia.api.dci.transactions import our_signature, partner_of, search_accept, sync_txn_status, txn_status_accept
 from ejia.api.errors import Error
+from ejia.api.models import ApiClient
 
 router = Router(tags=["DCI社会登记"], auth=client_auth(ApiScope.DCI_SEARCH))
 
@@ -31,79 +33,71 @@ ASYNC_RESPONSES = {**RESPONSES, 409: dict}
 STATUS_RESPONSES = {**RESPONSES, 404: dict}
 
 
-def _body(request) -> tuple[Any, JsonResponse | None]:
+def _handle(request, handler: Callable[[Any, ApiClient], tuple[int, dict]]) -> JsonResponse:
+    """The envelope handling every DCI endpoint shares: the body must be JSON (else the ERR
+    acknowledgement `err.request.bad`); `handler(body, client)` checks the envelope and answers
+    (HTTP status, DCI body), sent as UTF-8 JSON."""
     try:
-        return json.loads(request.body or b"null"), None
+        body = json.loads(request.body or b"null")
     except (ValueError, UnicodeDecodeError):
         error = env.DciError(env.ERR_REQUEST_BAD, "请求体不是有效的JSON。")
-        return None, JsonResponse(env.error_ack(error), status=400)
+        return JsonResponse(env.error_ack(error), status=400)
+    status, answer = handler(body, request.auth.client)
+    return JsonResponse(answer, status=status, json_dumps_params={"ensure_ascii": False})
 
 
-def _answer(status: int, body: dict) -> JsonResponse:
-    return JsonResponse(body, status=status, json_dumps_params={"ensure_ascii": False})
+def _sync_search(body: Any, client: ApiClient) -> tuple[int, dict]:
+    return sync_search(body, partner_of(client), signer=our_signature)
 
 
-@router.post("/registry/sync/search", summary="同步查询（DCI registry/sync/search）", response=RESPONSES)
-def registry_sync_search(request):
-    body, refused = _body(request)
-    if refused:
-        return refused
-    return _answer(*sync_search(body, partner_of(request.auth.client), signer=our_signature))
+def _keyword(service: Callable[..., tuple[int, dict]]) -> Callable[[Any, ApiClient], tuple[int, dict]]:
+    return lambda body, client: service(body, client=client)
 
 
-@router.post(
-    "/registry/search",
-    summary="异步查询（DCI registry/search：先应答ACK，结果回调 on-search）",
-    response=ASYNC_RESPONSES,
+# (path, summary, responses, handler): one view each, all with the same envelope handling.
+ENDPOINTS = (
+    ("/registry/sync/search", "同步查询（DCI registry/sync/search）", RESPONSES, _sync_search),
+    (
+        "/registry/search",
+        "异步查询（DCI registry/search：先应答ACK，结果回调 on-search）",
+        ASYNC_RESPONSES,
+        _keyword(search_accept),
+    ),
+    (
+        "/registry/txn/status",
+        "异步查询事务状态（DCI registry/txn/status：结果回调 txn/on-status）",
+        STATUS_RESPONSES,
+        _keyword(txn_status_accept),
+    ),
+    (
+        "/registry/sync/txn/status",
+        "同步查询事务状态（DCI registry/sync/txn/status）",
+        STATUS_RESPONSES,
+        _keyword(sync_txn_status),
+    ),
+    (
+        "/registry/subscribe",
+        "订阅登记变化（DCI registry/subscribe：先应答ACK，结果回调 on-subscribe，变化时回调 notify）",
+        RESPONSES,
+        _keyword(subscribe_accept),
+    ),
+    (
+        "/registry/unsubscribe",
+        "取消订阅（DCI registry/unsubscribe：先应答ACK，结果回调 on-unsubscribe）",
+        RESPONSES,
+        _keyword(unsubscribe_accept),
+    ),
 )
-def registry_search(request):
-    body, refused = _body(request)
-    if refused:
-        return refused
-    return _answer(*search_accept(body, client=request.auth.client))
 
 
-@router.post(
-    "/registry/txn/status",
-    summary="异步查询事务状态（DCI registry/txn/status：结果回调 txn/on-status）",
-    response=STATUS_RESPONSES,
-)
-def registry_txn_status(request):
-    body, refused = _body(request)
-    if refused:
-        return refused
-    return _answer(*txn_status_accept(body, client=request.auth.client))
+def _view(path: str, handler: Callable[[Any, ApiClient], tuple[int, dict]]):
+    def view(request):
+        return _handle(request, handler)
+
+    # The name gives the operation id (ejia_api_routers_dci_registry_sync_search, …).
+    view.__name__ = view.__qualname__ = "registry_" + path.removeprefix("/registry/").replace("/", "_")
+    return view
 
 
-@router.post(
-    "/registry/sync/txn/status", summary="同步查询事务状态（DCI registry/sync/txn/status）", response=STATUS_RESPONSES
-)
-def registry_sync_txn_status(request):
-    body, refused = _body(request)
-    if refused:
-        return refused
-    return _answer(*sync_txn_status(body, client=request.auth.client))
-
-
-@router.post(
-    "/registry/subscribe",
-    summary="订阅登记变化（DCI registry/subscribe：先应答ACK，结果回调 on-subscribe，变化时回调 notify）",
-    response=RESPONSES,
-)
-def registry_subscribe(request):
-    body, refused = _body(request)
-    if refused:
-        return refused
-    return _answer(*subscribe_accept(body, client=request.auth.client))
-
-
-@router.post(
-    "/registry/unsubscribe",
-    summary="取消订阅（DCI registry/unsubscribe：先应答ACK，结果回调 on-unsubscribe）",
-    response=RESPONSES,
-)
-def registry_unsubscribe(request):
-    body, refused = _body(request)
-    if refused:
-        return refused
-    return _answer(*unsubscribe_accept(body, client=request.auth.client))
+for _path, _summary, _responses, _handler in ENDPOINTS:
+    router.post(_path, summary=_summary, response=_responses)(_view(_path, _handler))

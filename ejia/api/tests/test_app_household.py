@@ -113,3 +113,27 @@ def test_a_refusal_shows_its_reasons(client, submit_case, bob, app_client):  # n
     assert [(d["outcome"], d["outcome_label"], d["amount_fen"], d["reasons"]) for d in decisions] == [
         ("refused", "不予批准", None, "家庭收入高于标准")
     ]
+
+
+def test_the_lists_cost_the_same_queries_for_one_application_or_three(
+    client,
+    submit_case,  # noqa: F811
+    app_client,  # noqa: F811
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    submit_case(programmes=("linshi",), phone=PHONE, **ACCOUNT)
+    me = login(client, app_client)
+
+    def queries(path):
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(path, headers=me).status_code == 200
+        return len(captured)
+
+    one = {path: queries(path) for path in (BASE, "/api/v1/app/me/applications")}
+    for _ in range(2):
+        submit_case(programmes=("linshi",), phone=PHONE)
+    assert len(client.get("/api/v1/app/me/applications", headers=me).json()) == 3
+    assert len(client.get(BASE, headers=me).json()) == 3
+    assert {path: queries(path) for path in one} == one

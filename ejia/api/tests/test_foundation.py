@@ -14,7 +14,8 @@ from ejia.accounts.policies import ApiScope
 from ejia.api.models import ApiClient
 from ejia.api.services import client_create, client_rotate, client_set_active
 from ejia.api.tests.conftest import bearer
-from ejia.core.models import AuditEvent
+from ejia.core.audit import SEAL_ACTION, access_seal, audit_verify
+from ejia.core.models import AccessEvent, AuditEvent
 
 TOKEN_URL = "/api/v1/oauth2/client/token"
 
@@ -119,9 +120,17 @@ def test_a_department_system_acts_as_its_service_account(yb_system):
 
 def test_every_call_is_audited_with_the_client(client, catalogue, partner):
     api_client, _ = partner
+    chain = AuditEvent.objects.count()
     client.get("/api/v1/catalogue/programmes", headers=bearer(api_client))
-    event = AuditEvent.objects.filter(action="api.call").get()
-    assert event.data["client_id"] == "sd-registry" and event.data["path"] == "/api/v1/catalogue/programmes"
+    client.get("/api/v1/catalogue/programmes/nope", headers=bearer(api_client))  # a 404 is recorded too
+    events = list(AccessEvent.objects.filter(action="api.call").order_by("id"))
+    assert [e.data["path"] for e in events] == ["/api/v1/catalogue/programmes", "/api/v1/catalogue/programmes/nope"]
+    assert events[0].data["client_id"] == "sd-registry" and events[0].object_id == str(api_client.public_id)
+    # A read takes no lock on the chain: the calls reach it only through the seal.
+    assert AuditEvent.objects.count() == chain
+    assert access_seal().sealed == 2
+    assert AuditEvent.objects.filter(action=SEAL_ACTION).get().data["count"] == 2
+    assert audit_verify(check_anchor=False).ok
 
 
 def test_the_rate_limit_answers_429_with_retry_after(client, catalogue, partner, monkeypatch):

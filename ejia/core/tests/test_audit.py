@@ -4,8 +4,8 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from ejia.core.audit import audit_record, audit_verify, write_anchor
-from ejia.core.models import AuditChainHead, AuditEvent
+from ejia.core.audit import SEAL_ACTION, access_record, access_seal, audit_record, audit_verify, write_anchor
+from ejia.core.models import AccessEvent, AuditChainHead, AuditEvent
 
 
 @pytest.fixture
@@ -65,3 +65,84 @@ def test_plaintext_id_numbers_never_enter_the_log(db):
     assert "37160219800101001X" not in stored.reason
     assert "37160219800101001X" not in json.dumps(stored.data)
     assert audit_verify().ok
+
+
+# ---------------------------------------------------------------- access events and their seals
+
+
+@pytest.fixture
+def accesses(db):
+    for i in range(5):
+        access_record(actor=None, action="api.call", object_type="api.apiclient", object_id="c", data={"n": i})
+    return list(AccessEvent.objects.order_by("id"))
+
+
+def test_access_events_are_sealed_once_into_the_chain(accesses):
+    assert AuditEvent.objects.count() == 0  # recording a read touches no chain row
+    result = access_seal()
+    assert (result.seals, result.sealed) == (1, 5)
+    seal = AuditEvent.objects.get(action=SEAL_ACTION)
+    assert seal.data["count"] == 5 and seal.data["first_id"] == accesses[0].id
+    assert set(AccessEvent.objects.values_list("sealed_seq", flat=True)) == {seal.seq}
+    # Idempotent: nothing new, nothing written.
+    assert access_seal().seals == 0 and AuditEvent.objects.count() == 1
+    verified = audit_verify(check_anchor=False)
+    assert verified.ok and verified.sealed == 5 and verified.unsealed == 0
+    # New reads wait for the next seal and are reported as such, not as a failure.
+    access_record(actor=None, action="api.call", data={"n": 5})
+    verified = audit_verify(check_anchor=False)
+    assert verified.ok and verified.unsealed == 1 and "尚待封存" in str(verified)
+    call_command("ejia_audit_seal")
+    assert AuditEvent.objects.filter(action=SEAL_ACTION).count() == 2
+    assert audit_verify(check_anchor=False).unsealed == 0
+
+
+def test_a_seal_covers_at_most_a_batch(accesses):
+    result = access_seal(batch=2)
+    assert (result.seals, result.sealed) == (3, 5)
+    assert [e.data["count"] for e in AuditEvent.objects.filter(action=SEAL_ACTION)] == [2, 2, 1]
+    assert audit_verify(check_anchor=False).ok
+
+
+def test_a_tampered_access_event_is_detected_after_sealing(accesses):
+    access_seal()
+    AccessEvent.objects.filter(pk=accesses[2].pk).update(data={"n": 99})
+    result = audit_verify(check_anchor=False)
+    seal = AuditEvent.objects.get(action=SEAL_ACTION)
+    assert not result.ok and result.first_broken_seq == seal.seq and "封存摘要不符" in result.problem
+    with pytest.raises(CommandError):
+        call_command("ejia_audit_verify", "--no-anchor")
+
+
+def test_a_removed_access_event_is_detected_after_sealing(accesses):
+    access_seal()
+    AccessEvent.objects.filter(pk=accesses[0].pk).delete()
+    result = audit_verify(check_anchor=False)
+    assert not result.ok and "现有 4 条" in result.problem
+
+
+def test_an_access_event_unsealed_or_moved_after_sealing_is_detected(accesses):
+    access_seal()
+    AccessEvent.objects.filter(pk=accesses[1].pk).update(sealed_seq=None)
+    assert not audit_verify(check_anchor=False).ok
+    AccessEvent.objects.filter(pk=accesses[1].pk).update(sealed_seq=12345)
+    result = audit_verify(check_anchor=False)
+    assert not result.ok and "封存摘要不符" in result.problem
+
+
+def test_an_access_event_slipped_in_under_no_seal_is_detected(accesses):
+    access_seal()
+    forged = AccessEvent.objects.create(
+        created_at=accesses[0].created_at, actor_label="system", action="api.call", data={"n": 7}
+    )
+    AccessEvent.objects.filter(pk=forged.pk).update(sealed_seq=999)
+    result = audit_verify(check_anchor=False)
+    assert not result.ok and "不属于任何封存" in result.problem and result.first_broken_seq is None
+    assert str(result).startswith("审计记录校验未通过")
+
+
+def test_a_seal_event_itself_is_part_of_the_chain(accesses):
+    access_seal()
+    AuditEvent.objects.filter(action=SEAL_ACTION).update(data={"count": 5, "digest": "0" * 64})
+    result = audit_verify(check_anchor=False)
+    assert not result.ok and "内容哈希不符" in result.problem

@@ -5,13 +5,15 @@ at most `visit_cap()` families at a time, and a clerk asking for more reads why.
 from __future__ import annotations
 
 import pytest
+from django.db import connection
 from django.db.models import Count
 from django.urls import reverse
 
+from conftest import race
 from ejia.core.models import AuditEvent
 from ejia.discovery import selectors
 from ejia.discovery.models import OPEN_STATUSES, Lead, LeadStatus
-from ejia.discovery.services import LeadError, lead_assign, lead_close
+from ejia.discovery.services import LeadError, households_waiting, lead_assign, lead_close
 from ejia.discovery.tests.test_scan import scan
 
 pytestmark = pytest.mark.django_db
@@ -27,6 +29,10 @@ def families(village, *, least: int = 1) -> list[int]:
         .order_by("-n", "household_id")
         .values_list("household_id", flat=True)
     )
+
+
+def a_lead_of(household_id: int) -> Lead:
+    return Lead.objects.filter(household_id=household_id, status__in=OPEN_STATUSES).order_by("pk").first()
 
 
 def test_a_family_is_handed_out_whole_and_shown_as_one_card(demo_city, client):
@@ -88,10 +94,6 @@ def test_a_visitor_waits_on_at_most_the_cap_of_families(demo_city, client, setti
     scan()
     grid, clerk = demo_city["grid_worker"], demo_city["window_clerk"]
     first, second, third = families(grid.unit.division)[:3]
-
-    def a_lead_of(household_id: int) -> Lead:
-        return Lead.objects.filter(household_id=household_id, status__in=OPEN_STATUSES).order_by("pk").first()
-
     lead_assign(actor=clerk, lead_id=a_lead_of(first).pk, assignee_id=grid.pk)
     lead_assign(actor=clerk, lead_id=a_lead_of(second).pk, assignee_id=grid.pk)
     with pytest.raises(LeadError, match="已有2户待走访家庭，达到每人2户的上限"):
@@ -111,3 +113,41 @@ def test_a_visitor_waits_on_at_most_the_cap_of_families(demo_city, client, setti
         lead_close(actor=grid, lead_id=done.pk, outcome=LeadStatus.DECLINED, reason="家人表示暂不需要")
     lead_assign(actor=clerk, lead_id=a_lead_of(third).pk, assignee_id=grid.pk)
     assert Lead.objects.filter(household_id=third, assigned_to=grid, status=LeadStatus.ASSIGNED).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_clerks_at_once_cannot_take_a_visitor_past_the_cap(demo_city, settings):
+    if connection.vendor == "sqlite":
+        pytest.skip("SQLite serialises writers anyway; the visitor's row lock matters on PostgreSQL")
+    settings.EJIA_DISCOVERY_VISIT_CAP = 2
+    scan()
+    grid = demo_city["grid_worker"]
+    township, village = demo_city["window_clerk"], demo_city["village_clerk"]
+    waiting, second, third = families(grid.unit.division)[:3]
+    lead_assign(actor=township, lead_id=a_lead_of(waiting).pk, assignee_id=grid.pk)
+
+    # The township's window and the village clerk each hand the grid worker one more family at
+    # the same moment: one place is left under the cap, so exactly one of them gets it.
+    def by(clerk, household_id):
+        def attempt():
+            lead_assign(actor=clerk, lead_id=a_lead_of(household_id).pk, assignee_id=grid.pk)
+            return f"assigned:{household_id}"
+
+        return attempt
+
+    outcomes = race(
+        by(township, second), by(village, third), expected={LeadError: lambda exc: "refused:" + exc.message}
+    )
+    won = [o for o in outcomes if o.startswith("assigned:")]
+    refused = [o for o in outcomes if o.startswith("refused:")]
+    assert len(won) == 1 and len(refused) == 1, outcomes
+    assert "李建国已有2户待走访家庭，达到每人2户的上限" in refused[0]
+    assert households_waiting(grid) == {waiting, int(won[0].split(":")[1])}
+    loser = third if won[0] == f"assigned:{second}" else second
+    assert not Lead.objects.filter(household_id=loser).exclude(status=LeadStatus.OPEN).exists()
+    assert not Lead.objects.filter(household_id=loser, assigned_to__isnull=False).exists()
+    lost = [str(pk) for pk in Lead.objects.filter(household_id=loser).values_list("public_id", flat=True)]
+    assert lost and not AuditEvent.objects.filter(action="discovery.lead_assign", object_id__in=lost).exists()
+    # Every lead of the winning family went to the grid worker, each with its audit event.
+    given = Lead.objects.filter(assigned_to=grid, status=LeadStatus.ASSIGNED)
+    assert AuditEvent.objects.filter(action="discovery.lead_assign").count() == given.count()

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from ejia.api.dci.delivery import deliveries_send, delivery_retry
+from ejia.api.dci.delivery import DeliveryError, deliveries_send, delivery_retry
 from ejia.api.dci.transactions import search_complete, searches_unstarted
 from ejia.api.models import DciDelivery
 
@@ -27,7 +27,7 @@ class Command(BaseCommand):
         if retry is not None:
             try:
                 delivery_retry(actor=None, delivery_id=retry)
-            except (DciDelivery.DoesNotExist, ValueError) as exc:
+            except (DciDelivery.DoesNotExist, DeliveryError) as exc:
                 raise CommandError(str(exc)) from exc
         for pk in searches_unstarted():
             search_complete(transaction_pk=pk)
