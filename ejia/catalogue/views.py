@@ -152,7 +152,7 @@ def count_qualifying(spec: ProgrammeSpec, *, on: dt.date) -> Count:
             con.register("households", people.households)
             con.register("members", people.members)
         con.register("standards", standards)
-        result = engine.evaluate_bulk(con, on=on)
+        result = engine.evaluate_bulk(con, on=on, amounts=())  # the count reads outcomes only
     finally:
         con.close()
     outcomes = result.column(f"{spec.code}__outcome").to_pylist()

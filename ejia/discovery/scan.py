@@ -228,7 +228,7 @@ def evaluate_export(folder: Path, *, on: dt.date) -> dict[int, dict[str, str]]:
         con.execute("SET threads TO ?", [int(getattr(settings, "EJIA_DISCOVERY_THREADS", 2))])
         for table in ("households", "members", "standards"):
             con.read_parquet(str(folder / f"{table}.parquet")).create_view(table)
-        result = engine.evaluate_bulk(con, on=on)
+        result = engine.evaluate_bulk(con, on=on, amounts=())  # leads need outcomes only
     finally:
         con.close()
     return outcomes_of(result, {code: modes.get(code, Mode.LIKELY) for code in engine.programmes})

@@ -312,7 +312,8 @@ def diff_export(
         con.read_parquet(str(export.households_path)).create_view("households")
         con.read_parquet(str(export.members_path)).create_view("members")
         con.read_parquet(str(export.standards_path)).create_view("standards")
-        result = engine.evaluate_bulk(con, on=on)
+        compared = [DRAFT_CODE] + ([published.code] if published is not None else [])
+        result = engine.evaluate_bulk(con, on=on, amounts=compared)
         con.register("outcomes", result)
 
         def side(code: str | None) -> tuple[str, str]:

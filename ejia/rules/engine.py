@@ -351,32 +351,54 @@ class Engine:
         dialect: str = "duckdb",
         household_columns: Sequence[str] | None = None,
         member_columns: Sequence[str] | None = None,
+        amounts: Collection[str] | None = None,
+        outcome_codes: bool = False,
     ) -> str:
         """One SQL statement giving every household's outcome and amount for every programme.
 
         Columns not in `household_columns` / `member_columns` (when given) are unknown for
-        everyone. Compiled once per date, dialect and column set.
+        everyone. `amounts`: the programmes whose `<code>__amount_fen` column is wanted (all
+        when None; no rule reads an amount, so the others cost nothing). `outcome_codes`:
+        outcomes as TINYINT indexes into `sql.OUTCOME_CODES` instead of strings. Compiled once
+        per date, dialect, column set and these options.
         """
         key = (
             on,
             dialect,
             None if household_columns is None else tuple(sorted(household_columns)),
             None if member_columns is None else tuple(sorted(member_columns)),
+            None if amounts is None else tuple(sorted(amounts)),
+            outcome_codes,
         )
         sql = self._sql_cache.get(key)
         if sql is None:
             from .sql import SqlCompiler
 
-            compiler = SqlCompiler(self, on=on, household_columns=household_columns, member_columns=member_columns)
+            compiler = SqlCompiler(
+                self,
+                on=on,
+                household_columns=household_columns,
+                member_columns=member_columns,
+                amounts=amounts,
+                outcome_codes=outcome_codes,
+            )
             sql = self._sql_cache[key] = compiler.sql(dialect)
         return sql
 
-    def evaluate_bulk(self, con: duckdb.DuckDBPyConnection, *, on: dt.date) -> pyarrow.Table:
-        from .sql import table_columns
+    def evaluate_bulk(
+        self, con: duckdb.DuckDBPyConnection, *, on: dt.date, amounts: Collection[str] | None = None
+    ) -> pyarrow.Table:
+        """Every programme over the connection's `households`, `members` and `standards`: one row
+        per household, `<code>__outcome` (dictionary-encoded strings: "eligible",
+        "possibly_eligible", "not_eligible") and `<code>__amount_fen` for the programmes of
+        `amounts` (all when None; `amounts=()` for outcomes only, much cheaper)."""
+        from .sql import decode_outcomes, table_columns
 
         sql = self.compile_sql(
             on=on,
             household_columns=table_columns(con, "households"),
             member_columns=table_columns(con, "members"),
+            amounts=amounts,
+            outcome_codes=True,
         )
-        return con.sql(sql).to_arrow_table()
+        return decode_outcomes(con.sql(sql).to_arrow_table())

@@ -20,7 +20,7 @@ correlated subquery. NULL is unknown, so SQL's own three-valued logic is the lan
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -47,6 +47,8 @@ from .nodes import (
 )
 
 if TYPE_CHECKING:
+    import pyarrow as pa
+
     from .engine import CompiledProgramme, Engine
 
 SQL_TYPES = {
@@ -60,11 +62,29 @@ SQL_TYPES = {
 }
 _CMP = {"<": exp.LT, "<=": exp.LTE, ">": exp.GT, ">=": exp.GTE, "==": exp.EQ, "!=": exp.NEQ}
 _ARITH = {"+": exp.Add, "-": exp.Sub, "*": exp.Mul}
+# The outcome a code stands for when the statement gives codes (`outcome_codes=True`).
+OUTCOME_CODES = ("not_eligible", "possibly_eligible", "eligible")
 DIALECTS = {"duckdb": "duckdb", "postgres": "postgres", "postgresql": "postgres", "spark": "spark"}
 
 
 def table_columns(con: Any, table: str) -> list[str]:
     return list(con.table(table).columns)
+
+
+def decode_outcomes(table: pa.Table) -> pa.Table:
+    """The `<code>__outcome` columns of a statement compiled with `outcome_codes=True`, as
+    dictionary arrays over OUTCOME_CODES: the codes are the indices, so nothing is copied per
+    row, and every reader (`to_pylist`, DuckDB, pandas) sees the outcome strings."""
+    import pyarrow as pa
+
+    dictionary = pa.array(OUTCOME_CODES)
+    kind = pa.dictionary(pa.int8(), pa.string())
+    for i, name in enumerate(table.column_names):
+        if name.endswith("__outcome"):
+            column = table.column(i)
+            chunks = [pa.DictionaryArray.from_arrays(chunk, dictionary) for chunk in column.chunks]
+            table = table.set_column(i, name, pa.chunked_array(chunks, type=kind))
+    return table
 
 
 def col(name: str, table: str | None = None) -> exp.Column:
@@ -172,9 +192,20 @@ class SqlCompiler:
         on: dt.date,
         household_columns: Sequence[str] | None = None,
         member_columns: Sequence[str] | None = None,
+        amounts: Collection[str] | None = None,
+        outcome_codes: bool = False,
     ) -> None:
         self.engine = engine
         self.on = on
+        # Amounts are only ever read by the caller (no rule reads another programme's amount),
+        # so a programme whose amount is not asked for costs no amount work at all.
+        wanted = set(engine.programmes) if amounts is None else set(amounts)
+        unknown = sorted(wanted - set(engine.programmes))
+        if unknown:
+            raise ValueError(f"amounts asked for unknown programmes: {', '.join(unknown)}")
+        self.asked = wanted  # each gets an `<code>__amount_fen` column (NULL for a programme without amount)
+        self.amounts = {code for code in wanted if engine.programmes[code].amount is not None}
+        self.outcome_codes = outcome_codes
         self.hcols = None if household_columns is None else {c.lower() for c in household_columns}
         self.mcols = None if member_columns is None else {c.lower() for c in member_columns}
         self.stage_of: dict[str, int] = {}
@@ -185,7 +216,7 @@ class SqlCompiler:
     # ---- planning
     def _roots(self, prog: CompiledProgramme) -> list[Node]:
         roots = [c.node for c in prog.criteria]
-        if prog.amount is not None:
+        if prog.code in self.amounts:
             roots.append(prog.amount)
         return roots
 
@@ -275,7 +306,7 @@ class SqlCompiler:
                     house_nodes = [n for n in nodes if not self._member_level(n)]
                 self.member_criteria[code] = member_nodes
                 self.household_criteria[code] = house_nodes
-                member_roots = member_nodes + ([prog.amount] if prog.amount is not None else [])
+                member_roots = member_nodes + ([prog.amount] if code in self.amounts else [])
                 s_member = self._stage(member_roots, member_context=True)
                 s_house = self._stage(house_nodes, member_context=False)
                 self.member_stage[code] = s_member
@@ -292,15 +323,21 @@ class SqlCompiler:
                 self.stages[self.stage_of[code]].household_programmes.append(code)
         for info in self.aggs.values():
             self.stages[info.stage].aggregates.append(info)
-        # Flag bits, 62 to a word (BIGINT, sign bit unused), per stage.
-        self._words: list[list[list[tuple[str, str]]]] = []
+        # Flag bits, 62 to a word (BIGINT, sign bit unused), per stage. A group (a yes/unknown
+        # pair read from one three-valued member value) never straddles two words.
+        self._words: list[list[list[tuple[tuple[str, str], ...]]]] = []
         for k, stage in enumerate(self.stages):
-            keys = self._flag_keys(stage)
-            words = [keys[i : i + 62] for i in range(0, len(keys), 62)]
+            words: list[list[tuple[tuple[str, str], ...]]] = []
+            used = 62
+            for group in self._flag_groups(stage):
+                if used + len(group) > 62:
+                    words.append([])
+                    used = 0
+                for key in group:
+                    self._slot[(k, key)] = (len(words) - 1, used)
+                    used += 1
+                words[-1].append(group)
             self._words.append(words)
-            for w, chunk in enumerate(words):
-                for bit, key in enumerate(chunk):
-                    self._slot[(k, key)] = (w, bit)
 
     def _stage(self, roots: list[Node], *, member_context: bool) -> int:
         targets = self.engine.targets
@@ -445,9 +482,7 @@ class SqlCompiler:
             pre = exp.select(exp.Column(this=exp.Star(), table=exp.to_identifier("h")))
             ctx = Ctx(in_member=False, where="p", stage=0)
             for code in self.pre:
-                prog = engine.programmes[code]
-                ok = and_all([self.expr(c.node, ctx) for c in prog.criteria])
-                pre = pre.select(alias(ok, ok_col(code)), alias(self._amount(prog, ctx), amt_col(code)), copy=False)
+                pre = self._programme_columns(pre, code, ctx)
             ctes.append(("hp", pre.from_(exp.to_table("hb").as_("h"), copy=False)))
             h_prev = "hp"
         for k, stage in enumerate(self.stages):
@@ -464,21 +499,30 @@ class SqlCompiler:
         final = exp.select(col("household_id", "h"))
         for spec in engine.specs:
             ok = col(ok_col(spec.code), "h")
-            outcome = simple_case(
-                ok,
-                (exp.true(), exp.Literal.string("eligible")),
-                (exp.false(), exp.Literal.string("not_eligible")),
-                default=exp.Literal.string("possibly_eligible"),
-            )
-            amount = case(
-                (exp.Is(this=ok, expression=exp.false()), cast(exp.Null(), "BIGINT")),
-                default=col(amt_col(spec.code), "h"),
-            )
-            final = final.select(
-                alias(outcome, f"{spec.code}__outcome"),
-                alias(cast(amount, "BIGINT"), f"{spec.code}__amount_fen"),
-                copy=False,
-            )
+            if self.outcome_codes:
+                # Small integers, OUTCOME_CODES[i] — no string per row and household.
+                outcome = cast(
+                    exp.Coalesce(this=exp.Mul(this=cast(ok, "INT"), expression=num(2)), expressions=[num(1)]),
+                    "TINYINT",
+                )
+            else:
+                outcome = simple_case(
+                    ok,
+                    (exp.true(), exp.Literal.string("eligible")),
+                    (exp.false(), exp.Literal.string("not_eligible")),
+                    default=exp.Literal.string("possibly_eligible"),
+                )
+            final = final.select(alias(outcome, f"{spec.code}__outcome"), copy=False)
+            if spec.code in self.asked:
+                amount = (
+                    case(
+                        (exp.Is(this=ok, expression=exp.false()), cast(exp.Null(), "BIGINT")),
+                        default=col(amt_col(spec.code), "h"),
+                    )
+                    if spec.code in self.amounts
+                    else exp.Null()
+                )
+                final = final.select(alias(cast(amount, "BIGINT"), f"{spec.code}__amount_fen"), copy=False)
         final = final.from_(exp.to_table(h_prev).as_("h"), copy=False)
         for name, body in ctes:
             final = final.with_(name, as_=body, copy=False)
@@ -497,9 +541,12 @@ class SqlCompiler:
         select = exp.select(col("household_id", "m"), col("member_index", "m"))
         ctx = Ctx(in_member=True, where="m", stage=k)
         for code in stage.member_programmes:
-            prog = self.engine.programmes[code]
             ok = and_all([self.expr(n, ctx) for n in self.member_criteria[code]])
-            select = select.select(alias(ok, ok_col(code)), alias(self._amount(prog, ctx), amt_col(code)), copy=False)
+            select = select.select(alias(ok, ok_col(code)), copy=False)
+            if code in self.amounts:
+                select = select.select(
+                    alias(self._amount(self.engine.programmes[code], ctx), amt_col(code)), copy=False
+                )
         for info in stage.aggregates:
             for part, value in self._agg_inputs(info, ctx):
                 select = select.select(alias(value, f"{info.name}__in_{part}"), copy=False)
@@ -513,8 +560,7 @@ class SqlCompiler:
         node = info.node
         one, zero = num(1), num(0)
         if node.kind in ("any", "all"):
-            c = self.expr(node.expr, ctx)
-            return [("v", case((paren(c), num(2)), (is_null(c), one), default=zero))]
+            return [("c", self.expr(node.expr, ctx))]
         if node.kind == "count":
             c = self.expr(node.expr, ctx)
             return [("n", case((paren(c), one))), ("u", case((is_null(c), one), default=zero))]
@@ -542,46 +588,62 @@ class SqlCompiler:
                 select = select.select(alias(cast(total, SQL_TYPES[node.type]), f"{info.name}__s"), copy=False)
         for code in stage.member_programmes:
             ok, amt = col(ok_col(code), "m"), col(amt_col(code), "m")
-            if self.engine.programmes[code].amount is not None:
+            if code in self.amounts:
                 for part, cond in (("ta", ok), ("ua", is_null(ok))):
                     total = cast(exp.Sum(this=case((cond, amt))), "BIGINT")
                     select = select.select(alias(total, f"r__{code}__{part}"), copy=False)
-        for word, keys in enumerate(self._words[k]):
+        for word, groups in enumerate(self._words[k]):
             bits: exp.Expression | None = None
-            for bit, key in enumerate(keys):
-                value = case((self._flag_condition(key), num(2**bit)), default=num(0))
-                bits = value if bits is None else exp.Add(this=bits, expression=value)
-            select = select.select(
-                alias(cast(exp.BitwiseOrAgg(this=cast(paren(bits), "BIGINT")), "BIGINT"), f"w{k}_{word}"), copy=False
-            )
+            for group in groups:
+                value = self._flag_term(k, group)
+                bits = cast(value, "BIGINT") if bits is None else exp.Add(this=bits, expression=value)
+            select = select.select(alias(cast(exp.BitwiseOrAgg(this=bits), "BIGINT"), f"w{k}_{word}"), copy=False)
         return select.from_(exp.to_table(m_name).as_("m"), copy=False).group_by(col("household_id", "m"), copy=False)
 
-    def _flag_keys(self, stage: Stage) -> list[tuple[str, str]]:
-        keys: list[tuple[str, str]] = []
+    def _flag_groups(self, stage: Stage) -> list[tuple[tuple[str, str], ...]]:
+        groups: list[tuple[tuple[str, str], ...]] = []
         for info in stage.aggregates:
             kind = info.node.kind
-            parts = {"any": ("v2", "v1"), "all": ("v0", "v1")}.get(kind, ("u",))
-            keys += [(info.name, part) for part in parts]
+            if kind == "any":  # some member true; some member unknown
+                groups.append(((info.name, "v2"), (info.name, "v1")))
+            elif kind == "all":  # some member false; some member unknown
+                groups.append(((info.name, "v0"), (info.name, "v1")))
+            else:  # some member's value or condition unknown
+                groups.append(((info.name, "u"),))
         for code in stage.member_programmes:
-            keys += [(code, "ok"), (code, "okn")]
-            if self.engine.programmes[code].amount is not None:
-                keys += [(code, "tn"), (code, "un")]
-        return keys
+            groups.append(((code, "ok"), (code, "okn")))  # some member eligible; some possibly
+            if code in self.amounts:
+                groups.append(((code, "tn"), (code, "un")))  # ... with an unknown amount
+        return groups
 
-    def _flag_condition(self, key: tuple[str, str]) -> exp.Expression:
-        """The per-member condition behind a flag bit, over the member pass's columns."""
-        name, part = key
-        if part in ("v0", "v1", "v2"):
-            return exp.EQ(this=col(f"{name}__in_v", "m"), expression=num(int(part[1])))
+    def _flag_term(self, stage: int, group: tuple[tuple[str, str], ...]) -> exp.Expression:
+        """One member's bits of a group, as a number: for a pair read from a three-valued
+        value v, `COALESCE(CAST(v AS INT) * 2^first, 2^second)` (true → first bit, unknown →
+        second, false → none) — arithmetic, no CASE per bit."""
+        bits = [num(2 ** self._slot[(stage, key)][1]) for key in group]
+        name, part = group[0]
         if part == "u":
-            return exp.EQ(this=col(f"{name}__in_u", "m"), expression=num(1))
-        ok, amt = col(ok_col(name), "m"), col(amt_col(name), "m")
-        return {
-            "ok": ok,
-            "okn": is_null(ok),
-            "tn": exp.And(this=ok, expression=is_null(amt)),
-            "un": exp.And(this=is_null(ok), expression=is_null(amt)),
-        }[part]
+            return exp.Mul(this=col(f"{name}__in_u", "m"), expression=bits[0])
+        if part in ("v2", "v0"):
+            value: exp.Expression = col(f"{name}__in_c", "m")
+            if part == "v0":
+                value = exp.Not(this=paren(value))
+        else:
+            value = col(ok_col(name), "m")
+        term = exp.Coalesce(this=exp.Mul(this=cast(value, "INT"), expression=bits[0]), expressions=[bits[1]])
+        if part == "tn":
+            return case((is_null(col(amt_col(name), "m")), term), default=num(0))
+        return term
+
+    def _tri(self, stage: int, first: tuple[str, str], table: str) -> exp.Expression:
+        """A pair's household value: true if the first bit is set, else unknown if the second
+        is, else false — `NULLIF(w & 3·2^b, 2^(b+1)) >= 2^b`."""
+        word, bit = self._slot[(stage, first)]
+        w = col(f"w{stage}_{word}", table)
+        masked = exp.Paren(this=exp.BitwiseAnd(this=w, expression=num(3 * 2**bit)))
+        return exp.Paren(
+            this=exp.GTE(this=exp.Nullif(this=masked, expression=num(2 ** (bit + 1))), expression=num(2**bit))
+        )
 
     def _flag(self, stage: int, key: tuple[str, str], table: str) -> exp.Expression:
         """True when some member of the household had the flag; NULL for no member at all."""
@@ -596,23 +658,18 @@ class SqlCompiler:
                 for part in self._agg_parts(info):
                     select = select.select(col(f"{info.name}__{part}", "a"), copy=False)
             for code in stage.member_programmes:
-                has_amount = self.engine.programmes[code].amount is not None
-                for part in ("ta", "ua") if has_amount else ():
+                for part in ("ta", "ua") if code in self.amounts else ():
                     select = select.select(col(f"r__{code}__{part}", "a"), copy=False)
             for word in range(len(self._words[k])):
                 select = select.select(col(f"w{k}_{word}", "a"), copy=False)
         ctx = Ctx(in_member=False, where="h", stage=k)
         for code in stage.rollups:
-            select = select.select(
-                alias(self._rollup_ok(code, ctx), ok_col(code)),
-                alias(self._rollup_amount(code, ctx), amt_col(code)),
-                copy=False,
-            )
+            select = select.select(alias(self._rollup_ok(code, ctx), ok_col(code)), copy=False)
+            if code in self.amounts:
+                select = select.select(alias(self._rollup_amount(code, ctx), amt_col(code)), copy=False)
         ctx = Ctx(in_member=False, where="h", stage=k)
         for code in stage.household_programmes:
-            prog = self.engine.programmes[code]
-            ok = and_all([self.expr(c.node, ctx) for c in prog.criteria])
-            select = select.select(alias(ok, ok_col(code)), alias(self._amount(prog, ctx), amt_col(code)), copy=False)
+            select = self._programme_columns(select, code, ctx)
         select = select.from_(exp.to_table(h_prev).as_("h"), copy=False)
         if a_name is not None:
             select = select.join(
@@ -633,11 +690,9 @@ class SqlCompiler:
         stage = self.member_stage[code]
 
         def part(name: str) -> exp.Expression:
-            if name == "v":
-                # 2 some member eligible, 1 some possibly, 0 none (from the packed word)
-                ok, okn = self._flag(stage, (code, "ok"), table), self._flag(stage, (code, "okn"), table)
-                return case((ok, num(2)), (okn, num(1)), default=num(0))
-            if name in ("tn", "un"):
+            if name == "v":  # some member eligible → true, else some possibly → unknown, else false
+                return self._tri(stage, (code, "ok"), table)
+            if name in ("ok", "tn", "un"):
                 return self._flag(stage, (code, name), table)
             return col(f"r__{code}__{name}", table)
 
@@ -646,19 +701,17 @@ class SqlCompiler:
 
     def _rollup_ok(self, code: str, ctx: Ctx) -> exp.Expression:
         part, house = self._rollup_parts(code, ctx)
-        any_member = simple_case(part("v"), (num(2), exp.true()), (num(1), exp.Null()), default=exp.false())
-        return any_member if house is None else exp.And(this=paren(house), expression=paren(any_member))
+        any_member = part("v")
+        return any_member if house is None else exp.And(this=paren(house), expression=any_member)
 
     def _rollup_amount(self, code: str, ctx: Ctx) -> exp.Expression:
-        if self.engine.programmes[code].amount is None:
-            return cast(exp.Null(), "BIGINT")
         part, house = self._rollup_parts(code, ctx)
 
         def counted(a: str, n: str) -> exp.Expression:
             return case((part(n), exp.Null()), default=part(a))
 
         if house is None:
-            value = simple_case(part("v"), (num(2), counted("ta", "tn")), (num(1), counted("ua", "un")))
+            value = case((part("ok"), counted("ta", "tn")), (is_null(part("v")), counted("ua", "un")))
             return cast(value, "BIGINT")
         ok = paren(self._rollup_ok(code, ctx))
         # Possibly eligible with the household part unknown: every member whose own part is
@@ -675,9 +728,16 @@ class SqlCompiler:
         )
         return cast(value, "BIGINT")
 
+    def _programme_columns(self, select: exp.Select, code: str, ctx: Ctx) -> exp.Select:
+        """A household (or member, in a member pass) programme's result, and its amount when asked for."""
+        prog = self.engine.programmes[code]
+        ok = and_all([self.expr(c.node, ctx) for c in prog.criteria])
+        select = select.select(alias(ok, ok_col(code)), copy=False)
+        if code in self.amounts:
+            select = select.select(alias(self._amount(prog, ctx), amt_col(code)), copy=False)
+        return select
+
     def _amount(self, prog: CompiledProgramme, ctx: Ctx) -> exp.Expression:
-        if prog.amount is None:
-            return cast(exp.Null(), "BIGINT")
         value = self.expr(prog.amount, ctx)
         if prog.amount.type == "float":
             # Half up to whole fen, as the explained back-end does.

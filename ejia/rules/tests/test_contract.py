@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import duckdb
 import pyarrow as pa
+import pytest
 
 from ejia.rules import Engine, Outcome
 from ejia.rules.samples import CORE_PROGRAMMES, binzhou_standards
@@ -36,12 +39,60 @@ def test_bulk_table_has_one_row_per_household_and_typed_columns():
     records = [
         Record({"region_code": "371602", "urban": False}, [{"income_month_fen": 0}]),
         Record({"region_code": "371602", "urban": True}, []),
+        Record(
+            {
+                "region_code": "371602",
+                "urban": False,
+                "financial_assets_fen": 0,
+                "vehicles": 0,
+                "housing_units": 1,
+                "has_business": False,
+            },
+            [{"birth_date": dt.date(1980, 1, 1), "income_month_fen": 0, "has_capable_supporter": True}],
+        ),
     ]
     con = duckdb.connect()
     load_duckdb(con, records, {("371602", False): binzhou_standards(urban=False)})
     table = Engine(CORE_PROGRAMMES).evaluate_bulk(con, on=ON)
-    assert table.num_rows == 2
+    assert table.num_rows == 3
     assert table.column_names[0] == "household_id"
-    assert table.schema.field("dibao__outcome").type == pa.string()
+    # Outcomes travel as small integers and arrive as a dictionary over the three strings.
+    assert table.schema.field("dibao__outcome").type == pa.dictionary(pa.int8(), pa.string())
     assert table.schema.field("dibao__amount_fen").type == pa.int64()
     assert len(table.column_names) == 1 + 2 * len(CORE_PROGRAMMES)
+    rows = sorted(table.to_pylist(), key=lambda r: r["household_id"])
+    assert [r["dibao__outcome"] for r in rows] == ["possibly_eligible", "possibly_eligible", "eligible"]
+    assert [r["tekun__outcome"] for r in rows] == ["possibly_eligible", "possibly_eligible", "not_eligible"]
+    assert rows[2]["dibao__amount_fen"] == 78900
+    # DuckDB reads the dictionary columns as strings (the what-if comparison does).
+    con.register("outcomes", table)
+    assert con.execute("SELECT count(*) FILTER (dibao__outcome = 'eligible') FROM outcomes").fetchone() == (1,)
+
+
+def test_bulk_amounts_only_for_the_programmes_asked_for():
+    records = [
+        Record(
+            {
+                "region_code": "371602",
+                "urban": False,
+                "financial_assets_fen": 0,
+                "vehicles": 0,
+                "housing_units": 1,
+                "has_business": False,
+            },
+            [{"birth_date": dt.date(1940, 1, 1), "income_month_fen": 0, "has_capable_supporter": False}],
+        ),
+    ]
+    con = duckdb.connect()
+    load_duckdb(con, records, {("371602", False): binzhou_standards(urban=False)})
+    engine = Engine(CORE_PROGRAMMES)
+    everything = engine.evaluate_bulk(con, on=ON)
+    outcomes_only = engine.evaluate_bulk(con, on=ON, amounts=())
+    assert outcomes_only.column_names == ["household_id", *(f"{p.code}__outcome" for p in CORE_PROGRAMMES)]
+    assert outcomes_only.to_pylist() == everything.select(outcomes_only.column_names).to_pylist()
+    tekun = engine.evaluate_bulk(con, on=ON, amounts=("tekun",))
+    assert [c for c in tekun.column_names if c.endswith("__amount_fen")] == ["tekun__amount_fen"]
+    assert tekun.column("tekun__amount_fen").to_pylist() == everything.column("tekun__amount_fen").to_pylist()
+    assert tekun.column("tekun__outcome").to_pylist() == ["eligible"]
+    with pytest.raises(ValueError, match="unknown programmes: nope"):
+        engine.evaluate_bulk(con, on=ON, amounts=("nope",))
