@@ -3,7 +3,10 @@ page, a page listing them (no person's data), and 重新投递 that queues a cal
 
 from __future__ import annotations
 
+import io
+
 import pytest
+from django.core.management import CommandError, call_command
 from django.db import connection
 from django.urls import reverse
 
@@ -144,3 +147,20 @@ def test_two_retries_at_once_queue_the_callback_once(
     assert delivery.status == DciDelivery.Status.SENT
     assert len(receiver.received) == MAX_ATTEMPTS + 1
     assert AuditEvent.objects.filter(action="api.dci.delivery_retry").count() == 1
+
+
+def test_the_operators_command_lists_and_retries_the_same_rows(
+    client, family, registry, receiver, django_capture_on_commit_callbacks
+):
+    _, head_id, _ = family
+    delivery = fail_one_callback(client, registry, receiver, head_id, django_capture_on_commit_callbacks)
+    out = io.StringIO()
+    call_command("ejia_dci_deliver", "--failed", stdout=out)
+    assert f"{delivery.pk}\tspmis-shandong\ton-search" in out.getvalue() and "1 failed callback(s)" in out.getvalue()
+    receiver.statuses = []
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("ejia_dci_deliver", "--retry", str(delivery.pk), stdout=io.StringIO())
+    delivery.refresh_from_db()
+    assert delivery.status == DciDelivery.Status.SENT
+    with pytest.raises(CommandError, match="只有投递失败的回调可以重新投递"):
+        call_command("ejia_dci_deliver", "--retry", str(delivery.pk), stdout=io.StringIO())
