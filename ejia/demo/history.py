@@ -26,9 +26,7 @@ is not that far yet. A second run adds nothing.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 import time
 import zlib
 from collections.abc import Callable
@@ -44,7 +42,7 @@ from ejia.catalogue.models import Programme
 from ejia.dashboards.refresh import recent_months, refresh
 from ejia.demo.history_cases import demo_history_cases
 from ejia.demo.staff import DEMO_COUNTY
-from ejia.disbursement.bankfiles import bank_file_export, bank_return_import
+from ejia.disbursement.bankfiles import BankAnswer, bank_file_export, bank_return_import, return_file
 from ejia.disbursement.batches import batch_build, batch_release
 from ejia.disbursement.models import (
     Entitlement,
@@ -57,6 +55,7 @@ from ejia.disbursement.models import (
 )
 from ejia.disbursement.reconciliation import line_reissue
 from ejia.disbursement.services import entitlement_create, entitlement_end
+from ejia.disbursement.transitions import LineAction
 from ejia.registry.models import Household, HouseholdStatus, Membership, MemberStatus, StatusKind
 from ejia.registry.services import household_account_set
 
@@ -246,21 +245,22 @@ class MonthResult:
 
 def _answer_file(batch: PaymentBatch) -> bytes:
     """The bank's return file: most lines paid, about 3 % failed, 1 % returned (stable choice)."""
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["交易流水号", "金额（元）", "结果", "银行流水号", "说明"])
+    answers = []
     for pk, amount in (
         batch.lines.filter(status=PaymentLine.Status.PENDING).order_by("pk").values_list("pk", "amount_fen")
     ):
         n = zlib.crc32(f"bank:{pk}".encode()) % 100
-        yuan = f"{amount // 100}.{amount % 100:02d}"
         if n < 3:
-            writer.writerow([f"L{pk:010d}", yuan, "失败", "", "账户状态异常（冻结）"])
+            answers.append(BankAnswer(pk, amount, LineAction.BANK_FAILED, note="账户状态异常（冻结）"))
         elif n < 4:
-            writer.writerow([f"L{pk:010d}", yuan, "退回", f"R{batch.period:%Y%m}{pk}", "户名与账户不符，资金退回"])
+            answers.append(
+                BankAnswer(
+                    pk, amount, LineAction.BANK_RETURNED, f"R{batch.period:%Y%m}{pk}", "户名与账户不符，资金退回"
+                )
+            )
         else:
-            writer.writerow([f"L{pk:010d}", yuan, "成功", f"B{batch.period:%Y%m}{pk}", ""])
-    return out.getvalue().encode("utf-8")
+            answers.append(BankAnswer(pk, amount, LineAction.BANK_PAID, f"B{batch.period:%Y%m}{pk}"))
+    return return_file(answers)
 
 
 def _county_month(

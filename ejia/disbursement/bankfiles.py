@@ -1,4 +1,5 @@
-"""Bank files for 一卡发放: the payment file out (CSV, XLSX) and the bank's return file in.
+"""Bank files for 一卡发放: the payment file out (CSV, XLSX) and the bank's return file in
+(`return_file` writes one in the bank's shape, for whatever plays the bank: the demo history).
 
 The payment file starts with a header the bank checks before paying: batch reference, month,
 declared line count, declared total and the SHA-256 of the detail rows. Every text cell that
@@ -11,7 +12,7 @@ import base64
 import csv
 import hashlib
 import io
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -28,7 +29,7 @@ from ejia.dashboards.tasks import enqueue_after_commit
 from ejia.disbursement.batches import batch_mark_exported, batch_periods
 from ejia.disbursement.exceptions import DisbursementError
 from ejia.disbursement.messages import payment_messages
-from ejia.disbursement.models import PaymentBatch, PaymentLine, PaymentReturn
+from ejia.disbursement.models import PaymentBatch, PaymentLine, PaymentReturn, line_reference
 from ejia.disbursement.reconciliation import benefit_history_remove, benefit_history_write
 from ejia.disbursement.transitions import (
     BATCH,
@@ -106,10 +107,10 @@ def detail_rows(batch: PaymentBatch) -> Iterator[list[str]]:
     purposes = _purposes(batch)
     for seq, (pk, holder, cipher, bank, amount, kind) in enumerate(rows, start=1):
         if not holder.strip() or not cipher:
-            raise DisbursementError(f"L{pk:010d} 缺少户名或账号，已停止导出。")
+            raise DisbursementError(f"{line_reference(pk)} 缺少户名或账号，已停止导出。")
         yield [
             str(seq),
-            f"L{pk:010d}",
+            line_reference(pk),
             safe_cell(holder),
             safe_cell(decrypt(cipher)),
             safe_cell(bank),
@@ -194,17 +195,43 @@ class ReturnResult:
 
 
 @dataclass(frozen=True)
-class _Answer:
+class BankAnswer:
+    """One row of the bank's return file: the line, the amount the bank paid, what happened
+    (`LineAction.BANK_PAID`, `BANK_FAILED` or `BANK_RETURNED`), the bank's reference and note."""
+
     line_id: int
     amount_fen: int
     action: str
-    bank_reference: str
-    note: str
+    bank_reference: str = ""
+    note: str = ""
 
 
-def _parse_return(data: bytes) -> tuple[list[_Answer], list[str]]:
+# The word the bank writes for each result (the first of RESULT_WORDS that names it).
+_RESULT_WORD = {action: word for word, action in reversed(RESULT_WORDS.items())}
+
+
+def return_file(answers: Iterable[BankAnswer]) -> bytes:
+    """A return file (回盘文件) as the bank sends it and `bank_return_import` reads it: UTF-8 CSV,
+    the header, then one row per answer (交易流水号, amount in 元, result word, reference, note)."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(RETURN_HEADER)
+    for a in answers:
+        writer.writerow(
+            [
+                line_reference(a.line_id),
+                format_fen_plain(a.amount_fen),
+                _RESULT_WORD[a.action],
+                a.bank_reference,
+                a.note,
+            ]
+        )
+    return out.getvalue().encode("utf-8")
+
+
+def _parse_return(data: bytes) -> tuple[list[BankAnswer], list[str]]:
     text = data.decode("utf-8-sig", errors="replace")
-    rows: list[_Answer] = []
+    rows: list[BankAnswer] = []
     errors: list[str] = []
     started = False
     for n, row in enumerate(csv.reader(io.StringIO(text)), start=1):
@@ -233,7 +260,7 @@ def _parse_return(data: bytes) -> tuple[list[_Answer], list[str]]:
             continue
         bank_ref = cells[3][:64] if len(cells) > 3 else ""
         note = cells[4][:200] if len(cells) > 4 else ""
-        rows.append(_Answer(int(ref[1:]), amount, action, bank_ref, note))
+        rows.append(BankAnswer(int(ref[1:]), amount, action, bank_ref, note))
     if not started:
         errors.append(f"未找到表头行（{'，'.join(RETURN_HEADER)}）。")
     return rows, errors
@@ -284,7 +311,7 @@ def bank_return_import(*, actor, batch: PaymentBatch, data: bytes) -> ReturnResu
                 "reissue_requested",
             ):
                 lines[row[0]] = row[1:]
-        unknown = [f"L{i:010d}" for i in ids if i not in lines]
+        unknown = [line_reference(i) for i in ids if i not in lines]
         if unknown:
             raise DisbursementError(f"银行回盘中有 {len(unknown)} 笔不属于本批次：{'、'.join(unknown[:10])}")
         result = ReturnResult()
@@ -295,7 +322,7 @@ def bank_return_import(*, actor, batch: PaymentBatch, data: bytes) -> ReturnResu
         now = timezone.now()
         for a in answers:
             status, declared, bank_amount, bank_ref, reason, hold, reissued_to, reissue_asked = lines[a.line_id]
-            ref = f"L{a.line_id:010d}"
+            ref = line_reference(a.line_id)
             if hold:
                 raise DisbursementError(f"{ref} 为暂缓笔，未发往银行。")
             action = a.action

@@ -76,7 +76,7 @@ def notice_message(*, notice, household: Household, subject: str = "") -> Outbox
 
 def payment_messages(line_ids: list[int]) -> int:
     """到账通知 for lines the bank reported paid (one message per line, never twice)."""
-    from ejia.disbursement.models import PaymentItem, PaymentLine
+    from ejia.disbursement.models import PaymentItem, PaymentLine, line_reference
 
     written = 0
     for start in range(0, len(line_ids), CHUNK):
@@ -120,7 +120,7 @@ def payment_messages(line_ids: list[int]) -> int:
                         "programmes": "、".join(names.get(line["pk"], [])),
                     },
                     area_path=line["household__division__path"],
-                    subject=f"{line['batch__county__code'][:6]}-{period:%Y%m} L{line['pk']:010d}",
+                    subject=f"{line['batch__county__code'][:6]}-{period:%Y%m} {line_reference(line['pk'])}",
                 )
             )
         written += outbox_enqueue_many(messages)

@@ -184,6 +184,11 @@ class PaymentBatch(BaseModel):
         return min(99, self.build_done * 100 // self.build_total)
 
 
+def line_reference(line_id: int) -> str:
+    """A payment line's 交易流水号, as the bank file writes it and the bank's return file names it."""
+    return f"L{line_id:010d}"
+
+
 class PaymentLine(models.Model):
     """One transfer to one household's registered account (一卡发放). A household has at most one
     regular line (this month, all its programmes summed) and one arrears line (补发: months due
@@ -262,7 +267,7 @@ class PaymentLine(models.Model):
 
     @property
     def reference(self) -> str:
-        return f"L{self.pk:010d}"
+        return line_reference(self.pk)
 
     @property
     def in_bank_file(self) -> bool:

@@ -30,7 +30,15 @@ from ejia.core.audit import audit_record
 from ejia.core.money import format_fen
 from ejia.disbursement.batches import _lock_batches, _retotal, line_reissue_into, line_status_counts
 from ejia.disbursement.exceptions import DisbursementError, ReconciliationError
-from ejia.disbursement.models import Entitlement, PaymentBatch, PaymentItem, PaymentLine, add_months, period_label
+from ejia.disbursement.models import (
+    Entitlement,
+    PaymentBatch,
+    PaymentItem,
+    PaymentLine,
+    add_months,
+    line_reference,
+    period_label,
+)
 from ejia.disbursement.transitions import (
     LINE,
     BatchAction,
@@ -47,13 +55,9 @@ READ_CHUNK = 5000
 UNRESOLVED = Q(status__in=[S.PENDING, S.MISMATCH]) | Q(status__in=[S.FAILED, S.RETURNED], reissue_requested=False)
 
 
-def _ref(pk: int) -> str:
-    return f"L{pk:010d}"
-
-
 def _refs(pks, limit: int) -> str:
     pks = list(pks)
-    return "、".join(_ref(pk) for pk in pks[:limit]) + (" 等" if len(pks) > limit else "")
+    return "、".join(line_reference(pk) for pk in pks[:limit]) + (" 等" if len(pks) > limit else "")
 
 
 def reconciliation_differences(batch: PaymentBatch, *, limit: int = 20) -> list[str]:
@@ -67,7 +71,7 @@ def reconciliation_differences(batch: PaymentBatch, *, limit: int = 20) -> list[
     mismatch = sent.filter(status=S.MISMATCH).order_by("pk")
     for pk, amount, bank in mismatch.values_list("pk", "amount_fen", "bank_amount_fen")[:limit]:
         differences.append(
-            f"{_ref(pk)}：应发 {format_fen(amount)}，银行回盘 {format_fen(bank)}，差额 {format_fen((bank or 0) - amount)}"
+            f"{line_reference(pk)}：应发 {format_fen(amount)}，银行回盘 {format_fen(bank)}，差额 {format_fen((bank or 0) - amount)}"
             "（待另一位工作人员按银行金额确认，或导入更正后的回盘）"
         )
     n_mismatch = mismatch.count()
@@ -76,7 +80,7 @@ def reconciliation_differences(batch: PaymentBatch, *, limit: int = 20) -> list[
     unsent = sent.filter(status__in=[S.FAILED, S.RETURNED], reissue_requested=False).order_by("pk")
     for pk, status, reason in unsent.values_list("pk", "status", "failure_reason")[:limit]:
         why = f"（{reason}）" if reason else ""
-        differences.append(f"{_ref(pk)}：{S(status).label}{why}，尚未安排重新发放")
+        differences.append(f"{line_reference(pk)}：{S(status).label}{why}，尚未安排重新发放")
     n_unsent = unsent.count()
     if n_unsent > limit:
         differences.append(f"另有 {n_unsent - limit} 笔失败或退回尚未安排重新发放")
@@ -306,7 +310,7 @@ def _history_adjusted(line_ids: list[int]) -> int:
     for it in items:
         period = it["period"]
         amount = it["amount_fen"]
-        note = f"一卡发放 {_ref(it['line_id'])}"
+        note = f"一卡发放 {line_reference(it['line_id'])}"
         bank = lines[it["line_id"]]
         if it["line_id"] not in adjusted:
             adjusted.add(it["line_id"])

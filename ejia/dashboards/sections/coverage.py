@@ -7,7 +7,15 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from ejia.dashboards.models import AreaPopulation, RecipientMonthly
-from ejia.dashboards.sections.common import by_key, by_month, department_names, programme_names, ratio
+from ejia.dashboards.sections.common import (
+    by_key,
+    by_month,
+    children_comparison,
+    department_names,
+    per_child,
+    programme_names,
+    ratio,
+)
 from ejia.dashboards.types import Chart, Column, Kind, Section, Series, Table
 
 # The tiers of 梯度救助, as programme codes of the catalogue.
@@ -81,31 +89,22 @@ def build(q) -> Section:
 
     # 2. The children areas in the last month.
     last = q.last_month
-    children_total = by_key(
-        total_rows.filter(parent_code=q.area.code, month=last), "area_code", ["households", "persons", "monthly_fen"]
-    )
-    children_pop = by_key(
-        AreaPopulation.objects.filter(parent_code=q.area.code, month=last), "area_code", ["persons", "households"]
-    )
-    children_tiers = {
-        pk: by_key(rows.filter(parent_code=q.area.code, month=last, programme_id=pk), "area_code", ["households"])
-        for pk, _n in shown
-    }
-    area_rows = []
-    for child in q.children:
-        got = children_total.get(child.code, {"households": 0, "persons": 0, "monthly_fen": 0})
-        pop = children_pop.get(child.code, {"persons": 0, "households": 0})
-        area_rows.append(
-            (
-                child.name,
-                pop["persons"],
-                got["households"],
-                got["persons"],
-                ratio(got["persons"], pop["persons"], 1000),
-                *(children_tiers[pk].get(child.code, {"households": 0})["households"] for pk, _n in shown),
-            )
+    children_total = per_child(q, total_rows.filter(month=last), ["households", "persons", "monthly_fen"])
+    children_pop = per_child(q, AreaPopulation.objects.filter(month=last), ["persons", "households"])
+    children_tiers = [per_child(q, rows.filter(month=last, programme_id=pk), ["households"]) for pk, _n in shown]
+    area_rows = [
+        (
+            child.name,
+            pop["persons"],
+            got["households"],
+            got["persons"],
+            ratio(got["persons"], pop["persons"], 1000),
+            *(tier[i]["households"] for tier in children_tiers),
         )
-    area_table = Table(
+        for i, (child, got, pop) in enumerate(zip(q.children, children_total, children_pop, strict=True))
+    ]
+    area_table, area_chart = children_comparison(
+        q,
         key="coverage_areas",
         title=_("%(month)s各地救助覆盖") % {"month": q.month_labels[-1]},
         columns=(
@@ -116,17 +115,10 @@ def build(q) -> Section:
             Column("per_1000", _("每千名居民中的救助人数"), Kind.PERMILLE),
             *(Column(f"p{pk}", _("%(name)s（户）") % {"name": name}) for pk, name in shown),
         ),
-        rows=tuple(area_rows),
-        links=tuple(child.code if q.child_level else None for child in q.children),
-    )
-    area_chart = Chart(
-        key="coverage_areas",
-        title=_("各地每千名居民中的救助人数"),
-        kind="bar",
-        x=tuple(r[0] for r in area_rows),
-        series=(Series(_("每千人救助人数"), tuple(r[4] for r in area_rows)),),
+        rows=area_rows,
+        chart_title=_("各地每千名居民中的救助人数"),
+        bars=((_("每千人救助人数"), "per_1000"),),
         value_kind=Kind.PERMILLE,
-        table_key="coverage_areas",
     )
 
     # 3. Every programme in the last month.

@@ -8,7 +8,7 @@ from django.utils.translation import gettext as _
 
 from ejia.accounts.models import Department
 from ejia.dashboards.models import CheckMonthly, ImportMonthly
-from ejia.dashboards.sections.common import by_key, by_month, ratio
+from ejia.dashboards.sections.common import by_key, by_month, children_comparison, per_child, ratio
 from ejia.dashboards.selectors import Query
 from ejia.dashboards.types import Chart, Column, Kind, Section, Series, Table
 from ejia.verification.models import DataSource
@@ -129,15 +129,13 @@ def _checks_by_source(q: Query) -> tuple[Chart, Table] | None:
 def _checks_by_child(q: Query) -> tuple[Chart, Table] | None:
     if not q.children:
         return None
-    rows = CheckMonthly.objects.filter(parent_code=q.area.code, source_code="", month__in=q.months)
-    sums = by_key(rows, "area_code", CHECK_FIELDS)
-    out = []
-    for child in q.children:
-        s = sums.get(child.code) or dict.fromkeys(CHECK_FIELDS, 0)
-        out.append(
-            (child.name, s["checks"], s["with_differences"], ratio(s["with_differences"], s["checks"]), s["failed"])
-        )
-    table = Table(
+    each = per_child(q, CheckMonthly.objects.filter(source_code="", month__in=q.months), CHECK_FIELDS)
+    out = [
+        (child.name, s["checks"], s["with_differences"], ratio(s["with_differences"], s["checks"]), s["failed"])
+        for child, s in zip(q.children, each, strict=True)
+    ]
+    table, chart = children_comparison(
+        q,
         key="data_children",
         title=_("下级区域的一键核对"),
         columns=(
@@ -147,7 +145,7 @@ def _checks_by_child(q: Query) -> tuple[Chart, Table] | None:
             Column("share", _("差异占比（%）"), Kind.PERCENT),
             Column("failed", _("有数据源未返回")),
         ),
-        rows=tuple(out),
+        rows=out,
         total=(
             _("合计"),
             sum(r[1] for r in out),
@@ -155,15 +153,9 @@ def _checks_by_child(q: Query) -> tuple[Chart, Table] | None:
             ratio(sum(r[2] for r in out), sum(r[1] for r in out)),
             sum(r[4] for r in out),
         ),
-        links=tuple(child.code for child in q.children),
-    )
-    chart = Chart(
-        key="data_children_chart",
-        title=_("下级区域的一键核对"),
-        kind="bar",
-        x=tuple(r[0] for r in out),
-        series=(Series(_("完成核对"), tuple(r[1] for r in out)), Series(_("发现差异"), tuple(r[2] for r in out))),
-        table_key=table.key,
+        chart_key="data_children_chart",
+        chart_title=_("下级区域的一键核对"),
+        bars=((_("完成核对"), "checks"), (_("发现差异"), "with_differences")),
     )
     return chart, table
 

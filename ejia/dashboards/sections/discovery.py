@@ -7,7 +7,7 @@ from __future__ import annotations
 from django.utils.translation import gettext as _
 
 from ejia.dashboards.models import DiscoveryMonthly
-from ejia.dashboards.sections.common import by_key, by_month, ratio
+from ejia.dashboards.sections.common import by_month, children_comparison, per_child, ratio
 from ejia.dashboards.selectors import Query
 from ejia.dashboards.types import Chart, Column, Kind, Section, Series, Table
 
@@ -83,29 +83,18 @@ def build(q: Query) -> Section | None:
     ]
     tables = [monthly]
     if q.children:
-        sums = by_key(DiscoveryMonthly.objects.filter(parent_code=q.area.code, month__in=q.months), "area_code", FIELDS)
-        each = [sums.get(child.code) or dict.fromkeys(FIELDS, 0) for child in q.children]
-        rows = [_row(child.name, s) for child, s in zip(q.children, each, strict=True)]
-        children = Table(
+        each = per_child(q, DiscoveryMonthly.objects.filter(month__in=q.months), FIELDS)
+        table, chart = children_comparison(
+            q,
             key="discovery_children",
             title=_("下级区域的主动发现与动态预警"),
             columns=_columns(Column("area", _("区域"), Kind.TEXT)),
-            rows=tuple(rows),
+            rows=[_row(child.name, s) for child, s in zip(q.children, each, strict=True)],
             total=_row(_("合计"), {f: sum(s[f] for s in each) for f in FIELDS}),
-            links=tuple(child.code for child in q.children),
+            chart_key="discovery_children_chart",
+            chart_title=_("下级区域的线索与申请"),
+            bars=((_("发现线索"), "leads_found"), (_("发起申请"), "leads_applied")),
         )
-        tables.append(children)
-        charts.append(
-            Chart(
-                key="discovery_children_chart",
-                title=_("下级区域的线索与申请"),
-                kind="bar",
-                x=tuple(r[0] for r in rows),
-                series=(
-                    Series(_("发现线索"), tuple(r[1] for r in rows)),
-                    Series(_("发起申请"), tuple(r[4] for r in rows)),
-                ),
-                table_key=children.key,
-            )
-        )
+        tables.append(table)
+        charts.append(chart)
     return Section(key="discovery", title=_("主动发现与动态管理"), charts=tuple(charts), tables=tuple(tables))

@@ -6,7 +6,14 @@ from __future__ import annotations
 from django.utils.translation import gettext as _
 
 from ejia.dashboards.models import PaymentMonthly
-from ejia.dashboards.sections.common import by_key, by_month, department_names, programme_names
+from ejia.dashboards.sections.common import (
+    by_key,
+    by_month,
+    children_comparison,
+    department_names,
+    per_child,
+    programme_names,
+)
 from ejia.dashboards.types import Chart, Column, Kind, Section, Series, Table
 
 MONEY = ["due_fen", "paid_fen", "pending_fen", "held_fen", "failed_fen", "arrears_fen"]
@@ -111,27 +118,19 @@ def build(q) -> Section:
     charts = [trend_chart]
     # 4. The children areas over the range.
     if q.children:
-        per_child = by_key(rows.filter(parent_code=q.area.code), "area_code", MONEY)
-        child_rows = [_money_row(child.name, per_child.get(child.code, {})) for child in q.children]
-        tables.append(
-            Table(
-                key="money_areas",
-                title=_("各地发放（所选月份合计）"),
-                columns=_money_columns(Column("area", _("地区"), Kind.TEXT)),
-                rows=tuple(child_rows),
-                total=_total(child_rows, _("合计")),
-                links=tuple(child.code if q.child_level else None for child in q.children),
-            )
+        each = per_child(q, rows, MONEY)
+        child_rows = [_money_row(child.name, s) for child, s in zip(q.children, each, strict=True)]
+        table, chart = children_comparison(
+            q,
+            key="money_areas",
+            title=_("各地发放（所选月份合计）"),
+            columns=_money_columns(Column("area", _("地区"), Kind.TEXT)),
+            rows=child_rows,
+            total=_total(child_rows, _("合计")),
+            chart_title=_("各地已到账金额（万元）"),
+            bars=((_("已到账"), "paid"),),
+            value_kind=Kind.FEN,
         )
-        charts.append(
-            Chart(
-                key="money_areas",
-                title=_("各地已到账金额（万元）"),
-                kind="bar",
-                x=tuple(r[0] for r in child_rows),
-                series=(Series(_("已到账"), tuple(r[2] for r in child_rows)),),
-                value_kind=Kind.FEN,
-                table_key="money_areas",
-            )
-        )
+        tables.append(table)
+        charts.append(chart)
     return Section(key="money", title=_("资金发放"), charts=tuple(charts), tables=tuple(tables))

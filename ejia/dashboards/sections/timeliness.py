@@ -19,7 +19,7 @@ from django.utils.translation import pgettext
 from ejia.cases.models import Channel
 from ejia.cases.workflow.models import ProcedureStep
 from ejia.dashboards.models import CaseMonthly, StageSnapshot, StepMonthly
-from ejia.dashboards.sections.common import by_key, ratio
+from ejia.dashboards.sections.common import by_key, children_comparison, per_child, ratio
 from ejia.dashboards.types import Chart, Column, Kind, Section, Series, Table
 
 OUTCOMES = ("approved", "refused", "withdrawn")
@@ -284,19 +284,12 @@ def _children_table(q, steps, snapshot) -> tuple[Table, Chart]:
         histograms[code].append(days)
         done[code] += finished
     medians = {code: percentile(add_histograms(h), 50) for code, h in histograms.items()}
-    backlog = by_key(snapshot.filter(parent_code=q.area.code), "area_code", ["open", "overdue"])
-    links = tuple(child.code if q.child_level else None for child in q.children)
+    backlog = per_child(q, snapshot, ["open", "overdue"])
     if q.department_code:
-        rows = tuple(
-            (
-                child.name,
-                done.get(child.code, 0),
-                medians.get(child.code),
-                backlog[child.code]["open"],
-                backlog[child.code]["overdue"],
-            )
-            for child in q.children
-        )
+        rows = [
+            (child.name, done.get(child.code, 0), medians.get(child.code), b["open"], b["overdue"])
+            for child, b in zip(q.children, backlog, strict=True)
+        ]
         columns = (
             Column("area", _("地区"), Kind.TEXT),
             Column("finished", _("办结环节数")),
@@ -305,22 +298,18 @@ def _children_table(q, steps, snapshot) -> tuple[Table, Chart]:
             Column("overdue", _("已超期")),
         )
     else:
-        cases = by_key(
-            CaseMonthly.objects.filter(month__in=q.months, parent_code=q.area.code),
-            "area_code",
-            ["cases", *OUTCOMES],
-        )
-        rows = tuple(
+        cases = per_child(q, CaseMonthly.objects.filter(month__in=q.months), ["cases", *OUTCOMES])
+        rows = [
             (
                 child.name,
-                cases[child.code]["cases"],
-                sum(cases[child.code][o] for o in OUTCOMES),
-                backlog[child.code]["open"],
-                backlog[child.code]["overdue"],
+                c["cases"],
+                sum(c[o] for o in OUTCOMES),
+                b["open"],
+                b["overdue"],
                 medians.get(child.code),
             )
-            for child in q.children
-        )
+            for child, c, b in zip(q.children, cases, backlog, strict=True)
+        ]
         columns = (
             Column("area", _("地区"), Kind.TEXT),
             Column("received", _("受理申请件")),
@@ -329,27 +318,18 @@ def _children_table(q, steps, snapshot) -> tuple[Table, Chart]:
             Column("overdue", _("已超期")),
             Column("median", _("环节用时中位数（工作日）"), Kind.DAYS),
         )
-    table = Table(
+    open_at = [c.key for c in columns].index("open")
+    return children_comparison(
+        q,
         key="timeliness_areas",
         title=_("各地办理情况比较"),
         columns=columns,
         rows=rows,
-        links=links,
         note=_("受理、办结和用时为所选月份合计；在办、超期为结束月份最后一次统计时的数。"),
+        chart_title=_("各地在办与超期事项"),
+        bars=((_("未超期"), lambda r: r[open_at] - r[open_at + 1]), (_("已超期"), "overdue")),
+        stack="open",
     )
-    open_at = [c.key for c in columns].index("open")
-    chart = Chart(
-        key="timeliness_areas",
-        title=_("各地在办与超期事项"),
-        kind="bar",
-        x=tuple(r[0] for r in rows),
-        series=(
-            Series(_("未超期"), tuple(r[open_at] - r[open_at + 1] for r in rows), stack="open"),
-            Series(_("已超期"), tuple(r[open_at + 1] for r in rows), stack="open"),
-        ),
-        table_key="timeliness_areas",
-    )
-    return table, chart
 
 
 def build(q) -> Section:

@@ -9,13 +9,14 @@ import threading
 import pytest
 from django.db import IntegrityError, connection, transaction
 
-from ejia.disbursement.bankfiles import bank_file_export, bank_return_import
+from ejia.disbursement.bankfiles import BankAnswer, bank_file_export, bank_return_import, return_file
 from ejia.disbursement.batches import batch_build, batch_release
 from ejia.disbursement.exceptions import DisbursementError, ReconciliationError
 from ejia.disbursement.models import Entitlement, PaymentBatch, PaymentItem, PaymentLine, add_months
 from ejia.disbursement.reconciliation import batch_reconcile, line_reissue
 from ejia.disbursement.services import entitlement_create
 from ejia.disbursement.tests.conftest import MAY, household, person
+from ejia.disbursement.transitions import LineAction
 from ejia.registry.models import BenefitRecord
 
 pytestmark = pytest.mark.django_db
@@ -214,6 +215,30 @@ def test_reconciliation_waits_for_every_answer_then_a_failure_is_reissued_as_its
     failed.refresh_from_db()
     assert failed.status == PaymentLine.Status.REISSUED and failed.reissued_to.batch == june
     assert june.lines.exclude(household=failed.household).first().amount_fen == 60000
+
+
+def test_a_return_file_written_as_the_bank_sends_it_is_read_back_line_by_line(dave, grace, programmes):
+    for amount in (60000, 45050, 30000):
+        _dibao_household(dave, programmes, amount=amount)
+    batch = batch_release(actor=grace, batch=batch_build(actor=dave, county="371602", period=MAY))
+    bank_file_export(actor=grace, batch=batch)
+    paid, failed, returned = (batch.lines.get(amount_fen=amount) for amount in (60000, 45050, 30000))
+    data = return_file(
+        [
+            BankAnswer(paid.pk, paid.amount_fen, LineAction.BANK_PAID, "B1"),
+            BankAnswer(failed.pk, failed.amount_fen, LineAction.BANK_FAILED, note="账户已冻结"),
+            BankAnswer(returned.pk, returned.amount_fen, LineAction.BANK_RETURNED, "R3", "户名与账户不符"),
+        ]
+    )
+    rows = list(csv.reader(io.StringIO(data.decode("utf-8"))))
+    assert rows[0] == ["交易流水号", "金额（元）", "结果", "银行流水号", "说明"]
+    assert rows[2] == [failed.reference, "450.50", "失败", "", "账户已冻结"]
+    result = bank_return_import(actor=grace, batch=batch, data=data)
+    assert (result.paid, result.failed, result.returned, result.mismatch) == (1, 1, 1, 0)
+    for line, status in ((paid, "paid"), (failed, "failed"), (returned, "returned")):
+        line.refresh_from_db()
+        assert line.status == status
+    assert (paid.bank_reference, returned.bank_reference) == ("B1", "R3")
 
 
 def test_a_suspended_entitlement_is_skipped(dave, programmes):
