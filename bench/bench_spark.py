@@ -16,7 +16,8 @@ Parquet files, partitioned by county as a province's shared storage would hold t
    differs (must be 0), and the lead counts must be equal.
 
 Prints wall and CPU seconds (Spark: the Python driver plus the JVM, read from /proc), peak RSS
-(DuckDB process; Spark: the Python driver and the JVM) and the load average. Figures only.
+(VmHWM of the DuckDB process; Spark: of the Python driver and of the JVM) and the load average.
+Figures only.
 
     .venv/bin/python bench/bench_spark.py --households 1300000 [--threads 2] [--spark-memory 3g] [--amounts all]
 """
@@ -26,7 +27,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -103,6 +103,15 @@ def leads_sql(table: str, modes: dict[str, str], codes: list[str]) -> str:
     return f"SELECT {', '.join(terms)}, sum(CASE WHEN {anything} THEN 1 ELSE 0 END) AS households FROM {table}"
 
 
+def _peak_rss_mb(pid: int | str = "self") -> float:
+    """The process's peak RSS (VmHWM) in MiB. Not `ru_maxrss`: a child started by posix_spawn
+    keeps its parent's peak there (here, the parent that generated the city)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
 def _descendants(root: int) -> list[int]:
     children: dict[int, list[int]] = defaultdict(list)
     for entry in Path("/proc").iterdir():
@@ -127,13 +136,10 @@ def _jvm_usage() -> tuple[float, float]:
     for pid in _descendants(os.getpid()):
         try:
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            status = Path(f"/proc/{pid}/status").read_text()
+            peak = max(peak, _peak_rss_mb(pid))
         except OSError:
             continue
         cpu += (int(fields[11]) + int(fields[12])) / tick
-        for line in status.splitlines():
-            if line.startswith("VmHWM:"):
-                peak = max(peak, int(line.split()[1]) / 1024)
     return cpu, peak
 
 
@@ -170,7 +176,7 @@ def run_duckdb(folder: Path, threads: int, memory: str, amounts: tuple | None) -
         "wall": evaluate[0],
         "cpu": evaluate[1],
         "count_wall": time.perf_counter() - t,
-        "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "rss_mb": _peak_rss_mb(),
         "jvm_mb": None,
         "counts": counts,
         "programmes": len(codes),
@@ -206,7 +212,7 @@ def run_spark(folder: Path, threads: int, memory: str, amounts: tuple | None) ->
         "wall": evaluate[0],
         "cpu": evaluate[1],
         "count_wall": count_wall,
-        "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "rss_mb": _peak_rss_mb(),
         "jvm_mb": jvm_peak,
         "counts": {k: int(v or 0) for k, v in counts.items()},
         "programmes": len(codes),
