@@ -7,6 +7,12 @@ import os
 
 bind = os.environ.get("EJIA_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("EJIA_WORKERS", "4"))
+# Threaded workers: a request waiting on PostgreSQL (a query, a commit's flush) leaves its
+# worker to the next request, and keep-alive connections are kept. On the citizens' app mix
+# (bench/bench_api_app.py) two workers of four threads served about twice the requests/s of
+# three sync workers at the same CPU per request (docs/api.md, Benchmark).
+worker_class = os.environ.get("EJIA_WORKER_CLASS", "gthread")
+threads = int(os.environ.get("EJIA_THREADS", "4"))
 wsgi_app = "config.wsgi"
 
 # The reverse proxies whose X-Forwarded-Proto gunicorn believes: the same list Django uses to

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from ejia.accounts import throttle
 from ejia.cases.models import Case, SmsCode
+from ejia.cases.selectors import LIST_DEFERRED
 from ejia.core import crypto
 from ejia.core.sms import mask_phone, normalise_mobile, sms_send
 from ejia.core.workdays import WorkCalendar
@@ -112,7 +113,12 @@ def case_track(*, reference: str, id_last6: str) -> Case:
 
 
 def cases_for_phone(phone: str):
-    return Case.objects.filter(phone=phone).select_related("applicant", "window").order_by("-submitted_at")
+    return (
+        Case.objects.filter(phone=phone)
+        .select_related("applicant", "window")
+        .defer(*LIST_DEFERRED)  # what a citizen's lists never show
+        .order_by("-submitted_at")
+    )
 
 
 @dataclass

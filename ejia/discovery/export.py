@@ -14,6 +14,7 @@ members by position. They live in a scratch folder of the run and are deleted wi
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,7 +29,7 @@ from ejia.accounts.models import Division
 from ejia.registry.models import Household, HouseholdStatus, Membership, MemberStatus
 from ejia.rules.errors import RuleError
 from ejia.rules.facts import HOUSEHOLD_FACTS, MEMBER_FACTS
-from ejia.rules.household import coerce
+from ejia.rules.household import age_on, birth_date_from_id, coerce
 from ejia.verification import findings as fnd
 from ejia.verification.engine_input import EngineInput, MemberSource, build_engine_input
 from ejia.verification.models import DataSource, SourceSnapshot
@@ -122,9 +123,10 @@ class Reader:
         )
 
 
-def area_household_ids(area: Division) -> list[int]:
-    return list(
-        Household.objects.filter(division__path__startswith=area.path).order_by("pk").values_list("pk", flat=True)
+def area_households(area: Division) -> dict[int, int]:
+    """{household pk: village pk} of every household of `area`, in pk order."""
+    return dict(
+        Household.objects.filter(division__path__startswith=area.path).order_by("pk").values_list("pk", "division_id")
     )
 
 
@@ -164,7 +166,10 @@ def engine_inputs(reader: Reader, household_ids: list[int]) -> dict[int, EngineI
     ):
         members[row[0]].append(row[1:])
     key_of = {index: str(public_id) for ms in members.values() for public_id, index, *_ in ms}
-    found = records_by_person(reader.sources.found, key_of)
+    # Only the sources `derive` reads, and of their records only the keys it reads: another
+    # source's answer counts as given, its records unused.
+    used = [s for s in reader.sources.found if s.kind in fnd.READS]
+    found = records_by_person(used, key_of, keys={s.code: fnd.READS[s.kind] for s in used})
     out: dict[int, EngineInput] = {}
     for household_id in household_ids:
         household = households.get(household_id)
@@ -179,9 +184,10 @@ def engine_inputs(reader: Reader, household_ids: list[int]) -> dict[int, EngineI
                 name=s.name,
                 status="done",
                 as_of=s.as_of,
-                findings={k: found[s.code][k] for k in keys if k in found[s.code]},
+                findings={k: records[k] for k in keys if k in records},
             )
             for s in reader.sources.found
+            for records in [found.get(s.code, {})]
         ] + list(reader.sources.failed)
         derived = fnd.derive(answers, keys, on=on)
         try:
@@ -211,13 +217,48 @@ def engine_inputs(reader: Reader, household_ids: list[int]) -> dict[int, EngineI
 
 
 def _typed(facts: dict[str, Any], names: list[str], catalogue: dict) -> dict[str, Any] | None:
-    row = {}
-    for name in names:
-        try:
-            row[name] = coerce(catalogue[name], facts.get(name))
-        except RuleError:
-            return None
+    """The row of `names` typed as the SQL back-end reads them (unknown: None); None when a
+    value cannot be read. Only the facts given are coerced: most of a row is unknown."""
+    row = dict.fromkeys(names)
+    for name, value in facts.items():
+        if value is not None and name in row:
+            try:
+                row[name] = coerce(catalogue[name], value)
+            except RuleError:
+                return None
     return row
+
+
+def input_fingerprint(item: EngineInput, division_id: int, on: dt.date) -> bytes:
+    """A digest of everything a household's engine input holds that the explain step reads: its
+    village, place and standards, every household and member fact as given (with the members'
+    ages on `on`, the only way the date reaches the rules), the members' keys and names, and
+    where each fact came from (registry, declared, or the department and date of a snapshot).
+    Two inputs with the same digest give the same evaluation, plan and facts behind a lead."""
+    ages = []
+    for member in item.members:
+        birth = member.get("birth_date")
+        try:
+            birth = dt.date.fromisoformat(birth) if isinstance(birth, str) else birth
+        except ValueError:
+            birth = None
+        birth = birth or birth_date_from_id(member.get("id_number"))
+        ages.append(age_on(birth, on) if isinstance(birth, dt.date) else None)
+    # Dicts in their insertion order, which the same rows give again (the registry's JSON, the
+    # sources' and the builder's fixed order): sorting them would cost more than the digest.
+    payload = (
+        division_id,
+        item.region_code,
+        item.urban,
+        item.household,
+        item.members,
+        ages,
+        item.refs,
+        item.names,
+        item.provenance,
+        item.input.standards,
+    )
+    return hashlib.blake2b(repr(payload).encode(), digest_size=16).digest()
 
 
 @dataclass
@@ -226,6 +267,8 @@ class Export:
     households: int = 0
     members: int = 0
     skipped: int = 0
+    # {household pk: input_fingerprint} when the caller asked for them (the scan does).
+    fingerprints: dict[int, bytes] = field(default_factory=dict)
 
     @property
     def households_path(self) -> Path:
@@ -240,8 +283,11 @@ class Export:
         return self.folder / "standards.parquet"
 
 
-def export_area(reader: Reader, area: Division, folder: Path, *, chunk: int = CHUNK) -> Export:
-    """Write households.parquet, members.parquet and standards.parquet of `area` into `folder`."""
+def export_area(
+    reader: Reader, area: Division, folder: Path, *, chunk: int = CHUNK, fingerprints: bool = False
+) -> Export:
+    """Write households.parquet, members.parquet and standards.parquet of `area` into `folder`;
+    with `fingerprints`, also keep each exported household's `input_fingerprint`."""
     from ejia.catalogue.selectors import standards_table_rows
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -250,8 +296,8 @@ def export_area(reader: Reader, area: Division, folder: Path, *, chunk: int = CH
     h_writer = pq.ParquetWriter(result.households_path, HOUSEHOLD_SCHEMA)
     m_writer = pq.ParquetWriter(result.members_path, MEMBER_SCHEMA)
     try:
-        ids = area_household_ids(area)
-        divisions = dict(Household.objects.filter(pk__in=ids).values_list("pk", "division_id")) if ids else {}
+        divisions = area_households(area)
+        ids = list(divisions)
         for start in range(0, len(ids), chunk):
             part = ids[start : start + chunk]
             h_rows: list[dict] = []
@@ -264,6 +310,9 @@ def export_area(reader: Reader, area: Division, folder: Path, *, chunk: int = CH
                     result.skipped += 1
                     continue
                 h_rows.append({"household_id": household_id, "county_code": county, **h})
+                if fingerprints:
+                    division_id = divisions.get(household_id)
+                    result.fingerprints[household_id] = input_fingerprint(item, division_id, reader.on)
                 for i, m in enumerate(ms):
                     m_rows.append({"household_id": household_id, "member_index": i, "county_code": county, **m})
             if h_rows:

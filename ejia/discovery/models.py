@@ -36,6 +36,9 @@ class ScanRun(BaseModel):
     candidates = models.PositiveIntegerField(_("初筛家庭数"), default=0)
     leads_new = models.PositiveIntegerField(_("新线索"), default=0)
     leads_updated = models.PositiveIntegerField(_("更新线索"), default=0)
+    # Of the leads found again, those whose household was not explained again (nothing it is
+    # explained from changed) or whose explanation came out the same: only `last_run` moved.
+    leads_unchanged = models.PositiveIntegerField(_("未变化线索"), default=0)
     leads_closed = models.PositiveIntegerField(_("自动关闭线索"), default=0)
     # {"export": s, "evaluate": s, "explain": s, "upsert": s, "total": s, "peak_rss_mb": n}
     timings = models.JSONField(default=dict, blank=True)
@@ -101,6 +104,9 @@ class Lead(BaseModel):
     # The facts behind them: [{"label", "value", "who", "source"}]; missing facts by label.
     facts = models.JSONField(default=list, blank=True)
     unknown_labels = models.JSONField(default=list, blank=True)
+    # The scan's `lead_fingerprint` of the explanation the lead was written from: the same
+    # value on the next scan means the lead would come out identical, so it is not rewritten.
+    fingerprint = models.CharField(max_length=32, blank=True, editable=False)
     first_run = models.ForeignKey(ScanRun, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     last_run = models.ForeignKey(ScanRun, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     # 网格员上报: what the grid worker wrote down (the ID number is optional and not kept here).

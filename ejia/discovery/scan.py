@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import logging
 import resource
 import shutil
@@ -28,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
@@ -115,12 +116,15 @@ class Finding:
     reasons: list[dict]
     facts: list[dict]
     unknown_labels: list[str]
+    # lead_fingerprint of the household's explanation ("" when the scan kept no fingerprints).
+    fingerprint: str = ""
 
 
 @dataclass
 class Tally:
     new: int = 0
-    updated: int = 0
+    updated: int = 0  # found again: rewritten, or (of which `unchanged`) only stamped with the run
+    unchanged: int = 0
     closed: int = 0
     timings: dict[str, float] = field(default_factory=dict)
 
@@ -163,7 +167,7 @@ def _run(scan: ScanRun) -> ScanRun:
     scratch = Path(tempfile.mkdtemp(prefix="scan-", dir=_scratch_root()))
     try:
         t = time.perf_counter()
-        export = export_area(reader, scan.area, scratch)
+        export = export_area(reader, scan.area, scratch, fingerprints=True)
         tally.timings["export"] = round(time.perf_counter() - t, 3)
         t = time.perf_counter()
         outcomes = evaluate_export(export.folder, on=scan.on)
@@ -171,11 +175,13 @@ def _run(scan: ScanRun) -> ScanRun:
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     t = time.perf_counter()
-    candidates = _subtract(outcomes, scan.on)
-    findings = _explain(reader, candidates)
+    candidates = _subtract(outcomes, scan.area, scan.on)
+    findings, unchanged = _explain(reader, candidates, fingerprints=export.fingerprints)
+    export.fingerprints.clear()
     tally.timings["explain"] = round(time.perf_counter() - t, 3)
+    tally.timings["explained_households"] = len(candidates) - len({h for _, h, _ in unchanged})
     t = time.perf_counter()
-    _upsert(scan, findings, tally)
+    _upsert(scan, findings, unchanged, tally)
     tally.timings["upsert"] = round(time.perf_counter() - t, 3)
     tally.timings["total"] = round(time.perf_counter() - started, 3)
     # CPU seconds of this process (DuckDB's threads included): the wall time on a shared machine lies.
@@ -195,6 +201,7 @@ def _run(scan: ScanRun) -> ScanRun:
     scan.members = export.members
     scan.candidates = len(candidates)
     scan.leads_new, scan.leads_updated, scan.leads_closed = tally.new, tally.updated, tally.closed
+    scan.leads_unchanged = tally.unchanged
     scan.timings = tally.timings
     scan.by_programme = by_programme
     scan.failed_sources = sources.failed_rows
@@ -203,7 +210,13 @@ def _run(scan: ScanRun) -> ScanRun:
         actor=scan.started_by,
         action="discovery.scan_finish",
         obj=scan,
-        data={"households": scan.households, "new": tally.new, "updated": tally.updated, "closed": tally.closed},
+        data={
+            "households": scan.households,
+            "new": tally.new,
+            "updated": tally.updated,
+            "unchanged": tally.unchanged,
+            "closed": tally.closed,
+        },
     )
     return scan
 
@@ -255,40 +268,42 @@ def outcomes_of(result, modes: dict[str, str]) -> dict[int, dict[str, str]]:
     return dict(out)
 
 
-def held_and_applied(household_ids: list[int], on: dt.date) -> dict[int, set[str]]:
+def held_and_applied(
+    household_ids: list[int] | None, on: dt.date, *, area: Division | None = None
+) -> dict[int, set[str]]:
     """The programme codes each household receives (registry statuses, live entitlements) or
-    has an open request for."""
+    has an open request for: of `household_ids`, or (None) of every household of `area`, read
+    set-based for the whole area."""
     from ejia.cases.matching import STATUS_PROGRAMMES
     from ejia.cases.models import ProgrammeRequest
     from ejia.disbursement.models import Entitlement
 
+    if household_ids is None:
+        scope = Q(household__division__path__startswith=area.path)
+    else:
+        scope = Q(household_id__in=household_ids)
     current = Q(start__lte=on) & (Q(end__isnull=True) | Q(end__gte=on))
     out: dict[int, set[str]] = defaultdict(set)
     for model in (HouseholdStatus, MemberStatus):
-        for household_id, kind in model.objects.filter(current, household_id__in=household_ids).values_list(
-            "household_id", "kind"
-        ):
+        for household_id, kind in model.objects.filter(current, scope).values_list("household_id", "kind"):
             if kind in STATUS_PROGRAMMES:
                 out[household_id].add(STATUS_PROGRAMMES[kind])
     month = on.replace(day=1)
     for household_id, code in (
-        Entitlement.objects.filter(household_id__in=household_ids, status__in=LIVE_ENTITLEMENT, start_month__lte=month)
+        Entitlement.objects.filter(scope, status__in=LIVE_ENTITLEMENT, start_month__lte=month)
         .filter(Q(end_month__isnull=True) | Q(end_month__gte=month))
         .values_list("household_id", "programme__code")
     ):
         out[household_id].add(code)
-    for household_id, code in ProgrammeRequest.objects.filter(household_id__in=household_ids, is_open=True).values_list(
+    for household_id, code in ProgrammeRequest.objects.filter(scope, is_open=True).values_list(
         "household_id", "programme__code"
     ):
         out[household_id].add(code)
     return out
 
 
-def _subtract(outcomes: dict[int, dict[str, str]], on: dt.date) -> dict[int, set[str]]:
-    ids = list(outcomes)
-    taken: dict[int, set[str]] = {}
-    for start in range(0, len(ids), 900):
-        taken.update(held_and_applied(ids[start : start + 900], on))
+def _subtract(outcomes: dict[int, dict[str, str]], area: Division, on: dt.date) -> dict[int, set[str]]:
+    taken = held_and_applied(None, on, area=area)
     out = {}
     for household_id, codes in outcomes.items():
         left = set(codes) - taken.get(household_id, set())
@@ -297,11 +312,19 @@ def _subtract(outcomes: dict[int, dict[str, str]], on: dt.date) -> dict[int, set
     return out
 
 
-def _explain(reader: Reader, candidates: dict[int, set[str]], *, chunk: int = 500) -> list[Finding]:
+def _explain(
+    reader: Reader, candidates: dict[int, set[str]], *, fingerprints: dict[int, bytes] | None = None, chunk: int = 500
+) -> tuple[list[Finding], list[tuple[int, int, int]]]:
     """Each candidate household through the plan builder. The plan is built on the candidate
     programmes and those the combination rules tie them to (what the family holds included):
     the same verdicts as the window's full plan for these programmes, without explaining the
-    other sixty."""
+    other sixty.
+
+    Incremental: a household whose open leads were all explained from the same stamp (its
+    export fingerprint, what it holds and applied for, its candidate programmes, the catalogue
+    and snapshots in force) and name exactly the programmes that explanation found would come
+    out identical, so it is not explained again. Returns the findings of the households
+    explained, and (lead pk, household pk, programme pk) of the open leads left as they are."""
     from ejia.cases.matching import holdings_by_household
     from ejia.catalogue.planning import build_plan
     from ejia.catalogue.selectors import combinations_in_force, engine_for
@@ -314,15 +337,39 @@ def _explain(reader: Reader, candidates: dict[int, set[str]], *, chunk: int = 50
         partners[rule.programme].add(rule.other)
         partners[rule.other].add(rule.programme)
     programmes = {p.code: p for p in Programme.objects.select_related("department")}
+    base = catalogue_fingerprint(reader, engine, combinations)
+    fingerprints = fingerprints or {}
     ids = sorted(candidates)
     findings: list[Finding] = []
+    unchanged: list[tuple[int, int, int]] = []
     for start in range(0, len(ids), chunk):
         part = ids[start : start + chunk]
-        inputs = engine_inputs(reader, part)
         taken = held_and_applied(part, reader.on)
-        households = Household.objects.in_bulk(part)
         holdings = holdings_by_household(part, reader.on)
+        stamps = {
+            h: household_stamp(base, fingerprints[h], holdings[h], taken.get(h, set()), candidates[h])
+            for h in part
+            if h in fingerprints
+        }
+        open_leads: dict[int, list[tuple[int, int, str, str]]] = defaultdict(list)
+        for pk, household_id, programme_id, code, stored in Lead.objects.filter(
+            source=Lead.Source.SCAN, status__in=OPEN_STATUSES, household_id__in=part
+        ).values_list("pk", "household_id", "programme_id", "programme__code", "fingerprint"):
+            open_leads[household_id].append((pk, programme_id, code, stored))
+        todo = []
         for household_id in part:
+            leads, stamp = open_leads.get(household_id), stamps.get(household_id)
+            if leads and stamp is not None:
+                expected = lead_fingerprint(stamp, [code for _, _, code, _ in leads])
+                if all(stored == expected for *_, stored in leads):
+                    unchanged.extend((pk, household_id, programme_id) for pk, programme_id, _, _ in leads)
+                    continue
+            todo.append(household_id)
+        if not todo:
+            continue
+        inputs = engine_inputs(reader, todo)
+        households = Household.objects.in_bulk(todo)
+        for household_id in todo:
             item = inputs.get(household_id)
             if item is None:
                 continue
@@ -353,11 +400,59 @@ def _explain(reader: Reader, candidates: dict[int, set[str]], *, chunk: int = 50
                     and worth_a_visit(entry, programmes.get(entry.code))
                 ):
                     by_code[entry.code].append(entry)
-            for code, entries in by_code.items():
-                programme, compiled = programmes.get(code), engine.programmes.get(code)
-                if programme is not None and compiled is not None:
-                    findings.append(_finding(household, item, programme, compiled, entries, plan.members))
-    return findings
+            found = [
+                _finding(household, item, programmes[code], engine.programmes[code], entries, plan.members)
+                for code, entries in by_code.items()
+                if code in programmes and code in engine.programmes
+            ]
+            stamp = stamps.get(household_id)
+            if stamp is not None:
+                fingerprint = lead_fingerprint(stamp, [f.programme.code for f in found])
+                for f in found:
+                    f.fingerprint = fingerprint
+            findings.extend(found)
+    return findings, unchanged
+
+
+# Part of every stamp: a change to what the explain step writes into a lead (a new reason
+# text, another fact shown) is a new value here, so the next scan explains every household again.
+EXPLAIN_VERSION = "1"
+
+
+def catalogue_fingerprint(reader: Reader, engine, combinations) -> bytes:
+    """What every household's explanation shares: the fact catalogue, the rules in force (the
+    engine's specs), the combination rules, the programmes as the plan and the discovery modes read them, the
+    committed snapshots (their dates are in the facts' sources) and the standards table."""
+    from ejia.catalogue.selectors import standards_table_rows
+
+    rows = [
+        sorted((k, v) for k, v in row.items() if k not in ("created_at", "updated_at"))
+        for row in Programme.objects.order_by("code").values()
+    ]
+    payload = (
+        EXPLAIN_VERSION,
+        FACTS,  # the facts' labels, units and choices are shown in the reasons and facts
+        engine.specs,
+        sorted(combinations, key=repr),
+        rows,
+        [(s.code, s.kind, s.name, s.snapshot_id, s.as_of) for s in reader.sources.found],
+        [a.code for a in reader.sources.failed],
+        standards_table_rows(reader.on),
+    )
+    return hashlib.blake2b(repr(payload).encode(), digest_size=16).digest()
+
+
+def household_stamp(base: bytes, fingerprint: bytes, held: list, taken: set[str], codes: set[str]) -> bytes:
+    """One household's stamp: the catalogue's, its export fingerprint (`input_fingerprint`),
+    what it holds and applied for, and its candidate programmes."""
+    payload = (sorted(map(repr, held)), sorted(taken), sorted(codes))
+    return hashlib.blake2b(base + fingerprint + repr(payload).encode(), digest_size=16).digest()
+
+
+def lead_fingerprint(stamp: bytes, codes) -> str:
+    """What a household's open leads remember: the stamp they were explained from and every
+    programme that explanation found (a lead closed by a visit since then no longer matches)."""
+    return hashlib.blake2b(stamp + "|".join(sorted(codes)).encode(), digest_size=16).hexdigest()
 
 
 def worth_a_visit(entry, programme: Programme | None) -> bool:
@@ -439,9 +534,19 @@ def _source_label(provenance: str | None) -> str:
     return "部门数据：" + provenance.removeprefix("verified:").strip()
 
 
-def _upsert(scan: ScanRun, findings: list[Finding], tally: Tally) -> None:
+def _upsert(scan: ScanRun, findings: list[Finding], unchanged: list[tuple[int, int, int]], tally: Tally) -> None:
     now = timezone.now()
     seen: set[tuple[int, int]] = set()
+    # Leads whose household was not explained again: only stamped with this run, in SQL (a lead
+    # a visit closed meanwhile is left as the visit left it).
+    for start in range(0, len(unchanged), 900):
+        part = unchanged[start : start + 900]
+        seen.update((household_id, programme_id) for _, household_id, programme_id in part)
+        touched = Lead.objects.filter(pk__in=[pk for pk, _, _ in part], status__in=OPEN_STATUSES).update(
+            last_run=scan, updated_at=now
+        )
+        tally.updated += touched
+        tally.unchanged += touched
     for start in range(0, len(findings), 500):
         part = findings[start : start + 500]
         keys = {(f.household_id, f.programme.pk) for f in part}
@@ -459,7 +564,7 @@ def _upsert(scan: ScanRun, findings: list[Finding], tally: Tally) -> None:
             cooling = set(
                 Lead.objects.filter(recent, household_id__in=household_ids).values_list("household_id", "programme_id")
             )
-            new, changed = [], []
+            new, changed, same = [], [], []
             for f in part:
                 key = (f.household_id, f.programme.pk)
                 seen.add(key)
@@ -478,20 +583,41 @@ def _upsert(scan: ScanRun, findings: list[Finding], tally: Tally) -> None:
                             **_fields(f),
                         )
                     )
-                else:
-                    for name, value in _fields(f).items():
-                        setattr(lead, name, value)
-                    lead.last_run = scan
-                    lead.updated_at = now
-                    changed.append(lead)
+                    continue
+                fields = _fields(f)
+                if all(getattr(lead, name) == value for name, value in fields.items()):
+                    same.append(lead.pk)
+                    continue
+                for name, value in fields.items():
+                    setattr(lead, name, value)
+                lead.last_run = scan
+                lead.updated_at = now
+                changed.append(lead)
             Lead.objects.bulk_create(new)
-            Lead.objects.bulk_update(changed, [*_FIELDS, "last_run", "updated_at"])
+            _rewrite(changed, [*_FIELDS, "last_run", "updated_at"])
+            Lead.objects.filter(pk__in=same).update(last_run=scan, updated_at=now)
             tally.new += len(new)
-            tally.updated += len(changed)
+            tally.updated += len(changed) + len(same)
+            tally.unchanged += len(same)
     _close_vanished(scan, seen, tally)
 
 
-_FIELDS = ("likelihood", "amount_fen", "persons", "reasons", "facts", "unknown_labels")
+def _rewrite(leads: list[Lead], names: list[str]) -> None:
+    """Write `names` of each lead, one plain UPDATE per row sent as one batch (psycopg pipelines
+    it); Django's bulk_update builds a CASE per field and row, which costs more than the write."""
+    if not leads:
+        return
+    quote = connection.ops.quote_name
+    fields = [Lead._meta.get_field(name) for name in names]
+    # Only the model's own table and column names go into the text; every value is a parameter.
+    table, sets, pk = quote(Lead._meta.db_table), ", ".join(f"{quote(f.column)} = %s" for f in fields), quote("id")
+    sql = f"UPDATE {table} SET {sets} WHERE {pk} = %s"  # noqa: S608
+    rows = [[f.get_db_prep_save(getattr(lead, f.attname), connection) for f in fields] + [lead.pk] for lead in leads]
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, rows)
+
+
+_FIELDS = ("likelihood", "amount_fen", "persons", "reasons", "facts", "unknown_labels", "fingerprint")
 
 
 def _fields(f: Finding) -> dict:
@@ -502,6 +628,7 @@ def _fields(f: Finding) -> dict:
         "reasons": f.reasons,
         "facts": f.facts,
         "unknown_labels": f.unknown_labels,
+        "fingerprint": f.fingerprint,
     }
 
 

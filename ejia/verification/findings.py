@@ -28,6 +28,22 @@ DISABILITY_KIND_CODES = {
     "6": "mental",
     "7": "multiple",
 }
+# What `derive` reads of each source kind's records: the kinds it uses and, of their records,
+# these keys only (a record's other keys never change a verified fact). A bulk reader may leave
+# other kinds unread and hand `derive` records holding only these keys.
+READS: dict[str, tuple[str, ...]] = {
+    "deposit": ("balance_fen",),
+    "vehicle": ("status", "plate_kind"),
+    "real_estate": (),
+    "business": ("status",),
+    "social_insurance": ("status", "pension_month_fen"),
+    "unemployment": ("status", "benefit_month_fen"),
+    "tax": ("period", "income_fen"),
+    "medical": ("out_of_pocket_fen",),
+    "disability": ("disability_grade", "disability_kind"),
+    "population": ("status",),
+    "civil": ("event", "event_date"),
+}
 INCOME_NOTE = "部门数据可证实的收入（工资薪金和经营所得、养老金、失业保险金），务农、零工等无记录收入仍以申报为准"
 
 
@@ -54,6 +70,15 @@ class Answer:
 
 
 def _fact(value, answers: list[Answer], note: str = "") -> dict:
+    if len(answers) == 1:  # most facts: one source (the same dict, built without sorting)
+        only = answers[0]
+        return {
+            "value": value,
+            "sources": [only.code],
+            "source_names": [only.name],
+            "as_of": only.as_of or None,
+            "note": note,
+        }
     dates = sorted(a.as_of for a in answers if a.as_of)
     return {
         "value": value,

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -126,13 +126,22 @@ def _transaction(client: ApiClient, action: str, transaction_id: str, body: dict
     )
 
 
-def _finish(txn: DciTransaction, client: ApiClient, header: dict, message: dict) -> None:
+def _finish(
+    txn: DciTransaction, client: ApiClient, header: dict, message: dict, *, audit: str, codes: list[str]
+) -> None:
+    """Keep the answer on the transaction, queue its callback, audit the subscription codes."""
     txn.response_ciphertext = _seal({"header": header, "message": message})
     txn.status = header["status"]
     txn.completed_at = timezone.now()
     txn.save(update_fields=["response_ciphertext", "status", "completed_at", "updated_at"])
     delivery_enqueue(
         client=client, base_uri=txn.callback_uri, envelope=signed(header, message, our_signature), dci_transaction=txn
+    )
+    audit_record(
+        actor=client.service_user,
+        action=audit,
+        obj=client,
+        data={"transaction_id": txn.transaction_id, "codes": codes},
     )
 
 
@@ -141,22 +150,40 @@ def _duplicate(transaction_id: str) -> tuple[int, dict[str, Any]]:
     return error.http_status, env.error_ack(error)
 
 
-def subscribe_accept(body: Any, *, client: ApiClient) -> tuple[int, dict[str, Any]]:
-    """`registry/subscribe`: ACK now; the subscriptions (or each one's rejection) go to the
-    partner as `on-subscribe`, in the same transaction that creates them."""
+def _acknowledge(
+    body: Any,
+    *,
+    client: ApiClient,
+    action: str,
+    key: str,
+    check: Callable[[env.Envelope, list], None],
+    run: Callable[[dict, ApiClient, str, list, str], DciTransaction],
+) -> tuple[int, dict[str, Any]]:
+    """What subscribe and unsubscribe share: check the envelope and its items (`check` raises
+    DciError), then `run` them in one transaction; ACK with the correlation_id, or ERR."""
     try:
-        envelope, transaction_id, items, base = _accept(
-            body, client=client, action="subscribe", key="subscribe_request"
-        )
-        if envelope.header.total_count != len(items):
-            raise env.DciError(env.ERR_REQUEST_BAD, "header.total_count 须等于订阅条数。")
+        envelope, transaction_id, items, base = _accept(body, client=client, action=action, key=key)
+        check(envelope, items)
     except env.DciError as exc:
         return exc.http_status, env.error_ack(exc)
     try:
-        txn = _subscribe(body, client, transaction_id, items, base)
+        txn = run(body, client, transaction_id, items, base)
     except IntegrityError:  # the same transaction_id a moment ago (a concurrent retry)
         return _duplicate(transaction_id)
     return 200, env.ack(txn.correlation_id)
+
+
+def _check_subscribe(envelope: env.Envelope, items: list) -> None:
+    if envelope.header.total_count != len(items):
+        raise env.DciError(env.ERR_REQUEST_BAD, "header.total_count 须等于订阅条数。")
+
+
+def subscribe_accept(body: Any, *, client: ApiClient) -> tuple[int, dict[str, Any]]:
+    """`registry/subscribe`: ACK now; the subscriptions (or each one's rejection) go to the
+    partner as `on-subscribe`, in the same transaction that creates them."""
+    return _acknowledge(
+        body, client=client, action="subscribe", key="subscribe_request", check=_check_subscribe, run=_subscribe
+    )
 
 
 def _subscribe(body: dict, client: ApiClient, transaction_id: str, items: list, base: str) -> DciTransaction:
@@ -178,30 +205,21 @@ def _subscribe(body: dict, client: ApiClient, transaction_id: str, items: list, 
             "correlation_id": txn.correlation_id,
             "subscribe_response": answers,
         }
-        _finish(txn, client, header, message)
-        audit_record(
-            actor=client.service_user,
-            action="api.dci.subscribe",
-            obj=client,
-            data={"transaction_id": transaction_id, "codes": codes},
-        )
+        _finish(txn, client, header, message, audit="api.dci.subscribe", codes=codes)
     return txn
+
+
+def _check_unsubscribe(envelope: env.Envelope, codes: list) -> None:
+    if not all(isinstance(c, str) and 0 < len(c) <= 99 for c in codes):
+        raise env.DciError(env.ERR_REQUEST_BAD, "subscription_codes 须为订阅编码（字符串）的列表。")
 
 
 def unsubscribe_accept(body: Any, *, client: ApiClient) -> tuple[int, dict[str, Any]]:
     """`registry/unsubscribe`: ACK now; `on-unsubscribe` lists each code's status. Only the
     partner's own subscriptions can be ended; another's code is answered as invalid."""
-    try:
-        _, transaction_id, codes, base = _accept(body, client=client, action="unsubscribe", key="subscription_codes")
-        if not all(isinstance(c, str) and 0 < len(c) <= 99 for c in codes):
-            raise env.DciError(env.ERR_REQUEST_BAD, "subscription_codes 须为订阅编码（字符串）的列表。")
-    except env.DciError as exc:
-        return exc.http_status, env.error_ack(exc)
-    try:
-        txn = _unsubscribe(body, client, transaction_id, codes, base)
-    except IntegrityError:  # the same transaction_id a moment ago (a concurrent retry)
-        return _duplicate(transaction_id)
-    return 200, env.ack(txn.correlation_id)
+    return _acknowledge(
+        body, client=client, action="unsubscribe", key="subscription_codes", check=_check_unsubscribe, run=_unsubscribe
+    )
 
 
 def _unsubscribe(body: dict, client: ApiClient, transaction_id: str, codes: list, base: str) -> DciTransaction:
@@ -240,13 +258,7 @@ def _unsubscribe(body: dict, client: ApiClient, transaction_id: str, codes: list
             total_count=len(codes),
             completed_count=len(codes),
         )
-        _finish(txn, client, header, message)
-        audit_record(
-            actor=client.service_user,
-            action="api.dci.unsubscribe",
-            obj=client,
-            data={"transaction_id": transaction_id, "codes": ended},
-        )
+        _finish(txn, client, header, message, audit="api.dci.unsubscribe", codes=ended)
     return txn
 
 

@@ -258,5 +258,6 @@ def decisions_for_household(household) -> QuerySet[Decision]:
     return (
         Decision.objects.filter(procedure__case__household=household)
         .select_related("procedure__case", "procedure__request__programme__department")
+        .defer(*(f"procedure__case__{name}" for name in CASE_LIST_DEFERRED))
         .order_by("-decided_at", "-pk")
     )

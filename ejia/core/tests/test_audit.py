@@ -146,3 +146,32 @@ def test_a_seal_event_itself_is_part_of_the_chain(accesses):
     AuditEvent.objects.filter(action=SEAL_ACTION).update(data={"count": 5, "digest": "0" * 64})
     result = audit_verify(check_anchor=False)
     assert not result.ok and "内容哈希不符" in result.problem
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_seals_and_writes_seal_every_row_once_on_postgresql():
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the race needs PostgreSQL's row locks")
+    from conftest import race
+
+    for i in range(40):
+        access_record(actor=None, action="api.call", data={"n": i})
+
+    def seal():
+        return f"sealed {access_seal(batch=15).sealed}"
+
+    def write():
+        for i in range(20):
+            access_record(actor=None, action="api.call", data={"late": i})
+        return "wrote 20"
+
+    outcomes = race(seal, seal, seal, write)
+    assert "wrote 20" in outcomes and all(o.startswith(("sealed", "wrote")) for o in outcomes), outcomes
+    access_seal()  # what the writer added after the last seal picked its rows
+    counts = [e.data["count"] for e in AuditEvent.objects.filter(action=SEAL_ACTION)]
+    assert sum(counts) == 60 and all(0 < c <= 15 for c in counts[:-1])
+    assert not AccessEvent.objects.filter(sealed_seq__isnull=True).exists()
+    result = audit_verify(check_anchor=False)
+    assert result.ok and result.sealed == 60, str(result)

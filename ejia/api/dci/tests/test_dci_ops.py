@@ -3,12 +3,16 @@ page, a page listing them (no person's data), and 重新投递 that queues a cal
 
 from __future__ import annotations
 
+import io
+
 import pytest
+from django.core.management import CommandError, call_command
+from django.db import connection
 from django.urls import reverse
 
-from conftest import _unit, make_staff
+from conftest import _unit, make_staff, race
 from ejia.accounts.models import Role
-from ejia.api.dci.delivery import MAX_ATTEMPTS, deliveries_send
+from ejia.api.dci.delivery import MAX_ATTEMPTS, DeliveryError, deliveries_send, delivery_retry
 from ejia.api.dci.tests import test_dci, test_dci_async
 from ejia.api.dci.tests.test_dci_async import post, search_envelope
 from ejia.api.models import DciDelivery
@@ -121,3 +125,42 @@ def test_other_staff_are_refused(client, bob):
     client.force_login(bob)
     assert client.get(reverse("dci:failed")).status_code == 403
     assert 'data-testid="nav-dci"' not in client.get(reverse("accounts:home")).content.decode()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_retries_at_once_queue_the_callback_once(
+    client, family, registry, receiver, admin, django_capture_on_commit_callbacks
+):
+    if connection.vendor == "sqlite":
+        pytest.skip("SQLite serialises writers anyway; the row lock matters on PostgreSQL")
+    _, head_id, _ = family
+    delivery = fail_one_callback(client, registry, receiver, head_id, django_capture_on_commit_callbacks)
+    receiver.statuses = []
+
+    def click():
+        delivery_retry(actor=admin, delivery_id=delivery.pk)
+        return "queued"
+
+    outcomes = race(click, click, expected={DeliveryError: lambda exc: "refused"})
+    assert sorted(outcomes) == ["queued", "refused"], outcomes
+    delivery.refresh_from_db()
+    assert delivery.status == DciDelivery.Status.SENT
+    assert len(receiver.received) == MAX_ATTEMPTS + 1
+    assert AuditEvent.objects.filter(action="api.dci.delivery_retry").count() == 1
+
+
+def test_the_operators_command_lists_and_retries_the_same_rows(
+    client, family, registry, receiver, django_capture_on_commit_callbacks
+):
+    _, head_id, _ = family
+    delivery = fail_one_callback(client, registry, receiver, head_id, django_capture_on_commit_callbacks)
+    out = io.StringIO()
+    call_command("ejia_dci_deliver", "--failed", stdout=out)
+    assert f"{delivery.pk}\tspmis-shandong\ton-search" in out.getvalue() and "1 failed callback(s)" in out.getvalue()
+    receiver.statuses = []
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("ejia_dci_deliver", "--retry", str(delivery.pk), stdout=io.StringIO())
+    delivery.refresh_from_db()
+    assert delivery.status == DciDelivery.Status.SENT
+    with pytest.raises(CommandError, match="只有投递失败的回调可以重新投递"):
+        call_command("ejia_dci_deliver", "--retry", str(delivery.pk), stdout=io.StringIO())

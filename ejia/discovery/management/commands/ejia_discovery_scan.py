@@ -32,7 +32,8 @@ class Command(BaseCommand):
         t = scan.timings
         self.stdout.write(
             f"discovery {area.name}: {scan.status}, {scan.households} households, {scan.members} members, "
-            f"{scan.candidates} candidates; leads +{scan.leads_new} new, {scan.leads_updated} updated, "
+            f"{scan.candidates} candidates ({t.get('explained_households', 0)} explained); leads +{scan.leads_new} new, "
+            f"{scan.leads_updated} found again ({scan.leads_unchanged} unchanged), "
             f"{scan.leads_closed} closed; {t.get('total', 0)} s "
             f"(export {t.get('export', 0)}, evaluate {t.get('evaluate', 0)}, explain {t.get('explain', 0)}, "
             f"upsert {t.get('upsert', 0)}), peak RSS {t.get('peak_rss_mb', 0)} MB"
