@@ -64,6 +64,10 @@ def test_the_auditor_states_a_purpose_before_a_file_opens_and_the_log_shows_it(p
     page.goto(f"{live_server.url}/staff/audit/?action=access")
     row = page.get_by_test_id("audit-events").locator("tbody tr").first
     assert "access.purpose_stated" in row.inner_text() and "2026年第12号审计抽查" in row.inner_text()
+    # The API calls are the log's second tab.
+    go(page, page.get_by_test_id("tab-access-log"))
+    page.get_by_test_id("access-events").wait_for()
+    screenshot(page, "access-api-log")
 
 
 def test_a_missing_page_is_the_branded_404(page, live_server, bob):

@@ -1,5 +1,7 @@
-"""The auditor's pages: the audit log, filtered, with the chain check. Reading a family's file
-from here goes through the case page, which asks the auditor for a stated purpose first."""
+"""The auditor's pages: the audit log, filtered, with the chain check, and the API access log
+(every call of a department system, partner registry or the citizens' app, kept outside the
+chain and sealed into it every minute). Reading a family's file from here goes through the case
+page, which asks the auditor for a stated purpose first."""
 
 from __future__ import annotations
 
@@ -16,23 +18,31 @@ from django.views.decorators.http import require_POST
 from ejia.accounts.policies import Capability, staff_view
 from ejia.accounts.scope import scope_for
 from ejia.core.audit import audit_record, audit_verify
-from ejia.core.models import AuditEvent
+from ejia.core.models import AccessEvent, AuditEvent
 
 PER_PAGE = 50
 # Objects whose page an auditor can open from the log (the case page asks for a purpose).
 OBJECT_PAGES = {"cases.case": "cases:case_detail"}
 
 
-def audit_events_for_user(*, user):
-    """The events of actors in the auditor's area; system events (no actor) and events of
-    city-level staff only for an auditor at city level."""
+def _in_area(qs, user):
+    """Events of actors in the auditor's area; system events (no actor) and events of
+    city-level staff or clients only for an auditor at city level."""
     scope = scope_for(user)
-    qs = AuditEvent.objects.select_related("actor").order_by("-seq")
     if scope.empty:
         return qs.none()
     if "/" in scope.division_path.rstrip("/"):
         return qs.filter(actor__unit__division__path__startswith=scope.division_path)
     return qs
+
+
+def audit_events_for_user(*, user):
+    return _in_area(AuditEvent.objects.select_related("actor").order_by("-seq"), user)
+
+
+def access_events_for_user(*, user):
+    """API calls in the auditor's area: a client acts as its service account, whose unit places it."""
+    return _in_area(AccessEvent.objects.order_by("-id"), user)
 
 
 def _date(text: str) -> dt.date | None:
@@ -42,15 +52,14 @@ def _date(text: str) -> dt.date | None:
         return None
 
 
-@staff_view(Capability.AUDIT_READ, cache=False)
-def audit_log_view(request):
-    filters = {k: request.GET.get(k, "").strip() for k in ("actor", "action", "object", "since", "until")}
-    qs = audit_events_for_user(user=request.user)
-    if filters["actor"]:
+def _filtered(request, qs, names: tuple[str, ...]):
+    """The log filtered by the form's fields (the same on both logs), and the fields."""
+    filters = {k: request.GET.get(k, "").strip() for k in names}
+    if filters.get("actor"):
         qs = qs.filter(Q(actor__username__iexact=filters["actor"]) | Q(actor_label__contains=filters["actor"]))
-    if filters["action"]:
+    if filters.get("action"):
         qs = qs.filter(action__startswith=filters["action"])
-    if filters["object"]:
+    if filters.get("object"):
         qs = qs.filter(Q(object_id=filters["object"]) | Q(object_type=filters["object"]))
     tz = timezone.get_current_timezone()
     since, until = _date(filters["since"]), _date(filters["until"])
@@ -58,6 +67,20 @@ def audit_log_view(request):
         qs = qs.filter(created_at__gte=dt.datetime.combine(since, dt.time.min, tzinfo=tz))
     if until:
         qs = qs.filter(created_at__lt=dt.datetime.combine(until + dt.timedelta(days=1), dt.time.min, tzinfo=tz))
+    return qs, filters
+
+
+def _query(request) -> str:
+    query = request.GET.copy()
+    query.pop("page", None)
+    return query.urlencode()
+
+
+@staff_view(Capability.AUDIT_READ, cache=False)
+def audit_log_view(request):
+    qs, filters = _filtered(
+        request, audit_events_for_user(user=request.user), ("actor", "action", "object", "since", "until")
+    )
     page = Paginator(qs, PER_PAGE).get_page(request.GET.get("page"))
     for event in page.object_list:
         event.link = None
@@ -67,13 +90,20 @@ def audit_log_view(request):
                 event.link = reverse(name, args=[event.object_id])
             except NoReverseMatch:
                 event.link = None
-    query = request.GET.copy()
-    query.pop("page", None)
     return render(
         request,
         "accounts/audit_log.html",
-        {"page": page, "filters": filters, "query": query.urlencode(), "actions": _action_prefixes()},
+        {"page": page, "filters": filters, "query": _query(request), "actions": _action_prefixes()},
     )
+
+
+@staff_view(Capability.AUDIT_READ, cache=False)
+def access_log_view(request):
+    """Every API call: which client, as which account, which path, for which citizen (masked
+    phone), and whether the row is sealed into the chain yet (the seal job runs every minute)."""
+    qs, filters = _filtered(request, access_events_for_user(user=request.user), ("actor", "object", "since", "until"))
+    page = Paginator(qs, PER_PAGE).get_page(request.GET.get("page"))
+    return render(request, "accounts/access_log.html", {"page": page, "filters": filters, "query": _query(request)})
 
 
 def _action_prefixes() -> list[str]:

@@ -27,6 +27,7 @@ from ejia.api.errors import ApiError
 from ejia.api.keys import ALGORITHM, signing_key
 from ejia.api.models import ApiClient
 from ejia.core.audit import access_record
+from ejia.core.sms import mask_phone
 
 AUDIENCE = "ejia-api"
 
@@ -123,18 +124,13 @@ def principal_for(claims: dict) -> ApiPrincipal | None:
 
 def audit_call(request, principal: ApiPrincipal, scope: str) -> None:
     """Every authenticated call, allowed or not, in the access log (one INSERT, no chain lock;
-    sealed into the audit chain every minute, see ejia.core.audit.access_seal)."""
-    access_record(
-        actor=principal.user,
-        action="api.call",
-        obj=principal.client,
-        data={
-            "client_id": principal.client.client_id,
-            "method": request.method,
-            "path": request.path,
-            "scope": scope,
-        },
-    )
+    sealed into the audit chain every minute, see ejia.core.audit.access_seal). A citizen's
+    call through the app names the citizen's phone, masked as staff pages show it."""
+    data = {"client_id": principal.client.client_id, "method": request.method, "path": request.path, "scope": scope}
+    phone = getattr(principal, "phone", "")
+    if phone:
+        data["phone"] = mask_phone(phone)
+    access_record(actor=principal.user, action="api.call", obj=principal.client, data=data)
 
 
 class ClientAuth(HttpBearer):

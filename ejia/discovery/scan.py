@@ -420,8 +420,8 @@ EXPLAIN_VERSION = "1"
 
 
 def catalogue_fingerprint(reader: Reader, engine, combinations) -> bytes:
-    """What every household's explanation shares: the rules in force (the engine's specs), the
-    combination rules, the programmes as the plan and the discovery modes read them, the
+    """What every household's explanation shares: the fact catalogue, the rules in force (the
+    engine's specs), the combination rules, the programmes as the plan and the discovery modes read them, the
     committed snapshots (their dates are in the facts' sources) and the standards table."""
     from ejia.catalogue.selectors import standards_table_rows
 
@@ -431,6 +431,7 @@ def catalogue_fingerprint(reader: Reader, engine, combinations) -> bytes:
     ]
     payload = (
         EXPLAIN_VERSION,
+        FACTS,  # the facts' labels, units and choices are shown in the reasons and facts
         engine.specs,
         sorted(combinations, key=repr),
         rows,

@@ -75,6 +75,7 @@ def expectations(world) -> tuple[list[tuple], list[tuple]]:
         ("disbursement:batch_list", [], CENTRE, ()),
         ("disbursement:reviews_due", [], TOWNSHIPS | CENTRE, ()),
         ("accounts:audit_log", [], AUDITOR, ()),
+        ("accounts:access_log", [], AUDITOR, ()),
         ("cases:outbox", [], CENTRE, ()),
         ("accounts:password_change", [], EVERYONE, ()),
         ("accounts:second_factor", [], EVERYONE, ()),

@@ -93,7 +93,7 @@ JOBS = {
     "editor_mz": {"catalogue:list", "catalogue:edit", "catalogue:history"} | DASHBOARDS,
     "editor_jy": {"catalogue:list", "catalogue:edit", "catalogue:history"} | DASHBOARDS,
     "exchange_operator": {"verification:sources", "verification:upload", "verification:snapshot"},
-    "auditor": {"accounts:audit_log"},
+    "auditor": {"accounts:audit_log", "accounts:access_log"},
     "sysadmin": {
         "accounts:staff_list",
         "accounts:staff_create",

@@ -16,6 +16,7 @@ from ejia.api.services import client_create
 from ejia.api.tests.conftest import bearer
 from ejia.cases.models import Case, SmsCode
 from ejia.cases.tests.conftest import signature_data_url
+from ejia.core.models import AccessEvent
 from ejia.core.sms import MemoryBackend
 from ejia.registry.tests.factories import new_id, village
 
@@ -93,6 +94,9 @@ def test_the_app_flow_login_submit_track_withdraw_logout(client, catalogue, app_
     assert done.status_code == 200, done.content
     assert [r["status"] for r in done.json()["withdrawn"]] == ["withdrawn"]
     assert not done.json()["application"]["withdrawable"]
+    # Every call of the citizen is in the access log under the app, naming the phone masked.
+    calls = AccessEvent.objects.filter(action="api.call", data__path=BASE + "/me/applications")
+    assert calls.count() == 5 and {c.data["phone"] for c in calls} == {"137****2222"}
     assert post(client, "/logout", {}, me).status_code == 204
     assert AppSession.objects.get().revoked_at is not None
     assert client.get(BASE + "/me/applications", headers=me).status_code == 401

@@ -114,3 +114,19 @@ def test_a_catalogue_change_explains_every_household_again(demo_city):
     programme_update(actor=demo_city["centre_director"], programme=programme, discovery_mode="likely_possible")
     run = scan()
     assert run.timings["explained_households"] == run.candidates and run.leads_unchanged == 0
+
+
+def test_a_changed_fact_label_explains_every_household_again_and_the_leads_show_it(demo_city, monkeypatch):
+    import dataclasses
+
+    from ejia.rules.facts import FACTS
+
+    scan()
+    lead = Lead.objects.filter(status__in=OPEN_STATUSES).exclude(facts=[]).first()
+    assert lead is not None, "the small city's leads show the facts behind them"
+    name = next(n for n, f in FACTS.items() if f.label == lead.facts[0]["label"])
+    monkeypatch.setitem(FACTS, name, dataclasses.replace(FACTS[name], label=FACTS[name].label + "（新）"))
+    run = scan()
+    assert run.timings["explained_households"] == run.candidates and run.leads_unchanged == 0
+    lead.refresh_from_db()
+    assert any(f["label"] == FACTS[name].label for f in lead.facts)
