@@ -271,6 +271,16 @@ class SqlCompiler:
         targets = engine.targets
         # Member programmes whose per-member result another rule reads member by member.
         self.per_member: set[str] = set()
+        # Member programmes whose amount is the same for every member (a standard, a constant,
+        # household facts): the sum over eligible members is their count times that amount, so
+        # the member pass counts instead of summing, and computes no amount per member.
+        self.flat_amounts: set[str] = {
+            code
+            for code in self.amounts
+            if targets[code] == "member"
+            and not self._member_level(engine.programmes[code].amount)
+            and not any(isinstance(n, Aggregate) for n in engine.programmes[code].amount.walk())
+        }
         for prog in engine.programmes.values():
             for root in self._roots(prog):
                 if prog.target == "member":
@@ -543,7 +553,7 @@ class SqlCompiler:
         for code in stage.member_programmes:
             ok = and_all([self.expr(n, ctx) for n in self.member_criteria[code]])
             select = select.select(alias(ok, ok_col(code)), copy=False)
-            if code in self.amounts:
+            if code in self.amounts and code not in self.flat_amounts:
                 select = select.select(
                     alias(self._amount(self.engine.programmes[code], ctx), amt_col(code)), copy=False
                 )
@@ -588,7 +598,11 @@ class SqlCompiler:
                 select = select.select(alias(cast(total, SQL_TYPES[node.type]), f"{info.name}__s"), copy=False)
         for code in stage.member_programmes:
             ok, amt = col(ok_col(code), "m"), col(amt_col(code), "m")
-            if code in self.amounts:
+            if code in self.flat_amounts:
+                for part, cond in (("nt", ok), ("nu", is_null(ok))):
+                    total = cast(exp.Count(this=case((cond, num(1)))), "BIGINT")
+                    select = select.select(alias(total, f"r__{code}__{part}"), copy=False)
+            elif code in self.amounts:
                 for part, cond in (("ta", ok), ("ua", is_null(ok))):
                     total = cast(exp.Sum(this=case((cond, amt))), "BIGINT")
                     select = select.select(alias(total, f"r__{code}__{part}"), copy=False)
@@ -612,7 +626,7 @@ class SqlCompiler:
                 groups.append(((info.name, "u"),))
         for code in stage.member_programmes:
             groups.append(((code, "ok"), (code, "okn")))  # some member eligible; some possibly
-            if code in self.amounts:
+            if code in self.amounts and code not in self.flat_amounts:
                 groups.append(((code, "tn"), (code, "un")))  # ... with an unknown amount
         return groups
 
@@ -658,7 +672,8 @@ class SqlCompiler:
                 for part in self._agg_parts(info):
                     select = select.select(col(f"{info.name}__{part}", "a"), copy=False)
             for code in stage.member_programmes:
-                for part in ("ta", "ua") if code in self.amounts else ():
+                parts = ("nt", "nu") if code in self.flat_amounts else ("ta", "ua")
+                for part in parts if code in self.amounts else ():
                     select = select.select(col(f"r__{code}__{part}", "a"), copy=False)
             for word in range(len(self._words[k])):
                 select = select.select(col(f"w{k}_{word}", "a"), copy=False)
@@ -689,9 +704,19 @@ class SqlCompiler:
 
         stage = self.member_stage[code]
 
+        flat = code in self.flat_amounts
+        each = self._amount(self.engine.programmes[code], ctx) if flat else None
+
         def part(name: str) -> exp.Expression:
             if name == "v":  # some member eligible → true, else some possibly → unknown, else false
                 return self._tri(stage, (code, "ok"), table)
+            if flat and name in ("ta", "ua", "tn", "un"):
+                # the same amount for every member: count × amount; unknown when it is
+                # unknown and some member counts
+                n = col(f"r__{code}__{'nt' if name in ('ta', 'tn') else 'nu'}", table)
+                if name in ("ta", "ua"):
+                    return exp.Mul(this=n, expression=paren(each))
+                return exp.And(this=exp.GT(this=n, expression=num(0)), expression=is_null(each))
             if name in ("ok", "tn", "un"):
                 return self._flag(stage, (code, name), table)
             return col(f"r__{code}__{name}", table)
