@@ -80,11 +80,6 @@ STOCK_PERCENT = 70
 PAYERS = (("prepare", "周国庆"), ("release", "钱晓梅"))
 
 
-def _pick(key: str, percent: int) -> bool:
-    """A stable pseudo-random choice (the same on every run and database)."""
-    return zlib.crc32(key.encode()) % 100 < percent
-
-
 def _at(day: dt.date, hour: int) -> dt.datetime:
     """A time on `day`, never later than now (the current month's steps happened already)."""
     return min(timezone.make_aware(dt.datetime.combine(day, dt.time(hour, 0))), timezone.now())
@@ -189,10 +184,12 @@ def plan_entitlements(*, months: list[dt.date], county_codes: list[str]) -> list
     dibao = by_kind.get(StatusKind.DIBAO, [])
     income = _member_income([h for h, _ in dibao])
     stock = 0
-    for household_id, county in dibao:
+    # The stable choices below are keyed by position in the ordered rows, never by database key:
+    # the same registry gives the same history on every database, whatever its sequences say.
+    for position, (household_id, county) in enumerate(dibao):
         members = income.get(household_id) or [0]
         gap = sum(max(DIBAO_MINIMUM_FEN, DIBAO_STANDARD_FEN - m) for m in members)
-        start, decided = _start_and_decided(f"dibao:{household_id}", months, stock=True)
+        start, decided = _start_and_decided(f"dibao:{position}", months, stock=True)
         # One in twelve 低保 households of the stock leaves during the year (work found, moved).
         ends = None
         if start == months[0]:
@@ -209,8 +206,8 @@ def plan_entitlements(*, months: list[dt.date], county_codes: list[str]) -> list
     ):
         if person_id in seen_tekun:
             continue
+        start, decided = _start_and_decided(f"tekun:{len(seen_tekun)}", months, stock=True)
         seen_tekun.add(person_id)
-        start, decided = _start_and_decided(f"tekun:{person_id}", months, stock=True)
         planned.append(Planned(household_id, village[:6], "tekun", TEKUN_FEN, start, decided, person_id=person_id))
     others = sorted(set(by_kind.get(StatusKind.DIBAO_EDGE, [])) | set(by_kind.get(StatusKind.EXPENSE_HARDSHIP, [])))
     heads = dict(
@@ -222,7 +219,7 @@ def plan_entitlements(*, months: list[dt.date], county_codes: list[str]) -> list
     member_programmes = {"unemployment_benefit"}
     for i, (household_id, county) in enumerate(others):
         code, amount = OTHER_PROGRAMMES[i % len(OTHER_PROGRAMMES)]
-        start, decided = _start_and_decided(f"{code}:{household_id}", months, stock=False)
+        start, decided = _start_and_decided(f"{code}:{i}", months, stock=False)
         person = heads.get(household_id) if code in member_programmes else None
         if code in member_programmes and person is None:
             continue
@@ -244,12 +241,13 @@ class MonthResult:
 
 
 def _answer_file(batch: PaymentBatch) -> bytes:
-    """The bank's return file: most lines paid, about 3 % failed, 1 % returned (stable choice)."""
+    """The bank's return file: most lines paid, about 3 % failed, 1 % returned (a stable choice
+    by the line's position in the batch, the same on every database)."""
     answers = []
-    for pk, amount in (
+    for position, (pk, amount) in enumerate(
         batch.lines.filter(status=PaymentLine.Status.PENDING).order_by("pk").values_list("pk", "amount_fen")
     ):
-        n = zlib.crc32(f"bank:{pk}".encode()) % 100
+        n = zlib.crc32(f"bank:{batch.period:%Y%m}:{position}".encode()) % 100
         if n < 3:
             answers.append(BankAnswer(pk, amount, LineAction.BANK_FAILED, note="账户状态异常（冻结）"))
         elif n < 4:
