@@ -16,6 +16,18 @@ H_COLUMNS = [n for n, f in HOUSEHOLD_FACTS.items() if not f.derived]
 M_COLUMNS = [n for n, f in MEMBER_FACTS.items() if not f.derived]
 
 
+def rural_without_assets() -> dict:
+    """A rural 滨城区 household whose assets are all known and nil (the 低保 asset test passes)."""
+    return {
+        "region_code": "371602",
+        "urban": False,
+        "financial_assets_fen": 0,
+        "vehicles": 0,
+        "housing_units": 1,
+        "has_business": False,
+    }
+
+
 @dataclass
 class Record:
     facts: dict[str, Any]

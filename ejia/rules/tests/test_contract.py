@@ -12,7 +12,7 @@ from ejia.rules import Engine, Outcome
 from ejia.rules.samples import CORE_PROGRAMMES, binzhou_standards
 
 from .helpers import ON, rural
-from .population import Record, load_duckdb
+from .population import Record, load_duckdb, rural_without_assets
 
 
 def test_to_json_has_the_ejia_eval_fields():
@@ -40,14 +40,7 @@ def test_bulk_table_has_one_row_per_household_and_typed_columns():
         Record({"region_code": "371602", "urban": False}, [{"income_month_fen": 0}]),
         Record({"region_code": "371602", "urban": True}, []),
         Record(
-            {
-                "region_code": "371602",
-                "urban": False,
-                "financial_assets_fen": 0,
-                "vehicles": 0,
-                "housing_units": 1,
-                "has_business": False,
-            },
+            rural_without_assets(),
             [{"birth_date": dt.date(1980, 1, 1), "income_month_fen": 0, "has_capable_supporter": True}],
         ),
     ]
@@ -72,14 +65,7 @@ def test_bulk_table_has_one_row_per_household_and_typed_columns():
 def test_bulk_amounts_only_for_the_programmes_asked_for():
     records = [
         Record(
-            {
-                "region_code": "371602",
-                "urban": False,
-                "financial_assets_fen": 0,
-                "vehicles": 0,
-                "housing_units": 1,
-                "has_business": False,
-            },
+            rural_without_assets(),
             [{"birth_date": dt.date(1940, 1, 1), "income_month_fen": 0, "has_capable_supporter": False}],
         ),
     ]

@@ -14,7 +14,15 @@ from hypothesis import strategies as st
 from ejia.rules import Engine
 from ejia.rules.samples import binzhou_standards
 
-from .population import ON, Record, as_input, load_duckdb, load_postgres, outcomes_by_household
+from .population import (
+    ON,
+    Record,
+    as_input,
+    load_duckdb,
+    load_postgres,
+    outcomes_by_household,
+    rural_without_assets,
+)
 from .programmes import PARITY_PROGRAMMES
 
 ENGINE = Engine(PARITY_PROGRAMMES)
@@ -117,14 +125,7 @@ def test_explained_and_bulk_agree_on_duckdb(records):
 
 def test_a_fact_column_missing_from_the_table_is_unknown_for_everyone():
     record = Record(
-        {
-            "region_code": "371602",
-            "urban": False,
-            "financial_assets_fen": 0,
-            "vehicles": 0,
-            "housing_units": 1,
-            "has_business": False,
-        },
+        rural_without_assets(),
         [{"birth_date": dt.date(1950, 1, 1), "income_month_fen": 1000, "has_capable_supporter": False}],
     )
     con = duckdb.connect()
