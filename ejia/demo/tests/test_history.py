@@ -73,7 +73,12 @@ def test_twelve_months_of_history_agree_with_the_raw_rows_and_a_second_run_adds_
         assert all(timezone.localtime(at).date() <= today for at in records.values_list("at", flat=True))
     checks = VerificationCheck.objects.filter(household__cases__in=cases)
     assert len({timezone.localtime(c.created_at).date().replace(day=1) for c in checks}) >= 10
-    assert Decision.objects.filter(procedure__case__in=cases).count() >= 9
+    decisions = Decision.objects.filter(procedure__case__in=cases)
+    assert decisions.count() >= 9
+    # Eligible applicants are approved (and paid from the next batches), the others refused.
+    approved = decisions.filter(outcome=Decision.Outcome.APPROVED)
+    assert approved.exists() and decisions.filter(outcome=Decision.Outcome.REFUSED).exists()
+    assert Entitlement.objects.filter(request__procedure__decision__in=approved).exists()
     # Some steps overdue now, and some finished after their deadline.
     assert RequestProcedure.objects.filter(case__in=cases, state__in=OPEN_STATES, step_due__lt=today).exists()
 
