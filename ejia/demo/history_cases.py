@@ -4,10 +4,11 @@ grid worker on the applicant's behalf, online self-service) and moved through th
 the demo staff with the services' own `on=` dates: acceptance, one-click check (against the
 imported department data), home visit, township review, 7-day public notice, county decision.
 
-Older months' cases are decided: four in five applicants are families the eligibility plan finds
-低保 likely or possible for, and are approved (the approval makes the entitlement, paid from the
-month after acceptance by the next batches of ejia/demo/history.py); the fifth is a family the
-data rule out, and is refused; recent ones stop where the calendar
+Older months' cases are decided: four in five applicants are, where any is left, families the
+eligibility plan finds 低保 likely or possible for, and are approved (the approval makes the
+entitlement, paid from the month after acceptance by the next batches of ejia/demo/history.py);
+the others are refused (in the demo city every eligible family of the township is already
+assisted, so all are); recent ones stop where the calendar
 stops them, and some are left at the home visit past its deadline (overdue). One in four
 acceptances is completed after its 3-working-day deadline.
 
@@ -215,8 +216,7 @@ def _choose(
     """The next household (lowest income first) to whom the plan offers 低保: with `plausible`,
     one the plan finds likely or possible with an amount (most applicants); otherwise whatever
     its outcome (families apply on their own judgement, and the county refuses what the data
-    rules out). The poorest households not yet assisted mostly hold savings or a car, so
-    without the first kind every case of the history would be refused."""
+    rules out). The poorest households not yet assisted mostly hold savings or a car."""
     for candidate in candidates:
         if candidate.assisted or candidate.household.pk in used:
             continue
