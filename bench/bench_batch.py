@@ -31,6 +31,8 @@ import time
 import uuid
 from pathlib import Path
 
+from bench_db import ensure_database
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
@@ -38,15 +40,6 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 COUNTY = "371602"
 PERIOD = dt.date(2026, 5, 1)
 HOLDERLESS_EVERY = 200  # one household in 200 has an account but no holder registered: held
-
-
-def ensure_database(url: str) -> None:
-    import psycopg
-
-    base, _, name = url.rpartition("/")
-    with psycopg.connect(base + "/postgres", autocommit=True) as con:
-        if not con.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-            con.execute(f'CREATE DATABASE "{name}"')
 
 
 def peak_mib() -> float:

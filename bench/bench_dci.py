@@ -21,6 +21,8 @@ import sys
 import time
 from pathlib import Path
 
+from bench_db import ensure_database
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
@@ -28,15 +30,6 @@ os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/ejia_d
 
 VILLAGES_PER_COUNTY = 40
 BATCH = 5000
-
-
-def ensure_database(url: str) -> None:
-    import psycopg
-
-    base, _, name = url.rpartition("/")
-    with psycopg.connect(base + "/postgres", autocommit=True) as con:
-        if not con.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-            con.execute(f'CREATE DATABASE "{name}"')
 
 
 def id_for(i: int, member: int) -> str:

@@ -30,19 +30,12 @@ import sys
 import time
 from pathlib import Path
 
+from bench_db import ensure_database
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/ejia_scan_bench")
-
-
-def ensure_database(url: str) -> None:
-    import psycopg
-
-    base, _, name = url.rpartition("/")
-    with psycopg.connect(base + "/postgres", autocommit=True) as con:
-        if not con.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-            con.execute(f'CREATE DATABASE "{name}"')
 
 
 def build(persons: int) -> None:

@@ -34,21 +34,14 @@ import sys
 import time
 from pathlib import Path
 
+from bench_db import ensure_database
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 # As a production worker runs: with DEBUG on, Django keeps the text of the last 9,000 queries,
 # and a batch's `IN (…thousands of indexes…)` queries would be counted as its memory.
 os.environ.setdefault("DJANGO_DEBUG", "false")
-
-
-def ensure_database(url: str) -> None:
-    import psycopg
-
-    base, _, name = url.rpartition("/")
-    with psycopg.connect(base + "/postgres", autocommit=True) as con:
-        if not con.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-            con.execute(f'CREATE DATABASE "{name}"')
 
 
 def generate(scale: str, city_dir: Path) -> None:
