@@ -72,9 +72,11 @@ def _loads(text: str) -> Any:
     return json.loads(text)
 
 
-def _py_coerce(name: str, text: str) -> str | None:
+def _py_coerce(name: str, text: str | None) -> str | None:
     """The JSON of `coerce(fact, value)`, None when the value cannot be read (or an integer
     does not fit the Parquet column)."""
+    if text is None:
+        return None
     fact = HOUSEHOLD_FACTS.get(name) or MEMBER_FACTS[name]
     value = _loads(text)
     if value is None:
@@ -102,7 +104,10 @@ def _py_str(text: str) -> str:
 
 
 def _udfs(con: duckdb.DuckDBPyConnection, on: dt.date) -> None:
-    con.create_function("py_coerce", _py_coerce, ["VARCHAR", "VARCHAR"], "VARCHAR", side_effects=False)
+    # NULL: the value cannot be read (the UDF's own answer, hence "special").
+    con.create_function(
+        "py_coerce", _py_coerce, ["VARCHAR", "VARCHAR"], "VARCHAR", null_handling="special", side_effects=False
+    )
     con.create_function("py_int", _py_int, ["VARCHAR"], "VARCHAR", side_effects=False)
     con.create_function("py_str", _py_str, ["VARCHAR"], "VARCHAR", side_effects=False)
     con.create_function(

@@ -37,7 +37,7 @@ from ejia.accounts.models import Division
 from ejia.catalogue.models import Programme
 from ejia.catalogue.plan import PlanMember, PlanOutcome
 from ejia.core.audit import audit_record
-from ejia.discovery.export import Reader, engine_inputs, export_area, sources_committed
+from ejia.discovery.export import Reader, engine_inputs, exporter, sources_committed
 from ejia.discovery.models import OPEN_STATUSES, Lead, LeadStatus, ScanRun
 from ejia.registry.models import Household, HouseholdStatus, MemberStatus
 from ejia.rules.facts import FACTS
@@ -167,7 +167,7 @@ def _run(scan: ScanRun) -> ScanRun:
     scratch = Path(tempfile.mkdtemp(prefix="scan-", dir=_scratch_root()))
     try:
         t = time.perf_counter()
-        export = export_area(reader, scan.area, scratch, fingerprints=True)
+        export = exporter()(reader, scan.area, scratch, fingerprints=True)
         tally.timings["export"] = round(time.perf_counter() - t, 3)
         t = time.perf_counter()
         outcomes = evaluate_export(export.folder, on=scan.on)
