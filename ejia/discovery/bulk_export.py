@@ -248,11 +248,14 @@ def _pull(con, name: str, sql: str, params: list, columns: dict[str, str], scrat
         ):
             for block in copy:
                 out.write(block)
-        con.execute(
-            f"CREATE TABLE {name} AS SELECT * FROM read_csv(?, header = false, columns = ?,"
-            " quote = '\"', escape = '\"', allow_quoted_nulls = false)",
-            [str(path), columns],
-        )
+        if path.stat().st_size == 0:
+            con.execute(f"CREATE TABLE {name} ({', '.join(f'{c} {t}' for c, t in columns.items())})")
+        else:
+            con.execute(
+                f"CREATE TABLE {name} AS SELECT * FROM read_csv(?, header = false, columns = ?, auto_detect = false,"
+                " delim = ',', quote = '\"', escape = '\"', allow_quoted_nulls = false)",
+                [str(path), columns],
+            )
         path.unlink()
         return
     with connection.cursor() as cursor:
@@ -273,34 +276,38 @@ def _text(column: str) -> str:
     return f"CAST({column} AS TEXT)"
 
 
+def _record_keys(kinds: _Kinds) -> list[str]:
+    """Every record key `derive` reads of the kinds it will read: one column each."""
+    return sorted({key for kind in kinds.done if kind in fnd.READS for key in fnd.READS[kind]})
+
+
 def _pull_tables(con, reader: Reader, area: Division, kinds: _Kinds, scratch: Path) -> None:
     pg = connection.vendor == "postgresql"
     on = reader.on.isoformat()
+    day = "%s::date" if pg else "%s"
     h, d, m, p = (Household._meta.db_table, Division._meta.db_table, Membership._meta.db_table, Person._meta.db_table)
     hs, ms, r = HouseholdStatus._meta.db_table, MemberStatus._meta.db_table, SourceRecord._meta.db_table
-    in_area = f"SELECT h.id FROM {h} h JOIN {d} d ON d.id = h.division_id WHERE d.path LIKE %s"
+    # Joined, not `IN (subquery)`: PostgreSQL hashes the divisions once.
+    in_area = f"JOIN {h} h ON h.id = x.household_id JOIN {d} d ON d.id = h.division_id WHERE d.path LIKE %s ESCAPE '\\'"
     like = area.path.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-    like_sql = " ESCAPE '\\'"
-    in_area += like_sql
-    facts = "h.facts::text" if pg else "h.facts"
+    json_text = "::text" if pg else ""
     _pull(
         con,
         "households",
-        f"SELECT h.id, h.division_id, {facts} FROM {h} h WHERE h.id IN ({in_area})",
+        f"SELECT h.id, h.division_id, h.facts{json_text} FROM {h} h JOIN {d} d ON d.id = h.division_id"
+        " WHERE d.path LIKE %s ESCAPE '\\'",
         [like],
         {"household_id": "BIGINT", "division_id": "BIGINT", "facts": "VARCHAR"},
         scratch,
     )
-    living = f"m.date_out IS NULL AND (p.deceased_on IS NULL OR p.deceased_on > {'%s::date' if pg else '%s'})"
-    member_facts = "m.facts::text" if pg else "m.facts"
+    living = f"x.date_out IS NULL AND (p.deceased_on IS NULL OR p.deceased_on > {day})"
     _pull(
         con,
         "members",
-        f"SELECT m.household_id, ROW_NUMBER() OVER (PARTITION BY m.household_id ORDER BY m.relation, m.id) - 1,"
-        f" m.relation, {_text('p.public_id')}, p.id_number_index, p.name, {_text('p.birth_date')}, p.sex,"
-        f" {member_facts} FROM {m} m JOIN {p} p ON p.id = m.person_id"
-        f" WHERE {living} AND m.household_id IN ({in_area})",
-        [on, like],
+        "SELECT x.household_id, ROW_NUMBER() OVER (PARTITION BY x.household_id ORDER BY x.relation, x.id) - 1,"
+        f" x.relation, {_text('p.public_id')}, p.id_number_index, p.name, {_text('p.birth_date')}, p.sex,"
+        f" x.facts{json_text} FROM {m} x JOIN {p} p ON p.id = x.person_id {in_area} AND {living}",
+        [like, on],
         {
             "household_id": "BIGINT",
             "member_index": "BIGINT",
@@ -314,45 +321,73 @@ def _pull_tables(con, reader: Reader, area: Division, kinds: _Kinds, scratch: Pa
         },
         scratch,
     )
-    day = "%s::date" if pg else "%s"
-    current = f'start <= {day} AND ("end" IS NULL OR "end" >= {day})'
+    # Few statuses: PostgreSQL filters them by the area's households best as a semi-join.
+    households = f"SELECT h.id FROM {h} h JOIN {d} d ON d.id = h.division_id WHERE d.path LIKE %s ESCAPE '\\'"
+    current = f'x.start <= {day} AND (x."end" IS NULL OR x."end" >= {day})'
     _pull(
         con,
         "statuses",
-        f"SELECT household_id, kind FROM {hs} WHERE {current} AND household_id IN ({in_area})"
-        f" UNION SELECT household_id, kind FROM {ms} WHERE {current} AND household_id IN ({in_area})",
+        f"SELECT x.household_id, x.kind FROM {hs} x WHERE {current} AND x.household_id IN ({households})"
+        f" UNION SELECT x.household_id, x.kind FROM {ms} x WHERE {current} AND x.household_id IN ({households})",
         [on, on, like, on, on, like],
         {"household_id": "BIGINT", "kind": "VARCHAR"},
         scratch,
     )
     used = {k: s for k, s in kinds.done.items() if k in fnd.READS}
+    keys = _record_keys(kinds)
+    shape = {"kind": "VARCHAR", "person_index": "VARCHAR", "row_number": "BIGINT"}
     if not used:
-        con.execute("CREATE TABLE records (kind VARCHAR, person_index VARCHAR, row_number BIGINT, data VARCHAR)")
+        con.execute(f"CREATE TABLE records ({', '.join(f'{c} {t}' for c, t in shape.items())}, data VARCHAR)")
         return
-    cases, params = [], []
-    for kind, source in used.items():
-        if pg:
-            keys = fnd.READS[kind]
-            pairs = ", ".join("%s, data->%s" for _ in keys)
-            cases.append(f"WHEN %s THEN jsonb_build_object({pairs})::text")
-            params += [source.snapshot_id] + [part for key in keys for part in (key, key)]
-    data = f"CASE snapshot_id {' '.join(cases)} END" if pg else "data"
     kind_case = " ".join("WHEN %s THEN %s" for _ in used)
-    kind_params = [part for kind, s in used.items() for part in (s.snapshot_id, kind)]
-    people = (
-        f"SELECT p.id_number_index FROM {m} m JOIN {p} p ON p.id = m.person_id"
-        f" WHERE {living} AND m.household_id IN ({in_area})"
-    )
+    params = [part for kind, s in used.items() for part in (s.snapshot_id, kind)]
+    if pg:
+        # Only the keys derive reads, one JSON column each; a key its kind reads but the record
+        # lacks is a JSON null, as `records_by_person` hands it to the per-household path.
+        columns = []
+        for key in keys:
+            readers = [s.snapshot_id for kind, s in used.items() if key in fnd.READS[kind]]
+            columns.append(
+                f"CASE WHEN snapshot_id IN ({', '.join('%s' for _ in readers)}) THEN COALESCE((data->%s)::text, 'null') END"
+            )
+            params += [*readers, key]
+        data = ", ".join(columns)
+        shape |= dict.fromkeys(keys, "VARCHAR")
+    else:
+        data = "data"
+        shape["data"] = "VARCHAR"
+    if pg and area.level != Division.Level.CITY:
+        # Only the area's people; the whole city reads every record (the join would cost more).
+        people = (
+            f" JOIN (SELECT DISTINCT p.id_number_index AS person FROM {m} x JOIN {p} p ON p.id = x.person_id"
+            f" {in_area} AND {living}) people ON people.person = r.person_index"
+        )
+        area_params = [like, on]
+    elif not pg:
+        people = (
+            f" WHERE r.person_index IN (SELECT p.id_number_index FROM {m} x JOIN {p} p ON p.id = x.person_id"
+            f" {in_area} AND {living})"
+        )
+        area_params = [like, on]
+    else:
+        people, area_params = "", []
     snapshots = ", ".join("%s" for _ in used)
+    where = " AND " if people.startswith(" WHERE") else " WHERE "
     _pull(
         con,
-        "records",
-        f"SELECT CASE snapshot_id {kind_case} END, person_index, row_number, {data} FROM {r}"
-        f" WHERE snapshot_id IN ({snapshots}) AND person_index IN ({people})",
-        [*kind_params, *params, *[s.snapshot_id for s in used.values()], on, like],
-        {"kind": "VARCHAR", "person_index": "VARCHAR", "row_number": "BIGINT", "data": "VARCHAR"},
+        "records_raw",
+        f"SELECT CASE r.snapshot_id {kind_case} END, r.person_index, r.row_number, {data} FROM {r} r{people}"
+        f"{where}r.snapshot_id IN ({snapshots})",
+        [*params, *area_params, *[s.snapshot_id for s in used.values()]],
+        shape,
         scratch,
     )
+    if pg:
+        con.execute("ALTER TABLE records_raw RENAME TO records")
+    else:
+        # The whole record as the per-household path reads it on SQLite: a missing key is missing.
+        extracted = ", ".join(f"json_extract(data, {_lit('$.' + key)}) AS {key}" for key in keys)
+        con.execute(f"CREATE TABLE records AS SELECT kind, person_index, row_number, {extracted} FROM records_raw")
 
 
 def _places(reader: Reader) -> pa.Table:
@@ -398,7 +433,7 @@ def _member_facts_sql(kinds: _Kinds) -> str:
     """Per member: the aggregates of `derive` over its records (kinds derive reads)."""
 
     def j(key: str) -> str:
-        return f"json_extract(r.data, '$.{key}')"
+        return f"r.{key}"
 
     aggregates = []
 
@@ -447,8 +482,8 @@ def _member_facts_sql(kinds: _Kinds) -> str:
         return "SELECT household_id, member_index FROM members"
     tax_sum = ""
     if kinds.has("tax"):
-        income = _int_of("json_extract(t.data, '$.income_fen')")
-        period = _str_of("json_extract(t.data, '$.period')")
+        income = _int_of("t.income_fen")
+        period = _str_of("t.period")
         tax_sum = (
             f", (SELECT SUM({income}) FROM records t WHERE t.kind = 'tax' AND t.person_index = a.person_index"
             f" AND {period} = a.tax_latest) AS tax_annual"
@@ -488,6 +523,13 @@ def _layer(name: str, fact: Fact, verified: str | None, status: str | None, raw:
     return value, bad, prov
 
 
+def _parsed(column: str, names: list[str]) -> str:
+    """The registry JSON parsed once into a struct of the facts' JSON values (a missing key and a
+    JSON null both NULL: the builder skips either)."""
+    shape = json.dumps(dict.fromkeys(names, "JSON"))
+    return f"from_json({column}, {_lit(shape)})"
+
+
 def _ranged(column: str) -> str:
     return f"({column} IS NULL OR {column} BETWEEN {INT64_MIN} AND {INT64_MAX})"
 
@@ -523,7 +565,7 @@ def _build(con, kinds: _Kinds, on: dt.date) -> None:
     columns, bads, provs = [], [], []
     for name in M_COLUMNS:
         fact = MEMBER_FACTS[name]
-        raw = f"json_extract(m.facts, '$.{name}')"
+        raw = f"m.fj.{name}"
         if name == "birth_date":
             # The person's birth date (never null) replaces whatever the membership holds.
             value, bad, prov = "m.birth_date", "false", "'p'"
@@ -551,7 +593,8 @@ def _build(con, kinds: _Kinds, on: dt.date) -> None:
         "CREATE TABLE mrows AS SELECT m.household_id, m.member_index, m.public_id, m.name, m.facts AS raw, "
         + ", ".join(columns)
         + f", ({' OR '.join(bads)}) AS bad, concat({', '.join(provs)}) AS prov"
-        " FROM members m JOIN agg a USING (household_id, member_index)"
+        f" FROM (SELECT *, {_parsed('facts', M_COLUMNS)} AS fj FROM members) m"
+        " JOIN agg a USING (household_id, member_index)"
     )
     # ---- households
     sums = ["household_id"]
@@ -575,7 +618,7 @@ def _build(con, kinds: _Kinds, on: dt.date) -> None:
         sums.append("BOOL_OR(recent_death) AS recent_death")
         hverified["death_in_household_year"] = "CASE WHEN s.recent_death THEN true END"
     statuses = {
-        name: f"(CASE WHEN {_lit(kind)} IN (SELECT kind FROM statuses x WHERE x.household_id = h.household_id)"
+        name: f"(CASE WHEN list_contains(st.kinds, {_lit(kind)})"
         f" THEN true {'ELSE false' if kind in OWN_STATUSES else ''} END)"
         for kind, name in STATUS_FACTS.items()
     }
@@ -585,7 +628,7 @@ def _build(con, kinds: _Kinds, on: dt.date) -> None:
         if name in ("region_code", "urban"):
             columns.append(f"pl.{name} AS {name}")
             continue
-        raw = f"json_extract(h.facts, '$.{name}')"
+        raw = f"h.fj.{name}"
         value, bad, prov = _layer(name, fact, hverified.get(name), statuses.get(name), raw)
         if fact.type in ("int", "money"):
             bad = f"({bad} OR NOT {_ranged(value)})"
@@ -598,7 +641,10 @@ def _build(con, kinds: _Kinds, on: dt.date) -> None:
         " pl.standards, h.facts AS raw, "
         + ", ".join(columns)
         + f", ({' OR '.join(bads)}) AS bad, concat({', '.join(provs)}) AS prov"
-        f" FROM households h JOIN places pl ON pl.division_id = h.division_id AND pl.ok"
+        f" FROM (SELECT *, {_parsed('facts', H_COLUMNS)} AS fj FROM households) h"
+        " JOIN places pl ON pl.division_id = h.division_id AND pl.ok"
+        " LEFT JOIN (SELECT household_id, list(kind) AS kinds FROM statuses GROUP BY household_id) st"
+        " USING (household_id)"
         f" LEFT JOIN (SELECT {', '.join(sums)} FROM agg GROUP BY household_id) s USING (household_id)"
         " WHERE h.household_id IN (SELECT household_id FROM members)"
     )
