@@ -503,15 +503,20 @@ def _round_half_even(annual: str, months: str) -> str:
     return f"(CASE WHEN 2 * {rest} > {months} OR (2 * {rest} = {months} AND {q} % 2 = 1) THEN {q} + 1 ELSE {q} END)"
 
 
-def _layer(name: str, fact: Fact, verified: str | None, status: str | None, raw: str) -> tuple[str, str, str]:
-    """(typed value, cannot-be-read flag, provenance letter) of one fact: verified over the
-    status over the registry's value (`raw`, JSON text)."""
+def _typed_pair(fact: Fact, raw: str) -> str:
+    """The registry's value of a fact typed once (`c_<name>`, NULL when absent or unreadable)
+    and whether one is given (`g_<name>`): the layering below reads both more than once."""
     given = f"NOT {_is_null(raw)}"
-    coerced = _coerced(fact, raw)
-    registry = f"CASE WHEN {given} THEN {coerced} END"
+    return f"CASE WHEN {given} THEN {_coerced(fact, raw)} END AS c_{fact.name}, ({given}) AS g_{fact.name}"
+
+
+def _layer(name: str, verified: str | None, status: str | None, alias: str) -> tuple[str, str, str]:
+    """(typed value, cannot-be-read flag, provenance letter) of one fact: verified over the
+    status over the registry's value (`c_<name>` and `g_<name>` of `alias`, see `_typed_pair`)."""
+    given, registry = f"{alias}.g_{name}", f"{alias}.c_{name}"
     layers = [x for x in (verified, status) if x is not None]
     value = f"COALESCE({', '.join([*layers, registry])})" if layers else registry
-    bad = f"({given} AND {coerced} IS NULL)"
+    bad = f"({given} AND {registry} IS NULL)"
     if layers:
         bad = f"({' AND '.join(f'{x} IS NULL' for x in layers)} AND {bad})"
     prov = "CASE"
@@ -534,8 +539,10 @@ def _ranged(column: str) -> str:
     return f"({column} IS NULL OR {column} BETWEEN {INT64_MIN} AND {INT64_MAX})"
 
 
-def _build(con, kinds: _Kinds, on: dt.date) -> None:
-    """Tables `hrows` and `mrows`: typed columns, a `bad` flag and the provenance letters."""
+def _build(con, kinds: _Kinds, on: dt.date) -> tuple[list[str], list[str]]:
+    """Tables `hrows` and `mrows`: typed columns, a `bad` flag and the provenance letters.
+    Returns the member and household facts whose value is not the registry's JSON alone
+    (verified, from a status, or the person's own data): what a fingerprint adds to that JSON."""
     con.execute(f"CREATE TABLE agg AS {_member_facts_sql(kinds).replace('{on}', on.isoformat())}")
     # ---- members
     verified: dict[str, str] = {}
@@ -562,7 +569,7 @@ def _build(con, kinds: _Kinds, on: dt.date) -> None:
         dead = "COALESCE(a.dead, false)" if "population" in kinds.done else "false"
         death = "COALESCE(a.death, false)" if "civil" in kinds.done else "false"
         verified["deceased"] = f"({dead} OR {death})"
-    columns, bads, provs = [], [], []
+    columns, bads, provs, pairs = [], [], [], []
     for name in M_COLUMNS:
         fact = MEMBER_FACTS[name]
         raw = f"m.fj.{name}"
@@ -570,10 +577,12 @@ def _build(con, kinds: _Kinds, on: dt.date) -> None:
             # The person's birth date (never null) replaces whatever the membership holds.
             value, bad, prov = "m.birth_date", "false", "'p'"
         elif name == "sex":
-            value, bad, _ = _layer(name, fact, None, None, "to_json(m.sex)")
+            pairs.append(_typed_pair(fact, "to_json(sex)"))
+            value, bad, _ = _layer(name, None, None, "m")
             prov = "'p'"
         elif name == "relation":
-            reg_value, reg_bad, reg_prov = _layer(name, fact, None, None, raw)
+            pairs.append(_typed_pair(fact, f"fj.{name}"))
+            reg_value, reg_bad, reg_prov = _layer(name, None, None, "m")
             value = f"CASE WHEN m.relation <> '' THEN m.relation ELSE {reg_value} END"
             bad = f"(m.relation = '' AND {reg_bad})"
             prov = f"CASE WHEN m.relation <> '' THEN 'p' ELSE {reg_prov} END"
@@ -582,7 +591,8 @@ def _build(con, kinds: _Kinds, on: dt.date) -> None:
             value = f"CASE WHEN NOT {_is_null(raw)} THEN greatest({_int_of(raw)}, {income}) ELSE {income} END"
             bad, prov = "false", "'v'"
         else:
-            value, bad, prov = _layer(name, fact, verified.get(name), None, raw)
+            pairs.append(_typed_pair(fact, f"fj.{name}"))
+            value, bad, prov = _layer(name, verified.get(name), None, "m")
         if fact.type in ("int", "money"):
             bad = f"({bad} OR NOT {_ranged(value)})"
             value = f"TRY_CAST({value} AS BIGINT)"
@@ -593,7 +603,7 @@ def _build(con, kinds: _Kinds, on: dt.date) -> None:
         "CREATE TABLE mrows AS SELECT m.household_id, m.member_index, m.public_id, m.name, m.facts AS raw, "
         + ", ".join(columns)
         + f", ({' OR '.join(bads)}) AS bad, concat({', '.join(provs)}) AS prov"
-        f" FROM (SELECT *, {_parsed('facts', M_COLUMNS)} AS fj FROM members) m"
+        f" FROM (SELECT *, {', '.join(pairs)} FROM (SELECT *, {_parsed('facts', M_COLUMNS)} AS fj FROM members)) m"
         " JOIN agg a USING (household_id, member_index)"
     )
     # ---- households
@@ -622,14 +632,15 @@ def _build(con, kinds: _Kinds, on: dt.date) -> None:
         f" THEN true {'ELSE false' if kind in OWN_STATUSES else ''} END)"
         for kind, name in STATUS_FACTS.items()
     }
-    columns, bads, provs = [], [], []
+    columns, bads, provs, pairs = [], [], [], []
     for name in H_COLUMNS:
         fact = HOUSEHOLD_FACTS[name]
         if name in ("region_code", "urban"):
             columns.append(f"pl.{name} AS {name}")
             continue
         raw = f"h.fj.{name}"
-        value, bad, prov = _layer(name, fact, hverified.get(name), statuses.get(name), raw)
+        value, bad, prov = _layer(name, hverified.get(name), statuses.get(name), "h")
+        pairs.append(_typed_pair(fact, f"fj.{name}"))
         if fact.type in ("int", "money"):
             bad = f"({bad} OR NOT {_ranged(value)})"
             value = f"TRY_CAST({value} AS BIGINT)"
@@ -641,13 +652,15 @@ def _build(con, kinds: _Kinds, on: dt.date) -> None:
         " pl.standards, h.facts AS raw, "
         + ", ".join(columns)
         + f", ({' OR '.join(bads)}) AS bad, concat({', '.join(provs)}) AS prov"
-        f" FROM (SELECT *, {_parsed('facts', H_COLUMNS)} AS fj FROM households) h"
+        f" FROM (SELECT *, {', '.join(pairs)} FROM (SELECT *, {_parsed('facts', H_COLUMNS)} AS fj FROM households)) h"
         " JOIN places pl ON pl.division_id = h.division_id AND pl.ok"
         " LEFT JOIN (SELECT household_id, list(kind) AS kinds FROM statuses GROUP BY household_id) st"
         " USING (household_id)"
         f" LEFT JOIN (SELECT {', '.join(sums)} FROM agg GROUP BY household_id) s USING (household_id)"
         " WHERE h.household_id IN (SELECT household_id FROM members)"
     )
+    m_layered = [*verified, "birth_date", "sex", "relation"] + (["income_month_fen"] if income is not None else [])
+    return m_layered, [*hverified, *statuses]
 
 
 def export_area_sql(reader: Reader, area: Division, folder: Path, *, fingerprints: bool = False) -> Export:
@@ -667,7 +680,7 @@ def export_area_sql(reader: Reader, area: Division, folder: Path, *, fingerprint
         _udfs(con, reader.on)
         _pull_tables(con, reader, area, kinds, scratch)
         con.register("places", _places(reader))
-        _build(con, kinds, reader.on)
+        layered = _build(con, kinds, reader.on)
         (skipped,) = con.execute(
             "SELECT count(*) FROM hrows h WHERE h.bad OR EXISTS (SELECT 1 FROM mrows m"
             " WHERE m.household_id = h.household_id AND m.bad)"
@@ -692,7 +705,7 @@ def export_area_sql(reader: Reader, area: Division, folder: Path, *, fingerprint
         pq.write_table(members.cast(MEMBER_SCHEMA), result.members_path)
         result.households, result.members, result.skipped = households.num_rows, members.num_rows, skipped
         if fingerprints:
-            result.fingerprints = _fingerprints(con, kinds, reader.on)
+            result.fingerprints = _fingerprints(con, kinds, reader.on, *layered)
     finally:
         con.close()
         shutil.rmtree(scratch, ignore_errors=True)
@@ -700,35 +713,61 @@ def export_area_sql(reader: Reader, area: Division, folder: Path, *, fingerprint
     return result
 
 
-def _fingerprints(con, kinds: _Kinds, on: dt.date) -> dict[int, bytes]:
+def _fingerprints(con, kinds: _Kinds, on: dt.date, m_layered: list[str], h_layered: list[str]) -> dict[int, bytes]:
     """{household pk: 16-byte digest} of everything the explain step reads: the village, place
-    and standards, every fact as typed and as given (the registry's JSON), where each came from
-    (the provenance letters, and which department and date a verified fact speaks for), the
-    members' keys, names and ages on the date."""
+    and standards, the registry's JSON of the household and of each membership (every registry
+    fact as given, so every typed value read from it), each fact that has another source with its
+    value and provenance letter, which department and date each verified fact speaks for, the
+    members' keys, names, birth dates and ages on the date.
+
+    Fields are joined with the unit separator (U+001F), members with the record separator
+    (U+001E): neither can appear unescaped in JSON text, and every free text goes in as JSON."""
     sources = {
         "income": kinds.provenance(kinds.income_sources) if kinds.income_ready else "",
         "deceased": kinds.provenance(kinds.death_sources) if kinds.deaths_ready else "",
         **{k: kinds.provenance([k]) for k in kinds.done},
     }
-    h_facts = ", ".join(f"{n} := h.{n}" for n in H_COLUMNS)
-    m_facts = ", ".join(f"{n} := m.{n}" for n in M_COLUMNS)
+
+    def text(alias: str, name: str, catalogue: dict) -> str:
+        column = f"{alias}.{name}"
+        if catalogue[name].type in ("str", "enum"):
+            return f"COALESCE(to_json({column})::VARCHAR, '~')"
+        return f"COALESCE(CAST({column} AS VARCHAR), '~')"
+
     age = (
         f"(year(DATE '{on.isoformat()}') - year(m.birth_date) - CASE WHEN month(m.birth_date) * 100 + day(m.birth_date)"
         f" > {on.month * 100 + on.day} THEN 1 ELSE 0 END)"
     )
+    member = ", ".join(
+        [
+            "m.public_id",
+            "to_json(m.name)::VARCHAR",
+            f"COALESCE(CAST({age} AS VARCHAR), '~')",
+            "m.prov",
+            "COALESCE(m.raw, '~')",
+            *(text("m", n, MEMBER_FACTS) for n in m_layered),
+        ]
+    )
+    household = ", ".join(
+        [
+            _lit(json.dumps(sources, ensure_ascii=False, sort_keys=True)),
+            "CAST(h.division_id AS VARCHAR)",
+            "h.region_code",
+            "CAST(h.urban AS VARCHAR)",
+            "h.standards",
+            "h.prov",
+            "COALESCE(h.raw, '~')",
+            *(text("h", n, HOUSEHOLD_FACTS) for n in h_layered),
+            "ms.text",
+        ]
+    )
     table = con.sql(
         f"""
         WITH ms AS (
-            SELECT m.household_id,
-                   string_agg(to_json(struct_pack(ref := m.public_id, name := m.name, age := {age}, prov := m.prov,
-                                                  raw := m.raw, facts := struct_pack({m_facts}))),
-                              ',' ORDER BY m.member_index) AS text
+            SELECT m.household_id, string_agg(concat_ws(chr(31), {member}), chr(30) ORDER BY m.member_index) AS text
             FROM mrows m JOIN kept USING (household_id) GROUP BY m.household_id
         )
-        SELECT h.household_id,
-               unhex(md5(to_json(struct_pack(sources := {_lit(json.dumps(sources, ensure_ascii=False, sort_keys=True))}, division := h.division_id, region := h.region_code,
-                                             urban := h.urban, standards := h.standards, prov := h.prov, raw := h.raw,
-                                             facts := struct_pack({h_facts}), members := ms.text)))) AS digest
+        SELECT h.household_id, unhex(md5(concat_ws(chr(31), {household}))) AS digest
         FROM hrows h JOIN kept USING (household_id) JOIN ms USING (household_id)
         """
     ).to_arrow_table()
