@@ -82,8 +82,8 @@ def main() -> None:
     url = os.environ["DATABASE_URL"]
     if not url.startswith("postgres"):
         sys.exit("bench_export runs on PostgreSQL: set DATABASE_URL=postgres://…")
+    ensure_database(url)
     if args.path == "both":
-        ensure_database(url)
         _setup(args.persons)
         for path in ("sql", "python"):
             command = [sys.executable, __file__, "--persons", str(args.persons), "--path", path]
