@@ -121,7 +121,7 @@ def main() -> None:
         steps = ", ".join(
             f"{k} {scan.timings[k]:.1f} s"
             + (f" (CPU {scan.timings[f'cpu_{k}']:.1f})" if f"cpu_{k}" in scan.timings else "")
-            for k in ("export", "evaluate", "explain", "upsert")
+            for k in ("export", "evaluate", "subtract", "explain", "upsert")
             if k in scan.timings
         )
         print(
