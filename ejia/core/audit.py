@@ -256,7 +256,8 @@ def _purge_candidates(after_seq: int, cutoff: dt.datetime, result: AccessPurgeRe
         if not rows:  # purged before, or deleted (audit_verify reports that)
             last_seq = seal.seq
             continue
-        # Rows are sealed in id order, so the seals after a young one are young too: stop.
+        # Rows are sealed in id order, so the seals after a young one hold younger rows still
+        # (a row that committed late may sit in a later seal: it waits for that one): stop.
         if max(row["created_at"] for row in rows) >= cutoff:
             return picked, last_seq, True
         last_seq = seal.seq
