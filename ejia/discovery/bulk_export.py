@@ -677,6 +677,11 @@ def export_area_sql(reader: Reader, area: Division, folder: Path, *, fingerprint
     con = duckdb.connect()
     try:
         con.execute("SET threads TO ?", [int(getattr(settings, "EJIA_DISCOVERY_THREADS", 2))])
+        # A large area spills to the scratch folder rather than outgrow the scan's memory budget;
+        # every result is ordered explicitly, so insertion order need not be kept.
+        con.execute("SET memory_limit = ?", [str(getattr(settings, "EJIA_DISCOVERY_MEMORY", "3GB"))])
+        con.execute("SET temp_directory = ?", [str(scratch)])
+        con.execute("SET preserve_insertion_order = false")
         _udfs(con, reader.on)
         _pull_tables(con, reader, area, kinds, scratch)
         con.register("places", _places(reader))
