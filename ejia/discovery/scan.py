@@ -38,7 +38,7 @@ from ejia.accounts.models import Division
 from ejia.catalogue.models import Programme
 from ejia.catalogue.plan import PlanMember, PlanOutcome
 from ejia.core.audit import audit_record
-from ejia.discovery.export import Reader, engine_inputs, export_area, sources_committed
+from ejia.discovery.export import Reader, engine_inputs, exporter, sources_committed
 from ejia.discovery.models import OPEN_STATUSES, Lead, LeadStatus, ScanRun
 from ejia.discovery.sets import (
     Compared,
@@ -178,7 +178,7 @@ def _run(scan: ScanRun) -> ScanRun:
     scratch = Path(tempfile.mkdtemp(prefix="scan-", dir=_scratch_root()))
     try:
         t, c = time.perf_counter(), time.process_time()
-        export = export_area(reader, scan.area, scratch, fingerprints=True)
+        export = exporter()(reader, scan.area, scratch, fingerprints=True)
         _step(tally, "export", t, c)
         t, c = time.perf_counter(), time.process_time()
         wanted = evaluate_export(export.folder, on=scan.on)
