@@ -211,6 +211,13 @@ TASKS = {
     }
 }
 
+# How the 主动发现 scan and the what-if read the registry and the snapshots into Parquet:
+# "sql" (set-based, ejia/discovery/bulk_export.py) or "python" (one household at a time,
+# ejia/discovery/export.py). Both write the same rows (ejia/discovery/tests/test_export_sql.py).
+EJIA_DISCOVERY_EXPORT = os.environ.get("EJIA_DISCOVERY_EXPORT", "sql")
+if EJIA_DISCOVERY_EXPORT not in ("sql", "python"):
+    raise ImproperlyConfigured(f"EJIA_DISCOVERY_EXPORT: “{EJIA_DISCOVERY_EXPORT}” is neither sql nor python")
+
 # Keys for sensitive data. Each has an id so that keys can be rotated: new data is written
 # with EJIA_FIELD_KEY_ID, old ciphertexts name the key they were written with.
 # Development keys are derived from a fixed string; production must set real ones.
@@ -223,6 +230,14 @@ EJIA_AUDIT_KEY = os.environ.get("EJIA_AUDIT_KEY", "dev-only-audit-chain-key")
 # The audit chain's head (sequence and hash) is also written here, outside the database,
 # so that deleting the newest entries is detected.
 EJIA_AUDIT_ANCHOR_FILE = Path(os.environ.get("EJIA_AUDIT_ANCHOR_FILE", VAR_DIR / "audit-anchor.json"))
+# The API access log (ejia.core.audit) is kept this many days, then deleted by whole sealed
+# batches by `manage.py ejia_access_purge` (daily). 网络安全法 Art. 21(3) keeps network logs at
+# least six months (184 days at most: the purge refuses less); PIPL Art. 19 keeps personal
+# information no longer than needed. 190 = the six months plus a week's margin (docs/api.md).
+EJIA_ACCESS_RETENTION_DAYS = int(os.environ.get("EJIA_ACCESS_RETENTION_DAYS", "190"))
+# The seal job runs every minute: an access event still unsealed after this many minutes means
+# it has stopped, and the auditor and the system administrator get a work item (封存中断).
+EJIA_ACCESS_SEAL_ALERT_MINUTES = int(os.environ.get("EJIA_ACCESS_SEAL_ALERT_MINUTES", "10"))
 
 EJIA_SITE_URL = os.environ.get("EJIA_SITE_URL", "http://127.0.0.1:8000")
 

@@ -16,12 +16,14 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+from django.core.exceptions import ImproperlyConfigured
 from django.db.models import Q
 from django.utils import timezone
 
@@ -36,6 +38,7 @@ from ejia.verification.models import DataSource, SourceSnapshot
 from ejia.verification.reviews import records_by_person
 
 CHUNK = 2000
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 H_COLUMNS = [n for n, f in HOUSEHOLD_FACTS.items() if not f.derived]
 M_COLUMNS = [n for n, f in MEMBER_FACTS.items() if not f.derived]
 _ARROW = {
@@ -226,6 +229,9 @@ def _typed(facts: dict[str, Any], names: list[str], catalogue: dict) -> dict[str
                 row[name] = coerce(catalogue[name], value)
             except RuleError:
                 return None
+            # The Parquet column holds 64 bits: a larger integer is a value the scan cannot read.
+            if isinstance(row[name], int) and not INT64_MIN <= row[name] <= INT64_MAX:
+                return None
     return row
 
 
@@ -281,6 +287,22 @@ class Export:
     @property
     def standards_path(self) -> Path:
         return self.folder / "standards.parquet"
+
+
+def exporter() -> Callable[..., Export]:
+    """The export the scan and the what-if use (settings.EJIA_DISCOVERY_EXPORT): the set-based
+    `bulk_export.export_area_sql` ("sql", the default) or `export_area` ("python"); both take
+    (reader, area, folder, *, fingerprints) and write the same files."""
+    from django.conf import settings
+
+    choice = getattr(settings, "EJIA_DISCOVERY_EXPORT", "sql")
+    if choice == "python":
+        return export_area
+    if choice == "sql":
+        from ejia.discovery.bulk_export import export_area_sql
+
+        return export_area_sql
+    raise ImproperlyConfigured(f"EJIA_DISCOVERY_EXPORT: “{choice}” is neither sql nor python")
 
 
 def export_area(
