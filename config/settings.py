@@ -223,6 +223,14 @@ EJIA_AUDIT_KEY = os.environ.get("EJIA_AUDIT_KEY", "dev-only-audit-chain-key")
 # The audit chain's head (sequence and hash) is also written here, outside the database,
 # so that deleting the newest entries is detected.
 EJIA_AUDIT_ANCHOR_FILE = Path(os.environ.get("EJIA_AUDIT_ANCHOR_FILE", VAR_DIR / "audit-anchor.json"))
+# The API access log (ejia.core.audit) is kept this many days, then deleted by whole sealed
+# batches by `manage.py ejia_access_purge` (daily). 网络安全法 Art. 21(3) keeps network logs at
+# least six months (184 days at most: the purge refuses less); PIPL Art. 19 keeps personal
+# information no longer than needed. 190 = the six months plus a week's margin (docs/api.md).
+EJIA_ACCESS_RETENTION_DAYS = int(os.environ.get("EJIA_ACCESS_RETENTION_DAYS", "190"))
+# The seal job runs every minute: an access event still unsealed after this many minutes means
+# it has stopped, and the auditor and the system administrator get a work item (封存中断).
+EJIA_ACCESS_SEAL_ALERT_MINUTES = int(os.environ.get("EJIA_ACCESS_SEAL_ALERT_MINUTES", "10"))
 
 EJIA_SITE_URL = os.environ.get("EJIA_SITE_URL", "http://127.0.0.1:8000")
 

@@ -11,6 +11,13 @@ INSERT into the append-only AccessEvent table, no lock on the chain's head. `acc
 one `audit.access_seal` event carrying their count and digest; `audit_verify` checks every
 sealed batch against its seal. Until it is sealed (at most a minute or so) a row is only as
 safe as the table; after, any edit, deletion or move is detected.
+
+Retention (`access_purge`, `manage.py ejia_access_purge`, daily): the access log is kept
+`EJIA_ACCESS_RETENTION_DAYS` (default 190, never less than 184: 网络安全法 Art. 21(3) keeps
+network logs at least six months; PIPL Art. 19 no longer than needed). A purge deletes whole
+sealed batches whose every row is older than that, after checking each against its seal, and
+records one `audit.access_purge` chain event naming the seals it emptied; `audit_verify`
+accepts an empty seal only when such a later event names it.
 """
 
 from __future__ import annotations
@@ -21,12 +28,13 @@ import hashlib
 import hmac
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.db import connections, router, transaction
+from django.db import connection, connections, router, transaction
+from django.db.models import Count, Min
 from django.utils import timezone
 
 from ejia.core.idnumber import mask_in_text
@@ -35,6 +43,11 @@ from ejia.core.models import AccessEvent, AuditChainHead, AuditEvent
 GENESIS = "0" * 64
 SEAL_ACTION = "audit.access_seal"
 SEAL_BATCH = 10_000  # access events per seal event
+PURGE_ACTION = "audit.access_purge"
+# Six months is at most 184 days (July to December): 网络安全法 Art. 21(3).
+ACCESS_RETENTION_MIN_DAYS = 184
+PURGE_ROWS = 50_000  # access events deleted per purge event (one transaction)
+PURGE_SEALS = 500  # seals named by one purge event at most
 
 
 def _sanitize(value: Any) -> Any:
@@ -136,14 +149,14 @@ def access_record(
         "data": _sanitize(data or {}),
         "sealed_seq": None,
     }
-    connection = connections[router.db_for_write(AccessEvent)]
+    db = connections[router.db_for_write(AccessEvent)]
     # The same INSERT the ORM writes, its text made once per database: every API call makes
     # one, and compiling it through the ORM cost more CPU than the rest of the call's audit.
-    sql = _ACCESS_INSERT.get(connection.alias)
+    sql = _ACCESS_INSERT.get(db.alias)
     if sql is None:
-        sql = _ACCESS_INSERT[connection.alias] = _access_insert_sql(connection)
-    params = [_ACCESS_COLUMNS[name].get_db_prep_save(values[name], connection) for name in _ACCESS_COLUMNS]
-    with connection.cursor() as cursor:
+        sql = _ACCESS_INSERT[db.alias] = _access_insert_sql(db)
+    params = [_ACCESS_COLUMNS[name].get_db_prep_save(values[name], db) for name in _ACCESS_COLUMNS]
+    with db.cursor() as cursor:
         cursor.execute(sql, params)
 
 
@@ -154,8 +167,8 @@ _ACCESS_COLUMNS = {
 _ACCESS_INSERT: dict[str, str] = {}
 
 
-def _access_insert_sql(connection) -> str:
-    quote = connection.ops.quote_name
+def _access_insert_sql(db) -> str:
+    quote = db.ops.quote_name
     columns = ", ".join(quote(field.column) for field in _ACCESS_COLUMNS.values())
     marks = ", ".join(["%s"] * len(_ACCESS_COLUMNS))
     # Names from the model, quoted; every value is a parameter.
@@ -228,6 +241,126 @@ def access_seal(*, batch: int = SEAL_BATCH) -> SealResult:
             return result
 
 
+class AccessRetentionError(ValueError):
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass
+class AccessPurgeResult:
+    days: int
+    cutoff: dt.datetime
+    events: int = 0  # purge events written (one per transaction)
+    seals: int = 0  # seals whose rows were deleted
+    rows: int = 0  # access events deleted
+    broken: list[int] = field(default_factory=list)  # seals kept because their rows do not match them
+
+
+def access_retention_days() -> int:
+    return int(settings.EJIA_ACCESS_RETENTION_DAYS)
+
+
+def _purge_candidates(after_seq: int, cutoff: dt.datetime, result: AccessPurgeResult):
+    """The next run of old, intact seals from the oldest still holding rows: ([(seq, count)],
+    the last seq looked at, whether a young seal ended the run). Reads only, no lock: sealed
+    rows never change (a change is what the digest check finds)."""
+    start = (
+        AccessEvent.objects.filter(sealed_seq__isnull=False, sealed_seq__gt=after_seq)
+        .aggregate(first=Min("sealed_seq"))
+        .get("first")
+    )
+    if start is None:
+        return [], after_seq, True
+    picked: list[tuple[int, int]] = []
+    rows_total = 0
+    last_seq = after_seq
+    seals = AuditEvent.objects.filter(action=SEAL_ACTION, seq__gte=start).order_by("seq")[:PURGE_SEALS]
+    for seal in seals:
+        rows = list(AccessEvent.objects.filter(sealed_seq=seal.seq).order_by("id").values(*ACCESS_FIELDS))
+        if not rows:  # purged before, or deleted (audit_verify reports that)
+            last_seq = seal.seq
+            continue
+        # Rows are sealed in id order, so the seals after a young one are young too: stop.
+        if max(row["created_at"] for row in rows) >= cutoff:
+            return picked, last_seq, True
+        last_seq = seal.seq
+        count, digest = access_digest(rows)
+        expected = seal.data or {}
+        if count != expected.get("count") or digest != expected.get("digest"):
+            result.broken.append(seal.seq)  # the evidence stays for the auditor
+            continue
+        picked.append((seal.seq, count))
+        rows_total += count
+        if rows_total >= PURGE_ROWS:
+            break
+    return picked, last_seq, not seals
+
+
+def access_purge(*, actor=None, days: int | None = None, now: dt.datetime | None = None) -> AccessPurgeResult:
+    """Delete the sealed access events older than `days` (default: the setting), whole seals
+    only: a seal is emptied when every one of its rows is older than the cut-off and the rows
+    still match its count and digest. Unsealed rows are never touched. Each transaction
+    (at most PURGE_ROWS rows) records one `audit.access_purge` event naming its seals."""
+    days = access_retention_days() if days is None else days
+    if days < ACCESS_RETENTION_MIN_DAYS:
+        raise AccessRetentionError(
+            f"接口访问记录至少保存 {ACCESS_RETENTION_MIN_DAYS} 天（网络安全法第二十一条：网络日志留存不少于六个月）。"
+        )
+    cutoff = (now or timezone.now()) - dt.timedelta(days=days)
+    result = AccessPurgeResult(days, cutoff)
+    after_seq = 0
+    while True:
+        picked, after_seq, done = _purge_candidates(after_seq, cutoff, result)
+        if picked:
+            _purge_seals(picked, actor=actor, days=days, cutoff=cutoff, result=result)
+        if done:
+            return result
+
+
+def _purge_seals(
+    picked: list[tuple[int, int]], *, actor, days: int, cutoff: dt.datetime, result: AccessPurgeResult
+) -> None:
+    """Delete the rows of these seals and record the purge, in one transaction. The seal events
+    are locked first, so two purges that picked the same seals take turns, and the second finds
+    them empty and leaves them out."""
+    with transaction.atomic():
+        seqs = [seq for seq, _ in picked]
+        list(AuditEvent.objects.select_for_update().filter(seq__in=seqs).order_by("seq").values_list("seq"))
+        present = dict(
+            AccessEvent.objects.filter(sealed_seq__in=seqs)
+            .order_by()
+            .values_list("sealed_seq")
+            .annotate(n=Count("id"))
+            .values_list("sealed_seq", "n")
+        )
+        for seq, count in picked:
+            if present.get(seq, 0) not in (0, count):
+                raise AccessRetentionError(
+                    f"审计链第 {seq} 条封存的接口访问记录条数已变（封存 {count} 条，现有 {present[seq]} 条），未清理。"
+                )
+        todo = [(seq, count) for seq, count in picked if present.get(seq)]
+        if not todo:
+            return  # another purge emptied them meanwhile
+        expected = sum(count for _, count in todo)
+        deleted, _ = AccessEvent.objects.filter(sealed_seq__in=[seq for seq, _ in todo]).delete()
+        if deleted != expected:
+            raise AccessRetentionError(
+                f"清理接口访问记录时条数不符（封存 {expected} 条，删除时 {deleted} 条），已撤销本次清理。"
+            )
+        # The chain's head lock is taken here, after the delete: other writers wait only for
+        # this event and the commit.
+        audit_record(
+            actor=actor,
+            action=PURGE_ACTION,
+            object_type="core.accessevent",
+            data={"days": days, "cutoff": cutoff.isoformat(), "rows": deleted, "seals": [list(p) for p in todo]},
+        )
+    result.events += 1
+    result.seals += len(todo)
+    result.rows += deleted
+
+
 def _seal_problem(seal: AuditEvent) -> str:
     """Why the access events stamped with this seal do not match it ("" if they do)."""
     rows = AccessEvent.objects.filter(sealed_seq=seal.seq).order_by("id").values(*ACCESS_FIELDS)
@@ -277,12 +410,15 @@ class VerifyResult:
     problem: str = ""
     sealed: int = 0  # access events checked against their seals
     unsealed: int = 0  # access events not sealed yet (the seal job runs every minute)
+    purged: int = 0  # access events deleted by a purge after their retention (their seals stay)
 
     def __str__(self) -> str:
         if self.ok:
             text = f"审计链完整：已校验 {self.checked} 条记录"
             if self.sealed or self.unsealed:
                 text += f"，{self.sealed} 条接口访问记录与封存摘要相符"
+            if self.purged:
+                text += f"，{self.purged} 条接口访问记录已过保存期限按记载清理"
             if self.unsealed:
                 text += f"，另有 {self.unsealed} 条接口访问记录尚待封存"
             return text + "。"
@@ -292,13 +428,27 @@ class VerifyResult:
 
 
 def audit_verify(*, check_anchor: bool = True, batch: int = 5000) -> VerifyResult:
-    """Walk the chain in order and report the first broken link."""
+    """Walk the chain in order and report the first broken link.
+
+    On PostgreSQL, outside a transaction, the whole check reads one snapshot (REPEATABLE READ),
+    so a seal or a purge that commits meanwhile is either wholly seen or not at all."""
+    if connection.vendor == "postgresql" and not connection.in_atomic_block:
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            return _audit_verify(check_anchor=check_anchor, batch=batch)
+    return _audit_verify(check_anchor=check_anchor, batch=batch)
+
+
+def _audit_verify(*, check_anchor: bool, batch: int) -> VerifyResult:
     prev_hash = GENESIS
     expected_seq = 1
     checked = 0
     last_seq = 0
     last_id = 0
     seals: list[AuditEvent] = []
+    seal_counts: dict[int, int] = {}  # seal seq -> rows it sealed
+    purged: dict[int, int] = {}  # seal seq -> seq of the purge event that emptied it
     while True:
         rows = list(AuditEvent.objects.filter(seq__gt=last_id).order_by("seq")[:batch])
         if not rows:
@@ -313,6 +463,11 @@ def audit_verify(*, check_anchor: bool = True, batch: int = 5000) -> VerifyResul
                 return VerifyResult(False, checked, event.seq, "内容哈希不符（记录被篡改）")
             if event.action == SEAL_ACTION:
                 seals.append(event)
+                seal_counts[event.seq] = int((event.data or {}).get("count") or 0)
+            elif event.action == PURGE_ACTION:
+                problem = _purge_problem(event, seal_counts, purged)
+                if problem:
+                    return VerifyResult(False, checked, event.seq, problem)
             prev_hash = event.hash
             expected_seq += 1
             checked += 1
@@ -337,14 +492,43 @@ def audit_verify(*, check_anchor: bool = True, batch: int = 5000) -> VerifyResul
                     return VerifyResult(False, checked, anchor["seq"], "外部锚点哈希与日志不符")
     # The access events: each sealed batch against its seal, and no row claiming a seal that
     # is not one (a row moved to another seq than a seal's is counted by no seal).
+    # A seal a later purge event emptied is expected to have no rows: a row still (or again)
+    # stamped with it is counted by no seal below.
     for seal in seals:
+        if seal.seq in purged:
+            continue
         problem = _seal_problem(seal)
         if problem:
             return VerifyResult(False, checked, seal.seq, problem)
-    sealed = sum(int((seal.data or {}).get("count") or 0) for seal in seals)
+    sealed = sum(count for seq, count in seal_counts.items() if seq not in purged)
+    purged_rows = sum(seal_counts[seq] for seq in purged)
     stamped = AccessEvent.objects.filter(sealed_seq__isnull=False).count()
     if stamped != sealed:
         problem = f"有 {stamped - sealed} 条接口访问记录标为已封存，却不属于任何封存（记录被插入或移动）"
-        return VerifyResult(False, checked, None, problem, sealed=sealed)
+        return VerifyResult(False, checked, None, problem, sealed=sealed, purged=purged_rows)
     unsealed = AccessEvent.objects.filter(sealed_seq__isnull=True).count()
-    return VerifyResult(True, checked, sealed=sealed, unsealed=unsealed)
+    return VerifyResult(True, checked, sealed=sealed, unsealed=unsealed, purged=purged_rows)
+
+
+def _purge_problem(event: AuditEvent, seal_counts: dict[int, int], purged: dict[int, int]) -> str:
+    """A purge event may only name earlier seals, each once, with the count each sealed;
+    records them as purged ("" if all is well)."""
+    data = event.data or {}
+    entries = data.get("seals") or []
+    total = 0
+    for entry in entries:
+        try:
+            seq, count = int(entry[0]), int(entry[1])
+        except (TypeError, ValueError, IndexError):
+            return "接口访问记录清理事件的内容无法识别"
+        if seq not in seal_counts:
+            return f"清理事件所列第 {seq} 条不是此前的封存事件"
+        if seq in purged:
+            return f"第 {seq} 条封存已在第 {purged[seq]} 条清理过，又被清理一次"
+        if count != seal_counts[seq]:
+            return f"清理事件所记第 {seq} 条封存的条数（{count}）与封存时（{seal_counts[seq]}）不符"
+        purged[seq] = event.seq
+        total += count
+    if total != data.get("rows"):
+        return f"清理事件所记条数（{data.get('rows')}）与所列封存合计（{total}）不符"
+    return ""

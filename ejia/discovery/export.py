@@ -36,6 +36,7 @@ from ejia.verification.models import DataSource, SourceSnapshot
 from ejia.verification.reviews import records_by_person
 
 CHUNK = 2000
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 H_COLUMNS = [n for n, f in HOUSEHOLD_FACTS.items() if not f.derived]
 M_COLUMNS = [n for n, f in MEMBER_FACTS.items() if not f.derived]
 _ARROW = {
@@ -225,6 +226,9 @@ def _typed(facts: dict[str, Any], names: list[str], catalogue: dict) -> dict[str
             try:
                 row[name] = coerce(catalogue[name], value)
             except RuleError:
+                return None
+            # The Parquet column holds 64 bits: a larger integer is a value the scan cannot read.
+            if isinstance(row[name], int) and not INT64_MIN <= row[name] <= INT64_MAX:
                 return None
     return row
 

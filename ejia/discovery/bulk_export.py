@@ -1,0 +1,698 @@
+"""The scan export computed set-based: the same Parquet files as `export.export_area`, without a
+Python loop over households.
+
+The registry rows of the area (households, current living members, statuses) and the records
+of the snapshots `findings.derive` reads are pulled once (PostgreSQL: `COPY (SELECT …) TO
+STDOUT`, only the record keys `derive` reads; SQLite: one cursor per table) into DuckDB, which
+derives the verified facts, layers registry < statuses < verified as `build_engine_input` does,
+coerces each fact as `ejia.rules.household.coerce` would and writes the files.
+
+Parity with the per-household path is by construction, not by approximation: a value in its
+canonical JSON form (an integer for an int fact, `true`/`false` for a bool, a listed code for
+an enum, `YYYY-MM-DD` for a date) is read in SQL; any other value (a string in an int fact,
+"1" for a bool, a float, a date in another ISO form) goes through the Python function the
+per-household path applies (`coerce`, `findings._int`, `str`, `findings._recent`), called by
+DuckDB for those values only. `tests/test_export_sql.py` holds the two paths to the same rows.
+
+An integer fact outside 64 bits cannot be written to the Parquet column: both paths count the
+household as skipped (the per-household path used to fail the whole export on it).
+"""
+
+# The SQL is composed from the fact catalogue, the models' table names and literals quoted by
+# `_lit`; values from the database are bound parameters.
+# ruff: noqa: S608
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+from django.conf import settings
+from django.db import connection
+
+from ejia.accounts.models import Division
+from ejia.discovery.export import (
+    H_COLUMNS,
+    HOUSEHOLD_SCHEMA,
+    INT64_MAX,
+    INT64_MIN,
+    M_COLUMNS,
+    MEMBER_SCHEMA,
+    STANDARD_SCHEMA,
+    Export,
+    Reader,
+)
+from ejia.registry.models import Household, HouseholdStatus, Membership, MemberStatus, Person
+from ejia.rules.errors import RuleError
+from ejia.rules.facts import HOUSEHOLD_FACTS, MEMBER_FACTS, Fact
+from ejia.rules.household import coerce
+from ejia.verification import findings as fnd
+from ejia.verification.engine_input import OWN_STATUSES, STATUS_FACTS, VERIFIED
+from ejia.verification.models import SourceRecord
+
+# `_int` of an absurd value is clipped here: far outside 64 bits (so the household is still
+# skipped), yet a sum of millions of them stays inside DuckDB's 128-bit integers.
+_CLIP = 2**100
+_DATE_RE = r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
+_SQL_TYPE = {"int": "BIGINT", "money": "BIGINT", "float": "DOUBLE", "bool": "BOOLEAN", "str": "VARCHAR"}
+_SQL_TYPE |= {"enum": "VARCHAR", "date": "DATE"}
+
+
+# ---------------------------------------------------------------- Python for the odd values
+
+
+def _loads(text: str) -> Any:
+    return json.loads(text)
+
+
+def _py_coerce(name: str, text: str) -> str | None:
+    """The JSON of `coerce(fact, value)`, None when the value cannot be read (or an integer
+    does not fit the Parquet column)."""
+    fact = HOUSEHOLD_FACTS.get(name) or MEMBER_FACTS[name]
+    value = _loads(text)
+    if value is None:
+        return None
+    try:
+        typed = coerce(fact, value)
+    except RuleError:
+        return None
+    if isinstance(typed, bool):
+        return "true" if typed else "false"
+    if isinstance(typed, int):
+        return str(typed) if INT64_MIN <= typed <= INT64_MAX else None
+    if isinstance(typed, dt.date):
+        return json.dumps(typed.isoformat())
+    return json.dumps(typed, ensure_ascii=False)
+
+
+def _py_int(text: str) -> str:
+    value = fnd._int(_loads(text))
+    return str(max(-_CLIP, min(_CLIP, value)))
+
+
+def _py_str(text: str) -> str:
+    return str(_loads(text))
+
+
+def _udfs(con: duckdb.DuckDBPyConnection, on: dt.date) -> None:
+    con.create_function("py_coerce", _py_coerce, ["VARCHAR", "VARCHAR"], "VARCHAR", side_effects=False)
+    con.create_function("py_int", _py_int, ["VARCHAR"], "VARCHAR", side_effects=False)
+    con.create_function("py_str", _py_str, ["VARCHAR"], "VARCHAR", side_effects=False)
+    con.create_function(
+        "py_recent", lambda text: fnd._recent(_loads(text), on), ["VARCHAR"], "BOOLEAN", side_effects=False
+    )
+
+
+# ---------------------------------------------------------------- SQL for one JSON value
+# `j` is the JSON text of a value; NULL when the key is missing.
+
+
+def _is_int(j: str) -> str:
+    return f"(json_type({j}) IN ('UBIGINT', 'BIGINT') AND TRY_CAST({j} AS BIGINT) IS NOT NULL)"
+
+
+def _is_null(j: str) -> str:
+    return f"({j} IS NULL OR json_type({j}) = 'NULL')"
+
+
+def _string(j: str) -> str:
+    return f"json_extract_string({j}, '$')"
+
+
+def _clean_date(j: str) -> str:
+    s = _string(j)
+    return (
+        f"(json_type({j}) = 'VARCHAR' AND regexp_full_match({s}, '{_DATE_RE}') AND {s} NOT LIKE '0000%'"
+        f" AND TRY_CAST({s} AS DATE) IS NOT NULL)"
+    )
+
+
+def _int_of(j: str) -> str:
+    """`findings._int` of the record value: HUGEINT."""
+    return (
+        f"(CASE WHEN {_is_null(j)} THEN 0::HUGEINT WHEN {_is_int(j)} THEN CAST({j} AS BIGINT)::HUGEINT"
+        f" ELSE CAST(py_int({j}) AS HUGEINT) END)"
+    )
+
+
+def _str_of(j: str) -> str:
+    """`str(record.get(key, ""))`."""
+    return (
+        f"(CASE WHEN {j} IS NULL THEN '' WHEN json_type({j}) = 'VARCHAR' THEN {_string(j)}"
+        f" WHEN {_is_int(j)} THEN CAST(CAST({j} AS BIGINT) AS VARCHAR) ELSE py_str({j}) END)"
+    )
+
+
+def _equals(j: str, text: str) -> str:
+    """`record.get(key) == text` (false for a missing key, never NULL)."""
+    return f"COALESCE(json_type({j}) = 'VARCHAR' AND {_string(j)} = {_lit(text)}, false)"
+
+
+def _in(j: str, texts) -> str:
+    listed = ", ".join(_lit(t) for t in sorted(texts))
+    return f"COALESCE(json_type({j}) = 'VARCHAR' AND {_string(j)} IN ({listed}), false)"
+
+
+def _coerced(fact: Fact, j: str) -> str:
+    """`coerce(fact, value)` typed for the column, NULL when it cannot be read (`j` not null)."""
+    sql_type = _SQL_TYPE[fact.type]
+    odd = f"py_coerce({_lit(fact.name)}, {j})"
+    if fact.type in ("int", "money"):
+        return f"(CASE WHEN {_is_int(j)} THEN CAST({j} AS BIGINT) ELSE TRY_CAST({odd} AS BIGINT) END)"
+    if fact.type == "bool":
+        return f"(CASE WHEN json_type({j}) = 'BOOLEAN' THEN {j} = 'true' ELSE CAST({odd} AS BOOLEAN) END)"
+    if fact.type == "enum":
+        codes = ", ".join(_lit(code) for code, _ in fact.choices)
+        clean = f"json_type({j}) = 'VARCHAR' AND {_string(j)} IN ({codes})"
+        return f"(CASE WHEN {clean} THEN {_string(j)} ELSE {_string(odd)} END)"
+    if fact.type == "str":
+        return f"(CASE WHEN json_type({j}) = 'VARCHAR' THEN {_string(j)} ELSE {_string(odd)} END)"
+    if fact.type == "date":
+        return f"(CASE WHEN {_clean_date(j)} THEN CAST({_string(j)} AS DATE) ELSE CAST({_string(odd)} AS DATE) END)"
+    return f"CAST({odd} AS {sql_type})"
+
+
+def _lit(text: str) -> str:
+    return "'" + str(text).replace("'", "''") + "'"
+
+
+# ---------------------------------------------------------------- what derive will use
+
+
+@dataclass(frozen=True)
+class _Kinds:
+    """Which answer `derive` takes for each kind (the last of the kind in the answers list, a
+    failed source after every committed one) and the provenance text of each verified fact."""
+
+    done: dict[str, Any]  # kind → Source whose snapshot derive reads
+    present: set[str]  # kinds with any answer, done or failed
+
+    @classmethod
+    def of(cls, reader: Reader) -> _Kinds:
+        last: dict[str, tuple[Any, bool]] = {}
+        for s in reader.sources.found:
+            last[s.kind] = (s, True)
+        for a in reader.sources.failed:
+            last[a.kind] = (a, False)
+        return cls({k: s for k, (s, ok) in last.items() if ok}, set(last))
+
+    def has(self, kind: str) -> bool:
+        return kind in self.done
+
+    @property
+    def income_sources(self) -> list[str]:
+        return [k for k in ("tax", "social_insurance", "unemployment") if k in self.present]
+
+    @property
+    def income_ready(self) -> bool:
+        return bool(self.income_sources) and all(k in self.done for k in self.income_sources)
+
+    @property
+    def death_sources(self) -> list[str]:
+        return [k for k in ("population", "civil") if k in self.present]
+
+    @property
+    def deaths_ready(self) -> bool:
+        return bool(self.death_sources) and all(k in self.done for k in self.death_sources)
+
+    def provenance(self, kinds: list[str]) -> str:
+        sources = [self.done[k] for k in kinds]
+        dates = sorted(s.as_of for s in sources if s.as_of)
+        names = "、".join(s.name for s in sources)
+        return f"{VERIFIED}: {names} {dates[0] if dates else ''}".rstrip()
+
+
+# ---------------------------------------------------------------- pulling the tables
+
+
+def _pull(con, name: str, sql: str, params: list, columns: dict[str, str], scratch: Path) -> None:
+    """The rows of `sql` as DuckDB table `name`."""
+    if connection.vendor == "postgresql":
+        path = scratch / f"{name}.csv"
+        with (
+            connection.cursor() as cursor,
+            open(path, "wb") as out,
+            cursor.cursor.copy(f"COPY ({sql}) TO STDOUT (FORMAT csv)", params) as copy,
+        ):
+            for block in copy:
+                out.write(block)
+        con.execute(
+            f"CREATE TABLE {name} AS SELECT * FROM read_csv(?, header = false, columns = ?,"
+            " quote = '\"', escape = '\"', allow_quoted_nulls = false)",
+            [str(path), columns],
+        )
+        path.unlink()
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    cols = list(zip(*rows, strict=True)) if rows else [() for _ in columns]
+    texts = {
+        c: pa.array([None if v is None else str(v) for v in values], pa.string())
+        for c, values in zip(columns, cols, strict=True)
+    }
+    con.register(f"{name}_rows", pa.table(texts))
+    casts = ", ".join(f"CAST({c} AS {t}) AS {c}" for c, t in columns.items())
+    con.execute(f"CREATE TABLE {name} AS SELECT {casts} FROM {name}_rows")
+    con.unregister(f"{name}_rows")
+
+
+def _text(column: str) -> str:
+    return f"CAST({column} AS TEXT)"
+
+
+def _pull_tables(con, reader: Reader, area: Division, kinds: _Kinds, scratch: Path) -> None:
+    pg = connection.vendor == "postgresql"
+    on = reader.on.isoformat()
+    h, d, m, p = (Household._meta.db_table, Division._meta.db_table, Membership._meta.db_table, Person._meta.db_table)
+    hs, ms, r = HouseholdStatus._meta.db_table, MemberStatus._meta.db_table, SourceRecord._meta.db_table
+    in_area = f"SELECT h.id FROM {h} h JOIN {d} d ON d.id = h.division_id WHERE d.path LIKE %s"
+    like = area.path.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    like_sql = " ESCAPE '\\'"
+    in_area += like_sql
+    facts = "h.facts::text" if pg else "h.facts"
+    _pull(
+        con,
+        "households",
+        f"SELECT h.id, h.division_id, {facts} FROM {h} h WHERE h.id IN ({in_area})",
+        [like],
+        {"household_id": "BIGINT", "division_id": "BIGINT", "facts": "VARCHAR"},
+        scratch,
+    )
+    living = f"m.date_out IS NULL AND (p.deceased_on IS NULL OR p.deceased_on > {'%s::date' if pg else '%s'})"
+    member_facts = "m.facts::text" if pg else "m.facts"
+    _pull(
+        con,
+        "members",
+        f"SELECT m.household_id, ROW_NUMBER() OVER (PARTITION BY m.household_id ORDER BY m.relation, m.id) - 1,"
+        f" m.relation, {_text('p.public_id')}, p.id_number_index, p.name, {_text('p.birth_date')}, p.sex,"
+        f" {member_facts} FROM {m} m JOIN {p} p ON p.id = m.person_id"
+        f" WHERE {living} AND m.household_id IN ({in_area})",
+        [on, like],
+        {
+            "household_id": "BIGINT",
+            "member_index": "BIGINT",
+            "relation": "VARCHAR",
+            "public_id": "VARCHAR",
+            "person_index": "VARCHAR",
+            "name": "VARCHAR",
+            "birth_date": "DATE",
+            "sex": "VARCHAR",
+            "facts": "VARCHAR",
+        },
+        scratch,
+    )
+    day = "%s::date" if pg else "%s"
+    current = f'start <= {day} AND ("end" IS NULL OR "end" >= {day})'
+    _pull(
+        con,
+        "statuses",
+        f"SELECT household_id, kind FROM {hs} WHERE {current} AND household_id IN ({in_area})"
+        f" UNION SELECT household_id, kind FROM {ms} WHERE {current} AND household_id IN ({in_area})",
+        [on, on, like, on, on, like],
+        {"household_id": "BIGINT", "kind": "VARCHAR"},
+        scratch,
+    )
+    used = {k: s for k, s in kinds.done.items() if k in fnd.READS}
+    if not used:
+        con.execute("CREATE TABLE records (kind VARCHAR, person_index VARCHAR, row_number BIGINT, data VARCHAR)")
+        return
+    cases, params = [], []
+    for kind, source in used.items():
+        if pg:
+            keys = fnd.READS[kind]
+            pairs = ", ".join("%s, data->%s" for _ in keys)
+            cases.append(f"WHEN %s THEN jsonb_build_object({pairs})::text")
+            params += [source.snapshot_id] + [part for key in keys for part in (key, key)]
+    data = f"CASE snapshot_id {' '.join(cases)} END" if pg else "data"
+    kind_case = " ".join("WHEN %s THEN %s" for _ in used)
+    kind_params = [part for kind, s in used.items() for part in (s.snapshot_id, kind)]
+    people = (
+        f"SELECT p.id_number_index FROM {m} m JOIN {p} p ON p.id = m.person_id"
+        f" WHERE {living} AND m.household_id IN ({in_area})"
+    )
+    snapshots = ", ".join("%s" for _ in used)
+    _pull(
+        con,
+        "records",
+        f"SELECT CASE snapshot_id {kind_case} END, person_index, row_number, {data} FROM {r}"
+        f" WHERE snapshot_id IN ({snapshots}) AND person_index IN ({people})",
+        [*kind_params, *params, *[s.snapshot_id for s in used.values()], on, like],
+        {"kind": "VARCHAR", "person_index": "VARCHAR", "row_number": "BIGINT", "data": "VARCHAR"},
+        scratch,
+    )
+
+
+def _places(reader: Reader) -> pa.Table:
+    """Per division of the area: its place (region, urban, county) and standards, or not `ok`
+    (a city-level division: `household_place` refuses it and the household is left out)."""
+    from ejia.catalogue.selectors import standards_for
+
+    rows = []
+    for division in reader.divisions.values():
+        ok = division.level != Division.Level.CITY
+        urban = bool(division.urban) if division.level in (Division.Level.VILLAGE, Division.Level.TOWNSHIP) else False
+        standards = None
+        if ok:
+            key = (tuple(c for c in division.path.split("/") if c in reader.standard_divisions), urban)
+            standards = reader.standards.get(key)
+            if standards is None:
+                standards = reader.standards[key] = standards_for(division, urban, reader.on)
+        rows.append(
+            {
+                "division_id": division.pk,
+                "ok": ok,
+                "region_code": division.county_code,
+                "urban": urban,
+                "standards": repr(standards),
+            }
+        )
+    schema = pa.schema(
+        [
+            ("division_id", pa.int64()),
+            ("ok", pa.bool_()),
+            ("region_code", pa.string()),
+            ("urban", pa.bool_()),
+            ("standards", pa.string()),
+        ]
+    )
+    return pa.Table.from_pylist(rows, schema=schema)
+
+
+# ---------------------------------------------------------------- deriving in DuckDB
+
+
+def _member_facts_sql(kinds: _Kinds) -> str:
+    """Per member: the aggregates of `derive` over its records (kinds derive reads)."""
+
+    def j(key: str) -> str:
+        return f"json_extract(r.data, '$.{key}')"
+
+    aggregates = []
+
+    def agg(kind: str, sql: str, name: str, where: str = "true") -> None:
+        aggregates.append(f"{sql} FILTER (WHERE r.kind = {_lit(kind)} AND {where}) AS {name}")
+
+    if kinds.has("deposit"):
+        agg("deposit", f"SUM({_int_of(j('balance_fen'))})", "deposit_sum")
+    if kinds.has("vehicle"):
+        gone = f"{_in(j('status'), fnd.VEHICLE_GONE)} OR {_in(j('plate_kind'), fnd.VEHICLE_EXEMPT_KINDS)}"
+        agg("vehicle", "COUNT(*)", "vehicles", f"NOT ({gone})")
+    if kinds.has("real_estate"):
+        agg("real_estate", "COUNT(*)", "estates")
+    if kinds.has("business"):
+        agg("business", f"BOOL_OR({_in(j('status'), fnd.BUSINESS_ACTIVE)})", "business")
+    if kinds.has("social_insurance"):
+        paid = _equals(j("status"), "待遇领取")
+        agg("social_insurance", f"SUM(CASE WHEN {paid} THEN {_int_of(j('pension_month_fen'))} ELSE 0 END)", "pension")
+    if kinds.has("unemployment"):
+        active = _equals(j("status"), "有效")
+        agg("unemployment", f"SUM(CASE WHEN {active} THEN {_int_of(j('benefit_month_fen'))} ELSE 0 END)", "benefit")
+        agg("unemployment", f"BOOL_OR({active})", "unemployed")
+    if kinds.has("tax"):
+        # The latest period's records are summed below: a second pass over the tax records.
+        agg("tax", f"MAX({_str_of(j('period'))})", "tax_latest")
+    if kinds.has("medical"):
+        agg("medical", f"SUM({_int_of(j('out_of_pocket_fen'))})", "oop")
+    if kinds.has("disability"):
+        grade = _int_of(j("disability_grade"))
+        # min(certificates, key=_int(grade) or 9): the first of the lowest, in file order.
+        key = f"(CASE WHEN {grade} = 0 THEN 9 ELSE {grade} END)"
+        best = f"ARG_MIN(struct_pack(g := {grade}, k := {_str_of(j('disability_kind'))}), ({key}, r.row_number))"
+        agg("disability", best, "certificate")
+    if kinds.deaths_ready and "population" in kinds.done:
+        agg("population", f"BOOL_OR({_equals(j('status'), 'deceased')})", "dead")
+    if kinds.deaths_ready and "civil" in kinds.done:
+        death = _equals(j("event"), "death")
+        agg("civil", f"BOOL_OR({death})", "death")
+        event = j("event_date")
+        recent = (
+            f"CASE WHEN {event} IS NULL THEN false WHEN {_clean_date(event)} THEN CAST({_string(event)} AS DATE)"
+            f" BETWEEN DATE '{{on}}' - INTERVAL 365 DAY AND DATE '{{on}}' ELSE py_recent({event}) END"
+        )
+        agg("civil", f"BOOL_OR({death} AND {recent})", "recent_death")
+    if not aggregates:
+        return "SELECT household_id, member_index FROM members"
+    tax_sum = ""
+    if kinds.has("tax"):
+        income = _int_of("json_extract(t.data, '$.income_fen')")
+        period = _str_of("json_extract(t.data, '$.period')")
+        tax_sum = (
+            f", (SELECT SUM({income}) FROM records t WHERE t.kind = 'tax' AND t.person_index = a.person_index"
+            f" AND {period} = a.tax_latest) AS tax_annual"
+        )
+    return (
+        f"SELECT a.*{tax_sum} FROM (SELECT m.household_id, m.member_index, m.person_index, "
+        + ", ".join(aggregates)
+        + " FROM members m LEFT JOIN records r ON r.person_index = m.person_index"
+        " GROUP BY m.household_id, m.member_index, m.person_index) a"
+    )
+
+
+def _round_half_even(annual: str, months: str) -> str:
+    """Python's round(annual / months), exactly, on integers (floor division for any sign)."""
+    rest = f"(((({annual}) % {months}) + {months}) % {months})"
+    q = f"((({annual}) - {rest}) // {months})"
+    return f"(CASE WHEN 2 * {rest} > {months} OR (2 * {rest} = {months} AND {q} % 2 = 1) THEN {q} + 1 ELSE {q} END)"
+
+
+def _layer(name: str, fact: Fact, verified: str | None, status: str | None, raw: str) -> tuple[str, str, str]:
+    """(typed value, cannot-be-read flag, provenance letter) of one fact: verified over the
+    status over the registry's value (`raw`, JSON text)."""
+    given = f"NOT {_is_null(raw)}"
+    coerced = _coerced(fact, raw)
+    registry = f"CASE WHEN {given} THEN {coerced} END"
+    layers = [x for x in (verified, status) if x is not None]
+    value = f"COALESCE({', '.join([*layers, registry])})" if layers else registry
+    bad = f"({given} AND {coerced} IS NULL)"
+    if layers:
+        bad = f"({' AND '.join(f'{x} IS NULL' for x in layers)} AND {bad})"
+    prov = "CASE"
+    if verified is not None:
+        prov += f" WHEN {verified} IS NOT NULL THEN 'v'"
+    if status is not None:
+        prov += f" WHEN {status} IS NOT NULL THEN 's'"
+    prov += f" WHEN {given} THEN 'r' ELSE '-' END"
+    return value, bad, prov
+
+
+def _ranged(column: str) -> str:
+    return f"({column} IS NULL OR {column} BETWEEN {INT64_MIN} AND {INT64_MAX})"
+
+
+def _build(con, kinds: _Kinds, on: dt.date) -> None:
+    """Tables `hrows` and `mrows`: typed columns, a `bad` flag and the provenance letters."""
+    con.execute(f"CREATE TABLE agg AS {_member_facts_sql(kinds).replace('{on}', on.isoformat())}")
+    # ---- members
+    verified: dict[str, str] = {}
+    if kinds.has("social_insurance"):
+        verified["pension_month_fen"] = "COALESCE(a.pension, 0)"
+    if kinds.has("unemployment"):
+        verified["employment"] = "CASE WHEN a.unemployed THEN 'unemployed_registered' END"
+    income = None
+    if kinds.income_ready:
+        wage = "0"
+        if kinds.has("tax"):
+            months = "(CASE WHEN a.tax_latest LIKE '%年%' OR length(a.tax_latest) = 4 THEN 12 ELSE 1 END)"
+            wage = f"COALESCE({_round_half_even('a.tax_annual', months)}, 0)"
+        pension = "COALESCE(a.pension, 0)" if kinds.has("social_insurance") else "0"
+        benefit = "COALESCE(a.benefit, 0)" if kinds.has("unemployment") else "0"
+        income = f"({wage} + {pension} + {benefit})"
+    if kinds.has("medical"):
+        verified["medical_oop_year_member_fen"] = "COALESCE(a.oop, 0)"
+    if kinds.has("disability"):
+        verified["disability_grade"] = "CASE WHEN a.certificate IS NULL THEN 0 ELSE a.certificate.g END"
+        codes = " ".join(f"WHEN {_lit(c)} THEN {_lit(k)}" for c, k in fnd.DISABILITY_KIND_CODES.items())
+        verified["disability_kind"] = f"CASE a.certificate.k {codes} END"
+    if kinds.deaths_ready:
+        dead = "COALESCE(a.dead, false)" if "population" in kinds.done else "false"
+        death = "COALESCE(a.death, false)" if "civil" in kinds.done else "false"
+        verified["deceased"] = f"({dead} OR {death})"
+    columns, bads, provs = [], [], []
+    for name in M_COLUMNS:
+        fact = MEMBER_FACTS[name]
+        raw = f"json_extract(m.facts, '$.{name}')"
+        if name == "birth_date":
+            # The person's birth date (never null) replaces whatever the membership holds.
+            value, bad, prov = "m.birth_date", "false", "'p'"
+        elif name == "sex":
+            value, bad, _ = _layer(name, fact, None, None, "to_json(m.sex)")
+            prov = "'p'"
+        elif name == "relation":
+            reg_value, reg_bad, reg_prov = _layer(name, fact, None, None, raw)
+            value = f"CASE WHEN m.relation <> '' THEN m.relation ELSE {reg_value} END"
+            bad = f"(m.relation = '' AND {reg_bad})"
+            prov = f"CASE WHEN m.relation <> '' THEN 'p' ELSE {reg_prov} END"
+        elif name == "income_month_fen" and income is not None:
+            # The documented part is proven; the registry's larger income stays (findings._int).
+            value = f"CASE WHEN NOT {_is_null(raw)} THEN greatest({_int_of(raw)}, {income}) ELSE {income} END"
+            bad, prov = "false", "'v'"
+        else:
+            value, bad, prov = _layer(name, fact, verified.get(name), None, raw)
+        if fact.type in ("int", "money"):
+            bad = f"({bad} OR NOT {_ranged(value)})"
+            value = f"TRY_CAST({value} AS BIGINT)"
+        columns.append(f"{value} AS {name}")
+        bads.append(bad)
+        provs.append(prov)
+    con.execute(
+        "CREATE TABLE mrows AS SELECT m.household_id, m.member_index, m.public_id, m.name, m.facts AS raw, "
+        + ", ".join(columns)
+        + f", ({' OR '.join(bads)}) AS bad, concat({', '.join(provs)}) AS prov"
+        " FROM members m JOIN agg a USING (household_id, member_index)"
+    )
+    # ---- households
+    sums = ["household_id"]
+    hverified: dict[str, str] = {}
+    if kinds.has("deposit"):
+        sums.append("SUM(COALESCE(deposit_sum, 0)) AS deposit")
+        hverified["financial_assets_fen"] = "s.deposit"
+    if kinds.has("vehicle"):
+        sums.append("SUM(vehicles) AS vehicles")
+        hverified["vehicles"] = "s.vehicles"
+    if kinds.has("real_estate"):
+        sums.append("SUM(estates) AS estates")
+        hverified["housing_units"] = "s.estates"
+    if kinds.has("business"):
+        sums.append("COALESCE(BOOL_OR(business), false) AS business")
+        hverified["has_business"] = "s.business"
+    if kinds.has("medical"):
+        sums.append("SUM(COALESCE(oop, 0)) AS oop")
+        hverified["medical_oop_year_fen"] = "s.oop"
+    if kinds.deaths_ready and "civil" in kinds.done:
+        sums.append("BOOL_OR(recent_death) AS recent_death")
+        hverified["death_in_household_year"] = "CASE WHEN s.recent_death THEN true END"
+    statuses = {
+        name: f"(CASE WHEN {_lit(kind)} IN (SELECT kind FROM statuses x WHERE x.household_id = h.household_id)"
+        f" THEN true {'ELSE false' if kind in OWN_STATUSES else ''} END)"
+        for kind, name in STATUS_FACTS.items()
+    }
+    columns, bads, provs = [], [], []
+    for name in H_COLUMNS:
+        fact = HOUSEHOLD_FACTS[name]
+        if name in ("region_code", "urban"):
+            columns.append(f"pl.{name} AS {name}")
+            continue
+        raw = f"json_extract(h.facts, '$.{name}')"
+        value, bad, prov = _layer(name, fact, hverified.get(name), statuses.get(name), raw)
+        if fact.type in ("int", "money"):
+            bad = f"({bad} OR NOT {_ranged(value)})"
+            value = f"TRY_CAST({value} AS BIGINT)"
+        columns.append(f"{value} AS {name}")
+        bads.append(bad)
+        provs.append(prov)
+    con.execute(
+        "CREATE TABLE hrows AS SELECT h.household_id, h.division_id, substr(pl.region_code, 1, 6) AS county_code,"
+        " pl.standards, h.facts AS raw, "
+        + ", ".join(columns)
+        + f", ({' OR '.join(bads)}) AS bad, concat({', '.join(provs)}) AS prov"
+        f" FROM households h JOIN places pl ON pl.division_id = h.division_id AND pl.ok"
+        f" LEFT JOIN (SELECT {', '.join(sums)} FROM agg GROUP BY household_id) s USING (household_id)"
+        " WHERE h.household_id IN (SELECT household_id FROM members)"
+    )
+
+
+def export_area_sql(reader: Reader, area: Division, folder: Path, *, fingerprints: bool = False) -> Export:
+    """`export.export_area`, computed set-based (same files, counters, skipped households); the
+    fingerprints are digests computed in SQL with the property of `input_fingerprint`: equal
+    inputs give equal digests, any change the explanation could show gives another one."""
+    from ejia.catalogue.selectors import standards_table_rows
+
+    folder.mkdir(parents=True, exist_ok=True)
+    result = Export(folder)
+    scratch = folder / ".pull"
+    scratch.mkdir(exist_ok=True)
+    kinds = _Kinds.of(reader)
+    con = duckdb.connect()
+    try:
+        con.execute("SET threads TO ?", [int(getattr(settings, "EJIA_DISCOVERY_THREADS", 2))])
+        _udfs(con, reader.on)
+        _pull_tables(con, reader, area, kinds, scratch)
+        con.register("places", _places(reader))
+        _build(con, kinds, reader.on)
+        (skipped,) = con.execute(
+            "SELECT count(*) FROM hrows h WHERE h.bad OR EXISTS (SELECT 1 FROM mrows m"
+            " WHERE m.household_id = h.household_id AND m.bad)"
+        ).fetchone()
+        con.execute(
+            "CREATE TABLE kept AS SELECT household_id FROM hrows h WHERE NOT h.bad AND NOT EXISTS"
+            " (SELECT 1 FROM mrows m WHERE m.household_id = h.household_id AND m.bad)"
+        )
+        h_cols = ", ".join(f"CAST(h.{n} AS {_duck(t)}) AS {n}" for n, t in _arrow_types(HOUSEHOLD_SCHEMA))
+        m_cols = ", ".join(
+            f"CAST({'h.county_code' if n == 'county_code' else 'm.' + n} AS {_duck(t)}) AS {n}"
+            for n, t in _arrow_types(MEMBER_SCHEMA)
+        )
+        households = con.sql(
+            f"SELECT {h_cols} FROM hrows h JOIN kept USING (household_id) ORDER BY household_id"
+        ).to_arrow_table()
+        members = con.sql(
+            f"SELECT {m_cols} FROM mrows m JOIN kept USING (household_id) JOIN hrows h USING (household_id)"
+            " ORDER BY household_id, member_index"
+        ).to_arrow_table()
+        pq.write_table(households.cast(HOUSEHOLD_SCHEMA), result.households_path)
+        pq.write_table(members.cast(MEMBER_SCHEMA), result.members_path)
+        result.households, result.members, result.skipped = households.num_rows, members.num_rows, skipped
+        if fingerprints:
+            result.fingerprints = _fingerprints(con, kinds, reader.on)
+    finally:
+        con.close()
+        shutil.rmtree(scratch, ignore_errors=True)
+    pq.write_table(pa.Table.from_pylist(standards_table_rows(reader.on), schema=STANDARD_SCHEMA), result.standards_path)
+    return result
+
+
+def _fingerprints(con, kinds: _Kinds, on: dt.date) -> dict[int, bytes]:
+    """{household pk: 16-byte digest} of everything the explain step reads: the village, place
+    and standards, every fact as typed and as given (the registry's JSON), where each came from
+    (the provenance letters, and which department and date a verified fact speaks for), the
+    members' keys, names and ages on the date."""
+    sources = {
+        "income": kinds.provenance(kinds.income_sources) if kinds.income_ready else "",
+        "deceased": kinds.provenance(kinds.death_sources) if kinds.deaths_ready else "",
+        **{k: kinds.provenance([k]) for k in kinds.done},
+    }
+    h_facts = ", ".join(f"{n} := h.{n}" for n in H_COLUMNS)
+    m_facts = ", ".join(f"{n} := m.{n}" for n in M_COLUMNS)
+    age = (
+        f"(year(DATE '{on.isoformat()}') - year(m.birth_date) - CASE WHEN month(m.birth_date) * 100 + day(m.birth_date)"
+        f" > {on.month * 100 + on.day} THEN 1 ELSE 0 END)"
+    )
+    table = con.sql(
+        f"""
+        WITH ms AS (
+            SELECT m.household_id,
+                   string_agg(to_json(struct_pack(ref := m.public_id, name := m.name, age := {age}, prov := m.prov,
+                                                  raw := m.raw, facts := struct_pack({m_facts}))),
+                              ',' ORDER BY m.member_index) AS text
+            FROM mrows m JOIN kept USING (household_id) GROUP BY m.household_id
+        )
+        SELECT h.household_id,
+               unhex(md5(to_json(struct_pack(sources := {_lit(json.dumps(sources, ensure_ascii=False, sort_keys=True))}, division := h.division_id, region := h.region_code,
+                                             urban := h.urban, standards := h.standards, prov := h.prov, raw := h.raw,
+                                             facts := struct_pack({h_facts}), members := ms.text)))) AS digest
+        FROM hrows h JOIN kept USING (household_id) JOIN ms USING (household_id)
+        """
+    ).to_arrow_table()
+    return dict(zip(table["household_id"].to_pylist(), table["digest"].to_pylist(), strict=True))
+
+
+def _arrow_types(schema: pa.Schema):
+    return [(f.name, f.type) for f in schema]
+
+
+def _duck(arrow_type: pa.DataType) -> str:
+    return {
+        pa.int64(): "BIGINT",
+        pa.float64(): "DOUBLE",
+        pa.bool_(): "BOOLEAN",
+        pa.string(): "VARCHAR",
+        pa.date32(): "DATE",
+    }[arrow_type]
