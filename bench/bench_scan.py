@@ -118,7 +118,12 @@ def main() -> None:
         server_after = backend_cpu()
         server = "n/a" if server_before is None or server_after is None else f"{server_after - server_before:.1f} s"
         cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-        steps = ", ".join(f"{k} {scan.timings[k]:.1f} s" for k in ("export", "evaluate", "explain", "upsert"))
+        steps = ", ".join(
+            f"{k} {scan.timings[k]:.1f} s"
+            + (f" (CPU {scan.timings[f'cpu_{k}']:.1f})" if f"cpu_{k}" in scan.timings else "")
+            for k in ("export", "evaluate", "subtract", "explain", "upsert")
+            if k in scan.timings
+        )
         print(
             f"run {n}: {scan.status}, {scan.households:,} households, {scan.members:,} members, "
             f"{scan.candidates:,} candidates ({scan.timings.get('explained_households', 0):,} explained); "

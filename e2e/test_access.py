@@ -1,10 +1,15 @@
 """One access policy in the browser: a department approver is shown only its own work and gets
 the branded refusal page for a family's file; the auditor opens a file from the audit log only
-after stating a purpose, which the log then shows; a missing page is the branded 404."""
+after stating a purpose, which the log then shows; a missing page is the branded 404; the system
+administrator is told on the home page when the access log's seal job has stopped."""
 
 from __future__ import annotations
 
+import datetime as dt
+from unittest import mock
+
 import pytest
+from django.utils import timezone
 
 from conftest import _unit, make_staff
 from e2e.conftest import go, login, screenshot
@@ -12,6 +17,7 @@ from ejia.accounts.models import Role
 from ejia.cases.models import Channel
 from ejia.cases.services import case_submit
 from ejia.cases.tests.conftest import application
+from ejia.core.audit import access_record, access_seal
 
 pytestmark = pytest.mark.e2e
 
@@ -68,6 +74,25 @@ def test_the_auditor_states_a_purpose_before_a_file_opens_and_the_log_shows_it(p
     go(page, page.get_by_test_id("tab-access-log"))
     page.get_by_test_id("access-events").wait_for()
     screenshot(page, "access-api-log")
+
+
+def test_the_system_administrator_is_told_when_the_access_log_stops_being_sealed(page, live_server, org):
+    admin = make_staff("ma", _unit("371600", "centre"), Role.SYSADMIN, display_name="马超")
+    with mock.patch.object(timezone, "now", return_value=timezone.now() - dt.timedelta(minutes=15)):
+        access_record(actor=None, action="api.call", object_type="api.apiclient", object_id="c", data={"n": 1})
+    login(page, live_server, admin)
+    assert page.get_by_test_id("work-access_seal_stalled").inner_text() == "1"
+    go(page, page.get_by_role("link", name="接口访问记录封存中断（超过 10 分钟未封存）"))
+    alert = page.get_by_test_id("seal-stalled").inner_text()
+    assert "有 1 条接口访问记录超过 10 分钟仍未封存" in alert and "ejia_audit_seal" in alert
+    screenshot(page, "access-seal-stalled")
+    access_seal()  # the job runs again
+    page.reload()
+    page.get_by_test_id("seal-ok").wait_for()
+    go(page, page.get_by_test_id("nav-access-seal"))
+    page.get_by_test_id("seal-ok").wait_for()
+    page.goto(f"{live_server.url}/staff/")
+    assert page.get_by_test_id("work-access_seal_stalled").count() == 0
 
 
 def test_a_missing_page_is_the_branded_404(page, live_server, bob):

@@ -15,34 +15,14 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from ejia.accounts.policies import Capability, staff_view
-from ejia.accounts.scope import scope_for
+from ejia.accounts.audit_selectors import access_events_for_user, audit_events_for_user, seal_status
+from ejia.accounts.policies import Capability, allows, staff_view
 from ejia.core.audit import audit_record, audit_verify
-from ejia.core.models import AccessEvent, AuditEvent
+from ejia.core.models import AuditEvent
 
 PER_PAGE = 50
 # Objects whose page an auditor can open from the log (the case page asks for a purpose).
 OBJECT_PAGES = {"cases.case": "cases:case_detail"}
-
-
-def _in_area(qs, user):
-    """Events of actors in the auditor's area; system events (no actor) and events of
-    city-level staff or clients only for an auditor at city level."""
-    scope = scope_for(user)
-    if scope.empty:
-        return qs.none()
-    if "/" in scope.division_path.rstrip("/"):
-        return qs.filter(actor__unit__division__path__startswith=scope.division_path)
-    return qs
-
-
-def audit_events_for_user(*, user):
-    return _in_area(AuditEvent.objects.select_related("actor").order_by("-seq"), user)
-
-
-def access_events_for_user(*, user):
-    """API calls in the auditor's area: a client acts as its service account, whose unit places it."""
-    return _in_area(AccessEvent.objects.order_by("-id"), user)
 
 
 def _date(text: str) -> dt.date | None:
@@ -104,6 +84,17 @@ def access_log_view(request):
     qs, filters = _filtered(request, access_events_for_user(user=request.user), ("actor", "object", "since", "until"))
     page = Paginator(qs, PER_PAGE).get_page(request.GET.get("page"))
     return render(request, "accounts/access_log.html", {"page": page, "filters": filters, "query": _query(request)})
+
+
+@staff_view(Capability.ACCESS_SEAL_WATCH, cache=False)
+def access_seal_view(request):
+    """Whether the seal job keeps up: the area's unsealed API calls, how old the oldest is, the
+    newest seal and purge of the chain. Counts and times only, no call's content."""
+    return render(
+        request,
+        "accounts/access_seal.html",
+        {"status": seal_status(user=request.user), "can_read_log": allows(request.user, Capability.AUDIT_READ)},
+    )
 
 
 def _action_prefixes() -> list[str]:

@@ -71,6 +71,7 @@ class Capability(StrEnum):
     DISCOVERY_SCAN = "discovery_scan"
     DASHBOARD_READ = "dashboard_read"
     DCI_OPERATE = "dci_operate"
+    ACCESS_SEAL_WATCH = "access_seal_watch"
 
     @property
     def label(self) -> str:
@@ -106,6 +107,7 @@ LABELS = {
     Capability.DISCOVERY_SCAN: _("发起主动发现数据比对"),
     Capability.DASHBOARD_READ: _("查看大数据统计看板（汇总数字，不含个人信息）"),
     Capability.DCI_OPERATE: _("处理发往合作登记系统的DCI回调（查看投递失败、重新投递）"),
+    Capability.ACCESS_SEAL_WATCH: _("查看接口访问记录的封存状态（条数和时间，不含调用内容）"),
 }
 
 
@@ -209,10 +211,11 @@ GRANTS: dict[str, dict[Capability, Reach]] = {
     Role.CATALOGUE_EDITOR: {C.CATALOGUE_EDIT: R.DEPARTMENT, C.DASHBOARD_READ: R.DEPARTMENT},
     # Department files, import runs and rejected rows; no case or household files.
     Role.EXCHANGE_OPERATOR: {C.EXCHANGE_OPERATE: R.AREA},
-    Role.AUDITOR: {C.AUDIT_READ: R.AREA, C.CASE_READ: R.PURPOSE},
+    Role.AUDITOR: {C.AUDIT_READ: R.AREA, C.CASE_READ: R.PURPOSE, C.ACCESS_SEAL_WATCH: R.AREA},
     # Accounts, and the platform's own plumbing: DCI callbacks that partners did not take (no
-    # person's data: partner, kind, ids and the error only).
-    Role.SYSADMIN: {C.ACCOUNTS_ADMIN: R.AREA, C.DCI_OPERATE: R.AREA},
+    # person's data: partner, kind, ids and the error only), and whether the access log's seal
+    # job keeps up (counts and times only).
+    Role.SYSADMIN: {C.ACCOUNTS_ADMIN: R.AREA, C.DCI_OPERATE: R.AREA, C.ACCESS_SEAL_WATCH: R.AREA},
     # Leaders steer from the aggregates: the dashboards of their area, never a file.
     Role.LEADER: {C.DASHBOARD_READ: R.AREA},
 }

@@ -15,6 +15,7 @@ urlpatterns = [
     path("session/", views.session_view, name="session"),
     path("audit/", audit_views.audit_log_view, name="audit_log"),
     path("audit/access/", audit_views.access_log_view, name="access_log"),
+    path("audit/access/seal/", audit_views.access_seal_view, name="access_seal"),
     path("audit/verify/", audit_views.audit_verify_view, name="audit_verify"),
     path("accounts/", admin_views.staff_list_view, name="staff_list"),
     path("accounts/new/", admin_views.staff_create_view, name="staff_create"),

@@ -281,7 +281,8 @@ def _purge_candidates(after_seq: int, cutoff: dt.datetime, result: AccessPurgeRe
         if not rows:  # purged before, or deleted (audit_verify reports that)
             last_seq = seal.seq
             continue
-        # Rows are sealed in id order, so the seals after a young one are young too: stop.
+        # Rows are sealed in id order, so the seals after a young one hold younger rows still
+        # (a row that committed late may sit in a later seal: it waits for that one): stop.
         if max(row["created_at"] for row in rows) >= cutoff:
             return picked, last_seq, True
         last_seq = seal.seq
@@ -411,6 +412,7 @@ class VerifyResult:
     sealed: int = 0  # access events checked against their seals
     unsealed: int = 0  # access events not sealed yet (the seal job runs every minute)
     purged: int = 0  # access events deleted by a purge after their retention (their seals stay)
+    stale: int = 0  # unsealed access events older than EJIA_ACCESS_SEAL_ALERT_MINUTES (seal job stopped?)
 
     def __str__(self) -> str:
         if self.ok:
@@ -421,6 +423,11 @@ class VerifyResult:
                 text += f"，{self.purged} 条接口访问记录已过保存期限按记载清理"
             if self.unsealed:
                 text += f"，另有 {self.unsealed} 条接口访问记录尚待封存"
+            if self.stale:
+                text += (
+                    f"（其中 {self.stale} 条已超过 {settings.EJIA_ACCESS_SEAL_ALERT_MINUTES} 分钟，"
+                    "封存任务可能已停止，请检查 ejia_audit_seal）"
+                )
             return text + "。"
         if self.first_broken_seq is None:
             return f"审计记录校验未通过：{self.problem}（已校验 {self.checked} 条）"
@@ -507,7 +514,11 @@ def _audit_verify(*, check_anchor: bool, batch: int) -> VerifyResult:
         problem = f"有 {stamped - sealed} 条接口访问记录标为已封存，却不属于任何封存（记录被插入或移动）"
         return VerifyResult(False, checked, None, problem, sealed=sealed, purged=purged_rows)
     unsealed = AccessEvent.objects.filter(sealed_seq__isnull=True).count()
-    return VerifyResult(True, checked, sealed=sealed, unsealed=unsealed, purged=purged_rows)
+    stale = 0
+    if unsealed:
+        since = timezone.now() - dt.timedelta(minutes=int(settings.EJIA_ACCESS_SEAL_ALERT_MINUTES))
+        stale = AccessEvent.objects.filter(sealed_seq__isnull=True, created_at__lt=since).count()
+    return VerifyResult(True, checked, sealed=sealed, unsealed=unsealed, purged=purged_rows, stale=stale)
 
 
 def _purge_problem(event: AuditEvent, seal_counts: dict[int, int], purged: dict[int, int]) -> str:

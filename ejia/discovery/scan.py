@@ -28,6 +28,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pyarrow as pa
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Count, Q
@@ -39,7 +40,18 @@ from ejia.catalogue.plan import PlanMember, PlanOutcome
 from ejia.core.audit import audit_record
 from ejia.discovery.export import Reader, engine_inputs, export_area, sources_committed
 from ejia.discovery.models import OPEN_STATUSES, Lead, LeadStatus, ScanRun
-from ejia.registry.models import Household, HouseholdStatus, MemberStatus
+from ejia.discovery.sets import (
+    Compared,
+    ScanSets,
+    held_tables,
+    lead_fingerprint,
+    open_leads_table,
+    taken_querysets,
+    taken_table,
+    touch,
+    wanted_pairs,
+)
+from ejia.registry.models import Household
 from ejia.rules.facts import FACTS
 
 logger = logging.getLogger(__name__)
@@ -166,23 +178,34 @@ def _run(scan: ScanRun) -> ScanRun:
     )
     scratch = Path(tempfile.mkdtemp(prefix="scan-", dir=_scratch_root()))
     try:
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         export = export_area(reader, scan.area, scratch, fingerprints=True)
-        tally.timings["export"] = round(time.perf_counter() - t, 3)
-        t = time.perf_counter()
-        outcomes = evaluate_export(export.folder, on=scan.on)
-        tally.timings["evaluate"] = round(time.perf_counter() - t, 3)
+        _step(tally, "export", t, c)
+        t, c = time.perf_counter(), time.process_time()
+        wanted = evaluate_export(export.folder, on=scan.on)
+        _step(tally, "evaluate", t, c)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    t = time.perf_counter()
-    candidates = _subtract(outcomes, scan.area, scan.on)
-    findings, unchanged = _explain(reader, candidates, fingerprints=export.fingerprints)
-    export.fingerprints.clear()
-    tally.timings["explain"] = round(time.perf_counter() - t, 3)
-    tally.timings["explained_households"] = len(candidates) - len({h for _, h, _ in unchanged})
-    t = time.perf_counter()
-    _upsert(scan, findings, unchanged, tally)
-    tally.timings["upsert"] = round(time.perf_counter() - t, 3)
+    t, c = time.perf_counter(), time.process_time()
+    catalogue = Catalogue.read(reader)
+    with ScanSets(int(getattr(settings, "EJIA_DISCOVERY_THREADS", 2))) as sets:
+        compared = sets.compare(
+            wanted=wanted,
+            taken=taken_table(scan.area, scan.on),
+            held=held_tables(scan.area, scan.on),
+            fingerprints=_fingerprint_table(export.fingerprints),
+            leads=open_leads_table(scan.area),
+            base=catalogue.base,
+        )
+        export.fingerprints.clear()
+        _step(tally, "subtract", t, c)
+        t, c = time.perf_counter(), time.process_time()
+        findings = _explain(reader, compared, catalogue)
+        _step(tally, "explain", t, c)
+        tally.timings["explained_households"] = len(compared.todo)
+        t, c = time.perf_counter(), time.process_time()
+        _upsert(scan, findings, compared.unchanged, tally, sets)
+        _step(tally, "upsert", t, c)
     tally.timings["total"] = round(time.perf_counter() - started, 3)
     # CPU seconds of this process (DuckDB's threads included): the wall time on a shared machine lies.
     tally.timings["cpu"] = round(time.process_time() - cpu, 3)
@@ -199,7 +222,7 @@ def _run(scan: ScanRun) -> ScanRun:
     scan.finished_at = timezone.now()
     scan.households = export.households
     scan.members = export.members
-    scan.candidates = len(candidates)
+    scan.candidates = compared.candidates
     scan.leads_new, scan.leads_updated, scan.leads_closed = tally.new, tally.updated, tally.closed
     scan.leads_unchanged = tally.unchanged
     scan.timings = tally.timings
@@ -221,14 +244,22 @@ def _run(scan: ScanRun) -> ScanRun:
     return scan
 
 
+def _step(tally: Tally, name: str, wall: float, cpu: float) -> None:
+    """A step's wall seconds (`name`) and this process's CPU seconds (`cpu_<name>`, DuckDB's
+    threads included), from the perf_counter and process_time read when it began."""
+    tally.timings[name] = round(time.perf_counter() - wall, 3)
+    tally.timings[f"cpu_{name}"] = round(time.process_time() - cpu, 3)
+
+
 def _scratch_root() -> Path:
     root = Path(settings.VAR_DIR) / "discovery"
     root.mkdir(parents=True, exist_ok=True)
     return root
 
 
-def evaluate_export(folder: Path, *, on: dt.date) -> dict[int, dict[str, str]]:
-    """{household pk: {programme code: "eligible" | "possibly_eligible"}} for every programme in
+def evaluate_export(folder: Path, *, on: dt.date) -> pa.Table:
+    """(household_id, code, outcome) of every outcome worth a lead (`wanted_pairs`: "eligible"
+    or "possibly_eligible" as the programme's discovery mode admits) of every programme in
     force on `on`, from the exported Parquet files, on DuckDB (two threads, as the bench)."""
     import duckdb
 
@@ -244,7 +275,7 @@ def evaluate_export(folder: Path, *, on: dt.date) -> dict[int, dict[str, str]]:
         result = engine.evaluate_bulk(con, on=on, amounts=())  # leads need outcomes only
     finally:
         con.close()
-    return outcomes_of(result, {code: modes.get(code, Mode.LIKELY) for code in engine.programmes})
+    return wanted_pairs(result, {code: modes.get(code, Mode.LIKELY) for code in engine.programmes})
 
 
 def discovery_modes() -> dict[str, str]:
@@ -253,18 +284,11 @@ def discovery_modes() -> dict[str, str]:
 
 
 def outcomes_of(result, modes: dict[str, str]) -> dict[int, dict[str, str]]:
-    """The outcomes of a bulk result (a pyarrow Table) worth a lead, by household: for each
-    programme of `modes` (code → discovery mode), "eligible" unless the programme is never a
-    lead, "possibly_eligible" only where possible outcomes are leads too."""
-    ids = result.column("household_id").to_pylist()
+    """`wanted_pairs` of a bulk result (a pyarrow Table) by household, as Python objects (for a
+    small result: the Spark parity check compares two)."""
     out: dict[int, dict[str, str]] = defaultdict(dict)
-    for code, mode in modes.items():
-        if mode == Mode.NEVER:
-            continue
-        wanted = {"eligible", "possibly_eligible"} if mode == Mode.LIKELY_AND_POSSIBLE else {"eligible"}
-        for household_id, outcome in zip(ids, result.column(f"{code}__outcome").to_pylist(), strict=True):
-            if outcome in wanted:
-                out[household_id][code] = outcome
+    for row in wanted_pairs(result, modes).to_pylist():
+        out[row["household_id"]][row["code"]] = row["outcome"]
     return dict(out)
 
 
@@ -272,112 +296,88 @@ def held_and_applied(
     household_ids: list[int] | None, on: dt.date, *, area: Division | None = None
 ) -> dict[int, set[str]]:
     """The programme codes each household receives (registry statuses, live entitlements) or
-    has an open request for: of `household_ids`, or (None) of every household of `area`, read
-    set-based for the whole area."""
+    has an open request for: of `household_ids`, or (None) of every household of `area` (the
+    scan reads the same rows as one Arrow table, `sets.taken_table`)."""
     from ejia.cases.matching import STATUS_PROGRAMMES
-    from ejia.cases.models import ProgrammeRequest
-    from ejia.disbursement.models import Entitlement
 
     if household_ids is None:
         scope = Q(household__division__path__startswith=area.path)
     else:
         scope = Q(household_id__in=household_ids)
-    current = Q(start__lte=on) & (Q(end__isnull=True) | Q(end__gte=on))
     out: dict[int, set[str]] = defaultdict(set)
-    for model in (HouseholdStatus, MemberStatus):
-        for household_id, kind in model.objects.filter(current, scope).values_list("household_id", "kind"):
-            if kind in STATUS_PROGRAMMES:
-                out[household_id].add(STATUS_PROGRAMMES[kind])
-    month = on.replace(day=1)
-    for household_id, code in (
-        Entitlement.objects.filter(scope, status__in=LIVE_ENTITLEMENT, start_month__lte=month)
-        .filter(Q(end_month__isnull=True) | Q(end_month__gte=month))
-        .values_list("household_id", "programme__code")
-    ):
-        out[household_id].add(code)
-    for household_id, code in ProgrammeRequest.objects.filter(scope, is_open=True).values_list(
-        "household_id", "programme__code"
-    ):
-        out[household_id].add(code)
+    for i, queryset in enumerate(taken_querysets(scope, on)):
+        for household_id, code in queryset:
+            out[household_id].add(STATUS_PROGRAMMES[code] if i < 2 else code)
     return out
 
 
-def _subtract(outcomes: dict[int, dict[str, str]], area: Division, on: dt.date) -> dict[int, set[str]]:
-    taken = held_and_applied(None, on, area=area)
-    out = {}
-    for household_id, codes in outcomes.items():
-        left = set(codes) - taken.get(household_id, set())
-        if left:
-            out[household_id] = left
-    return out
+def _fingerprint_table(fingerprints: dict[int, bytes]) -> pa.Table:
+    """(household_id, fingerprint) of the export's input fingerprints."""
+    return pa.table(
+        {
+            "household_id": pa.array(list(fingerprints), pa.int64()),
+            "fingerprint": pa.array(list(fingerprints.values()), pa.binary()),
+        }
+    )
 
 
-def _explain(
-    reader: Reader, candidates: dict[int, set[str]], *, fingerprints: dict[int, bytes] | None = None, chunk: int = 500
-) -> tuple[list[Finding], list[tuple[int, int, int]]]:
-    """Each candidate household through the plan builder. The plan is built on the candidate
+@dataclass
+class Catalogue:
+    """What every household's explanation shares, read once a run."""
+
+    engine: object
+    combinations: list
+    partners: dict[str, set[str]]
+    programmes: dict[str, Programme]
+    base: str  # catalogue_fingerprint, hex
+
+    @classmethod
+    def read(cls, reader: Reader) -> Catalogue:
+        from ejia.catalogue.selectors import combinations_in_force, engine_for
+
+        engine = engine_for(reader.on)
+        combinations = combinations_in_force()
+        partners: dict[str, set[str]] = defaultdict(set)
+        for rule in combinations:
+            partners[rule.programme].add(rule.other)
+            partners[rule.other].add(rule.programme)
+        return cls(
+            engine=engine,
+            combinations=combinations,
+            partners=partners,
+            programmes={p.code: p for p in Programme.objects.select_related("department")},
+            base=catalogue_fingerprint(reader, engine, combinations).hex(),
+        )
+
+
+def _explain(reader: Reader, compared: Compared, catalogue: Catalogue, *, chunk: int = 500) -> list[Finding]:
+    """Each candidate household to explain (`compared.todo`: those whose stamp or open leads
+    changed, `ScanSets.compare`) through the plan builder. The plan is built on the candidate
     programmes and those the combination rules tie them to (what the family holds included):
     the same verdicts as the window's full plan for these programmes, without explaining the
-    other sixty.
-
-    Incremental: a household whose open leads were all explained from the same stamp (its
-    export fingerprint, what it holds and applied for, its candidate programmes, the catalogue
-    and snapshots in force) and name exactly the programmes that explanation found would come
-    out identical, so it is not explained again. Returns the findings of the households
-    explained, and (lead pk, household pk, programme pk) of the open leads left as they are."""
+    other sixty. Each finding carries `lead_fingerprint` of the household's stamp and of every
+    programme its explanation found."""
     from ejia.cases.matching import holdings_by_household
     from ejia.catalogue.planning import build_plan
-    from ejia.catalogue.selectors import combinations_in_force, engine_for
     from ejia.rules.errors import RuleError
 
-    engine = engine_for(reader.on)
-    combinations = combinations_in_force()
-    partners: dict[str, set[str]] = defaultdict(set)
-    for rule in combinations:
-        partners[rule.programme].add(rule.other)
-        partners[rule.other].add(rule.programme)
-    programmes = {p.code: p for p in Programme.objects.select_related("department")}
-    base = catalogue_fingerprint(reader, engine, combinations)
-    fingerprints = fingerprints or {}
-    ids = sorted(candidates)
+    engine, programmes = catalogue.engine, catalogue.programmes
     findings: list[Finding] = []
-    unchanged: list[tuple[int, int, int]] = []
-    for start in range(0, len(ids), chunk):
-        part = ids[start : start + chunk]
-        taken = held_and_applied(part, reader.on)
+    for start in range(0, len(compared.todo), chunk):
+        part = compared.todo[start : start + chunk]
         holdings = holdings_by_household(part, reader.on)
-        stamps = {
-            h: household_stamp(base, fingerprints[h], holdings[h], taken.get(h, set()), candidates[h])
-            for h in part
-            if h in fingerprints
-        }
-        open_leads: dict[int, list[tuple[int, int, str, str]]] = defaultdict(list)
-        for pk, household_id, programme_id, code, stored in Lead.objects.filter(
-            source=Lead.Source.SCAN, status__in=OPEN_STATUSES, household_id__in=part
-        ).values_list("pk", "household_id", "programme_id", "programme__code", "fingerprint"):
-            open_leads[household_id].append((pk, programme_id, code, stored))
-        todo = []
+        inputs = engine_inputs(reader, part)
+        households = Household.objects.in_bulk(part)
         for household_id in part:
-            leads, stamp = open_leads.get(household_id), stamps.get(household_id)
-            if leads and stamp is not None:
-                expected = lead_fingerprint(stamp, [code for _, _, code, _ in leads])
-                if all(stored == expected for *_, stored in leads):
-                    unchanged.extend((pk, household_id, programme_id) for pk, programme_id, _, _ in leads)
-                    continue
-            todo.append(household_id)
-        if not todo:
-            continue
-        inputs = engine_inputs(reader, todo)
-        households = Household.objects.in_bulk(todo)
-        for household_id in todo:
             item = inputs.get(household_id)
             if item is None:
                 continue
             household = households[household_id]
             held = holdings[household_id]
-            wanted = set(candidates[household_id]) | {h.code for h in held}
+            codes = compared.codes[household_id]
+            wanted = set(codes) | {h.code for h in held}
             for code in list(wanted):
-                wanted |= partners.get(code, set())
+                wanted |= catalogue.partners.get(code, set())
             try:
                 results = engine.evaluate(item.input, on=reader.on, only=wanted)
             except RuleError:
@@ -388,15 +388,15 @@ def _explain(
                 on=reader.on,
                 members=members,
                 held=held,
-                combinations=combinations,
+                combinations=catalogue.combinations,
                 programmes=programmes,
             )
             by_code: dict[str, list] = defaultdict(list)
             for entry in plan.entries:
+                # The candidate programmes are already those it neither holds nor applied for.
                 if (
-                    entry.code in candidates[household_id]
+                    entry.code in codes
                     and entry.outcome in OFFERED
-                    and entry.code not in taken.get(household_id, set())
                     and worth_a_visit(entry, programmes.get(entry.code))
                 ):
                     by_code[entry.code].append(entry)
@@ -405,13 +405,13 @@ def _explain(
                 for code, entries in by_code.items()
                 if code in programmes and code in engine.programmes
             ]
-            stamp = stamps.get(household_id)
+            stamp = compared.stamps.get(household_id)
             if stamp is not None:
                 fingerprint = lead_fingerprint(stamp, [f.programme.code for f in found])
                 for f in found:
                     f.fingerprint = fingerprint
             findings.extend(found)
-    return findings, unchanged
+    return findings
 
 
 # Part of every stamp: a change to what the explain step writes into a lead (a new reason
@@ -440,19 +440,6 @@ def catalogue_fingerprint(reader: Reader, engine, combinations) -> bytes:
         standards_table_rows(reader.on),
     )
     return hashlib.blake2b(repr(payload).encode(), digest_size=16).digest()
-
-
-def household_stamp(base: bytes, fingerprint: bytes, held: list, taken: set[str], codes: set[str]) -> bytes:
-    """One household's stamp: the catalogue's, its export fingerprint (`input_fingerprint`),
-    what it holds and applied for, and its candidate programmes."""
-    payload = (sorted(map(repr, held)), sorted(taken), sorted(codes))
-    return hashlib.blake2b(base + fingerprint + repr(payload).encode(), digest_size=16).digest()
-
-
-def lead_fingerprint(stamp: bytes, codes) -> str:
-    """What a household's open leads remember: the stamp they were explained from and every
-    programme that explanation found (a lead closed by a visit since then no longer matches)."""
-    return hashlib.blake2b(stamp + "|".join(sorted(codes)).encode(), digest_size=16).hexdigest()
 
 
 def worth_a_visit(entry, programme: Programme | None) -> bool:
@@ -534,19 +521,13 @@ def _source_label(provenance: str | None) -> str:
     return "部门数据：" + provenance.removeprefix("verified:").strip()
 
 
-def _upsert(scan: ScanRun, findings: list[Finding], unchanged: list[tuple[int, int, int]], tally: Tally) -> None:
+def _upsert(scan: ScanRun, findings: list[Finding], unchanged: pa.Table, tally: Tally, sets: ScanSets) -> None:
     now = timezone.now()
-    seen: set[tuple[int, int]] = set()
-    # Leads whose household was not explained again: only stamped with this run, in SQL (a lead
-    # a visit closed meanwhile is left as the visit left it).
-    for start in range(0, len(unchanged), 900):
-        part = unchanged[start : start + 900]
-        seen.update((household_id, programme_id) for _, household_id, programme_id in part)
-        touched = Lead.objects.filter(pk__in=[pk for pk, _, _ in part], status__in=OPEN_STATUSES).update(
-            last_run=scan, updated_at=now
-        )
-        tally.updated += touched
-        tally.unchanged += touched
+    # Leads whose household was not explained again: only stamped with this run, in one
+    # statement (a lead a visit closed meanwhile is left as the visit left it).
+    touched = touch(unchanged.column("id"), last_run_id=scan.pk, updated_at=now)
+    tally.updated += touched
+    tally.unchanged += touched
     for start in range(0, len(findings), 500):
         part = findings[start : start + 500]
         keys = {(f.household_id, f.programme.pk) for f in part}
@@ -567,7 +548,6 @@ def _upsert(scan: ScanRun, findings: list[Finding], unchanged: list[tuple[int, i
             new, changed, same = [], [], []
             for f in part:
                 key = (f.household_id, f.programme.pk)
-                seen.add(key)
                 lead = current.get(key)
                 if lead is None:
                     if key in cooling:
@@ -599,7 +579,13 @@ def _upsert(scan: ScanRun, findings: list[Finding], unchanged: list[tuple[int, i
             tally.new += len(new)
             tally.updated += len(changed) + len(same)
             tally.unchanged += len(same)
-    _close_vanished(scan, seen, tally)
+    found = pa.table(
+        {
+            "household_id": pa.array([f.household_id for f in findings], pa.int64()),
+            "programme_id": pa.array([f.programme.pk for f in findings], pa.int64()),
+        }
+    )
+    _close_vanished(scan, sets.vanished(found), tally)
 
 
 def _rewrite(leads: list[Lead], names: list[str]) -> None:
@@ -632,16 +618,10 @@ def _fields(f: Finding) -> dict:
     }
 
 
-def _close_vanished(scan: ScanRun, seen: set[tuple[int, int]], tally: Tally) -> None:
-    """Close the area's open scan leads this run did not find again: the reason went away (the
-    family now receives it, applied for it, or the facts changed)."""
-    stale = [
-        pk
-        for pk, household_id, programme_id in Lead.objects.filter(
-            source=Lead.Source.SCAN, status__in=OPEN_STATUSES, division__path__startswith=scan.area.path
-        ).values_list("pk", "household_id", "programme_id")
-        if (household_id, programme_id) not in seen
-    ]
+def _close_vanished(scan: ScanRun, stale: list[int], tally: Tally) -> None:
+    """Close the area's open scan leads this run did not find again (`stale`, `ScanSets.vanished`:
+    neither left as they were nor found by an explanation): the reason went away (the family
+    now receives it, applied for it, or the facts changed). Only the closes do work per lead."""
     now = timezone.now()
     for start in range(0, len(stale), 500):
         with transaction.atomic():

@@ -76,6 +76,7 @@ def expectations(world) -> tuple[list[tuple], list[tuple]]:
         ("disbursement:reviews_due", [], TOWNSHIPS | CENTRE, ()),
         ("accounts:audit_log", [], AUDITOR, ()),
         ("accounts:access_log", [], AUDITOR, ()),
+        ("accounts:access_seal", [], AUDITOR | {"sysadmin"}, ()),
         ("cases:outbox", [], CENTRE, ()),
         ("accounts:password_change", [], EVERYONE, ()),
         ("accounts:second_factor", [], EVERYONE, ()),

@@ -215,3 +215,15 @@ def test_purge_concurrent_with_seals_writes_and_a_verify_on_postgresql(settings)
     assert len({seq for seq, _ in purged}) == len(purged) and sum(c for _, c in purged) == 30 + 8
     result = audit_verify(check_anchor=False)
     assert result.ok and result.purged == 38 and result.sealed == 15 and result.unsealed == 0, str(result)
+
+
+def test_the_chain_check_names_rows_left_unsealed_too_long(db, settings):
+    settings.EJIA_ACCESS_SEAL_ALERT_MINUTES = 10
+    record(1, NOW - dt.timedelta(minutes=11), "late")
+    record(1, NOW, "fresh")
+    with at(NOW):
+        result = audit_verify(check_anchor=False)
+    assert result.ok and (result.unsealed, result.stale) == (2, 1)
+    assert "其中 1 条已超过 10 分钟，封存任务可能已停止" in str(result)
+    access_seal()
+    assert "已超过" not in str(audit_verify(check_anchor=False))

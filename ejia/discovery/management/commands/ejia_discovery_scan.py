@@ -35,6 +35,7 @@ class Command(BaseCommand):
             f"{scan.candidates} candidates ({t.get('explained_households', 0)} explained); leads +{scan.leads_new} new, "
             f"{scan.leads_updated} found again ({scan.leads_unchanged} unchanged), "
             f"{scan.leads_closed} closed; {t.get('total', 0)} s "
-            f"(export {t.get('export', 0)}, evaluate {t.get('evaluate', 0)}, explain {t.get('explain', 0)}, "
+            f"(export {t.get('export', 0)}, evaluate {t.get('evaluate', 0)}, subtract {t.get('subtract', 0)}, "
+            f"explain {t.get('explain', 0)}, "
             f"upsert {t.get('upsert', 0)}), peak RSS {t.get('peak_rss_mb', 0)} MB"
         )
