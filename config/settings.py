@@ -211,6 +211,13 @@ TASKS = {
     }
 }
 
+# How the 主动发现 scan and the what-if read the registry and the snapshots into Parquet:
+# "sql" (set-based, ejia/discovery/bulk_export.py) or "python" (one household at a time,
+# ejia/discovery/export.py). Both write the same rows (ejia/discovery/tests/test_export_sql.py).
+EJIA_DISCOVERY_EXPORT = os.environ.get("EJIA_DISCOVERY_EXPORT", "sql")
+if EJIA_DISCOVERY_EXPORT not in ("sql", "python"):
+    raise ImproperlyConfigured(f"EJIA_DISCOVERY_EXPORT: “{EJIA_DISCOVERY_EXPORT}” is neither sql nor python")
+
 # Keys for sensitive data. Each has an id so that keys can be rotated: new data is written
 # with EJIA_FIELD_KEY_ID, old ciphertexts name the key they were written with.
 # Development keys are derived from a fixed string; production must set real ones.

@@ -72,9 +72,11 @@ def _loads(text: str) -> Any:
     return json.loads(text)
 
 
-def _py_coerce(name: str, text: str) -> str | None:
+def _py_coerce(name: str, text: str | None) -> str | None:
     """The JSON of `coerce(fact, value)`, None when the value cannot be read (or an integer
     does not fit the Parquet column)."""
+    if text is None:
+        return None
     fact = HOUSEHOLD_FACTS.get(name) or MEMBER_FACTS[name]
     value = _loads(text)
     if value is None:
@@ -102,7 +104,10 @@ def _py_str(text: str) -> str:
 
 
 def _udfs(con: duckdb.DuckDBPyConnection, on: dt.date) -> None:
-    con.create_function("py_coerce", _py_coerce, ["VARCHAR", "VARCHAR"], "VARCHAR", side_effects=False)
+    # NULL: the value cannot be read (the UDF's own answer, hence "special").
+    con.create_function(
+        "py_coerce", _py_coerce, ["VARCHAR", "VARCHAR"], "VARCHAR", null_handling="special", side_effects=False
+    )
     con.create_function("py_int", _py_int, ["VARCHAR"], "VARCHAR", side_effects=False)
     con.create_function("py_str", _py_str, ["VARCHAR"], "VARCHAR", side_effects=False)
     con.create_function(
@@ -243,11 +248,14 @@ def _pull(con, name: str, sql: str, params: list, columns: dict[str, str], scrat
         ):
             for block in copy:
                 out.write(block)
-        con.execute(
-            f"CREATE TABLE {name} AS SELECT * FROM read_csv(?, header = false, columns = ?,"
-            " quote = '\"', escape = '\"', allow_quoted_nulls = false)",
-            [str(path), columns],
-        )
+        if path.stat().st_size == 0:
+            con.execute(f"CREATE TABLE {name} ({', '.join(f'{c} {t}' for c, t in columns.items())})")
+        else:
+            con.execute(
+                f"CREATE TABLE {name} AS SELECT * FROM read_csv(?, header = false, columns = ?, auto_detect = false,"
+                " delim = ',', quote = '\"', escape = '\"', allow_quoted_nulls = false)",
+                [str(path), columns],
+            )
         path.unlink()
         return
     with connection.cursor() as cursor:
@@ -268,34 +276,38 @@ def _text(column: str) -> str:
     return f"CAST({column} AS TEXT)"
 
 
+def _record_keys(kinds: _Kinds) -> list[str]:
+    """Every record key `derive` reads of the kinds it will read: one column each."""
+    return sorted({key for kind in kinds.done if kind in fnd.READS for key in fnd.READS[kind]})
+
+
 def _pull_tables(con, reader: Reader, area: Division, kinds: _Kinds, scratch: Path) -> None:
     pg = connection.vendor == "postgresql"
     on = reader.on.isoformat()
+    day = "%s::date" if pg else "%s"
     h, d, m, p = (Household._meta.db_table, Division._meta.db_table, Membership._meta.db_table, Person._meta.db_table)
     hs, ms, r = HouseholdStatus._meta.db_table, MemberStatus._meta.db_table, SourceRecord._meta.db_table
-    in_area = f"SELECT h.id FROM {h} h JOIN {d} d ON d.id = h.division_id WHERE d.path LIKE %s"
+    # Joined, not `IN (subquery)`: PostgreSQL hashes the divisions once.
+    in_area = f"JOIN {h} h ON h.id = x.household_id JOIN {d} d ON d.id = h.division_id WHERE d.path LIKE %s ESCAPE '\\'"
     like = area.path.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-    like_sql = " ESCAPE '\\'"
-    in_area += like_sql
-    facts = "h.facts::text" if pg else "h.facts"
+    json_text = "::text" if pg else ""
     _pull(
         con,
         "households",
-        f"SELECT h.id, h.division_id, {facts} FROM {h} h WHERE h.id IN ({in_area})",
+        f"SELECT h.id, h.division_id, h.facts{json_text} FROM {h} h JOIN {d} d ON d.id = h.division_id"
+        " WHERE d.path LIKE %s ESCAPE '\\'",
         [like],
         {"household_id": "BIGINT", "division_id": "BIGINT", "facts": "VARCHAR"},
         scratch,
     )
-    living = f"m.date_out IS NULL AND (p.deceased_on IS NULL OR p.deceased_on > {'%s::date' if pg else '%s'})"
-    member_facts = "m.facts::text" if pg else "m.facts"
+    living = f"x.date_out IS NULL AND (p.deceased_on IS NULL OR p.deceased_on > {day})"
     _pull(
         con,
         "members",
-        f"SELECT m.household_id, ROW_NUMBER() OVER (PARTITION BY m.household_id ORDER BY m.relation, m.id) - 1,"
-        f" m.relation, {_text('p.public_id')}, p.id_number_index, p.name, {_text('p.birth_date')}, p.sex,"
-        f" {member_facts} FROM {m} m JOIN {p} p ON p.id = m.person_id"
-        f" WHERE {living} AND m.household_id IN ({in_area})",
-        [on, like],
+        "SELECT x.household_id, ROW_NUMBER() OVER (PARTITION BY x.household_id ORDER BY x.relation, x.id) - 1,"
+        f" x.relation, {_text('p.public_id')}, p.id_number_index, p.name, {_text('p.birth_date')}, p.sex,"
+        f" x.facts{json_text} FROM {m} x JOIN {p} p ON p.id = x.person_id {in_area} AND {living}",
+        [like, on],
         {
             "household_id": "BIGINT",
             "member_index": "BIGINT",
@@ -309,45 +321,73 @@ def _pull_tables(con, reader: Reader, area: Division, kinds: _Kinds, scratch: Pa
         },
         scratch,
     )
-    day = "%s::date" if pg else "%s"
-    current = f'start <= {day} AND ("end" IS NULL OR "end" >= {day})'
+    # Few statuses: PostgreSQL filters them by the area's households best as a semi-join.
+    households = f"SELECT h.id FROM {h} h JOIN {d} d ON d.id = h.division_id WHERE d.path LIKE %s ESCAPE '\\'"
+    current = f'x.start <= {day} AND (x."end" IS NULL OR x."end" >= {day})'
     _pull(
         con,
         "statuses",
-        f"SELECT household_id, kind FROM {hs} WHERE {current} AND household_id IN ({in_area})"
-        f" UNION SELECT household_id, kind FROM {ms} WHERE {current} AND household_id IN ({in_area})",
+        f"SELECT x.household_id, x.kind FROM {hs} x WHERE {current} AND x.household_id IN ({households})"
+        f" UNION SELECT x.household_id, x.kind FROM {ms} x WHERE {current} AND x.household_id IN ({households})",
         [on, on, like, on, on, like],
         {"household_id": "BIGINT", "kind": "VARCHAR"},
         scratch,
     )
     used = {k: s for k, s in kinds.done.items() if k in fnd.READS}
+    keys = _record_keys(kinds)
+    shape = {"kind": "VARCHAR", "person_index": "VARCHAR", "row_number": "BIGINT"}
     if not used:
-        con.execute("CREATE TABLE records (kind VARCHAR, person_index VARCHAR, row_number BIGINT, data VARCHAR)")
+        con.execute(f"CREATE TABLE records ({', '.join(f'{c} {t}' for c, t in shape.items())}, data VARCHAR)")
         return
-    cases, params = [], []
-    for kind, source in used.items():
-        if pg:
-            keys = fnd.READS[kind]
-            pairs = ", ".join("%s, data->%s" for _ in keys)
-            cases.append(f"WHEN %s THEN jsonb_build_object({pairs})::text")
-            params += [source.snapshot_id] + [part for key in keys for part in (key, key)]
-    data = f"CASE snapshot_id {' '.join(cases)} END" if pg else "data"
     kind_case = " ".join("WHEN %s THEN %s" for _ in used)
-    kind_params = [part for kind, s in used.items() for part in (s.snapshot_id, kind)]
-    people = (
-        f"SELECT p.id_number_index FROM {m} m JOIN {p} p ON p.id = m.person_id"
-        f" WHERE {living} AND m.household_id IN ({in_area})"
-    )
+    params = [part for kind, s in used.items() for part in (s.snapshot_id, kind)]
+    if pg:
+        # Only the keys derive reads, one JSON column each; a key its kind reads but the record
+        # lacks is a JSON null, as `records_by_person` hands it to the per-household path.
+        columns = []
+        for key in keys:
+            readers = [s.snapshot_id for kind, s in used.items() if key in fnd.READS[kind]]
+            columns.append(
+                f"CASE WHEN snapshot_id IN ({', '.join('%s' for _ in readers)}) THEN COALESCE((data->%s)::text, 'null') END"
+            )
+            params += [*readers, key]
+        data = ", ".join(columns)
+        shape |= dict.fromkeys(keys, "VARCHAR")
+    else:
+        data = "data"
+        shape["data"] = "VARCHAR"
+    if pg and area.level != Division.Level.CITY:
+        # Only the area's people; the whole city reads every record (the join would cost more).
+        people = (
+            f" JOIN (SELECT DISTINCT p.id_number_index AS person FROM {m} x JOIN {p} p ON p.id = x.person_id"
+            f" {in_area} AND {living}) people ON people.person = r.person_index"
+        )
+        area_params = [like, on]
+    elif not pg:
+        people = (
+            f" WHERE r.person_index IN (SELECT p.id_number_index FROM {m} x JOIN {p} p ON p.id = x.person_id"
+            f" {in_area} AND {living})"
+        )
+        area_params = [like, on]
+    else:
+        people, area_params = "", []
     snapshots = ", ".join("%s" for _ in used)
+    where = " AND " if people.startswith(" WHERE") else " WHERE "
     _pull(
         con,
-        "records",
-        f"SELECT CASE snapshot_id {kind_case} END, person_index, row_number, {data} FROM {r}"
-        f" WHERE snapshot_id IN ({snapshots}) AND person_index IN ({people})",
-        [*kind_params, *params, *[s.snapshot_id for s in used.values()], on, like],
-        {"kind": "VARCHAR", "person_index": "VARCHAR", "row_number": "BIGINT", "data": "VARCHAR"},
+        "records_raw",
+        f"SELECT CASE r.snapshot_id {kind_case} END, r.person_index, r.row_number, {data} FROM {r} r{people}"
+        f"{where}r.snapshot_id IN ({snapshots})",
+        [*params, *area_params, *[s.snapshot_id for s in used.values()]],
+        shape,
         scratch,
     )
+    if pg:
+        con.execute("ALTER TABLE records_raw RENAME TO records")
+    else:
+        # The whole record as the per-household path reads it on SQLite: a missing key is missing.
+        extracted = ", ".join(f"json_extract(data, {_lit('$.' + key)}) AS {key}" for key in keys)
+        con.execute(f"CREATE TABLE records AS SELECT kind, person_index, row_number, {extracted} FROM records_raw")
 
 
 def _places(reader: Reader) -> pa.Table:
@@ -393,7 +433,7 @@ def _member_facts_sql(kinds: _Kinds) -> str:
     """Per member: the aggregates of `derive` over its records (kinds derive reads)."""
 
     def j(key: str) -> str:
-        return f"json_extract(r.data, '$.{key}')"
+        return f"r.{key}"
 
     aggregates = []
 
@@ -442,8 +482,8 @@ def _member_facts_sql(kinds: _Kinds) -> str:
         return "SELECT household_id, member_index FROM members"
     tax_sum = ""
     if kinds.has("tax"):
-        income = _int_of("json_extract(t.data, '$.income_fen')")
-        period = _str_of("json_extract(t.data, '$.period')")
+        income = _int_of("t.income_fen")
+        period = _str_of("t.period")
         tax_sum = (
             f", (SELECT SUM({income}) FROM records t WHERE t.kind = 'tax' AND t.person_index = a.person_index"
             f" AND {period} = a.tax_latest) AS tax_annual"
@@ -463,15 +503,20 @@ def _round_half_even(annual: str, months: str) -> str:
     return f"(CASE WHEN 2 * {rest} > {months} OR (2 * {rest} = {months} AND {q} % 2 = 1) THEN {q} + 1 ELSE {q} END)"
 
 
-def _layer(name: str, fact: Fact, verified: str | None, status: str | None, raw: str) -> tuple[str, str, str]:
-    """(typed value, cannot-be-read flag, provenance letter) of one fact: verified over the
-    status over the registry's value (`raw`, JSON text)."""
+def _typed_pair(fact: Fact, raw: str) -> str:
+    """The registry's value of a fact typed once (`c_<name>`, NULL when absent or unreadable)
+    and whether one is given (`g_<name>`): the layering below reads both more than once."""
     given = f"NOT {_is_null(raw)}"
-    coerced = _coerced(fact, raw)
-    registry = f"CASE WHEN {given} THEN {coerced} END"
+    return f"CASE WHEN {given} THEN {_coerced(fact, raw)} END AS c_{fact.name}, ({given}) AS g_{fact.name}"
+
+
+def _layer(name: str, verified: str | None, status: str | None, alias: str) -> tuple[str, str, str]:
+    """(typed value, cannot-be-read flag, provenance letter) of one fact: verified over the
+    status over the registry's value (`c_<name>` and `g_<name>` of `alias`, see `_typed_pair`)."""
+    given, registry = f"{alias}.g_{name}", f"{alias}.c_{name}"
     layers = [x for x in (verified, status) if x is not None]
     value = f"COALESCE({', '.join([*layers, registry])})" if layers else registry
-    bad = f"({given} AND {coerced} IS NULL)"
+    bad = f"({given} AND {registry} IS NULL)"
     if layers:
         bad = f"({' AND '.join(f'{x} IS NULL' for x in layers)} AND {bad})"
     prov = "CASE"
@@ -483,12 +528,21 @@ def _layer(name: str, fact: Fact, verified: str | None, status: str | None, raw:
     return value, bad, prov
 
 
+def _parsed(column: str, names: list[str]) -> str:
+    """The registry JSON parsed once into a struct of the facts' JSON values (a missing key and a
+    JSON null both NULL: the builder skips either)."""
+    shape = json.dumps(dict.fromkeys(names, "JSON"))
+    return f"from_json({column}, {_lit(shape)})"
+
+
 def _ranged(column: str) -> str:
     return f"({column} IS NULL OR {column} BETWEEN {INT64_MIN} AND {INT64_MAX})"
 
 
-def _build(con, kinds: _Kinds, on: dt.date) -> None:
-    """Tables `hrows` and `mrows`: typed columns, a `bad` flag and the provenance letters."""
+def _build(con, kinds: _Kinds, on: dt.date) -> tuple[list[str], list[str]]:
+    """Tables `hrows` and `mrows`: typed columns, a `bad` flag and the provenance letters.
+    Returns the member and household facts whose value is not the registry's JSON alone
+    (verified, from a status, or the person's own data): what a fingerprint adds to that JSON."""
     con.execute(f"CREATE TABLE agg AS {_member_facts_sql(kinds).replace('{on}', on.isoformat())}")
     # ---- members
     verified: dict[str, str] = {}
@@ -515,18 +569,20 @@ def _build(con, kinds: _Kinds, on: dt.date) -> None:
         dead = "COALESCE(a.dead, false)" if "population" in kinds.done else "false"
         death = "COALESCE(a.death, false)" if "civil" in kinds.done else "false"
         verified["deceased"] = f"({dead} OR {death})"
-    columns, bads, provs = [], [], []
+    columns, bads, provs, pairs = [], [], [], []
     for name in M_COLUMNS:
         fact = MEMBER_FACTS[name]
-        raw = f"json_extract(m.facts, '$.{name}')"
+        raw = f"m.fj.{name}"
         if name == "birth_date":
             # The person's birth date (never null) replaces whatever the membership holds.
             value, bad, prov = "m.birth_date", "false", "'p'"
         elif name == "sex":
-            value, bad, _ = _layer(name, fact, None, None, "to_json(m.sex)")
+            pairs.append(_typed_pair(fact, "to_json(sex)"))
+            value, bad, _ = _layer(name, None, None, "m")
             prov = "'p'"
         elif name == "relation":
-            reg_value, reg_bad, reg_prov = _layer(name, fact, None, None, raw)
+            pairs.append(_typed_pair(fact, f"fj.{name}"))
+            reg_value, reg_bad, reg_prov = _layer(name, None, None, "m")
             value = f"CASE WHEN m.relation <> '' THEN m.relation ELSE {reg_value} END"
             bad = f"(m.relation = '' AND {reg_bad})"
             prov = f"CASE WHEN m.relation <> '' THEN 'p' ELSE {reg_prov} END"
@@ -535,7 +591,8 @@ def _build(con, kinds: _Kinds, on: dt.date) -> None:
             value = f"CASE WHEN NOT {_is_null(raw)} THEN greatest({_int_of(raw)}, {income}) ELSE {income} END"
             bad, prov = "false", "'v'"
         else:
-            value, bad, prov = _layer(name, fact, verified.get(name), None, raw)
+            pairs.append(_typed_pair(fact, f"fj.{name}"))
+            value, bad, prov = _layer(name, verified.get(name), None, "m")
         if fact.type in ("int", "money"):
             bad = f"({bad} OR NOT {_ranged(value)})"
             value = f"TRY_CAST({value} AS BIGINT)"
@@ -546,7 +603,8 @@ def _build(con, kinds: _Kinds, on: dt.date) -> None:
         "CREATE TABLE mrows AS SELECT m.household_id, m.member_index, m.public_id, m.name, m.facts AS raw, "
         + ", ".join(columns)
         + f", ({' OR '.join(bads)}) AS bad, concat({', '.join(provs)}) AS prov"
-        " FROM members m JOIN agg a USING (household_id, member_index)"
+        f" FROM (SELECT *, {', '.join(pairs)} FROM (SELECT *, {_parsed('facts', M_COLUMNS)} AS fj FROM members)) m"
+        " JOIN agg a USING (household_id, member_index)"
     )
     # ---- households
     sums = ["household_id"]
@@ -570,18 +628,19 @@ def _build(con, kinds: _Kinds, on: dt.date) -> None:
         sums.append("BOOL_OR(recent_death) AS recent_death")
         hverified["death_in_household_year"] = "CASE WHEN s.recent_death THEN true END"
     statuses = {
-        name: f"(CASE WHEN {_lit(kind)} IN (SELECT kind FROM statuses x WHERE x.household_id = h.household_id)"
+        name: f"(CASE WHEN list_contains(st.kinds, {_lit(kind)})"
         f" THEN true {'ELSE false' if kind in OWN_STATUSES else ''} END)"
         for kind, name in STATUS_FACTS.items()
     }
-    columns, bads, provs = [], [], []
+    columns, bads, provs, pairs = [], [], [], []
     for name in H_COLUMNS:
         fact = HOUSEHOLD_FACTS[name]
         if name in ("region_code", "urban"):
             columns.append(f"pl.{name} AS {name}")
             continue
-        raw = f"json_extract(h.facts, '$.{name}')"
-        value, bad, prov = _layer(name, fact, hverified.get(name), statuses.get(name), raw)
+        raw = f"h.fj.{name}"
+        value, bad, prov = _layer(name, hverified.get(name), statuses.get(name), "h")
+        pairs.append(_typed_pair(fact, f"fj.{name}"))
         if fact.type in ("int", "money"):
             bad = f"({bad} OR NOT {_ranged(value)})"
             value = f"TRY_CAST({value} AS BIGINT)"
@@ -593,10 +652,15 @@ def _build(con, kinds: _Kinds, on: dt.date) -> None:
         " pl.standards, h.facts AS raw, "
         + ", ".join(columns)
         + f", ({' OR '.join(bads)}) AS bad, concat({', '.join(provs)}) AS prov"
-        f" FROM households h JOIN places pl ON pl.division_id = h.division_id AND pl.ok"
+        f" FROM (SELECT *, {', '.join(pairs)} FROM (SELECT *, {_parsed('facts', H_COLUMNS)} AS fj FROM households)) h"
+        " JOIN places pl ON pl.division_id = h.division_id AND pl.ok"
+        " LEFT JOIN (SELECT household_id, list(kind) AS kinds FROM statuses GROUP BY household_id) st"
+        " USING (household_id)"
         f" LEFT JOIN (SELECT {', '.join(sums)} FROM agg GROUP BY household_id) s USING (household_id)"
         " WHERE h.household_id IN (SELECT household_id FROM members)"
     )
+    m_layered = [*verified, "birth_date", "sex", "relation"] + (["income_month_fen"] if income is not None else [])
+    return m_layered, [*hverified, *statuses]
 
 
 def export_area_sql(reader: Reader, area: Division, folder: Path, *, fingerprints: bool = False) -> Export:
@@ -616,7 +680,7 @@ def export_area_sql(reader: Reader, area: Division, folder: Path, *, fingerprint
         _udfs(con, reader.on)
         _pull_tables(con, reader, area, kinds, scratch)
         con.register("places", _places(reader))
-        _build(con, kinds, reader.on)
+        layered = _build(con, kinds, reader.on)
         (skipped,) = con.execute(
             "SELECT count(*) FROM hrows h WHERE h.bad OR EXISTS (SELECT 1 FROM mrows m"
             " WHERE m.household_id = h.household_id AND m.bad)"
@@ -641,7 +705,7 @@ def export_area_sql(reader: Reader, area: Division, folder: Path, *, fingerprint
         pq.write_table(members.cast(MEMBER_SCHEMA), result.members_path)
         result.households, result.members, result.skipped = households.num_rows, members.num_rows, skipped
         if fingerprints:
-            result.fingerprints = _fingerprints(con, kinds, reader.on)
+            result.fingerprints = _fingerprints(con, kinds, reader.on, *layered)
     finally:
         con.close()
         shutil.rmtree(scratch, ignore_errors=True)
@@ -649,35 +713,61 @@ def export_area_sql(reader: Reader, area: Division, folder: Path, *, fingerprint
     return result
 
 
-def _fingerprints(con, kinds: _Kinds, on: dt.date) -> dict[int, bytes]:
+def _fingerprints(con, kinds: _Kinds, on: dt.date, m_layered: list[str], h_layered: list[str]) -> dict[int, bytes]:
     """{household pk: 16-byte digest} of everything the explain step reads: the village, place
-    and standards, every fact as typed and as given (the registry's JSON), where each came from
-    (the provenance letters, and which department and date a verified fact speaks for), the
-    members' keys, names and ages on the date."""
+    and standards, the registry's JSON of the household and of each membership (every registry
+    fact as given, so every typed value read from it), each fact that has another source with its
+    value and provenance letter, which department and date each verified fact speaks for, the
+    members' keys, names, birth dates and ages on the date.
+
+    Fields are joined with the unit separator (U+001F), members with the record separator
+    (U+001E): neither can appear unescaped in JSON text, and every free text goes in as JSON."""
     sources = {
         "income": kinds.provenance(kinds.income_sources) if kinds.income_ready else "",
         "deceased": kinds.provenance(kinds.death_sources) if kinds.deaths_ready else "",
         **{k: kinds.provenance([k]) for k in kinds.done},
     }
-    h_facts = ", ".join(f"{n} := h.{n}" for n in H_COLUMNS)
-    m_facts = ", ".join(f"{n} := m.{n}" for n in M_COLUMNS)
+
+    def text(alias: str, name: str, catalogue: dict) -> str:
+        column = f"{alias}.{name}"
+        if catalogue[name].type in ("str", "enum"):
+            return f"COALESCE(to_json({column})::VARCHAR, '~')"
+        return f"COALESCE(CAST({column} AS VARCHAR), '~')"
+
     age = (
         f"(year(DATE '{on.isoformat()}') - year(m.birth_date) - CASE WHEN month(m.birth_date) * 100 + day(m.birth_date)"
         f" > {on.month * 100 + on.day} THEN 1 ELSE 0 END)"
     )
+    member = ", ".join(
+        [
+            "m.public_id",
+            "to_json(m.name)::VARCHAR",
+            f"COALESCE(CAST({age} AS VARCHAR), '~')",
+            "m.prov",
+            "COALESCE(m.raw, '~')",
+            *(text("m", n, MEMBER_FACTS) for n in m_layered),
+        ]
+    )
+    household = ", ".join(
+        [
+            _lit(json.dumps(sources, ensure_ascii=False, sort_keys=True)),
+            "CAST(h.division_id AS VARCHAR)",
+            "h.region_code",
+            "CAST(h.urban AS VARCHAR)",
+            "h.standards",
+            "h.prov",
+            "COALESCE(h.raw, '~')",
+            *(text("h", n, HOUSEHOLD_FACTS) for n in h_layered),
+            "ms.text",
+        ]
+    )
     table = con.sql(
         f"""
         WITH ms AS (
-            SELECT m.household_id,
-                   string_agg(to_json(struct_pack(ref := m.public_id, name := m.name, age := {age}, prov := m.prov,
-                                                  raw := m.raw, facts := struct_pack({m_facts}))),
-                              ',' ORDER BY m.member_index) AS text
+            SELECT m.household_id, string_agg(concat_ws(chr(31), {member}), chr(30) ORDER BY m.member_index) AS text
             FROM mrows m JOIN kept USING (household_id) GROUP BY m.household_id
         )
-        SELECT h.household_id,
-               unhex(md5(to_json(struct_pack(sources := {_lit(json.dumps(sources, ensure_ascii=False, sort_keys=True))}, division := h.division_id, region := h.region_code,
-                                             urban := h.urban, standards := h.standards, prov := h.prov, raw := h.raw,
-                                             facts := struct_pack({h_facts}), members := ms.text)))) AS digest
+        SELECT h.household_id, unhex(md5(concat_ws(chr(31), {household}))) AS digest
         FROM hrows h JOIN kept USING (household_id) JOIN ms USING (household_id)
         """
     ).to_arrow_table()

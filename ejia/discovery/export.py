@@ -16,12 +16,14 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+from django.core.exceptions import ImproperlyConfigured
 from django.db.models import Q
 from django.utils import timezone
 
@@ -285,6 +287,22 @@ class Export:
     @property
     def standards_path(self) -> Path:
         return self.folder / "standards.parquet"
+
+
+def exporter() -> Callable[..., Export]:
+    """The export the scan and the what-if use (settings.EJIA_DISCOVERY_EXPORT): the set-based
+    `bulk_export.export_area_sql` ("sql", the default) or `export_area` ("python"); both take
+    (reader, area, folder, *, fingerprints) and write the same files."""
+    from django.conf import settings
+
+    choice = getattr(settings, "EJIA_DISCOVERY_EXPORT", "sql")
+    if choice == "python":
+        return export_area
+    if choice == "sql":
+        from ejia.discovery.bulk_export import export_area_sql
+
+        return export_area_sql
+    raise ImproperlyConfigured(f"EJIA_DISCOVERY_EXPORT: “{choice}” is neither sql nor python")
 
 
 def export_area(

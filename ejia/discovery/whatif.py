@@ -33,7 +33,7 @@ from django.utils import timezone
 from ejia.accounts.models import Division
 from ejia.catalogue.models import Programme, ProgrammeVersion
 from ejia.core.audit import audit_record
-from ejia.discovery.export import Reader, export_area, sources_committed
+from ejia.discovery.export import Reader, exporter, sources_committed
 from ejia.discovery.models import WhatIfRun
 from ejia.registry.models import Household
 from ejia.rules.spec import ProgrammeSpec
@@ -126,7 +126,7 @@ def shared_export(on: dt.date) -> SharedExport:
                 return SharedExport(**{**found.__dict__, "reused": True})
             shutil.rmtree(folder, ignore_errors=True)
             reader = Reader.for_area(area, on, sources)
-            written = export_area(reader, area, folder)
+            written = exporter()(reader, area, folder)
             snapshots = [{"code": s.code, "name": s.name, "as_of": s.as_of} for s in sources.found]
             now = timezone.now()
             (folder / "meta.json").write_text(

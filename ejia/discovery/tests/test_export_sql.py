@@ -7,6 +7,8 @@ from __future__ import annotations
 import pyarrow.parquet as pq
 import pytest
 from django.utils import timezone
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from ejia.accounts.models import Division
 from ejia.discovery.bulk_export import export_area_sql
@@ -47,3 +49,148 @@ def test_the_sql_export_writes_the_rows_of_the_python_export(demo_city, tmp_path
     assert python.households > 50
     assert_same(python, sql)
     assert len(set(sql.fingerprints.values())) == len(sql.fingerprints)
+
+
+# ---------------------------------------------------------------- fingerprints
+
+
+def _fingerprints(area, tmp_path, name):
+    python, sql = _both(area, tmp_path, name)
+    assert_same(python, sql)
+    return python.fingerprints, sql.fingerprints
+
+
+def _changed(before: dict, after: dict) -> set[int]:
+    assert before.keys() == after.keys()
+    return {h for h in before if before[h] != after[h]}
+
+
+def test_a_fingerprint_changes_with_its_household_and_only_with_it(demo_city, tmp_path):
+    import json
+
+    from ejia.registry.models import Membership, Person
+    from ejia.registry.services import person_ensure, person_id_number_reveal, status_begin
+    from ejia.verification.models import DataSource
+    from ejia.verification.services import snapshot_import
+
+    clerk = demo_city["window_clerk"]
+    county = Division.objects.get(code="371602")
+    python, sql = _fingerprints(county, tmp_path, "first")
+    assert _fingerprints(county, tmp_path, "again") == (python, sql), "nothing changed, the same digests"
+
+    # The registry corrects a member's name.
+    member = Membership.objects.filter(date_out__isnull=True, household_id__in=list(sql)).order_by("pk").first()
+    person = Person.objects.get(pk=member.person_id)
+    number = person_id_number_reveal(actor=clerk, person=person, reason="更正姓名")
+    person_ensure(actor=clerk, id_number=number, name=person.name + "更正", reason="更正姓名")
+    python_now, sql_now = _fingerprints(county, tmp_path, "renamed")
+    assert _changed(sql, sql_now) == _changed(python, python_now) == {member.household_id}
+    python, sql = python_now, sql_now
+
+    # Another household is found in relapse monitoring (a status, not a registry fact).
+    other = next(h for h in sorted(sql) if h != member.household_id)
+    from ejia.registry.models import Household
+
+    status_begin(
+        actor=clerk, household=Household.objects.get(pk=other), kind="relapse_monitoring", start=timezone.localdate()
+    )
+    python_now, sql_now = _fingerprints(county, tmp_path, "status")
+    assert _changed(sql, sql_now) == _changed(python, python_now) == {other}
+    python, sql = python_now, sql_now
+
+    # A department sends its file again without its last record: a new committed snapshot.
+    departments = tmp_path / "city" / "departments"
+    entry = next(
+        e
+        for e in json.loads((departments / "manifest.json").read_text("utf-8"))["files"]
+        if DataSource.objects.get(code=e["source"]).kind == "deposit"
+    )
+    path = departments / entry["file"]
+    encoding = "utf-8-sig" if entry["encoding"] == "utf-8-sig" else entry["encoding"]
+    lines = path.read_text(encoding).splitlines(keepends=True)
+    shorter = tmp_path / f"shorter-{entry['file']}"
+    shorter.write_text("".join(lines[:-1]), encoding)
+    snapshot_import(actor=None, source=DataSource.objects.get(code=entry["source"]), path=shorter)
+    python_now, sql_now = _fingerprints(county, tmp_path, "snapshot")
+    changed = _changed(sql, sql_now)
+    assert changed == _changed(python, python_now)
+    assert 1 <= len(changed) < len(sql), "the household of the record dropped, no other"
+
+
+# ---------------------------------------------------------------- odd values
+
+
+ODD = st.one_of(
+    st.integers(min_value=-(10**30), max_value=10**30),
+    st.sampled_from([2**63 - 1, 2**63, -(2**63), -(2**63) - 1, 0, 1, 2, 9]),
+    st.sampled_from([1.0, 2.5, -3.0, 1e20, 0.0]),
+    st.booleans(),
+    st.none(),
+    st.sampled_from(
+        [
+            *("12", " 7 ", "1_000", "+3", "-0", "abc", "", "true", "True", "FALSE", "1", "0", "1.5", "1e3"),
+            *("2025-01-05", "20250105", "2025-02-30", "0000-01-01", "2025-1-5", "M", "F", "physical"),
+            *("renting", "unemployed", "owned_ok", "primary", "全部", "১২"),
+        ]
+    ),
+    st.just([1]),
+    st.just({"a": 1}),
+)
+H_KEYS = [
+    "vehicles",
+    "financial_assets_fen",
+    "housing_units",
+    "has_business",
+    "housing_condition",
+    "on_dibao",
+    "lifted_from_poverty",
+    "death_in_household_year",
+    "size",
+    "urban",
+    "region_code",
+    "income_total_month_fen",
+    "not_a_fact",
+]
+M_KEYS = [
+    "income_month_fen",
+    "disability_grade",
+    "disability_kind",
+    "employment",
+    "serious_illness",
+    "school_stage",
+    "birth_date",
+    "sex",
+    "relation",
+    "age",
+    "deceased",
+    "id_number",
+]
+
+
+def test_odd_registry_values_are_read_or_refused_alike_by_both_exports(org, tmp_path):
+    import itertools
+
+    from ejia.registry.services import household_create, membership_add, person_ensure
+    from ejia.registry.tests.factories import new_id, village
+
+    area = village()
+    seen: list[tuple[int, int]] = []
+    runs = itertools.count()
+
+    @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(
+        household=st.dictionaries(st.sampled_from(H_KEYS), ODD, max_size=4),
+        members=st.lists(st.dictionaries(st.sampled_from(M_KEYS), ODD, max_size=3), min_size=1, max_size=3),
+    )
+    def check(household, members):
+        home = household_create(actor=None, division=area, facts=household)
+        for i, facts in enumerate(members):
+            person = person_ensure(actor=None, id_number=new_id(), name=f"成员{i}")
+            membership_add(actor=None, household=home, person=person, relation="02" if i == 0 else "20", facts=facts)
+        python, sql = _both(area, tmp_path, f"odd-{next(runs)}")
+        assert_same(python, sql)
+        seen.append((sql.households, sql.skipped))
+
+    check()
+    households, skipped = seen[-1]
+    assert households > 0 and skipped > 0, "odd values both read and refused"
