@@ -37,7 +37,8 @@ class ScanRun(BaseModel):
     leads_new = models.PositiveIntegerField(_("新线索"), default=0)
     leads_updated = models.PositiveIntegerField(_("更新线索"), default=0)
     # Of the leads found again, those whose household was not explained again (nothing it is
-    # explained from changed) or whose explanation came out the same: only `last_run` moved.
+    # explained from changed: not written, `selectors.lead_last_found`) or whose explanation came
+    # out the same (only `last_run` moved).
     leads_unchanged = models.PositiveIntegerField(_("未变化线索"), default=0)
     leads_closed = models.PositiveIntegerField(_("自动关闭线索"), default=0)
     # {"export": s, "evaluate": s, "explain": s, "upsert": s, "total": s, "peak_rss_mb": n}
@@ -108,6 +109,9 @@ class Lead(BaseModel):
     # value on the next scan means the lead would come out identical, so it is not rewritten.
     fingerprint = models.CharField(max_length=32, blank=True, editable=False)
     first_run = models.ForeignKey(ScanRun, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    # The run that last explained the lead (created, rewritten, or found it the same); a later run
+    # that left its household alone does not write it: `selectors.lead_last_found` derives the
+    # last run that found it.
     last_run = models.ForeignKey(ScanRun, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     # 网格员上报: what the grid worker wrote down (the ID number is optional and not kept here).
     reported_name = models.CharField(_("姓名"), max_length=40, blank=True)

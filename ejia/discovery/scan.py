@@ -48,7 +48,6 @@ from ejia.discovery.sets import (
     open_leads_table,
     taken_querysets,
     taken_table,
-    touch,
     wanted_pairs,
 )
 from ejia.registry.models import Household
@@ -523,11 +522,12 @@ def _source_label(provenance: str | None) -> str:
 
 def _upsert(scan: ScanRun, findings: list[Finding], unchanged: pa.Table, tally: Tally, sets: ScanSets) -> None:
     now = timezone.now()
-    # Leads whose household was not explained again: only stamped with this run, in one
-    # statement (a lead a visit closed meanwhile is left as the visit left it).
-    touched = touch(unchanged.column("id"), last_run_id=scan.pk, updated_at=now)
-    tally.updated += touched
-    tally.unchanged += touched
+    # Leads whose household was not explained again are not written at all: they keep the run
+    # that explained them (`last_run`), and that this run found them again follows from their
+    # staying open after it finished (`selectors.lead_last_found`). A row write per lead cost
+    # PostgreSQL 56 µs a lead, 7 minutes for the full city's leads.
+    tally.updated += len(unchanged)
+    tally.unchanged += len(unchanged)
     for start in range(0, len(findings), 500):
         part = findings[start : start + 500]
         keys = {(f.household_id, f.programme.pk) for f in part}

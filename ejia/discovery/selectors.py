@@ -175,3 +175,19 @@ def report_villages_for_user(user) -> QuerySet:
 
     require(user, Capability.LEAD_REPORT)
     return divisions_in_scope(user).filter(level=Division.Level.VILLAGE).order_by("code")
+
+
+def lead_last_found(lead: Lead) -> ScanRun | None:
+    """The last scan that found the lead. A scan writes only the leads it explains (`last_run`:
+    created, rewritten, or found the same); a lead of a household it did not explain again is
+    left as it is, and a finished scan leaves open only the leads it found. So: the latest
+    finished scan of an area holding the lead's village, from `last_run` on, that finished while
+    the lead was open (before it was closed, for a closed lead); else `last_run`."""
+    if lead.last_run_id is None:
+        return None
+    parts = lead.division.path.rstrip("/").split("/")
+    areas = ["/".join(parts[: i + 1]) + "/" for i in range(len(parts))]
+    runs = ScanRun.objects.filter(status=ScanRun.Status.FINISHED, pk__gte=lead.last_run_id, area__path__in=areas)
+    if lead.closed_at is not None:
+        runs = runs.filter(finished_at__lte=lead.closed_at)
+    return runs.order_by("-pk").first() or lead.last_run

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from django.db import connection, transaction
+from django.db import connection
 from django.db.models import Count, Exists, Min, OuterRef, Q
 from django.db.models.fields.json import KT
 
@@ -414,39 +414,3 @@ class ScanSets:
                 """
             ).fetchall()
         ]
-
-
-def touch(lead_ids: pa.Array, **values) -> int:
-    """Set `values` on the open leads of `lead_ids` in one statement (on PostgreSQL: the ids
-    copied into a temporary table, then one UPDATE … FROM it); the number of leads updated."""
-    from ejia.discovery.models import OPEN_STATUSES, Lead
-
-    if not len(lead_ids):
-        return 0
-    if connection.vendor != "postgresql":
-        ids, done = lead_ids.to_pylist(), 0
-        for start in range(0, len(ids), 900):
-            done += Lead.objects.filter(pk__in=ids[start : start + 900], status__in=OPEN_STATUSES).update(**values)
-        return done
-    import pyarrow.csv as pacsv
-
-    buffer = io.BytesIO()
-    pacsv.write_csv(pa.table({"id": lead_ids}), buffer, pacsv.WriteOptions(include_header=False))
-    quote = connection.ops.quote_name
-    fields = [(Lead._meta.get_field(name), value) for name, value in values.items()]
-    sets = ", ".join(f"{quote(f.column)} = %s" for f, _ in fields)
-    params = [f.get_db_prep_save(value, connection) for f, value in fields]
-    table = quote(Lead._meta.db_table)
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("CREATE TEMP TABLE scan_touch (id bigint) ON COMMIT DROP")
-        with cursor.cursor.copy("COPY scan_touch (id) FROM STDIN (FORMAT csv)") as copy:
-            copy.write(buffer.getvalue())
-        # Only the model's own table and column names go into the text; every value is a parameter.
-        cursor.execute(
-            f"UPDATE {table} SET {sets} FROM scan_touch WHERE {table}.id = scan_touch.id "  # noqa: S608
-            f"AND {table}.status = ANY(%s)",
-            [*params, [str(s) for s in OPEN_STATUSES]],
-        )
-        done = cursor.rowcount
-        cursor.execute("DROP TABLE scan_touch")  # at once: the caller's transaction may go on
-    return done

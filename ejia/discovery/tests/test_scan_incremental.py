@@ -10,6 +10,7 @@ import pytest
 from ejia.accounts.models import Division
 from ejia.discovery.models import OPEN_STATUSES, Lead, LeadStatus, ScanRun
 from ejia.discovery.scan import scan_run, scan_start
+from ejia.discovery.selectors import lead_last_found
 from ejia.discovery.services import lead_assign, lead_close
 from ejia.registry.models import Person
 from ejia.registry.services import person_ensure, person_id_number_reveal
@@ -49,8 +50,10 @@ def test_a_second_scan_with_nothing_changed_explains_no_household_with_leads_and
     assert second.leads_new == 0 and second.leads_closed == 0
     assert second.leads_updated == second.leads_unchanged == first.leads_new
     assert leads() == before
-    assert set(Lead.objects.values_list("last_run", flat=True)) == {second.pk}
+    # Not written again: they keep the run that explained them, and were found by the second.
+    assert set(Lead.objects.values_list("last_run", flat=True)) == {first.pk}
     assert set(Lead.objects.values_list("first_run", flat=True)) == {first.pk}
+    assert {lead_last_found(lead) for lead in Lead.objects.select_related("division", "last_run")} == {second}
 
 
 def test_a_changed_household_is_explained_again_and_its_lead_rewritten_the_others_are_left(demo_city):
@@ -70,7 +73,7 @@ def test_a_changed_household_is_explained_again_and_its_lead_rewritten_the_other
     assert run.timings["explained_households"] == baseline.timings["explained_households"] + 1
     assert run.leads_new == 0 and run.leads_closed == 0
     lead.refresh_from_db()
-    assert lead.is_open and lead.last_run_id == run.pk
+    assert lead.is_open and lead.last_run_id == run.pk and lead_last_found(lead) == run
     assert lead.persons[0]["name"] == person.name + "更正"
     assert lead.fingerprint != before[lead.pk][-1]
     after = leads()
@@ -99,6 +102,8 @@ def test_a_lead_closed_by_a_visit_has_its_household_explained_again_and_stays_cl
     assert run.leads_new == 0 and run.leads_closed == 0
     lead.refresh_from_db()
     assert lead.status == LeadStatus.DECLINED
+    # The last scan that found it is the one before the visit closed it.
+    assert lead_last_found(lead) == baseline
     assert not Lead.objects.filter(
         household=lead.household, programme=lead.programme, status__in=OPEN_STATUSES
     ).exists()
