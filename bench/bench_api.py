@@ -265,6 +265,32 @@ def cpu_of_tree(root: int) -> int:
     return total
 
 
+def _ticks(pid: int) -> int | None:
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = raw[raw.rindex(")") + 2 :].split()
+    return int(fields[11]) + int(fields[12])
+
+
+def database_backends(url: str) -> dict[int, int] | None:
+    """{pid: utime + stime ticks} of the PostgreSQL backends connected to `url`'s database (the
+    server on this machine, its /proc readable); None for SQLite or when they cannot be read."""
+    if not url.startswith("postgres"):
+        return None
+    import psycopg
+
+    base, _, name = url.rpartition("/")
+    try:
+        with psycopg.connect(base + "/postgres", autocommit=True) as con:
+            pids = [row[0] for row in con.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s", [name])]
+    except psycopg.Error:
+        return None
+    found = {pid: _ticks(pid) for pid in pids}
+    return {pid: ticks for pid, ticks in found.items() if ticks is not None} or None
+
+
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))] if ordered else 0.0
@@ -279,9 +305,14 @@ class LoadResult:
     own_cpu: float  # seconds, this load generator
     load_before: tuple[float, float, float]
     load_after: tuple[float, float, float]
+    # seconds, the PostgreSQL backends serving the database (None: not measured). A backend
+    # that started during the run counts whole; one that ended during it is missed.
+    database_cpu: float | None = None
 
 
-def load_run(port: int, server_pid: int, plans: list[tuple[dict, list]], seconds: int, warm_up: int = 5) -> LoadResult:
+def load_run(
+    port: int, server_pid: int, plans: list[tuple[dict, list]], seconds: int, warm_up: int = 5, database_url: str = ""
+) -> LoadResult:
     """One thread per (headers, steps) in `plans`, each on its own keep-alive connection,
     running its steps round-robin (starting at its own offset) for `warm_up` unmeasured
     seconds and then `seconds` measured ones. A step is `step(call)`, `call` a Caller."""
@@ -304,13 +335,21 @@ def load_run(port: int, server_pid: int, plans: list[tuple[dict, list]], seconds
     time.sleep(max(0.0, warm_until - time.monotonic()))
     load_before = os.getloadavg()
     ticks_before = cpu_of_tree(server_pid)
+    backends_before = database_backends(database_url)
     for t in threads:
         t.join()
     ticks = cpu_of_tree(server_pid) - ticks_before
+    backends_after = database_backends(database_url)
+    database_cpu = None
+    if backends_before is not None and backends_after is not None:
+        backend_ticks = sum(after - backends_before.get(pid, 0) for pid, after in backends_after.items())
+        database_cpu = backend_ticks / os.sysconf("SC_CLK_TCK")
     load_after = os.getloadavg()
     own_after = resource.getrusage(resource.RUSAGE_SELF)
     own = (own_after.ru_utime + own_after.ru_stime) - (own_before.ru_utime + own_before.ru_stime)
-    return LoadResult(seconds, samples, errors, ticks / os.sysconf("SC_CLK_TCK"), own, load_before, load_after)
+    return LoadResult(
+        seconds, samples, errors, ticks / os.sysconf("SC_CLK_TCK"), own, load_before, load_after, database_cpu
+    )
 
 
 def load_report(title: str, result: LoadResult, names: list[str]) -> None:
@@ -326,6 +365,13 @@ def load_report(title: str, result: LoadResult, names: list[str]) -> None:
             f"  server CPU: {result.server_cpu:.1f} s, {result.server_cpu / count * 1000:.1f} ms per request   "
             f"load generator CPU: {result.own_cpu:.1f} s ({result.own_cpu / count * 1000:.1f} ms per request)"
         )
+        if result.database_cpu is not None:
+            both = (result.server_cpu + result.database_cpu) / count
+            print(
+                f"  PostgreSQL backends' CPU: {result.database_cpu:.1f} s, {result.database_cpu / count * 1000:.1f} ms "
+                f"per request; server + PostgreSQL {both * 1000:.1f} ms per request: two free cores would allow "
+                f"about {2 / both:.0f} requests/s"
+            )
     print(
         "  load average (1, 5, 15 min): before "
         + " ".join(f"{x:.2f}" for x in result.load_before)

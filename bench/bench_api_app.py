@@ -26,7 +26,9 @@ Usage:
    per `--submit-every` steps (50) the new applicant submits an application with an
    Idempotency-Key and withdraws it: about 4 % of the calls are these writes).
 5. Printed: login times, requests/s, p50/p95/p99 (ms) overall and per operation, non-2xx, the
-   CPU of gunicorn's processes per request, the load generator's CPU and the load average.
+   CPU of gunicorn's processes per request, that of the PostgreSQL backends serving the
+   database (read from /proc) and the requests/s both would allow on two free cores, the load
+   generator's CPU and the load average.
 """
 
 from __future__ import annotations
@@ -342,7 +344,7 @@ def main() -> None:
                 if (k + 1) % every == 0:
                     mixed.append(submit)
             plans.append((bearer_headers(citizen), mixed))
-        result = load_run(args.port, server.pid, plans, seconds)
+        result = load_run(args.port, server.pid, plans, seconds, database_url=args.database_url)
     finally:
         server.terminate()
         server.wait(timeout=30)

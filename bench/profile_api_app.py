@@ -39,6 +39,7 @@ def main() -> None:
     parser.add_argument("--sql", default="")
     parser.add_argument("--only", default="", help="profile only this operation")
     parser.add_argument("--sort", default="tottime", help="cProfile order: tottime or cumulative")
+    parser.add_argument("--filter", default="", help="cProfile: only functions whose file matches this regex")
     parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/ejia_bench_app")
     args = parser.parse_args()
     os.environ.update(bench_env(args.database_url, OUT))
@@ -117,7 +118,9 @@ def main() -> None:
                 print("   ", q["time"], q["sql"][:400])
     if profiler:
         out = io.StringIO()
-        pstats.Stats(profiler, stream=out).sort_stats(args.sort).print_stats(args.cprofile)
+        pstats.Stats(profiler, stream=out).sort_stats(args.sort).print_stats(
+            *([args.filter] if args.filter else []), args.cprofile
+        )
         print(out.getvalue())
 
 

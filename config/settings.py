@@ -300,6 +300,10 @@ EJIA_API_ISSUER = os.environ.get("EJIA_API_ISSUER", "ejia")
 # Kept answers of idempotent POSTs are replayed this long.
 EJIA_API_IDEMPOTENCY_HOURS = int(os.environ.get("EJIA_API_IDEMPOTENCY_HOURS", "24"))
 EJIA_API_CITIZEN_TOKEN_SECONDS = int(os.environ.get("EJIA_API_CITIZEN_TOKEN_SECONDS", "1800"))
+# How long a worker process remembers who a token is (ejia.api.credentials): a client disabled,
+# a citizen logged out or a service account deactivated in another process stops working here
+# at most this many seconds later (at once in the process that made the change). 0: off.
+EJIA_API_AUTH_CACHE_SECONDS = int(os.environ.get("EJIA_API_AUTH_CACHE_SECONDS", "5"))
 # DCI exchanges that are over (delivered callbacks, finished transactions, ended subscriptions)
 # are deleted after this many days by `manage.py ejia_dci_purge` (daily); failed callbacks stay
 # until handled (docs/dci.md, "Retention").

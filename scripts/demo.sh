@@ -18,11 +18,28 @@ PORT="${PORT:-8000}"
 # queue; it is stopped with the server (runserver is not exec'd, so that the trap still runs).
 .venv/bin/python manage.py db_worker --queue-name '*' --no-reload &
 WORKER_PID=$!
-stop_worker() { kill "$WORKER_PID" 2>/dev/null || true; wait "$WORKER_PID" 2>/dev/null || true; }
+# What production runs from cron every minute (docs/operations.md): seal the API access log into
+# the audit chain (else the auditor is told, after 10 minutes, that sealing stopped), send the
+# outbox, deliver DCI callbacks. Output and failures go to var/demo-cron.log.
+CRON_LOG="${EJIA_VAR_DIR:-var}/demo-cron.log"
+mkdir -p "$(dirname "$CRON_LOG")"
+(
+  while sleep 60; do
+    for job in ejia_audit_seal outbox_send ejia_dci_deliver; do
+      .venv/bin/python manage.py "$job" >>"$CRON_LOG" 2>&1 || echo "$(date -Is) ${job} failed" >>"$CRON_LOG"
+    done
+  done
+) &
+CRON_PID=$!
+stop_worker() {
+  kill "$CRON_PID" 2>/dev/null || true
+  kill "$WORKER_PID" 2>/dev/null || true
+  wait "$WORKER_PID" 2>/dev/null || true
+}
 trap stop_worker EXIT
 trap 'exit 130' INT TERM
 echo
 echo "e家大救助 is running at http://127.0.0.1:${PORT}/   (staff: http://127.0.0.1:${PORT}/staff/)"
 echo "Second factor code for any demo login: .venv/bin/python manage.py ejia_demo_code (the demo secret is printed above)."
-echo "A task worker for background jobs runs alongside (pid ${WORKER_PID}). Stop both with Ctrl-C."
+echo "A task worker for background jobs runs alongside (pid ${WORKER_PID}), and the every-minute jobs (access-log seal, outbox, DCI callbacks; log: var/demo-cron.log). Ctrl-C stops all."
 .venv/bin/python manage.py runserver "127.0.0.1:${PORT}" --noreload

@@ -3,10 +3,11 @@
 The app is a registered ApiClient of kind 群众手机App holding the scope `app:citizen`. It asks
 for SMS codes and exchanges phone + code for a citizen token with its own client token
 (client credentials); the citizen token then stands alone, but stays bound to that client (a
-disabled client's citizen tokens stop at the next call, its rate limit counts them) and to the
-phone: it reaches only the applications made with that phone, through the same selectors and
-services as the portal's pages. Tokens are opaque random strings stored hashed (so logging out
-revokes at once), valid for EJIA_API_CITIZEN_TOKEN_SECONDS; the app logs in again after that.
+disabled client's citizen tokens stop, its rate limit counts them) and to the phone: it reaches only the applications made with that phone, through the same selectors and
+services as the portal's pages. Tokens are opaque random strings stored hashed, valid for
+EJIA_API_CITIZEN_TOKEN_SECONDS; the app logs in again after that. Logging out or disabling the
+app stops a token at once in the worker process that did it, within EJIA_API_AUTH_CACHE_SECONDS
+(5 s) in the others (ejia.api.credentials).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from ejia.accounts.policies import ApiScope, api_require
+from ejia.api import credentials
 from ejia.api.auth import ApiPrincipal, ClientAuth, audit_call, rate_limit
 from ejia.api.models import ApiClient, AppSession
 from ejia.core.audit import audit_record
@@ -68,6 +70,7 @@ def citizen_token_issue(*, client: ApiClient, phone: str) -> tuple[str, int]:
 def citizen_token_revoke(*, session: AppSession) -> None:
     with transaction.atomic():
         AppSession.objects.filter(pk=session.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+        credentials.forget()  # an UPDATE: no signal
         audit_record(
             actor=None,
             action="api.app.logout",
@@ -77,18 +80,24 @@ def citizen_token_revoke(*, session: AppSession) -> None:
 
 
 def citizen_session(token: str) -> AppSession | None:
+    """The live session of a citizen token (not revoked, not expired, its app enabled);
+    remembered for EJIA_API_AUTH_CACHE_SECONDS in this process (ejia.api.credentials), its
+    expiry checked on every call."""
     if not token.startswith(TOKEN_PREFIX):
         return None
-    return (
-        AppSession.objects.select_related("client")
-        .filter(
-            token_hash=_hash(token),
-            revoked_at__isnull=True,
-            expires_at__gt=timezone.now(),
-            client__is_active=True,
+    token_hash = _hash(token)
+    now = timezone.now()
+    session = credentials.CITIZEN_SESSIONS.get(token_hash)
+    if session is None:
+        session = (
+            AppSession.objects.select_related("client")
+            .filter(token_hash=token_hash, revoked_at__isnull=True, expires_at__gt=now, client__is_active=True)
+            .first()
         )
-        .first()
-    )
+        if session is None:
+            return None
+        credentials.CITIZEN_SESSIONS.put(token_hash, session)
+    return session if session.expires_at > now else None
 
 
 class CitizenAuth(ClientAuth):

@@ -4,8 +4,9 @@ auth class every protected operation uses, the per-client rate limit and the cal
     @router.get("/things", auth=client_auth(ApiScope.CATALOGUE_READ))
     def things(request): principal = request.auth  # ApiPrincipal
 
-`client_auth(scope)` verifies the token, loads the client (a disabled client's tokens stop at
-the next call), keeps to the client's rate limit (429 + Retry-After), asks the access policy
+`client_auth(scope)` verifies the token, loads the client (remembered a few seconds per process:
+a disabled client's tokens stop at once in the process that disabled it, within
+EJIA_API_AUTH_CACHE_SECONDS in the others; ejia.api.credentials), keeps to the client's rate limit (429 + Retry-After), asks the access policy
 (ejia.accounts.policies.api_require: the same capabilities and reaches as staff) and records
 the call in the access log under the client (sealed into the audit chain by the seal job).
 """
@@ -23,6 +24,7 @@ from django.core.cache import cache
 from ninja.security import HttpBearer
 
 from ejia.accounts.policies import api_require
+from ejia.api import credentials
 from ejia.api.errors import ApiError
 from ejia.api.keys import ALGORITHM, signing_key
 from ejia.api.models import ApiClient
@@ -107,12 +109,23 @@ def rate_limit(client: ApiClient) -> None:
         )
 
 
+def active_client(client_id) -> ApiClient | None:
+    """The enabled client `client_id` with its service account, unit and division; remembered
+    for EJIA_API_AUTH_CACHE_SECONDS in this process (ejia.api.credentials)."""
+    client = credentials.CLIENTS.get(client_id)
+    if client is None:
+        client = (
+            ApiClient.objects.select_related("service_user__unit__division", "service_user__unit__department", "unit")
+            .filter(client_id=client_id, is_active=True)
+            .first()
+        )
+        if client is not None:
+            credentials.CLIENTS.put(client_id, client)
+    return client
+
+
 def principal_for(claims: dict) -> ApiPrincipal | None:
-    client = (
-        ApiClient.objects.select_related("service_user__unit__division", "service_user__unit__department", "unit")
-        .filter(client_id=claims.get("sub"), is_active=True)
-        .first()
-    )
+    client = active_client(claims.get("sub"))
     if client is None:
         return None
     user = client.service_user

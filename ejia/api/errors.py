@@ -13,20 +13,20 @@ from __future__ import annotations
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
-from ninja import Schema
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 
+from ejia.api.schemas import OutSchema
 from ejia.core.errors import _message
 
 
-class ErrorDetail(Schema):
+class ErrorDetail(OutSchema):
     field: str = ""
     code: str
     message: str
 
 
-class Error(Schema):
+class Error(OutSchema):
     code: str
     message: str
     field: str = ""

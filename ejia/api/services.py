@@ -145,11 +145,12 @@ def client_rotate(*, actor: User | None, client_id: str, grace_hours: int = 24) 
 
 
 def client_set_active(*, actor: User | None, client_id: str, active: bool) -> ApiClient:
-    """Disable (or re-enable) a client: its tokens stop working at the next call."""
+    """Disable (or re-enable) a client: its tokens stop working at the next call in this
+    process, within EJIA_API_AUTH_CACHE_SECONDS in the other workers (ejia.api.credentials)."""
     with transaction.atomic():
         client = _locked(client_id)
         client.is_active = active
-        client.save(update_fields=["is_active", "updated_at"])
+        client.save(update_fields=["is_active", "updated_at"])  # forgets remembered credentials (signal)
         if client.service_user_id:
             User.objects.filter(pk=client.service_user_id).update(is_active=active)
         audit_record(actor=actor, action="api.client.enable" if active else "api.client.disable", obj=client)

@@ -205,7 +205,19 @@ RELEASED_BATCH_STATUSES = (
 def payment_lines_for_household(household) -> QuerySet[PaymentLine]:
     """The household's payment lines of released batches with their items (programme and month),
     newest month first (the citizen's household, resolved by its caller)."""
-    items = PaymentItem.objects.select_related("entitlement__programme").order_by("period", "pk")
+    # What the answer names of an item: its month, amount and programme (not the programme's
+    # texts and lists, which made most of the columns the query read and converted).
+    items = (
+        PaymentItem.objects.select_related("entitlement__programme")
+        .only(
+            "line",
+            "period",
+            "amount_fen",
+            "entitlement__programme__code",
+            "entitlement__programme__name",
+        )
+        .order_by("period", "pk")
+    )
     return (
         PaymentLine.objects.filter(household=household, batch__status__in=RELEASED_BATCH_STATUSES)
         .select_related("batch")

@@ -25,6 +25,7 @@ from ejia.api.app_auth import citizen_auth, citizen_token_issue, citizen_token_r
 from ejia.api.auth import client_auth
 from ejia.api.errors import FIELD_LABELS, ApiError, Error
 from ejia.api.idempotency import HEADER, IDEMPOTENCY_DOC, idempotent
+from ejia.api.schemas import OutSchema
 from ejia.cases import self_service
 from ejia.cases.citizen_views import masked_name
 from ejia.cases.models import Case, CaseStatus, Need, ProgrammeRequest
@@ -87,7 +88,7 @@ class PhoneIn(Schema):
     phone: str = Field(max_length=20)
 
 
-class CodeSent(Schema):
+class CodeSent(OutSchema):
     phone: str
     expires_in: int
     resend_after: int
@@ -98,7 +99,7 @@ class LoginIn(Schema):
     code: str = Field(max_length=10)
 
 
-class CitizenToken(Schema):
+class CitizenToken(OutSchema):
     access_token: str
     token_type: str
     expires_in: int
@@ -137,7 +138,7 @@ def logout(request):
 # ---------------------------------------------------------------- my applications
 
 
-class StageOut(Schema):
+class StageOut(OutSchema):
     name: str
     note: str
     done_on: dt.date | None
@@ -145,7 +146,7 @@ class StageOut(Schema):
     current: bool
 
 
-class RequestOut(Schema):
+class RequestOut(OutSchema):
     id: uuid.UUID
     programme_code: str
     programme: str
@@ -155,7 +156,7 @@ class RequestOut(Schema):
     open: bool
 
 
-class ApplicationOut(Schema):
+class ApplicationOut(OutSchema):
     id: uuid.UUID
     reference: str
     applicant: str  # masked, as on the portal
@@ -285,7 +286,7 @@ class WithdrawIn(Schema):
     confirmed: bool
 
 
-class WithdrawnOut(Schema):
+class WithdrawnOut(OutSchema):
     withdrawn: list[RequestOut]
     application: ApplicationOut
 
@@ -320,7 +321,7 @@ def application_withdraw(request, public_id: uuid.UUID, payload: WithdrawIn):
 # ---------------------------------------------------------------- my household: decisions and payments
 
 
-class HouseholdOut(Schema):
+class HouseholdOut(OutSchema):
     id: uuid.UUID
     village: str
     head: str  # masked, as on the portal
@@ -351,7 +352,7 @@ def my_household(request, household_id) -> Household:
     return household_for_phone(phone=request.auth.phone, public_id=household_id)
 
 
-class DecisionOut(Schema):
+class DecisionOut(OutSchema):
     application: str  # the case's reference (受理号)
     programme_code: str
     programme: str
@@ -391,14 +392,14 @@ def household_decisions(request, household_id: uuid.UUID):
     return Status(200, out)
 
 
-class PaymentItemOut(Schema):
+class PaymentItemOut(OutSchema):
     month: str  # YYYY-MM: the month the money is for
     programme_code: str
     programme: str
     amount_fen: int
 
 
-class PaymentOut(Schema):
+class PaymentOut(OutSchema):
     reference: str  # the line's transaction number in the bank file
     month: str  # YYYY-MM: the batch's month
     kind: str

@@ -17,6 +17,7 @@ from ninja import Field, Query, Router, Schema
 from ejia.accounts.policies import ApiScope
 from ejia.api.auth import client_auth
 from ejia.api.errors import ApiError, Error
+from ejia.api.schemas import OutSchema
 from ejia.catalogue import selectors as catalogue
 from ejia.catalogue.models import Programme
 from ejia.portal import catalogue as portal_catalogue
@@ -29,7 +30,7 @@ router = Router(tags=["救助项目"], auth=client_auth(ApiScope.CATALOGUE_READ)
 ERRORS = {400: Error, 401: Error, 403: Error, 404: Error, 422: Error, 429: Error}
 
 
-class ProgrammeOut(Schema):
+class ProgrammeOut(OutSchema):
     code: str
     name: str
     department: str
@@ -43,7 +44,7 @@ class ProgrammeOut(Schema):
     summary: str
 
 
-class StandardLineOut(Schema):
+class StandardLineOut(OutSchema):
     kind: str
     label: str
     urban_fen: int | None
@@ -140,7 +141,7 @@ def programme_detail(request, code: str, county: str = Query("", max_length=12, 
     }
 
 
-class StandardsOut(Schema):
+class StandardsOut(OutSchema):
     county_code: str
     county_name: str
     on: dt.date
@@ -168,12 +169,12 @@ def standards_by_county(request, county: str, on: dt.date | None = None):
 # ---------------------------------------------------------------- self-check
 
 
-class ChoiceOut(Schema):
+class ChoiceOut(OutSchema):
     value: str
     label: str
 
 
-class QuestionFieldOut(Schema):
+class QuestionFieldOut(OutSchema):
     name: str
     label: str
     type: str
@@ -181,7 +182,7 @@ class QuestionFieldOut(Schema):
     choices: list[ChoiceOut] = []
 
 
-class QuestionOut(Schema):
+class QuestionOut(OutSchema):
     slug: str
     question: str
     fields: list[QuestionFieldOut]
@@ -235,12 +236,12 @@ class SelfCheckIn(Schema):
     )
 
 
-class ReasonOut(Schema):
+class ReasonOut(OutSchema):
     label: str
     detail: str
 
 
-class ResultOut(Schema):
+class ResultOut(OutSchema):
     code: str
     name: str
     department: str
@@ -253,7 +254,7 @@ class ResultOut(Schema):
     who: str
 
 
-class SelfCheckOut(Schema):
+class SelfCheckOut(OutSchema):
     on: dt.date
     division_code: str
     results: list[ResultOut]

@@ -6,6 +6,7 @@ import pytest
 from django.core.cache import cache
 
 from ejia.accounts.policies import ApiScope
+from ejia.api import credentials
 from ejia.api.auth import token_issue
 from ejia.api.models import ApiClient
 from ejia.api.services import client_create
@@ -14,8 +15,10 @@ from ejia.api.services import client_create
 @pytest.fixture(autouse=True)
 def _fresh_rate_limits():
     cache.clear()
+    credentials.forget()
     yield
     cache.clear()
+    credentials.forget()
 
 
 @pytest.fixture

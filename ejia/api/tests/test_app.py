@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from ejia.accounts.policies import API_KIND_SCOPES, ApiScope
 from ejia.api.models import ApiClient, AppSession
-from ejia.api.services import client_create
+from ejia.api.services import client_create, client_set_active
 from ejia.api.tests.conftest import bearer
 from ejia.cases.models import Case, SmsCode
 from ejia.cases.tests.conftest import signature_data_url
@@ -118,8 +118,9 @@ def test_another_citizens_application_is_not_found_and_tokens_do_not_mix(client,
     # The app's client token is not a citizen's token, and a citizen's token does not ask for codes.
     assert client.get(BASE + "/me/applications", headers=bearer(app_client)).status_code == 401
     assert post(client, "/sms-code", {"phone": PHONE}, mine).status_code == 401
-    # A disabled app: its citizens' tokens stop at the next call.
-    ApiClient.objects.filter(pk=app_client.pk).update(is_active=False)
+    # A disabled app: its citizens' tokens stop at the next call (in another worker process
+    # within EJIA_API_AUTH_CACHE_SECONDS: test_credentials).
+    client_set_active(actor=None, client_id=app_client.client_id, active=False)
     assert client.get(BASE + "/me/applications", headers=mine).status_code == 401
 
 

@@ -119,10 +119,12 @@ def test_the_lists_cost_the_same_queries_for_one_application_or_three(
     client,
     submit_case,  # noqa: F811
     app_client,  # noqa: F811
+    settings,
 ):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
+    settings.EJIA_API_AUTH_CACHE_SECONDS = 0  # every call looks its token up (test_credentials)
     submit_case(programmes=("linshi",), phone=PHONE, **ACCOUNT)
     me = login(client, app_client)
 

@@ -258,6 +258,16 @@ def decisions_for_household(household) -> QuerySet[Decision]:
     return (
         Decision.objects.filter(procedure__case__household=household)
         .select_related("procedure__case", "procedure__request__programme__department")
-        .defer(*(f"procedure__case__{name}" for name in CASE_LIST_DEFERRED))
+        # What the citizen's list shows: not the case's documents, nor the programme's texts.
+        .only(
+            "outcome",
+            "amount_fen",
+            "reasons",
+            "decided_at",
+            "procedure__case__reference",
+            "procedure__request__programme__code",
+            "procedure__request__programme__name",
+            "procedure__request__programme__department__name",
+        )
         .order_by("-decided_at", "-pk")
     )

@@ -103,3 +103,21 @@ def test_bulk_evaluation_agrees_with_the_explained_one(catalogue):
         for code in ("dibao", "tekun", "dibao_edge", "expense_hardship", "medical_aid", "elderly_allowance"):
             assert row[f"{code}__outcome"] == str(explained[code].outcome), (village, code)
             assert row[f"{code}__amount_fen"] == explained[code].amount_fen, (village, code)
+
+
+def test_the_unfiltered_list_is_read_once_per_catalogue_state(catalogue, django_assert_num_queries):
+    from ejia.catalogue.models import Programme
+    from ejia.catalogue.services import programme_update
+
+    programme_list()
+    with django_assert_num_queries(2):  # the catalogue's stamp only, not its 69 rows
+        again = programme_list()
+    assert codes(again)[:3] == ["dibao", "tekun", "linshi"]
+    # A change made anywhere (here: no cache cleared, the test's transaction never commits)
+    # changes the stamp, and the next call reads the rows again.
+    programme_update(actor=None, programme=Programme.objects.get(code="dibao"), summary="改过的简介")
+    with django_assert_num_queries(3):
+        changed = programme_list()
+    assert next(p for p in changed if p.code == "dibao").summary == "改过的简介"
+    again.clear()  # a caller's list is its own
+    assert len(programme_list()) == 69

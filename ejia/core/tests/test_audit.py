@@ -175,3 +175,31 @@ def test_concurrent_seals_and_writes_seal_every_row_once_on_postgresql():
     assert not AccessEvent.objects.filter(sealed_seq__isnull=True).exists()
     result = audit_verify(check_anchor=False)
     assert result.ok and result.sealed == 60, str(result)
+
+
+def test_an_access_event_is_one_insert_and_reads_back_as_recorded(db, bob):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from django.utils import timezone
+
+    from ejia.core.idnumber import mask_in_text
+
+    before = timezone.now()
+    number = "37160219780601001X"
+    with CaptureQueriesContext(connection) as queries:
+        access_record(
+            actor=bob, action="api.call", object_type="api.apiclient", object_id=7, data={"q": f"查 {number}", "n": [1]}
+        )
+    assert len(queries) == 1 and queries[0]["sql"].startswith("INSERT")
+    event = AccessEvent.objects.get()
+    assert event.actor == bob and event.actor_label.startswith(bob.username)
+    assert (event.action, event.object_type, event.object_id, event.sealed_seq) == (
+        "api.call",
+        "api.apiclient",
+        "7",
+        None,
+    )
+    assert event.data == {"q": mask_in_text(f"查 {number}"), "n": [1]} and number not in event.data["q"]
+    assert before <= event.created_at <= timezone.now()
+    access_record(actor=None, action="api.call")
+    assert AccessEvent.objects.order_by("id").last().actor is None

@@ -69,6 +69,22 @@ EXTRA = (
         (C("重病且低保", 'serious_illness and eligible("dibao") and eligible("lonely_elder") != True'),),
         amount="max(yuan(200) - income_month_fen, 0) + -(-disability_grade) * 100",
     ),
+    # Two member programmes with 重度残疾人护理补贴's member-level criterion (the bulk statement
+    # shares their roll-up and counts), one with a household condition, each its own amount.
+    ProgrammeSpec(
+        "rural_severe_disability",
+        "农村重度残疾成员",
+        "member",
+        (C("重度残疾", "disability_grade in (1, 2)"), C("农村", "not urban")),
+        amount='standard("dibao") / 10',
+    ),
+    ProgrammeSpec(
+        "severe_disability_allowance",
+        "重度残疾成员津贴",
+        "member",
+        (C("重度残疾", "disability_grade in (1, 2)"),),
+        amount="yuan(30)",
+    ),
 )
 
 PARITY_PROGRAMMES = (*CORE_PROGRAMMES, SEVERE_DISABILITY_CARE_SUBSIDY, *EXTRA)

@@ -164,6 +164,14 @@ def test_compile_sql_is_one_statement_without_correlated_subqueries():
     assert not list(tree.find_all(sqlglot.exp.Subquery))
 
 
+def test_member_programmes_with_the_same_member_criteria_share_one_count():
+    # 重度残疾人护理补贴 and the two added for this count members with disability_grade in (1, 2)
+    sql = ENGINE.compile_sql(on=ON)
+    assert sql.count('AS "r__severe_disability_care_subsidy__nt"') == 1
+    assert "r__rural_severe_disability__" not in sql
+    assert "r__severe_disability_allowance__" not in sql
+
+
 POSTGRES_URL = os.environ.get("DATABASE_URL", "")
 
 
