@@ -34,6 +34,19 @@ def catalogue(org):
 
 
 @pytest.fixture
+def app_client(org):
+    """The citizens' app (catalogue and citizen scopes); returns the client."""
+    client, _secret = client_create(
+        actor=None,
+        name="e家大救助手机App",
+        kind=ApiClient.Kind.CITIZEN_APP,
+        client_id="ejia-app",
+        scopes=[ApiScope.CATALOGUE_READ, ApiScope.CITIZEN_APP],
+    )
+    return client
+
+
+@pytest.fixture
 def partner(org):
     """A partner registry allowed the catalogue only; returns (client, secret)."""
     return client_create(

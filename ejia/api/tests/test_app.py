@@ -11,8 +11,8 @@ import pytest
 from django.utils import timezone
 
 from ejia.accounts.policies import API_KIND_SCOPES, ApiScope
-from ejia.api.models import ApiClient, AppSession
-from ejia.api.services import client_create, client_set_active
+from ejia.api.models import AppSession
+from ejia.api.services import client_set_active
 from ejia.api.tests.conftest import bearer
 from ejia.cases.models import Case, SmsCode
 from ejia.cases.tests.conftest import signature_data_url
@@ -23,18 +23,6 @@ from ejia.registry.tests.factories import new_id, village
 pytestmark = pytest.mark.django_db
 PHONE, OTHER = "13700002222", "13900003333"
 BASE = "/api/v1/app"
-
-
-@pytest.fixture
-def app_client(org):
-    client, _secret = client_create(
-        actor=None,
-        name="e家大救助手机App",
-        kind=ApiClient.Kind.CITIZEN_APP,
-        client_id="ejia-app",
-        scopes=[ApiScope.CATALOGUE_READ, ApiScope.CITIZEN_APP],
-    )
-    return client
 
 
 def post(client, path, body, headers):

@@ -11,7 +11,7 @@ import pytest
 from django.utils import timezone
 
 from ejia.api.tests.conftest import bearer
-from ejia.api.tests.test_app import OTHER, PHONE, app_client, login  # noqa: F401
+from ejia.api.tests.test_app import OTHER, PHONE, login
 from ejia.cases.workflow import services as wf
 from ejia.cases.workflow.models import RequestProcedure
 from ejia.cases.workflow.tests.conftest import submit_case  # noqa: F401
@@ -43,7 +43,7 @@ def test_a_citizen_reads_the_decisions_and_payments_of_their_own_household(
     bob,
     dave,
     grace,  # noqa: F811
-    app_client,  # noqa: F811
+    app_client,
 ):
     mine = submit_case(programmes=("linshi",), phone=PHONE, **ACCOUNT)
     theirs = submit_case(programmes=("linshi",), phone=OTHER, **ACCOUNT)
@@ -118,7 +118,7 @@ def test_a_refusal_shows_its_reasons(client, submit_case, bob, app_client):  # n
 def test_the_lists_cost_the_same_queries_for_one_application_or_three(
     client,
     submit_case,  # noqa: F811
-    app_client,  # noqa: F811
+    app_client,
     settings,
 ):
     from django.db import connection

@@ -14,28 +14,15 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from ejia.accounts.models import User
-from ejia.accounts.policies import ApiScope
 from ejia.api import credentials
 from ejia.api.models import ApiClient, AppSession
-from ejia.api.services import client_create, client_set_active
+from ejia.api.services import client_set_active
 from ejia.api.tests.conftest import bearer
 from ejia.api.tests.test_app import BASE, login
 
 pytestmark = pytest.mark.django_db
 PROGRAMMES = "/api/v1/catalogue/programmes"
 STANDARDS = "/api/v1/catalogue/standards/371602"  # read anew on every call
-
-
-@pytest.fixture
-def app_client(org):
-    client, _secret = client_create(
-        actor=None,
-        name="e家大救助手机App",
-        kind=ApiClient.Kind.CITIZEN_APP,
-        client_id="ejia-app",
-        scopes=[ApiScope.CATALOGUE_READ, ApiScope.CITIZEN_APP],
-    )
-    return client
 
 
 @pytest.fixture
