@@ -196,10 +196,11 @@ def copy(con, k: int, copies: int, offsets: dict[str, int]) -> None:
         villages(cur, k, copies)
         for table, overrides, join in TABLES:
             names = columns(cur, table)
-            select = ", ".join(overrides.get(c, f"x.{c}") for c in names)
+            select = ", ".join(overrides.get(c, f'x."{c}"') for c in names)
             limit = f"x.id <= %(off_{table})s"
+            quoted = ", ".join(f'"{c}"' for c in names)
             cur.execute(
-                f"INSERT INTO {table} ({', '.join(names)}) SELECT {select} FROM {table} x {join} WHERE {limit}",
+                f"INSERT INTO {table} ({quoted}) SELECT {select} FROM {table} x {join} WHERE {limit}",
                 params,
             )
             if cur.rowcount != offsets[f"rows_{table}"] and table != "verification_sourcerecord":

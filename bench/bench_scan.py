@@ -145,8 +145,8 @@ class Sampler:
 
         def step(tally, name, wall, cpu):
             self._original(tally, name, wall, cpu)
-            self.steps[name] = (wall, time.perf_counter())
             self.sample()
+            self.steps[name] = (wall, self.samples[-1][0])
 
         scan._step = step
         self.sample()
