@@ -65,7 +65,7 @@ TABLES: list[tuple[str, dict[str, str], str]] = [
     (
         PERSON,
         {
-            "id": "x.id + %(k)s * %(off_registry_person)s",
+            "id": "x.id + %(k)s::bigint * %(off_registry_person)s",
             "public_id": UUID,
             "id_number_index": "encode(sha256(convert_to(x.id_number_index || ':' || %(k)s, 'UTF8')), 'hex')",
         },
@@ -74,60 +74,60 @@ TABLES: list[tuple[str, dict[str, str], str]] = [
     (
         HOUSEHOLD,
         {
-            "id": "x.id + %(k)s * %(off_registry_household)s",
+            "id": "x.id + %(k)s::bigint * %(off_registry_household)s",
             "public_id": UUID,
             "division_id": "v.new_id",
             "urban": "v.urban",
             "hukou_number": "x.hukou_number || lpad(%(k)s::text, 2, '0')",
-            "account_holder_id": "x.account_holder_id + %(k)s * %(off_registry_person)s",
+            "account_holder_id": "x.account_holder_id + %(k)s::bigint * %(off_registry_person)s",
         },
         "JOIN bench_scale_villages v ON v.old_id = x.division_id",
     ),
     (
         "registry_membership",
         {
-            "id": "x.id + %(k)s * %(off_registry_membership)s",
+            "id": "x.id + %(k)s::bigint * %(off_registry_membership)s",
             "public_id": UUID,
-            "household_id": "x.household_id + %(k)s * %(off_registry_household)s",
-            "person_id": "x.person_id + %(k)s * %(off_registry_person)s",
+            "household_id": "x.household_id + %(k)s::bigint * %(off_registry_household)s",
+            "person_id": "x.person_id + %(k)s::bigint * %(off_registry_person)s",
         },
         "",
     ),
     (
         "registry_householdstatus",
         {
-            "id": "x.id + %(k)s * %(off_registry_householdstatus)s",
+            "id": "x.id + %(k)s::bigint * %(off_registry_householdstatus)s",
             "public_id": UUID,
-            "household_id": "x.household_id + %(k)s * %(off_registry_household)s",
+            "household_id": "x.household_id + %(k)s::bigint * %(off_registry_household)s",
         },
         "",
     ),
     (
         "registry_memberstatus",
         {
-            "id": "x.id + %(k)s * %(off_registry_memberstatus)s",
+            "id": "x.id + %(k)s::bigint * %(off_registry_memberstatus)s",
             "public_id": UUID,
-            "household_id": "x.household_id + %(k)s * %(off_registry_household)s",
-            "person_id": "x.person_id + %(k)s * %(off_registry_person)s",
+            "household_id": "x.household_id + %(k)s::bigint * %(off_registry_household)s",
+            "person_id": "x.person_id + %(k)s::bigint * %(off_registry_person)s",
         },
         "",
     ),
     (
         "registry_benefitrecord",
         {
-            "id": "x.id + %(k)s * %(off_registry_benefitrecord)s",
+            "id": "x.id + %(k)s::bigint * %(off_registry_benefitrecord)s",
             "public_id": UUID,
-            "household_id": "x.household_id + %(k)s * %(off_registry_household)s",
-            "person_id": "x.person_id + %(k)s * %(off_registry_person)s",
+            "household_id": "x.household_id + %(k)s::bigint * %(off_registry_household)s",
+            "person_id": "x.person_id + %(k)s::bigint * %(off_registry_person)s",
         },
         "",
     ),
     (
         "verification_sourcerecord",
         {
-            "id": "x.id + %(k)s * %(off_verification_sourcerecord)s",
+            "id": "x.id + %(k)s::bigint * %(off_verification_sourcerecord)s",
             "person_index": "encode(sha256(convert_to(x.person_index || ':' || %(k)s, 'UTF8')), 'hex')",
-            "row_number": "x.row_number + %(k)s * %(max_row_number)s",
+            "row_number": "x.row_number + %(k)s::bigint * %(max_row_number)s",
         },
         # Only the records of committed snapshots: the ones the scan reads.
         "JOIN verification_sourcesnapshot s ON s.id = x.snapshot_id AND s.status = 'committed'",
@@ -184,7 +184,7 @@ def villages(cur, k: int, copies: int) -> None:
         " WITH v AS (SELECT id, urban, row_number() OVER (PARTITION BY urban ORDER BY code) - 1 AS r,"
         " count(*) OVER (PARTITION BY urban) AS n FROM accounts_division WHERE level = 'village')"
         " SELECT a.id AS old_id, b.id AS new_id, b.urban FROM v a JOIN v b ON b.urban = a.urban"
-        " AND b.r = (a.r + %(k)s * greatest(1, a.n / %(parts)s)) %% a.n",
+        " AND b.r = (a.r + %(k)s::bigint * greatest(1, a.n / %(parts)s)) %% a.n",
         {"k": k, "parts": copies + 1},
     )
 
