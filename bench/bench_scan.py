@@ -183,6 +183,11 @@ def main() -> None:
     parser.add_argument(
         "--skip-first", action="store_true", help="keep the leads of earlier runs: every run finds nothing changed"
     )
+    parser.add_argument(
+        "--memory",
+        help="DuckDB's memory cap for the export (EJIA_DISCOVERY_MEMORY, default 3GB), e.g. 8GB: to see what "
+        "a run that does not fit under the product's cap would need",
+    )
     args = parser.parse_args()
     if args.database_url:
         os.environ["DATABASE_URL"] = args.database_url
@@ -195,8 +200,12 @@ def main() -> None:
     import django
 
     django.setup()
+    from django.conf import settings
     from django.core.management import call_command
 
+    if args.memory:
+        settings.EJIA_DISCOVERY_MEMORY = args.memory
+    print(f"DuckDB memory cap of the export: {getattr(settings, 'EJIA_DISCOVERY_MEMORY', '3GB')}", flush=True)
     call_command("migrate", verbosity=0)
 
     from ejia.accounts.models import Division
@@ -213,7 +222,6 @@ def main() -> None:
     elif not Lead.objects.exists():
         sys.exit("--skip-first 需要上一次比对留下的线索：请先不带该选项运行一次。")
     city = Division.objects.get(level=Division.Level.CITY)
-    from django.conf import settings
     from django.db import connection
 
     with connection.cursor() as cursor:
