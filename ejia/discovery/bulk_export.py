@@ -25,11 +25,13 @@ household as skipped (the per-household path used to fail the whole export on it
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import inspect
 import json
 import logging
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -390,6 +392,7 @@ def _kind_facts(kind: str) -> tuple[str, dict[str, str]]:
 
     big = "DECIMAL(38,0)"
     columns: list[tuple[str, str, str]] = []  # (name, aggregate, stored type)
+    having = ""
     if kind == "deposit":
         columns.append(("deposit_sum", f"SUM({_int_of(j('balance_fen'))})", big))
     elif kind == "vehicle":
@@ -420,7 +423,10 @@ def _kind_facts(kind: str) -> tuple[str, dict[str, str]]:
         columns.append(("certificate_grade", f"({best}).g", big))
         columns.append(("certificate_kind", f"({best}).k", "VARCHAR"))
     elif kind == "population":
+        # Only the dead are kept: a person with no such record is read as alive (COALESCE below)
+        # whether the file lists them or not, and the file lists nearly everyone.
         columns.append(("dead", f"BOOL_OR({_equals(j('status'), 'deceased')})", "BOOLEAN"))
+        having = " HAVING dead"
     elif kind == "civil":
         death = _equals(j("event"), "death")
         columns.append(("death", f"BOOL_OR({death})", "BOOLEAN"))
@@ -437,7 +443,7 @@ def _kind_facts(kind: str) -> tuple[str, dict[str, str]]:
         )
     select = ", ".join(f"CAST({sql} AS {stored}) AS {name}" for name, sql, stored in columns)
     shape = {"person_index": "VARCHAR"} | {name: stored for name, _, stored in columns}
-    return f"SELECT r.person_index, {select} FROM {source} GROUP BY r.person_index", shape
+    return f"SELECT r.person_index, {select} FROM {source} GROUP BY r.person_index{having}", shape
 
 
 def _kind_version(kind: str) -> str:
@@ -449,14 +455,18 @@ def _kind_version(kind: str) -> str:
         sql,
         shape,
         fnd.READS[kind],
-        inspect.getsource(fnd._int),
-        inspect.getsource(_py_int),
-        inspect.getsource(_py_str),
-        inspect.getsource(_loads),
+        *(_source(f) for f in (fnd._int, _py_int, _py_str, _loads)),
         duckdb.__version__,
         _catalogue_digest(),
     )
     return hashlib.blake2b(repr(parts).encode(), digest_size=16).hexdigest()
+
+
+@functools.cache
+def _source(function: Callable) -> str:
+    """The source of a function, read once per function object (another definition of it, even
+    under the same name, is another object)."""
+    return inspect.getsource(function)
 
 
 def _catalogue_digest() -> str:
@@ -586,8 +596,10 @@ def _round_half_even(annual: str, months: str) -> str:
 
 def _typed_pair(fact: Fact, raw: str) -> str:
     """The registry's value of a fact typed once (`c_<name>`, NULL when absent or unreadable)
-    and whether one is given (`g_<name>`): the layering below reads both more than once."""
-    given = f"NOT {_is_null(raw)}"
+    and whether one is given (`g_<name>`): the layering below reads both more than once.
+    `raw` is a field of `_parsed` or `to_json` of a column: a JSON null is already SQL NULL there,
+    so `_is_null`'s second test (a JSON parse of every value given) is not needed."""
+    given = f"{raw} IS NOT NULL"
     return f"CASE WHEN {given} THEN {_coerced(fact, raw)} END AS c_{fact.name}, ({given}) AS g_{fact.name}"
 
 
@@ -669,7 +681,7 @@ def _build(con, kinds: _Kinds, on: dt.date) -> tuple[list[str], list[str]]:
             prov = f"CASE WHEN m.relation <> '' THEN 'p' ELSE {reg_prov} END"
         elif name == "income_month_fen" and income is not None:
             # The documented part is proven; the registry's larger income stays (findings._int).
-            value = f"CASE WHEN NOT {_is_null(raw)} THEN greatest({_int_of(raw)}, {income}) ELSE {income} END"
+            value = f"CASE WHEN {raw} IS NOT NULL THEN greatest({_int_of(raw)}, {income}) ELSE {income} END"
             bad, prov = "false", "'v'"
         else:
             pairs.append(_typed_pair(fact, f"fj.{name}"))
