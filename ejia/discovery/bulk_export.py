@@ -784,6 +784,10 @@ def export_area_sql(reader: Reader, area: Division, folder: Path, *, fingerprint
                 logger.info("discovery: facts of snapshot %s (%s) computed and kept", source.snapshot_id, kind)
         con.register("places", _places(reader))
         layered = _build(con, kinds, reader.on)
+        # What follows reads `hrows` and `mrows` only: the pulled and joined tables are dropped
+        # before the largest results are made, so that their memory serves those.
+        for table in ("agg", "members", "households", "statuses", *(f"k_{kind}" for kind in needed)):
+            con.execute(f"DROP TABLE {table}")
         (skipped,) = con.execute(
             "SELECT count(*) FROM hrows h WHERE h.bad OR EXISTS (SELECT 1 FROM mrows m"
             " WHERE m.household_id = h.household_id AND m.bad)"
