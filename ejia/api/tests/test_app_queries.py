@@ -10,11 +10,12 @@ import datetime as dt
 import json
 
 import pytest
+from django.db import connection
 
 from ejia.api.tests.conftest import bearer
 from ejia.api.tests.test_app import PHONE, application, login, post
 from ejia.api.tests.test_app_household import ACCOUNT, bank_answer, decide
-from ejia.cases.workflow.tests.conftest import submit_case  # noqa: F401
+from ejia.cases.workflow.tests.conftest import procedures, submit_case  # noqa: F401
 from ejia.disbursement.bankfiles import bank_file_export, bank_return_import
 from ejia.disbursement.batches import batch_build, batch_release
 from ejia.disbursement.tests.conftest import grace  # noqa: F401
@@ -32,7 +33,10 @@ READS = {
     "/me/households/{household}/payments": 4,
 }
 PROGRAMMES, SELF_CHECK = 3, 10
-SUBMIT, WITHDRAW = 103, 27
+# A write appends to the audit chain: on PostgreSQL the event's INSERT and the head's UPDATE
+# are one statement (ejia.core.audit), on SQLite two.
+SUBMIT = {"postgresql": 107, "sqlite": 114}
+WITHDRAW = {"postgresql": 23, "sqlite": 25}
 
 
 def test_each_read_of_the_app_costs_its_pinned_queries(
@@ -70,7 +74,11 @@ def test_each_read_of_the_app_costs_its_pinned_queries(
 
 
 def test_a_submit_and_its_withdrawal_cost_their_pinned_queries(
-    client, catalogue, app_client, django_assert_max_num_queries
+    client,
+    catalogue,
+    procedures,  # noqa: F811 (the application enters its procedure, as in the bench)
+    app_client,
+    django_assert_max_num_queries,
 ):
     me = login(client, app_client)
     code = village().code
@@ -93,4 +101,5 @@ def test_a_submit_and_its_withdrawal_cost_their_pinned_queries(
         assert done.json()["application"]["status"] == "withdrawn"
 
     submit_and_withdraw("warm-up")
-    submit_and_withdraw("counted", submit_most=SUBMIT, withdraw_most=WITHDRAW)
+    vendor = connection.vendor
+    submit_and_withdraw("counted", submit_most=SUBMIT[vendor], withdraw_most=WITHDRAW[vendor])
