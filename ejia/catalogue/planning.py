@@ -8,6 +8,7 @@ holds (registry statuses, live entitlements); this module only turns them into a
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, replace
 
@@ -59,8 +60,19 @@ def criterion(item, *, explain: bool = True) -> PlanCriterion:
     )
 
 
+@functools.lru_cache(maxsize=256)
+def _split_materials(materials: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """`split_materials` of a programme's materials, once per distinct list (a bulk caller
+    builds the same programmes' entries for thousands of households)."""
+    return split_materials(materials)
+
+
 def _base(programme: Programme, outcome: PlanOutcome, **extra) -> PlanEntry:
-    papers, notes = split_materials(programme.materials or [])
+    materials = programme.materials or []
+    if all(isinstance(m, str) for m in materials):
+        papers, notes = _split_materials(tuple(materials))
+    else:
+        papers, notes = split_materials(materials)
     return PlanEntry(
         code=programme.code,
         name=programme.name,

@@ -364,11 +364,14 @@ def _explain(reader: Reader, compared: Compared, catalogue: Catalogue, *, chunk:
 
     engine, programmes = catalogue.engine, catalogue.programmes
     findings: list[Finding] = []
+    # The criteria's texts, written once per criterion, result and values read (most
+    # households share them: "年龄 82 岁 ≥ 80 ✔"), for this run's engine only.
+    memo: dict = {}
     for start in range(0, len(compared.todo), chunk):
         part = compared.todo[start : start + chunk]
         holdings = holdings_by_household(part, reader.on)
         inputs = engine_inputs(reader, part)
-        households = Household.objects.in_bulk(part)
+        households = Household.objects.only("pk", "division_id").in_bulk(part)  # all a finding reads
         for household_id in part:
             item = inputs.get(household_id)
             if item is None:
@@ -380,7 +383,7 @@ def _explain(reader: Reader, compared: Compared, catalogue: Catalogue, *, chunk:
             for code in list(wanted):
                 wanted |= catalogue.partners.get(code, set())
             try:
-                results = engine.evaluate(item.input, on=reader.on, only=wanted)
+                results = engine.evaluate(item.input, on=reader.on, only=wanted, memo=memo)
             except RuleError:
                 continue
             members = [PlanMember(ref, name) for ref, name in zip(item.refs, item.names, strict=True)]
@@ -637,8 +640,12 @@ def _copy_text(field, value) -> str:
     if value is None:
         return "\\N"
     if isinstance(field, models.JSONField):
-        text = json.dumps(value, ensure_ascii=False, cls=field.encoder)
-    elif isinstance(value, dt.datetime):
+        # JSON text holds no raw tab, newline or carriage return (they are escaped as \\t …),
+        # only backslashes to double.
+        return json.dumps(value, ensure_ascii=False, cls=field.encoder).replace("\\", "\\\\")
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    if isinstance(value, dt.datetime):
         text = value.isoformat()
     elif isinstance(value, bool):
         text = "t" if value else "f"

@@ -108,3 +108,38 @@ def test_a_first_run_writes_exactly_the_leads_of_the_windows_full_plan(demo_city
     second = scan_run(scan_id=scan_start(actor=None, area=county, run=False).pk)
     assert second.leads_new == 0 and second.leads_closed == 0 and second.leads_unchanged == len(written)
     assert Lead.objects.filter(status__in=OPEN_STATUSES).count() == len(written)
+
+
+def test_new_leads_keep_every_character_of_their_texts(demo_city):
+    """The COPY text format escapes backslashes, tabs and line breaks: a lead's texts come back
+    exactly as written (on SQLite the same rows go through bulk_create)."""
+    from django.utils import timezone
+
+    from ejia.discovery.scan import _insert
+
+    county = Division.objects.get(code="371602")
+    run = scan_start(actor=None, area=county, run=False)
+    household = Household.objects.filter(division__path__startswith=county.path).order_by("pk").first()
+    programme = Programme.objects.order_by("code").first()
+    odd = 'C:\\路径\t制表\n换行\r回车 \\N "引号" \\\\ 结束'
+    row = {
+        "source": Lead.Source.SCAN,
+        "division_id": household.division_id,
+        "household_id": household.pk,
+        "programme_id": programme.pk,
+        "first_run_id": run.pk,
+        "last_run_id": run.pk,
+        "likelihood": Lead.Likelihood.POSSIBLE,
+        "amount_fen": None,
+        "persons": [{"ref": "", "name": odd}],
+        "reasons": [{"label": odd, "result": None, "explanation": odd}],
+        "facts": [{"label": "收入", "who": odd, "value": "¥1,000.00", "source": "申报"}],
+        "unknown_labels": [odd, "\\"],
+        "fingerprint": "0" * 32,
+    }
+    _insert([row], timezone.now())
+    lead = Lead.objects.get(household=household, programme=programme)
+    assert {name: getattr(lead, name) for name in row if not name.endswith("_id")} == {
+        name: value for name, value in row.items() if not name.endswith("_id")
+    }
+    assert (lead.status, lead.amount_fen, lead.assigned_to_id, lead.close_reason) == (LeadStatus.OPEN, None, None, "")
