@@ -2,6 +2,7 @@
 
 Usage: DATABASE_URL=postgres://postgres@127.0.0.1:5432/ejia_scan_bench \
        .venv/bin/python bench/bench_scan.py [--persons 200000] [--repeat 2]
+       [--database-url postgres://…] [--skip-first]
 
 Builds the database once (reused while it holds households; `--persons` only matters then):
 migrations, the organisation, the catalogue, the data sources, the synthetic city of
@@ -19,14 +20,24 @@ PostgreSQL backend serving the scan's connection, read from /proc) and the
 peak RSS (resource.getrusage), and the machine's load average: on a shared machine the wall
 time lies and CPU seconds are the fair figure. The issue's target is the full city (1.3 M
 households) in 60 s and 4 GB.
+
+Per step (export, evaluate, subtract, explain, upsert) it also prints the PostgreSQL backend's
+CPU seconds, this process's peak resident memory (VmRSS) and the largest size DuckDB's spill
+files reached, sampled every 0.2 s by a thread while the step ran (the steps' boundaries are
+the scan's own `_step` calls, observed by wrapping that function; nothing in the product is
+changed). `--skip-first` keeps the leads of an earlier run (so every run is the nightly case:
+nothing changed) instead of starting from no leads. A city grown to full size with
+`bench_city_scale.py` is measured with `--database-url` (it is never rebuilt here).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import resource
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -77,11 +88,104 @@ def backend_cpu() -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+STEPS = ("export", "evaluate", "subtract", "explain", "upsert")
+
+
+def _proc_cpu(pid: int) -> float | None:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _rss_mib() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def _spill_bytes(roots: list[Path]) -> int:
+    """Bytes in DuckDB's spill files (duckdb_temp_*) under the scan's scratch folders."""
+    total = 0
+    for root in roots:
+        for folder, _, files in os.walk(root):
+            for name in files:
+                if name.startswith("duckdb_temp"):
+                    with contextlib.suppress(OSError):
+                        total += os.stat(os.path.join(folder, name)).st_size
+    return total
+
+
+class Sampler:
+    """Samples (time, PostgreSQL backend CPU, VmRSS, spill bytes) every `every` seconds, and
+    records when each of the scan's steps began and ended (by wrapping `scan._step`)."""
+
+    def __init__(self, backend_pid: int | None, roots: list[Path], every: float = 0.2) -> None:
+        self.pid, self.roots, self.every = backend_pid, roots, every
+        self.samples: list[tuple[float, float | None, float, int]] = []
+        self.steps: dict[str, tuple[float, float]] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            self.sample()
+            self._stop.wait(self.every)
+
+    def sample(self) -> None:
+        cpu = _proc_cpu(self.pid) if self.pid else None
+        self.samples.append((time.perf_counter(), cpu, _rss_mib(), _spill_bytes(self.roots)))
+
+    def __enter__(self) -> Sampler:
+        from ejia.discovery import scan
+
+        self._original = scan._step
+
+        def step(tally, name, wall, cpu):
+            self._original(tally, name, wall, cpu)
+            self.sample()
+            self.steps[name] = (wall, self.samples[-1][0])
+
+        scan._step = step
+        self.sample()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        from ejia.discovery import scan
+
+        self._stop.set()
+        self._thread.join()
+        self.sample()
+        scan._step = self._original
+
+    def during(self, start: float, end: float) -> tuple[float | None, float, int]:
+        """PostgreSQL backend CPU s, peak VmRSS MiB and peak spill bytes over [start, end]."""
+        inside = [s for s in self.samples if start <= s[0] <= end]
+        before = [s for s in self.samples if s[0] <= start]
+        first = before[-1] if before else (inside[0] if inside else None)
+        last = inside[-1] if inside else first
+        server = None
+        if first and last and first[1] is not None and last[1] is not None:
+            server = last[1] - first[1]
+        rss = max((s[2] for s in inside), default=0.0)
+        spill = max((s[3] for s in inside), default=0)
+        return server, rss, spill
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--persons", type=int, default=200_000)
     parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--database-url", help="the database to scan (instead of DATABASE_URL)")
+    parser.add_argument(
+        "--skip-first", action="store_true", help="keep the leads of earlier runs: every run finds nothing changed"
+    )
     args = parser.parse_args()
+    if args.database_url:
+        os.environ["DATABASE_URL"] = args.database_url
 
     url = os.environ["DATABASE_URL"]
     if not url.startswith("postgres"):
@@ -102,17 +206,28 @@ def main() -> None:
 
     if not Household.objects.exists():
         build(args.persons)
-    # Every bench starts from no leads: the first run creates them, later runs update them.
-    Lead.objects.all().delete()
-    ScanRun.objects.all().delete()
+    if not args.skip_first:
+        # The bench starts from no leads: the first run creates them, later runs update them.
+        Lead.objects.all().delete()
+        ScanRun.objects.all().delete()
+    elif not Lead.objects.exists():
+        sys.exit("--skip-first 需要上一次比对留下的线索：请先不带该选项运行一次。")
     city = Division.objects.get(level=Division.Level.CITY)
+    from django.conf import settings
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        backend_pid = cursor.fetchone()[0]
+    roots = [Path(settings.VAR_DIR) / "discovery", Path.cwd() / ".tmp"]
 
     for n in range(1, args.repeat + 1):
         load = os.getloadavg()[0]
         before = resource.getrusage(resource.RUSAGE_SELF)
         server_before = backend_cpu()
         t = time.perf_counter()
-        scan = scan_run(scan_id=scan_start(actor=None, area=city, run=False).pk)
+        with Sampler(backend_pid if _proc_cpu(backend_pid) is not None else None, roots) as sampler:
+            scan = scan_run(scan_id=scan_start(actor=None, area=city, run=False).pk)
         wall = time.perf_counter() - t
         after = resource.getrusage(resource.RUSAGE_SELF)
         server_after = backend_cpu()
@@ -135,7 +250,16 @@ def main() -> None:
             f"  wall {wall:.1f} s, CPU {cpu:.1f} s (PostgreSQL backend {server}), "
             f"peak RSS {after.ru_maxrss / 1024:,.0f} MiB ({steps})"
         )
-        print(f"  load average {load:.1f} before, {os.getloadavg()[0]:.1f} after, {os.cpu_count()} CPUs")
+        for k in STEPS:
+            if k not in sampler.steps:
+                continue
+            server_step, rss, spill = sampler.during(*sampler.steps[k])
+            print(
+                f"    {k}: wall {scan.timings[k]:.1f} s, CPU {scan.timings.get(f'cpu_{k}', 0):.1f} s"
+                f" + PostgreSQL {'n/a' if server_step is None else f'{server_step:.1f}'} s,"
+                f" peak RSS {rss:,.0f} MiB, DuckDB spill {spill / 2**20:,.0f} MiB"
+            )
+        print(f"  load average {load:.1f} before, {os.getloadavg()[0]:.1f} after, {os.cpu_count()} CPUs", flush=True)
 
 
 if __name__ == "__main__":

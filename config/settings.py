@@ -238,6 +238,11 @@ EJIA_ACCESS_RETENTION_DAYS = int(os.environ.get("EJIA_ACCESS_RETENTION_DAYS", "1
 # The seal job runs every minute: an access event still unsealed after this many minutes means
 # it has stopped, and the auditor and the system administrator get a work item (封存中断).
 EJIA_ACCESS_SEAL_ALERT_MINUTES = int(os.environ.get("EJIA_ACCESS_SEAL_ALERT_MINUTES", "10"))
+# Operations checks (ejia/core/health.py): a ready background task waiting longer than this means
+# the worker stopped; a nightly job (audit verify, invariants, access purge) not run for this long
+# was dropped from cron. Both become the system administrator's work item.
+EJIA_TASK_STALL_MINUTES = int(os.environ.get("EJIA_TASK_STALL_MINUTES", "15"))
+EJIA_NIGHTLY_JOB_HOURS = int(os.environ.get("EJIA_NIGHTLY_JOB_HOURS", "26"))
 
 EJIA_SITE_URL = os.environ.get("EJIA_SITE_URL", "http://127.0.0.1:8000")
 

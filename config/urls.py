@@ -4,10 +4,14 @@ from django.urls import include, path
 from django.views.i18n import set_language
 
 from ejia.accounts.policies import public_view
+from ejia.core import probes
 
 urlpatterns = [
     # The language switcher is for everyone (citizens and staff).
     path("i18n/setlang/", public_view(set_language), name="set_language"),
+    # The load balancer's probes (ejia/core/probes.py): process alive; database ready.
+    path("healthz", probes.healthz, name="healthz"),
+    path("readyz", probes.readyz, name="readyz"),
     # Django's model admin only where it is wanted (production default: off), and then only for
     # superusers past the second factor (ejia/accounts/admin_site.py).
     *([path("admin/", admin.site.urls)] if settings.EJIA_ADMIN_ENABLED else []),

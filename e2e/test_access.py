@@ -1,7 +1,8 @@
 """One access policy in the browser: a department approver is shown only its own work and gets
 the branded refusal page for a family's file; the auditor opens a file from the audit log only
 after stating a purpose, which the log then shows; a missing page is the branded 404; the system
-administrator is told on the home page when the access log's seal job has stopped."""
+administrator is told on the home page when the access log's seal job has stopped, and when a
+nightly check fails."""
 
 from __future__ import annotations
 
@@ -102,3 +103,30 @@ def test_a_missing_page_is_the_branded_404(page, live_server, bob):
     page.get_by_test_id("not-found").wait_for()
     assert "没有找到该申请件" in page.get_by_test_id("refusal-reason").inner_text()
     screenshot(page, "access-not-found")
+
+
+def test_the_system_administrator_is_told_when_a_nightly_check_fails(page, live_server, org):
+    from django.core.management import call_command
+
+    from ejia.core.audit import audit_record
+    from ejia.core.models import AuditEvent
+
+    admin = make_staff("ma", _unit("371600", "centre"), Role.SYSADMIN, display_name="马超")
+    event = audit_record(actor=None, action="demo.thing", object_type="core.thing", data={"a": 1})
+    AuditEvent.objects.filter(pk=event.pk).update(data={"a": 2})  # someone edited the log
+    with pytest.raises(Exception, match="哈希"):
+        call_command("ejia_audit_verify", "--no-anchor")  # the nightly cron job
+    login(page, live_server, admin)
+    assert page.get_by_test_id("work-ops_health").inner_text() == "1"
+    go(page, page.get_by_role("link", name="系统运行检查未通过：审计链核验"))
+    page.get_by_test_id("ops-failing").wait_for()
+    row = page.get_by_test_id("ops-check-audit_verify").inner_text()
+    assert "异常" in row and "未通过" in row
+    assert "正常" in page.get_by_test_id("ops-check-database").inner_text()
+    screenshot(page, "ops-health-failing")
+    AuditEvent.objects.filter(pk=event.pk).update(data={"a": 1})  # restored from the backup
+    call_command("ejia_audit_verify", "--no-anchor")  # the next night passes
+    go(page, page.get_by_test_id("nav-ops-health"))
+    page.get_by_test_id("ops-ok").wait_for()
+    page.goto(f"{live_server.url}/staff/")
+    assert page.get_by_test_id("work-ops_health").count() == 0

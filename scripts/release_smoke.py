@@ -191,6 +191,12 @@ def check(base: str, session_cookie: str) -> list[str]:
     if status != 301 or not (headers.get("Location") or "").startswith("https://"):
         problems.append(f"plain HTTP: {status} {headers.get('Location')!r}, expected a 301 to https://")
 
+    # The load balancer's probes answer over plain HTTP (not redirected), the database ready.
+    for probe, want in (("/healthz", "ok"), ("/readyz", '"status": "ok"')):
+        status, headers, body = server.get(probe, https=False)
+        if status != 200 or want not in body:
+            problems.append(f"{probe} over plain HTTP: HTTP {status} {body[:80]!r}, expected 200 with {want!r}")
+
     status, headers, body = server.get("/staff/login/")
     if status != 200:
         problems.append(f"login page: HTTP {status}")

@@ -72,6 +72,7 @@ class Capability(StrEnum):
     DASHBOARD_READ = "dashboard_read"
     DCI_OPERATE = "dci_operate"
     ACCESS_SEAL_WATCH = "access_seal_watch"
+    OPS_HEALTH_WATCH = "ops_health_watch"
 
     @property
     def label(self) -> str:
@@ -108,6 +109,7 @@ LABELS = {
     Capability.DASHBOARD_READ: _("查看大数据统计看板（汇总数字，不含个人信息）"),
     Capability.DCI_OPERATE: _("处理发往合作登记系统的DCI回调（查看投递失败、重新投递）"),
     Capability.ACCESS_SEAL_WATCH: _("查看接口访问记录的封存状态（条数和时间，不含调用内容）"),
+    Capability.OPS_HEALTH_WATCH: _("查看系统运行状态（后台任务、每日核验和清理的结果，不含个人信息）"),
 }
 
 
@@ -211,11 +213,23 @@ GRANTS: dict[str, dict[Capability, Reach]] = {
     Role.CATALOGUE_EDITOR: {C.CATALOGUE_EDIT: R.DEPARTMENT, C.DASHBOARD_READ: R.DEPARTMENT},
     # Department files, import runs and rejected rows; no case or household files.
     Role.EXCHANGE_OPERATOR: {C.EXCHANGE_OPERATE: R.AREA},
-    Role.AUDITOR: {C.AUDIT_READ: R.AREA, C.CASE_READ: R.PURPOSE, C.ACCESS_SEAL_WATCH: R.AREA},
+    # The auditor also watches the nightly chain check and purge (运行状态: counts and times only).
+    Role.AUDITOR: {
+        C.AUDIT_READ: R.AREA,
+        C.CASE_READ: R.PURPOSE,
+        C.ACCESS_SEAL_WATCH: R.AREA,
+        C.OPS_HEALTH_WATCH: R.AREA,
+    },
     # Accounts, and the platform's own plumbing: DCI callbacks that partners did not take (no
     # person's data: partner, kind, ids and the error only), and whether the access log's seal
-    # job keeps up (counts and times only).
-    Role.SYSADMIN: {C.ACCOUNTS_ADMIN: R.AREA, C.DCI_OPERATE: R.AREA, C.ACCESS_SEAL_WATCH: R.AREA},
+    # job keeps up, and whether the background tasks and nightly jobs run and pass (运行状态;
+    # counts, times and job names only).
+    Role.SYSADMIN: {
+        C.ACCOUNTS_ADMIN: R.AREA,
+        C.DCI_OPERATE: R.AREA,
+        C.ACCESS_SEAL_WATCH: R.AREA,
+        C.OPS_HEALTH_WATCH: R.AREA,
+    },
     # Leaders steer from the aggregates: the dashboards of their area, never a file.
     Role.LEADER: {C.DASHBOARD_READ: R.AREA},
 }

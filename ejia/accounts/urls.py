@@ -1,6 +1,6 @@
 from django.urls import path
 
-from ejia.accounts import admin_views, audit_views, second_factor_views, views
+from ejia.accounts import admin_views, audit_views, ops_views, second_factor_views, views
 
 app_name = "accounts"
 
@@ -17,6 +17,7 @@ urlpatterns = [
     path("audit/access/", audit_views.access_log_view, name="access_log"),
     path("audit/access/seal/", audit_views.access_seal_view, name="access_seal"),
     path("audit/verify/", audit_views.audit_verify_view, name="audit_verify"),
+    path("ops/health/", ops_views.ops_health_view, name="ops_health"),
     path("accounts/", admin_views.staff_list_view, name="staff_list"),
     path("accounts/new/", admin_views.staff_create_view, name="staff_create"),
     path("accounts/<int:user_id>/", admin_views.staff_edit_view, name="staff_edit"),

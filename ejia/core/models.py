@@ -179,3 +179,20 @@ class OutboxMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.template} → {self.recipient} ({self.status})"
+
+
+class JobRun(models.Model):
+    """The last outcome of each scheduled maintenance job (one row per job, `ejia.core.health`):
+    when it last started and finished, whether it passed, and what it said. The job writes it
+    itself in its own short transactions, so a failure the job rolls back is still recorded, and
+    the system administrator's 运行状态 page and work item read it."""
+
+    name = models.CharField(max_length=64, unique=True)
+    started_at = models.DateTimeField(null=True)
+    finished_at = models.DateTimeField(null=True)
+    ok = models.BooleanField(null=True)  # None while the first run has not finished
+    message = models.TextField(blank=True)
+    last_ok_at = models.DateTimeField(null=True)
+
+    def __str__(self) -> str:
+        return self.name

@@ -33,9 +33,9 @@ def purge_access_events() -> int:
     """Delete the access events past their retention, whole sealed batches (the task form of
     `manage.py ejia_access_purge`); returns how many were deleted. Fails when a seal is found
     broken, so that the worker's log shows it."""
-    from ejia.core.audit import access_purge
+    from ejia.core.health import access_purge_recorded
 
-    result = access_purge()
+    result = access_purge_recorded()
     if result.broken:
         raise RuntimeError(f"access seals kept, their rows do not match them: {result.broken[:20]}")
     return result.rows

@@ -77,6 +77,7 @@ def expectations(world) -> tuple[list[tuple], list[tuple]]:
         ("accounts:audit_log", [], AUDITOR, ()),
         ("accounts:access_log", [], AUDITOR, ()),
         ("accounts:access_seal", [], AUDITOR | {"sysadmin"}, ()),
+        ("accounts:ops_health", [], AUDITOR | {"sysadmin"}, ()),
         ("cases:outbox", [], CENTRE, ()),
         ("accounts:password_change", [], EVERYONE, ()),
         ("accounts:second_factor", [], EVERYONE, ()),

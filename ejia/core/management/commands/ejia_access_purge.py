@@ -1,6 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from ejia.core.audit import AccessRetentionError, access_purge
+from ejia.core.audit import AccessRetentionError
+from ejia.core.health import access_purge_recorded
 
 
 class Command(BaseCommand):
@@ -15,7 +16,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, days: int | None, **options):
         try:
-            result = access_purge(days=days)
+            result = access_purge_recorded(days=days)
         except AccessRetentionError as exc:
             raise CommandError(exc.message) from exc
         self.stdout.write(

@@ -1,5 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
+from ejia.core.health import job_run
 from ejia.core.invariants import registered, run_invariants
 
 
@@ -21,7 +22,18 @@ class Command(BaseCommand):
                 self.stdout.write(f"{inv.name:28} {inv.description}")
             return
         try:
-            results = run_invariants(names=names or None, limit=limit)
+            if names:  # a partial run is not the nightly check: not recorded
+                results = run_invariants(names=names, limit=limit)
+            else:
+                with job_run("check_invariants") as job:
+                    results = run_invariants(limit=limit)
+                    bad = [r.invariant.name for r in results if not r.ok]
+                    if bad:
+                        job.failed(
+                            f"{len(bad)} 项不变量不成立：{'、'.join(bad)}（manage.py ejia_check_invariants 查看明细）"
+                        )
+                    else:
+                        job.passed(f"{len(results)} 项全部成立")
         except KeyError as exc:
             raise CommandError(f"未知的不变量：{exc.args[0]}（用 --list 查看）") from None
         failed = 0
