@@ -394,7 +394,9 @@ def _explain(reader: Reader, compared: Compared, catalogue: Catalogue, *, chunk:
                 held=held,
                 combinations=catalogue.combinations,
                 programmes=programmes,
-                explained=codes,  # only the candidates' reasons go into a lead
+                # Labels and results only: a lead's reasons are those of its best entry, written
+                # from the engine's criteria below (`_finding`), not every entry's.
+                explained=(),
             )
             by_code: dict[str, list] = defaultdict(list)
             for entry in plan.entries:
@@ -406,7 +408,9 @@ def _explain(reader: Reader, compared: Compared, catalogue: Catalogue, *, chunk:
                 ):
                     by_code[entry.code].append(entry)
             found = [
-                _finding(household, item, programmes[code], engine.programmes[code], entries, plan.members)
+                _finding(
+                    household, item, programmes[code], engine.programmes[code], entries, plan.members, results[code]
+                )
                 for code, entries in by_code.items()
                 if code in programmes and code in engine.programmes
             ]
@@ -459,12 +463,29 @@ def worth_a_visit(entry, programme: Programme | None) -> bool:
     return mode == Mode.LIKELY_AND_POSSIBLE and any(c.result is True for c in entry.reasons)
 
 
-def _finding(household: Household, item, programme: Programme, compiled, entries: list, members) -> Finding:
+def _finding(
+    household: Household, item, programme: Programme, compiled, entries: list, members, result=None
+) -> Finding:
+    """The lead of one programme from its plan entries worth a visit. The reasons are the best
+    entry's; given the engine's `result` of the programme they are written from its criteria
+    (the entry's own when it is a member's), so a plan built without explanations will do."""
     best = min(entries, key=lambda e: 0 if e.outcome == PlanOutcome.LIKELY else 1)
     amounts = [e.amount_fen for e in entries if e.outcome == best.outcome]
     amount = None if any(a is None for a in amounts) else sum(amounts)
     persons = [{"ref": e.person, "name": e.person_name} for e in entries if e.person]
-    reasons = [{"label": c.label, "result": c.result, "explanation": c.explanation or c.sentence} for c in best.reasons]
+    if result is None:
+        reasons = [
+            {"label": c.label, "result": c.result, "explanation": c.explanation or c.sentence} for c in best.reasons
+        ]
+    else:
+        reasons = [
+            {
+                "label": c.label,
+                "result": _PASSED.get(c.result),
+                "explanation": c.explanation or getattr(c, "sentence", ""),
+            }
+            for c in _criteria_of(best, result, members)
+        ]
     return Finding(
         household_id=household.pk,
         division_id=household.division_id,
@@ -476,6 +497,18 @@ def _finding(household: Household, item, programme: Programme, compiled, entries
         facts=facts_behind(item, compiled, [p["ref"] for p in persons], members),
         unknown_labels=list(best.unknown_labels),
     )
+
+
+_PASSED = {"pass": True, "fail": False}  # the engine's criterion result as the plan has it
+
+
+def _criteria_of(entry, result, members) -> list:
+    """The engine's criteria behind a plan entry worth a visit (`entries_from_result`): a
+    member's entry has that member's, a household's the programme's."""
+    if entry.person and result.members:
+        index = next(i for i, m in enumerate(members) if m.ref == entry.person)
+        return next(m for m in result.members if m.index == index).criteria
+    return result.criteria
 
 
 def facts_behind(item, programme, person_refs: list[str], members: tuple[PlanMember, ...]) -> list[dict]:
