@@ -351,7 +351,7 @@ class Catalogue:
         )
 
 
-def _explain(reader: Reader, compared: Compared, catalogue: Catalogue, *, chunk: int = 500) -> list[Finding]:
+def _explain(reader: Reader, compared: Compared, catalogue: Catalogue, *, chunk: int = 2000) -> list[Finding]:
     """Each candidate household to explain (`compared.todo`: those whose stamp or open leads
     changed, `ScanSets.compare`) through the plan builder. The plan is built on the candidate
     programmes and those the combination rules tie them to (what the family holds included):
@@ -559,6 +559,10 @@ def _source_label(provenance: str | None) -> str:
     return "部门数据：" + provenance.removeprefix("verified:").strip()
 
 
+# Findings written per transaction (their households' open leads locked, the new ones copied in).
+UPSERT_BATCH = 500
+
+
 def _upsert(scan: ScanRun, findings: list[Finding], unchanged: pa.Table, tally: Tally, sets: ScanSets) -> None:
     now = timezone.now()
     # Leads whose household was not explained again are not written at all: they keep the run
@@ -567,8 +571,8 @@ def _upsert(scan: ScanRun, findings: list[Finding], unchanged: pa.Table, tally: 
     # PostgreSQL 56 µs a lead, 7 minutes for the full city's leads.
     tally.updated += len(unchanged)
     tally.unchanged += len(unchanged)
-    for start in range(0, len(findings), 500):
-        part = findings[start : start + 500]
+    for start in range(0, len(findings), UPSERT_BATCH):
+        part = findings[start : start + UPSERT_BATCH]
         keys = {(f.household_id, f.programme.pk) for f in part}
         household_ids = {h for h, _ in keys}
         with transaction.atomic():
