@@ -29,17 +29,19 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_api import POOR_FAMILY, bench_env
-from bench_api_app import APP, OUT, READS, SEED_FILE, phone_of, sms_code
+from bench_api_app import APP, OUT, READS, SEED_FILE, new_applicant_id, phone_of, sms_code
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeat", type=int, default=50)
     parser.add_argument("--cprofile", type=int, default=0)
+    parser.add_argument("--writes", type=int, default=10, help="submits and withdrawals (0: none)")
     parser.add_argument("--sql", default="")
     parser.add_argument("--only", default="", help="profile only this operation")
     parser.add_argument("--sort", default="tottime", help="cProfile order: tottime or cumulative")
     parser.add_argument("--filter", default="", help="cProfile: only functions whose file matches this regex")
+    parser.add_argument("--callers", default="", help="cProfile: who calls the functions matching this regex")
     parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/ejia_bench_app")
     args = parser.parse_args()
     os.environ.update(bench_env(args.database_url, OUT))
@@ -50,6 +52,7 @@ def main() -> None:
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
 
+    from ejia.api.app_auth import citizen_token_issue
     from ejia.api.auth import token_issue
     from ejia.api.models import ApiClient
 
@@ -116,11 +119,59 @@ def main() -> None:
         if name == args.sql:
             for q in queries.captured_queries:
                 print("   ", q["time"], q["sql"][:400])
+    writes = {"app.submit": ([], [], []), "app.withdraw": ([], [], [])}
+    for n in range(args.writes if args.only in ("", "app.submit", "app.withdraw") else 0):
+        applicant, _ = citizen_token_issue(client=app, phone=f"139{os.getpid() % 100000:05d}{n:03d}")
+        headers = {"Authorization": f"Bearer {applicant}"}
+        number = new_applicant_id()
+        body = {
+            "name": "周敏",
+            "id_number": number,
+            "village_code": seeded["village_code"],
+            "address": "3号",
+            "income_month_yuan": "600",
+            "needs": ["daily_living"],
+            "programmes": ["dibao"],
+            "signatures": {number: seeded["signature"]},
+        }
+        steps = (
+            ("app.submit", f"{APP}/me/applications", body, {"Idempotency-Key": f"profile-{number}"}, 201),
+            ("app.withdraw", None, {"confirmed": True, "reason": "压测撤回"}, {}, 200),
+        )
+        made = None
+        for name, path, payload, extra, expected in steps:
+            path = path or f"{APP}/me/applications/{made['id']}/withdraw"
+            queries_n, sql_ms, cpu_ms = writes[name]
+            profiling = profiler and (not args.only or args.only == name)
+            with CaptureQueriesContext(connection) as queries:
+                cpu = time.process_time()
+                if profiling:
+                    profiler.enable()
+                answer = client.post(path, payload, content_type="application/json", headers={**headers, **extra})
+                if profiling:
+                    profiler.disable()
+                cpu_ms.append((time.process_time() - cpu) * 1000)
+            if answer.status_code != expected:
+                raise SystemExit(f"{name}: {answer.status_code} {answer.content[:300]}")
+            made = answer.json()
+            queries_n.append(len(queries))
+            sql_ms.append(sum(float(q["time"]) for q in queries.captured_queries) * 1000)
+            if name == args.sql and n == args.writes - 1:
+                for q in queries.captured_queries:
+                    print("   ", q["time"], q["sql"][:400])
+    for name, (queries_n, sql_ms, cpu_ms) in writes.items():
+        if queries_n:
+            print(
+                f"{name:<24} {statistics.median(queries_n):>7.0f} {statistics.median(sql_ms):>7.1f} "
+                f"{'':>8} {statistics.median(cpu_ms):>7.1f}   (median of {len(queries_n)})"
+            )
     if profiler:
         out = io.StringIO()
         pstats.Stats(profiler, stream=out).sort_stats(args.sort).print_stats(
             *([args.filter] if args.filter else []), args.cprofile
         )
+        if args.callers:
+            pstats.Stats(profiler, stream=out).sort_stats(args.sort).print_callers(args.callers)
         print(out.getvalue())
 
 

@@ -89,10 +89,13 @@ def idempotent(view):
         client = request.auth.client
         fingerprint = _fingerprint(request)
         window = timezone.now() - dt.timedelta(hours=settings.EJIA_API_IDEMPOTENCY_HOURS)
-        found = IdempotencyRecord.objects.filter(client=client, key=key, created_at__gte=window).first()
-        if found is not None:
+        # One read for both cases: the key's answer within the window, or its expired row
+        # (deleted, so the key may be claimed again); a new key, the usual case, costs one query.
+        found = IdempotencyRecord.objects.filter(client=client, key=key).first()
+        if found is not None and found.created_at >= window:
             return _replay(found, fingerprint)
-        IdempotencyRecord.objects.filter(client=client, key=key, created_at__lt=window).delete()
+        if found is not None:
+            IdempotencyRecord.objects.filter(client=client, key=key, created_at__lt=window).delete()
         with transaction.atomic():
             try:
                 with transaction.atomic():

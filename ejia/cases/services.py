@@ -48,9 +48,13 @@ def reference_allocate(*, county_code: str, day: dt.date) -> str:
     The counter row is locked, so concurrent intakes in one county queue for a moment
     instead of colliding; other counties and days are not blocked.
     """
-    with transaction.atomic():
-        ReferenceCounter.objects.get_or_create(county_code=county_code, day=day)
-        counter = ReferenceCounter.objects.select_for_update().get(county_code=county_code, day=day)
+    # No savepoint of its own: a refusal here fails the caller's whole submission anyway.
+    with transaction.atomic(savepoint=False):
+        counters = ReferenceCounter.objects.select_for_update()
+        counter = counters.filter(county_code=county_code, day=day).first()
+        if counter is None:  # the county's first intake of the day
+            ReferenceCounter.objects.get_or_create(county_code=county_code, day=day)
+            counter = counters.get(county_code=county_code, day=day)
         if counter.last >= 9999:
             raise CaseError("本县（市、区）今日受理号已用完，请联系系统管理员。")
         counter.last += 1
@@ -358,11 +362,13 @@ def _submit(*, actor, channel, idempotency_key, data, division, programmes, toda
             for (programme, person), key in zip(wanted, keys, strict=True)
         ]
     )
+    authorisations = 0  # the case is new: its authorisations are the ones made here
     for member in members:
         signed = (data.get("auth") or {}).get(member["key"])
         if not signed:
             continue
         signed_at = dt.datetime.fromisoformat(signed["signed_at"])
+        authorisations += 1
         Authorisation.objects.create(
             case=case,
             person=persons[member["key"]],
@@ -402,7 +408,7 @@ def _submit(*, actor, channel, idempotency_key, data, division, programmes, toda
             "channel": channel,
             "household": str(household.public_id),
             "programmes": keys,
-            "authorisations": case.authorisations.count(),
+            "authorisations": authorisations,
         },
     )
     return case

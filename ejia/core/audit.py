@@ -103,12 +103,22 @@ def audit_record(
     if obj is not None:
         object_type = object_type or obj._meta.label_lower
         object_id = object_id or str(getattr(obj, "public_id", None) or obj.pk)
+    db = connections[router.db_for_write(AuditEvent)]
     # No savepoint: an audit write that fails fails the whole service transaction anyway, and
     # this runs on every state change (two statements saved each time).
-    with transaction.atomic(savepoint=False):
-        head, _ = AuditChainHead.objects.select_for_update().get_or_create(pk=1)
+    with transaction.atomic(using=db.alias, savepoint=False):
+        statements = _chain_statements(db)
+        with db.cursor() as cursor:
+            cursor.execute(statements.lock)
+            row = cursor.fetchone()
+        if row is None:  # the first event ever: the head row is made, then locked
+            AuditChainHead.objects.using(db.alias).get_or_create(pk=1)
+            with db.cursor() as cursor:
+                cursor.execute(statements.lock)
+                row = cursor.fetchone()
+        head_seq, head_hash = row
         event = AuditEvent(
-            seq=head.seq + 1,
+            seq=head_seq + 1,
             created_at=timezone.now(),
             actor=actor if getattr(actor, "pk", None) else None,
             actor_label=actor_label_for(actor if getattr(actor, "pk", None) else None),
@@ -117,17 +127,86 @@ def audit_record(
             object_id=str(object_id),
             reason=_sanitize(reason or ""),
             data=_sanitize(data or {}),
-            prev_hash=head.hash,
+            prev_hash=head_hash,
         )
         # Round-trip the JSON so the hash covers exactly what the database will return.
         event.data = json.loads(json.dumps(event.data, ensure_ascii=False, default=str))
-        event.hash = compute_hash(head.hash, event)
-        event.save(force_insert=True)
-        head.seq, head.hash = event.seq, event.hash
-        head.save(update_fields=["seq", "hash"])
+        event.hash = compute_hash(head_hash, event)
+        event.pk = _chain_append(db, statements, event)
+        event._state.adding, event._state.db = False, db.alias
         seq, digest = event.seq, event.hash
-        transaction.on_commit(lambda: write_anchor(seq, digest))
+        transaction.on_commit(lambda: write_anchor(seq, digest), using=db.alias)
     return event
+
+
+# The chain's three statements, their text made once per database from the models (names
+# quoted, every value a parameter): an intake appends five to seven events, and compiling them
+# through the ORM cost more than the statements themselves.
+_EVENT_FIELDS = tuple(
+    AuditEvent._meta.get_field(name)
+    for name in (
+        "seq",
+        "created_at",
+        "actor",
+        "actor_label",
+        "action",
+        "object_type",
+        "object_id",
+        "reason",
+        "data",
+        "prev_hash",
+        "hash",
+    )
+)
+
+
+@dataclass(frozen=True)
+class _ChainStatements:
+    lock: str  # the head's seq and hash, its row locked
+    insert: str  # the event (PostgreSQL: and the head moved to it, one statement)
+    move: str  # the head moved to the event (where the insert does not do it)
+
+
+_CHAIN_STATEMENTS: dict[str, _ChainStatements] = {}
+
+
+def _chain_statements(db) -> _ChainStatements:
+    statements = _CHAIN_STATEMENTS.get(db.alias)
+    if statements is not None:
+        return statements
+    quote = db.ops.quote_name
+    head = quote(AuditChainHead._meta.db_table)
+    events = quote(AuditEvent._meta.db_table)
+    lock = f"SELECT {quote('seq')}, {quote('hash')} FROM {head} WHERE {quote('id')} = 1"  # noqa: S608
+    if db.features.has_select_for_update:
+        lock += " FOR UPDATE"
+    columns = ", ".join(quote(f.column) for f in _EVENT_FIELDS)
+    marks = ", ".join(["%s"] * len(_EVENT_FIELDS))
+    insert = f"INSERT INTO {events} ({columns}) VALUES ({marks})"  # noqa: S608
+    if db.features.can_return_columns_from_insert:
+        insert += f" RETURNING {quote('id')}"
+    move = f"UPDATE {head} SET {quote('seq')} = %s, {quote('hash')} = %s WHERE {quote('id')} = 1"  # noqa: S608
+    if db.vendor == "postgresql":
+        # One round trip: the head's UPDATE rides along as a data-modifying WITH, which
+        # PostgreSQL runs exactly once whether or not the INSERT reads it.
+        insert = f"WITH moved AS ({move} RETURNING 1) {insert}"
+        move = ""
+    statements = _CHAIN_STATEMENTS[db.alias] = _ChainStatements(lock=lock, insert=insert, move=move)
+    return statements
+
+
+def _chain_append(db, statements: _ChainStatements, event: AuditEvent) -> int:
+    """Insert `event` and move the head to it (the head row is locked); the event's id."""
+    values = [f.get_db_prep_save(getattr(event, f.attname), db) for f in _EVENT_FIELDS]
+    with db.cursor() as cursor:
+        if statements.move:
+            cursor.execute(statements.insert, values)
+            pk = cursor.fetchone()[0] if db.features.can_return_columns_from_insert else cursor.lastrowid
+            cursor.execute(statements.move, [event.seq, event.hash])
+        else:
+            cursor.execute(statements.insert, [event.seq, event.hash, *values])
+            pk = cursor.fetchone()[0]
+    return pk
 
 
 def access_record(

@@ -128,7 +128,7 @@ def outbox_enqueue(
     except IntegrityError:
         return None
     if row.status == OutboxMessage.Status.PENDING:
-        transaction.on_commit(wake_sender)
+        wake_after_commit()
     return row
 
 
@@ -149,8 +149,21 @@ def outbox_enqueue_many(messages: Iterable[Message], *, batch_size: int = 2000) 
     rows = [r for r in rows if r.dedup_key not in have]
     OutboxMessage.objects.bulk_create(rows, batch_size=batch_size, ignore_conflicts=True)
     if any(r.status == OutboxMessage.Status.PENDING for r in rows):
-        transaction.on_commit(wake_sender)
+        wake_after_commit()
     return len(rows)
+
+
+def wake_after_commit() -> None:
+    """`wake_sender` once the caller's transaction commits, once per transaction: a submission
+    writes its receipt and its first step's message, and one send task sends both. A wake
+    already registered stands for this one only if no rollback can drop it and keep this one
+    (it was registered under no savepoint that this one is not also under)."""
+    connection = transaction.get_connection()
+    if connection.in_atomic_block:
+        current = set(connection.savepoint_ids)
+        if any(func is wake_sender and sids <= current for sids, func, _ in connection.run_on_commit):
+            return
+    transaction.on_commit(wake_sender)
 
 
 def wake_sender() -> None:

@@ -25,8 +25,13 @@ household as skipped (the per-household path used to fail the whole export on it
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import hashlib
+import inspect
 import json
+import logging
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,6 +43,7 @@ from django.conf import settings
 from django.db import connection
 
 from ejia.accounts.models import Division
+from ejia.discovery import fact_store
 from ejia.discovery.export import (
     H_COLUMNS,
     HOUSEHOLD_SCHEMA,
@@ -51,11 +57,13 @@ from ejia.discovery.export import (
 )
 from ejia.registry.models import Household, HouseholdStatus, Membership, MemberStatus, Person
 from ejia.rules.errors import RuleError
-from ejia.rules.facts import HOUSEHOLD_FACTS, MEMBER_FACTS, Fact
+from ejia.rules.facts import FACTS, HOUSEHOLD_FACTS, MEMBER_FACTS, Fact
 from ejia.rules.household import coerce
 from ejia.verification import findings as fnd
 from ejia.verification.engine_input import OWN_STATUSES, STATUS_FACTS, VERIFIED
-from ejia.verification.models import SourceRecord
+from ejia.verification.models import SourceRecord, SourceSnapshot
+
+logger = logging.getLogger(__name__)
 
 # `_int` of an absurd value is clipped here: far outside 64 bits (so the household is still
 # skipped), yet a sum of millions of them stays inside DuckDB's 128-bit integers.
@@ -276,17 +284,12 @@ def _text(column: str) -> str:
     return f"CAST({column} AS TEXT)"
 
 
-def _record_keys(kinds: _Kinds) -> list[str]:
-    """Every record key `derive` reads of the kinds it will read: one column each."""
-    return sorted({key for kind in kinds.done if kind in fnd.READS for key in fnd.READS[kind]})
-
-
 def _pull_tables(con, reader: Reader, area: Division, kinds: _Kinds, scratch: Path) -> None:
     pg = connection.vendor == "postgresql"
     on = reader.on.isoformat()
     day = "%s::date" if pg else "%s"
     h, d, m, p = (Household._meta.db_table, Division._meta.db_table, Membership._meta.db_table, Person._meta.db_table)
-    hs, ms, r = HouseholdStatus._meta.db_table, MemberStatus._meta.db_table, SourceRecord._meta.db_table
+    hs, ms = HouseholdStatus._meta.db_table, MemberStatus._meta.db_table
     # Joined, not `IN (subquery)`: PostgreSQL hashes the divisions once.
     in_area = f"JOIN {h} h ON h.id = x.household_id JOIN {d} d ON d.id = h.division_id WHERE d.path LIKE %s ESCAPE '\\'"
     like = area.path.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
@@ -333,61 +336,6 @@ def _pull_tables(con, reader: Reader, area: Division, kinds: _Kinds, scratch: Pa
         {"household_id": "BIGINT", "kind": "VARCHAR"},
         scratch,
     )
-    used = {k: s for k, s in kinds.done.items() if k in fnd.READS}
-    keys = _record_keys(kinds)
-    shape = {"kind": "VARCHAR", "person_index": "VARCHAR", "row_number": "BIGINT"}
-    if not used:
-        con.execute(f"CREATE TABLE records ({', '.join(f'{c} {t}' for c, t in shape.items())}, data VARCHAR)")
-        return
-    kind_case = " ".join("WHEN %s THEN %s" for _ in used)
-    params = [part for kind, s in used.items() for part in (s.snapshot_id, kind)]
-    if pg:
-        # Only the keys derive reads, one JSON column each; a key its kind reads but the record
-        # lacks is a JSON null, as `records_by_person` hands it to the per-household path.
-        columns = []
-        for key in keys:
-            readers = [s.snapshot_id for kind, s in used.items() if key in fnd.READS[kind]]
-            columns.append(
-                f"CASE WHEN snapshot_id IN ({', '.join('%s' for _ in readers)}) THEN COALESCE((data->%s)::text, 'null') END"
-            )
-            params += [*readers, key]
-        data = ", ".join(columns)
-        shape |= dict.fromkeys(keys, "VARCHAR")
-    else:
-        data = "data"
-        shape["data"] = "VARCHAR"
-    if pg and area.level != Division.Level.CITY:
-        # Only the area's people; the whole city reads every record (the join would cost more).
-        people = (
-            f" JOIN (SELECT DISTINCT p.id_number_index AS person FROM {m} x JOIN {p} p ON p.id = x.person_id"
-            f" {in_area} AND {living}) people ON people.person = r.person_index"
-        )
-        area_params = [like, on]
-    elif not pg:
-        people = (
-            f" WHERE r.person_index IN (SELECT p.id_number_index FROM {m} x JOIN {p} p ON p.id = x.person_id"
-            f" {in_area} AND {living})"
-        )
-        area_params = [like, on]
-    else:
-        people, area_params = "", []
-    snapshots = ", ".join("%s" for _ in used)
-    where = " AND " if people.startswith(" WHERE") else " WHERE "
-    _pull(
-        con,
-        "records_raw",
-        f"SELECT CASE r.snapshot_id {kind_case} END, r.person_index, r.row_number, {data} FROM {r} r{people}"
-        f"{where}r.snapshot_id IN ({snapshots})",
-        [*params, *area_params, *[s.snapshot_id for s in used.values()]],
-        shape,
-        scratch,
-    )
-    if pg:
-        con.execute("ALTER TABLE records_raw RENAME TO records")
-    else:
-        # The whole record as the per-household path reads it on SQLite: a missing key is missing.
-        extracted = ", ".join(f"json_extract(data, {_lit('$.' + key)}) AS {key}" for key in keys)
-        con.execute(f"CREATE TABLE records AS SELECT kind, person_index, row_number, {extracted} FROM records_raw")
 
 
 def _places(reader: Reader) -> pa.Table:
@@ -429,71 +377,232 @@ def _places(reader: Reader) -> pa.Table:
 # ---------------------------------------------------------------- deriving in DuckDB
 
 
-def _member_facts_sql(kinds: _Kinds) -> str:
-    """Per member: the aggregates of `derive` over its records (kinds derive reads)."""
+# ---------------------------------------------------------------- one snapshot's facts per person
+# What `derive` takes of one source kind's records, per person: aggregates of the records of one
+# committed snapshot, which never change (`fact_store`). `r` is a record of table `recs`, one
+# JSON column per key `derive` reads of the kind.
+
+
+def _kind_facts(kind: str) -> tuple[str, dict[str, str]]:
+    """(SELECT over `recs` giving one row per person, its columns and their stored types).
+    Integers summed from `findings._int` may exceed 64 bits: they are kept as DECIMAL(38,0).
+
+    Only the persons of whom the records say something are kept (`having`): a zero sum, no
+    vehicle counted, no active business, not dead. The export reads a person without a row as
+    exactly that (every column below is read through COALESCE or as a NULL that `_build` takes
+    as false or zero), and most of a file's persons say nothing: the population file lists
+    nearly everyone, the dead are a few hundred."""
 
     def j(key: str) -> str:
         return f"r.{key}"
 
-    aggregates = []
-
-    def agg(kind: str, sql: str, name: str, where: str = "true") -> None:
-        aggregates.append(f"{sql} FILTER (WHERE r.kind = {_lit(kind)} AND {where}) AS {name}")
-
-    if kinds.has("deposit"):
-        agg("deposit", f"SUM({_int_of(j('balance_fen'))})", "deposit_sum")
-    if kinds.has("vehicle"):
+    big = "DECIMAL(38,0)"
+    columns: list[tuple[str, str, str]] = []  # (name, aggregate, stored type)
+    having = "true"  # every person with a record (housing units, disability certificates)
+    if kind == "deposit":
+        columns.append(("deposit_sum", f"SUM({_int_of(j('balance_fen'))})", big))
+        having = "deposit_sum <> 0"
+    elif kind == "vehicle":
         gone = f"{_in(j('status'), fnd.VEHICLE_GONE)} OR {_in(j('plate_kind'), fnd.VEHICLE_EXEMPT_KINDS)}"
-        agg("vehicle", "COUNT(*)", "vehicles", f"NOT ({gone})")
-    if kinds.has("real_estate"):
-        agg("real_estate", "COUNT(*)", "estates")
-    if kinds.has("business"):
-        agg("business", f"BOOL_OR({_in(j('status'), fnd.BUSINESS_ACTIVE)})", "business")
-    if kinds.has("social_insurance"):
+        columns.append(("vehicles", f"COUNT(*) FILTER (WHERE NOT ({gone}))", "BIGINT"))
+        having = "vehicles <> 0"
+    elif kind == "real_estate":
+        columns.append(("estates", "COUNT(*)", "BIGINT"))
+    elif kind == "business":
+        columns.append(("business", f"BOOL_OR({_in(j('status'), fnd.BUSINESS_ACTIVE)})", "BOOLEAN"))
+        having = "business"
+    elif kind == "social_insurance":
         paid = _equals(j("status"), "待遇领取")
-        agg("social_insurance", f"SUM(CASE WHEN {paid} THEN {_int_of(j('pension_month_fen'))} ELSE 0 END)", "pension")
-    if kinds.has("unemployment"):
+        columns.append(("pension", f"SUM(CASE WHEN {paid} THEN {_int_of(j('pension_month_fen'))} ELSE 0 END)", big))
+        having = "pension <> 0"
+    elif kind == "unemployment":
         active = _equals(j("status"), "有效")
-        agg("unemployment", f"SUM(CASE WHEN {active} THEN {_int_of(j('benefit_month_fen'))} ELSE 0 END)", "benefit")
-        agg("unemployment", f"BOOL_OR({active})", "unemployed")
-    if kinds.has("tax"):
-        # The latest period's records are summed below: a second pass over the tax records.
-        agg("tax", f"MAX({_str_of(j('period'))})", "tax_latest")
-    if kinds.has("medical"):
-        agg("medical", f"SUM({_int_of(j('out_of_pocket_fen'))})", "oop")
-    if kinds.has("disability"):
+        columns.append(("benefit", f"SUM(CASE WHEN {active} THEN {_int_of(j('benefit_month_fen'))} ELSE 0 END)", big))
+        columns.append(("unemployed", f"BOOL_OR({active})", "BOOLEAN"))
+        having = "benefit <> 0 OR unemployed"
+    elif kind == "tax":
+        # The latest period's income summed: `r.latest` is the person's latest period (below).
+        columns.append(("tax_latest", "MAX(r.period_text)", "VARCHAR"))
+        columns.append(("tax_annual", "SUM(r.income) FILTER (WHERE r.period_text = r.latest)", big))
+        # No income in the latest period: a monthly wage of 0 however many months it spans.
+        having = "tax_annual <> 0"
+    elif kind == "medical":
+        columns.append(("oop", f"SUM({_int_of(j('out_of_pocket_fen'))})", big))
+        having = "oop <> 0"
+    elif kind == "disability":
         grade = _int_of(j("disability_grade"))
         # min(certificates, key=_int(grade) or 9): the first of the lowest, in file order.
         key = f"(CASE WHEN {grade} = 0 THEN 9 ELSE {grade} END)"
         best = f"ARG_MIN(struct_pack(g := {grade}, k := {_str_of(j('disability_kind'))}), ({key}, r.row_number))"
-        agg("disability", best, "certificate")
-    if kinds.deaths_ready and "population" in kinds.done:
-        agg("population", f"BOOL_OR({_equals(j('status'), 'deceased')})", "dead")
-    if kinds.deaths_ready and "civil" in kinds.done:
+        columns.append(("certificate_grade", f"({best}).g", big))
+        columns.append(("certificate_kind", f"({best}).k", "VARCHAR"))
+    elif kind == "population":
+        columns.append(("dead", f"BOOL_OR({_equals(j('status'), 'deceased')})", "BOOLEAN"))
+        having = "dead"
+    elif kind == "civil":
         death = _equals(j("event"), "death")
-        agg("civil", f"BOOL_OR({death})", "death")
-        event = j("event_date")
+        columns.append(("death", f"BOOL_OR({death})", "BOOLEAN"))
+        # Whether a death is recent depends on the scan's date: the dates are kept as given.
+        columns.append(("death_dates", f"list(CAST({j('event_date')} AS VARCHAR)) FILTER (WHERE {death})", "VARCHAR[]"))
+        having = "death"
+    else:
+        raise ValueError(f"no facts are derived from records of kind {kind!r}")
+    source = "recs r"
+    if kind == "tax":
+        period = _str_of("t.period")
+        source = (
+            f"(SELECT t.person_index, {period} AS period_text, {_int_of('t.income_fen')} AS income,"
+            f" MAX({period}) OVER (PARTITION BY t.person_index) AS latest FROM recs t) r"
+        )
+    select = ", ".join(f"CAST({sql} AS {stored}) AS {name}" for name, sql, stored in columns)
+    shape = {"person_index": "VARCHAR"} | {name: stored for name, _, stored in columns}
+    return f"SELECT r.person_index, {select} FROM {source} GROUP BY r.person_index HAVING {having}", shape
+
+
+def _kind_version(kind: str) -> str:
+    """A digest of everything the facts of a snapshot read as `kind` depend on besides its
+    records: the generated SQL, the keys read, the Python functions odd values go through,
+    DuckDB's version and the fact catalogue."""
+    sql, shape = _kind_facts(kind)
+    parts = (
+        sql,
+        shape,
+        fnd.READS[kind],
+        *(_source(f) for f in (fnd._int, _py_int, _py_str, _loads)),
+        duckdb.__version__,
+        _catalogue_digest(),
+    )
+    return hashlib.blake2b(repr(parts).encode(), digest_size=16).hexdigest()
+
+
+@functools.cache
+def _source(function: Callable) -> str:
+    """The source of a function, read once per function object (another definition of it, even
+    under the same name, is another object). Without the source file (bytecode deployed alone),
+    its compiled code stands for it."""
+    try:
+        return inspect.getsource(function)
+    except (OSError, TypeError):
+        code = function.__code__
+        return repr((code.co_code, code.co_consts, code.co_names))
+
+
+def _catalogue_digest() -> str:
+    return hashlib.blake2b(repr(sorted(FACTS.items())).encode(), digest_size=16).hexdigest()
+
+
+def _needed(kinds: _Kinds) -> dict[str, Any]:
+    """{kind: Source} whose snapshot's facts the export joins (`derive` reads population and
+    civil only when both death sources answered)."""
+    return {
+        kind: s
+        for kind, s in kinds.done.items()
+        if kind in fnd.READS and (kind not in ("population", "civil") or kinds.deaths_ready)
+    }
+
+
+def snapshot_keys(sources: dict[str, Any]) -> dict[str, fact_store.SnapshotKey]:
+    """{kind: the kept file's key} of each source's committed snapshot."""
+    rows = {
+        row["pk"]: row
+        for row in SourceSnapshot.objects.filter(pk__in=[s.snapshot_id for s in sources.values()]).values(
+            "pk", "committed_at", "sha256", "rows_accepted"
+        )
+    }
+    return {
+        kind: fact_store.SnapshotKey.of(snapshot=rows[s.snapshot_id], kind=kind, version=_kind_version(kind))
+        for kind, s in sources.items()
+    }
+
+
+def _load_snapshot_facts(con, kind: str, source: Any, key: fact_store.SnapshotKey, scratch: Path) -> bool:
+    """Table `k_<kind>` of the facts of `source`'s snapshot, kept or built. Returns whether built."""
+    sql, shape = _kind_facts(kind)
+
+    def build() -> None:
+        pg = connection.vendor == "postgresql"
+        keys = fnd.READS[kind]
+        r = SourceRecord._meta.db_table
+        if pg:
+            # Only the keys derive reads, one JSON column each; a key the record lacks is a JSON
+            # null, as `records_by_person` hands it to the per-household path.
+            data = "".join(", COALESCE((data->%s)::text, 'null')" for _ in keys)
+            columns = {"person_index": "VARCHAR", "row_number": "BIGINT"} | dict.fromkeys(keys, "VARCHAR")
+        else:
+            data = ", data"
+            columns = {"person_index": "VARCHAR", "row_number": "BIGINT", "data": "VARCHAR"}
+        _pull(
+            con,
+            "recs",
+            f"SELECT person_index, row_number{data} FROM {r} WHERE snapshot_id = %s",
+            [*(keys if pg else []), source.snapshot_id],
+            columns,
+            scratch,
+        )
+        if not pg:
+            # The whole record as the per-household path reads it on SQLite: a missing key is missing.
+            extracted = "".join(f", json_extract(data, {_lit('$.' + key)}) AS {key}" for key in keys)
+            con.execute("ALTER TABLE recs RENAME TO recs_raw")
+            con.execute(f"CREATE TABLE recs AS SELECT person_index, row_number{extracted} FROM recs_raw")
+            con.execute("DROP TABLE recs_raw")
+        con.execute(f"CREATE TABLE k_{kind} AS {sql}")
+        con.execute("DROP TABLE recs")
+
+    return fact_store.load(con, table=f"k_{kind}", key=key, columns=shape, build=build)
+
+
+def _member_facts_sql(kinds: _Kinds) -> str:
+    """Per member: the aggregates of `derive` over its records (kinds derive reads), joined
+    from the snapshots' per-person tables `k_<kind>`."""
+    needed = _needed(kinds)
+    columns, joins = [], []
+
+    def join(kind: str, *selected: str) -> None:
+        joins.append(f" LEFT JOIN k_{kind} ON k_{kind}.person_index = m.person_index")
+        columns.extend(selected)
+
+    hugeint = "HUGEINT"
+    if "deposit" in needed:
+        join("deposit", f"CAST(k_deposit.deposit_sum AS {hugeint}) AS deposit_sum")
+    if "vehicle" in needed:
+        # No record: none counted (the count of nothing), not unknown.
+        join("vehicle", "COALESCE(k_vehicle.vehicles, 0) AS vehicles")
+    if "real_estate" in needed:
+        join("real_estate", "COALESCE(k_real_estate.estates, 0) AS estates")
+    if "business" in needed:
+        join("business", "k_business.business")
+    if "social_insurance" in needed:
+        join("social_insurance", f"CAST(k_social_insurance.pension AS {hugeint}) AS pension")
+    if "unemployment" in needed:
+        join("unemployment", f"CAST(k_unemployment.benefit AS {hugeint}) AS benefit", "k_unemployment.unemployed")
+    if "tax" in needed:
+        join("tax", "k_tax.tax_latest", f"CAST(k_tax.tax_annual AS {hugeint}) AS tax_annual")
+    if "medical" in needed:
+        join("medical", f"CAST(k_medical.oop AS {hugeint}) AS oop")
+    if "disability" in needed:
+        join(
+            "disability",
+            "CASE WHEN k_disability.certificate_grade IS NOT NULL THEN struct_pack("
+            f"g := CAST(k_disability.certificate_grade AS {hugeint}), k := k_disability.certificate_kind) END"
+            " AS certificate",
+        )
+    if "population" in needed:
+        join("population", "k_population.dead")
+    if "civil" in needed:
+        join("civil", "k_civil.death", "recent.recent_death")
+        event = "e.event_date"
         recent = (
             f"CASE WHEN {event} IS NULL THEN false WHEN {_clean_date(event)} THEN CAST({_string(event)} AS DATE)"
             f" BETWEEN DATE '{{on}}' - INTERVAL 365 DAY AND DATE '{{on}}' ELSE py_recent({event}) END"
         )
-        agg("civil", f"BOOL_OR({death} AND {recent})", "recent_death")
-    if not aggregates:
-        return "SELECT household_id, member_index FROM members"
-    tax_sum = ""
-    if kinds.has("tax"):
-        income = _int_of("t.income_fen")
-        period = _str_of("t.period")
-        tax_sum = (
-            f", (SELECT SUM({income}) FROM records t WHERE t.kind = 'tax' AND t.person_index = a.person_index"
-            f" AND {period} = a.tax_latest) AS tax_annual"
+        joins.append(
+            f" LEFT JOIN (SELECT e.person_index, BOOL_OR({recent}) AS recent_death FROM"
+            " (SELECT person_index, unnest(death_dates) AS event_date FROM k_civil) e GROUP BY e.person_index)"
+            " recent ON recent.person_index = m.person_index"
         )
-    return (
-        f"SELECT a.*{tax_sum} FROM (SELECT m.household_id, m.member_index, m.person_index, "
-        + ", ".join(aggregates)
-        + " FROM members m LEFT JOIN records r ON r.person_index = m.person_index"
-        " GROUP BY m.household_id, m.member_index, m.person_index) a"
-    )
+    if not columns:
+        return "SELECT household_id, member_index FROM members"
+    return f"SELECT m.household_id, m.member_index, m.person_index, {', '.join(columns)} FROM members m{''.join(joins)}"
 
 
 def _round_half_even(annual: str, months: str) -> str:
@@ -505,8 +614,10 @@ def _round_half_even(annual: str, months: str) -> str:
 
 def _typed_pair(fact: Fact, raw: str) -> str:
     """The registry's value of a fact typed once (`c_<name>`, NULL when absent or unreadable)
-    and whether one is given (`g_<name>`): the layering below reads both more than once."""
-    given = f"NOT {_is_null(raw)}"
+    and whether one is given (`g_<name>`): the layering below reads both more than once.
+    `raw` is a field of `_parsed` or `to_json` of a column: a JSON null is already SQL NULL there,
+    so `_is_null`'s second test (a JSON parse of every value given) is not needed."""
+    given = f"{raw} IS NOT NULL"
     return f"CASE WHEN {given} THEN {_coerced(fact, raw)} END AS c_{fact.name}, ({given}) AS g_{fact.name}"
 
 
@@ -588,7 +699,7 @@ def _build(con, kinds: _Kinds, on: dt.date) -> tuple[list[str], list[str]]:
             prov = f"CASE WHEN m.relation <> '' THEN 'p' ELSE {reg_prov} END"
         elif name == "income_month_fen" and income is not None:
             # The documented part is proven; the registry's larger income stays (findings._int).
-            value = f"CASE WHEN NOT {_is_null(raw)} THEN greatest({_int_of(raw)}, {income}) ELSE {income} END"
+            value = f"CASE WHEN {raw} IS NOT NULL THEN greatest({_int_of(raw)}, {income}) ELSE {income} END"
             bad, prov = "false", "'v'"
         else:
             pairs.append(_typed_pair(fact, f"fj.{name}"))
@@ -684,8 +795,17 @@ def export_area_sql(reader: Reader, area: Division, folder: Path, *, fingerprint
         con.execute("SET preserve_insertion_order = false")
         _udfs(con, reader.on)
         _pull_tables(con, reader, area, kinds, scratch)
+        needed = _needed(kinds)
+        keys = snapshot_keys(needed)
+        for kind, source in needed.items():
+            if _load_snapshot_facts(con, kind, source, keys[kind], scratch):
+                logger.info("discovery: facts of snapshot %s (%s) computed and kept", source.snapshot_id, kind)
         con.register("places", _places(reader))
         layered = _build(con, kinds, reader.on)
+        # What follows reads `hrows` and `mrows` only: the pulled and joined tables are dropped
+        # before the largest results are made, so that their memory serves those.
+        for table in ("agg", "members", "households", "statuses", *(f"k_{kind}" for kind in needed)):
+            con.execute(f"DROP TABLE {table}")
         (skipped,) = con.execute(
             "SELECT count(*) FROM hrows h WHERE h.bad OR EXISTS (SELECT 1 FROM mrows m"
             " WHERE m.household_id = h.household_id AND m.bad)"
@@ -715,7 +835,25 @@ def export_area_sql(reader: Reader, area: Division, folder: Path, *, fingerprint
         con.close()
         shutil.rmtree(scratch, ignore_errors=True)
     pq.write_table(pa.Table.from_pylist(standards_table_rows(reader.on), schema=STANDARD_SCHEMA), result.standards_path)
+    snapshot_facts_sweep()
     return result
+
+
+def snapshot_facts_sweep() -> list[str]:
+    """Remove the kept facts of every snapshot no longer committed, or kept under another key
+    (other code, another catalogue); read afresh, so a scan that started before a commit does
+    not remove the facts a later one kept."""
+    from ejia.discovery.export import sources_committed
+
+    current = {s.snapshot_id: s for s in sources_committed().found if s.kind in fnd.READS}
+    rows = SourceSnapshot.objects.filter(pk__in=list(current)).values("pk", "committed_at", "sha256", "rows_accepted")
+    keep = [
+        fact_store.SnapshotKey.of(
+            snapshot=row, kind=current[row["pk"]].kind, version=_kind_version(current[row["pk"]].kind)
+        )
+        for row in rows
+    ]
+    return fact_store.sweep(keep)
 
 
 def _fingerprints(con, kinds: _Kinds, on: dt.date, m_layered: list[str], h_layered: list[str]) -> dict[int, bytes]:

@@ -312,7 +312,7 @@ def application_withdraw(request, public_id: uuid.UUID, payload: WithdrawIn):
         )
     except WorkflowError as exc:
         raise ApiError(422, "rejected", exc.message) from None
-    case.refresh_from_db()
+    case = my_case(request, public_id)  # as it is now, its applicant and window with it (one query)
     out = application_out(case)
     ids = {r.public_id for r in withdrawn}
     return {"withdrawn": [r for r in out["requests"] if r["id"] in ids], "application": out}

@@ -22,7 +22,6 @@ from ejia.core.audit import SEAL_ACTION, access_record, access_seal, audit_recor
 from ejia.core.models import AccessEvent, AuditEvent, JobRun
 
 URL = "/staff/ops/health/"
-NOW = timezone.now()
 
 
 @contextlib.contextmanager
@@ -121,7 +120,7 @@ def test_a_failed_chain_check_is_a_work_item_until_a_later_run_passes(client, wa
 
 def test_a_broken_seal_kept_by_the_purge_is_a_work_item(client, watchers, settings):
     settings.EJIA_ACCESS_RETENTION_DAYS = 190
-    old = NOW - dt.timedelta(days=200)
+    old = timezone.now() - dt.timedelta(days=200)
     with at(old):
         for i in range(2):
             access_record(actor=None, action="api.call", object_type="api.apiclient", object_id="c", data={"i": i})
@@ -162,7 +161,7 @@ def test_a_failed_invariant_and_a_job_that_raised_are_recorded(db, monkeypatch):
 
 def test_a_job_dropped_from_cron_is_overdue(db, settings):
     settings.EJIA_NIGHTLY_JOB_HOURS = 26
-    with at(NOW - dt.timedelta(hours=30)):
+    with at(timezone.now() - dt.timedelta(hours=30)):
         audit_record(actor=None, action="demo.first", object_type="core.thing", data={})
         call_command("ejia_audit_verify", "--no-anchor")
     checks = {check.key: check for check in health.operations()}
@@ -198,8 +197,9 @@ def test_a_stalled_worker_and_a_failed_task_are_reported(client, watchers, setti
         "default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default", "verification", "bulk"]}
     }
     seal_access_events.enqueue()
+    enqueued = timezone.now()
     assert health.failing(health.operations()) == []  # just enqueued
-    with at(NOW + dt.timedelta(minutes=16)):
+    with at(enqueued + dt.timedelta(minutes=16)):
         checks = {check.key: check for check in health.operations()}
         assert not checks["task_queue"].ok and "1 个后台任务" in checks["task_queue"].detail
         item = _item(client, watchers["admin"])
@@ -207,7 +207,7 @@ def test_a_stalled_worker_and_a_failed_task_are_reported(client, watchers, setti
 
     # The worker runs it; then a purge that finds a broken seal fails as a task.
     settings.EJIA_ACCESS_RETENTION_DAYS = 190
-    with at(NOW - dt.timedelta(days=200)):
+    with at(timezone.now() - dt.timedelta(days=200)):
         access_record(actor=None, action="api.call", object_type="api.apiclient", object_id="c", data={"i": 1})
         access_seal()
     AccessEvent.objects.update(data={"i": 2})
