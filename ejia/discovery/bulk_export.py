@@ -385,36 +385,50 @@ def _places(reader: Reader) -> pa.Table:
 
 def _kind_facts(kind: str) -> tuple[str, dict[str, str]]:
     """(SELECT over `recs` giving one row per person, its columns and their stored types).
-    Integers summed from `findings._int` may exceed 64 bits: they are kept as DECIMAL(38,0)."""
+    Integers summed from `findings._int` may exceed 64 bits: they are kept as DECIMAL(38,0).
+
+    Only the persons of whom the records say something are kept (`having`): a zero sum, no
+    vehicle counted, no active business, not dead. The export reads a person without a row as
+    exactly that (every column below is read through COALESCE or as a NULL that `_build` takes
+    as false or zero), and most of a file's persons say nothing: the population file lists
+    nearly everyone, the dead are a few hundred."""
 
     def j(key: str) -> str:
         return f"r.{key}"
 
     big = "DECIMAL(38,0)"
     columns: list[tuple[str, str, str]] = []  # (name, aggregate, stored type)
-    having = ""
+    having = "true"  # every person with a record (housing units, disability certificates)
     if kind == "deposit":
         columns.append(("deposit_sum", f"SUM({_int_of(j('balance_fen'))})", big))
+        having = "deposit_sum <> 0"
     elif kind == "vehicle":
         gone = f"{_in(j('status'), fnd.VEHICLE_GONE)} OR {_in(j('plate_kind'), fnd.VEHICLE_EXEMPT_KINDS)}"
         columns.append(("vehicles", f"COUNT(*) FILTER (WHERE NOT ({gone}))", "BIGINT"))
+        having = "vehicles <> 0"
     elif kind == "real_estate":
         columns.append(("estates", "COUNT(*)", "BIGINT"))
     elif kind == "business":
         columns.append(("business", f"BOOL_OR({_in(j('status'), fnd.BUSINESS_ACTIVE)})", "BOOLEAN"))
+        having = "business"
     elif kind == "social_insurance":
         paid = _equals(j("status"), "待遇领取")
         columns.append(("pension", f"SUM(CASE WHEN {paid} THEN {_int_of(j('pension_month_fen'))} ELSE 0 END)", big))
+        having = "pension <> 0"
     elif kind == "unemployment":
         active = _equals(j("status"), "有效")
         columns.append(("benefit", f"SUM(CASE WHEN {active} THEN {_int_of(j('benefit_month_fen'))} ELSE 0 END)", big))
         columns.append(("unemployed", f"BOOL_OR({active})", "BOOLEAN"))
+        having = "benefit <> 0 OR unemployed"
     elif kind == "tax":
         # The latest period's income summed: `r.latest` is the person's latest period (below).
         columns.append(("tax_latest", "MAX(r.period_text)", "VARCHAR"))
         columns.append(("tax_annual", "SUM(r.income) FILTER (WHERE r.period_text = r.latest)", big))
+        # No income in the latest period: a monthly wage of 0 however many months it spans.
+        having = "tax_annual <> 0"
     elif kind == "medical":
         columns.append(("oop", f"SUM({_int_of(j('out_of_pocket_fen'))})", big))
+        having = "oop <> 0"
     elif kind == "disability":
         grade = _int_of(j("disability_grade"))
         # min(certificates, key=_int(grade) or 9): the first of the lowest, in file order.
@@ -423,15 +437,14 @@ def _kind_facts(kind: str) -> tuple[str, dict[str, str]]:
         columns.append(("certificate_grade", f"({best}).g", big))
         columns.append(("certificate_kind", f"({best}).k", "VARCHAR"))
     elif kind == "population":
-        # Only the dead are kept: a person with no such record is read as alive (COALESCE below)
-        # whether the file lists them or not, and the file lists nearly everyone.
         columns.append(("dead", f"BOOL_OR({_equals(j('status'), 'deceased')})", "BOOLEAN"))
-        having = " HAVING dead"
+        having = "dead"
     elif kind == "civil":
         death = _equals(j("event"), "death")
         columns.append(("death", f"BOOL_OR({death})", "BOOLEAN"))
         # Whether a death is recent depends on the scan's date: the dates are kept as given.
         columns.append(("death_dates", f"list(CAST({j('event_date')} AS VARCHAR)) FILTER (WHERE {death})", "VARCHAR[]"))
+        having = "death"
     else:
         raise ValueError(f"no facts are derived from records of kind {kind!r}")
     source = "recs r"
@@ -443,7 +456,7 @@ def _kind_facts(kind: str) -> tuple[str, dict[str, str]]:
         )
     select = ", ".join(f"CAST({sql} AS {stored}) AS {name}" for name, sql, stored in columns)
     shape = {"person_index": "VARCHAR"} | {name: stored for name, _, stored in columns}
-    return f"SELECT r.person_index, {select} FROM {source} GROUP BY r.person_index{having}", shape
+    return f"SELECT r.person_index, {select} FROM {source} GROUP BY r.person_index HAVING {having}", shape
 
 
 def _kind_version(kind: str) -> str:
@@ -465,8 +478,13 @@ def _kind_version(kind: str) -> str:
 @functools.cache
 def _source(function: Callable) -> str:
     """The source of a function, read once per function object (another definition of it, even
-    under the same name, is another object)."""
-    return inspect.getsource(function)
+    under the same name, is another object). Without the source file (bytecode deployed alone),
+    its compiled code stands for it."""
+    try:
+        return inspect.getsource(function)
+    except (OSError, TypeError):
+        code = function.__code__
+        return repr((code.co_code, code.co_consts, code.co_names))
 
 
 def _catalogue_digest() -> str:
