@@ -250,21 +250,26 @@ def citizen_steps(app_token: str, application: str, household: str) -> list:
     return steps
 
 
+def submit_body(number: str, seeded: dict) -> dict:
+    """The app's application for a new applicant (a poor one-person family asking for 低保)."""
+    return {
+        "name": "周敏",
+        "id_number": number,
+        "village_code": seeded["village_code"],
+        "address": "3号",
+        "income_month_yuan": "600",
+        "needs": ["daily_living"],
+        "programmes": ["dibao"],
+        "signatures": {number: seeded["signature"]},
+    }
+
+
 def submit_step(applicant_token: str, seeded: dict):
     headers = {"Authorization": f"Bearer {applicant_token}"}
 
     def step(call: Caller) -> None:
         number = new_applicant_id()
-        body = {
-            "name": "周敏",
-            "id_number": number,
-            "village_code": seeded["village_code"],
-            "address": "3号",
-            "income_month_yuan": "600",
-            "needs": ["daily_living"],
-            "programmes": ["dibao"],
-            "signatures": {number: seeded["signature"]},
-        }
+        body = submit_body(number, seeded)
         key = f"bench-{RUN}-{number}"
         status, made = call("app.submit", "POST", f"{APP}/me/applications", body, {**headers, "Idempotency-Key": key})
         if status == 201:

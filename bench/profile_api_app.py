@@ -29,7 +29,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_api import POOR_FAMILY, bench_env
-from bench_api_app import APP, OUT, READS, SEED_FILE, new_applicant_id, phone_of, sms_code
+from bench_api_app import APP, OUT, READS, SEED_FILE, new_applicant_id, phone_of, sms_code, submit_body
 
 
 def main() -> None:
@@ -124,16 +124,7 @@ def main() -> None:
         applicant, _ = citizen_token_issue(client=app, phone=f"139{os.getpid() % 100000:05d}{n:03d}")
         headers = {"Authorization": f"Bearer {applicant}"}
         number = new_applicant_id()
-        body = {
-            "name": "周敏",
-            "id_number": number,
-            "village_code": seeded["village_code"],
-            "address": "3号",
-            "income_month_yuan": "600",
-            "needs": ["daily_living"],
-            "programmes": ["dibao"],
-            "signatures": {number: seeded["signature"]},
-        }
+        body = submit_body(number, seeded)
         steps = (
             ("app.submit", f"{APP}/me/applications", body, {"Idempotency-Key": f"profile-{number}"}, 201),
             ("app.withdraw", None, {"confirmed": True, "reason": "压测撤回"}, {}, 200),

@@ -8,7 +8,8 @@ holds (registry statuses, live entitlements); this module only turns them into a
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+import functools
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, replace
 
 from ejia.catalogue.combinations import Combination, apply_combinations
@@ -44,8 +45,13 @@ def fact_label(name: str) -> str:
     return fact.label if fact else name
 
 
-def criterion(item) -> PlanCriterion:
+def criterion(item, *, explain: bool = True) -> PlanCriterion:
+    """A criterion of the plan; `explain=False` keeps its label and result only (no explanation
+    or sentence written: the engine writes them lazily, and rendering them is most of a plan's
+    cost)."""
     result = {"pass": True, "fail": False}.get(item.result)
+    if not explain:
+        return PlanCriterion(label=item.label, result=result)
     return PlanCriterion(
         label=item.label,
         result=result,
@@ -54,8 +60,19 @@ def criterion(item) -> PlanCriterion:
     )
 
 
+@functools.lru_cache(maxsize=256)
+def _split_materials(materials: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """`split_materials` of a programme's materials, once per distinct list (a bulk caller
+    builds the same programmes' entries for thousands of households)."""
+    return split_materials(materials)
+
+
 def _base(programme: Programme, outcome: PlanOutcome, **extra) -> PlanEntry:
-    papers, notes = split_materials(programme.materials or [])
+    materials = programme.materials or []
+    if all(isinstance(m, str) for m in materials):
+        papers, notes = _split_materials(tuple(materials))
+    else:
+        papers, notes = split_materials(materials)
     return PlanEntry(
         code=programme.code,
         name=programme.name,
@@ -74,7 +91,7 @@ def _base(programme: Programme, outcome: PlanOutcome, **extra) -> PlanEntry:
 
 
 def entries_from_result(
-    programme: Programme, result: ProgrammeResult, members: Sequence[PlanMember]
+    programme: Programme, result: ProgrammeResult, members: Sequence[PlanMember], *, explain: bool = True
 ) -> list[PlanEntry]:
     unknown = tuple(sorted(set(result.unknown_facts or [])))
     labels = tuple(fact_label(n) for n in unknown)
@@ -92,7 +109,7 @@ def entries_from_result(
                     amount_fen=m.amount_fen,
                     person=member.ref,
                     person_name=member.name,
-                    reasons=tuple(criterion(c) for c in m.criteria),
+                    reasons=tuple(criterion(c, explain=explain) for c in m.criteria),
                     unknown_facts=unknown if outcome == PlanOutcome.POSSIBLE else (),
                     unknown_labels=labels if outcome == PlanOutcome.POSSIBLE else (),
                 )
@@ -114,7 +131,7 @@ def entries_from_result(
             person=person.ref,
             person_name=person.name,
             amount_fen=result.amount_fen,
-            reasons=tuple(criterion(c) for c in result.criteria),
+            reasons=tuple(criterion(c, explain=explain) for c in result.criteria),
             unknown_facts=unknown,
             unknown_labels=labels,
         )
@@ -160,10 +177,14 @@ def build_plan(
     held: Iterable[Holding] = (),
     combinations: Sequence[Combination] | None = None,
     programmes: dict[str, Programme] | None = None,
+    explained: Collection[str] | None = None,
 ) -> Plan:
     """The plan of one household: the engine's results, what it holds, the combination rules
     (the catalogue's, unless given) applied. A bulk caller passes the catalogue's programmes
-    (by code, with their departments) once instead of one query per household."""
+    (by code, with their departments) once instead of one query per household, and, when it
+    reads the reasons of some programmes' entries only, those programmes as `explained`: the
+    other entries' reasons then carry label and result without explanation or sentence (the
+    combination rules read outcomes, never reasons, so every outcome is the same)."""
     from ejia.catalogue.selectors import combinations_in_force
 
     held = list(held)
@@ -176,7 +197,8 @@ def build_plan(
     for code, result in results.items():
         programme = programmes.get(code)
         if programme is not None:
-            entries.extend(entries_from_result(programme, result, members))
+            explain = explained is None or code in explained
+            entries.extend(entries_from_result(programme, result, members, explain=explain))
     entries = _received(entries, held, programmes)
     rules = combinations_in_force() if combinations is None else combinations
     entries = apply_combinations(entries, rules, members=[m.ref for m in members])

@@ -306,8 +306,10 @@ def evaluate_household(
     household: dict[str, Any],
     members: Iterable[dict[str, Any]],
     on: dt.date,
+    engine: Engine | None = None,
 ) -> dict[str, ProgrammeResult]:
-    """Every programme in force on `on` for one household, explained.
+    """Every programme in force on `on` for one household, explained (by `engine`, when the
+    caller has it from `catalogue_in_force`, else by `engine_for(on)`).
 
     `household` and `members` hold facts by name (ejia.rules.facts); anything left out is
     unknown. Raises DivisionNotFound, or RuleError for a fact value of the wrong type.
@@ -316,7 +318,8 @@ def evaluate_household(
     region_code, urban = household_place(division, household)
     facts = {**household, "region_code": region_code, "urban": urban}
     standards = standards_for(division, urban, on)
-    return engine_for(on).evaluate(HouseholdInput(facts=facts, members=list(members), standards=standards), on=on)
+    engine = engine or engine_for(on)
+    return engine.evaluate(HouseholdInput(facts=facts, members=list(members), standards=standards), on=on)
 
 
 # ---------------------------------------------------------------- combination rules

@@ -136,15 +136,21 @@ def evaluate(estimate: Estimate, *, on: dt.date) -> Evaluation:
     from ejia.catalogue import selectors as catalogue
 
     try:
+        # The engine and the programme list of one catalogue state: its stamp read once.
+        engine, active = catalogue.catalogue_in_force(on)
         outcome = catalogue.evaluate_household(
-            division_code=estimate.division_code, household=estimate.household, members=estimate.members, on=on
+            division_code=estimate.division_code,
+            household=estimate.household,
+            members=estimate.members,
+            on=on,
+            engine=engine,
         )
     except Exception:
         # The estimate is a courtesy; a broken rule must not stop someone from seeing how
         # to apply. The failure is logged for the catalogue editors.
         log.exception("self-check evaluation failed")
         return Evaluation(groups=_empty_groups(), error=str(_("评估暂时无法完成，请稍后再试，或直接到窗口咨询。")))
-    programmes = {p.code: p for p in catalogue.programme_list()}
+    programmes = {p.code: p for p in active}  # = catalogue.programme_list(), unfiltered
     lines: dict[str, list[ProgrammeLine]] = {ELIGIBLE: [], POSSIBLY: [], NOT: []}
     for code, result in outcome.items():
         kind = _outcome(result.outcome)

@@ -87,17 +87,30 @@ class _Raw:
 
 
 class _LazyCriterion(CriterionResult):
-    """A criterion result whose values and explanation are written when first read."""
+    """A criterion result whose values and explanation are written when first read. With a
+    `memo` (a dict the caller keeps for many households, `Engine.evaluate(memo=…)`), the
+    explanation and the sentence of a criterion come from it when the same criterion had the
+    same result over the same values before (`_memo_key`)."""
 
-    __slots__ = ("_ctx", "_sentence")
+    __slots__ = ("_ctx", "_key", "_memo", "_sentence")
 
-    def __init__(self, engine: Engine, crit: CompiledCriterion, value: bool | None, env: Env, explainer: Explainer):
+    def __init__(
+        self,
+        engine: Engine,
+        crit: CompiledCriterion,
+        value: bool | None,
+        env: Env,
+        explainer: Explainer,
+        memo: dict | None = None,
+    ):
         self.label = crit.label
         self.expr = crit.expr
         self.result = _RESULT[value]
         self._values = None
         self._explanation = None
         self._sentence = None
+        self._memo = memo
+        self._key = None
         self._ctx = (engine, crit, value, env, explainer, env.m, env.mi)
 
     def _at_member(self, fn):
@@ -120,15 +133,47 @@ class _LazyCriterion(CriterionResult):
     def explanation(self) -> str:
         if self._explanation is None:
             _, crit, value, _, explainer = self._ctx[:5]
-            self._explanation = self._at_member(lambda: explainer.criterion(crit.node, value))
+            self._explanation = self._written("explanation", lambda: explainer.criterion(crit.node, value))
         return self._explanation
 
     @property
     def sentence(self) -> str:
         if self._sentence is None:
             _, crit, value, _, explainer = self._ctx[:5]
-            self._sentence = self._at_member(lambda: explainer.sentence(crit.node, value))
+            self._sentence = self._written("sentence", lambda: explainer.sentence(crit.node, value))
         return self._sentence
+
+    def _written(self, kind: str, write) -> str:
+        if self._memo is None:
+            return self._at_member(write)
+        key = (kind, *self._memo_key())
+        try:
+            text = self._memo.get(key)
+        except TypeError:  # a value that cannot be a key (none of the catalogue's facts): write it
+            return self._at_member(write)
+        if text is None:
+            text = self._memo[key] = self._at_member(write)
+        return text
+
+    def _memo_key(self) -> tuple:
+        """Everything the criterion's text is written from: the criterion (of the engine that
+        keeps it alive), its result, the number of members, and the value of every fact,
+        standard and programme verdict it reads (`_ref_values`: a member fact inside an
+        aggregate as the values of all members, besides the member's own), each with its type (1, 1.0 and True are written
+        differently). The programme names and the fact labels are the engine's and the
+        catalogue's, the same for every household of a memo's life."""
+        if self._key is None:
+            engine, crit, value, env = self._ctx[:4]
+            values = self._at_member(lambda: engine._ref_values(crit, env))
+            self._key = (id(crit), value, len(env.members), tuple((k, _frozen(v)) for k, v in values))
+        return self._key
+
+
+def _frozen(value: Any) -> Any:
+    """A value with its type, hashable (a list of member values as a tuple)."""
+    if isinstance(value, list | tuple):
+        return tuple(_frozen(v) for v in value)
+    return (type(value), value)
 
 
 class Engine:
@@ -199,10 +244,17 @@ class Engine:
 
     # ---- per household, explained
     def evaluate(
-        self, household: HouseholdInput, *, on: dt.date, only: Collection[str] | None = None
+        self,
+        household: HouseholdInput,
+        *,
+        on: dt.date,
+        only: Collection[str] | None = None,
+        memo: dict | None = None,
     ) -> dict[str, ProgrammeResult]:
         """Every programme's result with its explanation; with `only`, just those programmes
-        (and, unexplained, the programmes they name): the same results for them, less work."""
+        (and, unexplained, the programmes they name): the same results for them, less work.
+        A bulk caller passes one `memo` dict for all its households: a criterion's explanation
+        is then written once for each distinct result and set of values it reads."""
         h, members = prepare(household, on)
         env = Env(h, members)
         needed = None if only is None else self.closure(only)
@@ -212,7 +264,7 @@ class Engine:
                 raw[code] = self._run(self.programmes[code], env)
         explainer = Explainer(env, self.names)
         return {
-            spec.code: self._result(self.programmes[spec.code], raw[spec.code], env, explainer)
+            spec.code: self._result(self.programmes[spec.code], raw[spec.code], env, explainer, memo)
             for spec in self.specs
             if only is None or spec.code in only
         }
@@ -264,11 +316,14 @@ class Engine:
         env.elig_h[prog.code] = ok
         return _Raw(ok, amount, [], per_member)
 
-    def _result(self, prog: CompiledProgramme, raw: _Raw, env: Env, explainer: Explainer) -> ProgrammeResult:
+    def _result(
+        self, prog: CompiledProgramme, raw: _Raw, env: Env, explainer: Explainer, memo: dict | None = None
+    ) -> ProgrammeResult:
         unknown: list[str] = []
         if prog.target == "household":
             criteria = [
-                self._criterion(c, v, env, explainer, unknown) for c, v in zip(prog.criteria, raw.criteria, strict=True)
+                self._criterion(c, v, env, explainer, unknown, memo)
+                for c, v in zip(prog.criteria, raw.criteria, strict=True)
             ]
             members: list[MemberResult] = []
         else:
@@ -278,7 +333,7 @@ class Engine:
                 for i, (ok, amount, values) in enumerate(raw.members):
                     env.m, env.mi = env.members[i], i
                     crits = [
-                        self._criterion(c, v, env, explainer, unknown)
+                        self._criterion(c, v, env, explainer, unknown, memo)
                         for c, v in zip(prog.criteria, values, strict=True)
                     ]
                     members.append(MemberResult(i, Outcome.from_kleene(ok), amount, crits))
@@ -301,14 +356,20 @@ class Engine:
         )
 
     def _criterion(
-        self, crit: CompiledCriterion, value: bool | None, env: Env, explainer: Explainer, unknown: list[str]
+        self,
+        crit: CompiledCriterion,
+        value: bool | None,
+        env: Env,
+        explainer: Explainer,
+        unknown: list[str],
+        memo: dict | None = None,
     ) -> CriterionResult:
         if value is None:
             for name in self._missing(crit, env):
                 for source in DERIVED_FROM.get(name, (name,)):
                     if source not in unknown:
                         unknown.append(source)
-        return _LazyCriterion(self, crit, value, env, explainer)
+        return _LazyCriterion(self, crit, value, env, explainer, memo)
 
     def _missing(self, crit: CompiledCriterion, env: Env) -> list[str]:
         missing = []
@@ -325,22 +386,27 @@ class Engine:
         return missing
 
     def _values(self, crit: CompiledCriterion, env: Env) -> dict[str, Any]:
-        values: dict[str, Any] = {}
+        return dict(self._ref_values(crit, env))
+
+    def _ref_values(self, crit: CompiledCriterion, env: Env) -> list[tuple[str, Any]]:
+        """(name, value) of each of the criterion's references, in order: a member fact read
+        both for the member and inside an aggregate is there twice (`values` keeps the last)."""
+        values: list[tuple[str, Any]] = []
         for ref in crit.refs:
             if ref.kind == "standard":
-                values[STD_PREFIX + ref.name] = env.h.get(STD_PREFIX + ref.name)
+                values.append((STD_PREFIX + ref.name, env.h.get(STD_PREFIX + ref.name)))
             elif ref.kind == "eligible":
                 key = f"eligible:{ref.name}"
                 if ref.in_aggregate and self.targets.get(ref.name) == "member":
-                    values[key] = [str(Outcome.from_kleene(v)) for v in env.elig_m.get(ref.name, [])]
+                    values.append((key, [str(Outcome.from_kleene(v)) for v in env.elig_m.get(ref.name, [])]))
                 elif env.m is not None and self.targets.get(ref.name) == "member":
-                    values[key] = str(Outcome.from_kleene(env.elig_m[ref.name][env.mi]))
+                    values.append((key, str(Outcome.from_kleene(env.elig_m[ref.name][env.mi]))))
                 else:
-                    values[key] = str(Outcome.from_kleene(env.elig_h.get(ref.name)))
+                    values.append((key, str(Outcome.from_kleene(env.elig_h.get(ref.name)))))
             elif ref.scope == "member" and (ref.in_aggregate or env.m is None):
-                values[ref.name] = [m[ref.name] for m in env.members]
+                values.append((ref.name, [m[ref.name] for m in env.members]))
             else:
-                values[ref.name] = env.m[ref.name] if ref.scope == "member" else env.h[ref.name]
+                values.append((ref.name, env.m[ref.name] if ref.scope == "member" else env.h[ref.name]))
         return values
 
     # ---- bulk

@@ -32,7 +32,7 @@ READS = {
     "/me/households/{household}/decisions": 3,
     "/me/households/{household}/payments": 4,
 }
-PROGRAMMES, SELF_CHECK = 3, 10
+PROGRAMMES, SELF_CHECK = 3, 8
 # A write appends to the audit chain: on PostgreSQL the event's INSERT and the head's UPDATE
 # are one statement (ejia.core.audit), on SQLite two.
 SUBMIT = {"postgresql": 107, "sqlite": 114}
