@@ -68,6 +68,8 @@ logger = logging.getLogger(__name__)
 # `_int` of an absurd value is clipped here: far outside 64 bits (so the household is still
 # skipped), yet a sum of millions of them stays inside DuckDB's 128-bit integers.
 _CLIP = 2**100
+# Households fingerprinted per DuckDB pass (`_fingerprints`): bounds the members' texts held at once.
+FINGERPRINT_CHUNK = 100_000
 _DATE_RE = r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
 _SQL_TYPE = {"int": "BIGINT", "money": "BIGINT", "float": "DOUBLE", "bool": "BOOLEAN", "str": "VARCHAR"}
 _SQL_TYPE |= {"enum": "VARCHAR", "date": "DATE"}
@@ -829,6 +831,7 @@ def export_area_sql(reader: Reader, area: Division, folder: Path, *, fingerprint
         pq.write_table(households.cast(HOUSEHOLD_SCHEMA), result.households_path)
         pq.write_table(members.cast(MEMBER_SCHEMA), result.members_path)
         result.households, result.members, result.skipped = households.num_rows, members.num_rows, skipped
+        del households, members  # written: their memory goes before the fingerprints are built
         if fingerprints:
             result.fingerprints = _fingerprints(con, kinds, reader.on, *layered)
     finally:
@@ -904,17 +907,33 @@ def _fingerprints(con, kinds: _Kinds, on: dt.date, m_layered: list[str], h_layer
             "ms.text",
         ]
     )
-    table = con.sql(
-        f"""
-        WITH ms AS (
-            SELECT m.household_id, string_agg(concat_ws(chr(31), {member}), chr(30) ORDER BY m.member_index) AS text
-            FROM mrows m JOIN kept USING (household_id) GROUP BY m.household_id
+    # One pass per FINGERPRINT_CHUNK households (by id): the members' texts of a pass are all
+    # held at once by the ordered string_agg, so at full city (3.7 M members) a single pass ran
+    # out of the DuckDB memory cap. The digests do not depend on the chunking.
+    starts = [
+        row[0]
+        for row in con.sql(
+            "SELECT household_id FROM (SELECT household_id, row_number() OVER (ORDER BY household_id) - 1 AS n"
+            f" FROM kept) WHERE n % {int(FINGERPRINT_CHUNK)} = 0 ORDER BY household_id"
+        ).fetchall()
+    ]
+    digests: dict[int, bytes] = {}
+    for i, low in enumerate(starts):
+        within = f"household_id >= {int(low)}" + (
+            f" AND household_id < {int(starts[i + 1])}" if i + 1 < len(starts) else ""
         )
-        SELECT h.household_id, unhex(md5(concat_ws(chr(31), {household}))) AS digest
-        FROM hrows h JOIN kept USING (household_id) JOIN ms USING (household_id)
-        """
-    ).to_arrow_table()
-    return dict(zip(table["household_id"].to_pylist(), table["digest"].to_pylist(), strict=True))
+        table = con.sql(
+            f"""
+            WITH ms AS (
+                SELECT m.household_id, string_agg(concat_ws(chr(31), {member}), chr(30) ORDER BY m.member_index) AS text
+                FROM mrows m JOIN kept USING (household_id) WHERE m.{within} GROUP BY m.household_id
+            )
+            SELECT h.household_id, unhex(md5(concat_ws(chr(31), {household}))) AS digest
+            FROM hrows h JOIN kept USING (household_id) JOIN ms USING (household_id) WHERE h.{within}
+            """
+        ).to_arrow_table()
+        digests.update(zip(table["household_id"].to_pylist(), table["digest"].to_pylist(), strict=True))
+    return digests
 
 
 def _arrow_types(schema: pa.Schema):

@@ -194,3 +194,20 @@ def test_odd_registry_values_are_read_or_refused_alike_by_both_exports(org, tmp_
     check()
     households, skipped = seen[-1]
     assert households > 0 and skipped > 0, "odd values both read and refused"
+
+
+def test_fingerprints_do_not_depend_on_how_many_households_a_pass_takes(demo_city, tmp_path, monkeypatch):
+    """At full city the fingerprints are built in passes of FINGERPRINT_CHUNK households (one
+    pass held every member's text and ran out of memory); the digests must be the same."""
+    from ejia.discovery import bulk_export
+
+    county = Division.objects.get(code="371602")
+
+    def export(name):
+        reader = Reader.for_area(county, timezone.localdate(), sources_committed())
+        return export_area_sql(reader, county, tmp_path / name, fingerprints=True).fingerprints
+
+    whole = export("whole")
+    monkeypatch.setattr(bulk_export, "FINGERPRINT_CHUNK", 7)  # uneven: the last pass is short
+    passes = export("passes")
+    assert len(whole) > 7 * 3 and passes == whole
