@@ -12,12 +12,15 @@ from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import DataError
 from django.http import Http404
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 
 from ejia.api.schemas import OutSchema
 from ejia.core.errors import _message
+
+NUL_MESSAGE = "请求中含有不允许的控制字符（NUL），请删除后重试。"
 
 
 class ErrorDetail(OutSchema):
@@ -172,8 +175,15 @@ def install(api) -> None:
         # Any other ValueError is a defect and stays a 500.
         if "NUL" not in str(exc):
             raise exc
-        message = "请求中含有不允许的控制字符（NUL），请删除后重试。"
-        return respond(request, 422, error_body("invalid_request", message))
+        return respond(request, 422, error_body("invalid_request", NUL_MESSAGE))
+
+    @api.exception_handler(DataError)
+    def data_error(request, exc: DataError):
+        # The same refusal when psycopg reports it as a DataError (a NUL in a query's text
+        # parameter, e.g. a client_id). Any other DataError is a defect and stays a 500.
+        if "NUL" not in str(exc):
+            raise exc
+        return respond(request, 422, error_body("invalid_request", NUL_MESSAGE))
 
     @api.exception_handler(RequestDataTooBig)
     def too_big(request, exc):

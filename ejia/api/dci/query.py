@@ -14,8 +14,10 @@ would need columns we do not index for partners.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from dataclasses import dataclass
+from operator import or_
 from typing import Any
 
 from django.core import signing
@@ -61,13 +63,15 @@ class ParsedQuery:
     page: Page
 
 
-def _division_ids(code: str) -> list[int]:
-    """The division and everything under it (its `path` is a prefix of theirs)."""
+def _division_q(code: str) -> Q:
+    """Households in the division or anywhere under it (its `path` is a prefix of theirs). A
+    join on the path, not a list of the area's ids: the city has about 5,000 villages, and
+    compiling and sending that list cost a search by ID number about 55 ms at full city."""
     code = str(code).strip()
     division = Division.objects.filter(code=code).only("path").first() if code.isdigit() else None
     if division is None:
         raise CriteriaError(RJCT_CRITERIA, f"行政区划代码不正确：{code}")
-    return list(Division.objects.filter(path__startswith=division.path).values_list("pk", flat=True))
+    return Q(division__path__startswith=division.path)
 
 
 def _national_index(value: Any) -> str:
@@ -102,10 +106,7 @@ def attribute_q(attribute: str, operator: str, value: Any) -> Q:
     if attribute == "hukou_number":
         return Q(hukou_number__in=[str(v).strip() for v in values])
     if attribute == "division_code":
-        ids: list[int] = []
-        for v in values:
-            ids.extend(_division_ids(v))
-        return Q(division_id__in=ids)
+        return functools.reduce(or_, (_division_q(v) for v in values))
     raise CriteriaError(RJCT_CRITERIA, f"不支持的查询字段：{attribute}（可用：{'、'.join(ATTRIBUTES)}）")
 
 

@@ -72,6 +72,15 @@ def test_bad_token_requests_are_refused_in_the_error_shape(client, partner, form
     assert_error_shape({k: v for k, v in answer.items() if k != "status"})
 
 
+def test_a_nul_in_the_client_id_is_refused_not_a_500(client, partner):
+    """PostgreSQL cannot compare a text with NUL in it (the schema fuzzer found the 500); SQLite
+    simply finds no such client. Either way a 4xx in the error shape."""
+    _, secret = partner
+    answer = token_via(client, "sd-\x00registry", secret)
+    assert answer["status"] in (401, 422), answer
+    assert_error_shape({k: v for k, v in answer.items() if k != "status"})
+
+
 def test_rotation_keeps_both_secrets_valid_until_the_old_one_expires(client, partner):
     _, old = partner
     new = client_rotate(actor=None, client_id="sd-registry", grace_hours=1)

@@ -156,6 +156,16 @@ def test_expression_search_pages_with_a_cursor_inside_the_partners_area(bob, fam
     # A partner of another county sees nothing of this one.
     _, outside = sync_search(envelope(by_area("371602001")), partner(division="371621"))
     assert outside["message"]["search_response"][0]["pagination"]["total_count"] == 0
+    # Two townships at once: each one's subtree, nothing else.
+    both = {
+        "expression": {
+            "collection": "Group",
+            "query": {"$and": [{"division_code": {"$in": ["371602001", "371602105"]}}]},
+        }
+    }
+    query = {"query_type": "expression", "query": {"type": "ns:ejia:QueryType:NoSql", "value": both}}
+    _, answer = sync_search(envelope(query), partner())
+    assert answer["message"]["search_response"][0]["pagination"]["total_count"] == 5
 
 
 def test_predicate_search_combines_conditions(family):
