@@ -267,6 +267,14 @@ def main() -> None:
                 f" + PostgreSQL {'n/a' if server_step is None else f'{server_step:.1f}'} s,"
                 f" peak RSS {rss:,.0f} MiB, DuckDB spill {spill / 2**20:,.0f} MiB"
             )
+        phases = [k.removeprefix("export_") for k in scan.timings if k.startswith("export_")]
+        if phases:
+            print(
+                "    export phases (wall s, CPU s of this process): "
+                + ", ".join(
+                    f"{p} {scan.timings[f'export_{p}']:.1f} ({scan.timings[f'cpu_export_{p}']:.1f})" for p in phases
+                )
+            )
         print(f"  load average {load:.1f} before, {os.getloadavg()[0]:.1f} after, {os.cpu_count()} CPUs", flush=True)
 
 

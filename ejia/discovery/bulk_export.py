@@ -31,7 +31,9 @@ import inspect
 import json
 import logging
 import shutil
+import time
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -776,10 +778,36 @@ def _build(con, kinds: _Kinds, on: dt.date) -> tuple[list[str], list[str]]:
     return m_layered, [*hverified, *statuses]
 
 
-def export_area_sql(reader: Reader, area: Division, folder: Path, *, fingerprints: bool = False) -> Export:
+@contextmanager
+def _phase(result: Export, name: str):
+    """Add the wall and process CPU seconds of the block to `result.phases[name]`."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    try:
+        yield
+    finally:
+        spent = result.phases.setdefault(name, [0.0, 0.0])
+        spent[0] += time.perf_counter() - wall
+        spent[1] += time.process_time() - cpu
+
+
+def export_area_sql(
+    reader: Reader,
+    area: Division,
+    folder: Path,
+    *,
+    fingerprints: bool = False,
+    select: Callable[[Path, Any], Any] | None = None,
+) -> Export:
     """`export.export_area`, computed set-based (same files, counters, skipped households); the
     fingerprints are digests computed in SQL with the property of `input_fingerprint`: equal
-    inputs give equal digests, any change the explanation could show gives another one."""
+    inputs give equal digests, any change the explanation could show gives another one.
+
+    `select(folder, con)`, when given, is called once the three files are written, with this
+    export's DuckDB connection (its memory cap and threads; the files' tables are gone from it):
+    it returns the household ids (an Arrow array or a list) the caller needs fingerprints of,
+    and only those are fingerprinted. The scan evaluates the files there and fingerprints only
+    the households some programme finds — a third of the city, where the fingerprints were a
+    third of a nightly export's CPU."""
     from ejia.catalogue.selectors import standards_table_rows
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -796,48 +824,65 @@ def export_area_sql(reader: Reader, area: Division, folder: Path, *, fingerprint
         con.execute("SET temp_directory = ?", [str(scratch)])
         con.execute("SET preserve_insertion_order = false")
         _udfs(con, reader.on)
-        _pull_tables(con, reader, area, kinds, scratch)
+        with _phase(result, "pull"):
+            _pull_tables(con, reader, area, kinds, scratch)
+            con.register("places", _places(reader))
         needed = _needed(kinds)
-        keys = snapshot_keys(needed)
-        for kind, source in needed.items():
-            if _load_snapshot_facts(con, kind, source, keys[kind], scratch):
-                logger.info("discovery: facts of snapshot %s (%s) computed and kept", source.snapshot_id, kind)
-        con.register("places", _places(reader))
-        layered = _build(con, kinds, reader.on)
-        # What follows reads `hrows` and `mrows` only: the pulled and joined tables are dropped
-        # before the largest results are made, so that their memory serves those.
-        for table in ("agg", "members", "households", "statuses", *(f"k_{kind}" for kind in needed)):
-            con.execute(f"DROP TABLE {table}")
-        (skipped,) = con.execute(
-            "SELECT count(*) FROM hrows h WHERE h.bad OR EXISTS (SELECT 1 FROM mrows m"
-            " WHERE m.household_id = h.household_id AND m.bad)"
-        ).fetchone()
-        con.execute(
-            "CREATE TABLE kept AS SELECT household_id FROM hrows h WHERE NOT h.bad AND NOT EXISTS"
-            " (SELECT 1 FROM mrows m WHERE m.household_id = h.household_id AND m.bad)"
-        )
-        h_cols = ", ".join(f"CAST(h.{n} AS {_duck(t)}) AS {n}" for n, t in _arrow_types(HOUSEHOLD_SCHEMA))
-        m_cols = ", ".join(
-            f"CAST({'h.county_code' if n == 'county_code' else 'm.' + n} AS {_duck(t)}) AS {n}"
-            for n, t in _arrow_types(MEMBER_SCHEMA)
-        )
-        households = con.sql(
-            f"SELECT {h_cols} FROM hrows h JOIN kept USING (household_id) ORDER BY household_id"
-        ).to_arrow_table()
-        members = con.sql(
-            f"SELECT {m_cols} FROM mrows m JOIN kept USING (household_id) JOIN hrows h USING (household_id)"
-            " ORDER BY household_id, member_index"
-        ).to_arrow_table()
-        pq.write_table(households.cast(HOUSEHOLD_SCHEMA), result.households_path)
-        pq.write_table(members.cast(MEMBER_SCHEMA), result.members_path)
-        result.households, result.members, result.skipped = households.num_rows, members.num_rows, skipped
-        del households, members  # written: their memory goes before the fingerprints are built
+        with _phase(result, "facts"):
+            keys = snapshot_keys(needed)
+            for kind, source in needed.items():
+                if _load_snapshot_facts(con, kind, source, keys[kind], scratch):
+                    logger.info("discovery: facts of snapshot %s (%s) computed and kept", source.snapshot_id, kind)
+        with _phase(result, "build"):
+            layered = _build(con, kinds, reader.on)
+            # What follows reads `hrows` and `mrows` only: the pulled and joined tables are dropped
+            # before the largest results are made, so that their memory serves those.
+            for table in ("agg", "members", "households", "statuses", *(f"k_{kind}" for kind in needed)):
+                con.execute(f"DROP TABLE {table}")
+            con.unregister("places")
+            (skipped,) = con.execute(
+                "SELECT count(*) FROM hrows h WHERE h.bad OR EXISTS (SELECT 1 FROM mrows m"
+                " WHERE m.household_id = h.household_id AND m.bad)"
+            ).fetchone()
+            con.execute(
+                "CREATE TABLE kept AS SELECT household_id FROM hrows h WHERE NOT h.bad AND NOT EXISTS"
+                " (SELECT 1 FROM mrows m WHERE m.household_id = h.household_id AND m.bad)"
+            )
+        with _phase(result, "write"):
+            h_cols = ", ".join(f"CAST(h.{n} AS {_duck(t)}) AS {n}" for n, t in _arrow_types(HOUSEHOLD_SCHEMA))
+            m_cols = ", ".join(
+                f"CAST({'h.county_code' if n == 'county_code' else 'm.' + n} AS {_duck(t)}) AS {n}"
+                for n, t in _arrow_types(MEMBER_SCHEMA)
+            )
+            households = con.sql(
+                f"SELECT {h_cols} FROM hrows h JOIN kept USING (household_id) ORDER BY household_id"
+            ).to_arrow_table()
+            members = con.sql(
+                f"SELECT {m_cols} FROM mrows m JOIN kept USING (household_id) JOIN hrows h USING (household_id)"
+                " ORDER BY household_id, member_index"
+            ).to_arrow_table()
+            pq.write_table(households.cast(HOUSEHOLD_SCHEMA), result.households_path)
+            pq.write_table(members.cast(MEMBER_SCHEMA), result.members_path)
+            result.households, result.members, result.skipped = households.num_rows, members.num_rows, skipped
+            del households, members  # written: their memory goes before the fingerprints are built
+            pq.write_table(
+                pa.Table.from_pylist(standards_table_rows(reader.on), schema=STANDARD_SCHEMA), result.standards_path
+            )
         if fingerprints:
-            result.fingerprints = _fingerprints(con, kinds, reader.on, *layered)
+            only = None
+            if select is not None:
+                # Its own cursor on the same database (the memory cap and threads are the
+                # database's): whatever it leaves unfinished does not hold this connection.
+                cursor = con.cursor()
+                try:
+                    only = pa.array(select(folder, cursor), pa.int64())
+                finally:
+                    cursor.close()
+            with _phase(result, "fingerprints"):
+                result.fingerprints = _fingerprints(con, kinds, reader.on, *layered, only=only)
     finally:
         con.close()
         shutil.rmtree(scratch, ignore_errors=True)
-    pq.write_table(pa.Table.from_pylist(standards_table_rows(reader.on), schema=STANDARD_SCHEMA), result.standards_path)
     snapshot_facts_sweep()
     return result
 
@@ -859,12 +904,15 @@ def snapshot_facts_sweep() -> list[str]:
     return fact_store.sweep(keep)
 
 
-def _fingerprints(con, kinds: _Kinds, on: dt.date, m_layered: list[str], h_layered: list[str]) -> dict[int, bytes]:
+def _fingerprints(
+    con, kinds: _Kinds, on: dt.date, m_layered: list[str], h_layered: list[str], *, only: pa.Array | None = None
+) -> dict[int, bytes]:
     """{household pk: 16-byte digest} of everything the explain step reads: the village, place
     and standards, the registry's JSON of the household and of each membership (every registry
     fact as given, so every typed value read from it), each fact that has another source with its
     value and provenance letter, which department and date each verified fact speaks for, the
-    members' keys, names, birth dates and ages on the date.
+    members' keys, names, birth dates and ages on the date. `only`: of these households alone
+    (the others of the export are not fingerprinted).
 
     Fields are joined with the unit separator (U+001F), members with the record separator
     (U+001E): neither can appear unescaped in JSON text, and every free text goes in as JSON."""
@@ -910,11 +958,17 @@ def _fingerprints(con, kinds: _Kinds, on: dt.date, m_layered: list[str], h_layer
     # One pass per FINGERPRINT_CHUNK households (by id): the members' texts of a pass are all
     # held at once by the ordered string_agg, so at full city (3.7 M members) a single pass ran
     # out of the DuckDB memory cap. The digests do not depend on the chunking.
+    if only is not None:
+        con.register("only_ids", pa.table({"household_id": only}))
+        con.execute("CREATE TEMP TABLE fp_ids AS SELECT DISTINCT household_id FROM kept JOIN only_ids USING (household_id)")
+        con.unregister("only_ids")
+    else:
+        con.execute("CREATE TEMP TABLE fp_ids AS SELECT household_id FROM kept")
     starts = [
         row[0]
         for row in con.sql(
             "SELECT household_id FROM (SELECT household_id, row_number() OVER (ORDER BY household_id) - 1 AS n"
-            f" FROM kept) WHERE n % {int(FINGERPRINT_CHUNK)} = 0 ORDER BY household_id"
+            f" FROM fp_ids) WHERE n % {int(FINGERPRINT_CHUNK)} = 0 ORDER BY household_id"
         ).fetchall()
     ]
     digests: dict[int, bytes] = {}
@@ -926,13 +980,14 @@ def _fingerprints(con, kinds: _Kinds, on: dt.date, m_layered: list[str], h_layer
             f"""
             WITH ms AS (
                 SELECT m.household_id, string_agg(concat_ws(chr(31), {member}), chr(30) ORDER BY m.member_index) AS text
-                FROM mrows m JOIN kept USING (household_id) WHERE m.{within} GROUP BY m.household_id
+                FROM mrows m JOIN fp_ids USING (household_id) WHERE m.{within} GROUP BY m.household_id
             )
             SELECT h.household_id, unhex(md5(concat_ws(chr(31), {household}))) AS digest
-            FROM hrows h JOIN kept USING (household_id) JOIN ms USING (household_id) WHERE h.{within}
+            FROM hrows h JOIN fp_ids USING (household_id) JOIN ms USING (household_id) WHERE h.{within}
             """
         ).to_arrow_table()
         digests.update(zip(table["household_id"].to_pylist(), table["digest"].to_pylist(), strict=True))
+    con.execute("DROP TABLE fp_ids")
     return digests
 
 

@@ -275,6 +275,9 @@ class Export:
     skipped: int = 0
     # {household pk: input_fingerprint} when the caller asked for them (the scan does).
     fingerprints: dict[int, bytes] = field(default_factory=dict)
+    # {phase: [wall s, CPU s of this process]} of the set-based export's phases (pull, facts,
+    # build, write, fingerprints): where a large area's export spends its time.
+    phases: dict[str, list[float]] = field(default_factory=dict)
 
     @property
     def households_path(self) -> Path:
@@ -306,10 +309,18 @@ def exporter() -> Callable[..., Export]:
 
 
 def export_area(
-    reader: Reader, area: Division, folder: Path, *, chunk: int = CHUNK, fingerprints: bool = False
+    reader: Reader,
+    area: Division,
+    folder: Path,
+    *,
+    chunk: int = CHUNK,
+    fingerprints: bool = False,
+    select: Callable[[Path, Any], Any] | None = None,
 ) -> Export:
     """Write households.parquet, members.parquet and standards.parquet of `area` into `folder`;
-    with `fingerprints`, also keep each exported household's `input_fingerprint`."""
+    with `fingerprints`, also keep each exported household's `input_fingerprint` (with `select`,
+    called as `select(folder, None)` once the files are written, only of the household ids it
+    returns, as `bulk_export.export_area_sql` does)."""
     from ejia.catalogue.selectors import standards_table_rows
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -346,4 +357,7 @@ def export_area(
         h_writer.close()
         m_writer.close()
     pq.write_table(pa.Table.from_pylist(standards_table_rows(reader.on), schema=STANDARD_SCHEMA), result.standards_path)
+    if fingerprints and select is not None:
+        wanted = set(pa.array(select(folder, None), pa.int64()).to_pylist())
+        result.fingerprints = {h: v for h, v in result.fingerprints.items() if h in wanted}
     return result

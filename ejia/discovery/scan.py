@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 from django.conf import settings
 from django.db import connection, models, transaction
 from django.db.models import Count, Q
@@ -178,13 +179,27 @@ def _run(scan: ScanRun) -> ScanRun:
         data={"sources": [s.code for s in sources.found], "area": scan.area.code},
     )
     scratch = Path(tempfile.mkdtemp(prefix="scan-", dir=_scratch_root()))
+    evaluated: list[pa.Table] = []
+
+    def evaluate(folder: Path, con) -> pa.Array:
+        # Called by the export once its files are written, on its DuckDB connection: only the
+        # households some programme finds need a fingerprint (the stamp of a candidate).
+        t, c = time.perf_counter(), time.process_time()
+        evaluated.append(evaluate_export(folder, on=scan.on, con=con))
+        _step(tally, "evaluate", t, c)
+        return pc.unique(evaluated[0].column("household_id"))
+
     try:
         t, c = time.perf_counter(), time.process_time()
-        export = exporter()(reader, scan.area, scratch, fingerprints=True)
+        export = exporter()(reader, scan.area, scratch, fingerprints=True, select=evaluate)
         _step(tally, "export", t, c)
-        t, c = time.perf_counter(), time.process_time()
-        wanted = evaluate_export(export.folder, on=scan.on)
-        _step(tally, "evaluate", t, c)
+        # The export's time without the evaluation it called.
+        for name in ("export", "cpu_export"):
+            tally.timings[name] = round(tally.timings[name] - tally.timings[name.replace("export", "evaluate")], 3)
+        for phase, (wall, cpu) in export.phases.items():
+            tally.timings[f"export_{phase}"] = round(wall, 3)
+            tally.timings[f"cpu_export_{phase}"] = round(cpu, 3)
+        (wanted,) = evaluated
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     t, c = time.perf_counter(), time.process_time()
@@ -258,24 +273,32 @@ def _scratch_root() -> Path:
     return root
 
 
-def evaluate_export(folder: Path, *, on: dt.date) -> pa.Table:
+def evaluate_export(folder: Path, *, on: dt.date, con=None) -> pa.Table:
     """(household_id, code, outcome) of every outcome worth a lead (`wanted_pairs`: "eligible"
     or "possibly_eligible" as the programme's discovery mode admits) of every programme in
-    force on `on`, from the exported Parquet files, on DuckDB (two threads, as the bench)."""
+    force on `on`, from the exported Parquet files, on DuckDB (two threads, as the bench): on
+    `con` when given (the export's connection, under its memory cap), else its own."""
     import duckdb
 
     from ejia.catalogue.selectors import engine_for
 
     engine = engine_for(on)
     modes = discovery_modes()
-    con = duckdb.connect()
-    try:
+    own = con is None
+    if own:
+        con = duckdb.connect()
         con.execute("SET threads TO ?", [int(getattr(settings, "EJIA_DISCOVERY_THREADS", 2))])
-        for table in ("households", "members", "standards"):
+    tables = ("households", "members", "standards")
+    try:
+        for table in tables:
             con.read_parquet(str(folder / f"{table}.parquet")).create_view(table)
         result = engine.evaluate_bulk(con, on=on, amounts=())  # leads need outcomes only
     finally:
-        con.close()
+        if own:
+            con.close()
+        else:
+            for table in tables:
+                con.execute(f"DROP VIEW {table}")
     return wanted_pairs(result, {code: modes.get(code, Mode.LIKELY) for code in engine.programmes})
 
 

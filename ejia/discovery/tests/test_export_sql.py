@@ -211,3 +211,36 @@ def test_fingerprints_do_not_depend_on_how_many_households_a_pass_takes(demo_cit
     monkeypatch.setattr(bulk_export, "FINGERPRINT_CHUNK", 7)  # uneven: the last pass is short
     passes = export("passes")
     assert len(whole) > 7 * 3 and passes == whole
+
+
+def test_select_fingerprints_only_the_households_it_returns(demo_city, tmp_path):
+    """The scan evaluates the written files on the export's own DuckDB connection and asks for
+    the fingerprints of the households some programme finds only: both exports then keep those
+    and exactly those, each equal to the digest a full export gives it."""
+    import duckdb
+
+    county = Division.objects.get(code="371602")
+    full_python, full_sql = _both(county, tmp_path, "full")
+    ids = sorted(full_sql.fingerprints)
+    chosen = ids[::3] + [10**12]  # a household the export does not hold is ignored
+    calls = []
+
+    def select(folder, con):
+        calls.append(con)
+        # The files are complete when it is called: what the scan evaluates.
+        assert pq.read_table(folder / "households.parquet").num_rows == full_sql.households
+        assert pq.read_table(folder / "standards.parquet").num_rows > 0
+        if con is not None:
+            (n,) = con.execute(f"SELECT count(*) FROM read_parquet('{folder / 'members.parquet'}')").fetchone()
+            assert n == full_sql.members
+        return chosen
+
+    reader = Reader.for_area(county, timezone.localdate(), sources_committed())
+    sql = export_area_sql(reader, county, tmp_path / "only-sql", fingerprints=True, select=select)
+    reader = Reader.for_area(county, timezone.localdate(), sources_committed())
+    python = export_area(reader, county, tmp_path / "only-python", fingerprints=True, select=select)
+    assert isinstance(calls[0], duckdb.DuckDBPyConnection) and calls[1] is None
+    assert sorted(sql.fingerprints) == sorted(python.fingerprints) == ids[::3]
+    assert sql.fingerprints == {h: full_sql.fingerprints[h] for h in ids[::3]}
+    assert python.fingerprints == {h: full_python.fingerprints[h] for h in ids[::3]}
+    assert set(sql.phases) == {"pull", "facts", "build", "write", "fingerprints"}
