@@ -960,7 +960,9 @@ def _fingerprints(
     # out of the DuckDB memory cap. The digests do not depend on the chunking.
     if only is not None:
         con.register("only_ids", pa.table({"household_id": only}))
-        con.execute("CREATE TEMP TABLE fp_ids AS SELECT DISTINCT household_id FROM kept JOIN only_ids USING (household_id)")
+        con.execute(
+            "CREATE TEMP TABLE fp_ids AS SELECT DISTINCT household_id FROM kept JOIN only_ids USING (household_id)"
+        )
         con.unregister("only_ids")
     else:
         con.execute("CREATE TEMP TABLE fp_ids AS SELECT household_id FROM kept")

@@ -222,7 +222,7 @@ def test_select_fingerprints_only_the_households_it_returns(demo_city, tmp_path)
     county = Division.objects.get(code="371602")
     full_python, full_sql = _both(county, tmp_path, "full")
     ids = sorted(full_sql.fingerprints)
-    chosen = ids[::3] + [10**12]  # a household the export does not hold is ignored
+    chosen = [*ids[::3], 10**12]  # a household the export does not hold is ignored
     calls = []
 
     def select(folder, con):
