@@ -31,6 +31,7 @@ import inspect
 import json
 import logging
 import shutil
+import threading
 import time
 from collections.abc import Callable
 from contextlib import contextmanager
@@ -249,26 +250,37 @@ class _Kinds:
 # ---------------------------------------------------------------- pulling the tables
 
 
+def _copy_to_file(sql: str, params: list, path: Path) -> None:
+    """PostgreSQL: the rows of `sql` as CSV in `path` (`COPY (…) TO STDOUT`), on this thread's
+    connection."""
+    with (
+        connection.cursor() as cursor,
+        open(path, "wb") as out,
+        cursor.cursor.copy(f"COPY ({sql}) TO STDOUT (FORMAT csv)", params) as copy,
+    ):
+        for block in copy:
+            out.write(block)
+
+
+def _load_csv(con, name: str, path: Path, columns: dict[str, str]) -> None:
+    """Table `name` of the CSV rows `_copy_to_file` wrote to `path` (then removed)."""
+    if path.stat().st_size == 0:
+        con.execute(f"CREATE TABLE {name} ({', '.join(f'{c} {t}' for c, t in columns.items())})")
+    else:
+        con.execute(
+            f"CREATE TABLE {name} AS SELECT * FROM read_csv(?, header = false, columns = ?, auto_detect = false,"
+            " delim = ',', quote = '\"', escape = '\"', allow_quoted_nulls = false)",
+            [str(path), columns],
+        )
+    path.unlink()
+
+
 def _pull(con, name: str, sql: str, params: list, columns: dict[str, str], scratch: Path) -> None:
     """The rows of `sql` as DuckDB table `name`."""
     if connection.vendor == "postgresql":
         path = scratch / f"{name}.csv"
-        with (
-            connection.cursor() as cursor,
-            open(path, "wb") as out,
-            cursor.cursor.copy(f"COPY ({sql}) TO STDOUT (FORMAT csv)", params) as copy,
-        ):
-            for block in copy:
-                out.write(block)
-        if path.stat().st_size == 0:
-            con.execute(f"CREATE TABLE {name} ({', '.join(f'{c} {t}' for c, t in columns.items())})")
-        else:
-            con.execute(
-                f"CREATE TABLE {name} AS SELECT * FROM read_csv(?, header = false, columns = ?, auto_detect = false,"
-                " delim = ',', quote = '\"', escape = '\"', allow_quoted_nulls = false)",
-                [str(path), columns],
-            )
-        path.unlink()
+        _copy_to_file(sql, params, path)
+        _load_csv(con, name, path, columns)
         return
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
@@ -284,11 +296,53 @@ def _pull(con, name: str, sql: str, params: list, columns: dict[str, str], scrat
     con.unregister(f"{name}_rows")
 
 
+class _Pending:
+    """A pull started on a second PostgreSQL connection (its own thread) while this one goes
+    on: PostgreSQL serves one statement a connection on one core, so the largest table's
+    `COPY` runs beside the other pulls and DuckDB's work on them instead of after them.
+    Only outside a transaction (the scan's job): rows a transaction has not committed are
+    not seen by another connection, so inside one (a test's) the pull runs at `finish`."""
+
+    def __init__(self, con, name: str, sql: str, params: list, columns: dict[str, str], scratch: Path) -> None:
+        self.con, self.name, self.sql, self.params, self.columns = con, name, sql, params, columns
+        self.path, self.scratch = scratch / f"{name}.csv", scratch
+        self.error: BaseException | None = None
+        self.thread = None
+        if connection.vendor == "postgresql" and not connection.in_atomic_block:
+            self.thread = threading.Thread(target=self._copy, name=f"scan-pull-{name}", daemon=True)
+            self.thread.start()
+
+    def _copy(self) -> None:
+        try:
+            _copy_to_file(self.sql, self.params, self.path)
+        except BaseException as exc:  # raised again by `finish`, on the scan's thread
+            self.error = exc
+        finally:
+            connection.close()  # this thread's own connection
+
+    def finish(self) -> None:
+        """Table `name` in DuckDB: waits for the copy and loads it (or pulls it now)."""
+        if self.thread is None:
+            _pull(self.con, self.name, self.sql, self.params, self.columns, self.scratch)
+            return
+        self.thread.join()
+        if self.error is not None:
+            raise self.error
+        _load_csv(self.con, self.name, self.path, self.columns)
+
+    def abandon(self) -> None:
+        """Wait for a started copy to end (the export failed): its file goes with the scratch folder."""
+        if self.thread is not None:
+            self.thread.join()
+
+
 def _text(column: str) -> str:
     return f"CAST({column} AS TEXT)"
 
 
-def _pull_tables(con, reader: Reader, area: Division, kinds: _Kinds, scratch: Path) -> None:
+def _pull_tables(con, reader: Reader, area: Division, kinds: _Kinds, scratch: Path) -> _Pending:
+    """Tables `households` and `statuses` of the area, and the pull of `members` started
+    (its `finish` makes the table)."""
     pg = connection.vendor == "postgresql"
     on = reader.on.isoformat()
     day = "%s::date" if pg else "%s"
@@ -298,17 +352,9 @@ def _pull_tables(con, reader: Reader, area: Division, kinds: _Kinds, scratch: Pa
     in_area = f"JOIN {h} h ON h.id = x.household_id JOIN {d} d ON d.id = h.division_id WHERE d.path LIKE %s ESCAPE '\\'"
     like = area.path.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
     json_text = "::text" if pg else ""
-    _pull(
-        con,
-        "households",
-        f"SELECT h.id, h.division_id, h.facts{json_text} FROM {h} h JOIN {d} d ON d.id = h.division_id"
-        " WHERE d.path LIKE %s ESCAPE '\\'",
-        [like],
-        {"household_id": "BIGINT", "division_id": "BIGINT", "facts": "VARCHAR"},
-        scratch,
-    )
     living = f"x.date_out IS NULL AND (p.deceased_on IS NULL OR p.deceased_on > {day})"
-    _pull(
+    # The members (the largest pull) are copied on a second connection while the rest goes on.
+    members = _Pending(
         con,
         "members",
         "SELECT x.household_id, ROW_NUMBER() OVER (PARTITION BY x.household_id ORDER BY x.relation, x.id) - 1,"
@@ -328,18 +374,32 @@ def _pull_tables(con, reader: Reader, area: Division, kinds: _Kinds, scratch: Pa
         },
         scratch,
     )
-    # Few statuses: PostgreSQL filters them by the area's households best as a semi-join.
-    households = f"SELECT h.id FROM {h} h JOIN {d} d ON d.id = h.division_id WHERE d.path LIKE %s ESCAPE '\\'"
-    current = f'x.start <= {day} AND (x."end" IS NULL OR x."end" >= {day})'
-    _pull(
-        con,
-        "statuses",
-        f"SELECT x.household_id, x.kind FROM {hs} x WHERE {current} AND x.household_id IN ({households})"
-        f" UNION SELECT x.household_id, x.kind FROM {ms} x WHERE {current} AND x.household_id IN ({households})",
-        [on, on, like, on, on, like],
-        {"household_id": "BIGINT", "kind": "VARCHAR"},
-        scratch,
-    )
+    try:
+        _pull(
+            con,
+            "households",
+            f"SELECT h.id, h.division_id, h.facts{json_text} FROM {h} h JOIN {d} d ON d.id = h.division_id"
+            " WHERE d.path LIKE %s ESCAPE '\\'",
+            [like],
+            {"household_id": "BIGINT", "division_id": "BIGINT", "facts": "VARCHAR"},
+            scratch,
+        )
+        # Few statuses: PostgreSQL filters them by the area's households best as a semi-join.
+        households = f"SELECT h.id FROM {h} h JOIN {d} d ON d.id = h.division_id WHERE d.path LIKE %s ESCAPE '\\'"
+        current = f'x.start <= {day} AND (x."end" IS NULL OR x."end" >= {day})'
+        _pull(
+            con,
+            "statuses",
+            f"SELECT x.household_id, x.kind FROM {hs} x WHERE {current} AND x.household_id IN ({households})"
+            f" UNION SELECT x.household_id, x.kind FROM {ms} x WHERE {current} AND x.household_id IN ({households})",
+            [on, on, like, on, on, like],
+            {"household_id": "BIGINT", "kind": "VARCHAR"},
+            scratch,
+        )
+    except BaseException:
+        members.abandon()
+        raise
+    return members
 
 
 def _places(reader: Reader) -> pa.Table:
@@ -825,14 +885,21 @@ def export_area_sql(
         con.execute("SET preserve_insertion_order = false")
         _udfs(con, reader.on)
         with _phase(result, "pull"):
-            _pull_tables(con, reader, area, kinds, scratch)
-            con.register("places", _places(reader))
-        needed = _needed(kinds)
-        with _phase(result, "facts"):
-            keys = snapshot_keys(needed)
-            for kind, source in needed.items():
-                if _load_snapshot_facts(con, kind, source, keys[kind], scratch):
-                    logger.info("discovery: facts of snapshot %s (%s) computed and kept", source.snapshot_id, kind)
+            members = _pull_tables(con, reader, area, kinds, scratch)
+        try:
+            with _phase(result, "pull"):
+                con.register("places", _places(reader))
+            needed = _needed(kinds)
+            with _phase(result, "facts"):
+                keys = snapshot_keys(needed)
+                for kind, source in needed.items():
+                    if _load_snapshot_facts(con, kind, source, keys[kind], scratch):
+                        logger.info("discovery: facts of snapshot %s (%s) computed and kept", source.snapshot_id, kind)
+            with _phase(result, "pull"):
+                members.finish()
+        except BaseException:
+            members.abandon()
+            raise
         with _phase(result, "build"):
             layered = _build(con, kinds, reader.on)
             # What follows reads `hrows` and `mrows` only: the pulled and joined tables are dropped

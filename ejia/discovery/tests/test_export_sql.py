@@ -244,3 +244,36 @@ def test_select_fingerprints_only_the_households_it_returns(demo_city, tmp_path)
     assert sql.fingerprints == {h: full_sql.fingerprints[h] for h in ids[::3]}
     assert python.fingerprints == {h: full_python.fingerprints[h] for h in ids[::3]}
     assert set(sql.phases) == {"pull", "facts", "build", "write", "fingerprints"}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_members_copied_on_a_second_connection_give_the_same_export(demo_city, tmp_path, monkeypatch):
+    """Outside a transaction (the scan's job) PostgreSQL copies the members on a second
+    connection while the export goes on; inside one (where a second connection would not see
+    uncommitted rows) they are pulled in turn. Both give the same files and fingerprints."""
+    from django.db import connection, transaction
+
+    from ejia.discovery import bulk_export
+
+    county = Division.objects.get(code="371602")
+    threads = []
+    original = bulk_export._Pending.__init__
+
+    def spy(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        threads.append(self.thread)
+
+    monkeypatch.setattr(bulk_export._Pending, "__init__", spy)
+
+    def export(name):
+        reader = Reader.for_area(county, timezone.localdate(), sources_committed())
+        return export_area_sql(reader, county, tmp_path / name, fingerprints=True)
+
+    beside = export("beside")
+    with transaction.atomic():
+        in_turn = export("in-turn")
+    assert threads[1] is None, "inside a transaction the members are pulled on this connection"
+    assert (threads[0] is not None) == (connection.vendor == "postgresql")
+    assert beside.households > 50 and beside.fingerprints == in_turn.fingerprints
+    for path, keys in (("households_path", ["household_id"]), ("members_path", ["household_id", "member_index"])):
+        assert _rows(getattr(beside, path), keys) == _rows(getattr(in_turn, path), keys)
