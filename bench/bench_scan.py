@@ -88,7 +88,7 @@ def backend_cpu() -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-STEPS = ("export", "evaluate", "subtract", "explain", "upsert")
+STEPS = ("export", "read", "evaluate", "subtract", "explain", "upsert")
 
 
 def _proc_cpu(pid: int) -> float | None:
@@ -244,7 +244,7 @@ def main() -> None:
         steps = ", ".join(
             f"{k} {scan.timings[k]:.1f} s"
             + (f" (CPU {scan.timings[f'cpu_{k}']:.1f})" if f"cpu_{k}" in scan.timings else "")
-            for k in ("export", "evaluate", "subtract", "explain", "upsert")
+            for k in STEPS
             if k in scan.timings
         )
         print(

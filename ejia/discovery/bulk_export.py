@@ -857,6 +857,7 @@ def export_area_sql(
     *,
     fingerprints: bool = False,
     select: Callable[[Path, Any], Any] | None = None,
+    meanwhile: Callable[[], Any] | None = None,
 ) -> Export:
     """`export.export_area`, computed set-based (same files, counters, skipped households); the
     fingerprints are digests computed in SQL with the property of `input_fingerprint`: equal
@@ -867,7 +868,11 @@ def export_area_sql(
     it returns the household ids (an Arrow array or a list) the caller needs fingerprints of,
     and only those are fingerprinted. The scan evaluates the files there and fingerprints only
     the households some programme finds — a third of the city, where the fingerprints were a
-    third of a nightly export's CPU."""
+    third of a nightly export's CPU.
+
+    `meanwhile()`, when given, is called on this thread while DuckDB builds and writes the rows
+    on another (DuckDB leaves the interpreter while it works): the scan reads what households
+    hold and its open leads from the database there, beside the export rather than after it."""
     from ejia.catalogue.selectors import standards_table_rows
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -885,7 +890,7 @@ def export_area_sql(
         con.execute("SET preserve_insertion_order = false")
         _udfs(con, reader.on)
         with _phase(result, "pull"):
-            members = _pull_tables(con, reader, area, kinds, scratch)
+            pending = _pull_tables(con, reader, area, kinds, scratch)
         try:
             with _phase(result, "pull"):
                 con.register("places", _places(reader))
@@ -896,45 +901,50 @@ def export_area_sql(
                     if _load_snapshot_facts(con, kind, source, keys[kind], scratch):
                         logger.info("discovery: facts of snapshot %s (%s) computed and kept", source.snapshot_id, kind)
             with _phase(result, "pull"):
-                members.finish()
+                pending.finish()
         except BaseException:
-            members.abandon()
+            pending.abandon()
             raise
-        with _phase(result, "build"):
-            layered = _build(con, kinds, reader.on)
-            # What follows reads `hrows` and `mrows` only: the pulled and joined tables are dropped
-            # before the largest results are made, so that their memory serves those.
-            for table in ("agg", "members", "households", "statuses", *(f"k_{kind}" for kind in needed)):
-                con.execute(f"DROP TABLE {table}")
-            con.unregister("places")
-            (skipped,) = con.execute(
-                "SELECT count(*) FROM hrows h WHERE h.bad OR EXISTS (SELECT 1 FROM mrows m"
-                " WHERE m.household_id = h.household_id AND m.bad)"
-            ).fetchone()
-            con.execute(
-                "CREATE TABLE kept AS SELECT household_id FROM hrows h WHERE NOT h.bad AND NOT EXISTS"
-                " (SELECT 1 FROM mrows m WHERE m.household_id = h.household_id AND m.bad)"
-            )
-        with _phase(result, "write"):
-            h_cols = ", ".join(f"CAST(h.{n} AS {_duck(t)}) AS {n}" for n, t in _arrow_types(HOUSEHOLD_SCHEMA))
-            m_cols = ", ".join(
-                f"CAST({'h.county_code' if n == 'county_code' else 'm.' + n} AS {_duck(t)}) AS {n}"
-                for n, t in _arrow_types(MEMBER_SCHEMA)
-            )
-            households = con.sql(
-                f"SELECT {h_cols} FROM hrows h JOIN kept USING (household_id) ORDER BY household_id"
-            ).to_arrow_table()
-            members = con.sql(
-                f"SELECT {m_cols} FROM mrows m JOIN kept USING (household_id) JOIN hrows h USING (household_id)"
-                " ORDER BY household_id, member_index"
-            ).to_arrow_table()
-            pq.write_table(households.cast(HOUSEHOLD_SCHEMA), result.households_path)
-            pq.write_table(members.cast(MEMBER_SCHEMA), result.members_path)
-            result.households, result.members, result.skipped = households.num_rows, members.num_rows, skipped
-            del households, members  # written: their memory goes before the fingerprints are built
-            pq.write_table(
-                pa.Table.from_pylist(standards_table_rows(reader.on), schema=STANDARD_SCHEMA), result.standards_path
-            )
+        standards = pa.Table.from_pylist(standards_table_rows(reader.on), schema=STANDARD_SCHEMA)
+
+        def build_and_write() -> list[list[str]]:
+            # DuckDB and Arrow only (no Django): it may run on another thread, see `meanwhile`.
+            with _phase(result, "build"):
+                layered = _build(con, kinds, reader.on)
+                # What follows reads `hrows` and `mrows` only: the pulled and joined tables are dropped
+                # before the largest results are made, so that their memory serves those.
+                for table in ("agg", "members", "households", "statuses", *(f"k_{kind}" for kind in needed)):
+                    con.execute(f"DROP TABLE {table}")
+                con.unregister("places")
+                (skipped,) = con.execute(
+                    "SELECT count(*) FROM hrows h WHERE h.bad OR EXISTS (SELECT 1 FROM mrows m"
+                    " WHERE m.household_id = h.household_id AND m.bad)"
+                ).fetchone()
+                con.execute(
+                    "CREATE TABLE kept AS SELECT household_id FROM hrows h WHERE NOT h.bad AND NOT EXISTS"
+                    " (SELECT 1 FROM mrows m WHERE m.household_id = h.household_id AND m.bad)"
+                )
+            with _phase(result, "write"):
+                h_cols = ", ".join(f"CAST(h.{n} AS {_duck(t)}) AS {n}" for n, t in _arrow_types(HOUSEHOLD_SCHEMA))
+                m_cols = ", ".join(
+                    f"CAST({'h.county_code' if n == 'county_code' else 'm.' + n} AS {_duck(t)}) AS {n}"
+                    for n, t in _arrow_types(MEMBER_SCHEMA)
+                )
+                households = con.sql(
+                    f"SELECT {h_cols} FROM hrows h JOIN kept USING (household_id) ORDER BY household_id"
+                ).to_arrow_table()
+                members = con.sql(
+                    f"SELECT {m_cols} FROM mrows m JOIN kept USING (household_id) JOIN hrows h USING (household_id)"
+                    " ORDER BY household_id, member_index"
+                ).to_arrow_table()
+                pq.write_table(households.cast(HOUSEHOLD_SCHEMA), result.households_path)
+                pq.write_table(members.cast(MEMBER_SCHEMA), result.members_path)
+                result.households, result.members, result.skipped = households.num_rows, members.num_rows, skipped
+                del households, members  # written: their memory goes before the fingerprints are built
+                pq.write_table(standards, result.standards_path)
+            return layered
+
+        layered = build_and_write() if meanwhile is None else _beside(build_and_write, meanwhile)
         if fingerprints:
             only = None
             if select is not None:
@@ -952,6 +962,28 @@ def export_area_sql(
         shutil.rmtree(scratch, ignore_errors=True)
     snapshot_facts_sweep()
     return result
+
+
+def _beside(work: Callable[[], Any], meanwhile: Callable[[], Any]) -> Any:
+    """`work()` on a second thread while `meanwhile()` runs on this one; `work`'s result, or
+    the first error of either (after both have ended)."""
+    done: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            done["result"] = work()
+        except BaseException as exc:  # raised again below, on the caller's thread
+            done["error"] = exc
+
+    thread = threading.Thread(target=run, name="scan-export-build", daemon=True)
+    thread.start()
+    try:
+        meanwhile()
+    finally:
+        thread.join()
+    if "error" in done:
+        raise done["error"]
+    return done["result"]
 
 
 def snapshot_facts_sweep() -> list[str]:

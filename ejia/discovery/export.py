@@ -316,13 +316,17 @@ def export_area(
     chunk: int = CHUNK,
     fingerprints: bool = False,
     select: Callable[[Path, Any], Any] | None = None,
+    meanwhile: Callable[[], Any] | None = None,
 ) -> Export:
     """Write households.parquet, members.parquet and standards.parquet of `area` into `folder`;
     with `fingerprints`, also keep each exported household's `input_fingerprint` (with `select`,
     called as `select(folder, None)` once the files are written, only of the household ids it
-    returns, as `bulk_export.export_area_sql` does)."""
+    returns, as `bulk_export.export_area_sql` does). `meanwhile()` is called once, first (the
+    set-based export calls it beside its own work)."""
     from ejia.catalogue.selectors import standards_table_rows
 
+    if meanwhile is not None:
+        meanwhile()
     folder.mkdir(parents=True, exist_ok=True)
     result = Export(folder)
     county_of = {d.pk: d.county_code for d in reader.divisions.values()}

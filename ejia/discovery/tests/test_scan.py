@@ -28,7 +28,8 @@ def test_a_scan_finds_leads_with_reasons_and_facts_and_never_what_a_family_holds
     run = scan(demo_city["county_reviewer"])
     assert run.status == ScanRun.Status.FINISHED
     assert run.households > 100 and run.leads_new > 0
-    assert set(run.timings) >= {"export", "evaluate", "explain", "upsert", "total", "peak_rss_mb"}
+    assert set(run.timings) >= {"export", "read", "evaluate", "explain", "upsert", "total", "peak_rss_mb"}
+    assert {"export_pull", "export_build", "export_write", "export_fingerprints"} <= set(run.timings)
     leads = list(Lead.objects.select_related("programme", "household"))
     assert len(leads) == run.leads_new
     held = held_and_applied([lead.household_id for lead in leads], run.on)
