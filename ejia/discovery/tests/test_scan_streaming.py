@@ -1,8 +1,8 @@
 """The scan explains its candidate households a chunk at a time and writes each chunk's
 findings before it explains the next (a first run never holds every finding): in small chunks,
-with batches that do not divide them, it writes exactly the leads and counts one chunk gives,
-keeps every lead found in an early chunk open, and closes the vanished ones only after the last
-chunk is written."""
+with batches that do not divide them and the memo of criterion texts emptied as it goes, it
+writes exactly the leads and counts one chunk gives, keeps every lead found in an early chunk
+open, and closes the vanished ones only after the last chunk is written."""
 
 from __future__ import annotations
 
@@ -65,11 +65,13 @@ def state(run: ScanRun) -> dict:
 
 
 def chunked(monkeypatch, chunk: int, batch: int) -> list[str]:
-    """Explain `chunk` households at a time, write `batch` findings a transaction; returns the
-    order in which chunks were read ("read") and new leads written ("write")."""
+    """Explain `chunk` households at a time, write `batch` findings a transaction, empty the
+    memo of criterion texts after almost every chunk; returns the order in which chunks were
+    read ("read") and new leads written ("write")."""
     events: list[str] = []
     monkeypatch.setattr(scan_module, "EXPLAIN_CHUNK", chunk)
     monkeypatch.setattr(scan_module, "UPSERT_BATCH", batch)
+    monkeypatch.setattr(scan_module, "MEMO_TEXTS", 10)
     engine_inputs, insert = scan_module.engine_inputs, scan_module._insert
 
     def reading(reader, ids, *args, **kwargs):
