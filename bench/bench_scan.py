@@ -25,7 +25,9 @@ Per step (export, evaluate, subtract, explain, upsert) it also prints the Postgr
 CPU seconds, this process's peak resident memory (VmRSS) and the largest size DuckDB's spill
 files reached, sampled every 0.2 s by a thread while the step ran (the steps' boundaries are
 the scan's own `_step` calls, observed by wrapping that function; nothing in the product is
-changed). `--skip-first` keeps the leads of an earlier run (so every run is the nightly case:
+changed; explain and upsert go a chunk at a time, each summed over its parts), and for the
+explain and upsert steps together the VmRSS just before the first chunk, the peak and the
+growth: what a first run holds while it explains and writes its leads. `--skip-first` keeps the leads of an earlier run (so every run is the nightly case:
 nothing changed) instead of starting from no leads. A city grown to full size with
 `bench_city_scale.py` is measured with `--database-url` (it is never rebuilt here).
 """
