@@ -25,7 +25,9 @@ Per step (export, evaluate, subtract, explain, upsert) it also prints the Postgr
 CPU seconds, this process's peak resident memory (VmRSS) and the largest size DuckDB's spill
 files reached, sampled every 0.2 s by a thread while the step ran (the steps' boundaries are
 the scan's own `_step` calls, observed by wrapping that function; nothing in the product is
-changed). `--skip-first` keeps the leads of an earlier run (so every run is the nightly case:
+changed; explain and upsert go a chunk at a time, each summed over its parts), and for the
+explain and upsert steps together the VmRSS just before the first chunk, the peak and the
+growth: what a first run holds while it explains and writes its leads. `--skip-first` keeps the leads of an earlier run (so every run is the nightly case:
 nothing changed) instead of starting from no leads. A city grown to full size with
 `bench_city_scale.py` is measured with `--database-url` (it is never rebuilt here).
 """
@@ -125,7 +127,8 @@ class Sampler:
     def __init__(self, backend_pid: int | None, roots: list[Path], every: float = 0.2) -> None:
         self.pid, self.roots, self.every = backend_pid, roots, every
         self.samples: list[tuple[float, float | None, float, int]] = []
-        self.steps: dict[str, tuple[float, float]] = {}
+        # (began, ended) of each part of each step (explain and upsert go a chunk at a time).
+        self.steps: dict[str, list[tuple[float, float]]] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
 
@@ -146,7 +149,7 @@ class Sampler:
         def step(tally, name, wall, cpu):
             self._original(tally, name, wall, cpu)
             self.sample()
-            self.steps[name] = (wall, self.samples[-1][0])
+            self.steps.setdefault(name, []).append((wall, self.samples[-1][0]))
 
         scan._step = step
         self.sample()
@@ -161,18 +164,28 @@ class Sampler:
         self.sample()
         scan._step = self._original
 
-    def during(self, start: float, end: float) -> tuple[float | None, float, int]:
-        """PostgreSQL backend CPU s, peak VmRSS MiB and peak spill bytes over [start, end]."""
-        inside = [s for s in self.samples if start <= s[0] <= end]
-        before = [s for s in self.samples if s[0] <= start]
-        first = before[-1] if before else (inside[0] if inside else None)
-        last = inside[-1] if inside else first
-        server = None
-        if first and last and first[1] is not None and last[1] is not None:
-            server = last[1] - first[1]
-        rss = max((s[2] for s in inside), default=0.0)
-        spill = max((s[3] for s in inside), default=0)
+    def during(self, spans: list[tuple[float, float]]) -> tuple[float | None, float, int]:
+        """PostgreSQL backend CPU s (summed over the spans), peak VmRSS MiB and peak spill bytes
+        over the (start, end) spans. A span's end is sampled when it ends (`_step`), and a
+        chunk's explain begins where the previous chunk's upsert ended, so the sums are close."""
+        server: float | None = 0.0
+        rss, spill = 0.0, 0
+        for start, end in spans:
+            inside = [s for s in self.samples if start <= s[0] <= end]
+            before = [s for s in self.samples if s[0] <= start]
+            first = before[-1] if before else (inside[0] if inside else None)
+            last = inside[-1] if inside else first
+            if server is not None and first and last and first[1] is not None and last[1] is not None:
+                server += last[1] - first[1]
+            else:
+                server = None
+            rss = max(rss, max((s[2] for s in inside), default=0.0))
+            spill = max(spill, max((s[3] for s in inside), default=0))
         return server, rss, spill
+
+    def rss_before(self, at: float) -> float:
+        """VmRSS MiB of the last sample taken at or before `at`."""
+        return max((s for s in self.samples if s[0] <= at), key=lambda s: s[0], default=(0, None, 0.0, 0))[2]
 
 
 def main() -> None:
@@ -261,11 +274,24 @@ def main() -> None:
         for k in STEPS:
             if k not in sampler.steps:
                 continue
-            server_step, rss, spill = sampler.during(*sampler.steps[k])
+            server_step, rss, spill = sampler.during(sampler.steps[k])
             print(
                 f"    {k}: wall {scan.timings[k]:.1f} s, CPU {scan.timings.get(f'cpu_{k}', 0):.1f} s"
                 f" + PostgreSQL {'n/a' if server_step is None else f'{server_step:.1f}'} s,"
                 f" peak RSS {rss:,.0f} MiB, DuckDB spill {spill / 2**20:,.0f} MiB"
+            )
+        if "explain" in sampler.steps and "upsert" in sampler.steps:
+            # The explain and upsert steps together (a chunk of each in turn): how much the
+            # process grew while it explained every candidate and wrote every lead.
+            spans = sampler.steps["explain"] + sampler.steps["upsert"]
+            began, ended = min(s for s, _ in spans), max(e for _, e in spans)
+            server_both, rss, _ = sampler.during([(began, ended)])
+            start_rss = sampler.rss_before(began)
+            cpu_both = scan.timings.get("cpu_explain", 0) + scan.timings.get("cpu_upsert", 0)
+            print(
+                f"    explain + upsert: wall {ended - began:.1f} s, CPU {cpu_both:.1f} s"
+                f" + PostgreSQL {'n/a' if server_both is None else f'{server_both:.1f}'} s,"
+                f" VmRSS {start_rss:,.0f} MiB before, peak {rss:,.0f} MiB (+{rss - start_rss:,.0f} MiB)"
             )
         phases = [k.removeprefix("export_") for k in scan.timings if k.startswith("export_")]
         if phases:

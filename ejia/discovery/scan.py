@@ -26,10 +26,13 @@ import shutil
 import tempfile
 import time
 import uuid
+from array import array
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from django.conf import settings
@@ -141,6 +144,7 @@ class Tally:
     unchanged: int = 0
     closed: int = 0
     timings: dict[str, float] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)  # the steps' sums, unrounded
 
 
 def scan_run(*, scan_id: int) -> ScanRun:
@@ -186,12 +190,15 @@ def _run(scan: ScanRun) -> ScanRun:
         # While DuckDB builds the export's rows: what households receive or applied for, what
         # they hold, the open leads and the catalogue, read from the database (the subtraction's
         # inputs). Leads and holdings are read again under their row locks when written.
-        t, c = time.perf_counter(), time.process_time()
+        t, c = time.perf_counter(), time.thread_time()
         read["taken"] = taken_table(scan.area, scan.on)
         read["held"] = held_tables(scan.area, scan.on)
         read["leads"] = open_leads_table(scan.area)
         read["catalogue"] = Catalogue.read(reader)
-        _step(tally, "read", t, c)
+        # Wall seconds, and the CPU seconds of this thread alone: the process's CPU over the
+        # same time includes the export's DuckDB threads working beside it.
+        tally.timings["read"] = round(time.perf_counter() - t, 3)
+        tally.timings["cpu_read"] = round(time.thread_time() - c, 3)
 
     def evaluate(folder: Path, con) -> pa.Array:
         # Called by the export once its files are written, on its DuckDB connection: only the
@@ -205,11 +212,10 @@ def _run(scan: ScanRun) -> ScanRun:
         t, c = time.perf_counter(), time.process_time()
         export = exporter()(reader, scan.area, scratch, fingerprints=True, select=evaluate, meanwhile=meanwhile)
         _step(tally, "export", t, c)
-        # The export's time without the evaluation it called (the reads ran beside it: their
-        # wall time is inside the export's, their CPU is subtracted as well).
+        # The export's time without the evaluation it called (the reads ran beside it and are
+        # inside both its wall and its CPU seconds).
         for name in ("export", "cpu_export"):
             tally.timings[name] = round(tally.timings[name] - tally.timings[name.replace("export", "evaluate")], 3)
-        tally.timings["cpu_export"] = round(tally.timings["cpu_export"] - tally.timings["cpu_read"], 3)
         for phase, (wall, cpu) in export.phases.items():
             tally.timings[f"export_{phase}"] = round(wall, 3)
             tally.timings[f"cpu_export_{phase}"] = round(cpu, 3)
@@ -228,13 +234,27 @@ def _run(scan: ScanRun) -> ScanRun:
             base=catalogue.base,
         )
         export.fingerprints.clear()
+        del wanted
         _step(tally, "subtract", t, c)
+        tally.timings["explained_households"] = compared.todo.num_rows
+        # Explain a chunk of households, write its findings, drop them, go on: a first run
+        # never holds every finding (at full city 1.3 M leads, 4–5.5 GB as Python objects).
+        # Each step's wall and CPU seconds are summed over the chunks. The vanished leads are
+        # closed once every finding is written.
+        writer = _Upsert(scan, compared.unchanged, tally, sets)
+        chunks = _explain(reader, compared, catalogue)
+        while True:
+            t, c = time.perf_counter(), time.process_time()
+            findings = next(chunks, None)
+            _step(tally, "explain", t, c)
+            if findings is None:
+                break
+            t, c = time.perf_counter(), time.process_time()
+            writer.write(findings)
+            del findings
+            _step(tally, "upsert", t, c)
         t, c = time.perf_counter(), time.process_time()
-        findings = _explain(reader, compared, catalogue)
-        _step(tally, "explain", t, c)
-        tally.timings["explained_households"] = len(compared.todo)
-        t, c = time.perf_counter(), time.process_time()
-        _upsert(scan, findings, compared.unchanged, tally, sets)
+        writer.finish()
         _step(tally, "upsert", t, c)
     tally.timings["total"] = round(time.perf_counter() - started, 3)
     # CPU seconds of this process (DuckDB's threads included): the wall time on a shared machine lies.
@@ -276,9 +296,11 @@ def _run(scan: ScanRun) -> ScanRun:
 
 def _step(tally: Tally, name: str, wall: float, cpu: float) -> None:
     """A step's wall seconds (`name`) and this process's CPU seconds (`cpu_<name>`, DuckDB's
-    threads included), from the perf_counter and process_time read when it began."""
-    tally.timings[name] = round(time.perf_counter() - wall, 3)
-    tally.timings[f"cpu_{name}"] = round(time.process_time() - cpu, 3)
+    threads included), from the perf_counter and process_time read when it (or this part of
+    it) began; a step done in parts (explain and upsert, a chunk at a time) sums its parts."""
+    for key, seconds in ((name, time.perf_counter() - wall), (f"cpu_{name}", time.process_time() - cpu)):
+        tally.seconds[key] = tally.seconds.get(key, 0.0) + seconds
+        tally.timings[key] = round(tally.seconds[key], 3)
 
 
 def _scratch_root() -> Path:
@@ -388,9 +410,18 @@ class Catalogue:
         )
 
 
-def _explain(reader: Reader, compared: Compared, catalogue: Catalogue, *, chunk: int = 2000) -> list[Finding]:
-    """Each candidate household to explain (`compared.todo`: those whose stamp or open leads
-    changed, `ScanSets.compare`) through the plan builder. The plan is built on the candidate
+# Candidate households explained at a time: the reads of a chunk (engine inputs, holdings)
+# are made together, and its findings are written before the next chunk is explained.
+EXPLAIN_CHUNK = 2000
+# The explain step's memo of criterion texts is emptied when it holds more texts than this:
+# its keys include the values read (incomes, ages), so it grows with the households explained.
+MEMO_TEXTS = 100_000
+
+
+def _explain(reader: Reader, compared: Compared, catalogue: Catalogue) -> Iterator[list[Finding]]:
+    """The findings of each candidate household to explain (`compared.todo`: those whose stamp
+    or open leads changed, `ScanSets.compare`) through the plan builder, EXPLAIN_CHUNK
+    households at a time: one list of findings per chunk. The plan is built on the candidate
     programmes and those the combination rules tie them to (what the family holds included):
     the same verdicts as the window's full plan for these programmes, without explaining the
     other sixty. Each finding carries `lead_fingerprint` of the household's stamp and of every
@@ -400,22 +431,21 @@ def _explain(reader: Reader, compared: Compared, catalogue: Catalogue, *, chunk:
     from ejia.rules.errors import RuleError
 
     engine, programmes = catalogue.engine, catalogue.programmes
-    findings: list[Finding] = []
     # The criteria's texts, written once per criterion, result and values read (most
     # households share them: "年龄 82 岁 ≥ 80 ✔"), for this run's engine only.
     memo: dict = {}
-    for start in range(0, len(compared.todo), chunk):
-        part = compared.todo[start : start + chunk]
+    for todo in compared.chunks(EXPLAIN_CHUNK):
+        part = [household_id for household_id, _, _ in todo]
         holdings = holdings_by_household(part, reader.on)
         inputs = engine_inputs(reader, part)
         households = Household.objects.only("pk", "division_id").in_bulk(part)  # all a finding reads
-        for household_id in part:
+        findings: list[Finding] = []
+        for household_id, stamp, codes in todo:
             item = inputs.get(household_id)
             if item is None:
                 continue
             household = households[household_id]
             held = holdings[household_id]
-            codes = compared.codes[household_id]
             wanted = set(codes) | {h.code for h in held}
             for code in list(wanted):
                 wanted |= catalogue.partners.get(code, set())
@@ -451,13 +481,15 @@ def _explain(reader: Reader, compared: Compared, catalogue: Catalogue, *, chunk:
                 for code, entries in by_code.items()
                 if code in programmes and code in engine.programmes
             ]
-            stamp = compared.stamps.get(household_id)
             if stamp is not None:
                 fingerprint = lead_fingerprint(stamp, [f.programme.code for f in found])
                 for f in found:
                     f.fingerprint = fingerprint
             findings.extend(found)
-    return findings
+        del todo, part, holdings, inputs, households
+        if len(memo) > MEMO_TEXTS:
+            memo.clear()
+        yield findings
 
 
 # Part of every stamp: a change to what the explain step writes into a lead (a new reason
@@ -600,18 +632,51 @@ def _source_label(provenance: str | None) -> str:
 UPSERT_BATCH = 500
 
 
-def _upsert(scan: ScanRun, findings: list[Finding], unchanged: pa.Table, tally: Tally, sets: ScanSets) -> None:
-    now = timezone.now()
-    # Leads whose household was not explained again are not written at all: they keep the run
-    # that explained them (`last_run`), and that this run found them again follows from their
-    # staying open after it finished (`selectors.lead_last_found`). A row write per lead cost
-    # PostgreSQL 56 µs a lead, 7 minutes for the full city's leads.
-    tally.updated += len(unchanged)
-    tally.unchanged += len(unchanged)
-    for start in range(0, len(findings), UPSERT_BATCH):
-        part = findings[start : start + UPSERT_BATCH]
-        keys = {(f.household_id, f.programme.pk) for f in part}
-        household_ids = {h for h, _ in keys}
+class _Upsert:
+    """Writes a run's findings as the explain step hands them over, UPSERT_BATCH per
+    transaction (a remainder waits for the next findings), and closes the vanished leads once
+    every finding is written (`finish`). Of the findings it keeps only the (household,
+    programme) pairs the closes need, as two integer arrays."""
+
+    def __init__(self, scan: ScanRun, unchanged: pa.Table, tally: Tally, sets: ScanSets) -> None:
+        self.scan, self.tally, self.sets = scan, tally, sets
+        self.now = timezone.now()
+        self.pending: list[Finding] = []
+        self.households, self.programmes = array("q"), array("q")
+        # Leads whose household was not explained again are not written at all: they keep the
+        # run that explained them (`last_run`), and that this run found them again follows from
+        # their staying open after it finished (`selectors.lead_last_found`). A row write per
+        # lead cost PostgreSQL 56 µs a lead, 7 minutes for the full city's leads.
+        tally.updated += len(unchanged)
+        tally.unchanged += len(unchanged)
+
+    def write(self, findings: list[Finding]) -> None:
+        """Write `findings` in batches of UPSERT_BATCH; keep the remainder for the next call."""
+        for f in findings:
+            self.households.append(f.household_id)
+            self.programmes.append(f.programme.pk)
+        pending = self.pending + findings if self.pending else findings
+        full = len(pending) - len(pending) % UPSERT_BATCH
+        for start in range(0, full, UPSERT_BATCH):
+            self._batch(pending[start : start + UPSERT_BATCH])
+        self.pending = pending[full:]
+
+    def finish(self) -> None:
+        """Write what is left, then close the open leads this run did not find again."""
+        if self.pending:
+            self._batch(self.pending)
+            self.pending = []
+        found = pa.table(
+            {
+                "household_id": pa.array(np.frombuffer(self.households, dtype=np.int64), pa.int64()),
+                "programme_id": pa.array(np.frombuffer(self.programmes, dtype=np.int64), pa.int64()),
+            }
+        )
+        _close_vanished(self.scan, self.sets.vanished(found), self.tally)
+
+    def _batch(self, part: list[Finding]) -> None:
+        scan, tally, now = self.scan, self.tally, self.now
+        household_ids = {f.household_id for f in part}
         with transaction.atomic():
             current = {
                 (lead.household_id, lead.programme_id): lead
@@ -659,13 +724,6 @@ def _upsert(scan: ScanRun, findings: list[Finding], unchanged: pa.Table, tally: 
             tally.new += len(new)
             tally.updated += len(changed) + len(same)
             tally.unchanged += len(same)
-    found = pa.table(
-        {
-            "household_id": pa.array([f.household_id for f in findings], pa.int64()),
-            "programme_id": pa.array([f.programme.pk for f in findings], pa.int64()),
-        }
-    )
-    _close_vanished(scan, sets.vanished(found), tally)
 
 
 def _insert(rows: list[dict], now: dt.datetime) -> None:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import io
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -271,13 +272,36 @@ def _text(schema: pa.Schema) -> str:
     return ", ".join(f"coalesce(CAST({name} AS VARCHAR), '')" for name in schema.names[1:])
 
 
+TODO_SCHEMA = pa.schema(
+    [
+        ("household_id", pa.int64()),
+        ("stamp", pa.string()),
+        ("codes", pa.list_(pa.dictionary(pa.int32(), pa.string()))),
+    ]
+)
+
+
 @dataclass
 class Compared:
     candidates: int  # households with a programme left after the subtraction
-    todo: list[int]  # of them, those to explain (sorted)
-    codes: dict[int, set[str]]  # the candidate programmes of each household to explain
-    stamps: dict[int, str]  # the stamp of each household to explain (none without a fingerprint)
+    # (household_id, stamp, codes) of each household to explain, by household: its stamp (null
+    # without a fingerprint) and its candidate programmes. Kept as Arrow columns (at full city
+    # 419,321 households), turned into Python objects one chunk at a time (`chunks`).
+    todo: pa.Table
     unchanged: pa.Table  # (id, household_id, programme_id) of the open leads left as they are
+
+    def chunks(self, size: int) -> Iterator[list[tuple[int, str | None, set[str]]]]:
+        """The households to explain, `size` at a time: (household_id, stamp, candidate codes)."""
+        for start in range(0, self.todo.num_rows, size):
+            part = self.todo.slice(start, size)
+            yield list(
+                zip(
+                    part.column("household_id").to_pylist(),
+                    part.column("stamp").to_pylist(),
+                    [set(codes) for codes in part.column("codes").to_pylist()],
+                    strict=True,
+                )
+            )
 
 
 class ScanSets:
@@ -378,25 +402,29 @@ class ScanSets:
             GROUP BY 1 HAVING bool_and(coalesce(l.fingerprint = e.fingerprint, false))
             """
         )
-        candidates = con.execute("SELECT count(*) FROM stamps").fetchone()[0]
-        todo = con.execute(
-            """
-            SELECT s.household_id, s.stamp, list(c.code ORDER BY c.code) FROM stamps s
-            JOIN candidates c USING (household_id)
-            WHERE s.household_id NOT IN (SELECT household_id FROM kept)
-            GROUP BY ALL ORDER BY 1
-            """
-        ).fetchall()
+        ((candidates,),) = con.execute("SELECT count(*) FROM stamps").fetchall()
+        todo = (
+            con.sql(
+                """
+                SELECT s.household_id, s.stamp, list(c.code ORDER BY c.code) AS codes FROM stamps s
+                JOIN candidates c USING (household_id)
+                WHERE s.household_id NOT IN (SELECT household_id FROM kept)
+                GROUP BY ALL ORDER BY 1
+                """
+            )
+            .to_arrow_table()
+            # The programme codes as one dictionary: no string per household and code.
+            .cast(TODO_SCHEMA)
+        )
         unchanged = con.sql(
             "SELECT id, household_id, programme_id FROM leads WHERE household_id IN (SELECT household_id FROM kept)"
         ).to_arrow_table()
-        return Compared(
-            candidates=candidates,
-            todo=[h for h, _, _ in todo],
-            codes={h: set(codes) for h, _, codes in todo},
-            stamps={h: stamp for h, stamp, _ in todo if stamp is not None},
-            unchanged=unchanged,
-        )
+        # What the closes still need are `leads` and `kept`; the rest goes (at full city the
+        # candidates and stamps are tables of about 1.3 M and 420,000 rows).
+        con.execute("DROP VIEW held_rows; DROP TABLE stamps; DROP TABLE candidates")
+        for name in ("wanted", "taken", "held_statuses", "held_entitlements", "fingerprints"):
+            con.unregister(name)
+        return Compared(candidates=candidates, todo=todo, unchanged=unchanged)
 
     def vanished(self, found: pa.Table) -> list[int]:
         """The ids of the open leads read by `compare` that neither were left as they are nor
