@@ -69,6 +69,11 @@ def run(path: str, repeat: int) -> None:
             f"(1.3 M households: {1_300_000 / result.households * total:,.0f} CPU s)",
             flush=True,
         )
+        if result.phases:
+            phases = ", ".join(
+                f"{name} {wall_s:.2f} wall / {cpu_s:.2f} CPU s" for name, (wall_s, cpu_s) in result.phases.items()
+            )
+            print(f"  phases (this process's CPU): {phases}", flush=True)
         print(f"  load average {load:.1f} before, {os.getloadavg()[0]:.1f} after, {os.cpu_count()} CPUs", flush=True)
 
 

@@ -179,17 +179,23 @@ def _in(j: str, texts) -> str:
 
 
 def _coerced(fact: Fact, j: str) -> str:
-    """`coerce(fact, value)` typed for the column, NULL when it cannot be read (`j` not null)."""
+    """`coerce(fact, value)` typed for the column, NULL when it cannot be read (`j` not null).
+
+    `j` is a JSON value DuckDB wrote (a field of `_parsed`, or `to_json`): its text is the
+    canonical form when the value is (`true`, `-12`, `"code"`), so int, bool and enum values are
+    recognised by comparing that text, without parsing it again; any other text goes to Python."""
     sql_type = _SQL_TYPE[fact.type]
     odd = f"py_coerce({_lit(fact.name)}, {j})"
+    text = f"CAST({j} AS VARCHAR)"
     if fact.type in ("int", "money"):
-        return f"(CASE WHEN {_is_int(j)} THEN CAST({j} AS BIGINT) ELSE TRY_CAST({odd} AS BIGINT) END)"
+        # Only digits: an integer (never a float or a string); NULL past 64 bits, as in Python.
+        fast = f"CASE WHEN regexp_full_match({text}, '-?[0-9]+') THEN TRY_CAST({text} AS BIGINT) END"
+        return f"COALESCE({fast}, TRY_CAST({odd} AS BIGINT))"
     if fact.type == "bool":
-        return f"(CASE WHEN json_type({j}) = 'BOOLEAN' THEN {j} = 'true' ELSE CAST({odd} AS BOOLEAN) END)"
+        return f"(CASE {text} WHEN 'true' THEN true WHEN 'false' THEN false ELSE CAST({odd} AS BOOLEAN) END)"
     if fact.type == "enum":
-        codes = ", ".join(_lit(code) for code, _ in fact.choices)
-        clean = f"json_type({j}) = 'VARCHAR' AND {_string(j)} IN ({codes})"
-        return f"(CASE WHEN {clean} THEN {_string(j)} ELSE {_string(odd)} END)"
+        codes = " ".join(f"WHEN {_lit(json.dumps(code))} THEN {_lit(code)}" for code, _ in fact.choices)
+        return f"(CASE {text} {codes} ELSE {_string(odd)} END)"
     if fact.type == "str":
         return f"(CASE WHEN json_type({j}) = 'VARCHAR' THEN {_string(j)} ELSE {_string(odd)} END)"
     if fact.type == "date":
@@ -763,7 +769,13 @@ def _build(con, kinds: _Kinds, on: dt.date) -> tuple[list[str], list[str]]:
             prov = f"CASE WHEN m.relation <> '' THEN 'p' ELSE {reg_prov} END"
         elif name == "income_month_fen" and income is not None:
             # The documented part is proven; the registry's larger income stays (findings._int).
-            value = f"CASE WHEN {raw} IS NOT NULL THEN greatest({_int_of(raw)}, {income}) ELSE {income} END"
+            # The value is read three times here: the registry's `_int` (`i_<name>`, the JSON text
+            # of an integer read as it stands, any other through Python) and `a.income` are
+            # computed once per member below.
+            text = f"CAST(fj.{name} AS VARCHAR)"
+            fast = f"CASE WHEN regexp_full_match({text}, '-?[0-9]+') THEN TRY_CAST({text} AS BIGINT)::HUGEINT END"
+            pairs.append(f"COALESCE({fast}, CAST(py_int(fj.{name}) AS HUGEINT)) AS i_{name}")
+            value = f"CASE WHEN {raw} IS NOT NULL THEN greatest(m.i_{name}, a.income) ELSE a.income END"
             bad, prov = "false", "'v'"
         else:
             pairs.append(_typed_pair(fact, f"fj.{name}"))
@@ -779,7 +791,8 @@ def _build(con, kinds: _Kinds, on: dt.date) -> tuple[list[str], list[str]]:
         + ", ".join(columns)
         + f", ({' OR '.join(bads)}) AS bad, concat({', '.join(provs)}) AS prov"
         f" FROM (SELECT *, {', '.join(pairs)} FROM (SELECT *, {_parsed('facts', M_COLUMNS)} AS fj FROM members)) m"
-        " JOIN agg a USING (household_id, member_index)"
+        + (" JOIN agg a" if income is None else f" JOIN (SELECT a.*, {income} AS income FROM agg a) a")
+        + " USING (household_id, member_index)"
     )
     # ---- households
     sums = ["household_id"]
