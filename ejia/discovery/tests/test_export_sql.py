@@ -196,6 +196,40 @@ def test_odd_registry_values_are_read_or_refused_alike_by_both_exports(org, tmp_
     assert households > 0 and skipped > 0, "odd values both read and refused"
 
 
+# Values next to the canonical JSON texts the SQL export reads without Python (digits,
+# `true`/`false`, a quoted code): each in a household of its own, so that each is read or
+# refused alike by both exports (a float with a fraction is refused, not rounded).
+NEAR_CANONICAL = {
+    "vehicles": [2.5, -2.5, 1.0, -3.0, 1e20, 2**63, 2**63 - 1, -(2**63), -(2**63) - 1, "12", True, 0, -7],
+    "financial_assets_fen": [0.5, 10**30, "-4"],
+    "has_business": [1, 0, 2, "true", "True", "1", True, False, 1.0],
+    "housing_condition": ["owned_ok", "Owned_ok", " owned_ok", "owned_ok ", 1, True],
+}
+NEAR_CANONICAL_MEMBER = {
+    "disability_grade": [2.5, 3.0, "3", 10**30, False],
+    "income_month_fen": [1.5, 2**63, "100"],
+    "serious_illness": [0, "false", 1.0],
+    "employment": ["unemployed", "Unemployed", 0],
+}
+
+
+def test_values_next_to_the_canonical_json_texts_are_read_or_refused_alike(org, tmp_path):
+    from ejia.registry.services import household_create, membership_add, person_ensure
+    from ejia.registry.tests.factories import new_id, village
+
+    area = village()
+    cases = [({key: value}, {}) for key, values in NEAR_CANONICAL.items() for value in values]
+    cases += [({}, {key: value}) for key, values in NEAR_CANONICAL_MEMBER.items() for value in values]
+    for household, member in cases:
+        home = household_create(actor=None, division=area, facts=household)
+        person = person_ensure(actor=None, id_number=new_id(), name="成员")
+        membership_add(actor=None, household=home, person=person, relation="02", facts=member)
+    python, sql = _both(area, tmp_path)
+    assert_same(python, sql)
+    assert python.households + python.skipped == len(cases)
+    assert python.households > 0 and python.skipped > 0
+
+
 def test_fingerprints_do_not_depend_on_how_many_households_a_pass_takes(demo_city, tmp_path, monkeypatch):
     """At full city the fingerprints are built in passes of FINGERPRINT_CHUNK households (one
     pass held every member's text and ran out of memory); the digests must be the same."""
