@@ -959,6 +959,10 @@ def export_area_sql(
 
         layered = build_and_write() if meanwhile is None else _beside(build_and_write, meanwhile)
         if fingerprints:
+            # Only what a fingerprint reads stays: the typed columns go before the caller's
+            # evaluation runs on this connection, under the same memory cap.
+            _keep_only(con, "mrows", [*FINGERPRINT_MEMBER_COLUMNS, *layered[0]])
+            _keep_only(con, "hrows", [*FINGERPRINT_HOUSEHOLD_COLUMNS, *layered[1]])
             only = None
             if select is not None:
                 # Its own cursor on the same database (the memory cap and threads are the
@@ -1014,6 +1018,18 @@ def snapshot_facts_sweep() -> list[str]:
         for row in rows
     ]
     return fact_store.sweep(keep)
+
+
+# The columns of `mrows` and `hrows` a fingerprint reads besides the layered facts.
+FINGERPRINT_MEMBER_COLUMNS = ("household_id", "member_index", "public_id", "name", "birth_date", "prov", "raw")
+FINGERPRINT_HOUSEHOLD_COLUMNS = ("household_id", "division_id", "region_code", "urban", "standards", "prov", "raw")
+
+
+def _keep_only(con, table: str, columns: list[str]) -> None:
+    """Drop every column of `table` not in `columns` (DuckDB frees their data)."""
+    for (name,) in con.execute(f"SELECT column_name FROM (DESCRIBE {table})").fetchall():
+        if name not in columns:
+            con.execute(f"ALTER TABLE {table} DROP COLUMN {name}")
 
 
 def _fingerprints(
