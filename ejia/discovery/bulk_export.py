@@ -837,9 +837,7 @@ def _build(con, kinds: _Kinds, on: dt.date) -> tuple[list[str], list[str]]:
         provs.append(prov)
     con.execute(
         "CREATE TABLE hrows AS SELECT h.household_id, h.division_id, substr(pl.region_code, 1, 6) AS county_code,"
-        " pl.standards, h.facts AS raw, "
-        + ", ".join(columns)
-        + f", ({' OR '.join(bads)}) AS bad, concat({', '.join(provs)}) AS prov"
+        " h.facts AS raw, " + ", ".join(columns) + f", ({' OR '.join(bads)}) AS bad, concat({', '.join(provs)}) AS prov"
         f" FROM (SELECT *, {', '.join(pairs)} FROM (SELECT *, {_parsed('facts', H_COLUMNS)} AS fj FROM households)) h"
         " JOIN places pl ON pl.division_id = h.division_id AND pl.ok"
         " LEFT JOIN (SELECT household_id, list(kind) AS kinds FROM statuses GROUP BY household_id) st"
@@ -928,7 +926,6 @@ def export_area_sql(
                 # before the largest results are made, so that their memory serves those.
                 for table in ("agg", "members", "households", "statuses", *(f"k_{kind}" for kind in needed)):
                     con.execute(f"DROP TABLE {table}")
-                con.unregister("places")
                 (skipped,) = con.execute(
                     "SELECT count(*) FROM hrows h WHERE h.bad OR EXISTS (SELECT 1 FROM mrows m"
                     " WHERE m.household_id = h.household_id AND m.bad)"
@@ -1020,9 +1017,11 @@ def snapshot_facts_sweep() -> list[str]:
     return fact_store.sweep(keep)
 
 
-# The columns of `mrows` and `hrows` a fingerprint reads besides the layered facts.
+# The columns of `mrows` and `hrows` a fingerprint reads besides the layered facts. A
+# household's standards (a text of ≈ 680 characters) are read from `places` by its division,
+# not kept per household: at full city that text was 0.9 GB of `hrows`.
 FINGERPRINT_MEMBER_COLUMNS = ("household_id", "member_index", "public_id", "name", "birth_date", "prov", "raw")
-FINGERPRINT_HOUSEHOLD_COLUMNS = ("household_id", "division_id", "region_code", "urban", "standards", "prov", "raw")
+FINGERPRINT_HOUSEHOLD_COLUMNS = ("household_id", "division_id", "region_code", "urban", "prov", "raw")
 
 
 def _keep_only(con, table: str, columns: list[str]) -> None:
@@ -1076,7 +1075,7 @@ def _fingerprints(
             "CAST(h.division_id AS VARCHAR)",
             "h.region_code",
             "CAST(h.urban AS VARCHAR)",
-            "h.standards",
+            "pl.standards",
             "h.prov",
             "COALESCE(h.raw, '~')",
             *(text("h", n, HOUSEHOLD_FACTS) for n in h_layered),
@@ -1113,7 +1112,8 @@ def _fingerprints(
                 FROM mrows m JOIN fp_ids USING (household_id) WHERE m.{within} GROUP BY m.household_id
             )
             SELECT h.household_id, unhex(md5(concat_ws(chr(31), {household}))) AS digest
-            FROM hrows h JOIN fp_ids USING (household_id) JOIN ms USING (household_id) WHERE h.{within}
+            FROM hrows h JOIN fp_ids USING (household_id) JOIN ms USING (household_id)
+            JOIN places pl ON pl.division_id = h.division_id WHERE h.{within}
             """
         ).to_arrow_table()
         digests.update(zip(table["household_id"].to_pylist(), table["digest"].to_pylist(), strict=True))
