@@ -65,6 +65,12 @@ _ARITH = {"+": exp.Add, "-": exp.Sub, "*": exp.Mul}
 # The outcome a code stands for when the statement gives codes (`outcome_codes=True`).
 OUTCOME_CODES = ("not_eligible", "possibly_eligible", "eligible")
 DIALECTS = {"duckdb": "duckdb", "postgres": "postgres", "postgresql": "postgres", "spark": "spark"}
+# Counts of eligible / possibly eligible members of the counted member programmes are packed
+# COUNT_BITS to a field, COUNT_FIELDS fields (two programmes) to one 64-bit sum: one aggregate
+# instead of four. A household of 2^COUNT_BITS members or more would overflow a field; its
+# counted amounts are unknown instead (the `count_guard` column).
+COUNT_BITS = 15
+COUNT_FIELDS = 4
 
 
 def table_columns(con: Any, table: str) -> list[str]:
@@ -180,7 +186,9 @@ class Stage:
 @dataclass
 class Ctx:
     in_member: bool
-    where: str  # "m": building m_k (aliases m, h); "h": building h_k (aliases h, a); "p": hp (alias h)
+    # "m": building m_k (aliases m, h); "h": building h_k (aliases h, a); "p": hp (alias h);
+    # "v": building v_k, the amounts of stage k, over h_k (alias h: every result is a column)
+    where: str
     stage: int
 
 
@@ -211,6 +219,10 @@ class SqlCompiler:
         self.stage_of: dict[str, int] = {}
         self.aggs: dict[int, AggInfo] = {}
         self._slot: dict[tuple[int, tuple[str, str]], tuple[int, int]] = {}
+        # (stage, code, "nt" | "nu") → (word, shift) of a counted programme's packed count.
+        self._count_slot: dict[tuple[int, str, str], tuple[int, int]] = {}
+        self._count_words: list[int] = []
+        self._dialect = "duckdb"
         self._plan()
 
     # ---- planning
@@ -361,6 +373,12 @@ class SqlCompiler:
                     used += 1
                 words[-1].append(group)
             self._words.append(words)
+            counted = [code for code in stage.member_programmes if code in self.counted]
+            for j, code in enumerate(counted):
+                for f, part in enumerate(("nt", "nu")):
+                    field = 2 * j + f
+                    self._count_slot[(k, code, part)] = (field // COUNT_FIELDS, COUNT_BITS * (field % COUNT_FIELDS))
+            self._count_words.append(-(-2 * len(counted) // COUNT_FIELDS))
 
     def _stage(self, roots: list[Node], *, member_context: bool) -> int:
         targets = self.engine.targets
@@ -470,6 +488,10 @@ class SqlCompiler:
         )
         for kind in std_kinds:
             hb = hb.select(col(f"std__{kind}", "st"), copy=False)
+        if self.counted:
+            # 0 for a household whose packed member counts cannot overflow, else unknown
+            guard = case((exp.LT(this=paren(size), expression=num(2**COUNT_BITS)), num(0)))
+            hb = hb.select(alias(cast(guard, "BIGINT"), "count_guard"), copy=False)
         hb = hb.from_(exp.to_table("households").as_("hh"), copy=False).join(
             exp.to_table("agg0").as_("g"),
             on=exp.EQ(this=col("household_id", "g"), expression=col("household_id", "hh")),
@@ -518,6 +540,9 @@ class SqlCompiler:
             h_name = f"h{k}"
             ctes.append((h_name, self._household_pass(k, stage, h_prev, a_name)))
             h_prev = h_name
+            if any(code in self.amounts for code in (*stage.rollups, *stage.household_programmes)):
+                ctes.append((f"v{k}", self._amount_pass(k, stage, h_prev)))
+                h_prev = f"v{k}"
 
         final = exp.select(col("household_id", "h"))
         for spec in engine.specs:
@@ -555,6 +580,7 @@ class SqlCompiler:
         target = DIALECTS.get(dialect)
         if target is None:
             raise ValueError(f"unsupported dialect {dialect!r}")
+        self._dialect = target
         return self.build().sql(dialect=target)
 
     # ---- passes
@@ -609,16 +635,22 @@ class SqlCompiler:
             elif node.kind == "sum":
                 total = exp.Sum(this=col(f"{info.name}__in_s", "m"))
                 select = select.select(alias(cast(total, SQL_TYPES[node.type]), f"{info.name}__s"), copy=False)
+        packed: list[exp.Expression | None] = [None] * self._count_words[k]
         for code in stage.member_programmes:
             ok, amt = col(ok_col(code), "m"), col(amt_col(code), "m")
             if code in self.counted:
-                for part, cond in (("nt", ok), ("nu", is_null(ok))):
-                    total = cast(exp.Count(this=case((cond, num(1)))), "BIGINT")
-                    select = select.select(alias(total, f"r__{code}__{part}"), copy=False)
+                # eligible → 1 in the programme's first field, possibly → 1 in its second
+                word, nt = self._count_slot[(k, code, "nt")]
+                _, nu = self._count_slot[(k, code, "nu")]
+                term = case((paren(ok), num(2**nt)), (is_null(ok), num(2**nu)), default=num(0))
+                prior = packed[word]
+                packed[word] = cast(term, "BIGINT") if prior is None else exp.Add(this=prior, expression=term)
             if code in self.amounts and code not in self.flat_amounts:
                 for part, cond in (("ta", ok), ("ua", is_null(ok))):
                     total = cast(exp.Sum(this=case((cond, amt))), "BIGINT")
                     select = select.select(alias(total, f"r__{code}__{part}"), copy=False)
+        for word, total in enumerate(packed):
+            select = select.select(alias(cast(self._packed_sum(total), "BIGINT"), f"c{k}_{word}"), copy=False)
         for word, groups in enumerate(self._words[k]):
             bits: exp.Expression | None = None
             for group in groups:
@@ -626,6 +658,25 @@ class SqlCompiler:
                 bits = cast(value, "BIGINT") if bits is None else exp.Add(this=bits, expression=value)
             select = select.select(alias(cast(exp.BitwiseOrAgg(this=bits), "BIGINT"), f"w{k}_{word}"), copy=False)
         return select.from_(exp.to_table(m_name).as_("m"), copy=False).group_by(col("household_id", "m"), copy=False)
+
+    def _packed_sum(self, value: exp.Expression | None) -> exp.Expression:
+        """The sum of packed counts. Every field's total is below 2^COUNT_BITS for households
+        the guard lets through, so the sum never exceeds 63 bits: DuckDB's `sum_no_overflow`
+        keeps a 64-bit state, where `SUM` would keep a 128-bit one (it cannot know)."""
+        if self._dialect == "duckdb":
+            return exp.Anonymous(this="sum_no_overflow", expressions=[value])
+        return exp.Sum(this=value)
+
+    def _count(self, stage: int, code: str, part: str, table: str) -> exp.Expression:
+        """A counted programme's number of eligible ("nt") or possibly eligible ("nu") members,
+        read from its packed word (the amount adds `count_guard`: unknown for a household too
+        large for the fields)."""
+        word, shift = self._count_slot[(stage, code, part)]
+        field = exp.BitwiseAnd(
+            this=exp.Paren(this=exp.BitwiseRightShift(this=col(f"c{stage}_{word}", table), expression=num(shift))),
+            expression=num(2**COUNT_BITS - 1),
+        )
+        return exp.Paren(this=field)
 
     def _flag_groups(self, stage: Stage) -> list[tuple[tuple[str, str], ...]]:
         groups: list[tuple[tuple[str, str], ...]] = []
@@ -687,21 +738,25 @@ class SqlCompiler:
                 for part in self._agg_parts(info):
                     select = select.select(col(f"{info.name}__{part}", "a"), copy=False)
             for code in stage.member_programmes:
-                parts = ("nt", "nu") if code in self.counted else ()
                 if code in self.amounts and code not in self.flat_amounts:
-                    parts = ("ta", "ua")
-                for part in parts:
-                    select = select.select(col(f"r__{code}__{part}", "a"), copy=False)
+                    for part in ("ta", "ua"):
+                        select = select.select(col(f"r__{code}__{part}", "a"), copy=False)
+            for word in range(self._count_words[k]):
+                select = select.select(col(f"c{k}_{word}", "a"), copy=False)
             for word in range(len(self._words[k])):
                 select = select.select(col(f"w{k}_{word}", "a"), copy=False)
         ctx = Ctx(in_member=False, where="h", stage=k)
         for code in stage.rollups:
             select = select.select(alias(self._rollup_ok(code, ctx), ok_col(code)), copy=False)
-            if code in self.amounts:
-                select = select.select(alias(self._rollup_amount(code, ctx), amt_col(code)), copy=False)
-        ctx = Ctx(in_member=False, where="h", stage=k)
+            house = self.household_criteria[code]
+            if code in self.amounts and house:  # the amount pass reads it
+                select = select.select(
+                    alias(and_all([self.expr(n, ctx) for n in house]), f"p__{code}__house"), copy=False
+                )
         for code in stage.household_programmes:
-            select = self._programme_columns(select, code, ctx)
+            prog = self.engine.programmes[code]
+            ok = and_all([self.expr(c.node, ctx) for c in prog.criteria])
+            select = select.select(alias(ok, ok_col(code)), copy=False)
         select = select.from_(exp.to_table(h_prev).as_("h"), copy=False)
         if a_name is not None:
             select = select.join(
@@ -711,6 +766,22 @@ class SqlCompiler:
                 copy=False,
             )
         return select
+
+    def _amount_pass(self, k: int, stage: Stage, h_name: str) -> exp.Select:
+        """The amounts of stage k, one SELECT after its results: every outcome they read
+        (their own programme's, eligible("tekun") in 医疗救助's rate …) is a column by then,
+        not an expression repeated in each amount."""
+        select = exp.select(exp.Column(this=exp.Star(), table=exp.to_identifier("h")))
+        ctx = Ctx(in_member=False, where="v", stage=k)
+        for code in stage.rollups:
+            if code in self.amounts:
+                select = select.select(alias(self._rollup_amount(code, ctx), amt_col(code)), copy=False)
+        for code in stage.household_programmes:
+            if code in self.amounts:
+                select = select.select(
+                    alias(self._amount(self.engine.programmes[code], ctx), amt_col(code)), copy=False
+                )
+        return select.from_(exp.to_table(h_name).as_("h"), copy=False)
 
     @staticmethod
     def _agg_parts(info: AggInfo) -> tuple[str, ...]:
@@ -729,13 +800,10 @@ class SqlCompiler:
         def part(name: str) -> exp.Expression:
             if name == "v":  # some member eligible → true, else some possibly → unknown, else false
                 return self._tri(stage, (same, "ok"), table)
-            if flat and name in ("ta", "ua", "tn", "un"):
-                # the same amount for every member: count × amount; unknown when it is
-                # unknown and some member counts
-                n = col(f"r__{same}__{'nt' if name in ('ta', 'tn') else 'nu'}", table)
-                if name in ("ta", "ua"):
-                    return exp.Mul(this=n, expression=paren(each))
-                return exp.And(this=exp.GT(this=n, expression=num(0)), expression=is_null(each))
+            if flat and name in ("nt", "nu"):  # the same amount for every member: counts
+                return self._count(stage, same, name, table)
+            if flat and name == "each":
+                return paren(each)
             if name == "ok":
                 return self._flag(stage, (same, name), table)
             if name in ("tn", "un"):
@@ -743,7 +811,11 @@ class SqlCompiler:
             return col(f"r__{code}__{name}", table)
 
         house = self.household_criteria[code]
-        return part, (and_all([self.expr(n, ctx) for n in house]) if house else None)
+        if not house:
+            return part, None
+        if ctx.where == "v":
+            return part, col(f"p__{code}__house", "h")
+        return part, and_all([self.expr(n, ctx) for n in house])
 
     def _rollup_ok(self, code: str, ctx: Ctx) -> exp.Expression:
         part, house = self._rollup_parts(code, ctx)
@@ -751,27 +823,31 @@ class SqlCompiler:
         return any_member if house is None else exp.And(this=paren(house), expression=any_member)
 
     def _rollup_amount(self, code: str, ctx: Ctx) -> exp.Expression:
+        """A member programme's household amount, in the amount pass (its outcome is the
+        column `ok`). Only read where the programme is not ineligible (the final SELECT drops
+        it otherwise), so: the eligible members' amounts when the household is eligible, else
+        the possibly eligible members' — and with the household's own criteria unknown, both
+        (every member whose own part is not false would count, mᵢ ∧ unknown being unknown)."""
         part, house = self._rollup_parts(code, ctx)
+        ok = col(ok_col(code), "h")
+        if code in self.flat_amounts:
+            # the same amount for every member: how many count, times the amount
+            nt, nu = part("nt"), part("nu")
+            whens = [(ok, nt)] if house is None else [(ok, nt), (paren(house), nu)]
+            n = case(*whens, default=nu if house is None else exp.Add(this=nt, expression=nu))
+            each = exp.Add(this=part("each"), expression=col("count_guard", "h"))
+            return cast(exp.Mul(this=paren(n), expression=paren(each)), "BIGINT")
 
         def counted(a: str, n: str) -> exp.Expression:
             return case((part(n), exp.Null()), default=part(a))
 
         if house is None:
-            value = case((part("ok"), counted("ta", "tn")), (is_null(part("v")), counted("ua", "un")))
-            return cast(value, "BIGINT")
-        ok = paren(self._rollup_ok(code, ctx))
-        # Possibly eligible with the household part unknown: every member whose own part is
-        # not false would be counted (mᵢ ∧ unknown is unknown).
+            return cast(case((ok, counted("ta", "tn")), default=counted("ua", "un")), "BIGINT")
         either = case(
             (exp.Or(this=part("tn"), expression=part("un")), exp.Null()),
             default=exp.Add(this=zero_if_null(part("ta")), expression=zero_if_null(part("ua"))),
         )
-        value = case(
-            (ok, counted("ta", "tn")),
-            (exp.Is(this=ok, expression=exp.false()), exp.Null()),
-            (paren(house), counted("ua", "un")),
-            default=either,
-        )
+        value = case((ok, counted("ta", "tn")), (paren(house), counted("ua", "un")), default=either)
         return cast(value, "BIGINT")
 
     def _programme_columns(self, select: exp.Select, code: str, ctx: Ctx) -> exp.Select:

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from ejia.rules import Engine
 from ejia.rules.samples import binzhou_standards
+from ejia.rules.sql import SqlCompiler
 
 from .population import (
     ON,
@@ -166,10 +167,32 @@ def test_compile_sql_is_one_statement_without_correlated_subqueries():
 
 def test_member_programmes_with_the_same_member_criteria_share_one_count():
     # 重度残疾人护理补贴 and the two added for this count members with disability_grade in (1, 2)
-    sql = ENGINE.compile_sql(on=ON)
-    assert sql.count('AS "r__severe_disability_care_subsidy__nt"') == 1
-    assert "r__rural_severe_disability__" not in sql
-    assert "r__severe_disability_allowance__" not in sql
+    compiler = SqlCompiler(ENGINE, on=ON)
+    counted = {code for _stage, code, _part in compiler._count_slot}
+    assert "severe_disability_care_subsidy" in counted
+    assert not counted & {"rural_severe_disability", "severe_disability_allowance"}
+
+
+def test_packed_counts_use_a_64_bit_sum_on_duckdb_only():
+    duck = ENGINE.compile_sql(on=ON)
+    assert "SUM_NO_OVERFLOW(" in duck.upper()
+    for dialect in ("postgres", "spark"):
+        assert "SUM_NO_OVERFLOW" not in ENGINE.compile_sql(on=ON, dialect=dialect).upper()
+
+
+def test_a_household_too_large_for_the_packed_counts_gets_unknown_counted_amounts():
+    # 2^15 members, each eligible for 重度残疾人 (disability_grade 1): the count would overflow
+    # its 15-bit field, so the counted amounts are unknown while the outcome stays exact.
+    def amounts(size: int) -> dict:
+        con = duckdb.connect()
+        record = Record({"region_code": "371602", "urban": True}, [{"disability_grade": 1}] * size)
+        load_duckdb(con, [record], STANDARDS, h_columns=["region_code", "urban"], m_columns=["disability_grade"])
+        return ENGINE.evaluate_bulk(con, on=ON).to_pylist()[0]
+
+    big, small = amounts(2**15), amounts(3)
+    code = "severe_disability_allowance"
+    assert big[f"{code}__outcome"] == small[f"{code}__outcome"] == "eligible"
+    assert small[f"{code}__amount_fen"] is not None and big[f"{code}__amount_fen"] is None
 
 
 POSTGRES_URL = os.environ.get("DATABASE_URL", "")
