@@ -458,13 +458,33 @@ class Engine:
         per household, `<code>__outcome` (dictionary-encoded strings: "eligible",
         "possibly_eligible", "not_eligible") and `<code>__amount_fen` for the programmes of
         `amounts` (all when None; `amounts=()` for outcomes only, much cheaper)."""
+        import pyarrow as pa
+
         from .sql import decode_outcomes, table_columns
 
+        asked = list(self.programmes) if amounts is None else list(amounts)
+        # A programme without an amount formula has an all-NULL amount column: added here
+        # rather than computed and converted row by row.
+        computed = [c for c in asked if c not in self.programmes or self.programmes[c].amount is not None]
         sql = self.compile_sql(
             on=on,
             household_columns=table_columns(con, "households"),
             member_columns=table_columns(con, "members"),
-            amounts=amounts,
+            amounts=computed,
             outcome_codes=True,
         )
-        return decode_outcomes(con.sql(sql).to_arrow_table())
+        table = decode_outcomes(con.sql(sql).to_arrow_table())
+        if len(computed) == len(set(asked)):
+            return table
+        wanted = set(asked)
+        names, columns = [], []
+        for code in (spec.code for spec in self.specs):  # the statement's order
+            names.append(f"{code}__outcome")
+            columns.append(table.column(f"{code}__outcome"))
+            if code in wanted:
+                names.append(f"{code}__amount_fen")
+                if self.programmes[code].amount is None:
+                    columns.append(pa.nulls(table.num_rows, pa.int64()))
+                else:
+                    columns.append(table.column(f"{code}__amount_fen"))
+        return pa.Table.from_arrays([table.column("household_id"), *columns], names=["household_id", *names])

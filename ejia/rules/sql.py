@@ -62,8 +62,10 @@ SQL_TYPES = {
 }
 _CMP = {"<": exp.LT, "<=": exp.LTE, ">": exp.GT, ">=": exp.GTE, "==": exp.EQ, "!=": exp.NEQ}
 _ARITH = {"+": exp.Add, "-": exp.Sub, "*": exp.Mul}
-# The outcome a code stands for when the statement gives codes (`outcome_codes=True`).
-OUTCOME_CODES = ("not_eligible", "possibly_eligible", "eligible")
+# The outcome a code stands for when the statement gives codes (`outcome_codes=True`): the
+# programme's result cast to TINYINT (false 0, true 1) with unknown as 2 — the cheapest form
+# for DuckDB (one CAST and one COALESCE per programme and household).
+OUTCOME_CODES = ("not_eligible", "eligible", "possibly_eligible")
 DIALECTS = {"duckdb": "duckdb", "postgres": "postgres", "postgresql": "postgres", "spark": "spark"}
 # Counts of eligible / possibly eligible members of the counted member programmes are packed
 # COUNT_BITS to a field, COUNT_FIELDS fields (two programmes) to one 64-bit sum: one aggregate
@@ -549,10 +551,7 @@ class SqlCompiler:
             ok = col(ok_col(spec.code), "h")
             if self.outcome_codes:
                 # Small integers, OUTCOME_CODES[i] — no string per row and household.
-                outcome = cast(
-                    exp.Coalesce(this=exp.Mul(this=cast(ok, "INT"), expression=num(2)), expressions=[num(1)]),
-                    "TINYINT",
-                )
+                outcome = exp.Coalesce(this=cast(ok, "TINYINT"), expressions=[cast(num(2), "TINYINT")])
             else:
                 outcome = simple_case(
                     ok,
@@ -562,14 +561,15 @@ class SqlCompiler:
                 )
             final = final.select(alias(outcome, f"{spec.code}__outcome"), copy=False)
             if spec.code in self.asked:
-                amount = (
-                    case(
+                if spec.code not in self.amounts:
+                    amount = exp.Null()
+                elif spec.code in self.pre:  # the amount passes give NULL where ineligible
+                    amount = case(
                         (exp.Is(this=ok, expression=exp.false()), cast(exp.Null(), "BIGINT")),
                         default=col(amt_col(spec.code), "h"),
                     )
-                    if spec.code in self.amounts
-                    else exp.Null()
-                )
+                else:
+                    amount = col(amt_col(spec.code), "h")
                 final = final.select(alias(cast(amount, "BIGINT"), f"{spec.code}__amount_fen"), copy=False)
         final = final.from_(exp.to_table(h_prev).as_("h"), copy=False)
         for name, body in ctes:
@@ -773,14 +773,21 @@ class SqlCompiler:
         not an expression repeated in each amount."""
         select = exp.select(exp.Column(this=exp.Star(), table=exp.to_identifier("h")))
         ctx = Ctx(in_member=False, where="v", stage=k)
+
+        def only_if_not_ineligible(code: str, amount: exp.Expression) -> exp.Expression:
+            # A CASE evaluates its THEN on the rows it selects: most households are ineligible
+            # for most programmes, and their amount is never computed.
+            not_false = exp.Not(this=exp.Is(this=col(ok_col(code), "h"), expression=exp.false()))
+            return cast(case((not_false, amount)), "BIGINT")
+
         for code in stage.rollups:
             if code in self.amounts:
-                select = select.select(alias(self._rollup_amount(code, ctx), amt_col(code)), copy=False)
+                amount = only_if_not_ineligible(code, self._rollup_amount(code, ctx))
+                select = select.select(alias(amount, amt_col(code)), copy=False)
         for code in stage.household_programmes:
             if code in self.amounts:
-                select = select.select(
-                    alias(self._amount(self.engine.programmes[code], ctx), amt_col(code)), copy=False
-                )
+                amount = only_if_not_ineligible(code, self._amount(self.engine.programmes[code], ctx))
+                select = select.select(alias(amount, amt_col(code)), copy=False)
         return select.from_(exp.to_table(h_name).as_("h"), copy=False)
 
     @staticmethod
