@@ -20,7 +20,7 @@ correlated subquery. NULL is unknown, so SQL's own three-valued logic is the lan
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -194,6 +194,47 @@ class Ctx:
     stage: int
 
 
+@dataclass
+class Leaf:
+    """One value a per-member amount can take, the same for every member of a household
+    (a standard, a constant, household facts): `value(ctx)` builds it."""
+
+    value: Callable[[Ctx], exp.Expression]
+
+
+@dataclass
+class Pick:
+    """A per-member choice between two subtrees (`a if cond else b` with a member-level cond)."""
+
+    cond: Node
+    then: Leaf | Pick
+    other: Leaf | Pick
+
+
+def _place(used: list[int], size: int) -> tuple[int, int]:
+    """First fit of `size` packed count fields: (word, shift); `used` counts fields per word."""
+    for word, n in enumerate(used):
+        if n + size <= COUNT_FIELDS:
+            used[word] += size
+            return word, COUNT_BITS * n
+    used.append(size)
+    return len(used) - 1, 0
+
+
+def _as_double(leaf: Leaf) -> Leaf:
+    return Leaf(lambda ctx: cast(paren(leaf.value(ctx)), "DOUBLE"))
+
+
+def leaves(tree: Leaf | Pick) -> list[Leaf]:
+    return [tree] if isinstance(tree, Leaf) else [*leaves(tree.then), *leaves(tree.other)]
+
+
+def map_leaves(tree: Leaf | Pick, f: Callable[[Leaf], Leaf]) -> Leaf | Pick:
+    if isinstance(tree, Leaf):
+        return f(tree)
+    return Pick(tree.cond, map_leaves(tree.then, f), map_leaves(tree.other, f))
+
+
 class SqlCompiler:
     def __init__(
         self,
@@ -225,6 +266,7 @@ class SqlCompiler:
         self._count_slot: dict[tuple[int, str, str], tuple[int, int]] = {}
         self._count_words: list[int] = []
         self._dialect = "duckdb"
+        self._trees: dict[str, Leaf | Pick] = {}
         self._plan()
 
     # ---- planning
@@ -295,6 +337,18 @@ class SqlCompiler:
             and not self._member_level(engine.programmes[code].amount)
             and not any(isinstance(n, Aggregate) for n in engine.programmes[code].amount.walk())
         }
+        # Member programmes whose per-member amount picks one of a few member-independent values
+        # by member facts (特困's care standard by self-care, 高龄津贴's age bands, 孤儿's
+        # institution or family …): the member pass counts the members on each branch, packed
+        # like the counts above, and the household multiplies — no per-member sums.
+        self.branched: dict[str, list[Leaf]] = {}
+        for code in sorted(self.amounts - self.flat_amounts):
+            if targets[code] != "member":
+                continue
+            tree = self._branch_tree(engine.programmes[code].amount)
+            if isinstance(tree, Pick) and len(leaves(tree)) + 1 <= COUNT_FIELDS:
+                self._trees[code] = tree
+                self.branched[code] = leaves(tree)
         for prog in engine.programmes.values():
             for root in self._roots(prog):
                 if prog.target == "member":
@@ -375,12 +429,20 @@ class SqlCompiler:
                     used += 1
                 words[-1].append(group)
             self._words.append(words)
-            counted = [code for code in stage.member_programmes if code in self.counted]
-            for j, code in enumerate(counted):
-                for f, part in enumerate(("nt", "nu")):
-                    field = 2 * j + f
-                    self._count_slot[(k, code, part)] = (field // COUNT_FIELDS, COUNT_BITS * (field % COUNT_FIELDS))
-            self._count_words.append(-(-2 * len(counted) // COUNT_FIELDS))
+            # Packed count fields, first fit: a counted programme's pair (eligible, possibly);
+            # a branched one's eligible members per branch plus those whose branch is unknown,
+            # and the same for possibly eligible members.
+            used: list[int] = []  # fields taken in each word
+            for code in stage.member_programmes:
+                if code in self.counted:
+                    word, shift = _place(used, 2)
+                    self._count_slot[(k, code, "nt")] = (word, shift)
+                    self._count_slot[(k, code, "nu")] = (word, shift + COUNT_BITS)
+                if code in self.branched:
+                    size = len(self.branched[code]) + 1
+                    self._count_slot[(k, code, "e")] = _place(used, size)
+                    self._count_slot[(k, code, "p")] = _place(used, size)
+            self._count_words.append(len(used))
 
     def _stage(self, roots: list[Node], *, member_context: bool) -> int:
         targets = self.engine.targets
@@ -412,6 +474,88 @@ class SqlCompiler:
                 else:
                     stage = max(stage, self.stage_of[dep] + (1 if member_context else 0))
         return stage
+
+    def _branch_tree(self, node: Node) -> Leaf | Pick | None:
+        """The per-member amount as a choice between member-independent values, or None when
+        it is not one (a value computed from a member's own income, a member aggregate …)."""
+        if not self._member_level(node):
+            if any(isinstance(n, Aggregate) for n in node.walk()):
+                return None
+            return Leaf(lambda ctx, node=node: self.expr(node, ctx))
+        if isinstance(node, IfElse):
+            then, other = self._branch_tree(node.then), self._branch_tree(node.other)
+            if then is None or other is None:
+                return None
+            if node.type == "float":  # as _IfElse: both branches in doubles
+                then = map_leaves(then, _as_double)
+                other = map_leaves(other, _as_double)
+            return Pick(node.cond, then, other)
+        if isinstance(node, Arith):
+            member_left = self._member_level(node.left)
+            if member_left == self._member_level(node.right):
+                return None
+            fixed = node.right if member_left else node.left
+            tree = self._branch_tree(node.left if member_left else node.right)
+            if tree is None or any(isinstance(n, Aggregate) for n in fixed.walk()):
+                return None
+
+            def combine(leaf: Leaf) -> Leaf:
+                def value(ctx: Ctx) -> exp.Expression:  # as _Arith, the fixed side unchanged
+                    a, b = leaf.value(ctx), self.expr(fixed, ctx)
+                    left, right = (a, b) if member_left else (b, a)
+                    if node.op == "/":
+                        return self._div(left, right)
+                    if node.type == "float":
+                        left, right = cast(paren(left), "DOUBLE"), cast(paren(right), "DOUBLE")
+                    return _ARITH[node.op](this=paren(left), expression=paren(right))
+
+                return Leaf(value)
+
+            return map_leaves(tree, combine)
+        return None
+
+    def _selection(self, code: str, ctx: Ctx) -> exp.Expression:
+        """A member's branch of a branched amount as a 1 in that branch's packed field; members
+        whose branch is unknown (an unknown condition) count in the field after the last branch."""
+        n = len(self.branched[code])
+        position = iter(range(n))
+
+        def pick(tree: Leaf | Pick) -> exp.Expression:
+            if isinstance(tree, Leaf):
+                return num(2 ** (COUNT_BITS * next(position)))
+            then, other = pick(tree.then), pick(tree.other)
+            return simple_case(
+                self.expr(tree.cond, ctx),
+                (exp.true(), then),
+                (exp.false(), other),
+                default=num(2 ** (COUNT_BITS * n)),
+            )
+
+        return cast(pick(self._trees[code]), "BIGINT")
+
+    def _leaf_amount(self, code: str, leaf: Leaf, ctx: Ctx) -> exp.Expression:
+        value = leaf.value(ctx)
+        if self.engine.programmes[code].amount.type == "float":  # half up to whole fen, as _amount
+            value = exp.Floor(this=exp.Add(this=paren(value), expression=num(0.5)))
+        return cast(value, "BIGINT")
+
+    def _branched_part(self, stage: int, code: str, name: str, table: str, ctx: Ctx) -> exp.Expression:
+        """ta / ua: the eligible / possibly eligible members' amounts, branch count × branch
+        value (a branch nobody is on adds 0 even if its value is unknown); tn / un: whether
+        some such member's branch is unknown."""
+        word, shift = self._count_slot[(stage, code, "e" if name in ("ta", "tn") else "p")]
+        branches = self.branched[code]
+        if name in ("tn", "un"):
+            return exp.GT(this=self._field(stage, word, shift + COUNT_BITS * len(branches), table), expression=num(0))
+        total: exp.Expression | None = None
+        for i, leaf in enumerate(branches):
+            n = self._field(stage, word, shift + COUNT_BITS * i, table)
+            term = case(
+                (exp.EQ(this=n, expression=num(0)), num(0)),
+                default=exp.Mul(this=n, expression=paren(self._leaf_amount(code, leaf, ctx))),
+            )
+            total = term if total is None else exp.Add(this=total, expression=term)
+        return exp.Paren(this=exp.Add(this=paren(total), expression=col("count_guard", "h")))
 
     # ---- the statement
     def build(self) -> exp.Select:
@@ -490,7 +634,7 @@ class SqlCompiler:
         )
         for kind in std_kinds:
             hb = hb.select(col(f"std__{kind}", "st"), copy=False)
-        if self.counted:
+        if self.counted or self.branched:
             # 0 for a household whose packed member counts cannot overflow, else unknown
             guard = case((exp.LT(this=paren(size), expression=num(2**COUNT_BITS)), num(0)))
             hb = hb.select(alias(cast(guard, "BIGINT"), "count_guard"), copy=False)
@@ -592,7 +736,9 @@ class SqlCompiler:
         for code in stage.member_programmes:
             ok = and_all([self.expr(n, ctx) for n in self.member_criteria[code]])
             select = select.select(alias(ok, ok_col(code)), copy=False)
-            if code in self.amounts and code not in self.flat_amounts:
+            if code in self.branched:
+                select = select.select(alias(self._selection(code, ctx), f"p__{code}__sel"), copy=False)
+            elif code in self.amounts and code not in self.flat_amounts:
                 select = select.select(
                     alias(self._amount(self.engine.programmes[code], ctx), amt_col(code)), copy=False
                 )
@@ -636,6 +782,11 @@ class SqlCompiler:
                 total = exp.Sum(this=col(f"{info.name}__in_s", "m"))
                 select = select.select(alias(cast(total, SQL_TYPES[node.type]), f"{info.name}__s"), copy=False)
         packed: list[exp.Expression | None] = [None] * self._count_words[k]
+
+        def add(word: int, term: exp.Expression) -> None:
+            prior = packed[word]
+            packed[word] = cast(term, "BIGINT") if prior is None else exp.Add(this=prior, expression=term)
+
         for code in stage.member_programmes:
             ok, amt = col(ok_col(code), "m"), col(amt_col(code), "m")
             if code in self.counted:
@@ -643,9 +794,20 @@ class SqlCompiler:
                 word, nt = self._count_slot[(k, code, "nt")]
                 _, nu = self._count_slot[(k, code, "nu")]
                 term = case((paren(ok), num(2**nt)), (is_null(ok), num(2**nu)), default=num(0))
-                prior = packed[word]
-                packed[word] = cast(term, "BIGINT") if prior is None else exp.Add(this=prior, expression=term)
-            if code in self.amounts and code not in self.flat_amounts:
+                add(word, term)
+            if code in self.branched:
+                sel = col(f"p__{code}__sel", "m")
+                (we, se), (wp, sp) = self._count_slot[(k, code, "e")], self._count_slot[(k, code, "p")]
+
+                def shifted(shift: int, sel=sel) -> exp.Expression:
+                    return sel if shift == 0 else exp.Mul(this=sel, expression=num(2**shift))
+
+                if we == wp:
+                    add(we, case((paren(ok), shifted(se)), (is_null(ok), shifted(sp)), default=num(0)))
+                else:
+                    add(we, case((paren(ok), shifted(se)), default=num(0)))
+                    add(wp, case((is_null(ok), shifted(sp)), default=num(0)))
+            elif code in self.amounts and code not in self.flat_amounts:
                 for part, cond in (("ta", ok), ("ua", is_null(ok))):
                     total = cast(exp.Sum(this=case((cond, amt))), "BIGINT")
                     select = select.select(alias(total, f"r__{code}__{part}"), copy=False)
@@ -672,6 +834,9 @@ class SqlCompiler:
         read from its packed word (the amount adds `count_guard`: unknown for a household too
         large for the fields)."""
         word, shift = self._count_slot[(stage, code, part)]
+        return self._field(stage, word, shift, table)
+
+    def _field(self, stage: int, word: int, shift: int, table: str) -> exp.Expression:
         field = exp.BitwiseAnd(
             this=exp.Paren(this=exp.BitwiseRightShift(this=col(f"c{stage}_{word}", table), expression=num(shift))),
             expression=num(2**COUNT_BITS - 1),
@@ -691,7 +856,7 @@ class SqlCompiler:
         for code in stage.member_programmes:
             if self.same_ok[code] == code:
                 groups.append(((code, "ok"), (code, "okn")))  # some member eligible; some possibly
-            if code in self.amounts and code not in self.flat_amounts:
+            if code in self.amounts and code not in self.flat_amounts and code not in self.branched:
                 groups.append(((code, "tn"), (code, "un")))  # ... with an unknown amount
         return groups
 
@@ -738,7 +903,7 @@ class SqlCompiler:
                 for part in self._agg_parts(info):
                     select = select.select(col(f"{info.name}__{part}", "a"), copy=False)
             for code in stage.member_programmes:
-                if code in self.amounts and code not in self.flat_amounts:
+                if code in self.amounts and code not in self.flat_amounts and code not in self.branched:
                     for part in ("ta", "ua"):
                         select = select.select(col(f"r__{code}__{part}", "a"), copy=False)
             for word in range(self._count_words[k]):
@@ -811,6 +976,8 @@ class SqlCompiler:
                 return self._count(stage, same, name, table)
             if flat and name == "each":
                 return paren(each)
+            if code in self.branched and name in ("ta", "ua", "tn", "un"):
+                return self._branched_part(stage, code, name, table, ctx)
             if name == "ok":
                 return self._flag(stage, (same, name), table)
             if name in ("tn", "un"):
@@ -850,9 +1017,13 @@ class SqlCompiler:
 
         if house is None:
             return cast(case((ok, counted("ta", "tn")), default=counted("ua", "un")), "BIGINT")
+        # a sum over no member is NULL; branch counts give 0 (and NULL only when unknown)
+        both = (
+            (part("ta"), part("ua")) if code in self.branched else (zero_if_null(part("ta")), zero_if_null(part("ua")))
+        )
         either = case(
             (exp.Or(this=part("tn"), expression=part("un")), exp.Null()),
-            default=exp.Add(this=zero_if_null(part("ta")), expression=zero_if_null(part("ua"))),
+            default=exp.Add(this=both[0], expression=both[1]),
         )
         value = case((ok, counted("ta", "tn")), (paren(house), counted("ua", "un")), default=either)
         return cast(value, "BIGINT")

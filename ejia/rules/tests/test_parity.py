@@ -234,3 +234,25 @@ def test_evaluate_bulk_gives_what_the_statement_gives(records):
         for code in without:
             if amounts is None or code in amounts:
                 assert bulk.column(f"{code}__amount_fen").type == "int64"
+
+
+def test_a_branch_nobody_is_on_does_not_make_the_amount_unknown():
+    # 特困's amount picks a care standard by self_care; this county has not set the one for
+    # full self-care. Members needing care get a known amount; one who cares for himself an
+    # unknown one — in both back-ends.
+    care_unset = {
+        ("371602", False): {k: v for k, v in binzhou_standards(urban=False).items() if k != "tekun_care_full"}
+    }
+    elderly = {"birth_date": dt.date(1940, 3, 1), "income_month_fen": 0, "has_capable_supporter": False}
+    records = [
+        Record(rural_without_assets(), [{**elderly, "self_care": "none"}, {**elderly, "self_care": "partial"}]),
+        Record(rural_without_assets(), [{**elderly, "self_care": "full"}]),
+    ]
+    con = duckdb.connect()
+    load_duckdb(con, records, care_unset)
+    bulk = outcomes_by_household(ENGINE.evaluate_bulk(con, on=ON).to_pylist(), CODES)
+    for i, record in enumerate(records):
+        explained = ENGINE.evaluate(as_input(record, care_unset), on=ON)["tekun"]
+        assert bulk[i]["tekun"] == (str(explained.outcome), explained.amount_fen)
+    assert bulk[0]["tekun"][0] == "eligible" and bulk[0]["tekun"][1] is not None
+    assert bulk[1]["tekun"][1] is None
