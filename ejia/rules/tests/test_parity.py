@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from ejia.rules import Engine
 from ejia.rules.samples import binzhou_standards
-from ejia.rules.sql import SqlCompiler
+from ejia.rules.sql import COUNT_BITS, SqlCompiler
 
 from .population import (
     H_COLUMNS,
@@ -183,18 +183,19 @@ def test_packed_counts_use_a_64_bit_sum_on_duckdb_only():
 
 
 def test_a_household_too_large_for_the_packed_counts_gets_unknown_counted_amounts():
-    # 2^15 members, each eligible for 重度残疾人 (disability_grade 1): the count would overflow
-    # its 15-bit field, so the counted amounts are unknown while the outcome stays exact.
+    # 2^COUNT_BITS members, each eligible for 重度残疾人 (disability_grade 1): the count would
+    # overflow its field, so the counted amounts are unknown while the outcome stays exact.
     def amounts(size: int) -> dict:
         con = duckdb.connect()
         record = Record({"region_code": "371602", "urban": True}, [{"disability_grade": 1}] * size)
         load_duckdb(con, [record], STANDARDS, h_columns=["region_code", "urban"], m_columns=["disability_grade"])
         return ENGINE.evaluate_bulk(con, on=ON).to_pylist()[0]
 
-    big, small = amounts(2**15), amounts(3)
-    code = "severe_disability_allowance"
+    big, largest, small = amounts(2**COUNT_BITS), amounts(2**COUNT_BITS - 1), amounts(3)
+    code = "severe_disability_allowance"  # yuan(30) a member
     assert big[f"{code}__outcome"] == small[f"{code}__outcome"] == "eligible"
-    assert small[f"{code}__amount_fen"] is not None and big[f"{code}__amount_fen"] is None
+    assert small[f"{code}__amount_fen"] == 3 * 3000 and largest[f"{code}__amount_fen"] == (2**COUNT_BITS - 1) * 3000
+    assert big[f"{code}__amount_fen"] is None
 
 
 POSTGRES_URL = os.environ.get("DATABASE_URL", "")
