@@ -269,6 +269,8 @@ class SqlCompiler:
         self._count_words: list[int] = []
         self._dialect = "duckdb"
         self._trees: dict[str, Leaf | Pick] = {}
+        # roll-up (same_ok leader) → (code, eligible slot, possibly slot) of the counts it reads
+        self._count_tri: dict[str, tuple[str, str, str]] = {}
         self._plan()
 
     # ---- planning
@@ -420,6 +422,14 @@ class SqlCompiler:
                 self.same_ok[code] = first.setdefault(key, code)
                 if code in self.flat_amounts:
                     self.counted.add(self.same_ok[code])
+            # A roll-up whose members are counted anyway (amounts asked for) reads "some member
+            # eligible / possibly" from the counts: no flag pair, so one CASE less per member.
+            for code in stage.member_programmes:
+                leader = self.same_ok[code]
+                if leader in self.counted:
+                    self._count_tri.setdefault(leader, (leader, "nt", "nu"))
+                elif code in self.branched:
+                    self._count_tri.setdefault(leader, (code, "e", "p"))
             words: list[list[tuple[tuple[str, str], ...]]] = []
             used = 62
             for group in self._flag_groups(stage):
@@ -838,6 +848,30 @@ class SqlCompiler:
         word, shift = self._count_slot[(stage, code, part)]
         return self._field(stage, word, shift, table)
 
+    def _tri_from_counts(self, stage: int, leader: str, table: str) -> exp.Expression:
+        """A roll-up read from its packed counts: true if some member is counted eligible, else
+        unknown if some possibly, else false; unknown without members (as the flag pair) and
+        for a household too large for the fields (a count could have wrapped to 0)."""
+        code, e, p = self._count_tri[leader]
+        size = 1 if e == "nt" else len(self.branched[code]) + 1
+
+        def some(slot: str) -> tuple[exp.Expression, exp.Expression]:
+            word, shift = self._count_slot[(stage, code, slot)]
+            w = col(f"c{stage}_{word}", table)
+            mask = (2 ** (COUNT_BITS * size) - 1) << shift
+            return w, exp.NEQ(this=exp.Paren(this=exp.BitwiseAnd(this=w, expression=num(mask))), expression=num(0))
+
+        w, eligible = some(e)
+        _, possibly = some(p)
+        return exp.Paren(
+            this=case(
+                (exp.Or(this=is_null(w), expression=is_null(col("count_guard", "h"))), exp.Null()),
+                (eligible, exp.true()),
+                (possibly, exp.Null()),
+                default=exp.false(),
+            )
+        )
+
     def _field(self, stage: int, word: int, shift: int, table: str) -> exp.Expression:
         field = exp.BitwiseAnd(
             this=exp.Paren(this=exp.BitwiseRightShift(this=col(f"c{stage}_{word}", table), expression=num(shift))),
@@ -856,7 +890,7 @@ class SqlCompiler:
             else:  # some member's value or condition unknown
                 groups.append(((info.name, "u"),))
         for code in stage.member_programmes:
-            if self.same_ok[code] == code:
+            if self.same_ok[code] == code and code not in self._count_tri:
                 groups.append(((code, "ok"), (code, "okn")))  # some member eligible; some possibly
             if code in self.amounts and code not in self.flat_amounts and code not in self.branched:
                 groups.append(((code, "tn"), (code, "un")))  # ... with an unknown amount
@@ -973,6 +1007,8 @@ class SqlCompiler:
 
         def part(name: str) -> exp.Expression:
             if name == "v":  # some member eligible → true, else some possibly → unknown, else false
+                if same in self._count_tri:
+                    return self._tri_from_counts(stage, same, table)
                 return self._tri(stage, (same, "ok"), table)
             if flat and name in ("nt", "nu"):  # the same amount for every member: counts
                 return self._count(stage, same, name, table)

@@ -182,20 +182,25 @@ def test_packed_counts_use_a_64_bit_sum_on_duckdb_only():
         assert "SUM_NO_OVERFLOW" not in ENGINE.compile_sql(on=ON, dialect=dialect).upper()
 
 
-def test_a_household_too_large_for_the_packed_counts_gets_unknown_counted_amounts():
+def test_a_household_too_large_for_the_packed_counts_is_unknown_not_wrong():
     # 2^COUNT_BITS members, each eligible for 重度残疾人 (disability_grade 1): the count would
-    # overflow its field, so the counted amounts are unknown while the outcome stays exact.
-    def amounts(size: int) -> dict:
+    # overflow its field, so what is read from the counts — the counted amounts and, with
+    # amounts asked for, the outcome — is unknown rather than wrong; outcomes alone stay exact.
+    def amounts(size: int, **options) -> dict:
         con = duckdb.connect()
         record = Record({"region_code": "371602", "urban": True}, [{"disability_grade": 1}] * size)
         load_duckdb(con, [record], STANDARDS, h_columns=["region_code", "urban"], m_columns=["disability_grade"])
-        return ENGINE.evaluate_bulk(con, on=ON).to_pylist()[0]
+        return ENGINE.evaluate_bulk(con, on=ON, **options).to_pylist()[0]
+
+    def outcomes(size: int) -> dict:
+        return amounts(size, amounts=())
 
     big, largest, small = amounts(2**COUNT_BITS), amounts(2**COUNT_BITS - 1), amounts(3)
     code = "severe_disability_allowance"  # yuan(30) a member
-    assert big[f"{code}__outcome"] == small[f"{code}__outcome"] == "eligible"
+    assert largest[f"{code}__outcome"] == small[f"{code}__outcome"] == "eligible"
     assert small[f"{code}__amount_fen"] == 3 * 3000 and largest[f"{code}__amount_fen"] == (2**COUNT_BITS - 1) * 3000
-    assert big[f"{code}__amount_fen"] is None
+    assert big[f"{code}__outcome"] == "possibly_eligible" and big[f"{code}__amount_fen"] is None
+    assert outcomes(2**COUNT_BITS)[f"{code}__outcome"] == "eligible"
 
 
 POSTGRES_URL = os.environ.get("DATABASE_URL", "")
