@@ -684,8 +684,9 @@ class SqlCompiler:
         if self.pre:
             pre = exp.select(exp.Column(this=exp.Star(), table=exp.to_identifier("h")))
             ctx = Ctx(in_member=False, where="p", stage=0)
-            for code in self.pre:
-                pre = self._programme_columns(pre, code, ctx)
+            for code in self.pre:  # outcomes only: their amounts come after the last pass
+                ok = and_all([self.expr(c.node, ctx) for c in engine.programmes[code].criteria])
+                pre = pre.select(alias(ok, ok_col(code)), copy=False)
             ctes.append(("hp", pre.from_(exp.to_table("hb").as_("h"), copy=False)))
             h_prev = "hp"
         for k, stage in enumerate(self.stages):
@@ -699,8 +700,12 @@ class SqlCompiler:
             ctes.append((h_name, self._household_pass(k, stage, h_prev, a_name)))
             h_prev = h_name
             if any(code in self.amounts for code in (*stage.rollups, *stage.household_programmes)):
-                ctes.append((f"v{k}", self._amount_pass(k, stage, h_prev)))
+                ctes.append((f"v{k}", self._amount_pass(k, stage.rollups, stage.household_programmes, h_prev)))
                 h_prev = f"v{k}"
+        pre_amounts = [code for code in self.pre if code in self.amounts]
+        if pre_amounts:
+            ctes.append(("vp", self._amount_pass(self.n_stages - 1, [], pre_amounts, h_prev)))
+            h_prev = "vp"
 
         final = exp.select(col("household_id", "h"))
         for spec in engine.specs:
@@ -717,15 +722,8 @@ class SqlCompiler:
                 )
             final = final.select(alias(outcome, f"{spec.code}__outcome"), copy=False)
             if spec.code in self.asked:
-                if spec.code not in self.amounts:
-                    amount = exp.Null()
-                elif spec.code in self.pre:  # the amount passes give NULL where ineligible
-                    amount = case(
-                        (exp.Is(this=ok, expression=exp.false()), cast(exp.Null(), "BIGINT")),
-                        default=col(amt_col(spec.code), "h"),
-                    )
-                else:
-                    amount = col(amt_col(spec.code), "h")
+                # the amount passes give NULL where the programme is ineligible
+                amount = col(amt_col(spec.code), "h") if spec.code in self.amounts else exp.Null()
                 final = final.select(alias(cast(amount, "BIGINT"), f"{spec.code}__amount_fen"), copy=False)
         final = final.from_(exp.to_table(h_prev).as_("h"), copy=False)
         for name, body in ctes:
@@ -850,8 +848,8 @@ class SqlCompiler:
 
     def _tri_from_counts(self, stage: int, leader: str, table: str) -> exp.Expression:
         """A roll-up read from its packed counts: true if some member is counted eligible, else
-        unknown if some possibly, else false; unknown without members (as the flag pair) and
-        for a household too large for the fields (a count could have wrapped to 0)."""
+        unknown if some possibly, else false (so without members); unknown for a household too
+        large for the fields (a count could have wrapped to 0)."""
         code, e, p = self._count_tri[leader]
         size = 1 if e == "nt" else len(self.branched[code]) + 1
 
@@ -865,7 +863,8 @@ class SqlCompiler:
         _, possibly = some(p)
         return exp.Paren(
             this=case(
-                (exp.Or(this=is_null(w), expression=is_null(col("count_guard", "h"))), exp.Null()),
+                (is_null(w), exp.false()),  # a household without members
+                (is_null(col("count_guard", "h")), exp.Null()),
                 (eligible, exp.true()),
                 (possibly, exp.Null()),
                 default=exp.false(),
@@ -920,7 +919,8 @@ class SqlCompiler:
         """A pair's household value: true if the first bit is set, else unknown if the second
         is, else false — `NULLIF(w & 3·2^b, 2^(b+1)) >= 2^b`."""
         word, bit = self._slot[(stage, first)]
-        w = col(f"w{stage}_{word}", table)
+        # no word: a household without members, for which no member is eligible (false)
+        w = exp.Coalesce(this=col(f"w{stage}_{word}", table), expressions=[num(0)])
         masked = exp.Paren(this=exp.BitwiseAnd(this=w, expression=num(3 * 2**bit)))
         return exp.Paren(
             this=exp.GTE(this=exp.Nullif(this=masked, expression=num(2 ** (bit + 1))), expression=num(2**bit))
@@ -968,10 +968,11 @@ class SqlCompiler:
             )
         return select
 
-    def _amount_pass(self, k: int, stage: Stage, h_name: str) -> exp.Select:
-        """The amounts of stage k, one SELECT after its results: every outcome they read
-        (their own programme's, eligible("tekun") in 医疗救助's rate …) is a column by then,
-        not an expression repeated in each amount."""
+    def _amount_pass(self, k: int, rollups: list[str], household: list[str], h_name: str) -> exp.Select:
+        """Amounts, one SELECT after the results of stage k (the household programmes computed
+        before the member pass: after the last stage): every outcome they read (their own
+        programme's, eligible("tekun") in 医疗救助's rate …) is a column by then, not an
+        expression repeated in each amount."""
         select = exp.select(exp.Column(this=exp.Star(), table=exp.to_identifier("h")))
         ctx = Ctx(in_member=False, where="v", stage=k)
 
@@ -981,11 +982,11 @@ class SqlCompiler:
             not_false = exp.Not(this=exp.Is(this=col(ok_col(code), "h"), expression=exp.false()))
             return cast(case((not_false, amount)), "BIGINT")
 
-        for code in stage.rollups:
+        for code in rollups:
             if code in self.amounts:
                 amount = only_if_not_ineligible(code, self._rollup_amount(code, ctx))
                 select = select.select(alias(amount, amt_col(code)), copy=False)
-        for code in stage.household_programmes:
+        for code in household:
             if code in self.amounts:
                 amount = only_if_not_ineligible(code, self._amount(self.engine.programmes[code], ctx))
                 select = select.select(alias(amount, amt_col(code)), copy=False)
@@ -1065,15 +1066,6 @@ class SqlCompiler:
         )
         value = case((ok, counted("ta", "tn")), (paren(house), counted("ua", "un")), default=either)
         return cast(value, "BIGINT")
-
-    def _programme_columns(self, select: exp.Select, code: str, ctx: Ctx) -> exp.Select:
-        """A household (or member, in a member pass) programme's result, and its amount when asked for."""
-        prog = self.engine.programmes[code]
-        ok = and_all([self.expr(c.node, ctx) for c in prog.criteria])
-        select = select.select(alias(ok, ok_col(code)), copy=False)
-        if code in self.amounts:
-            select = select.select(alias(self._amount(prog, ctx), amt_col(code)), copy=False)
-        return select
 
     def _amount(self, prog: CompiledProgramme, ctx: Ctx) -> exp.Expression:
         value = self.expr(prog.amount, ctx)
