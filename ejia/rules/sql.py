@@ -9,8 +9,11 @@ another programme's result, and a column cannot name another column of the same 
     mb   — members with derived facts (age)
     m_k  — m_{k-1} ⋈ h_{k-1}: per-member criteria of member programmes of stage k, and the
            per-member inputs of member aggregates of stage k
-    a_k  — m_k grouped by household: aggregate parts and member-programme roll-ups
+    a_k  — m_k grouped by household: aggregate parts and member-programme roll-ups (yes/no
+           parts as bits in BIT_OR words; member counts packed into 64-bit sums)
     h_k  — h_{k-1} ⟕ a_k: household programmes of stage k
+    v_k  — the amounts of stage k, over h_k's outcome columns, only where not ineligible
+    vp   — the amounts of the programmes computed before the member pass (hp)
     final — one row per household: <code>__outcome, <code>__amount_fen
 
 Members are scanned once per stage (usually two), never once per programme, and never with a
