@@ -74,8 +74,9 @@ DIALECTS = {"duckdb": "duckdb", "postgres": "postgres", "postgresql": "postgres"
 # the same for every member, or on each branch of a per-member amount) are packed COUNT_BITS
 # to a field, COUNT_FIELDS fields to one 64-bit sum: the member GROUP BY's cost grows with its
 # number of aggregates (27 words at 15 bits against 21 at 12: ≈ 10 % of the whole statement at
-# 1.3 M households). A household of 2^COUNT_BITS (4,096) members or more would overflow a
-# field; its counted amounts are unknown instead (the `count_guard` column), its outcomes exact.
+# 1.3 M households). A household of 2^COUNT_BITS (4,096) members or more could overflow a
+# field: what is read from its counts (the counted amounts, and with amounts asked for those
+# roll-ups' outcomes) is unknown instead (the `count_guard` column); outcomes alone stay exact.
 COUNT_BITS = 12
 COUNT_FIELDS = 5
 
@@ -216,14 +217,14 @@ class Pick:
     other: Leaf | Pick
 
 
-def _place(used: list[int], size: int) -> tuple[int, int]:
-    """First fit of `size` packed count fields: (word, shift); `used` counts fields per word."""
-    for word, n in enumerate(used):
+def _place(taken: list[int], size: int) -> tuple[int, int]:
+    """First fit of `size` packed count fields: (word, shift); `taken` counts fields per word."""
+    for word, n in enumerate(taken):
         if n + size <= COUNT_FIELDS:
-            used[word] += size
+            taken[word] += size
             return word, COUNT_BITS * n
-    used.append(size)
-    return len(used) - 1, 0
+    taken.append(size)
+    return len(taken) - 1, 0
 
 
 def _as_double(leaf: Leaf) -> Leaf:
@@ -267,7 +268,9 @@ class SqlCompiler:
         self.stage_of: dict[str, int] = {}
         self.aggs: dict[int, AggInfo] = {}
         self._slot: dict[tuple[int, tuple[str, str]], tuple[int, int]] = {}
-        # (stage, code, "nt" | "nu") → (word, shift) of a counted programme's packed count.
+        # (stage, code, part) → (word, shift) of packed member counts: "nt" / "nu" a counted
+        # programme's eligible / possibly eligible members, "e" / "p" the first field of a
+        # branched programme's eligible / possibly eligible members per branch.
         self._count_slot: dict[tuple[int, str, str], tuple[int, int]] = {}
         self._count_words: list[int] = []
         self._dialect = "duckdb"
@@ -447,17 +450,17 @@ class SqlCompiler:
             # Packed count fields, first fit: a counted programme's pair (eligible, possibly);
             # a branched one's eligible members per branch plus those whose branch is unknown,
             # and the same for possibly eligible members.
-            used: list[int] = []  # fields taken in each word
+            taken: list[int] = []  # fields taken in each word
             for code in stage.member_programmes:
                 if code in self.counted:
-                    word, shift = _place(used, 2)
+                    word, shift = _place(taken, 2)
                     self._count_slot[(k, code, "nt")] = (word, shift)
                     self._count_slot[(k, code, "nu")] = (word, shift + COUNT_BITS)
                 if code in self.branched:
                     size = len(self.branched[code]) + 1
-                    self._count_slot[(k, code, "e")] = _place(used, size)
-                    self._count_slot[(k, code, "p")] = _place(used, size)
-            self._count_words.append(len(used))
+                    self._count_slot[(k, code, "e")] = _place(taken, size)
+                    self._count_slot[(k, code, "p")] = _place(taken, size)
+            self._count_words.append(len(taken))
 
     def _stage(self, roots: list[Node], *, member_context: bool) -> int:
         targets = self.engine.targets
