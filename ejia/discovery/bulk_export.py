@@ -268,25 +268,27 @@ def _copy_to_file(sql: str, params: list, path: Path) -> None:
             out.write(block)
 
 
-def _load_csv(con, name: str, path: Path, columns: dict[str, str]) -> None:
-    """Table `name` of the CSV rows `_copy_to_file` wrote to `path` (then removed)."""
+def _load_csv(con, name: str, path: Path, columns: dict[str, str], shape: str = "*") -> None:
+    """Table `name` of the CSV rows `_copy_to_file` wrote to `path` (then removed): `SELECT
+    {shape}` over them."""
     if path.stat().st_size == 0:
-        con.execute(f"CREATE TABLE {name} ({', '.join(f'{c} {t}' for c, t in columns.items())})")
+        nothing = ", ".join(f"CAST(NULL AS {t}) AS {c}" for c, t in columns.items())
+        con.execute(f"CREATE TABLE {name} AS SELECT {shape} FROM (SELECT {nothing} LIMIT 0)")
     else:
         con.execute(
-            f"CREATE TABLE {name} AS SELECT * FROM read_csv(?, header = false, columns = ?, auto_detect = false,"
+            f"CREATE TABLE {name} AS SELECT {shape} FROM read_csv(?, header = false, columns = ?, auto_detect = false,"
             " delim = ',', quote = '\"', escape = '\"', allow_quoted_nulls = false)",
             [str(path), columns],
         )
     path.unlink()
 
 
-def _pull(con, name: str, sql: str, params: list, columns: dict[str, str], scratch: Path) -> None:
-    """The rows of `sql` as DuckDB table `name`."""
+def _pull(con, name: str, sql: str, params: list, columns: dict[str, str], scratch: Path, shape: str = "*") -> None:
+    """The rows of `sql` as DuckDB table `name` (`SELECT {shape}` over them)."""
     if connection.vendor == "postgresql":
         path = scratch / f"{name}.csv"
         _copy_to_file(sql, params, path)
-        _load_csv(con, name, path, columns)
+        _load_csv(con, name, path, columns, shape)
         return
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
@@ -298,7 +300,7 @@ def _pull(con, name: str, sql: str, params: list, columns: dict[str, str], scrat
     }
     con.register(f"{name}_rows", pa.table(texts))
     casts = ", ".join(f"CAST({c} AS {t}) AS {c}" for c, t in columns.items())
-    con.execute(f"CREATE TABLE {name} AS SELECT {casts} FROM {name}_rows")
+    con.execute(f"CREATE TABLE {name} AS SELECT {shape} FROM (SELECT {casts} FROM {name}_rows)")
     con.unregister(f"{name}_rows")
 
 
@@ -309,8 +311,10 @@ class _Pending:
     Only outside a transaction (the scan's job): rows a transaction has not committed are
     not seen by another connection, so inside one (a test's) the pull runs at `finish`."""
 
-    def __init__(self, con, name: str, sql: str, params: list, columns: dict[str, str], scratch: Path) -> None:
-        self.con, self.name, self.sql, self.params, self.columns = con, name, sql, params, columns
+    def __init__(
+        self, con, name: str, sql: str, params: list, columns: dict[str, str], scratch: Path, shape: str = "*"
+    ) -> None:
+        self.con, self.name, self.sql, self.params, self.columns, self.shape = con, name, sql, params, columns, shape
         self.path, self.scratch = scratch / f"{name}.csv", scratch
         self.error: BaseException | None = None
         self.thread = None
@@ -329,12 +333,12 @@ class _Pending:
     def finish(self) -> None:
         """Table `name` in DuckDB: waits for the copy and loads it (or pulls it now)."""
         if self.thread is None:
-            _pull(self.con, self.name, self.sql, self.params, self.columns, self.scratch)
+            _pull(self.con, self.name, self.sql, self.params, self.columns, self.scratch, self.shape)
             return
         self.thread.join()
         if self.error is not None:
             raise self.error
-        _load_csv(self.con, self.name, self.path, self.columns)
+        _load_csv(self.con, self.name, self.path, self.columns, self.shape)
 
     def abandon(self) -> None:
         """Wait for a started copy to end (the export failed): its file goes with the scratch folder."""
@@ -360,16 +364,18 @@ def _pull_tables(con, reader: Reader, area: Division, kinds: _Kinds, scratch: Pa
     json_text = "::text" if pg else ""
     living = f"x.date_out IS NULL AND (p.deceased_on IS NULL OR p.deceased_on > {day})"
     # The members (the largest pull) are copied on a second connection while the rest goes on.
+    # Their order in the household (head first, then by relation and membership) is numbered
+    # by DuckDB as it loads them: numbered by PostgreSQL, the 3.7 M rows of a full city were
+    # sorted whole (spilling to disk) on the copying backend, the pull's longest path.
     members = _Pending(
         con,
         "members",
-        "SELECT x.household_id, ROW_NUMBER() OVER (PARTITION BY x.household_id ORDER BY x.relation, x.id) - 1,"
-        f" x.relation, {_text('p.public_id')}, p.id_number_index, p.name, {_text('p.birth_date')}, p.sex,"
+        f"SELECT x.household_id, x.id, x.relation, {_text('p.public_id')}, p.id_number_index, p.name, {_text('p.birth_date')}, p.sex,"
         f" x.facts{json_text} FROM {m} x JOIN {p} p ON p.id = x.person_id {in_area} AND {living}",
         [like, on],
         {
             "household_id": "BIGINT",
-            "member_index": "BIGINT",
+            "membership_id": "BIGINT",
             "relation": "VARCHAR",
             "public_id": "VARCHAR",
             "person_index": "VARCHAR",
@@ -379,6 +385,8 @@ def _pull_tables(con, reader: Reader, area: Division, kinds: _Kinds, scratch: Pa
             "facts": "VARCHAR",
         },
         scratch,
+        "household_id, ROW_NUMBER() OVER (PARTITION BY household_id ORDER BY relation, membership_id) - 1"
+        " AS member_index, relation, public_id, person_index, name, birth_date, sex, facts",
     )
     try:
         _pull(

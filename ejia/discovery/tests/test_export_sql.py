@@ -51,6 +51,44 @@ def test_the_sql_export_writes_the_rows_of_the_python_export(demo_city, tmp_path
     assert len(set(sql.fingerprints.values())) == len(sql.fingerprints)
 
 
+def test_an_area_without_households_exports_no_rows(demo_city, tmp_path):
+    """Every pull of an empty area is empty (an empty CSV on PostgreSQL): the files are written
+    with their columns and no rows, as the per-household path writes them."""
+    empty = Division.objects.filter(level=Division.Level.VILLAGE, households__isnull=True).first()
+    assert empty is not None
+    python, sql = _both(empty, tmp_path)
+    assert (sql.households, sql.members, sql.fingerprints) == (0, 0, {})
+    assert_same(python, sql)
+
+
+def test_members_are_numbered_head_first_then_by_relation(demo_city, tmp_path):
+    """`member_index` numbers a household's members by relation code (the head, 02, first) and
+    then by membership, in both paths: the set-based one numbers them in DuckDB."""
+    from django.db.models import Q
+
+    from ejia.registry.models import Membership
+
+    county = Division.objects.get(code="371602")
+    python, sql = _both(county, tmp_path)
+    assert_same(python, sql)
+    rows = _rows(sql.members_path, ["household_id", "member_index"])
+    by_household: dict[int, list[dict]] = {}
+    for row in rows:
+        by_household.setdefault(row["household_id"], []).append(row)
+    several = [h for h, members in by_household.items() if len(members) > 1]
+    assert len(several) > 20
+    for household_id in several:
+        members = by_household[household_id]
+        assert [m["member_index"] for m in members] == list(range(len(members)))
+        living = Q(person__deceased_on__isnull=True) | Q(person__deceased_on__gt=timezone.localdate())
+        expected = (
+            Membership.objects.filter(living, household_id=household_id, date_out__isnull=True)
+            .order_by("relation", "id")
+            .values_list("relation", flat=True)
+        )
+        assert [m["relation"] for m in members] == list(expected)
+
+
 # ---------------------------------------------------------------- fingerprints
 
 
